@@ -1,0 +1,3 @@
+"""shardvault: self-hosted threshold-signing key vault."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,298 @@
+"""FROST distributed key generation (Pedersen DKG with proofs of knowledge, as in
+Komlo-Goldberg FROST section 5.1 and RFC 9591's informative DKG), as a sans-I/O
+state machine with echo broadcast, a confirmation round and complaints with blame.
+
+Rounds (participants 1..n, threshold t):
+
+1. broadcast: Feldman commitments C_i = (a_i0 G, ..., a_i(t-1) G) and a Schnorr
+   proof of knowledge of a_i0, (R_i, mu_i), whose challenge binds the
+   ciphersuite, session id, sender index, t, n, C_i0 and R_i.
+2. private (encrypted by the transport) to each j: the share f_i(j), plus the
+   echo hash of every round-1 broadcast this party received.
+3. broadcast: either a confirmation hash of the whole commitment set (so all
+   parties know they agree before the key is used), or complaints: each names
+   an accused sender whose share failed the Feldman check.
+4. only after complaints: each accused party reveals the disputed share(s)
+   publicly; everyone checks them against the accused's commitments and aborts,
+   blaming the accused if a share is bad and the complainer if it is good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from shardvault.crypto.groups import Point
+from shardvault.crypto.shamir import (
+    check_indices,
+    check_threshold,
+    derive_public_share,
+    evaluate_polynomial,
+    feldman_commit,
+)
+from shardvault.errors import InvalidEncoding, ProtocolError
+from shardvault.protocols.frost.ciphersuites import Ciphersuite
+from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
+from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
+
+__all__ = ["FrostDkg", "pok_challenge"]
+
+_OK = 0
+_COMPLAIN = 1
+
+
+def pok_challenge(
+    suite: Ciphersuite, session_id: bytes, sender: int, t: int, n: int, c0: Point, r: Point
+) -> int:
+    """Challenge of the proof of knowledge of a_i0, bound to session and sender."""
+    data = b"".join(
+        (
+            b"shardvault/frost-dkg/pok",
+            len(session_id).to_bytes(1, "big"),
+            session_id,
+            sender.to_bytes(1, "big"),
+            t.to_bytes(1, "big"),
+            n.to_bytes(1, "big"),
+            c0.encode(),
+            r.encode(),
+        )
+    )
+    return suite.hdkg(data)
+
+
+class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
+    """One participant of a FROST DKG. Result: its KeyPackage and the PublicKeyPackage."""
+
+    last_round = 4
+
+    def __init__(
+        self,
+        suite: Ciphersuite,
+        session_id: bytes,
+        me: int,
+        threshold: int,
+        participants: int,
+        registry: SessionRegistry,
+    ) -> None:
+        check_threshold(threshold, participants)
+        check_indices([me], participants)
+        super().__init__(session_id, me, registry)
+        self.protocol = f"frost-dkg/{suite.name}"
+        self.suite = suite
+        self.t = threshold
+        self.n = participants
+        self._all = set(range(1, participants + 1))
+        g = suite.group
+        self._coefficients = [g.random_scalar() for _ in range(threshold)]
+        self._commitments: dict[int, list[Point]] = {me: feldman_commit(g, self._coefficients)}
+        self._round1_payloads: dict[int, bytes] = {}
+        self._received_shares: dict[int, int] = {}
+        self._share: int | None = None
+        self._accused: set[int] = set()
+        self._complaints: dict[int, set[int]] = {}
+        self._confirm: bytes = b""
+        # Round 1: commitments and proof of knowledge of the constant term.
+        k = g.random_scalar()
+        r = g.mul_base(k)
+        c0 = self._commitments[me][0]
+        c = pok_challenge(suite, session_id, me, threshold, participants, c0, r)
+        mu = (k + self._coefficients[0] * c) % g.order
+        payload = (
+            b"".join(p.encode() for p in self._commitments[me]) + r.encode() + g.encode_scalar(mu)
+        )
+        self._round1_payloads[me] = payload
+        self.send(1, None, payload)
+
+    def __repr__(self) -> str:
+        return (
+            f"FrostDkg({self.suite.name}, me={self.me}, t={self.t}, n={self.n}, round={self.round})"
+        )
+
+    def expected_senders(self, round_: int) -> set[int]:
+        if round_ == 4:
+            return self._accused - {self.me}
+        return self._all - {self.me}
+
+    def process_round(self, round_: int, messages: dict[int, ProtocolMessage]) -> None:
+        if round_ == 1:
+            self._round1(messages)
+        elif round_ == 2:
+            self._round2(messages)
+        elif round_ == 3:
+            self._round3(messages)
+        else:
+            self._round4(messages)
+
+    # -- round handlers ------------------------------------------------------
+    def _round1(self, messages: dict[int, ProtocolMessage]) -> None:
+        g = self.suite.group
+        e, s = g.element_size, g.scalar_size
+        for sender, msg in sorted(messages.items()):
+            data = msg.payload
+            if len(data) != self.t * e + e + s:
+                raise ProtocolError(
+                    "round-1 payload has the wrong size", blame=(sender,), check="dkg-round1-size"
+                )
+            try:
+                commitments = [g.decode_point(data[i * e : (i + 1) * e]) for i in range(self.t)]
+                r = g.decode_point(data[self.t * e : self.t * e + e])
+                mu = g.decode_scalar(data[self.t * e + e :])
+            except InvalidEncoding as exc:
+                raise ProtocolError(
+                    f"round-1 payload of {sender} is malformed: {exc}",
+                    blame=(sender,),
+                    check="dkg-round1-decode",
+                ) from exc
+            c = pok_challenge(
+                self.suite, self.session_id, sender, self.t, self.n, commitments[0], r
+            )
+            if g.mul_base(mu) != r + commitments[0] * c:
+                raise ProtocolError(
+                    f"proof of knowledge of participant {sender} does not verify",
+                    blame=(sender,),
+                    check="dkg-proof-of-knowledge",
+                )
+            self._commitments[sender] = commitments
+            self._round1_payloads[sender] = data
+        echo = self._echo_hash()
+        for j in sorted(self._all - {self.me}):
+            share = evaluate_polynomial(self._coefficients, j, g.order)
+            self.send(2, j, g.encode_scalar(share) + echo, secret=True)
+        self._received_shares[self.me] = evaluate_polynomial(self._coefficients, self.me, g.order)
+
+    def _echo_hash(self) -> bytes:
+        h = hashlib.sha256(b"shardvault/frost-dkg/echo" + self.session_id)
+        for i in sorted(self._round1_payloads):
+            h.update(i.to_bytes(1, "big") + self._round1_payloads[i])
+        return h.digest()
+
+    def _round2(self, messages: dict[int, ProtocolMessage]) -> None:
+        g = self.suite.group
+        echo = self._echo_hash()
+        for sender, msg in sorted(messages.items()):
+            if len(msg.payload) != g.scalar_size + 32:
+                raise ProtocolError(
+                    "round-2 payload has the wrong size", blame=(sender,), check="dkg-round2-size"
+                )
+            if msg.payload[g.scalar_size :] != echo:
+                raise ProtocolError(
+                    f"participant {sender} saw different round-1 broadcasts (echo mismatch)",
+                    blame=(sender,),
+                    check="dkg-echo-broadcast",
+                )
+            try:
+                value = g.decode_scalar(msg.payload[: g.scalar_size])
+            except InvalidEncoding:
+                self._accused.add(sender)
+                continue
+            self._received_shares[sender] = value
+            expected = derive_public_share(g, self._commitments[sender], self.me)
+            if g.mul_base(value) != expected:
+                self._accused.add(sender)
+        if self._accused:
+            payload = bytes([_COMPLAIN, len(self._accused)]) + bytes(sorted(self._accused))
+        else:
+            self._confirm = self._confirmation_hash()
+            payload = bytes([_OK]) + self._confirm
+        self.send(3, None, payload)
+
+    def _confirmation_hash(self) -> bytes:
+        h = hashlib.sha256(b"shardvault/frost-dkg/confirm" + self.session_id)
+        for i in sorted(self._commitments):
+            for c in self._commitments[i]:
+                h.update(c.encode())
+        return h.digest()
+
+    def _round3(self, messages: dict[int, ProtocolMessage]) -> None:
+        complaints: dict[int, set[int]] = {}
+        if self._accused:
+            complaints[self.me] = set(self._accused)
+        mismatched = []
+        for sender, msg in sorted(messages.items()):
+            p = msg.payload
+            if len(p) == 33 and p[0] == _OK:
+                if not self._accused and p[1:] != self._confirm:
+                    mismatched.append(sender)
+            elif len(p) >= 2 and p[0] == _COMPLAIN and len(p) == 2 + p[1] and p[1] > 0:
+                accused = set(p[2:])
+                if not accused <= (self._all - {sender}):
+                    raise ProtocolError(
+                        "complaint names an unknown party", blame=(sender,), check="dkg-complaint"
+                    )
+                complaints[sender] = accused
+            else:
+                raise ProtocolError(
+                    "malformed round-3 message", blame=(sender,), check="dkg-round3-decode"
+                )
+        if complaints:
+            self._complaints = complaints
+            self._accused = set().union(*complaints.values())
+            if self.me in self._accused:
+                g = self.suite.group
+                parts = []
+                for complainer in sorted(c for c, acc in complaints.items() if self.me in acc):
+                    share = evaluate_polynomial(self._coefficients, complainer, g.order)
+                    parts.append(complainer.to_bytes(1, "big") + g.encode_scalar(share))
+                self.send(4, None, bytes([len(parts)]) + b"".join(parts))
+            return
+        if mismatched:
+            raise ProtocolError(
+                f"participants {mismatched} confirmed a different commitment set",
+                blame=tuple(mismatched),
+                check="dkg-confirmation",
+            )
+        self._finish()
+
+    def _round4(self, messages: dict[int, ProtocolMessage]) -> None:
+        g = self.suite.group
+        blamed: set[int] = set()
+        for accused in sorted(self._accused):
+            complainers = sorted(c for c, acc in self._complaints.items() if accused in acc)
+            if accused == self.me:
+                # Our own revealed shares were computed from our polynomial; if any was
+                # called bad, the complainer lied (our commitments match our polynomial).
+                blamed.update(complainers)
+                continue
+            p = messages[accused].payload
+            count = len(complainers)
+            if len(p) != 1 + count * (1 + g.scalar_size) or p[0] != count:
+                blamed.add(accused)
+                continue
+            revealed: dict[int, bytes] = {}
+            for k in range(count):
+                chunk = p[1 + k * (1 + g.scalar_size) : 1 + (k + 1) * (1 + g.scalar_size)]
+                revealed[chunk[0]] = chunk[1:]
+            if sorted(revealed) != complainers:
+                blamed.add(accused)
+                continue
+            for complainer in complainers:
+                try:
+                    value = g.decode_scalar(revealed[complainer])
+                except InvalidEncoding:
+                    blamed.add(accused)
+                    continue
+                if g.mul_base(value) != derive_public_share(
+                    g, self._commitments[accused], complainer
+                ):
+                    blamed.add(accused)
+                else:
+                    blamed.add(complainer)
+        raise ProtocolError(
+            f"key generation aborted after complaints; blamed participants {sorted(blamed)}",
+            blame=tuple(sorted(blamed)),
+            check="dkg-complaint",
+        )
+
+    def _finish(self) -> None:
+        g = self.suite.group
+        share = sum(self._received_shares.values()) % g.order
+        # Sum the commitment vectors coefficient-wise: the group polynomial's commitments.
+        summed = [
+            g.sum(self._commitments[i][k] for i in sorted(self._commitments)) for k in range(self.t)
+        ]
+        group_key = summed[0]
+        if group_key.is_identity():
+            raise ProtocolError("group public key is the identity", check="dkg-group-key")
+        verifying = {j: derive_public_share(g, summed, j) for j in sorted(self._all)}
+        self._coefficients = []
+        kp = KeyPackage(self.suite, self.me, share, verifying[self.me], group_key, self.t)
+        self.finish((kp, PublicKeyPackage(self.suite, group_key, verifying, self.t)))

@@ -1,0 +1,300 @@
+"""FROST two-round signing: the functions of RFC 9591 sections 4 and 5, exactly.
+
+Round one (``commit``) makes a pair of single-use nonces and their commitments;
+round two (``sign``) makes a signature share; the coordinator checks every share
+(``verify_signature_share``) before ``aggregate``. For the BIP 340 suite the
+caller passes key packages already normalised with ``keys.normalize_*`` and the
+nonces are negated when the group commitment has odd y.
+
+Nonces are hedged: ``nonce_generate`` hashes 32 fresh random bytes with the
+secret share (RFC 9591) and, when given, extra context such as the session id
+and message (SECURITY.md item 17); a ``SigningNonces`` object yields its
+scalars once and then refuses.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from shardvault.crypto.groups import Point
+from shardvault.crypto.shamir import lagrange_coefficient
+from shardvault.errors import InvalidEncoding, InvalidParameters, NonceReused, ProtocolError
+from shardvault.protocols.frost.ciphersuites import Ciphersuite
+from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
+
+__all__ = [
+    "SigningCommitment",
+    "SigningNonces",
+    "aggregate",
+    "commit",
+    "compute_binding_factors",
+    "compute_group_commitment",
+    "encode_group_commitment_list",
+    "nonce_generate",
+    "sign",
+    "verify_signature_share",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SigningCommitment:
+    """A participant's public round-one output (identifier, D_i, E_i)."""
+
+    identifier: int
+    hiding: Point
+    binding: Point
+
+    def encode(self) -> bytes:
+        return self.hiding.encode() + self.binding.encode()
+
+    @classmethod
+    def decode(cls, suite: Ciphersuite, identifier: int, data: bytes) -> SigningCommitment:
+        n = suite.group.element_size
+        if len(data) != 2 * n:
+            raise InvalidEncoding(f"signing commitment must be {2 * n} bytes, got {len(data)}")
+        return cls(
+            identifier, suite.group.decode_point(data[:n]), suite.group.decode_point(data[n:])
+        )
+
+
+class SigningNonces:
+    """A participant's secret round-one nonces. Usable exactly once."""
+
+    __slots__ = ("_binding", "_hiding", "commitment")
+
+    def __init__(self, hiding: int, binding: int, commitment: SigningCommitment) -> None:
+        self._hiding: int | None = hiding
+        self._binding: int | None = binding
+        self.commitment = commitment
+
+    @property
+    def used(self) -> bool:
+        return self._hiding is None
+
+    def take(self) -> tuple[int, int]:
+        """Return (hiding, binding) and erase them; a second call raises NonceReused."""
+        if self._hiding is None or self._binding is None:
+            raise NonceReused("signing nonces were already used", check="nonce-single-use")
+        out = (self._hiding, self._binding)
+        self._hiding = None
+        self._binding = None
+        return out
+
+    def __repr__(self) -> str:
+        state = "used" if self.used else "fresh"
+        return f"SigningNonces(id={self.commitment.identifier}, {state}, <redacted>)"
+
+
+def nonce_generate(
+    suite: Ciphersuite,
+    secret: int,
+    random_bytes: bytes | None = None,
+    extra: bytes = b"",
+) -> int:
+    """RFC 9591 nonce_generate: H3(random_bytes || SerializeScalar(secret) [|| extra])."""
+    if random_bytes is None:
+        random_bytes = os.urandom(32)
+    elif len(random_bytes) != 32:
+        raise InvalidParameters("nonce randomness must be 32 bytes")
+    return suite.h3(random_bytes + suite.group.encode_scalar(secret) + extra)
+
+
+def commit(
+    key_package: KeyPackage,
+    *,
+    hiding_randomness: bytes | None = None,
+    binding_randomness: bytes | None = None,
+    extra: bytes = b"",
+) -> tuple[SigningNonces, SigningCommitment]:
+    """Round one. The randomness arguments exist for published test vectors only."""
+    suite = key_package.ciphersuite
+    g = suite.group
+    hiding = nonce_generate(suite, key_package.signing_share, hiding_randomness, extra)
+    binding = nonce_generate(suite, key_package.signing_share, binding_randomness, extra)
+    if hiding == 0 or binding == 0:  # pragma: no cover - probability 2^-250
+        raise ProtocolError("nonce generation produced zero; retry")
+    commitment = SigningCommitment(key_package.identifier, g.mul_base(hiding), g.mul_base(binding))
+    return SigningNonces(hiding, binding, commitment), commitment
+
+
+def check_commitment_list(
+    suite: Ciphersuite, commitments: Sequence[SigningCommitment], min_signers: int
+) -> None:
+    """Sorted by identifier, distinct, valid indices, at least min_signers entries."""
+    ids = [c.identifier for c in commitments]
+    if len(ids) < min_signers:
+        raise InvalidParameters(f"need at least {min_signers} commitments, got {len(ids)}")
+    for i in ids:
+        if not (1 <= i <= 255):
+            raise InvalidParameters(f"identifier {i} out of range")
+    if ids != sorted(set(ids)):
+        raise InvalidParameters("commitment list must be sorted by identifier without duplicates")
+    g = suite.group
+    for c in commitments:
+        if c.hiding.group is not g or c.binding.group is not g:
+            raise InvalidParameters("commitment from another group")
+        if c.hiding.is_identity() or c.binding.is_identity():
+            raise InvalidParameters(f"commitment of participant {c.identifier} is the identity")
+
+
+def encode_group_commitment_list(
+    suite: Ciphersuite, commitments: Sequence[SigningCommitment]
+) -> bytes:
+    g = suite.group
+    return b"".join(
+        g.encode_scalar(c.identifier) + c.hiding.encode() + c.binding.encode() for c in commitments
+    )
+
+
+def compute_binding_factors(
+    suite: Ciphersuite,
+    group_public_key: Point,
+    commitments: Sequence[SigningCommitment],
+    msg: bytes,
+) -> dict[int, int]:
+    """RFC 9591 compute_binding_factors, as {identifier: rho_i}."""
+    prefix = (
+        group_public_key.encode()
+        + suite.h4(msg)
+        + suite.h5(encode_group_commitment_list(suite, commitments))
+    )
+    g = suite.group
+    return {c.identifier: suite.h1(prefix + g.encode_scalar(c.identifier)) for c in commitments}
+
+
+def compute_group_commitment(
+    suite: Ciphersuite,
+    commitments: Sequence[SigningCommitment],
+    binding_factors: Mapping[int, int],
+) -> Point:
+    g = suite.group
+    return g.sum(c.hiding + c.binding * binding_factors[c.identifier] for c in commitments)
+
+
+@dataclass(frozen=True, slots=True)
+class _SigningContext:
+    binding_factors: dict[int, int]
+    group_commitment: Point
+    challenge: int
+    #: 1, or q - 1 when the BIP 340 group commitment has odd y (nonces are negated).
+    nonce_sign: int
+    participants: list[int]
+
+
+def _context(
+    suite: Ciphersuite,
+    group_public_key: Point,
+    commitments: Sequence[SigningCommitment],
+    msg: bytes,
+) -> _SigningContext:
+    factors = compute_binding_factors(suite, group_public_key, commitments, msg)
+    r = compute_group_commitment(suite, commitments, factors)
+    if r.is_identity():
+        raise ProtocolError("group commitment is the identity", check="group-commitment")
+    nonce_sign = 1
+    if suite.bip340 and r.data[0] == 3:  # odd y: BIP 340 uses -R, so every nonce is negated
+        nonce_sign = suite.group.order - 1
+        r = -r
+    challenge = suite.challenge(r, group_public_key, msg)
+    return _SigningContext(factors, r, challenge, nonce_sign, [c.identifier for c in commitments])
+
+
+def sign(
+    key_package: KeyPackage,
+    nonces: SigningNonces,
+    msg: bytes,
+    commitments: Sequence[SigningCommitment],
+) -> int:
+    """Round two: this participant's signature share z_i. Consumes ``nonces``."""
+    suite = key_package.ciphersuite
+    check_commitment_list(suite, commitments, key_package.min_signers)
+    mine = [c for c in commitments if c.identifier == key_package.identifier]
+    if not mine:
+        raise InvalidParameters("own identifier is not in the commitment list")
+    if mine[0] != nonces.commitment:
+        raise InvalidParameters("commitment list carries a different commitment for this signer")
+    ctx = _context(suite, key_package.group_public_key, commitments, msg)
+    hiding, binding = nonces.take()
+    q = suite.group.order
+    lam = lagrange_coefficient(key_package.identifier, ctx.participants, q)
+    rho = ctx.binding_factors[key_package.identifier]
+    nonce = (hiding + binding * rho) * ctx.nonce_sign
+    return (nonce + lam * key_package.signing_share * ctx.challenge) % q
+
+
+def _share_ok(
+    suite: Ciphersuite,
+    ctx: _SigningContext,
+    commitment: SigningCommitment,
+    verifying_share: Point,
+    sig_share: int,
+) -> bool:
+    g = suite.group
+    if not (0 <= sig_share < g.order):
+        return False
+    lam = lagrange_coefficient(commitment.identifier, ctx.participants, g.order)
+    comm_share = commitment.hiding + commitment.binding * ctx.binding_factors[commitment.identifier]
+    comm_share = comm_share * ctx.nonce_sign
+    return g.mul_base(sig_share) == comm_share + verifying_share * (ctx.challenge * lam % g.order)
+
+
+def verify_signature_share(
+    suite: Ciphersuite,
+    identifier: int,
+    verifying_share: Point,
+    sig_share: int,
+    commitments: Sequence[SigningCommitment],
+    group_public_key: Point,
+    msg: bytes,
+) -> bool:
+    """RFC 9591 section 5.4 verify_signature_share."""
+    ctx = _context(suite, group_public_key, commitments, msg)
+    mine = [c for c in commitments if c.identifier == identifier]
+    if not mine:
+        return False
+    return _share_ok(suite, ctx, mine[0], verifying_share, sig_share)
+
+
+def aggregate(
+    public_package: PublicKeyPackage,
+    msg: bytes,
+    commitments: Sequence[SigningCommitment],
+    sig_shares: Mapping[int, int],
+    *,
+    verify_shares: bool = True,
+) -> bytes:
+    """Check every share (naming each bad signer), sum them and encode the signature.
+
+    The finished signature is verified against the group key before it is returned.
+    """
+    suite = public_package.ciphersuite
+    check_commitment_list(suite, commitments, public_package.min_signers)
+    ids = [c.identifier for c in commitments]
+    if sorted(sig_shares) != ids:
+        missing = sorted(set(ids) - set(sig_shares))
+        extra = sorted(set(sig_shares) - set(ids))
+        raise ProtocolError(
+            f"signature shares do not match the commitment list (missing {missing}, extra {extra})",
+            blame=tuple(missing),
+            check="share-set",
+        )
+    ctx = _context(suite, public_package.group_public_key, commitments, msg)
+    if verify_shares:
+        bad = []
+        for c in commitments:
+            y = public_package.verifying_shares.get(c.identifier)
+            if y is None or not _share_ok(suite, ctx, c, y, sig_shares[c.identifier]):
+                bad.append(c.identifier)
+        if bad:
+            raise ProtocolError(
+                f"invalid signature share from participant(s) {bad}",
+                blame=tuple(bad),
+                check="signature-share",
+            )
+    z = sum(sig_shares.values()) % suite.group.order
+    signature = suite.encode_signature(ctx.group_commitment, z)
+    if not suite.verify(public_package.group_public_key, msg, signature):
+        raise ProtocolError("aggregate signature does not verify", check="signature")
+    return signature

@@ -1,0 +1,236 @@
+"""The sans-I/O protocol framework: messages, session-id registry, state-machine base.
+
+A protocol party is driven from outside::
+
+    party = SomeProtocol.start(...)
+    out = party.messages()        # drain outgoing ProtocolMessages
+    party.receive(msg)            # feed one incoming message
+    party.done / party.result()   # finished? the value, or ProtocolError with blame
+
+Parties never touch sockets, clocks or storage. The transport signs each
+message's ``header()`` with the sender's identity key and encrypts ``secret``
+payloads to the recipient; this layer checks that every message belongs to this
+session, protocol and round, and that each sender speaks once per round.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
+
+from shardvault.errors import InvalidParameters, ProtocolError, SessionReused
+
+__all__ = [
+    "COORDINATOR",
+    "InMemorySessionRegistry",
+    "ProtocolMessage",
+    "SessionRegistry",
+    "StateMachine",
+    "run_locally",
+]
+
+#: The party index of a signing coordinator (participants are 1..255).
+COORDINATOR = 0
+MIN_SESSION_ID = 16
+MAX_SESSION_ID = 64
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolMessage:
+    session_id: bytes
+    protocol: str
+    round: int
+    sender: int
+    #: ``None`` for a broadcast to every other party of the session.
+    recipient: int | None
+    payload: bytes = field(repr=False)
+    #: True when the payload carries a secret: the transport must encrypt it.
+    secret: bool = False
+
+    def header(self) -> bytes:
+        """Canonical bytes binding session, protocol, round, sender and recipient."""
+        proto = self.protocol.encode()
+        recipient = 0xFFFF if self.recipient is None else self.recipient
+        return b"".join(
+            (
+                b"shardvault-msg-v1",
+                len(self.session_id).to_bytes(1, "big"),
+                self.session_id,
+                len(proto).to_bytes(1, "big"),
+                proto,
+                self.round.to_bytes(1, "big"),
+                self.sender.to_bytes(2, "big"),
+                recipient.to_bytes(2, "big"),
+                b"\x01" if self.secret else b"\x00",
+            )
+        )
+
+
+class SessionRegistry(Protocol):
+    """Remembers every session id a party has taken part in."""
+
+    def claim(self, session_id: bytes) -> None:
+        """Record ``session_id``; raise SessionReused if it was seen before."""
+
+
+class InMemorySessionRegistry:
+    """Process-local registry (tests, embedded mode); signer nodes persist theirs."""
+
+    def __init__(self) -> None:
+        self._seen: set[bytes] = set()
+        self._lock = threading.Lock()
+
+    def claim(self, session_id: bytes) -> None:
+        with self._lock:
+            if session_id in self._seen:
+                raise SessionReused(
+                    f"session id {session_id.hex()} was already used", check="session-id"
+                )
+            self._seen.add(session_id)
+
+
+def check_session_id(session_id: bytes) -> None:
+    if not isinstance(session_id, bytes) or not (
+        MIN_SESSION_ID <= len(session_id) <= MAX_SESSION_ID
+    ):
+        raise InvalidParameters(
+            f"session id must be {MIN_SESSION_ID}..{MAX_SESSION_ID} bytes of fresh randomness"
+        )
+
+
+class StateMachine(ABC, Generic[T]):
+    """Common bookkeeping: outgoing queue, per-round inbox, abort with blame."""
+
+    protocol: str
+
+    def __init__(self, session_id: bytes, me: int, registry: SessionRegistry) -> None:
+        check_session_id(session_id)
+        registry.claim(session_id)
+        self.session_id = session_id
+        self.me = me
+        self.round = 1
+        self._outbox: list[ProtocolMessage] = []
+        self._inbox: dict[int, dict[int, ProtocolMessage]] = {}
+        self._result: T | None = None
+        self._error: ProtocolError | None = None
+
+    # -- driving -----------------------------------------------------------
+    def messages(self) -> list[ProtocolMessage]:
+        out, self._outbox = self._outbox, []
+        return out
+
+    @property
+    def done(self) -> bool:
+        return self._result is not None or self._error is not None
+
+    @property
+    def failed(self) -> ProtocolError | None:
+        return self._error
+
+    def result(self) -> T:
+        if self._error is not None:
+            raise self._error
+        if self._result is None:
+            raise ProtocolError("protocol has not finished", check="not-finished")
+        return self._result
+
+    def receive(self, msg: ProtocolMessage) -> None:
+        """Accept one message. A message for another session, protocol, party or an
+        earlier round, or a second one from the same sender in a round, is rejected
+        with ProtocolError and leaves the state unchanged. A message that fails a
+        protocol check aborts the session, blaming its sender."""
+        if self.done:
+            raise ProtocolError("session is finished", check="finished")
+        if msg.session_id != self.session_id:
+            raise ProtocolError(
+                "message for another session", blame=(msg.sender,), check="session-id"
+            )
+        if msg.protocol != self.protocol:
+            raise ProtocolError(
+                "message for another protocol", blame=(msg.sender,), check="protocol"
+            )
+        if msg.recipient is not None and msg.recipient != self.me:
+            raise ProtocolError("message for another party", blame=(msg.sender,), check="recipient")
+        if msg.sender == self.me or msg.sender not in self.expected_senders(msg.round):
+            raise ProtocolError(
+                f"unexpected sender {msg.sender} in round {msg.round}",
+                blame=(msg.sender,),
+                check="sender",
+            )
+        if msg.round < self.round or msg.round > self.last_round:
+            raise ProtocolError(
+                f"message for round {msg.round} while in round {self.round}",
+                blame=(msg.sender,),
+                check="round",
+            )
+        box = self._inbox.setdefault(msg.round, {})
+        if msg.sender in box:
+            raise ProtocolError(
+                f"second message from {msg.sender} in round {msg.round}",
+                blame=(msg.sender,),
+                check="duplicate",
+            )
+        box[msg.sender] = msg
+        self._advance()
+
+    def _advance(self) -> None:
+        while not self.done:
+            box = self._inbox.get(self.round, {})
+            if set(box) != self.expected_senders(self.round):
+                return
+            try:
+                self.process_round(self.round, box)
+            except ProtocolError as exc:
+                self._error = exc
+                self._outbox.clear()
+                return
+            self.round += 1
+
+    # -- for subclasses ------------------------------------------------------
+    last_round: int
+
+    @abstractmethod
+    def expected_senders(self, round_: int) -> set[int]:
+        """Parties whose message this party waits for in ``round_``."""
+
+    @abstractmethod
+    def process_round(self, round_: int, messages: dict[int, ProtocolMessage]) -> None:
+        """All messages of ``round_`` are in: check them, queue the next round's messages,
+        or set the result. Raise ProtocolError (with blame) on a failed check."""
+
+    def send(
+        self, round_: int, recipient: int | None, payload: bytes, *, secret: bool = False
+    ) -> None:
+        self._outbox.append(
+            ProtocolMessage(
+                self.session_id, self.protocol, round_, self.me, recipient, payload, secret
+            )
+        )
+
+    def finish(self, value: T) -> None:
+        self._result = value
+
+
+def run_locally(parties: Iterable[StateMachine[object]]) -> None:
+    """Deliver messages among in-process parties until none are left (tests, demo)."""
+    by_id = {p.me: p for p in parties}
+    progress = True
+    while progress:
+        progress = False
+        for p in list(by_id.values()):
+            for m in p.messages():
+                progress = True
+                targets = (
+                    [m.recipient]
+                    if m.recipient is not None
+                    else [i for i in by_id if i != m.sender]
+                )
+                for t in targets:
+                    target = by_id.get(t)
+                    if target is not None and not target.done:
+                        target.receive(m)
