@@ -183,11 +183,13 @@ class StateMachine(ABC, Generic[T]):
             box = self._inbox.get(self.round, {})
             if set(box) != self.expected_senders(self.round):
                 return
+            queued = len(self._outbox)
             try:
                 self.process_round(self.round, box)
             except ProtocolError as exc:
+                # Messages of earlier rounds still go out; nothing of the failed round does.
+                del self._outbox[queued:]
                 self._error = exc
-                self._outbox.clear()
                 return
             self.round += 1
 

@@ -9,12 +9,14 @@ Rounds (participants 1..n, threshold t):
    ciphersuite, session id, sender index, t, n, C_i0 and R_i.
 2. private (encrypted by the transport) to each j: the share f_i(j), plus the
    echo hash of every round-1 broadcast this party received.
-3. broadcast: either a confirmation hash of the whole commitment set (so all
-   parties know they agree before the key is used), or complaints: each names
-   an accused sender whose share failed the Feldman check.
-4. only after complaints: each accused party reveals the disputed share(s)
-   publicly; everyone checks them against the accused's commitments and aborts,
-   blaming the accused if a share is bad and the complainer if it is good.
+3. broadcast: a confirmation hash of the whole commitment set (all parties must
+   agree before the key is used) and any complaints, each naming a sender whose
+   share failed the Feldman check.
+4. only after complaints (GJKR resolution): each accused party reveals the
+   disputed shares publicly; everyone checks them against the accused's
+   commitments. A bad or missing reveal aborts the run blaming the accused; if
+   every reveal is good the complainers adopt the revealed shares and the key
+   generation completes.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
         )
         self._round1_payloads[me] = payload
         self.send(1, None, payload)
+        self._advance()  # a 1-of-1 generation has nobody to wait for
 
     def __repr__(self) -> str:
         return (
@@ -188,10 +191,11 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
             expected = derive_public_share(g, self._commitments[sender], self.me)
             if g.mul_base(value) != expected:
                 self._accused.add(sender)
+        self._confirm = self._confirmation_hash()
         if self._accused:
-            payload = bytes([_COMPLAIN, len(self._accused)]) + bytes(sorted(self._accused))
+            accused = bytes(sorted(self._accused))
+            payload = bytes([_COMPLAIN]) + self._confirm + bytes([len(accused)]) + accused
         else:
-            self._confirm = self._confirmation_hash()
             payload = bytes([_OK]) + self._confirm
         self.send(3, None, payload)
 
@@ -210,11 +214,10 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
         for sender, msg in sorted(messages.items()):
             p = msg.payload
             if len(p) == 33 and p[0] == _OK:
-                if not self._accused and p[1:] != self._confirm:
-                    mismatched.append(sender)
-            elif len(p) >= 2 and p[0] == _COMPLAIN and len(p) == 2 + p[1] and p[1] > 0:
-                accused = set(p[2:])
-                if not accused <= (self._all - {sender}):
+                pass
+            elif len(p) >= 35 and p[0] == _COMPLAIN and len(p) == 34 + p[33] and p[33] > 0:
+                accused = set(p[34:])
+                if len(accused) != p[33] or not accused <= (self._all - {sender}):
                     raise ProtocolError(
                         "complaint names an unknown party", blame=(sender,), check="dkg-complaint"
                     )
@@ -223,44 +226,43 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
                 raise ProtocolError(
                     "malformed round-3 message", blame=(sender,), check="dkg-round3-decode"
                 )
-        if complaints:
-            self._complaints = complaints
-            self._accused = set().union(*complaints.values())
-            if self.me in self._accused:
-                g = self.suite.group
-                parts = []
-                for complainer in sorted(c for c, acc in complaints.items() if self.me in acc):
-                    share = evaluate_polynomial(self._coefficients, complainer, g.order)
-                    parts.append(complainer.to_bytes(1, "big") + g.encode_scalar(share))
-                self.send(4, None, bytes([len(parts)]) + b"".join(parts))
-            return
+            if p[1:33] != self._confirm:
+                mismatched.append(sender)
         if mismatched:
             raise ProtocolError(
                 f"participants {mismatched} confirmed a different commitment set",
                 blame=tuple(mismatched),
                 check="dkg-confirmation",
             )
-        self._finish()
+        if not complaints:
+            self._finish()
+            return
+        # GJKR complaint resolution: every accused party reveals the disputed shares.
+        self._complaints = complaints
+        self._accused = set().union(*complaints.values())
+        if self.me in self._accused:
+            g = self.suite.group
+            parts = []
+            for complainer in sorted(c for c, acc in complaints.items() if self.me in acc):
+                share = evaluate_polynomial(self._coefficients, complainer, g.order)
+                parts.append(complainer.to_bytes(1, "big") + g.encode_scalar(share))
+            self.send(4, None, bytes([len(parts)]) + b"".join(parts))
 
     def _round4(self, messages: dict[int, ProtocolMessage]) -> None:
+        """Check each revealed share against the accused's commitments: a bad or missing
+        one disqualifies the accused (abort, blaming it); if all are good, complainers
+        take the revealed shares and the key generation completes."""
         g = self.suite.group
         blamed: set[int] = set()
-        for accused in sorted(self._accused):
+        adopted: dict[int, int] = {}
+        for accused in sorted(self._accused - {self.me}):
             complainers = sorted(c for c, acc in self._complaints.items() if accused in acc)
-            if accused == self.me:
-                # Our own revealed shares were computed from our polynomial; if any was
-                # called bad, the complainer lied (our commitments match our polynomial).
-                blamed.update(complainers)
-                continue
             p = messages[accused].payload
-            count = len(complainers)
-            if len(p) != 1 + count * (1 + g.scalar_size) or p[0] != count:
+            size = 1 + g.scalar_size
+            if len(p) != 1 + len(complainers) * size or p[0] != len(complainers):
                 blamed.add(accused)
                 continue
-            revealed: dict[int, bytes] = {}
-            for k in range(count):
-                chunk = p[1 + k * (1 + g.scalar_size) : 1 + (k + 1) * (1 + g.scalar_size)]
-                revealed[chunk[0]] = chunk[1:]
+            revealed = {p[1 + k * size]: p[2 + k * size : 1 + (k + 1) * size] for k in range(p[0])}
             if sorted(revealed) != complainers:
                 blamed.add(accused)
                 continue
@@ -269,18 +271,22 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
                     value = g.decode_scalar(revealed[complainer])
                 except InvalidEncoding:
                     blamed.add(accused)
-                    continue
-                if g.mul_base(value) != derive_public_share(
-                    g, self._commitments[accused], complainer
-                ):
+                    break
+                expected = derive_public_share(g, self._commitments[accused], complainer)
+                if g.mul_base(value) != expected:
                     blamed.add(accused)
-                else:
-                    blamed.add(complainer)
-        raise ProtocolError(
-            f"key generation aborted after complaints; blamed participants {sorted(blamed)}",
-            blame=tuple(sorted(blamed)),
-            check="dkg-complaint",
-        )
+                    break
+                if complainer == self.me:
+                    adopted[accused] = value
+        if blamed:
+            raise ProtocolError(
+                f"key generation aborted: participants {sorted(blamed)} dealt shares that do "
+                "not match their commitments",
+                blame=tuple(sorted(blamed)),
+                check="dkg-complaint",
+            )
+        self._received_shares.update(adopted)
+        self._finish()
 
     def _finish(self) -> None:
         g = self.suite.group
