@@ -19,7 +19,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from shardvault.errors import InvalidParameters, ProtocolError, SessionReused
 
@@ -218,7 +218,7 @@ class StateMachine(ABC, Generic[T]):
         self._result = value
 
 
-def run_locally(parties: Iterable[StateMachine[object]]) -> None:
+def run_locally(parties: Iterable[StateMachine[Any]]) -> None:
     """Deliver messages among in-process parties until none are left (tests, demo)."""
     by_id = {p.me: p for p in parties}
     progress = True

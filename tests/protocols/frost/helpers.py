@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from shardvault.protocols.frost.ciphersuites import Ciphersuite
 from shardvault.protocols.frost.dkg import FrostDkg
@@ -19,7 +20,7 @@ from shardvault.protocols.messages import (
 Tamper = Callable[[ProtocolMessage, int], ProtocolMessage | None]
 
 
-def deliver(parties: Iterable[StateMachine[object]], tamper: Tamper | None = None) -> None:
+def deliver(parties: Iterable[StateMachine[Any]], tamper: Tamper | None = None) -> None:
     """Like run_locally, but every (message, target) pair goes through ``tamper``,
     which returns the message to deliver (possibly changed) or None to drop it."""
     by_id = {p.me: p for p in parties}
@@ -46,7 +47,7 @@ def deliver(parties: Iterable[StateMachine[object]], tamper: Tamper | None = Non
 def run_dkg(suite: Ciphersuite, t: int, n: int, tamper: Tamper | None = None) -> list[FrostDkg]:
     sid = os.urandom(32)
     parties = [FrostDkg(suite, sid, i, t, n, InMemorySessionRegistry()) for i in range(1, n + 1)]
-    deliver(parties, tamper)  # type: ignore[arg-type]
+    deliver(parties, tamper)
     return parties
 
 
@@ -67,7 +68,7 @@ def run_signing(
         FrostSigner(kp, sid, message, InMemorySessionRegistry(), merkle_root=merkle_root)
         for kp in key_packages
     ]
-    deliver([coordinator, *signers], tamper)  # type: ignore[list-item]
+    deliver([coordinator, *signers], tamper)
     assert coordinator.me == COORDINATOR
     return coordinator
 

@@ -368,7 +368,7 @@ def test_dkg_equivocating_broadcast_is_caught_by_echo(suite: Ciphersuite) -> Non
             return dataclasses.replace(m, payload=other_payload)
         return m
 
-    deliver(parties, tamper)  # type: ignore[arg-type]
+    deliver(parties, tamper)
     failures = [p.failed for p in parties if p.failed is not None]
     assert failures, "equivocation went unnoticed"
     assert all(f.check == "dkg-echo-broadcast" for f in failures)

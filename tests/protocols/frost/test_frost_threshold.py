@@ -10,9 +10,9 @@ import pytest
 from helpers import run_dkg, run_signing
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nacl.signing import VerifyKey
 
 from shardvault.crypto import bip340
+from shardvault.demo import independent_verify as check_with_other_library
 from shardvault.protocols.frost.ciphersuites import (
     FROST_ED25519,
     FROST_SECP256K1,
@@ -32,26 +32,10 @@ SUITES = [FROST_ED25519, FROST_SECP256K1, FROST_SECP256K1_TR]
 def independent_verify(
     suite: Ciphersuite, public: PublicKeyPackage, msg: bytes, sig: bytes, root: bytes | None = None
 ) -> None:
-    """Verify with a library that is not ours; raises on failure."""
-    key = public.group_public_key
-    if suite is FROST_ED25519:
-        VerifyKey(key.encode()).verify(msg, sig)
-    elif suite is FROST_SECP256K1_TR:
-        xonly = key.data[1:]
-        if root is not None:
-            xonly = bip340.tweak_public_key(xonly, root)[0].data[1:]
-        assert coincurve.PublicKeyXOnly(xonly).verify(sig, msg)
-        assert bip340.verify(xonly, msg, sig)
-    else:
-        # FROST(secp256k1, SHA-256) signatures have no other verifier: check the
-        # equation z*G == R + c*Y with libsecp256k1 doing the arithmetic directly.
-        r = coincurve.PublicKey(sig[:33])
-        c = suite.challenge(suite.group.decode_point(sig[:33]), key, msg)
-        lhs = coincurve.PublicKey.from_secret(sig[33:])
-        rhs = coincurve.PublicKey.combine_keys(
-            [r, coincurve.PublicKey(key.encode()).multiply(c.to_bytes(32, "big"))]
-        )
-        assert lhs.format() == rhs.format()
+    """Verify with a library that is not ours (see shardvault.demo.independent_verify)."""
+    ok, verifier = check_with_other_library(suite, public.group_public_key.encode(), msg, sig, root)
+    assert ok, verifier
+    assert suite.verify(public.group_public_key, msg, sig) or root is not None
 
 
 @st.composite
