@@ -312,6 +312,10 @@ class Ed25519Group(Group):
         return p.data == _ED_IDENTITY
 
     def add(self, a: Point, b: Point) -> Point:
+        if a.data == _ED_IDENTITY:
+            return b
+        if b.data == _ED_IDENTITY:
+            return a
         return Point(self, sodium.crypto_core_ed25519_add(a.data, b.data))
 
     def negate(self, a: Point) -> Point:

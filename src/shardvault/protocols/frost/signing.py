@@ -164,18 +164,26 @@ def compute_binding_factors(
     return {c.identifier: suite.h1(prefix + g.encode_scalar(c.identifier)) for c in commitments}
 
 
+def _commitment_shares(
+    commitments: Sequence[SigningCommitment], binding_factors: Mapping[int, int]
+) -> dict[int, Point]:
+    """Each participant's D_i + rho_i * E_i."""
+    return {c.identifier: c.hiding + c.binding * binding_factors[c.identifier] for c in commitments}
+
+
 def compute_group_commitment(
     suite: Ciphersuite,
     commitments: Sequence[SigningCommitment],
     binding_factors: Mapping[int, int],
 ) -> Point:
-    g = suite.group
-    return g.sum(c.hiding + c.binding * binding_factors[c.identifier] for c in commitments)
+    return suite.group.sum(_commitment_shares(commitments, binding_factors).values())
 
 
 @dataclass(frozen=True, slots=True)
 class _SigningContext:
     binding_factors: dict[int, int]
+    #: D_i + rho_i * E_i per participant (before any BIP 340 negation).
+    commitment_shares: dict[int, Point]
     group_commitment: Point
     challenge: int
     #: 1, or q - 1 when the BIP 340 group commitment has odd y (nonces are negated).
@@ -190,7 +198,8 @@ def _context(
     msg: bytes,
 ) -> _SigningContext:
     factors = compute_binding_factors(suite, group_public_key, commitments, msg)
-    r = compute_group_commitment(suite, commitments, factors)
+    shares = _commitment_shares(commitments, factors)
+    r = suite.group.sum(shares.values())
     if r.is_identity():
         raise ProtocolError("group commitment is the identity", check="group-commitment")
     nonce_sign = 1
@@ -198,7 +207,8 @@ def _context(
         nonce_sign = suite.group.order - 1
         r = -r
     challenge = suite.challenge(r, group_public_key, msg)
-    return _SigningContext(factors, r, challenge, nonce_sign, [c.identifier for c in commitments])
+    ids = [c.identifier for c in commitments]
+    return _SigningContext(factors, shares, r, challenge, nonce_sign, ids)
 
 
 def sign(
@@ -235,8 +245,9 @@ def _share_ok(
     if not (0 <= sig_share < g.order):
         return False
     lam = lagrange_coefficient(commitment.identifier, ctx.participants, g.order)
-    comm_share = commitment.hiding + commitment.binding * ctx.binding_factors[commitment.identifier]
-    comm_share = comm_share * ctx.nonce_sign
+    comm_share = ctx.commitment_shares[commitment.identifier]
+    if ctx.nonce_sign != 1:
+        comm_share = -comm_share
     return g.mul_base(sig_share) == comm_share + verifying_share * (ctx.challenge * lam % g.order)
 
 
