@@ -111,7 +111,11 @@ def derive_public_share(group: Group, commitments: Sequence[Point], index: int) 
 
 
 def verify_share(group: Group, share: SecretShare, commitments: Sequence[Point]) -> bool:
-    """Feldman check: f(i) * G == sum_k C_k i^k."""
+    """Feldman check: f(i) * G == sum_k C_k i^k, for an index in 1..255."""
+    try:
+        check_indices([share.index])
+    except InvalidParameters:
+        return False
     if not (0 < share.value < group.order):
         return False
     return group.mul_base(share.value) == derive_public_share(group, commitments, share.index)
@@ -121,6 +125,8 @@ def lagrange_coefficient(index: int, indices: Sequence[int], order: int, at: int
     """lambda_index for interpolating at ``at`` (0 by default) over ``indices``."""
     if index not in indices:
         raise InvalidParameters(f"index {index} is not among the interpolation set")
+    if len(set(indices)) != len(indices):
+        raise InvalidParameters("interpolation indices must be distinct")
     num, den = 1, 1
     for j in indices:
         if j == index:
