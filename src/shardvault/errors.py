@@ -73,3 +73,85 @@ class SessionReused(ProtocolError):
 
 class NonceReused(ProtocolError):
     code = "NonceReused"
+
+
+# ---------------------------------------------------------------------------
+# Service-level errors. ``http_status`` is what the REST API answers with.
+# ---------------------------------------------------------------------------
+
+
+class NotFound(ShardvaultError):
+    code = "NotFound"
+
+
+class Conflict(ShardvaultError):
+    code = "Conflict"
+
+
+class Forbidden(ShardvaultError):
+    code = "Forbidden"
+
+
+class Unauthorized(ShardvaultError):
+    code = "Unauthorized"
+
+
+class SignersUnavailable(ShardvaultError):
+    """Fewer than the needed signers answered; ``signers`` names the missing ones."""
+
+    code = "SignersUnavailable"
+
+    def __init__(self, message: str, *, signers: tuple[str, ...] = (), code: str | None = None):
+        super().__init__(message, code=code)
+        self.signers = tuple(signers)
+
+
+class SignerMisbehaved(ShardvaultError):
+    """A signer failed a protocol check; ``signers`` names it (blame)."""
+
+    code = "SignerMisbehaved"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        signers: tuple[str, ...] = (),
+        check: str = "",
+        code: str | None = None,
+    ):
+        super().__init__(message, code=code)
+        self.signers = tuple(signers)
+        self.check = check
+
+
+class InvalidImport(ShardvaultError):
+    """An import request that the signers refused; ``code`` says why, ``signers`` who saw it."""
+
+    code = "InvalidImport"
+
+    def __init__(self, message: str, *, code: str | None = None, signers: tuple[str, ...] = ()):
+        super().__init__(message, code=code)
+        self.signers = tuple(signers)
+
+
+#: HTTP status per error class (most specific class wins; default 500).
+HTTP_STATUS: dict[type[ShardvaultError], int] = {
+    InvalidEncoding: 400,
+    InvalidParameters: 400,
+    InvalidImport: 400,
+    DecryptionError: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    SignerMisbehaved: 502,
+    ProtocolError: 502,
+    SignersUnavailable: 503,
+}
+
+
+def http_status(exc: ShardvaultError) -> int:
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 500

@@ -1,0 +1,115 @@
+"""What the API layer needs from the signing back end (the coordinator and its signers).
+
+The API keeps public metadata (``KeyRecord``) in its database; secrets live only in
+the signers. Every method raises ``shardvault.errors`` types on failure:
+``InvalidImport``/``InvalidParameters`` (400), ``SignersUnavailable`` (503, naming the
+missing signers), ``SignerMisbehaved`` (502, naming the party at fault).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = [
+    "PROTOCOLS",
+    "ExportedShare",
+    "KeyRecord",
+    "SignerDescriptor",
+    "SigningBackend",
+    "protocol_for_scheme",
+    "scheme_for_protocol",
+]
+
+#: (protocol, curve) -> scheme. CGGMP24 (ECDSA) arrives with issue 5.
+PROTOCOLS: Mapping[tuple[str, str], str] = {
+    ("FROST", "ed25519"): "EdDSA",
+    ("FROST_BITCOIN", "secp256k1"): "Schnorr",
+}
+
+
+def scheme_for_protocol(protocol: str, curve: str) -> str | None:
+    return PROTOCOLS.get((protocol, curve))
+
+
+def protocol_for_scheme(scheme: str, curve: str) -> str | None:
+    for (protocol, c), s in PROTOCOLS.items():
+        if s == scheme and c == curve:
+            return protocol
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SignerDescriptor:
+    """A signer node's public identity, as GET /signers shows it."""
+
+    signer_id: str
+    #: Ed25519 public key (32 bytes); signs everything the signer publishes.
+    identity_key: bytes
+    #: X25519 HPKE public key (32 bytes) for import shares and protocol secrets.
+    encryption_key: bytes
+    #: Ed25519 signature by identity_key over encryption_key_statement(...).
+    encryption_key_signature: bytes
+
+
+def encryption_key_statement(signer_id: str, encryption_key: bytes) -> bytes:
+    """The exact bytes a signer signs to vouch for its encryption key."""
+    sid = signer_id.encode()
+    return b"shardvault/signer-encryption-key/v1" + bytes([len(sid)]) + sid + encryption_key
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRecord:
+    """Public facts about a threshold key, stored by the API."""
+
+    key_id: str
+    protocol: str
+    curve: str
+    #: Encoded group public key: 32-byte Ed25519 or 33-byte compressed secp256k1.
+    public_key: bytes
+    min_signers: int
+    #: Signer ids in party-index order: signer_ids[i] holds the share of index i + 1.
+    signer_ids: tuple[str, ...]
+    #: signer id -> encoded verifying share (public), for share verification.
+    verifying_shares: Mapping[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedShare:
+    signer_id: str
+    #: Opaque blob in the format of docs/import-export-format.md (export section).
+    encrypted_key_share: bytes
+
+
+class SigningBackend(Protocol):
+    """The coordinator as the API sees it (embedded: in-memory signers)."""
+
+    @property
+    def cluster_id(self) -> str: ...
+
+    async def list_signers(self) -> Sequence[SignerDescriptor]: ...
+
+    async def generate_key(
+        self, key_id: str, protocol: str, curve: str, min_signers: int
+    ) -> KeyRecord: ...
+
+    async def import_key(
+        self,
+        key_id: str,
+        protocol: str,
+        curve: str,
+        min_signers: int,
+        encrypted_shares: Mapping[str, bytes],
+    ) -> KeyRecord: ...
+
+    async def sign(
+        self, key: KeyRecord, message: bytes, *, taproot_merkle_root: bytes | None = None
+    ) -> bytes:
+        """Returns the encoded signature (64 bytes for Ed25519 and BIP 340)."""
+
+    async def export_key(
+        self, key: KeyRecord, requester_encryption_key: bytes
+    ) -> Sequence[ExportedShare]: ...
+
+    async def delete_key(self, key: KeyRecord) -> None: ...
