@@ -204,3 +204,18 @@ def ciphersuite_by_name(name: str) -> Ciphersuite:
         return _SUITES[name]
     except KeyError:
         raise InvalidParameters(f"unknown FROST ciphersuite {name!r}") from None
+
+
+#: REST protocol name -> (curve, ciphersuite). "FROST_BITCOIN" is the BIP 340 variant.
+SUITES_BY_PROTOCOL: Final[dict[str, tuple[str, Ciphersuite]]] = {
+    "FROST": ("ed25519", FROST_ED25519),
+    "FROST_BITCOIN": ("secp256k1", FROST_SECP256K1_TR),
+}
+
+
+def suite_for(protocol: str, curve: str) -> Ciphersuite:
+    """The ciphersuite of a (protocol, curve) pair as the REST API names them."""
+    entry = SUITES_BY_PROTOCOL.get(protocol)
+    if entry is None or entry[0] != curve:
+        raise InvalidParameters(f"unsupported protocol/curve {protocol}/{curve}")
+    return entry[1]

@@ -1,0 +1,526 @@
+"""The coordinator: starts sessions with fresh ids, picks the signers, relays their
+signed envelopes, enforces timeouts, and turns failures into typed errors that name
+the missing or misbehaving signer. It implements ``SigningBackend`` for the API.
+
+It holds no secret but its own identity key (which signs its requests and its
+envelopes as FROST coordinator, party 0). Envelopes between signers are end-to-end
+signed and, when secret, encrypted; the coordinator only routes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from shardvault.coordinator.interface import (
+    PROTOCOLS,
+    ExportedShare,
+    KeyRecord,
+    SignerDescriptor,
+)
+from shardvault.errors import (
+    InvalidEncoding,
+    InvalidImport,
+    InvalidParameters,
+    NotFound,
+    ProtocolError,
+    ShardvaultError,
+    SignerMisbehaved,
+    SignersUnavailable,
+)
+from shardvault.protocols.frost.ciphersuites import suite_for
+from shardvault.protocols.frost.keys import PublicKeyPackage
+from shardvault.protocols.frost.session import FrostCoordinator
+from shardvault.protocols.messages import COORDINATOR, InMemorySessionRegistry
+from shardvault.transport.base import Transport
+from shardvault.transport.envelope import Envelope, PartyKeys, open_envelope, seal_envelope
+from shardvault.transport.rpc import decode_reply, encode_request
+
+__all__ = ["Coordinator"]
+
+log = logging.getLogger("shardvault.coordinator")
+
+
+def _envelopes(signer_id: str, reply: Mapping[str, Any]) -> list[Envelope]:
+    """The envelopes of a signer's reply; garbage is that signer's fault."""
+    try:
+        out = [Envelope.from_bytes(bytes.fromhex(e)) for e in reply["envelopes"]]
+        for env in out:
+            if env.fields.sender == COORDINATOR:
+                raise InvalidEncoding("a signer cannot send as the coordinator")
+    except (InvalidEncoding, KeyError, TypeError, ValueError) as exc:
+        raise SignerMisbehaved(
+            f"signer {signer_id} sent malformed envelopes", signers=(signer_id,), check="envelope"
+        ) from exc
+    return out
+
+
+class Coordinator:
+    def __init__(
+        self,
+        transport: Transport,
+        signer_ids: Sequence[str],
+        identity: SigningKey,
+        *,
+        cluster_id: str,
+        timeout: float = 10.0,
+        ping_timeout: float = 2.0,
+    ) -> None:
+        self._transport = transport
+        self._signer_ids = tuple(sorted(signer_ids))
+        self._identity = identity
+        self._cluster_id = cluster_id
+        self.timeout = timeout
+        self.ping_timeout = ping_timeout
+        self._registry = InMemorySessionRegistry()
+        #: identity keys pinned on first sight; a changed key is refused.
+        self._pinned: dict[str, SignerDescriptor] = {}
+
+    @property
+    def cluster_id(self) -> str:
+        return self._cluster_id
+
+    @property
+    def signer_ids(self) -> tuple[str, ...]:
+        return self._signer_ids
+
+    @property
+    def identity_key(self) -> bytes:
+        return bytes(self._identity.verify_key)
+
+    # -- calls ------------------------------------------------------------------------
+    async def _call(
+        self, signer_id: str, op: str, *, timeout: float | None = None, **args: Any
+    ) -> dict[str, Any]:
+        request = encode_request(op, signer_id, args, self._identity)
+        limit = self.timeout if timeout is None else timeout
+        try:
+            reply = await asyncio.wait_for(
+                self._transport.request(signer_id, request, timeout=limit), timeout=limit
+            )
+        except TimeoutError as exc:
+            raise SignersUnavailable(
+                f"signer {signer_id} did not answer within {limit:.1f} s", signers=(signer_id,)
+            ) from exc
+        return decode_reply(reply)
+
+    async def _describe(self, signer_id: str, timeout: float) -> SignerDescriptor:
+        reply = await self._call(signer_id, "info", timeout=timeout)
+        desc = SignerDescriptor(
+            str(reply["signerId"]),
+            bytes.fromhex(reply["identityKey"]),
+            bytes.fromhex(reply["encryptionKey"]),
+            bytes.fromhex(reply["encryptionKeySignature"]),
+        )
+        pinned = self._pinned.get(signer_id)
+        if desc.signer_id != signer_id or (pinned and pinned.identity_key != desc.identity_key):
+            raise SignerMisbehaved(
+                f"signer {signer_id} presented another identity",
+                signers=(signer_id,),
+                check="identity",
+            )
+        self._pinned[signer_id] = desc
+        return desc
+
+    async def _reachable(self, ids: Sequence[str]) -> tuple[dict[str, SignerDescriptor], list[str]]:
+        results = await asyncio.gather(
+            *(self._describe(s, self.ping_timeout) for s in ids), return_exceptions=True
+        )
+        found: dict[str, SignerDescriptor] = {}
+        missing: list[str] = []
+        for sid, res in zip(ids, results, strict=True):
+            if isinstance(res, SignerDescriptor):
+                found[sid] = res
+            elif isinstance(res, SignersUnavailable):
+                missing.append(sid)
+            elif isinstance(res, BaseException):
+                raise res
+        return found, missing
+
+    async def _require_all(self, ids: Sequence[str]) -> dict[str, SignerDescriptor]:
+        found, missing = await self._reachable(ids)
+        if missing:
+            raise SignersUnavailable(
+                f"signers {', '.join(missing)} are not reachable; this operation needs all of "
+                f"{len(ids)}",
+                signers=tuple(missing),
+            )
+        return found
+
+    async def list_signers(self) -> Sequence[SignerDescriptor]:
+        found, _missing = await self._reachable(self._signer_ids)
+        # Unreachable signers are still listed with their pinned keys when known.
+        return [
+            found.get(s) or self._pinned[s]
+            for s in self._signer_ids
+            if s in found or s in self._pinned
+        ]
+
+    # -- session relay --------------------------------------------------------------------
+    @staticmethod
+    def _parties_arg(ordered: Sequence[tuple[int, SignerDescriptor]]) -> list[dict[str, Any]]:
+        return [
+            {
+                "index": i,
+                "signerId": d.signer_id,
+                "identityKey": d.identity_key.hex(),
+                "encryptionKey": d.encryption_key.hex(),
+            }
+            for i, d in ordered
+        ]
+
+    def _blame(
+        self, exc: ShardvaultError, reporter: str, index_to_signer: Mapping[int, str]
+    ) -> ShardvaultError:
+        if isinstance(exc, ProtocolError):
+            names = tuple(
+                "coordinator" if b == COORDINATOR else index_to_signer.get(b, f"party {b}")
+                for b in exc.blame
+            )
+            return SignerMisbehaved(
+                f"{exc.message} (reported by {reporter})",
+                signers=names or (reporter,),
+                check=exc.check,
+            )
+        return exc
+
+    async def _relay(
+        self,
+        session_id: bytes,
+        first: Mapping[str, dict[str, Any]],
+        index_of: Mapping[str, int],
+        parties: Mapping[int, PartyKeys],
+        local: FrostCoordinator | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """Route envelopes until every party is finished; return each signer's last reply."""
+        signer_of = {i: s for s, i in index_of.items()}
+        finals: dict[str, dict[str, Any]] = {}
+        outbox = [env for sid, r in first.items() for env in _envelopes(sid, r)]
+        while outbox:
+            inbox: dict[int, list[Envelope]] = {}
+            for env in outbox:
+                fields = env.fields
+                if fields.recipient is not None:
+                    targets = [fields.recipient]
+                else:
+                    targets = [i for i in signer_of if i != fields.sender]
+                    if local is not None and fields.sender != COORDINATOR:
+                        targets.append(COORDINATOR)
+                for t in targets:
+                    inbox.setdefault(t, []).append(env)
+            outbox = []
+            if local is not None and COORDINATOR in inbox:
+                for env in inbox.pop(COORDINATOR):
+                    try:
+                        local.receive(
+                            open_envelope(
+                                env,
+                                me=COORDINATOR,
+                                session_id=session_id,
+                                parties=parties,
+                                key_pair=None,
+                            )
+                        )
+                    except ProtocolError as exc:
+                        raise self._blame(exc, "coordinator", signer_of) from exc
+                outbox += [seal_envelope(m, self._identity, parties) for m in local.messages()]
+                if local.failed is not None:
+                    raise self._blame(local.failed, "coordinator", signer_of)
+            calls = {
+                signer_of[i]: self._call(
+                    signer_of[i],
+                    "deliver",
+                    sessionId=session_id.hex(),
+                    envelopes=[e.to_bytes().hex() for e in envs],
+                )
+                for i, envs in inbox.items()
+                if i in signer_of and signer_of[i] not in finals
+            }
+            results = await asyncio.gather(*calls.values(), return_exceptions=True)
+            for sid, res in zip(calls, results, strict=True):
+                if isinstance(res, ShardvaultError):
+                    raise self._blame(res, sid, signer_of)
+                if isinstance(res, BaseException):
+                    raise res
+                outbox += _envelopes(sid, res)
+                if res.get("done"):
+                    finals[sid] = res
+        return finals
+
+    async def _start_all(
+        self, ids: Sequence[str], op: str, index_of: Mapping[str, int], **args: Any
+    ) -> dict[str, dict[str, Any]]:
+        results = await asyncio.gather(
+            *(self._call(s, op, **args) for s in ids), return_exceptions=True
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for sid, res in zip(ids, results, strict=True):
+            if isinstance(res, ShardvaultError):
+                raise self._blame(res, sid, {i: s for s, i in index_of.items()})
+            if isinstance(res, BaseException):
+                raise res
+            out[sid] = res
+        return out
+
+    # -- SigningBackend -------------------------------------------------------------------
+    async def generate_key(
+        self, key_id: str, protocol: str, curve: str, min_signers: int
+    ) -> KeyRecord:
+        suite_for(protocol, curve)
+        ids = list(self._signer_ids)
+        if not (1 <= min_signers <= len(ids)):
+            raise InvalidParameters(f"minSigners must be between 1 and {len(ids)}")
+        descs = await self._require_all(ids)
+        index_of = {s: i + 1 for i, s in enumerate(ids)}
+        ordered = [(index_of[s], descs[s]) for s in ids]
+        parties = {i: PartyKeys(d.identity_key, d.encryption_key) for i, d in ordered}
+        sid = os.urandom(32)
+        self._registry.claim(sid)
+        try:
+            first = await self._start_all(
+                ids,
+                "dkg.start",
+                index_of,
+                sessionId=sid.hex(),
+                keyId=key_id,
+                protocol=protocol,
+                curve=curve,
+                minSigners=min_signers,
+                parties=self._parties_arg(ordered),
+            )
+            finals = await self._relay(sid, first, index_of, parties)
+            missing = [s for s in ids if s not in finals]
+            if missing:
+                raise SignersUnavailable(
+                    f"signers {missing} did not finish key generation", signers=tuple(missing)
+                )
+            views = {
+                (r["publicKey"], tuple(sorted(r["verifyingShares"].items())))
+                for r in finals.values()
+            }
+            if len(views) != 1:
+                raise SignerMisbehaved(
+                    "signers finished key generation with different keys", check="dkg-result"
+                )
+        except BaseException:
+            await self._erase_everywhere(key_id, ids)
+            raise
+        reply = finals[ids[0]]
+        verifying = {ids[int(i) - 1]: bytes.fromhex(y) for i, y in reply["verifyingShares"].items()}
+        return KeyRecord(
+            key_id,
+            protocol,
+            curve,
+            bytes.fromhex(reply["publicKey"]),
+            min_signers,
+            tuple(ids),
+            verifying,
+        )
+
+    async def import_key(
+        self,
+        key_id: str,
+        protocol: str,
+        curve: str,
+        min_signers: int,
+        encrypted_shares: Mapping[str, bytes],
+    ) -> KeyRecord:
+        if (protocol, curve) not in PROTOCOLS:
+            raise InvalidImport(
+                f"unsupported protocol/curve {protocol}/{curve}", code="UnsupportedProtocol"
+            )
+        ids = sorted(encrypted_shares)
+        unknown = [s for s in ids if s not in self._signer_ids]
+        if unknown:
+            raise InvalidImport(
+                f"unknown signers {unknown}", code="UnknownSigner", signers=tuple(unknown)
+            )
+        if not (1 <= min_signers <= len(ids)):
+            raise InvalidImport(
+                f"minSigners must be between 1 and the number of shares ({len(ids)})",
+                code="InvalidMinSigners",
+            )
+        await self._require_all(ids)
+        results = await asyncio.gather(
+            *(
+                self._call(
+                    s,
+                    "import.prepare",
+                    keyId=key_id,
+                    protocol=protocol,
+                    curve=curve,
+                    minSigners=min_signers,
+                    signerIds=ids,
+                    blob=encrypted_shares[s].hex(),
+                )
+                for s in ids
+            ),
+            return_exceptions=True,
+        )
+        failures = [
+            (s, r) for s, r in zip(ids, results, strict=True) if isinstance(r, BaseException)
+        ]
+        if failures:
+            await self._abort_import(key_id, ids)
+            sid, exc = failures[0]
+            if isinstance(exc, SignersUnavailable):
+                raise exc
+            if isinstance(exc, ShardvaultError):
+                raise InvalidImport(
+                    f"signer {sid} refused its share: {exc.message}",
+                    code=exc.code if isinstance(exc, InvalidImport) else "InvalidShare",
+                    signers=tuple(s for s, _ in failures),
+                ) from exc
+            raise exc
+        prepared = {s: r for s, r in zip(ids, results, strict=True) if isinstance(r, dict)}
+        views = {
+            (r["digest"], r["publicKey"], tuple(sorted(r["verifyingShares"].items())))
+            for r in prepared.values()
+        }
+        if len(views) != 1:
+            await self._abort_import(key_id, ids)
+            raise InvalidImport(
+                "signers received different commitments; nothing was imported",
+                code="CommitmentMismatch",
+                signers=tuple(ids),
+            )
+        digest = prepared[ids[0]]["digest"]
+        try:
+            await self._start_all(ids, "import.commit", {}, keyId=key_id, digest=digest)
+        except BaseException:
+            await self._erase_everywhere(key_id, ids)
+            raise
+        reply = prepared[ids[0]]
+        verifying = {ids[int(i) - 1]: bytes.fromhex(y) for i, y in reply["verifyingShares"].items()}
+        return KeyRecord(
+            key_id,
+            protocol,
+            curve,
+            bytes.fromhex(reply["publicKey"]),
+            min_signers,
+            tuple(ids),
+            verifying,
+        )
+
+    async def _abort_import(self, key_id: str, ids: Sequence[str]) -> None:
+        await asyncio.gather(
+            *(self._call(s, "import.abort", keyId=key_id) for s in ids), return_exceptions=True
+        )
+
+    async def _erase_everywhere(self, key_id: str, ids: Sequence[str]) -> list[str]:
+        """Best effort: erase a key's shares on every signer; returns those not reached."""
+        results = await asyncio.gather(
+            *(self._call(s, "delete", keyId=key_id) for s in ids), return_exceptions=True
+        )
+        failed = [s for s, r in zip(ids, results, strict=True) if isinstance(r, BaseException)]
+        if failed:
+            log.warning("key %s: signers %s did not confirm erasure", key_id, failed)
+        return failed
+
+    def _public_package(self, key: KeyRecord) -> PublicKeyPackage:
+        suite = suite_for(key.protocol, key.curve)
+        g = suite.group
+        verifying = {
+            i + 1: g.decode_point(key.verifying_shares[s]) for i, s in enumerate(key.signer_ids)
+        }
+        return PublicKeyPackage(suite, g.decode_point(key.public_key), verifying, key.min_signers)
+
+    async def sign(
+        self, key: KeyRecord, message: bytes, *, taproot_merkle_root: bytes | None = None
+    ) -> bytes:
+        public = self._public_package(key)
+        excluded: set[str] = set()
+        for attempt in range(2):
+            try:
+                return await self._sign_once(key, public, message, taproot_merkle_root, excluded)
+            except SignersUnavailable as exc:
+                # A signer vanished mid-session: retry once, without it, in a fresh session.
+                if attempt == 1 or not exc.signers:
+                    raise
+                excluded.update(exc.signers)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _sign_once(
+        self,
+        key: KeyRecord,
+        public: PublicKeyPackage,
+        message: bytes,
+        merkle_root: bytes | None,
+        excluded: set[str],
+    ) -> bytes:
+        candidates = [s for s in key.signer_ids if s not in excluded]
+        found, missing = await self._reachable(candidates)
+        missing += sorted(excluded)
+        chosen = [s for s in key.signer_ids if s in found][: key.min_signers]
+        if len(chosen) < key.min_signers:
+            raise SignersUnavailable(
+                f"key {key.key_id} needs {key.min_signers} signers; "
+                f"unreachable: {', '.join(missing)}",
+                signers=tuple(missing),
+            )
+        index_of = {s: key.signer_ids.index(s) + 1 for s in chosen}
+        ordered = [(index_of[s], found[s]) for s in chosen]
+        parties = {i: PartyKeys(d.identity_key, d.encryption_key) for i, d in ordered}
+        parties[COORDINATOR] = PartyKeys(self.identity_key, b"")
+        sid = os.urandom(32)
+        local = FrostCoordinator(
+            public, sid, sorted(index_of.values()), message, self._registry, merkle_root=merkle_root
+        )
+        first = await self._start_all(
+            chosen,
+            "sign.start",
+            index_of,
+            sessionId=sid.hex(),
+            keyId=key.key_id,
+            message=message.hex(),
+            merkleRoot=None if merkle_root is None else merkle_root.hex(),
+            parties=self._parties_arg(ordered),
+        )
+        await self._relay(sid, first, index_of, parties, local)
+        if local.failed is not None:
+            raise self._blame(local.failed, "coordinator", {i: s for s, i in index_of.items()})
+        return local.result()
+
+    async def export_key(
+        self, key: KeyRecord, requester_encryption_key: bytes
+    ) -> Sequence[ExportedShare]:
+        found, missing = await self._reachable(list(key.signer_ids))
+        if len(found) < key.min_signers:
+            raise SignersUnavailable(
+                f"export needs {key.min_signers} signers; unreachable: {', '.join(missing)}",
+                signers=tuple(missing),
+            )
+        holders = [s for s in key.signer_ids if s in found]
+        results = await asyncio.gather(
+            *(
+                self._call(
+                    s, "export", keyId=key.key_id, requesterKey=requester_encryption_key.hex()
+                )
+                for s in holders
+            ),
+            return_exceptions=True,
+        )
+        shares = [
+            ExportedShare(s, bytes.fromhex(r["blob"]))
+            for s, r in zip(holders, results, strict=True)
+            if isinstance(r, dict)
+        ]
+        if len(shares) < key.min_signers:
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if errors and isinstance(errors[0], NotFound):
+                raise errors[0]
+            raise SignersUnavailable(
+                f"only {len(shares)} of the {key.min_signers} needed signers returned a share",
+                signers=tuple(
+                    s for s, r in zip(holders, results, strict=True) if isinstance(r, BaseException)
+                ),
+            )
+        return shares
+
+    async def delete_key(self, key: KeyRecord) -> None:
+        await self._erase_everywhere(key.key_id, list(key.signer_ids))

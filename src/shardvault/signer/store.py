@@ -1,0 +1,163 @@
+"""A signer's durable state: one SQLite file, secrets sealed with ChaCha20-Poly1305.
+
+Tables: ``meta`` (the signer's id and its sealed identity/encryption keys),
+``shares`` (one sealed key package per key, with public status columns) and
+``sessions`` (every session id this signer ever took part in, so a replayed
+session is refused even after a restart). Every sealed value's AAD binds the
+signer id, the table and the row key, so a sealed value cannot be moved to
+another row or another signer's file. Deleted rows are overwritten
+(``PRAGMA secure_delete``).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+from shardvault.errors import Conflict, DecryptionError, NotFound, SessionReused
+from shardvault.signer.kek import derive_store_key
+
+__all__ = ["ShareRow", "SignerStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS shares (
+    key_id TEXT PRIMARY KEY,
+    protocol TEXT NOT NULL,
+    curve TEXT NOT NULL,
+    status TEXT NOT NULL,
+    sealed BLOB NOT NULL,
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sessions (session_id BLOB PRIMARY KEY, created REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ShareRow:
+    key_id: str
+    protocol: str
+    curve: str
+    status: str
+    #: The opened key-package record (JSON bytes); never logged.
+    record: bytes
+
+    def __repr__(self) -> str:
+        return f"ShareRow({self.key_id}, {self.protocol}, {self.curve}, {self.status}, <sealed>)"
+
+
+class SignerStore:
+    """Thread-safe; one instance per signer file."""
+
+    def __init__(self, path: Path, signer_id: str, kek: bytes) -> None:
+        self.path = path
+        self.signer_id = signer_id
+        self._aead = ChaCha20Poly1305(derive_store_key(kek, signer_id))
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA secure_delete = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- sealing -----------------------------------------------------------------
+    def _aad(self, table: str, row: str) -> bytes:
+        return b"\x00".join(
+            (b"shardvault/store/v1", self.signer_id.encode(), table.encode(), row.encode())
+        )
+
+    def seal(self, table: str, row: str, plaintext: bytes) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + self._aead.encrypt(nonce, plaintext, self._aad(table, row))
+
+    def open(self, table: str, row: str, sealed: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(sealed[:12], sealed[12:], self._aad(table, row))
+        except (InvalidTag, ValueError) as exc:
+            raise DecryptionError(
+                f"signer {self.signer_id}: sealed {table}/{row} does not open "
+                "(wrong KEK or tampered)"
+            ) from exc
+
+    # -- meta ----------------------------------------------------------------------
+    def get_secret(self, name: str) -> bytes | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else self.open("meta", name, row[0])
+
+    def put_secret(self, name: str, value: bytes) -> None:
+        sealed = self.seal("meta", name, value)
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, sealed)
+            )
+
+    # -- shares --------------------------------------------------------------------
+    def put_share(self, key_id: str, protocol: str, curve: str, record: bytes) -> None:
+        sealed = self.seal("shares", key_id, record)
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO shares (key_id, protocol, curve, status, sealed, created) "
+                    "VALUES (?, ?, ?, 'Active', ?, ?)",
+                    (key_id, protocol, curve, sealed, time.time()),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise Conflict(f"signer {self.signer_id} already holds key {key_id}") from exc
+
+    def get_share(self, key_id: str) -> ShareRow:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT protocol, curve, status, sealed FROM shares WHERE key_id = ?", (key_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"signer {self.signer_id} holds no share of key {key_id}")
+        return ShareRow(key_id, row[0], row[1], row[2], self.open("shares", key_id, row[3]))
+
+    def set_status(self, key_id: str, status: str) -> None:
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE shares SET status = ? WHERE key_id = ?", (status, key_id)
+            )
+        if cur.rowcount == 0:
+            raise NotFound(f"signer {self.signer_id} holds no share of key {key_id}")
+
+    def erase_share(self, key_id: str) -> bool:
+        with self._lock:
+            cur = self._db.execute("DELETE FROM shares WHERE key_id = ?", (key_id,))
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return cur.rowcount > 0
+
+    def key_ids(self) -> list[str]:
+        with self._lock:
+            return [r[0] for r in self._db.execute("SELECT key_id FROM shares ORDER BY key_id")]
+
+    # -- sessions (a persistent SessionRegistry) -----------------------------------
+    def claim(self, session_id: bytes) -> None:
+        with self._lock:
+            try:
+                self._db.execute(
+                    "INSERT INTO sessions (session_id, created) VALUES (?, ?)",
+                    (session_id, time.time()),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise SessionReused(
+                    f"signer {self.signer_id}: session {session_id.hex()} was already used",
+                    check="session-id",
+                ) from exc

@@ -1,0 +1,168 @@
+"""Signed (and, for secrets, encrypted) protocol messages on the wire.
+
+An envelope carries one ``ProtocolMessage``::
+
+    u16 header length || header || Ed25519 signature (64) || payload
+
+``header`` is ``ProtocolMessage.header()`` (session id, protocol, round, sender,
+recipient, secret flag). The sender's identity key signs
+``"shardvault/envelope/v1" || header || SHA-256(payload as sent)``. A secret
+payload is HPKE-sealed to the recipient's encryption key with the header as AAD,
+so it cannot be replayed into another session, round or recipient. Whoever relays
+envelopes (the coordinator, NATS) can drop them but not forge, alter or read them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from nacl.exceptions import BadSignatureError
+from nacl.signing import SigningKey, VerifyKey
+
+from shardvault.crypto import hpke
+from shardvault.errors import DecryptionError, InvalidEncoding, ProtocolError
+from shardvault.protocols.messages import ProtocolMessage
+
+__all__ = ["P2P_INFO", "Envelope", "PartyKeys", "open_envelope", "parse_header", "seal_envelope"]
+
+P2P_INFO = b"shardvault/p2p/v1"
+_MAGIC = b"shardvault-msg-v1"
+_BROADCAST = 0xFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class PartyKeys:
+    """A session party's public keys: identity (Ed25519) and encryption (X25519)."""
+
+    identity_key: bytes
+    encryption_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    header: bytes
+    signature: bytes
+    payload: bytes
+
+    def to_bytes(self) -> bytes:
+        return len(self.header).to_bytes(2, "big") + self.header + self.signature + self.payload
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Envelope:
+        if len(data) < 2:
+            raise InvalidEncoding("envelope too short")
+        n = int.from_bytes(data[:2], "big")
+        if len(data) < 2 + n + 64:
+            raise InvalidEncoding("envelope too short")
+        return cls(data[2 : 2 + n], data[2 + n : 2 + n + 64], data[2 + n + 64 :])
+
+    @property
+    def fields(self) -> ProtocolMessage:
+        """The routing fields (payload left as sent; use open_envelope to check and decrypt)."""
+        return parse_header(self.header, self.payload)
+
+
+def parse_header(header: bytes, payload: bytes = b"") -> ProtocolMessage:
+    """Inverse of ProtocolMessage.header(); strict."""
+    try:
+        if not header.startswith(_MAGIC):
+            raise ValueError("bad magic")
+        pos = len(_MAGIC)
+        sid_len = header[pos]
+        session_id = header[pos + 1 : pos + 1 + sid_len]
+        pos += 1 + sid_len
+        proto_len = header[pos]
+        protocol = header[pos + 1 : pos + 1 + proto_len].decode("ascii")
+        pos += 1 + proto_len
+        round_ = header[pos]
+        sender = int.from_bytes(header[pos + 1 : pos + 3], "big")
+        recipient = int.from_bytes(header[pos + 3 : pos + 5], "big")
+        secret = header[pos + 5]
+        if len(session_id) != sid_len or pos + 6 != len(header) or secret not in (0, 1):
+            raise ValueError("bad length")
+    except (IndexError, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidEncoding("malformed envelope header") from exc
+    msg = ProtocolMessage(
+        session_id,
+        protocol,
+        round_,
+        sender,
+        None if recipient == _BROADCAST else recipient,
+        payload,
+        bool(secret),
+    )
+    if msg.header() != header:
+        raise InvalidEncoding("non-canonical envelope header")
+    return msg
+
+
+def _statement(header: bytes, payload: bytes) -> bytes:
+    return b"shardvault/envelope/v1" + header + hashlib.sha256(payload).digest()
+
+
+def seal_envelope(
+    msg: ProtocolMessage, identity: SigningKey, parties: Mapping[int, PartyKeys]
+) -> Envelope:
+    header = msg.header()
+    payload = msg.payload
+    if msg.secret:
+        if msg.recipient is None:
+            raise ProtocolError("a secret message needs a single recipient", check="envelope")
+        payload = hpke.seal(
+            parties[msg.recipient].encryption_key, payload, info=P2P_INFO, aad=header
+        )
+    signature = identity.sign(_statement(header, payload)).signature
+    return Envelope(header, signature, payload)
+
+
+def open_envelope(
+    envelope: Envelope,
+    *,
+    me: int,
+    session_id: bytes,
+    parties: Mapping[int, PartyKeys],
+    key_pair: hpke.HpkeKeyPair | None,
+) -> ProtocolMessage:
+    """Check the signature (the sender's identity key), the session and recipient, and
+    decrypt a secret payload. Raises ProtocolError naming the claimed sender."""
+    msg = parse_header(envelope.header, envelope.payload)
+    if msg.session_id != session_id:
+        raise ProtocolError("envelope for another session", blame=(msg.sender,), check="session-id")
+    keys = parties.get(msg.sender)
+    if keys is None:
+        raise ProtocolError(
+            "envelope from a party outside the session", blame=(msg.sender,), check="sender"
+        )
+    if msg.recipient is not None and msg.recipient != me:
+        raise ProtocolError("envelope for another party", blame=(msg.sender,), check="recipient")
+    try:
+        VerifyKey(keys.identity_key).verify(
+            _statement(envelope.header, envelope.payload), envelope.signature
+        )
+    except (BadSignatureError, ValueError) as exc:
+        raise ProtocolError(
+            f"envelope signature of party {msg.sender} does not verify",
+            blame=(msg.sender,),
+            check="envelope-signature",
+        ) from exc
+    if msg.secret:
+        if key_pair is None:
+            raise ProtocolError(
+                "secret envelope for a party without a decryption key", check="envelope"
+            )
+        try:
+            plaintext = hpke.open_sealed(
+                key_pair, envelope.payload, info=P2P_INFO, aad=envelope.header
+            )
+        except DecryptionError as exc:
+            raise ProtocolError(
+                f"secret payload from party {msg.sender} does not decrypt",
+                blame=(msg.sender,),
+                check="envelope-decrypt",
+            ) from exc
+        msg = ProtocolMessage(
+            msg.session_id, msg.protocol, msg.round, msg.sender, msg.recipient, plaintext, True
+        )
+    return msg

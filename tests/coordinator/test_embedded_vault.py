@@ -1,0 +1,255 @@
+"""The embedded vault end to end below the REST layer: DKG, signing, import, export,
+delete, availability and blame. Signatures are checked with PyNaCl and coincurve."""
+
+from __future__ import annotations
+
+import os
+
+import coincurve
+import pytest
+from conftest import VaultRunner
+from nacl.signing import SigningKey, VerifyKey
+
+from shardvault.crypto import bip340
+from shardvault.crypto.groups import ED25519
+from shardvault.crypto.hpke import HpkeKeyPair
+from shardvault.crypto.keyformats import (
+    ed25519_scalar_from_seed,
+    scalar_to_private_key_bytes,
+    secp256k1_scalar_from_bytes,
+)
+from shardvault.errors import (
+    Conflict,
+    Forbidden,
+    InvalidImport,
+    NotFound,
+    SessionReused,
+    SignerMisbehaved,
+    SignersUnavailable,
+)
+from shardvault.protocols import dealer
+from shardvault.transport.rpc import decode_reply, encode_request
+
+
+def _xonly_verify(pub33: bytes, msg: bytes, sig: bytes, root: bytes | None) -> bool:
+    xonly = pub33[1:]
+    if root is not None:
+        xonly = bip340.tweak_public_key(xonly, root)[0].data[1:]
+    return bool(coincurve.PublicKeyXOnly(xonly).verify(sig, msg))
+
+
+def _import(runner: VaultRunner, key_id: str, secret: int, curve: str, protocol: str, t: int = 2):  # type: ignore[no-untyped-def]
+    signers = runner.run(runner.vault.list_signers())
+    _, blobs = dealer.seal_import_shares(
+        secret,
+        curve=curve,
+        protocol=protocol,
+        min_signers=t,
+        signers=[(d.signer_id, d.encryption_key) for d in signers],
+    )
+    return runner.run(runner.vault.import_key(key_id, protocol, curve, t, dict(blobs)))
+
+
+def test_dkg_sign_and_availability(runner: VaultRunner) -> None:
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    assert len(ed.public_key) == 32 and len(tr.public_key) == 33
+    assert ed.signer_ids == tuple(sorted(v.signer_ids))
+    VerifyKey(ed.public_key).verify(b"m", runner.run(v.sign(ed, b"m")))
+    for root in (None, b"", os.urandom(32)):
+        h = os.urandom(32)
+        assert _xonly_verify(
+            tr.public_key, h, runner.run(v.sign(tr, h, taproot_merkle_root=root)), root
+        )
+    # One of three down: still signs. Two down: a clear error naming them.
+    v.stop_signer(v.signer_ids[0])
+    VerifyKey(ed.public_key).verify(b"one down", runner.run(v.sign(ed, b"one down")))
+    v.stop_signer(v.signer_ids[2])
+    with pytest.raises(SignersUnavailable) as err:
+        runner.run(v.sign(ed, b"two down"))
+    assert set(err.value.signers) == {v.signer_ids[0], v.signer_ids[2]}
+    with pytest.raises(SignersUnavailable):  # DKG needs every signer
+        runner.run(v.generate_key("key-x", "FROST", "ed25519", 2))
+    # Restart: every key still signs.
+    v = runner.restart()
+    VerifyKey(ed.public_key).verify(b"after", runner.run(v.sign(ed, b"after")))
+    assert _xonly_verify(tr.public_key, bytes(32), runner.run(v.sign(tr, bytes(32))), None)
+
+
+def test_import_sign_export_delete(runner: VaultRunner) -> None:
+    v = runner.vault
+    seed = os.urandom(32)
+    ed = _import(runner, "key-imp-ed", ed25519_scalar_from_seed(seed), "ed25519", "FROST")
+    nacl_key = SigningKey(seed)
+    assert ed.public_key == bytes(nacl_key.verify_key)
+    nacl_key.verify_key.verify(b"imported", runner.run(v.sign(ed, b"imported")))
+
+    sk = os.urandom(31).rjust(32, b"\x01")
+    tr = _import(
+        runner, "key-imp-tr", secp256k1_scalar_from_bytes(sk), "secp256k1", "FROST_BITCOIN"
+    )
+    assert tr.public_key == coincurve.PrivateKey(sk).public_key.format()
+    for root in (None, b"", os.urandom(32)):
+        h = os.urandom(32)
+        assert _xonly_verify(
+            tr.public_key, h, runner.run(v.sign(tr, h, taproot_merkle_root=root)), root
+        )
+
+    requester = HpkeKeyPair.generate()
+    shares = runner.run(v.export_key(tr, requester.public_key))
+    identities = {d.signer_id: d.identity_key for d in runner.run(v.list_signers())}
+    k = dealer.open_export_shares(
+        [(s.signer_id, s.encrypted_key_share) for s in shares],
+        signer_identity_keys=identities,
+        key_pair=requester,
+        key_id=tr.key_id,
+        curve="secp256k1",
+        protocol="FROST_BITCOIN",
+        group_public_key=tr.public_key,
+        min_signers=2,
+        signer_ids=tr.signer_ids,
+        verifying_shares=tr.verifying_shares,
+    )
+    assert scalar_to_private_key_bytes("secp256k1", k) == sk
+    with pytest.raises(Conflict):  # signers refuse to sign an exported key
+        runner.run(v.sign(tr, bytes(32)))
+
+    runner.run(v.delete_key(ed))
+    for node in v.nodes.values():
+        with pytest.raises(NotFound):
+            node.store.get_share(ed.key_id)
+    with pytest.raises(NotFound):
+        runner.run(v.sign(ed, b"gone"))
+
+
+def _blobs(runner: VaultRunner, secret: int, t: int = 2) -> dict[str, bytes]:
+    signers = runner.run(runner.vault.list_signers())
+    _, blobs = dealer.seal_import_shares(
+        secret,
+        curve="ed25519",
+        protocol="FROST",
+        min_signers=t,
+        signers=[(d.signer_id, d.encryption_key) for d in signers],
+    )
+    return dict(blobs)
+
+
+def _holds_nothing(runner: VaultRunner, key_id: str) -> bool:
+    for node in runner.vault.nodes.values():
+        try:
+            node.store.get_share(key_id)
+        except NotFound:
+            continue
+        return False
+    return True
+
+
+def test_bad_imports_store_nothing(runner: VaultRunner) -> None:
+    v = runner.vault
+    secret = ed25519_scalar_from_seed(os.urandom(32))
+    blobs = _blobs(runner, secret)
+    ids = sorted(blobs)
+    cases: list[tuple[str, dict[str, bytes], int, str]] = []
+    tampered = dict(blobs)
+    tampered[ids[0]] = blobs[ids[0]][:-1] + bytes([blobs[ids[0]][-1] ^ 1])
+    cases.append(("tampered", tampered, 2, "ShareDecryptionFailed"))
+    swapped = dict(blobs)
+    swapped[ids[0]], swapped[ids[1]] = blobs[ids[1]], blobs[ids[0]]
+    cases.append(("swapped", swapped, 2, "ShareIndexMismatch"))
+    cases.append(("wrong t", dict(blobs), 3, ""))
+    missing = {k: blobs[k] for k in ids[:2]}
+    cases.append(("missing signer", missing, 2, ""))
+    unknown = dict(blobs)
+    unknown["sgn-doesnotexist"] = blobs[ids[0]]
+    cases.append(("unknown signer", unknown, 2, "UnknownSigner"))
+    other = _blobs(runner, ed25519_scalar_from_seed(os.urandom(32)))
+    mixed = dict(blobs)
+    mixed[ids[2]] = other[ids[2]]
+    cases.append(("mixed imports", mixed, 2, ""))
+    for n, (name, shares, t, code) in enumerate(cases):
+        key_id = f"key-bad-{n}"
+        with pytest.raises(InvalidImport) as err:
+            runner.run(v.import_key(key_id, "FROST", "ed25519", t, shares))
+        if code:
+            assert err.value.code == code, name
+        assert _holds_nothing(runner, key_id), name
+    # The good blobs still import afterwards.
+    rec = runner.run(v.import_key("key-good", "FROST", "ed25519", 2, blobs))
+    assert rec.public_key == ED25519.mul_base(secret).encode()
+
+
+def test_commitment_mismatch_between_signers(runner: VaultRunner) -> None:
+    """Signers that each got a valid share of *different* imports never activate."""
+    v = runner.vault
+    a = _blobs(runner, ed25519_scalar_from_seed(os.urandom(32)), t=1)
+    b = _blobs(runner, ed25519_scalar_from_seed(os.urandom(32)), t=1)
+    ids = sorted(a)
+    mixed = {ids[0]: a[ids[0]], ids[1]: b[ids[1]], ids[2]: a[ids[2]]}
+    with pytest.raises(InvalidImport) as err:
+        runner.run(v.import_key("key-mix", "FROST", "ed25519", 1, mixed))
+    assert err.value.code in ("CommitmentMismatch", "ShareDecryptionFailed")
+    assert _holds_nothing(runner, "key-mix")
+
+
+def test_signers_refuse_unsigned_or_replayed_requests(runner: VaultRunner) -> None:
+    v = runner.vault
+    node = next(iter(v.nodes.values()))
+    forged = encode_request("info", node.signer_id, {}, SigningKey.generate())
+    with pytest.raises(Forbidden):
+        decode_reply(node.handle(forged))
+    redirected = encode_request("info", "sgn-other", {}, v.coordinator._identity)
+    with pytest.raises(Forbidden):
+        decode_reply(node.handle(redirected))
+    key = runner.run(v.generate_key("key-r", "FROST", "ed25519", 2))
+    sid = os.urandom(32)
+    args = {
+        "sessionId": sid.hex(),
+        "keyId": key.key_id,
+        "message": "00",
+        "merkleRoot": None,
+        "parties": [
+            {
+                "index": i + 1,
+                "signerId": s,
+                "identityKey": d.identity_key.hex(),
+                "encryptionKey": d.encryption_key.hex(),
+            }
+            for i, (s, d) in enumerate((d.signer_id, d) for d in runner.run(v.list_signers()))
+        ],
+    }
+    request = encode_request("sign.start", node.signer_id, args, v.coordinator._identity)
+    decode_reply(node.handle(request))
+    with pytest.raises(SessionReused):
+        decode_reply(node.handle(request))
+
+
+def test_misbehaving_signer_is_named(runner: VaultRunner) -> None:
+    v = runner.vault
+    key = runner.run(v.generate_key("key-m", "FROST", "ed25519", 3))
+    victim = key.signer_ids[1]
+    honest = v.nodes[victim].handle
+
+    def corrupt(request: bytes) -> bytes:
+        reply = honest(request)
+        if b'"envelopes":["' in reply:
+            # Flip a hex digit in the envelope's tail (its payload): the signature breaks.
+            i = reply.index(b'"]', reply.index(b'"envelopes":["')) - 1
+            flipped = b"0" if reply[i : i + 1] != b"0" else b"1"
+            reply = reply[:i] + flipped + reply[i + 1 :]
+        return reply
+
+    v.transport.register(victim, corrupt)
+    with pytest.raises(SignerMisbehaved) as err:
+        runner.run(v.sign(key, b"m"))
+    assert err.value.signers == (victim,)
+    assert err.value.check == "envelope-signature"
+
+    def garble(request: bytes) -> bytes:
+        reply = honest(request)
+        return reply.replace(b'"envelopes":["', b'"envelopes":["zz', 1)
+
+    v.transport.register(victim, garble)
+    with pytest.raises(SignerMisbehaved) as err:
+        runner.run(v.sign(key, b"m"))
+    assert err.value.signers == (victim,)
