@@ -80,6 +80,8 @@ class Coordinator:
         self._registry = InMemorySessionRegistry()
         #: identity keys pinned on first sight; a changed key is refused.
         self._pinned: dict[str, SignerDescriptor] = {}
+        #: validated public key packages, by key id (the record must match exactly).
+        self._packages: dict[str, tuple[KeyRecord, PublicKeyPackage]] = {}
 
     @property
     def cluster_id(self) -> str:
@@ -423,6 +425,16 @@ class Coordinator:
         return failed
 
     def _public_package(self, key: KeyRecord) -> PublicKeyPackage:
+        cached = self._packages.get(key.key_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        package = self._build_public_package(key)
+        if len(self._packages) >= 4096:
+            self._packages.pop(next(iter(self._packages)))
+        self._packages[key.key_id] = (key, package)
+        return package
+
+    def _build_public_package(self, key: KeyRecord) -> PublicKeyPackage:
         suite = suite_for(key.protocol, key.curve)
         g = suite.group
         verifying = {

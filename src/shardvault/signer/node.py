@@ -20,6 +20,7 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from shardvault.coordinator.interface import SignerDescriptor, encryption_key_statement
+from shardvault.crypto.groups import Point
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.crypto.shamir import derive_public_share
 from shardvault.errors import (
@@ -106,14 +107,15 @@ def _key_record(kp: KeyPackage, public: PublicKeyPackage, signer_ids: list[str])
 
 
 def _load_key(suite: Ciphersuite, record: bytes) -> tuple[KeyPackage, PublicKeyPackage, list[str]]:
+    """Rebuild a key package from its sealed record. The record was validated when it
+    was stored and is authenticated by the store's AEAD, so its points are not
+    re-validated here (the share is still checked against its verifying share)."""
     data = json.loads(record)
     g = suite.group
     if data["suite"] != suite.name:
         raise InvalidParameters("stored key belongs to another ciphersuite")
-    group_key = g.decode_point(bytes.fromhex(data["groupKey"]))
-    verifying = {
-        int(i): g.decode_point(bytes.fromhex(y)) for i, y in data["verifyingShares"].items()
-    }
+    group_key = Point(g, bytes.fromhex(data["groupKey"]))
+    verifying = {int(i): Point(g, bytes.fromhex(y)) for i, y in data["verifyingShares"].items()}
     ident = int(data["identifier"])
     kp = KeyPackage(
         suite,
@@ -147,6 +149,7 @@ class SignerNode:
             store.put_secret("encryption_key", encryption)
         self._identity = SigningKey(identity)
         self._hpke = HpkeKeyPair.from_private_bytes(encryption)
+        self._descriptor: SignerDescriptor | None = None
         self._sessions: dict[bytes, _Session] = {}
         self._pending: dict[str, _PendingImport] = {}
         self._ops: dict[str, Callable[[dict[str, Any]], bytes]] = {
@@ -185,13 +188,15 @@ class SignerNode:
 
     @property
     def descriptor(self) -> SignerDescriptor:
-        enc = self._hpke.public_key
-        return SignerDescriptor(
-            self.signer_id,
-            bytes(self._identity.verify_key),
-            enc,
-            self._identity.sign(encryption_key_statement(self.signer_id, enc)).signature,
-        )
+        if self._descriptor is None:
+            enc = self._hpke.public_key
+            self._descriptor = SignerDescriptor(
+                self.signer_id,
+                bytes(self._identity.verify_key),
+                enc,
+                self._identity.sign(encryption_key_statement(self.signer_id, enc)).signature,
+            )
+        return self._descriptor
 
     # -- dispatch -----------------------------------------------------------------
     def handle(self, request: bytes) -> bytes:
