@@ -7,7 +7,7 @@ import os
 
 import coincurve
 import pytest
-from conftest import VaultRunner
+from vault_runner import VaultRunner, runner  # noqa: F401 - the fixture
 from nacl.signing import SigningKey, VerifyKey
 
 from shardvault.crypto import bip340

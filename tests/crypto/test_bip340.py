@@ -8,7 +8,7 @@ import os
 
 import coincurve
 import pytest
-from conftest import load_json_vector, shared_vector_path
+from shared_vectors import load_json_vector, shared_vector_path
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import load_json_vector
+from shared_vectors import load_json_vector
 from nacl.signing import VerifyKey
 
 from shardvault.protocols.frost.ciphersuites import FROST_ED25519, FROST_SECP256K1, Ciphersuite
