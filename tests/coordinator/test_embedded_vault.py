@@ -7,8 +7,8 @@ import os
 
 import coincurve
 import pytest
-from vault_runner import VaultRunner, runner  # noqa: F401 - the fixture
 from nacl.signing import SigningKey, VerifyKey
+from vault_runner import VaultRunner
 
 from shardvault.crypto import bip340
 from shardvault.crypto.groups import ED25519

@@ -1,11 +1,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from shardvault.coordinator.embedded import EmbeddedVault
 
@@ -35,10 +31,3 @@ class VaultRunner:
     def close(self) -> None:
         self.run(self.vault.stop())
         self.loop.close()
-
-
-@pytest.fixture
-def runner(tmp_path: Path) -> Iterator[VaultRunner]:
-    r = VaultRunner(tmp_path / "vault", os.urandom(32))
-    yield r
-    r.close()

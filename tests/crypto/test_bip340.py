@@ -8,9 +8,9 @@ import os
 
 import coincurve
 import pytest
-from shared_vectors import load_json_vector, shared_vector_path
 from hypothesis import given
 from hypothesis import strategies as st
+from shared_vectors import load_json_vector, shared_vector_path
 
 from shardvault.crypto import bip340
 from shardvault.crypto.groups import SECP256K1

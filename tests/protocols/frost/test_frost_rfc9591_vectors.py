@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from shared_vectors import load_json_vector
 from nacl.signing import VerifyKey
+from shared_vectors import load_json_vector
 
 from shardvault.protocols.frost.ciphersuites import FROST_ED25519, FROST_SECP256K1, Ciphersuite
 from shardvault.protocols.frost.keys import trusted_dealer_keygen

@@ -1,0 +1,681 @@
+"""The REST API: Dfns-shaped routes over a :class:`SigningBackend` and the API database.
+
+``create_app(backend, database_url)`` builds the FastAPI application. The API keeps
+public key metadata and signature records; every secret operation goes to the
+back end (the coordinator and its signers).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Depends, FastAPI, Path, Query
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shardvault import __version__
+from shardvault.api.auth import AuthMiddleware, Principal, current_principal
+from shardvault.api.encoding import (
+    b64url_decode,
+    b64url_encode,
+    hex0x,
+    iso_utc,
+    parse_hex0x,
+)
+from shardvault.api.errors import (
+    ApiError,
+    BodyLimitMiddleware,
+    CatchAllMiddleware,
+    api_error_from,
+    http_exception_handler,
+    shardvault_error_handler,
+    validation_exception_handler,
+)
+from shardvault.api.schemas import (
+    ClusterOut,
+    CreateKeyRequest,
+    EncryptedKeyShareOut,
+    ErrorEnvelope,
+    ExportKeyRequest,
+    ExportKeyResponse,
+    HealthOut,
+    ImportKeyRequest,
+    KeyList,
+    KeyOut,
+    SignatureList,
+    SignatureOut,
+    SignatureRequest,
+    SignatureValue,
+    SignerOut,
+    SignersOut,
+    UpdateKeyRequest,
+)
+from shardvault.api.store import Store, key_not_found, signature_not_found
+from shardvault.coordinator.interface import (
+    PROTOCOLS,
+    KeyRecord,
+    SigningBackend,
+    protocol_for_scheme,
+)
+from shardvault.crypto import hpke
+from shardvault.db.engine import make_engine, upgrade_database
+from shardvault.db.ids import is_id, new_id
+from shardvault.db.models import (
+    KEY_ACTIVE,
+    KEY_ARCHIVED,
+    SIG_FAILED,
+    SIG_PENDING,
+    SIG_SIGNED,
+    KeyRow,
+    SignatureRow,
+    utcnow,
+)
+from shardvault.errors import InvalidEncoding, NotFound, ShardvaultError
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger("shardvault.api")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: Public key sizes per curve (Ed25519: 32 bytes; secp256k1: 33-byte compressed).
+_PUBLIC_KEY_SIZES = {"ed25519": 32, "secp256k1": 33}
+#: Scheme/curve pairs and protocols that exist but whose back end has not landed yet.
+_NOT_YET_AVAILABLE_SCHEMES = frozenset({("ECDSA", "secp256k1")})
+_NOT_YET_AVAILABLE_PROTOCOLS = frozenset({"CGGMP24", "CGGMP21"})
+#: Which signature kinds each scheme takes.
+_KINDS = {"EdDSA": "Message", "Schnorr": "Hash", "ECDSA": "Hash"}
+_X25519_KEY_SIZE = 32
+
+# Parameter types (module level: FastAPI resolves the string annotations here).
+Caller = Annotated[Principal, Depends(current_principal)]
+KeyId = Annotated[str, Path(alias="keyId", max_length=64)]
+SignatureId = Annotated[str, Path(alias="signatureId", max_length=64)]
+Limit = Annotated[int, Query(ge=1, le=100)]
+PageToken = Annotated[str | None, Query(alias="paginationToken", max_length=256)]
+
+_ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope} for status in (400, 401, 403, 404, 409, 500, 502, 503)
+}
+
+
+async def _db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run a synchronous database operation in a worker thread."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+
+# -- conversions ---------------------------------------------------------------------
+def _key_out(key: KeyRow) -> KeyOut:
+    return KeyOut(
+        id=key.id,
+        scheme=key.scheme,
+        curve=key.curve,
+        public_key=key.public_key,
+        name=key.name,
+        status="Archived" if key.status == KEY_ARCHIVED else "Active",
+        imported=key.imported,
+        exported=key.exported,
+        date_exported=iso_utc(key.date_exported) if key.date_exported else None,
+        date_created=iso_utc(key.date_created),
+        protocol=key.protocol,
+        min_signers=key.min_signers,
+        signers=list(key.signer_ids),
+    )
+
+
+def _key_record(key: KeyRow) -> KeyRecord:
+    return KeyRecord(
+        key_id=key.id,
+        protocol=key.protocol,
+        curve=key.curve,
+        public_key=bytes.fromhex(key.public_key),
+        min_signers=key.min_signers,
+        signer_ids=tuple(key.signer_ids),
+        verifying_shares={sid: bytes.fromhex(v) for sid, v in key.verifying_shares.items()},
+    )
+
+
+def _signature_out(sig: SignatureRow) -> SignatureOut:
+    value = None
+    if sig.status == SIG_SIGNED and sig.sig_encoded is not None:
+        value = SignatureValue(
+            r=hex0x(sig.sig_r or b""),
+            s=hex0x(sig.sig_s or b""),
+            recid=sig.sig_recid,
+            encoded=hex0x(sig.sig_encoded),
+        )
+    reason = None
+    if sig.status == SIG_FAILED:
+        reason = f"{sig.error_code}: {sig.error_message}" if sig.error_code else "failed"
+    status: Literal["Pending", "Signed", "Failed"] = (
+        "Signed"
+        if sig.status == SIG_SIGNED
+        else "Failed"
+        if sig.status == SIG_FAILED
+        else "Pending"
+    )
+    return SignatureOut(
+        id=sig.id,
+        key_id=sig.key_id,
+        status=status,
+        request_body=dict(sig.request_body),
+        signature=value,
+        reason=reason,
+        external_id=sig.request_body.get("externalId"),
+        date_requested=iso_utc(sig.date_requested),
+        date_signed=iso_utc(sig.date_signed) if sig.date_signed else None,
+    )
+
+
+def _page_token(last_id: str) -> str:
+    return b64url_encode(last_id.encode("ascii"))
+
+
+def _parse_page_token(token: str | None, prefix: str) -> str | None:
+    if token is None:
+        return None
+    try:
+        value = b64url_decode(token, "paginationToken").decode("ascii")
+    except (ApiError, UnicodeDecodeError):
+        value = ""
+    if not is_id(value, prefix):
+        raise ApiError(
+            400,
+            "InvalidPaginationToken",
+            "paginationToken is not a token this list returned",
+            details={"field": "paginationToken"},
+        )
+    return value
+
+
+def _check_key_id(key_id: str) -> None:
+    if not is_id(key_id, "key"):
+        raise key_not_found(key_id)
+
+
+def _row_from_record(
+    record: KeyRecord,
+    *,
+    expected: tuple[str, str, str, int],
+    org_id: str,
+    scheme: str,
+    name: str | None,
+    imported: bool,
+) -> KeyRow:
+    """The row to store for what the back end created; refuses inconsistent records."""
+    got = (record.key_id, record.protocol, record.curve, record.min_signers)
+    size = _PUBLIC_KEY_SIZES.get(record.curve)
+    if got != expected or size is None or len(record.public_key) != size:
+        raise RuntimeError("signing back end returned a key record that does not match")
+    if len(set(record.signer_ids)) != len(record.signer_ids) or not (
+        1 <= record.min_signers <= len(record.signer_ids)
+    ):
+        raise RuntimeError("signing back end returned an inconsistent signer set")
+    return KeyRow(
+        id=record.key_id,
+        org_id=org_id,
+        scheme=scheme,
+        curve=record.curve,
+        protocol=record.protocol,
+        public_key=record.public_key.hex(),
+        name=name,
+        status=KEY_ACTIVE,
+        imported=imported,
+        exported=False,
+        date_created=utcnow(),
+        shares_erased=False,
+        min_signers=record.min_signers,
+        signer_ids=list(record.signer_ids),
+        verifying_shares={sid: v.hex() for sid, v in record.verifying_shares.items()},
+    )
+
+
+def _supported_pairs() -> list[dict[str, str]]:
+    return [{"protocol": p, "curve": c, "scheme": s} for (p, c), s in PROTOCOLS.items()]
+
+
+def create_app(
+    backend: SigningBackend,
+    database_url: str,
+    *,
+    max_body_bytes: int = 1_048_576,
+    default_min_signers: int = 2,
+    migrate: bool = True,
+    idempotency_wait_seconds: float = 30.0,
+) -> FastAPI:
+    """The shardvault REST API.
+
+    ``database_url``: ``sqlite:///...`` or ``postgresql+psycopg://...``; with
+    ``migrate`` (default) the schema is upgraded to the latest revision first.
+    ``default_min_signers``: threshold of keys generated by ``POST /keys``.
+    ``idempotency_wait_seconds``: how long a request repeating an ``externalId``
+    whose first request is still signing waits for it before answering 409.
+    """
+    if max_body_bytes < 1:
+        raise ValueError("max_body_bytes must be positive")
+    if default_min_signers < 1:
+        raise ValueError("default_min_signers must be positive")
+    if migrate:
+        upgrade_database(database_url)
+    engine = make_engine(database_url)
+    store = Store(engine)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="shardvault",
+        version=__version__,
+        description="Self-hosted threshold-signing vault (Dfns-shaped REST API).",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.store = store
+    app.state.backend = backend
+
+    app.add_exception_handler(ShardvaultError, shardvault_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_exception_handler)
+    app.add_exception_handler(StarletteHTTPException, http_exception_handler)
+
+    async def lookup(token: str) -> Principal | None:
+        return await _db(store.principal, token)
+
+    # Added innermost first: CatchAll(Auth(BodyLimit(app))).
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(AuthMiddleware, lookup=lookup)
+    app.add_middleware(CatchAllMiddleware)
+
+    @app.get("/health", response_model=HealthOut, tags=["meta"])
+    async def health() -> HealthOut:
+        return HealthOut(status="ok")
+
+    router = APIRouter(responses=_ERROR_RESPONSES)
+
+    async def discard_key(record: KeyRecord) -> None:
+        """Best effort: the API could not store a key the signers created."""
+        with anyio.CancelScope(shield=True):
+            try:
+                await backend.delete_key(record)
+            except Exception:
+                logger.warning("could not erase the shares of unstored key %s", record.key_id)
+
+    # -- signers ----------------------------------------------------------------------
+    @router.get("/signers", response_model=SignersOut, tags=["signers"])
+    async def list_signers(_caller: Caller) -> SignersOut:
+        signers = await backend.list_signers()
+        return SignersOut(
+            clusters=[
+                ClusterOut(
+                    cluster_id=backend.cluster_id,
+                    signers=[
+                        SignerOut(
+                            signer_id=s.signer_id,
+                            encryption_key=b64url_encode(s.encryption_key),
+                            identity_key=b64url_encode(s.identity_key),
+                            encryption_key_signature=b64url_encode(s.encryption_key_signature),
+                        )
+                        for s in signers
+                    ],
+                )
+            ]
+        )
+
+    # -- keys -----------------------------------------------------------------------------
+    @router.post("/keys", response_model=KeyOut, response_model_exclude_none=True, tags=["keys"])
+    async def create_key(body: CreateKeyRequest, caller: Caller) -> KeyOut:
+        protocol = protocol_for_scheme(body.scheme, body.curve)
+        if protocol is None:
+            if (body.scheme, body.curve) in _NOT_YET_AVAILABLE_SCHEMES:
+                raise ApiError(
+                    400,
+                    "ProtocolNotAvailable",
+                    f"{body.scheme} on {body.curve} is not available yet",
+                    details={"scheme": body.scheme, "curve": body.curve},
+                )
+            raise ApiError(
+                400,
+                "UnsupportedScheme",
+                f"unsupported scheme/curve combination {body.scheme}/{body.curve}",
+                details={"supported": _supported_pairs()},
+            )
+        key_id = new_id("key")
+        expected = (key_id, protocol, body.curve, default_min_signers)
+        record = await backend.generate_key(key_id, protocol, body.curve, default_min_signers)
+        try:
+            row = _row_from_record(
+                record,
+                expected=expected,
+                org_id=caller.org_id,
+                scheme=body.scheme,
+                name=body.name,
+                imported=False,
+            )
+            await _db(store.insert_key, row)
+        except BaseException:
+            await discard_key(record)
+            raise
+        logger.info("key %s generated (%s/%s)", key_id, protocol, body.curve)
+        return _key_out(row)
+
+    @router.post(
+        "/keys/import", response_model=KeyOut, response_model_exclude_none=True, tags=["keys"]
+    )
+    async def import_key(body: ImportKeyRequest, caller: Caller) -> KeyOut:
+        scheme = PROTOCOLS.get((body.protocol, body.curve))
+        if scheme is None:
+            if body.protocol in _NOT_YET_AVAILABLE_PROTOCOLS:
+                raise ApiError(
+                    400,
+                    "ProtocolNotAvailable",
+                    f"protocol {body.protocol} is not available yet",
+                    details={"protocol": body.protocol},
+                )
+            raise ApiError(
+                400,
+                "UnsupportedProtocol",
+                f"unsupported protocol/curve combination {body.protocol}/{body.curve}",
+                details={"supported": _supported_pairs()},
+            )
+        shares: dict[str, bytes] = {}
+        for i, item in enumerate(body.encrypted_key_shares):
+            if item.signer_id in shares:
+                raise ApiError(
+                    400,
+                    "DuplicateSigner",
+                    f"signer {item.signer_id} appears more than once",
+                    details={"signers": [item.signer_id]},
+                )
+            shares[item.signer_id] = b64url_decode(
+                item.encrypted_key_share, f"encryptedKeyShares.{i}.encryptedKeyShare"
+            )
+        if not 1 <= body.min_signers <= len(shares):
+            raise ApiError(
+                400,
+                "InvalidMinSigners",
+                f"minSigners must be between 1 and the number of shares ({len(shares)})",
+                details={"field": "minSigners"},
+            )
+        key_id = new_id("key")
+        expected = (key_id, body.protocol, body.curve, body.min_signers)
+        record = await backend.import_key(
+            key_id, body.protocol, body.curve, body.min_signers, shares
+        )
+        try:
+            row = _row_from_record(
+                record,
+                expected=expected,
+                org_id=caller.org_id,
+                scheme=scheme,
+                name=body.name,
+                imported=True,
+            )
+            await _db(store.insert_key, row)
+        except BaseException:
+            await discard_key(record)
+            raise
+        logger.info("key %s imported (%s/%s)", key_id, body.protocol, body.curve)
+        return _key_out(row)
+
+    @router.get("/keys", response_model=KeyList, response_model_exclude_none=True, tags=["keys"])
+    async def list_keys(
+        caller: Caller, limit: Limit = 50, pagination_token: PageToken = None
+    ) -> KeyList:
+        before = _parse_page_token(pagination_token, "key")
+        rows = await _db(store.list_keys, caller.org_id, before, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return KeyList(
+            items=[_key_out(k) for k in rows],
+            next_page_token=_page_token(rows[-1].id) if more else None,
+        )
+
+    @router.get(
+        "/keys/{keyId}", response_model=KeyOut, response_model_exclude_none=True, tags=["keys"]
+    )
+    async def get_key(key_id: KeyId, caller: Caller) -> KeyOut:
+        _check_key_id(key_id)
+        return _key_out(await _db(store.get_key, caller.org_id, key_id))
+
+    @router.put(
+        "/keys/{keyId}", response_model=KeyOut, response_model_exclude_none=True, tags=["keys"]
+    )
+    async def update_key(key_id: KeyId, body: UpdateKeyRequest, caller: Caller) -> KeyOut:
+        _check_key_id(key_id)
+        return _key_out(await _db(store.rename_key, caller.org_id, key_id, body.name))
+
+    @router.delete(
+        "/keys/{keyId}", response_model=KeyOut, response_model_exclude_none=True, tags=["keys"]
+    )
+    async def delete_key(key_id: KeyId, caller: Caller) -> KeyOut:
+        _check_key_id(key_id)
+        key = await _db(store.get_key, caller.org_id, key_id)
+        if key.status == KEY_ARCHIVED and key.shares_erased:
+            return _key_out(key)
+        # Archive first (signing is refused from now on), then erase the shares; if
+        # the signers fail, the key stays Archived and a repeated DELETE retries.
+        key = await _db(store.archive_key, caller.org_id, key_id)
+        try:
+            await backend.delete_key(_key_record(key))
+        except NotFound:
+            pass  # the signers no longer hold it
+        key = await _db(store.mark_shares_erased, caller.org_id, key_id)
+        logger.info("key %s archived, shares erased", key_id)
+        return _key_out(key)
+
+    # -- export -------------------------------------------------------------------------
+    @router.post(
+        "/keys/{keyId}/export",
+        response_model=ExportKeyResponse,
+        response_model_exclude_none=True,
+        tags=["keys"],
+    )
+    async def export_key(
+        key_id: KeyId, body: ExportKeyRequest, caller: Caller
+    ) -> ExportKeyResponse:
+        org = await _db(store.org, caller.org_id)
+        if org is None or not org.key_export_enabled:
+            raise ApiError(
+                403,
+                "KeyExportDisabled",
+                "key export is disabled for this org (shardvault admin enable-export)",
+            )
+        _check_key_id(key_id)
+        key = await _db(store.get_key, caller.org_id, key_id)
+        if key.status != KEY_ACTIVE:
+            raise ApiError(409, "KeyArchived", f"key {key_id} is archived")
+        if not any(
+            s.protocol == key.protocol and s.curve == key.curve for s in body.supported_schemes
+        ):
+            raise ApiError(
+                400,
+                "UnsupportedScheme",
+                f"the key is {key.protocol}/{key.curve}, not among supportedSchemes",
+                details={"protocol": key.protocol, "curve": key.curve},
+            )
+        encryption_key = b64url_decode(body.encryption_key, "encryptionKey", size=_X25519_KEY_SIZE)
+        try:
+            hpke.validate_public_key(encryption_key)
+        except InvalidEncoding as exc:
+            raise ApiError(
+                400,
+                "InvalidEncoding",
+                f"encryptionKey: {exc.message}",
+                details={"field": "encryptionKey"},
+            ) from None
+        key, already_exported = await _db(store.begin_export, caller.org_id, key_id)
+        try:
+            shares = await backend.export_key(_key_record(key), encryption_key)
+        except BaseException:
+            if not already_exported:
+                with anyio.CancelScope(shield=True):
+                    await _db(store.undo_export, caller.org_id, key_id)
+            raise
+        logger.info("key %s exported (%d shares)", key_id, len(shares))
+        return ExportKeyResponse(
+            public_key=key.public_key,
+            protocol=key.protocol,
+            curve=key.curve,
+            min_signers=key.min_signers,
+            encrypted_key_shares=[
+                EncryptedKeyShareOut(
+                    signer_id=s.signer_id, encrypted_key_share=b64url_encode(s.encrypted_key_share)
+                )
+                for s in shares
+            ],
+        )
+
+    # -- signatures ---------------------------------------------------------------------
+    def parse_signature_request(
+        key: KeyRow, body: SignatureRequest
+    ) -> tuple[dict[str, Any], bytes, bytes | None]:
+        """(normalised request body, bytes to sign, taproot merkle root)."""
+        wanted = _KINDS.get(key.scheme)
+        if body.kind != wanted:
+            raise ApiError(
+                400,
+                "InvalidSignatureKind",
+                f"{key.scheme} keys sign kind {wanted}, not {body.kind}",
+                details={"scheme": key.scheme, "kind": body.kind},
+            )
+        normalized: dict[str, Any] = {"kind": body.kind}
+        root: bytes | None = None
+        if body.kind == "Hash":
+            assert body.hash is not None
+            payload = parse_hex0x(body.hash, "hash", size=32)
+            normalized["hash"] = hex0x(payload)
+            if body.taproot_merkle_root is not None:
+                if key.scheme != "Schnorr":
+                    raise ApiError(
+                        400,
+                        "InvalidRequest",
+                        "taprootMerkleRoot only applies to Schnorr keys",
+                        details={"field": "taprootMerkleRoot"},
+                    )
+                if body.taproot_merkle_root == "":
+                    root = b""  # BIP 86: key-path only, no script tree
+                else:
+                    root = parse_hex0x(body.taproot_merkle_root, "taprootMerkleRoot", size=32)
+                normalized["taprootMerkleRoot"] = hex0x(root) if root else ""
+        else:
+            assert body.message is not None
+            payload = parse_hex0x(body.message, "message")
+            normalized["message"] = hex0x(payload)
+        if body.external_id is not None:
+            normalized["externalId"] = body.external_id
+        return normalized, payload, root
+
+    async def run_signing(
+        sig: SignatureRow, key: KeyRow, payload: bytes, root: bytes | None
+    ) -> SignatureRow:
+        try:
+            encoded = await backend.sign(_key_record(key), payload, taproot_merkle_root=root)
+            if key.scheme in ("EdDSA", "Schnorr") and len(encoded) != 64:
+                raise RuntimeError("signing back end returned a signature of the wrong size")
+        except ShardvaultError as exc:
+            with anyio.CancelScope(shield=True):
+                await _db(store.fail_signature, sig.id, exc.code, exc.message)
+            raise api_error_from(exc, signatureId=sig.id) from exc
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await _db(store.fail_signature, sig.id, "InternalError", "internal error")
+            raise
+        return await _db(store.finish_signature, sig.id, encoded[:32], encoded[32:], encoded, None)
+
+    @router.post(
+        "/keys/{keyId}/signatures",
+        response_model=SignatureOut,
+        response_model_exclude_none=True,
+        tags=["signatures"],
+    )
+    async def create_signature(
+        key_id: KeyId, body: SignatureRequest, caller: Caller
+    ) -> SignatureOut:
+        _check_key_id(key_id)
+        key = await _db(store.get_key, caller.org_id, key_id)
+        normalized, payload, root = parse_signature_request(key, body)
+        deadline = anyio.current_time() + idempotency_wait_seconds
+        while True:
+            claim = await _db(
+                store.claim_signature, caller.org_id, key_id, normalized, body.external_id
+            )
+            if claim.created:
+                done = await run_signing(claim.signature, claim.key, payload, root)
+                return _signature_out(done)
+            # An earlier request holds this externalId.
+            found: SignatureRow | None = claim.signature
+            if found is not None and found.request_body != normalized:
+                raise ApiError(
+                    409,
+                    "ExternalIdConflict",
+                    "externalId was already used for a different request on this key",
+                    details={"signatureId": found.id},
+                )
+            delay = 0.005
+            while found is not None and found.status == SIG_PENDING:
+                if anyio.current_time() > deadline:
+                    raise ApiError(
+                        409,
+                        "SignatureInProgress",
+                        "a request with this externalId is still being signed; retry later",
+                        details={"signatureId": found.id},
+                    )
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.25)
+                found = await _db(store.get_signature, found.id)
+            if found is not None and found.status == SIG_SIGNED:
+                return _signature_out(found)
+            # The first attempt failed and released the externalId: claim it again.
+            if anyio.current_time() > deadline:
+                raise ApiError(409, "SignatureInProgress", "externalId is contended; retry later")
+
+    @router.get(
+        "/keys/{keyId}/signatures",
+        response_model=SignatureList,
+        response_model_exclude_none=True,
+        tags=["signatures"],
+    )
+    async def list_signatures(
+        key_id: KeyId, caller: Caller, limit: Limit = 50, pagination_token: PageToken = None
+    ) -> SignatureList:
+        _check_key_id(key_id)
+        before = _parse_page_token(pagination_token, "sig")
+        rows = await _db(store.list_signatures, caller.org_id, key_id, before, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return SignatureList(
+            items=[_signature_out(s) for s in rows],
+            next_page_token=_page_token(rows[-1].id) if more else None,
+        )
+
+    @router.get(
+        "/keys/{keyId}/signatures/{signatureId}",
+        response_model=SignatureOut,
+        response_model_exclude_none=True,
+        tags=["signatures"],
+    )
+    async def get_signature(
+        key_id: KeyId,
+        signature_id: SignatureId,
+        caller: Caller,
+    ) -> SignatureOut:
+        _check_key_id(key_id)
+        if not is_id(signature_id, "sig"):
+            raise signature_not_found(signature_id)
+        return _signature_out(
+            await _db(store.get_key_signature, caller.org_id, key_id, signature_id)
+        )
+
+    app.include_router(router)
+    return app

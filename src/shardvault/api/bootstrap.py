@@ -1,0 +1,185 @@
+"""First-run setup and admin settings.
+
+``ensure_admin`` gives a fresh vault an org, an admin service account and a token,
+written to ``<data-dir>/credentials.json`` (``{"baseUrl", "token", "orgId"}``,
+mode 0600); later runs keep the existing token. ``set_key_export`` is behind
+``shardvault admin enable-export``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from shardvault.api.auth import is_well_formed_token, issue_token, token_digest
+from shardvault.db.engine import make_engine, read_sessionmaker, upgrade_database
+from shardvault.db.engine import write_sessionmaker as _write_sessionmaker
+from shardvault.db.ids import new_id
+from shardvault.db.models import ApiToken, Org, ServiceAccount, utcnow
+from shardvault.errors import InvalidParameters, NotFound
+
+__all__ = ["CREDENTIALS_FILE", "create_org", "ensure_admin", "set_key_export"]
+
+logger = logging.getLogger("shardvault.api")
+
+CREDENTIALS_FILE = "credentials.json"
+_DEFAULT_ORG_NAME = "default"
+_ADMIN_NAME = "admin"
+
+
+def _write_private_json(path: Path, data: dict[str, Any]) -> None:
+    """Atomically replace ``path`` with ``data``, readable by the owner only (0600)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            os.fchmod(fh.fileno(), 0o600)
+            json.dump(data, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _read_credentials(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def create_org(database_url: str, name: str, *, admin_name: str = _ADMIN_NAME) -> tuple[str, str]:
+    """Create an org with an admin service account; returns ``(org_id, token)``.
+
+    The token is shown only here (the database keeps its SHA-256)."""
+    upgrade_database(database_url)
+    engine = make_engine(database_url)
+    try:
+        with _write_sessionmaker(engine).begin() as s:
+            org_id = _new_org(s, name)
+            account_id = _new_admin(s, org_id, admin_name)
+            token = issue_token(s, org_id, account_id)
+    finally:
+        engine.dispose()
+    return org_id, token
+
+
+def _new_org(session: Any, name: str) -> str:
+    org_id = new_id("or")
+    session.add(Org(id=org_id, name=name, key_export_enabled=False, date_created=utcnow()))
+    session.flush()
+    return org_id
+
+
+def _new_admin(session: Any, org_id: str, name: str) -> str:
+    account_id = new_id("sa")
+    session.add(
+        ServiceAccount(
+            id=account_id,
+            org_id=org_id,
+            name=name,
+            is_admin=True,
+            is_active=True,
+            date_created=utcnow(),
+        )
+    )
+    session.flush()
+    return account_id
+
+
+def ensure_admin(database_url: str, data_dir: Path, base_url: str) -> Path:
+    """Make sure ``<data_dir>/credentials.json`` holds a working admin token.
+
+    * First run: migrate, create an org, an admin service account and a token, and
+      write ``{"baseUrl", "token", "orgId"}`` with mode 0600.
+    * Later runs: if the file's token is live in the database, keep it (rewriting the
+      file only to update ``baseUrl``/``orgId`` or fix its mode).
+    * File missing or its token unknown (e.g. a new database): issue a new admin
+      token, for the existing org if there is one (keys stay reachable), else a new org.
+
+    Returns the credentials file's path.
+    """
+    upgrade_database(database_url)
+    data_dir = Path(data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = data_dir / CREDENTIALS_FILE
+    existing = _read_credentials(path) if path.exists() else None
+    engine = make_engine(database_url)
+    try:
+        token = existing.get("token") if existing else None
+        if isinstance(token, str) and is_well_formed_token(token):
+            with read_sessionmaker(engine)() as s:
+                row = s.scalars(
+                    select(ApiToken).where(
+                        ApiToken.token_sha256 == token_digest(token),
+                        ApiToken.date_revoked.is_(None),
+                    )
+                ).one_or_none()
+            if row is not None:
+                assert existing is not None
+                wanted = {**existing, "baseUrl": base_url, "token": token, "orgId": row.org_id}
+                if wanted != existing or (path.stat().st_mode & 0o777) != 0o600:
+                    _write_private_json(path, wanted)
+                return path
+        with _write_sessionmaker(engine).begin() as s:
+            org = s.scalars(select(Org).order_by(Org.date_created, Org.id).limit(1)).first()
+            if org is None:
+                org_id = _new_org(s, _DEFAULT_ORG_NAME)
+                account_id = _new_admin(s, org_id, _ADMIN_NAME)
+            else:
+                org_id = org.id
+                account = s.scalars(
+                    select(ServiceAccount)
+                    .where(
+                        ServiceAccount.org_id == org_id,
+                        ServiceAccount.is_admin.is_(True),
+                        ServiceAccount.is_active.is_(True),
+                    )
+                    .order_by(ServiceAccount.id)
+                    .limit(1)
+                ).first()
+                account_id = account.id if account else _new_admin(s, org_id, _ADMIN_NAME)
+            token = issue_token(s, org_id, account_id)
+        _write_private_json(path, {"baseUrl": base_url, "token": token, "orgId": org_id})
+        logger.info("wrote admin credentials for org %s to %s", org_id, path)
+        return path
+    finally:
+        engine.dispose()
+
+
+def set_key_export(database_url: str, enabled: bool, org_id: str | None = None) -> str:
+    """Turn the org setting ``keyExport`` on or off; returns the org id.
+
+    Without ``org_id`` the database must hold exactly one org (the embedded case)."""
+    upgrade_database(database_url)
+    engine = make_engine(database_url)
+    try:
+        with _write_sessionmaker(engine).begin() as s:
+            if org_id is not None:
+                org = s.get(Org, org_id)
+                if org is None:
+                    raise NotFound(f"org {org_id} not found")
+            else:
+                orgs = list(s.scalars(select(Org).limit(2)))
+                if not orgs:
+                    raise NotFound("no org yet: start the vault once first")
+                if len(orgs) > 1:
+                    raise InvalidParameters("several orgs exist: name the org")
+                org = orgs[0]
+            org.key_export_enabled = enabled
+            result = org.id
+    finally:
+        engine.dispose()
+    logger.info("key export %s for org %s", "enabled" if enabled else "disabled", result)
+    return result

@@ -1,0 +1,70 @@
+"""The JSON encodings of the REST API (as Dfns): base64url without padding,
+``0x``-prefixed hex, plain hex public keys, ISO 8601 UTC dates with milliseconds.
+
+Decoders are strict and raise :class:`~shardvault.api.errors.ApiError` (400,
+``InvalidEncoding``) naming the offending field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import UTC, datetime
+
+from shardvault.api.errors import ApiError
+
+__all__ = [
+    "b64url_decode",
+    "b64url_encode",
+    "hex0x",
+    "iso_utc",
+    "parse_hex0x",
+]
+
+_B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
+_HEX0X_RE = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
+
+
+def _bad(field: str, what: str) -> ApiError:
+    return ApiError(400, "InvalidEncoding", f"{field}: {what}", details={"field": field})
+
+
+def b64url_encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(value: str, field: str, *, size: int | None = None) -> bytes:
+    """Decode unpadded base64url; rejects padding, other alphabets, non-canonical
+    trailing bits and (with ``size``) any other length."""
+    if not _B64URL_RE.fullmatch(value) or len(value) % 4 == 1:
+        raise _bad(field, "must be base64url without padding")
+    try:
+        data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError):
+        raise _bad(field, "must be base64url without padding") from None
+    if b64url_encode(data) != value:
+        raise _bad(field, "non-canonical base64url")
+    if size is not None and len(data) != size:
+        raise _bad(field, f"must encode exactly {size} bytes")
+    return data
+
+
+def hex0x(data: bytes) -> str:
+    return "0x" + data.hex()
+
+
+def parse_hex0x(value: str, field: str, *, size: int | None = None) -> bytes:
+    """Decode ``0x``-prefixed hex (either case) of whole bytes."""
+    if not _HEX0X_RE.fullmatch(value):
+        raise _bad(field, "must be 0x-prefixed hex with an even number of digits")
+    data = bytes.fromhex(value[2:])
+    if size is not None and len(data) != size:
+        raise _bad(field, f"must be exactly {size} bytes")
+    return data
+
+
+def iso_utc(value: datetime) -> str:
+    """``2026-11-25T18:00:00.000Z``."""
+    v = value.astimezone(UTC)
+    return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"

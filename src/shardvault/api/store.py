@@ -1,0 +1,231 @@
+"""The API's database operations: short synchronous transactions, each run in a
+worker thread by the routes (never held open across a call to the signers).
+
+Read-modify-write operations lock the key row (``SELECT ... FOR UPDATE`` on
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so marking a key exported or archived
+and claiming a signature slot are serialised per key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shardvault.api.auth import Principal, lookup_principal
+from shardvault.api.errors import ApiError
+from shardvault.db.engine import read_sessionmaker, write_sessionmaker
+from shardvault.db.ids import new_id
+from shardvault.db.models import (
+    KEY_ACTIVE,
+    KEY_ARCHIVED,
+    SIG_FAILED,
+    SIG_PENDING,
+    SIG_SIGNED,
+    KeyRow,
+    Org,
+    SignatureRow,
+    utcnow,
+)
+
+__all__ = ["Claim", "Store", "key_not_found", "signature_not_found"]
+
+_CLAIM_ATTEMPTS = 5
+
+
+def key_not_found(key_id: str) -> ApiError:
+    return ApiError(404, "KeyNotFound", f"key {key_id} not found")
+
+
+def signature_not_found(signature_id: str) -> ApiError:
+    return ApiError(404, "SignatureNotFound", f"signature {signature_id} not found")
+
+
+def _check_signable(key: KeyRow) -> None:
+    if key.status != KEY_ACTIVE:
+        raise ApiError(409, "KeyArchived", f"key {key.id} is archived and cannot sign")
+    if key.exported:
+        raise ApiError(409, "KeyExported", f"key {key.id} was exported and no longer signs")
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Result of :meth:`Store.claim_signature`: a new Pending row this request must
+    complete (``created``), or the row an earlier request with the same externalId made."""
+
+    signature: SignatureRow
+    key: KeyRow
+    created: bool
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self._read = read_sessionmaker(engine)
+        self._write = write_sessionmaker(engine)
+
+    # -- auth and orgs -----------------------------------------------------------
+    def principal(self, token: str) -> Principal | None:
+        return lookup_principal(self._read, token)
+
+    def org(self, org_id: str) -> Org | None:
+        with self._read() as s:
+            return s.get(Org, org_id)
+
+    # -- keys --------------------------------------------------------------------
+    @staticmethod
+    def _key(s: Session, org_id: str, key_id: str, *, lock: bool = False) -> KeyRow:
+        stmt = select(KeyRow).where(KeyRow.id == key_id, KeyRow.org_id == org_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        key = s.scalars(stmt).one_or_none()
+        if key is None:
+            raise key_not_found(key_id)
+        return key
+
+    def insert_key(self, key: KeyRow) -> KeyRow:
+        with self._write.begin() as s:
+            s.add(key)
+        return key
+
+    def get_key(self, org_id: str, key_id: str) -> KeyRow:
+        with self._read() as s:
+            return self._key(s, org_id, key_id)
+
+    def list_keys(self, org_id: str, before_id: str | None, limit: int) -> list[KeyRow]:
+        """Newest first (ids are time-ordered), ``limit`` rows after the cursor."""
+        stmt = select(KeyRow).where(KeyRow.org_id == org_id)
+        if before_id is not None:
+            stmt = stmt.where(KeyRow.id < before_id)
+        with self._read() as s:
+            return list(s.scalars(stmt.order_by(KeyRow.id.desc()).limit(limit)))
+
+    def rename_key(self, org_id: str, key_id: str, name: str) -> KeyRow:
+        with self._write.begin() as s:
+            key = self._key(s, org_id, key_id, lock=True)
+            key.name = name
+        return key
+
+    def archive_key(self, org_id: str, key_id: str) -> KeyRow:
+        """Status Archived (signing refused from now on); shares are erased next."""
+        with self._write.begin() as s:
+            key = self._key(s, org_id, key_id, lock=True)
+            if key.status != KEY_ARCHIVED:
+                key.status = KEY_ARCHIVED
+                key.date_archived = utcnow()
+        return key
+
+    def mark_shares_erased(self, org_id: str, key_id: str) -> KeyRow:
+        with self._write.begin() as s:
+            key = self._key(s, org_id, key_id, lock=True)
+            key.shares_erased = True
+        return key
+
+    def begin_export(self, org_id: str, key_id: str) -> tuple[KeyRow, bool]:
+        """Mark the key exported *before* the shares leave (fail closed: it stops
+        signing now). Returns the key and whether it was already exported."""
+        with self._write.begin() as s:
+            key = self._key(s, org_id, key_id, lock=True)
+            if key.status != KEY_ACTIVE:
+                raise ApiError(409, "KeyArchived", f"key {key_id} is archived")
+            already = key.exported
+            if not already:
+                key.exported = True
+                key.date_exported = utcnow()
+        return key, already
+
+    def undo_export(self, org_id: str, key_id: str) -> None:
+        """The export failed before any share was returned: the key signs again."""
+        with self._write.begin() as s:
+            key = self._key(s, org_id, key_id, lock=True)
+            key.exported = False
+            key.date_exported = None
+
+    # -- signatures --------------------------------------------------------------
+    def claim_signature(
+        self,
+        org_id: str,
+        key_id: str,
+        request_body: dict[str, Any],
+        external_id: str | None,
+    ) -> Claim:
+        """Insert a Pending signature row, or return the row already holding this
+        (key, externalId). The UNIQUE(key_id, external_id) constraint makes the claim
+        atomic across threads, processes and API replicas."""
+        for _ in range(_CLAIM_ATTEMPTS):
+            try:
+                with self._write.begin() as s:
+                    key = self._key(s, org_id, key_id, lock=True)
+                    if external_id is not None:
+                        existing = s.scalars(
+                            select(SignatureRow).where(
+                                SignatureRow.key_id == key_id,
+                                SignatureRow.external_id == external_id,
+                            )
+                        ).one_or_none()
+                        if existing is not None:
+                            return Claim(existing, key, created=False)
+                    _check_signable(key)
+                    sig = SignatureRow(
+                        id=new_id("sig"),
+                        key_id=key_id,
+                        status=SIG_PENDING,
+                        request_body=request_body,
+                        external_id=external_id,
+                        date_requested=utcnow(),
+                    )
+                    s.add(sig)
+                    s.flush()
+                    return Claim(sig, key, created=True)
+            except IntegrityError:
+                continue  # a concurrent request took the externalId first: read it
+        raise ApiError(409, "SignatureInProgress", "could not claim the externalId; retry")
+
+    def get_signature(self, signature_id: str) -> SignatureRow | None:
+        with self._read() as s:
+            return s.get(SignatureRow, signature_id)
+
+    def get_key_signature(self, org_id: str, key_id: str, signature_id: str) -> SignatureRow:
+        with self._read() as s:
+            self._key(s, org_id, key_id)
+            sig = s.scalars(
+                select(SignatureRow).where(
+                    SignatureRow.id == signature_id, SignatureRow.key_id == key_id
+                )
+            ).one_or_none()
+        if sig is None:
+            raise signature_not_found(signature_id)
+        return sig
+
+    def list_signatures(
+        self, org_id: str, key_id: str, before_id: str | None, limit: int
+    ) -> list[SignatureRow]:
+        stmt = select(SignatureRow).where(SignatureRow.key_id == key_id)
+        if before_id is not None:
+            stmt = stmt.where(SignatureRow.id < before_id)
+        with self._read() as s:
+            self._key(s, org_id, key_id)
+            return list(s.scalars(stmt.order_by(SignatureRow.id.desc()).limit(limit)))
+
+    def finish_signature(
+        self, signature_id: str, r: bytes, s_: bytes, encoded: bytes, recid: int | None
+    ) -> SignatureRow:
+        with self._write.begin() as s:
+            sig = s.get_one(SignatureRow, signature_id)
+            sig.status = SIG_SIGNED
+            sig.sig_r, sig.sig_s, sig.sig_encoded, sig.sig_recid = r, s_, encoded, recid
+            sig.date_signed = utcnow()
+        return sig
+
+    def fail_signature(self, signature_id: str, code: str, message: str) -> SignatureRow:
+        """Record the failure and release the externalId: no signature left the
+        signers, so a retry with the same externalId may sign (once)."""
+        with self._write.begin() as s:
+            sig = s.get_one(SignatureRow, signature_id)
+            sig.status = SIG_FAILED
+            sig.external_id = None
+            sig.error_code = code[:64]
+            sig.error_message = message[:1024]
+        return sig

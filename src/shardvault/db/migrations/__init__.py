@@ -1,0 +1,1 @@
+"""Alembic migrations of the API database (``upgrade_database`` runs them)."""

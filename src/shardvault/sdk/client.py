@@ -1,0 +1,532 @@
+"""The synchronous Python client of the shardvault REST API.
+
+``Client(base_url, token=...)`` or ``Client.from_credentials_file(path)``; use it as a
+context manager or call :meth:`Client.close`. Resources: ``client.signers`` and
+``client.keys``. Every non-2xx answer raises :class:`ShardvaultApiError`.
+
+Import and export do their cryptography here, in the caller's process: an imported
+private key is split and sealed to the signers before anything is sent, and an
+exported key is opened, verified share by share and recombined locally. Python
+cannot wipe memory; the SDK drops its references to secrets as soon as it can.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from shardvault import __version__
+from shardvault.coordinator.interface import scheme_for_protocol
+from shardvault.crypto.hpke import HpkeKeyPair
+from shardvault.protocols.dealer import open_export_shares, seal_import_shares
+from shardvault.sdk._keymaterial import (
+    Ed25519Format,
+    private_key_to_scalar,
+    scalar_to_private_key,
+)
+from shardvault.sdk._signers import select_cluster, verify_signers
+from shardvault.sdk.encoding import b64url_encode, hex_encode_0x
+from shardvault.sdk.errors import (
+    ApiConnectionError,
+    CredentialsError,
+    InvalidArgument,
+    InvalidResponse,
+    ShardvaultApiError,
+)
+from shardvault.sdk.models import (
+    Cluster,
+    ExportedKey,
+    Key,
+    KeyPage,
+    Signature,
+    SignaturePage,
+)
+
+__all__ = ["Client", "KeysApi", "SignersApi", "error_from_response"]
+
+_M = TypeVar("_M", bound=BaseModel)
+
+#: Codes used when an error answer carries no envelope.
+_STATUS_CODES: Mapping[int, str] = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "Conflict",
+    413: "PayloadTooLarge",
+    422: "ValidationError",
+    429: "TooManyRequests",
+    500: "InternalError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+_MAX_FALLBACK_MESSAGE = 300
+
+
+def error_from_response(response: httpx.Response) -> ShardvaultApiError:
+    """A :class:`ShardvaultApiError` for a non-2xx response.
+
+    Reads the ``{"error": {"code", "message", "details"}}`` envelope; falls back to
+    FastAPI's ``{"detail": ...}`` and then to the status line and a shortened body.
+    """
+    status = response.status_code
+    code: str | None = None
+    message: str | None = None
+    details: Any = None
+    try:
+        body: Any = response.json()
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if isinstance(body, dict):
+        envelope = body.get("error")
+        if isinstance(envelope, dict):
+            if isinstance(envelope.get("code"), str) and envelope["code"]:
+                code = envelope["code"]
+            if isinstance(envelope.get("message"), str):
+                message = envelope["message"]
+            details = envelope.get("details")
+        elif isinstance(envelope, str):
+            message = envelope
+        elif "detail" in body:
+            detail = body["detail"]
+            message = detail if isinstance(detail, str) else json.dumps(detail)
+            details = None if isinstance(detail, str) else detail
+    if code is None:
+        code = _STATUS_CODES.get(status, f"Http{status}")
+    if message is None:
+        try:
+            text = " ".join(response.text.split())
+        except UnicodeDecodeError:  # pragma: no cover - httpx decodes leniently
+            text = ""
+        if len(text) > _MAX_FALLBACK_MESSAGE:
+            text = text[:_MAX_FALLBACK_MESSAGE] + "…"
+        reason = response.reason_phrase or "error"
+        message = f"HTTP {status} {reason}" + (f": {text}" if text else "")
+    return ShardvaultApiError(status, code, message, details)
+
+
+_ID_SEGMENT = re.compile(r"[A-Za-z0-9._~:@!$&'()*+,;=-]+")
+
+
+def _segment(value: str, what: str) -> str:
+    """One URL path segment from an id; refuses what could change the path."""
+    if not isinstance(value, str) or not value or value in (".", ".."):
+        raise InvalidArgument(f"{what} must be a non-empty id")
+    return value if _ID_SEGMENT.fullmatch(value) else quote(value, safe="")
+
+
+def _parse(model: type[_M], data: Any, what: str) -> _M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
+        why = errors[0]["msg"] if errors else "invalid"
+        raise InvalidResponse(f"unexpected {what} from the server ({where}: {why})") from None
+
+
+def _require_bytes(value: object, what: str) -> bytes:
+    if not isinstance(value, bytes | bytearray | memoryview):
+        raise InvalidArgument(f"{what} must be bytes, got {type(value).__name__}")
+    return bytes(value)
+
+
+class Client:
+    """A shardvault API client (synchronous, thread-safe like ``httpx.Client``).
+
+    ``pinned_identity_keys`` (signer id -> 32-byte Ed25519 identity key), when given,
+    makes import and export refuse any signer whose identity key is not pinned.
+    ``transport`` replaces httpx's network transport (tests, proxies).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        pinned_identity_keys: Mapping[str, bytes] | None = None,
+    ) -> None:
+        if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
+            raise InvalidArgument("base_url must be an http:// or https:// URL")
+        if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
+            raise InvalidArgument("token must be a non-empty single-line string")
+        self.base_url = base_url.rstrip("/")
+        self.pinned_identity_keys: Mapping[str, bytes] | None = (
+            None
+            if pinned_identity_keys is None
+            else {k: bytes(v) for k, v in pinned_identity_keys.items()}
+        )
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "User-Agent": f"shardvault-sdk/{__version__}",
+            },
+            timeout=timeout,
+            transport=transport,
+        )
+        self.signers = SignersApi(self)
+        self.keys = KeysApi(self)
+
+    @classmethod
+    def from_credentials_file(cls, path: str | Path, **kwargs: Any) -> Self:
+        """A client from a ``credentials.json`` written by ``shardvault up``
+        (``{"baseUrl", "token", "orgId"}``). ``kwargs`` go to the constructor."""
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CredentialsError(f"no credentials file at {path}") from None
+        except OSError as exc:
+            raise CredentialsError(f"cannot read {path}: {exc.strerror}") from None
+        except (ValueError, UnicodeDecodeError):
+            raise CredentialsError(f"{path} is not valid JSON") from None
+        if not isinstance(data, dict):
+            raise CredentialsError(f"{path} must hold a JSON object")
+        base_url, token = data.get("baseUrl"), data.get("token")
+        if not isinstance(base_url, str) or not isinstance(token, str) or not token:
+            raise CredentialsError(f"{path} must have string fields baseUrl and token")
+        return cls(base_url, token=token, **kwargs)
+
+    # -- plumbing --------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Send one request; return the decoded JSON (``None`` for an empty body).
+
+        Raises :class:`ShardvaultApiError` for a non-2xx answer and
+        :class:`ApiConnectionError` when the server cannot be reached.
+        """
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        try:
+            response = self._http.request(
+                method,
+                path,
+                json=json_body,
+                params=query or None,
+            )
+        except httpx.TimeoutException:
+            raise ApiConnectionError(
+                f"{method} {path}: no answer from {self.base_url} in time", code="Timeout"
+            ) from None
+        except httpx.TransportError as exc:
+            raise ApiConnectionError(
+                f"cannot reach {self.base_url} ({type(exc).__name__}: {exc})"
+            ) from None
+        if not response.is_success:
+            raise error_from_response(response)
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except (ValueError, UnicodeDecodeError):
+            raise InvalidResponse(f"{method} {path}: the answer is not JSON") from None
+
+    def health(self) -> Any:
+        """``GET /health`` (the decoded JSON)."""
+        return self.request("GET", "/health")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:  # never the token
+        return f"Client(base_url={self.base_url!r})"
+
+
+class SignersApi:
+    """``GET /signers``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self) -> list[Cluster]:
+        data = self._client.request("GET", "/signers")
+        clusters = data.get("clusters") if isinstance(data, dict) else None
+        if not isinstance(clusters, list):
+            raise InvalidResponse("GET /signers: expected {clusters: [...]}")
+        return [_parse(Cluster, c, "signer cluster") for c in clusters]
+
+
+class KeysApi:
+    """``/keys``: create (DKG), list, get, update, delete, import, sign, export."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    # -- CRUD ------------------------------------------------------------------
+
+    def create(self, *, scheme: str, curve: str, name: str | None = None) -> Key:
+        """A new key by distributed key generation (``POST /keys``)."""
+        body: dict[str, Any] = {"scheme": scheme, "curve": curve}
+        if name is not None:
+            body["name"] = name
+        return _parse(Key, self._client.request("POST", "/keys", json_body=body), "key")
+
+    def get(self, key_id: str) -> Key:
+        data = self._client.request("GET", f"/keys/{_segment(key_id, 'key_id')}")
+        return _parse(Key, data, "key")
+
+    def list(self, limit: int | None = None, pagination_token: str | None = None) -> KeyPage:
+        """One page of keys; pass ``page.next_page_token`` back for the next one."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise InvalidArgument("limit must be an int")
+        data = self._client.request(
+            "GET", "/keys", params={"limit": limit, "paginationToken": pagination_token}
+        )
+        return _parse(KeyPage, data, "key page")
+
+    def iter_all(self, page_size: int | None = None) -> Iterator[Key]:
+        """Every key, following ``nextPageToken`` across pages."""
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self.list(limit=page_size, pagination_token=token)
+            yield from page.items
+            token = page.next_page_token
+            if not token:
+                return
+            if token in seen:
+                raise InvalidResponse("GET /keys: the pagination token repeats")
+            seen.add(token)
+
+    def update(self, key_id: str, *, name: str) -> Key:
+        data = self._client.request(
+            "PUT", f"/keys/{_segment(key_id, 'key_id')}", json_body={"name": name}
+        )
+        return _parse(Key, data, "key")
+
+    def delete(self, key_id: str) -> Key:
+        """Archive the key: the signers erase their shares and it never signs again."""
+        path = f"/keys/{_segment(key_id, 'key_id')}"
+        data = self._client.request("DELETE", path)
+        if data is None:  # a bare 204: read back the archived key
+            data = self._client.request("GET", path)
+        return _parse(Key, data, "key")
+
+    # -- signing -----------------------------------------------------------------
+
+    def sign(
+        self,
+        key_id: str,
+        hash: bytes | None = None,
+        message: bytes | None = None,
+        taproot_merkle_root: bytes | None = None,
+        external_id: str | None = None,
+    ) -> Signature:
+        """Sign a 32-byte ``hash`` (Schnorr/ECDSA) or a ``message`` (EdDSA).
+
+        ``taproot_merkle_root`` (Schnorr): ``None`` signs under the untweaked key
+        (plain BIP 340), ``b""`` applies the BIP 86 key-path tweak, 32 bytes the
+        BIP 341 script-tree tweak. A retry with the same ``external_id`` returns
+        the first result and never signs twice.
+        """
+        if (hash is None) == (message is None):
+            raise InvalidArgument("pass exactly one of hash= or message=")
+        body: dict[str, Any]
+        if hash is not None:
+            body = {"kind": "Hash", "hash": hex_encode_0x(_require_bytes(hash, "hash"))}
+        else:
+            body = {
+                "kind": "Message",
+                "message": hex_encode_0x(_require_bytes(message, "message")),
+            }
+        if taproot_merkle_root is not None:
+            root = _require_bytes(taproot_merkle_root, "taproot_merkle_root")
+            body["taprootMerkleRoot"] = hex_encode_0x(root) if root else ""
+        if external_id is not None:
+            body["externalId"] = external_id
+        data = self._client.request(
+            "POST", f"/keys/{_segment(key_id, 'key_id')}/signatures", json_body=body
+        )
+        return _parse(Signature, data, "signature")
+
+    def list_signatures(self, key_id: str) -> builtins.list[Signature]:
+        """Every signature request of the key (all pages)."""
+        path = f"/keys/{_segment(key_id, 'key_id')}/signatures"
+        out: builtins.list[Signature] = []
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            data = self._client.request("GET", path, params={"paginationToken": token})
+            if isinstance(data, list):  # a bare array is accepted too
+                return out + [_parse(Signature, s, "signature") for s in data]
+            page = _parse(SignaturePage, data, "signature page")
+            out.extend(page.items)
+            token = page.next_page_token
+            if not token:
+                return out
+            if token in seen:
+                raise InvalidResponse(f"GET {path}: the pagination token repeats")
+            seen.add(token)
+
+    def get_signature(self, key_id: str, signature_id: str) -> Signature:
+        path = (
+            f"/keys/{_segment(key_id, 'key_id')}/signatures/"
+            f"{_segment(signature_id, 'signature_id')}"
+        )
+        return _parse(Signature, self._client.request("GET", path), "signature")
+
+    # -- import / export -----------------------------------------------------------
+
+    def import_key(
+        self,
+        private_key: bytes,
+        *,
+        curve: str,
+        protocol: str,
+        min_signers: int,
+        name: str | None = None,
+        ed25519_format: Ed25519Format | None = None,
+        cluster_id: str | None = None,
+    ) -> Key:
+        """Import an existing private key without sending it anywhere.
+
+        The SDK fetches the signers, checks each one's encryption-key signature
+        under its identity key (and the pinned identity keys, if configured),
+        derives the signing scalar, splits it ``min_signers``-of-n with Feldman
+        commitments, seals each share to its signer with HPKE and posts only the
+        sealed shares. Raises :class:`SignerVerificationError` naming a signer
+        that fails the checks, before anything is sent.
+
+        ``private_key``: secp256k1 -- the 32-byte big-endian key; ed25519 -- a
+        32-byte RFC 8032 seed (default), a 64-byte Solana keypair (seed || public
+        key; chosen automatically for 64 bytes) or, with ``ed25519_format="scalar"``,
+        the 32-byte little-endian signing scalar.
+        """
+        if scheme_for_protocol(protocol, curve) is None:
+            raise InvalidArgument(f"unsupported protocol/curve combination {protocol}/{curve}")
+        if isinstance(min_signers, bool) or not isinstance(min_signers, int) or min_signers < 1:
+            raise InvalidArgument("min_signers must be a positive int")
+        clusters = self._client.signers.list()
+        cluster = select_cluster(clusters, cluster_id)
+        signers = verify_signers(cluster.signers, self._client.pinned_identity_keys)
+        if min_signers > len(signers):
+            raise InvalidArgument(
+                f"min_signers {min_signers} exceeds the {len(signers)} signers of the cluster"
+            )
+        raw = _require_bytes(private_key, "private_key")
+        secret = private_key_to_scalar(raw, curve=curve, ed25519_format=ed25519_format)
+        del raw
+        try:
+            group_public_key, sealed = seal_import_shares(
+                secret,
+                curve=curve,
+                protocol=protocol,
+                min_signers=min_signers,
+                signers=[(s.signer_id, s.encryption_key) for s in signers],
+            )
+        finally:
+            del secret
+        body: dict[str, Any] = {
+            "curve": curve,
+            "protocol": protocol,
+            "minSigners": min_signers,
+            "encryptedKeyShares": [
+                {"signerId": sid, "encryptedKeyShare": b64url_encode(blob)} for sid, blob in sealed
+            ],
+        }
+        if name is not None:
+            body["name"] = name
+        key = _parse(Key, self._client.request("POST", "/keys/import", json_body=body), "key")
+        if key.public_key_bytes != bytes(group_public_key):
+            raise InvalidResponse(
+                f"the server reports public key {key.public_key} for imported key {key.id}, "
+                f"but the imported key's public key is {bytes(group_public_key).hex()}"
+            )
+        return key
+
+    def export_key(self, key_id: str) -> bytes:
+        """Export a key's private key; afterwards the key no longer signs.
+
+        Generates a one-time HPKE key pair, asks every signer (through the API) for
+        its share sealed to it, verifies each share against the signer's signed
+        public share (a bad one raises, naming the signer), recombines and checks
+        the result against the key's public key before returning it.
+
+        Returns secp256k1: the 32-byte big-endian private key; ed25519: the 32-byte
+        little-endian signing scalar. An Ed25519 seed cannot come back: the scalar
+        is SHA-512(seed) clamped, a one-way function, and only the scalar was ever
+        shared among the signers.
+        """
+        key = self.get(key_id)
+        clusters = self._client.signers.list()
+        by_id = {s.signer_id: s for c in clusters for s in c.signers}
+        missing = [sid for sid in key.signers if sid not in by_id]
+        if missing:
+            raise InvalidResponse(
+                f"key {key.id} is held by signers not listed in GET /signers: " + ", ".join(missing)
+            )
+        verified = verify_signers(
+            [by_id[sid] for sid in key.signers], self._client.pinned_identity_keys
+        )
+        key_pair = HpkeKeyPair.generate()
+        body = {
+            "encryptionKey": b64url_encode(key_pair.public_key),
+            "supportedSchemes": [{"protocol": key.protocol, "curve": key.curve}],
+        }
+        data = self._client.request(
+            "POST", f"/keys/{_segment(key.id, 'key_id')}/export", json_body=body
+        )
+        exported = _parse(ExportedKey, data, "export")
+        if (
+            exported.public_key_bytes != key.public_key_bytes
+            or exported.curve != key.curve
+            or exported.protocol != key.protocol
+            or exported.min_signers != key.min_signers
+        ):
+            raise InvalidResponse(
+                f"the export of {key.id} describes another key than GET /keys/{key.id}"
+            )
+        try:
+            shares = [
+                (s.signer_id, s.encrypted_key_share_bytes) for s in exported.encrypted_key_shares
+            ]
+        except InvalidArgument as exc:
+            raise InvalidResponse(exc.message) from None
+        secret = open_export_shares(
+            shares,
+            signer_identity_keys={s.signer_id: s.identity_key for s in verified},
+            key_pair=key_pair,
+            key_id=key.id,
+            curve=key.curve,
+            protocol=key.protocol,
+            group_public_key=key.public_key_bytes,
+            min_signers=key.min_signers,
+            signer_ids=list(key.signers),
+        )
+        del key_pair
+        try:
+            return scalar_to_private_key(key.curve, secret)
+        finally:
+            del secret

@@ -1,0 +1,329 @@
+"""Helpers for the REST API tests.
+
+``FakeVault`` is a TEST-ONLY ``SigningBackend``: real FROST key generation (DKG) and
+signing in-process with ``shardvault.protocols.frost``, so every signature the API
+returns is checked by PyNaCl / coincurve. It is not the embedded vault (no signer
+nodes, no transport, shares in plain memory) and its import/export blobs use a
+trivial test format, NOT the dealer format of docs/import-export-format.md:
+
+* import: ``index (1 byte) || share scalar (32 bytes, big-endian)``, unencrypted;
+* export: ``HPKE-seal(requester key, info=b"shardvault-test-export",
+  aad=signer id, plaintext = index || share scalar)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import coincurve
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from nacl.signing import SigningKey
+
+from shardvault.api.bootstrap import create_org
+from shardvault.coordinator.interface import (
+    ExportedShare,
+    KeyRecord,
+    SignerDescriptor,
+    encryption_key_statement,
+)
+from shardvault.crypto import hpke
+from shardvault.crypto.shamir import lagrange_coefficient
+from shardvault.errors import (
+    InvalidImport,
+    InvalidParameters,
+    NotFound,
+)
+from shardvault.protocols.frost.ciphersuites import (
+    FROST_ED25519,
+    FROST_SECP256K1_TR,
+    Ciphersuite,
+)
+from shardvault.protocols.frost.dkg import FrostDkg
+from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
+from shardvault.protocols.frost.session import FrostCoordinator, FrostSigner
+from shardvault.protocols.messages import InMemorySessionRegistry, run_locally
+
+SUITES: dict[tuple[str, str], Ciphersuite] = {
+    ("FROST", "ed25519"): FROST_ED25519,
+    ("FROST_BITCOIN", "secp256k1"): FROST_SECP256K1_TR,
+}
+EXPORT_INFO = b"shardvault-test-export"
+BASE_URL = "http://testserver"
+
+
+@dataclass
+class _Key:
+    suite: Ciphersuite
+    packages: list[KeyPackage]
+    public: PublicKeyPackage
+
+
+@dataclass
+class FakeVault:
+    """Test-only SigningBackend doing real FROST in one process (see module doc)."""
+
+    n: int = 3
+    signer_ids: tuple[str, ...] = ()
+    keys: dict[str, _Key] = field(default_factory=dict)
+    calls: dict[str, int] = field(default_factory=dict)
+    sign_log: list[tuple[str, bytes, bytes | None]] = field(default_factory=list)
+    #: method name -> exception to raise (every call) instead of working.
+    fail: dict[str, BaseException] = field(default_factory=dict)
+    sign_delay: float = 0.0
+    _identities: list[SigningKey] = field(default_factory=list)
+    _encryption: list[hpke.HpkeKeyPair] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.signer_ids:
+            self.signer_ids = tuple(f"sgn-test{i}" for i in range(1, self.n + 1))
+        self._identities = [SigningKey.generate() for _ in self.signer_ids]
+        self._encryption = [hpke.HpkeKeyPair.generate() for _ in self.signer_ids]
+
+    @property
+    def cluster_id(self) -> str:
+        return "cl-test"
+
+    def _enter(self, method: str) -> None:
+        self.calls[method] = self.calls.get(method, 0) + 1
+        if method in self.fail:
+            raise self.fail[method]
+
+    def _record(self, key_id: str, protocol: str, curve: str, key: _Key) -> KeyRecord:
+        return KeyRecord(
+            key_id=key_id,
+            protocol=protocol,
+            curve=curve,
+            public_key=key.public.group_public_key.encode(),
+            min_signers=key.public.min_signers,
+            signer_ids=self.signer_ids,
+            verifying_shares={
+                sid: key.public.verifying_shares[i + 1].encode()
+                for i, sid in enumerate(self.signer_ids)
+            },
+        )
+
+    @staticmethod
+    def _suite(protocol: str, curve: str) -> Ciphersuite:
+        suite = SUITES.get((protocol, curve))
+        if suite is None:
+            raise InvalidParameters(f"unsupported {protocol}/{curve}")
+        return suite
+
+    async def list_signers(self) -> Sequence[SignerDescriptor]:
+        self._enter("list_signers")
+        out = []
+        for sid, ident, enc in zip(
+            self.signer_ids, self._identities, self._encryption, strict=True
+        ):
+            statement = encryption_key_statement(sid, enc.public_key)
+            out.append(
+                SignerDescriptor(
+                    signer_id=sid,
+                    identity_key=bytes(ident.verify_key),
+                    encryption_key=enc.public_key,
+                    encryption_key_signature=ident.sign(statement).signature,
+                )
+            )
+        return out
+
+    async def generate_key(
+        self, key_id: str, protocol: str, curve: str, min_signers: int
+    ) -> KeyRecord:
+        self._enter("generate_key")
+        suite = self._suite(protocol, curve)
+        sid = os.urandom(32)
+        parties = [
+            FrostDkg(suite, sid, i, min_signers, self.n, InMemorySessionRegistry())
+            for i in range(1, self.n + 1)
+        ]
+        run_locally(parties)
+        results = [p.result() for p in parties]
+        key = _Key(suite, [r[0] for r in results], results[0][1])
+        self.keys[key_id] = key
+        return self._record(key_id, protocol, curve, key)
+
+    async def import_key(
+        self,
+        key_id: str,
+        protocol: str,
+        curve: str,
+        min_signers: int,
+        encrypted_shares: Mapping[str, bytes],
+    ) -> KeyRecord:
+        self._enter("import_key")
+        suite = self._suite(protocol, curve)
+        g = suite.group
+        if set(encrypted_shares) != set(self.signer_ids):
+            raise InvalidImport(
+                "shares must be given for exactly the cluster's signers",
+                code="SignerMismatch",
+                signers=tuple(sorted(set(encrypted_shares) ^ set(self.signer_ids))),
+            )
+        shares: dict[int, int] = {}
+        for i, signer in enumerate(self.signer_ids, start=1):
+            blob = encrypted_shares[signer]
+            if len(blob) != 33 or blob[0] != i:
+                raise InvalidImport("malformed share", code="InvalidShare", signers=(signer,))
+            value = int.from_bytes(blob[1:], "big")
+            if not 0 < value < g.order:
+                raise InvalidImport("share out of range", code="InvalidShare", signers=(signer,))
+            shares[i] = value
+        base = list(range(1, min_signers + 1))
+        for j in shares:  # every share lies on the polynomial through the first t
+            expected = (
+                sum(lagrange_coefficient(i, base, g.order, at=j) * shares[i] for i in base)
+                % g.order
+            )
+            if expected != shares[j]:
+                raise InvalidImport(
+                    "shares are inconsistent",
+                    code="InconsistentShares",
+                    signers=(self.signer_ids[j - 1],),
+                )
+        secret = sum(lagrange_coefficient(i, base, g.order) * shares[i] for i in base) % g.order
+        group_key = g.mul_base(secret)
+        verifying = {i: g.mul_base(v) for i, v in shares.items()}
+        public = PublicKeyPackage(suite, group_key, verifying, min_signers)
+        packages = [
+            KeyPackage(suite, i, v, verifying[i], group_key, min_signers) for i, v in shares.items()
+        ]
+        key = _Key(suite, packages, public)
+        self.keys[key_id] = key
+        return self._record(key_id, protocol, curve, key)
+
+    async def sign(
+        self, key: KeyRecord, message: bytes, *, taproot_merkle_root: bytes | None = None
+    ) -> bytes:
+        self._enter("sign")
+        self.sign_log.append((key.key_id, message, taproot_merkle_root))
+        if self.sign_delay:
+            await asyncio.sleep(self.sign_delay)
+        stored = self.keys.get(key.key_id)
+        if stored is None:
+            raise NotFound(f"unknown key {key.key_id}")
+        if taproot_merkle_root is not None and not stored.suite.bip340:
+            raise InvalidParameters("no taproot merkle root for this suite")
+        signers = stored.packages[: stored.public.min_signers]
+        sid = os.urandom(32)
+        coordinator = FrostCoordinator(
+            stored.public,
+            sid,
+            [kp.identifier for kp in signers],
+            message,
+            InMemorySessionRegistry(),
+            merkle_root=taproot_merkle_root,
+        )
+        root = taproot_merkle_root
+        parties = [
+            FrostSigner(kp, sid, message, InMemorySessionRegistry(), merkle_root=root)
+            for kp in signers
+        ]
+        run_locally([coordinator, *parties])
+        return coordinator.result()
+
+    async def export_key(
+        self, key: KeyRecord, requester_encryption_key: bytes
+    ) -> Sequence[ExportedShare]:
+        self._enter("export_key")
+        stored = self.keys[key.key_id]
+        return [
+            ExportedShare(
+                signer_id=sid,
+                encrypted_key_share=hpke.seal(
+                    requester_encryption_key,
+                    bytes([kp.identifier]) + kp.signing_share.to_bytes(32, "big"),
+                    info=EXPORT_INFO,
+                    aad=sid.encode(),
+                ),
+            )
+            for sid, kp in zip(self.signer_ids, stored.packages, strict=True)
+        ]
+
+    async def delete_key(self, key: KeyRecord) -> None:
+        self._enter("delete_key")
+        if self.keys.pop(key.key_id, None) is None:
+            raise NotFound(f"unknown key {key.key_id}")
+
+
+# -- independent verification ----------------------------------------------------------
+def tagged_hash(tag: str, data: bytes) -> bytes:
+    t = hashlib.sha256(tag.encode()).digest()
+    return hashlib.sha256(t + t + data).digest()
+
+
+def taproot_output_key(internal_key33: bytes, merkle_root: bytes | None) -> bytes:
+    """BIP 341 output key (x-only) computed with coincurve, independent of shardvault."""
+    xonly = internal_key33[1:]
+    if merkle_root is None:
+        return xonly
+    tweak = tagged_hash("TapTweak", xonly + merkle_root)
+    return coincurve.PublicKey(b"\x02" + xonly).add(tweak).format()[1:]
+
+
+def verify_bip340(internal_key33: bytes, msg: bytes, sig: bytes, root: bytes | None) -> bool:
+    return bool(coincurve.PublicKeyXOnly(taproot_output_key(internal_key33, root)).verify(sig, msg))
+
+
+@dataclass
+class Api:
+    client: TestClient
+    app: FastAPI
+    vault: FakeVault
+    database_url: str
+    data_dir: Path
+    token: str
+    org_id: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def _headers(self, kw: dict[str, Any]) -> dict[str, str]:
+        return {**self.auth, **kw.pop("headers", {})}
+
+    def get(self, path: str, **kw: Any) -> httpx.Response:
+        return self.client.get(path, headers=self._headers(kw), **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return self.client.post(path, json=json, headers=self._headers(kw), **kw)
+
+    def put(self, path: str, json: Any = None, **kw: Any) -> httpx.Response:
+        return self.client.put(path, json=json, headers=self._headers(kw), **kw)
+
+    def delete(self, path: str, **kw: Any) -> httpx.Response:
+        return self.client.delete(path, headers=self._headers(kw), **kw)
+
+    def create_key(self, scheme: str = "EdDSA", curve: str = "ed25519", **extra: Any) -> Any:
+        r = self.post("/keys", {"scheme": scheme, "curve": curve, **extra})
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def other_org(self) -> dict[str, str]:
+        """Auth headers of a second org's admin."""
+        _org, token = create_org(self.database_url, "other")
+        return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass
+class AsyncApi:
+    client: httpx.AsyncClient
+    vault: FakeVault
+    auth: dict[str, str]
+
+
+def error_of(response: httpx.Response) -> dict[str, Any]:
+    """The envelope's ``error`` object (asserts the envelope shape)."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    err = body["error"]
+    assert isinstance(err["code"], str) and isinstance(err["message"], str)
+    assert set(err) <= {"code", "message", "details"}
+    return dict(err)

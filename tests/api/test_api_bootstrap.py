@@ -1,0 +1,151 @@
+"""ensure_admin (credentials.json, 0600, idempotent) and set_key_export."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from apihelpers import FakeVault
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from shardvault.api import create_app, create_org, ensure_admin, set_key_export
+from shardvault.db import ApiToken, Org, ServiceAccount, make_engine, read_sessionmaker
+from shardvault.errors import InvalidParameters, NotFound
+
+TOKEN = re.compile(r"sv_[A-Za-z0-9_-]{43}")
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _rows(url: str) -> tuple[list[Org], list[ServiceAccount], list[ApiToken]]:
+    engine = make_engine(url)
+    with read_sessionmaker(engine)() as s:
+        out = (
+            list(s.scalars(select(Org))),
+            list(s.scalars(select(ServiceAccount))),
+            list(s.scalars(select(ApiToken))),
+        )
+    engine.dispose()
+    return out
+
+
+@pytest.fixture
+def fresh_url(tmp_path: Path) -> str:
+    """A database that does not exist yet (ensure_admin must migrate it)."""
+    return f"sqlite:///{tmp_path / 'db' / 'api.sqlite3'}"
+
+
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    old = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def test_first_run_writes_0600_credentials(
+    fresh_url: str, tmp_path: Path, loose_umask: None
+) -> None:
+    data = tmp_path / "data"
+    path = ensure_admin(fresh_url, data, "http://127.0.0.1:8080")
+    assert path == data / "credentials.json"
+    assert _mode(path) == 0o600
+    creds = json.loads(path.read_text())
+    assert set(creds) == {"baseUrl", "token", "orgId"}
+    assert creds["baseUrl"] == "http://127.0.0.1:8080"
+    assert TOKEN.fullmatch(creds["token"])
+    orgs, accounts, tokens = _rows(fresh_url)
+    assert [o.id for o in orgs] == [creds["orgId"]]
+    assert orgs[0].key_export_enabled is False
+    assert len(accounts) == 1 and accounts[0].is_admin
+    # only the SHA-256 of the token is stored
+    assert [t.token_sha256 for t in tokens] == [hashlib.sha256(creds["token"].encode()).hexdigest()]
+    assert creds["token"] not in Path(fresh_url.removeprefix("sqlite:///")).read_bytes().decode(
+        "latin-1"
+    )
+    # no temporary files left behind
+    assert sorted(p.name for p in data.iterdir()) == ["credentials.json"]
+
+
+def test_later_runs_keep_the_token(fresh_url: str, tmp_path: Path) -> None:
+    path = ensure_admin(fresh_url, tmp_path / "data", "http://a")
+    first = json.loads(path.read_text())
+    before = path.stat().st_mtime_ns
+    assert ensure_admin(fresh_url, tmp_path / "data", "http://a") == path
+    assert json.loads(path.read_text()) == first
+    assert path.stat().st_mtime_ns == before  # untouched
+    assert len(_rows(fresh_url)[2]) == 1
+
+
+def test_base_url_change_is_written_with_the_same_token(fresh_url: str, tmp_path: Path) -> None:
+    path = ensure_admin(fresh_url, tmp_path / "data", "http://a")
+    first = json.loads(path.read_text())
+    ensure_admin(fresh_url, tmp_path / "data", "http://b:9000")
+    second = json.loads(path.read_text())
+    assert second == {**first, "baseUrl": "http://b:9000"}
+    assert _mode(path) == 0o600
+
+
+def test_loose_permissions_are_tightened(fresh_url: str, tmp_path: Path) -> None:
+    path = ensure_admin(fresh_url, tmp_path / "data", "http://a")
+    path.chmod(0o644)
+    ensure_admin(fresh_url, tmp_path / "data", "http://a")
+    assert _mode(path) == 0o600
+
+
+@pytest.mark.parametrize(
+    "content",
+    [None, "", "not json", "[]", '{"token": 5}', '{"token": "sv_' + "A" * 43 + '"}'],
+)
+def test_lost_or_unknown_credentials_get_a_new_token_for_the_same_org(
+    fresh_url: str, tmp_path: Path, content: str | None
+) -> None:
+    path = ensure_admin(fresh_url, tmp_path / "data", "http://a")
+    first = json.loads(path.read_text())
+    if content is None:
+        path.unlink()
+    else:
+        path.write_text(content)
+    ensure_admin(fresh_url, tmp_path / "data", "http://a")
+    second = json.loads(path.read_text())
+    assert second["token"] != first["token"]
+    assert second["orgId"] == first["orgId"]
+    assert _mode(path) == 0o600
+    orgs, accounts, tokens = _rows(fresh_url)
+    assert len(orgs) == 1 and len(accounts) == 1 and len(tokens) == 2
+
+
+def test_credentials_work_against_the_api(fresh_url: str, tmp_path: Path) -> None:
+    creds = json.loads(ensure_admin(fresh_url, tmp_path / "data", "http://a").read_text())
+    with TestClient(create_app(FakeVault(), fresh_url)) as client:
+        r = client.get("/keys", headers={"Authorization": f"Bearer {creds['token']}"})
+    assert r.status_code == 200
+
+
+def test_set_key_export(fresh_url: str, tmp_path: Path) -> None:
+    with pytest.raises(NotFound):
+        set_key_export(fresh_url, True)  # no org yet
+    creds = json.loads(ensure_admin(fresh_url, tmp_path / "data", "http://a").read_text())
+    assert set_key_export(fresh_url, True) == creds["orgId"]
+    assert _rows(fresh_url)[0][0].key_export_enabled is True
+    assert set_key_export(fresh_url, False) == creds["orgId"]
+    assert _rows(fresh_url)[0][0].key_export_enabled is False
+
+    other, _token = create_org(fresh_url, "second")
+    with pytest.raises(InvalidParameters):
+        set_key_export(fresh_url, True)  # ambiguous
+    assert set_key_export(fresh_url, True, org_id=other) == other
+    enabled = {o.id: o.key_export_enabled for o in _rows(fresh_url)[0]}
+    assert enabled == {creds["orgId"]: False, other: True}
+    with pytest.raises(NotFound):
+        set_key_export(fresh_url, True, org_id="or-01m89z0nex9nwt7vng6hqqgcp5")
