@@ -14,11 +14,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Until the server exists (next issue) `up` runs the terminal tour.
+# The embedded vault: API + 3 signers (2-of-3), SQLite, on 127.0.0.1:8080.
+# Credentials land in ./.shardvault/credentials.json; Ctrl-C stops it.
 up: install
-	$(BIN)/shardvault demo
+	$(BIN)/shardvault up
 
-demo: up
+demo: install
+	$(BIN)/shardvault demo
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks
@@ -33,6 +35,7 @@ test: lint typecheck pytest
 
 bench: install
 	$(BIN)/python benchmarks/frost_bench.py
+	$(BIN)/python benchmarks/api_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -19,7 +19,6 @@ import json
 import os
 import re
 import signal
-import socket
 import stat
 import sys
 import threading
@@ -265,24 +264,6 @@ def _redact_url(url: str) -> str:
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(128)
-        sock.setblocking(False)
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def _url_host(host: str) -> str:
-    return f"[{host}]" if ":" in host else host
-
-
 def _make_server(config: Any) -> Any:
     """A uvicorn server that stops on SIGINT/SIGTERM without re-raising the signal
     afterwards, so the caller can shut the signers down cleanly."""
@@ -316,42 +297,27 @@ async def _run_up(
     database_url: str,
     log_level: str,
 ) -> None:
-    import uvicorn
-
-    from shardvault.api import create_app
-    from shardvault.api.bootstrap import ensure_admin
-    from shardvault.coordinator.embedded import EmbeddedVault
+    from shardvault.server import bind_socket, serve_embedded
     from shardvault.signer.kek import load_or_create_kek
 
     console = _out()
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     kek = load_or_create_kek(data_dir, kek_file)
-    vault = EmbeddedVault(data_dir, signers=signers, threshold=threshold, kek=kek)
-    del kek
-    sock = _bind(host, port)
+    sock = bind_socket(host, port)
     try:
         console.print(f"starting {signers} signer nodes …")
-        await vault.start()
-        try:
-            api = create_app(vault, database_url, default_min_signers=threshold)
-            bound_port = sock.getsockname()[1]
-            base_url = f"http://{_url_host(host)}:{bound_port}"
-            config = uvicorn.Config(api, log_level=log_level, lifespan="auto")
-            server = _make_server(config)
-            serving = asyncio.create_task(server.serve(sockets=[sock]))
-            while not server.started and not serving.done():
-                await asyncio.sleep(0.02)
-            if serving.done():
-                await serving  # raises what made the start fail
-                raise ShardvaultError("the API server did not start", code="StartupFailed")
-            try:
-                credentials = await asyncio.to_thread(
-                    ensure_admin, database_url, data_dir, base_url
-                )
-            except BaseException:
-                server.should_exit = True
-                await serving
-                raise
+        async with serve_embedded(
+            data_dir=data_dir,
+            kek=kek,
+            sock=sock,
+            signers=signers,
+            threshold=threshold,
+            database_url=database_url,
+            log_level=log_level,
+            server_factory=_make_server,
+        ) as running:
+            del kek
+            base_url = running.base_url
             console.print(
                 _kv_table(
                     [
@@ -362,7 +328,7 @@ async def _run_up(
                         ),
                         ("data dir", str(data_dir.resolve())),
                         ("database", _redact_url(database_url)),
-                        ("credentials", f"{Path(credentials).resolve()} (0600)"),
+                        ("credentials", f"{running.credentials.resolve()} (0600)"),
                     ]
                 )
             )
@@ -371,9 +337,7 @@ async def _run_up(
                     ("shardvault is running", "bold green"), f" on {base_url} — Ctrl-C to stop."
                 )
             )
-            await serving
-        finally:
-            await vault.stop()
+            await running.serving
         console.print("signers stopped; bye.")
     finally:
         sock.close()

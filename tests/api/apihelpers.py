@@ -87,6 +87,14 @@ class FakeVault:
         self._identities = [SigningKey.generate() for _ in self.signer_ids]
         self._encryption = [hpke.HpkeKeyPair.generate() for _ in self.signer_ids]
 
+    def reset(self) -> None:
+        """Forget keys, counters and injected faults (the signer identities stay)."""
+        self.keys.clear()
+        self.calls.clear()
+        self.sign_log.clear()
+        self.fail.clear()
+        self.sign_delay = 0.0
+
     @property
     def cluster_id(self) -> str:
         return "cl-test"
@@ -306,10 +314,10 @@ class Api:
         assert r.status_code == 200, r.text
         return r.json()
 
-    def other_org(self) -> dict[str, str]:
-        """Auth headers of a second org's admin."""
-        _org, token = create_org(self.database_url, "other")
-        return {"Authorization": f"Bearer {token}"}
+    def other_org(self) -> tuple[str, dict[str, str]]:
+        """A second org: its id and its admin's auth headers."""
+        org_id, token = create_org(self.database_url, "other")
+        return org_id, {"Authorization": f"Bearer {token}"}
 
 
 @dataclass

@@ -14,7 +14,7 @@ from apihelpers import BASE_URL, Api, AsyncApi, FakeVault
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from shardvault.api import create_app, ensure_admin
+from shardvault.api import create_app, create_org, ensure_admin
 from shardvault.db import upgrade_database
 
 
@@ -46,13 +46,26 @@ def _build(vault: FakeVault, database_url: str, tmp_path: Path, **kw: Any) -> tu
     return app, json.loads(creds.read_text())
 
 
-@pytest.fixture
-def api(vault: FakeVault, database_url: str, tmp_path: Path) -> Iterator[Api]:
-    app, creds = _build(vault, database_url, tmp_path, max_body_bytes=64 * 1024)
+@pytest.fixture(scope="session")
+def shared_app(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, FakeVault, FastAPI, TestClient]]:
+    """One database, back end and app for the synchronous tests (building an app per
+    test is most of a test's cost); tests are isolated by org, see ``api``."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'api.sqlite3'}"
+    vault = FakeVault()
+    app = create_app(vault, url, max_body_bytes=64 * 1024)
     with TestClient(app, raise_server_exceptions=False) as client:
-        yield Api(
-            client, app, vault, database_url, tmp_path / "data", creds["token"], creds["orgId"]
-        )
+        yield url, vault, app, client
+
+
+@pytest.fixture
+def api(shared_app: tuple[str, FakeVault, FastAPI, TestClient], tmp_path: Path) -> Api:
+    """A fresh org and admin token on the shared app, with the back end reset."""
+    url, vault, app, client = shared_app
+    vault.reset()
+    org_id, token = create_org(url, "test")
+    return Api(client, app, vault, url, tmp_path, token, org_id)
 
 
 @pytest.fixture

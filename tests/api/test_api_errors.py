@@ -11,6 +11,7 @@ import pytest
 from apihelpers import Api, error_of
 from sqlalchemy import update
 
+from shardvault.api.auth import token_digest
 from shardvault.db import ApiToken, make_engine
 from shardvault.db.models import utcnow
 
@@ -94,7 +95,11 @@ def test_revoked_token_is_refused(api: Api) -> None:
     assert api.get("/keys").status_code == 200
     engine = make_engine(api.database_url)
     with engine.begin() as conn:
-        conn.execute(update(ApiToken).values(date_revoked=utcnow()))
+        conn.execute(
+            update(ApiToken)
+            .where(ApiToken.token_sha256 == token_digest(api.token))
+            .values(date_revoked=utcnow())
+        )
     engine.dispose()
     assert api.get("/keys").status_code == 401
 

@@ -12,13 +12,11 @@ import pytest
 from apihelpers import EXPORT_INFO, Api, error_of, verify_bip340
 from nacl.bindings import crypto_scalarmult_ed25519_base_noclamp
 from nacl.signing import VerifyKey
-from sqlalchemy import select
 
 from shardvault.api import set_key_export
 from shardvault.crypto import hpke
 from shardvault.crypto.groups import ED25519, SECP256K1, Group
 from shardvault.crypto.shamir import interpolate_secret, split_secret
-from shardvault.db import Org, make_engine, read_sessionmaker
 from shardvault.errors import InvalidImport, SignersUnavailable
 
 SIGNERS = ["sgn-test1", "sgn-test2", "sgn-test3"]
@@ -222,7 +220,7 @@ def test_export_flow_returns_shares_and_stops_signing(api: Api) -> None:
     key = api.post(
         "/keys/import", import_body(encryptedKeyShares=shares_in_test_format(ED25519, secret))
     ).json()
-    assert set_key_export(api.database_url, True) == api.org_id
+    assert set_key_export(api.database_url, True, org_id=api.org_id) == api.org_id
     requester = hpke.HpkeKeyPair.generate()
     r = api.post(f"/keys/{key['id']}/export", export_body(requester))
     assert r.status_code == 200, r.text
@@ -257,7 +255,7 @@ def test_export_flow_returns_shares_and_stops_signing(api: Api) -> None:
 
 
 def test_export_checks(api: Api) -> None:
-    set_key_export(api.database_url, True)
+    set_key_export(api.database_url, True, org_id=api.org_id)
     key = api.create_key()
     requester = hpke.HpkeKeyPair.generate()
     path = f"/keys/{key['id']}/export"
@@ -293,7 +291,7 @@ def test_export_checks(api: Api) -> None:
 
 
 def test_failed_export_leaves_the_key_signing(api: Api) -> None:
-    set_key_export(api.database_url, True)
+    set_key_export(api.database_url, True, org_id=api.org_id)
     key = api.create_key()
     api.vault.fail["export_key"] = SignersUnavailable("signer down", signers=("sgn-test2",))
     r = api.post(f"/keys/{key['id']}/export", export_body(hpke.HpkeKeyPair.generate()))
@@ -306,20 +304,17 @@ def test_failed_export_leaves_the_key_signing(api: Api) -> None:
 
 def test_export_is_per_org(api: Api) -> None:
     key = api.create_key()
-    other = api.other_org()
+    other_id, other = api.other_org()
     requester = hpke.HpkeKeyPair.generate()
-    # the other org's setting is off
-    r = api.client.post(f"/keys/{key['id']}/export", json=export_body(requester), headers=other)
+    path = f"/keys/{key['id']}/export"
+    # the other org's setting is off, and enabling ours does not enable theirs
+    r = api.client.post(path, json=export_body(requester), headers=other)
     assert r.status_code == 403
-    # enabling ours does not enable theirs, and their export cannot reach our key
     set_key_export(api.database_url, True, org_id=api.org_id)
-    r = api.client.post(f"/keys/{key['id']}/export", json=export_body(requester), headers=other)
+    r = api.client.post(path, json=export_body(requester), headers=other)
     assert r.status_code == 403
-    engine = make_engine(api.database_url)
-    with read_sessionmaker(engine)() as s:
-        other_org = next(o.id for o in s.scalars(select(Org)) if o.id != api.org_id)
-    engine.dispose()
-    set_key_export(api.database_url, True, org_id=other_org)
-    r = api.client.post(f"/keys/{key['id']}/export", json=export_body(requester), headers=other)
+    # with theirs on, their export still cannot reach our key
+    set_key_export(api.database_url, True, org_id=other_id)
+    r = api.client.post(path, json=export_body(requester), headers=other)
     assert r.status_code == 404
     assert api.vault.calls.get("export_key", 0) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 from nacl.signing import VerifyKey
 
 from shardvault.api import create_app, ensure_admin
-from shardvault.coordinator.interface import encryption_key_statement
+from shardvault.coordinator.interface import KeyRecord, encryption_key_statement
 from shardvault.errors import SignersUnavailable
 
 KEY_ID = re.compile(r"key-[0-7][0-9a-hjkmnp-tv-z]{25}")
@@ -236,7 +237,7 @@ def test_signers_json_and_encodings(api: Api) -> None:
 def test_other_orgs_cannot_see_or_touch_keys(api: Api) -> None:
     key = api.create_key()
     sig = api.post(f"/keys/{key['id']}/signatures", {"kind": "Message", "message": "0x01"}).json()
-    other = api.other_org()
+    _other_id, other = api.other_org()
     kid = key["id"]
     assert api.client.get("/keys", headers=other).json() == {"items": []}
     for r in (
@@ -259,3 +260,20 @@ def test_other_orgs_cannot_see_or_touch_keys(api: Api) -> None:
     ).json()
     assert [k["id"] for k in api.get("/keys").json()["items"]] == [kid]
     assert api.get(f"/keys/{mine['id']}").status_code == 404
+
+
+def test_inconsistent_backend_record_is_500_and_discarded(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = api.vault.generate_key
+
+    async def wrong_threshold(key_id: str, protocol: str, curve: str, t: int) -> KeyRecord:
+        record = await real(key_id, protocol, curve, t)
+        return dataclasses.replace(record, min_signers=3)
+
+    monkeypatch.setattr(api.vault, "generate_key", wrong_threshold)
+    r = api.post("/keys", {"scheme": "EdDSA", "curve": "ed25519"})
+    assert r.status_code == 500
+    assert error_of(r)["code"] == "InternalError"
+    assert api.vault.calls["delete_key"] == 1 and api.vault.keys == {}
+    assert api.get("/keys").json() == {"items": []}

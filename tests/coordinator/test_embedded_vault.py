@@ -159,7 +159,7 @@ def test_bad_imports_store_nothing(runner: VaultRunner) -> None:
     cases.append(("swapped", swapped, 2, "ShareIndexMismatch"))
     cases.append(("wrong t", dict(blobs), 3, ""))
     missing = {k: blobs[k] for k in ids[:2]}
-    cases.append(("missing signer", missing, 2, ""))
+    cases.append(("missing signer", missing, 2, "MissingSigner"))
     unknown = dict(blobs)
     unknown["sgn-doesnotexist"] = blobs[ids[0]]
     cases.append(("unknown signer", unknown, 2, "UnknownSigner"))

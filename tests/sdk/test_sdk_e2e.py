@@ -4,98 +4,23 @@ Signatures are verified with independent libraries (PyNaCl, coincurve/libsecp256
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
-import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import coincurve
 import pytest
-import uvicorn
 from nacl.signing import SigningKey, VerifyKey
 
-from shardvault.api import create_app, ensure_admin, set_key_export
-from shardvault.coordinator.embedded import EmbeddedVault
+from shardvault.api import set_key_export
 from shardvault.crypto.keyformats import ed25519_scalar_from_seed
 from shardvault.sdk import Client, Key, ShardvaultApiError
+from shardvault.server import BackgroundVault
 
 
-class LiveVault:
-    """``shardvault up`` in a background thread: EmbeddedVault + create_app + uvicorn."""
-
-    def __init__(self, data_dir: Path, kek: bytes) -> None:
-        self.data_dir = data_dir
-        self.kek = kek
-        self.database_url = f"sqlite:///{data_dir / 'api.sqlite3'}"
-        self.base_url = ""
-        self.credentials = data_dir / "credentials.json"
-        self.vault: EmbeddedVault | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: uvicorn.Server | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def __enter__(self) -> LiveVault:
-        self._thread.start()
-        if not self._ready.wait(120):
-            raise TimeoutError("the vault did not start")
-        if self._error is not None:
-            raise self._error
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None and self._server is not None:
-            server = self._server
-            self._loop.call_soon_threadsafe(lambda: setattr(server, "should_exit", True))
-        self._thread.join(60)
-        assert not self._thread.is_alive()
-
-    def _run(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-
-    async def _main(self) -> None:
-        self._loop = asyncio.get_running_loop()
-        vault = EmbeddedVault(self.data_dir, signers=3, threshold=2, kek=self.kek)
-        await vault.start()
-        self.vault = vault
-        try:
-            app = create_app(vault, self.database_url, default_min_signers=2)
-            sock = socket.socket()
-            sock.bind(("127.0.0.1", 0))
-            sock.listen(64)
-            self.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-            self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-            serving = asyncio.create_task(self._server.serve(sockets=[sock]))
-            while not self._server.started:
-                if serving.done():
-                    await serving
-                    raise RuntimeError("uvicorn did not start")
-                await asyncio.sleep(0.01)
-            self.credentials = ensure_admin(self.database_url, self.data_dir, self.base_url)
-            self._ready.set()
-            await serving
-            sock.close()
-        finally:
-            await vault.stop()
-
-    def on_loop(self, fn: Callable[[], Any]) -> Any:
-        """Run ``fn`` on the server's event loop thread (e.g. to stop a signer)."""
-        assert self._loop is not None
-
-        async def call() -> Any:
-            return fn()
-
-        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(30)
-
+class LiveVault(BackgroundVault):
     def client(self, **kw: Any) -> Client:
         return Client.from_credentials_file(self.credentials, **kw)
 

@@ -66,5 +66,5 @@ def parse_hex0x(value: str, field: str, *, size: int | None = None) -> bytes:
 
 def iso_utc(value: datetime) -> str:
     """``2026-11-25T18:00:00.000Z``."""
-    v = value.astimezone(UTC)
-    return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"
+    v = value.astimezone(UTC).replace(tzinfo=None)
+    return v.isoformat(timespec="milliseconds") + "Z"

@@ -342,6 +342,13 @@ class Coordinator:
             raise InvalidImport(
                 f"unknown signers {unknown}", code="UnknownSigner", signers=tuple(unknown)
             )
+        missing = [s for s in self._signer_ids if s not in encrypted_shares]
+        if missing:
+            raise InvalidImport(
+                f"an import needs a share for every signer of the cluster; missing {missing}",
+                code="MissingSigner",
+                signers=tuple(missing),
+            )
         if not (1 <= min_signers <= len(ids)):
             raise InvalidImport(
                 f"minSigners must be between 1 and the number of shares ({len(ids)})",

@@ -1,0 +1,168 @@
+"""Run the embedded vault behind its REST API: the one place that wires
+EmbeddedVault + create_app + uvicorn + the admin credentials.
+
+``serve_embedded`` is used by ``shardvault up``; ``BackgroundVault`` runs the same
+thing in a background thread for end-to-end tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from shardvault.api import create_app, ensure_admin
+from shardvault.coordinator.embedded import EmbeddedVault
+from shardvault.errors import ShardvaultError
+
+__all__ = ["BackgroundVault", "RunningVault", "bind_socket", "serve_embedded"]
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (port 0 picks a free one)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def base_url_for(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+@dataclass
+class RunningVault:
+    vault: EmbeddedVault
+    server: uvicorn.Server
+    serving: asyncio.Task[None]
+    base_url: str
+    credentials: Path
+
+
+@asynccontextmanager
+async def serve_embedded(
+    *,
+    data_dir: Path,
+    kek: bytes,
+    sock: socket.socket,
+    signers: int = 3,
+    threshold: int = 2,
+    database_url: str | None = None,
+    log_level: str = "warning",
+    server_factory: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
+) -> AsyncIterator[RunningVault]:
+    """Start the signers, the API on ``sock`` and the admin credentials; stop them all
+    when the block ends (or when the server exits on its own)."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    database_url = database_url or f"sqlite:///{data_dir / 'api.sqlite3'}"
+    vault = EmbeddedVault(data_dir, signers=signers, threshold=threshold, kek=kek)
+    await vault.start()
+    try:
+        app = create_app(vault, database_url, default_min_signers=threshold)
+        server = server_factory(uvicorn.Config(app, log_level=log_level, lifespan="auto"))
+        serving = asyncio.create_task(server.serve(sockets=[sock]))
+        try:
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.01)
+            if serving.done():
+                await serving  # raises what made the start fail
+                raise ShardvaultError("the API server did not start", code="StartupFailed")
+            base_url = base_url_for(sock)
+            credentials = await asyncio.to_thread(ensure_admin, database_url, data_dir, base_url)
+            yield RunningVault(vault, server, serving, base_url, Path(credentials))
+        finally:
+            server.should_exit = True
+            await serving
+    finally:
+        await vault.stop()
+
+
+class BackgroundVault:
+    """``shardvault up`` in a background thread (tests, benchmarks)::
+
+    with BackgroundVault(tmp_path, kek) as live:
+        client = Client.from_credentials_file(live.credentials)
+    """
+
+    def __init__(self, data_dir: Path, kek: bytes, *, signers: int = 3, threshold: int = 2) -> None:
+        self.data_dir = data_dir
+        self.kek = kek
+        self.signers = signers
+        self.threshold = threshold
+        self.database_url = f"sqlite:///{data_dir / 'api.sqlite3'}"
+        self.base_url = ""
+        self.credentials = data_dir / "credentials.json"
+        self.vault: EmbeddedVault | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True, name="shardvault-up")
+
+    def __enter__(self) -> BackgroundVault:
+        self._thread.start()
+        if not self._ready.wait(120):
+            raise TimeoutError("the vault did not start")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(60)
+        if self._thread.is_alive():  # pragma: no cover - a hung shutdown
+            raise TimeoutError("the vault did not stop")
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        sock = bind_socket("127.0.0.1", 0)
+        try:
+            async with serve_embedded(
+                data_dir=self.data_dir,
+                kek=self.kek,
+                sock=sock,
+                signers=self.signers,
+                threshold=self.threshold,
+                database_url=self.database_url,
+            ) as running:
+                self.vault = running.vault
+                self.base_url = running.base_url
+                self.credentials = running.credentials
+                self._ready.set()
+                await self._stop.wait()
+        finally:
+            sock.close()
+
+    def on_loop(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the server's event-loop thread (e.g. to stop a signer)."""
+        if self._loop is None:
+            raise RuntimeError("the vault is not running")
+
+        async def call() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(call(), self._loop).result(30)
