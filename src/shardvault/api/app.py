@@ -538,16 +538,16 @@ def create_app(
 
     # -- signatures ---------------------------------------------------------------------
     def parse_signature_request(
-        key: KeyRow, body: SignatureRequest
+        scheme: str, body: SignatureRequest
     ) -> tuple[dict[str, Any], bytes, bytes | None]:
         """(normalised request body, bytes to sign, taproot merkle root)."""
-        wanted = _KINDS.get(key.scheme)
+        wanted = _KINDS.get(scheme)
         if body.kind != wanted:
             raise ApiError(
                 400,
                 "InvalidSignatureKind",
-                f"{key.scheme} keys sign kind {wanted}, not {body.kind}",
-                details={"scheme": key.scheme, "kind": body.kind},
+                f"{scheme} keys sign kind {wanted}, not {body.kind}",
+                details={"scheme": scheme, "kind": body.kind},
             )
         normalized: dict[str, Any] = {"kind": body.kind}
         root: bytes | None = None
@@ -556,7 +556,7 @@ def create_app(
             payload = parse_hex0x(body.hash, "hash", size=32)
             normalized["hash"] = hex0x(payload)
             if body.taproot_merkle_root is not None:
-                if key.scheme != "Schnorr":
+                if scheme != "Schnorr":
                     raise ApiError(
                         400,
                         "InvalidRequest",
@@ -575,6 +575,8 @@ def create_app(
         if body.external_id is not None:
             normalized["externalId"] = body.external_id
         return normalized, payload, root
+
+    key_schemes: dict[tuple[str, str], str] = {}
 
     async def run_signing(
         sig: SignatureRow, key: KeyRow, payload: bytes, root: bytes | None
@@ -603,8 +605,16 @@ def create_app(
         key_id: KeyId, body: SignatureRequest, caller: Caller
     ) -> SignatureOut:
         _check_key_id(key_id)
-        key = await _db(store.get_key, caller.org_id, key_id)
-        normalized, payload, root = parse_signature_request(key, body)
+        # A key's scheme never changes: after the first lookup the request is checked
+        # without a database round trip (the claim below still reads the key, locked,
+        # and refuses archived, exported or unknown keys).
+        scheme = key_schemes.get((caller.org_id, key_id))
+        if scheme is None:
+            scheme = (await _db(store.get_key, caller.org_id, key_id)).scheme
+            if len(key_schemes) >= 65536:
+                key_schemes.clear()
+            key_schemes[(caller.org_id, key_id)] = scheme
+        normalized, payload, root = parse_signature_request(scheme, body)
         deadline = anyio.current_time() + idempotency_wait_seconds
         while True:
             claim = await _db(

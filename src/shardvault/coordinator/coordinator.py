@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -70,6 +71,7 @@ class Coordinator:
         cluster_id: str,
         timeout: float = 10.0,
         ping_timeout: float = 2.0,
+        recent_seconds: float = 2.0,
     ) -> None:
         self._transport = transport
         self._signer_ids = tuple(sorted(signer_ids))
@@ -82,6 +84,9 @@ class Coordinator:
         self._pinned: dict[str, SignerDescriptor] = {}
         #: validated public key packages, by key id (the record must match exactly).
         self._packages: dict[str, tuple[KeyRecord, PublicKeyPackage]] = {}
+        #: monotonic time of each signer's last answer (see _reachable).
+        self._last_seen: dict[str, float] = {}
+        self.recent_seconds = recent_seconds
 
     @property
     def cluster_id(self) -> str:
@@ -106,9 +111,15 @@ class Coordinator:
                 self._transport.request(signer_id, request, timeout=limit), timeout=limit
             )
         except TimeoutError as exc:
+            self._last_seen.pop(signer_id, None)
             raise SignersUnavailable(
                 f"signer {signer_id} did not answer within {limit:.1f} s", signers=(signer_id,)
             ) from exc
+        except SignersUnavailable:
+            self._last_seen.pop(signer_id, None)
+            raise
+        if signer_id in self._pinned:
+            self._last_seen[signer_id] = time.monotonic()
         return decode_reply(reply)
 
     async def _describe(self, signer_id: str, timeout: float) -> SignerDescriptor:
@@ -129,13 +140,26 @@ class Coordinator:
         self._pinned[signer_id] = desc
         return desc
 
-    async def _reachable(self, ids: Sequence[str]) -> tuple[dict[str, SignerDescriptor], list[str]]:
-        results = await asyncio.gather(
-            *(self._describe(s, self.ping_timeout) for s in ids), return_exceptions=True
-        )
+    async def _reachable(
+        self, ids: Sequence[str], *, fresh: bool = False
+    ) -> tuple[dict[str, SignerDescriptor], list[str]]:
+        """Signers that answer now. A signer that answered within ``recent_seconds``
+        counts as reachable without a ping (unless ``fresh``); if it has gone since,
+        its session fails with SignersUnavailable and signing retries without it."""
+        now = time.monotonic()
         found: dict[str, SignerDescriptor] = {}
+        to_ping = []
+        for s in ids:
+            seen = self._last_seen.get(s)
+            if not fresh and seen is not None and now - seen < self.recent_seconds:
+                found[s] = self._pinned[s]
+            else:
+                to_ping.append(s)
+        results = await asyncio.gather(
+            *(self._describe(s, self.ping_timeout) for s in to_ping), return_exceptions=True
+        )
         missing: list[str] = []
-        for sid, res in zip(ids, results, strict=True):
+        for sid, res in zip(to_ping, results, strict=True):
             if isinstance(res, SignerDescriptor):
                 found[sid] = res
             elif isinstance(res, SignersUnavailable):
@@ -155,7 +179,7 @@ class Coordinator:
         return found
 
     async def list_signers(self) -> Sequence[SignerDescriptor]:
-        found, _missing = await self._reachable(self._signer_ids)
+        found, _missing = await self._reachable(self._signer_ids, fresh=True)
         # Unreachable signers are still listed with their pinned keys when known.
         return [
             found.get(s) or self._pinned[s]

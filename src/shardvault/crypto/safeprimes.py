@@ -14,9 +14,10 @@ Search (one "window" at a time):
    (r divides q) and with ``q = (r - 1)/2 mod r`` (r divides 2q + 1). Each strike
    is one C-level slice assignment on a ``bytearray``.
 3. For each survivor, in order: a base-2 Fermat test on ``q``, then on
-   ``p = 2q + 1``; only then ``gmpy2.is_prime(q, 64)`` (GMP: trial division,
-   BPSW, then 40 Miller-Rabin rounds) and the final strong check
-   :func:`is_safe_prime` (BPSW on ``q`` plus a Pocklington proof for ``p``).
+   ``p = 2q + 1``; only then the final strong check :func:`is_safe_prime`:
+   ``gmpy2.is_prime(q, 64)`` (GMP 6.3: trial division, BPSW, then 40
+   Miller-Rabin rounds), an explicit strong BPSW test on ``q``, and a
+   Pocklington certificate for ``p`` given ``q``.
 
 Only the starting point is random, and it comes from :mod:`secrets` (never from
 gmpy2's own generator). Scanning forward from a random start slightly favours
@@ -36,6 +37,7 @@ import secrets
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from functools import lru_cache
+from multiprocessing.context import BaseContext
 
 import gmpy2
 
@@ -120,11 +122,7 @@ def _search_window(bits: int) -> tuple[int | None, int]:
         tested += 1
         if gmpy2.powmod(two, q - 1, q) == 1:
             p = 2 * q + 1
-            if (
-                gmpy2.powmod(two, p - 1, p) == 1
-                and gmpy2.is_prime(q, 24 + MR_ROUNDS)
-                and is_safe_prime(int(p))
-            ):
+            if gmpy2.powmod(two, p - 1, p) == 1 and is_safe_prime(int(p)):
                 return int(p), tested
         k = sieve.find(1, k + 1)
     return None, tested
@@ -165,12 +163,16 @@ def generate_safe_primes(
     *,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    mp_context: BaseContext | None = None,
 ) -> list[int]:
     """``count`` distinct random ``bits``-bit safe primes, searched in parallel.
 
     ``workers`` defaults to ``os.cpu_count()``; ``workers=1`` searches in this
     process. ``progress`` is called (in this process) with the total number of
-    candidates tested by all workers so far.
+    candidates tested by all workers so far. ``mp_context`` is passed to the
+    ``ProcessPoolExecutor`` (default: the platform's start method, ``fork`` on
+    Linux); a multi-threaded server should pass
+    ``multiprocessing.get_context("forkserver")``.
     """
     _check_bits(bits)
     if count < 1:
@@ -196,7 +198,8 @@ def generate_safe_primes(
         return found
 
     total = 0
-    pool = ProcessPoolExecutor(max_workers=n_workers)
+    _sieve_table()  # computed once here; forked workers inherit it
+    pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=mp_context)
     try:
         pending: set[Future[tuple[int | None, int]]] = {
             pool.submit(_search_task, bits, _WINDOWS_PER_TASK) for _ in range(n_workers)

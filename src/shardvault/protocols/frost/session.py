@@ -89,7 +89,9 @@ class FrostSigner(StateMachine[int]):
     def process_round(self, round_: int, messages: dict[int, ProtocolMessage]) -> None:
         suite = self.key_package.ciphersuite
         try:
-            commitments = decode_signing_package(suite, messages[COORDINATOR].payload)
+            commitments = decode_signing_package(
+                suite, messages[COORDINATOR].payload, self._nonces.commitment
+            )
             share = sign(self.key_package, self._nonces, self.message, commitments)
         except (InvalidEncoding, InvalidParameters) as exc:
             raise ProtocolError(
@@ -106,14 +108,22 @@ def encode_signing_package(commitments: Sequence[SigningCommitment]) -> bytes:
     )
 
 
-def decode_signing_package(suite: Ciphersuite, data: bytes) -> list[SigningCommitment]:
+def decode_signing_package(
+    suite: Ciphersuite, data: bytes, known: SigningCommitment | None = None
+) -> list[SigningCommitment]:
+    """Decode and validate every commitment. ``known`` (the caller's own commitment)
+    is reused when its bytes match exactly, saving two point validations."""
     size = 1 + 2 * suite.group.element_size
     if not data or len(data) != 1 + data[0] * size:
         raise InvalidEncoding("signing package has the wrong size")
+    mine = b"" if known is None else known.encode()
     out = []
     for k in range(data[0]):
         chunk = data[1 + k * size : 1 + (k + 1) * size]
-        out.append(SigningCommitment.decode(suite, chunk[0], chunk[1:]))
+        if known is not None and chunk[0] == known.identifier and chunk[1:] == mine:
+            out.append(known)
+        else:
+            out.append(SigningCommitment.decode(suite, chunk[0], chunk[1:]))
     return out
 
 
