@@ -219,8 +219,6 @@ class PaillierSecretKey:
     """
 
     __slots__ = (
-        "_dp",
-        "_dq",
         "_hp",
         "_hq",
         "_p",
@@ -255,9 +253,6 @@ class PaillierSecretKey:
         # L_p(c^(p-1) mod p^2) = m * (p-1) * q mod p, so h_p = ((p-1) q)^-1 mod p.
         self._hp = int(gmpy2.invert((p - 1) * q % p, p))
         self._hq = int(gmpy2.invert((q - 1) * p % q, q))
-        # Exponents for CRT encryption: r^N mod p^2 = r^(N mod p(p-1)) mod p^2.
-        self._dp = n % (p * (p - 1))
-        self._dq = n % (q * (q - 1))
 
     def __repr__(self) -> str:
         return f"PaillierSecretKey({self._pk.bits}-bit N, primes hidden)"
@@ -327,8 +322,10 @@ class PaillierSecretKey:
         return self._encrypt(mm, r), r
 
     def _encrypt(self, m: int, r: int) -> int:
-        rp = powmod_sec(r, self._dp, self._p2)
-        rq = powmod_sec(r, self._dq, self._q2)
+        # The exponent N is public: plain powmod mod p^2 and q^2 (half-size moduli).
+        n = self.n
+        rp = int(gmpy2.powmod(r % self._p2, n, self._p2))
+        rq = int(gmpy2.powmod(r % self._q2, n, self._q2))
         rn = crt_combine(rp, self._p2, rq, self._q2, self._p2_inv_q2)
         n2 = self._pk.n_squared
         return (1 + m * self.n) * rn % n2
