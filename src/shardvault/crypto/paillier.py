@@ -4,7 +4,8 @@
 ``Z_N^*``. The secret key holds the primes ``p, q`` and decrypts with the
 Chinese remainder theorem (two half-size exponentiations mod ``p^2`` and
 ``q^2``); it can also encrypt with CRT. Exponentiations whose exponent depends
-on the secret primes go through ``gmpy2.powmod_sec``.
+on the secret primes go through ``gmpy2.powmod_sec`` (SECURITY.md item 21);
+``r^N`` has the public exponent ``N`` and uses ``gmpy2.powmod``.
 
 Sizes: any distinct odd primes make a working key (tests use small ones);
 protocol use requires ``check_modulus_size(n)`` (>= 3072 bits, SECURITY.md item

@@ -150,7 +150,12 @@ class SignerStore:
 
     # -- sessions (a persistent SessionRegistry) -----------------------------------
     def claim(self, session_id: bytes) -> None:
+        """Record a session id. Written with ``synchronous = NORMAL``: durable across a
+        process crash, and flushed by the next FULL write. Losing the newest ids to a
+        power cut cannot cost a key: FROST nonces are fresh per session regardless;
+        shares and key state are always written with a full fsync."""
         with self._lock:
+            self._db.execute("PRAGMA synchronous = NORMAL")
             try:
                 self._db.execute(
                     "INSERT INTO sessions (session_id, created) VALUES (?, ?)",
@@ -161,3 +166,5 @@ class SignerStore:
                     f"signer {self.signer_id}: session {session_id.hex()} was already used",
                     check="session-id",
                 ) from exc
+            finally:
+                self._db.execute("PRAGMA synchronous = FULL")
