@@ -61,6 +61,27 @@ def _envelopes(signer_id: str, reply: Mapping[str, Any]) -> list[Envelope]:
     return out
 
 
+def _key_record(
+    key_id: str,
+    protocol: str,
+    curve: str,
+    min_signers: int,
+    ids: Sequence[str],
+    reply: Mapping[str, Any],
+) -> KeyRecord:
+    """The KeyRecord from a signer's (agreed) report of the group key and public shares."""
+    verifying = {ids[int(i) - 1]: bytes.fromhex(y) for i, y in reply["verifyingShares"].items()}
+    return KeyRecord(
+        key_id,
+        protocol,
+        curve,
+        bytes.fromhex(reply["publicKey"]),
+        min_signers,
+        tuple(ids),
+        verifying,
+    )
+
+
 class Coordinator:
     def __init__(
         self,
@@ -336,17 +357,7 @@ class Coordinator:
         except BaseException:
             await self._erase_everywhere(key_id, ids)
             raise
-        reply = finals[ids[0]]
-        verifying = {ids[int(i) - 1]: bytes.fromhex(y) for i, y in reply["verifyingShares"].items()}
-        return KeyRecord(
-            key_id,
-            protocol,
-            curve,
-            bytes.fromhex(reply["publicKey"]),
-            min_signers,
-            tuple(ids),
-            verifying,
-        )
+        return _key_record(key_id, protocol, curve, min_signers, ids, finals[ids[0]])
 
     async def import_key(
         self,
@@ -428,17 +439,7 @@ class Coordinator:
         except BaseException:
             await self._erase_everywhere(key_id, ids)
             raise
-        reply = prepared[ids[0]]
-        verifying = {ids[int(i) - 1]: bytes.fromhex(y) for i, y in reply["verifyingShares"].items()}
-        return KeyRecord(
-            key_id,
-            protocol,
-            curve,
-            bytes.fromhex(reply["publicKey"]),
-            min_signers,
-            tuple(ids),
-            verifying,
-        )
+        return _key_record(key_id, protocol, curve, min_signers, ids, prepared[ids[0]])
 
     async def _abort_import(self, key_id: str, ids: Sequence[str]) -> None:
         await asyncio.gather(
