@@ -110,3 +110,20 @@ def test_parsers_raise_only_typed_errors(data: bytes) -> None:
 def test_header_round_trip() -> None:
     msg = _msg()
     assert parse_header(msg.header(), msg.payload) == msg
+
+
+def test_signer_errors_cross_the_wire_typed() -> None:
+    from shardvault.errors import InvalidScalar, NonceReused, SessionReused
+    from shardvault.transport.rpc import decode_reply, encode_error
+
+    for exc in (
+        InvalidScalar("bad scalar"),
+        SessionReused("again", blame=(2,), check="session-id"),
+        NonceReused("used", check="nonce-single-use"),
+    ):
+        with pytest.raises(type(exc)) as err:
+            decode_reply(encode_error(exc))
+        assert err.value.code == exc.code and err.value.message == exc.message
+    with pytest.raises(SessionReused) as err2:
+        decode_reply(encode_error(SessionReused("again", blame=(2,), check="session-id")))
+    assert err2.value.blame == (2,) and err2.value.check == "session-id"

@@ -22,10 +22,15 @@ from shardvault.errors import (
     InvalidEncoding,
     InvalidImport,
     InvalidParameters,
+    InvalidPoint,
+    InvalidScalar,
+    NonceReused,
     NotFound,
     ProtocolError,
     SessionReused,
     ShardvaultError,
+    SignerMisbehaved,
+    SignersUnavailable,
 )
 
 __all__ = ["decode_reply", "decode_request", "encode_error", "encode_ok", "encode_request"]
@@ -75,9 +80,14 @@ _TYPES: dict[str, type[ShardvaultError]] = {
         InvalidEncoding,
         InvalidImport,
         InvalidParameters,
+        InvalidPoint,
+        InvalidScalar,
+        NonceReused,
         NotFound,
         ProtocolError,
         SessionReused,
+        SignerMisbehaved,
+        SignersUnavailable,
     )
 }
 
