@@ -243,7 +243,7 @@ def test_misbehaving_signer_is_named(runner: VaultRunner) -> None:
     with pytest.raises(SignerMisbehaved) as err:
         runner.run(v.sign(key, b"m"))
     assert err.value.signers == (victim,)
-    assert err.value.check == "envelope-signature"
+    assert err.value.check == "envelope"  # caught by the coordinator before relaying
 
     def garble(request: bytes) -> bytes:
         reply = honest(request)
@@ -253,3 +253,90 @@ def test_misbehaving_signer_is_named(runner: VaultRunner) -> None:
     with pytest.raises(SignerMisbehaved) as err:
         runner.run(v.sign(key, b"m"))
     assert err.value.signers == (victim,)
+
+
+def _rewrite_reply(reply: bytes, fn) -> bytes:  # type: ignore[no-untyped-def]
+    import json
+
+    data = json.loads(reply)
+    if data.get("ok") and "envelopes" in data:
+        data["envelopes"] = fn(data["envelopes"])
+    return json.dumps(data).encode()
+
+
+def test_a_signer_cannot_frame_a_peer(runner: VaultRunner) -> None:
+    """A signer that relays a peer's (validly signed) envelope, or forges one in the
+    peer's name, is itself named -- never the peer."""
+    from shardvault.transport.envelope import Envelope
+
+    v = runner.vault
+    ids = list(v.signer_ids)
+    attacker, peer = ids[0], ids[1]
+    captured: list[str] = []
+    peer_honest = v.nodes[peer].handle
+    attacker_honest = v.nodes[attacker].handle
+
+    def record(request: bytes) -> bytes:
+        reply = peer_honest(request)
+        return _rewrite_reply(reply, lambda envs: captured.extend(envs) or envs)
+
+    def replay(request: bytes) -> bytes:
+        reply = attacker_honest(request)
+        return _rewrite_reply(reply, lambda envs: envs + captured[:1])
+
+    v.transport.register(peer, record)
+    v.transport.register(attacker, replay)
+    with pytest.raises(SignerMisbehaved) as err:
+        runner.run(v.generate_key("key-frame", "FROST", "ed25519", 2))
+    assert err.value.signers == (attacker,)
+    assert captured and Envelope.from_bytes(bytes.fromhex(captured[0])).fields.sender == 2
+
+
+def test_equivocating_broadcast_is_pinned_on_its_sender(runner: VaultRunner) -> None:
+    from shardvault.protocols.messages import ProtocolMessage
+    from shardvault.transport.envelope import Envelope, seal_envelope
+
+    v = runner.vault
+    attacker = v.signer_ids[2]
+    node = v.nodes[attacker]
+    honest = node.handle
+
+    def equivocate(request: bytes) -> bytes:
+        reply = honest(request)
+
+        def add_twin(envs: list[str]) -> list[str]:
+            first = Envelope.from_bytes(bytes.fromhex(envs[0])).fields
+            if first.round != 1 or first.recipient is not None:
+                return envs
+            twin = ProtocolMessage(
+                first.session_id, first.protocol, 1, first.sender, None, first.payload[::-1]
+            )
+            sealed = seal_envelope(twin, node._identity, {})  # the attacker signs with its own key
+            return [*envs, sealed.to_bytes().hex()]
+
+        return _rewrite_reply(reply, add_twin)
+
+    v.transport.register(attacker, equivocate)
+    with pytest.raises(SignerMisbehaved) as err:
+        runner.run(v.generate_key("key-eq", "FROST", "ed25519", 2))
+    assert err.value.signers == (attacker,)
+    assert err.value.check == "equivocation"
+    assert _holds_nothing(runner, "key-eq")
+
+
+def test_a_withholding_signer_is_named(runner: VaultRunner) -> None:
+    v = runner.vault
+    key = runner.run(v.generate_key("key-w", "FROST", "ed25519", 3))
+    silent = key.signer_ids[1]
+    honest = v.nodes[silent].handle
+
+    def withhold(request: bytes) -> bytes:
+        return _rewrite_reply(honest(request), lambda envs: [])
+
+    v.transport.register(silent, withhold)
+    with pytest.raises(SignersUnavailable) as err:
+        runner.run(v.sign(key, b"m"))
+    assert err.value.signers == (silent,)
+    with pytest.raises(SignersUnavailable) as err:
+        runner.run(v.generate_key("key-w2", "FROST", "ed25519", 2))
+    assert err.value.signers == (silent,)

@@ -45,14 +45,14 @@ def test_secret_round_trip_and_confidentiality() -> None:
     env = seal_envelope(_msg(), A[0], PARTIES)
     assert b"share" not in env.to_bytes()
     wire = Envelope.from_bytes(env.to_bytes())
-    out = open_envelope(wire, me=2, session_id=SID, parties=PARTIES, key_pair=B[1])
+    out = open_envelope(wire, me=2, session_id=SID, parties=PARTIES, key_pair=B[1], relayer=0)
     assert out.payload == b"share" and out.sender == 1 and out.secret
 
 
 def test_broadcast_round_trip() -> None:
     env = seal_envelope(_msg(secret=False, recipient=None, payload=b"commit"), A[0], PARTIES)
     for me, kp in ((2, B[1]), (3, C[1])):
-        out = open_envelope(env, me=me, session_id=SID, parties=PARTIES, key_pair=kp)
+        out = open_envelope(env, me=me, session_id=SID, parties=PARTIES, key_pair=kp, relayer=0)
         assert out.payload == b"commit" and out.recipient is None
 
 
@@ -67,27 +67,42 @@ def test_broadcast_round_trip() -> None:
     ],
     ids=["payload", "signature", "recipient"],
 )
-def test_tampering_is_detected_and_blamed(mutate: object) -> None:
+def test_tampering_is_detected_and_blamed_on_the_relayer(mutate: object) -> None:
+    """Until the signature verifies, the claimed sender may be innocent: the party that
+    handed the envelope over (here the coordinator, 0) is blamed."""
     env = seal_envelope(_msg(), A[0], PARTIES)
     bad = mutate(env)  # type: ignore[operator]
     with pytest.raises(ProtocolError) as err:
-        open_envelope(bad, me=2, session_id=SID, parties=PARTIES, key_pair=B[1])
+        open_envelope(bad, me=2, session_id=SID, parties=PARTIES, key_pair=B[1], relayer=0)
+    assert err.value.blame == (0,)
+
+
+def test_signed_garbage_is_the_senders_fault() -> None:
+    """A correctly signed secret that does not decrypt for its recipient names the sender."""
+    env = seal_envelope(
+        _msg(), A[0], {**PARTIES, 2: PartyKeys(PARTIES[2].identity_key, C[1].public_key)}
+    )
+    with pytest.raises(ProtocolError) as err:
+        open_envelope(env, me=2, session_id=SID, parties=PARTIES, key_pair=B[1], relayer=0)
     assert err.value.blame == (1,)
+    assert err.value.check == "envelope-decrypt"
 
 
 def test_forged_sender_and_wrong_recipient_or_session() -> None:
     # C signs a message claiming to come from A.
     forged = seal_envelope(_msg(), C[0], PARTIES)
     with pytest.raises(ProtocolError) as err:
-        open_envelope(forged, me=2, session_id=SID, parties=PARTIES, key_pair=B[1])
+        open_envelope(forged, me=2, session_id=SID, parties=PARTIES, key_pair=B[1], relayer=0)
     assert err.value.check == "envelope-signature"
     env = seal_envelope(_msg(), A[0], PARTIES)
     with pytest.raises(ProtocolError):  # C cannot read or accept B's message
-        open_envelope(env, me=3, session_id=SID, parties=PARTIES, key_pair=C[1])
+        open_envelope(env, me=3, session_id=SID, parties=PARTIES, key_pair=C[1], relayer=0)
     with pytest.raises(ProtocolError):
-        open_envelope(env, me=2, session_id=os.urandom(32), parties=PARTIES, key_pair=B[1])
+        open_envelope(
+            env, me=2, session_id=os.urandom(32), parties=PARTIES, key_pair=B[1], relayer=0
+        )
     with pytest.raises(ProtocolError):
-        open_envelope(env, me=2, session_id=SID, parties={2: PARTIES[2]}, key_pair=B[1])
+        open_envelope(env, me=2, session_id=SID, parties={2: PARTIES[2]}, key_pair=B[1], relayer=0)
 
 
 def test_secret_payload_cannot_be_moved_to_another_round() -> None:
@@ -95,7 +110,7 @@ def test_secret_payload_cannot_be_moved_to_another_round() -> None:
     other = seal_envelope(dataclasses.replace(_msg(), round=3), A[0], PARTIES)
     spliced = Envelope(other.header, env.signature, env.payload)
     with pytest.raises(ProtocolError):
-        open_envelope(spliced, me=2, session_id=SID, parties=PARTIES, key_pair=B[1])
+        open_envelope(spliced, me=2, session_id=SID, parties=PARTIES, key_pair=B[1], relayer=0)
 
 
 @given(st.binary(max_size=120))

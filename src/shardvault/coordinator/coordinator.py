@@ -39,7 +39,13 @@ from shardvault.protocols.frost.keys import PublicKeyPackage
 from shardvault.protocols.frost.session import FrostCoordinator
 from shardvault.protocols.messages import COORDINATOR, InMemorySessionRegistry
 from shardvault.transport.base import Transport
-from shardvault.transport.envelope import Envelope, PartyKeys, open_envelope, seal_envelope
+from shardvault.transport.envelope import (
+    Envelope,
+    PartyKeys,
+    open_envelope,
+    seal_envelope,
+    verify_envelope_signature,
+)
 from shardvault.transport.rpc import decode_reply, encode_request
 
 __all__ = ["Coordinator"]
@@ -47,16 +53,30 @@ __all__ = ["Coordinator"]
 log = logging.getLogger("shardvault.coordinator")
 
 
-def _envelopes(signer_id: str, reply: Mapping[str, Any]) -> list[Envelope]:
-    """The envelopes of a signer's reply; garbage is that signer's fault."""
+def _envelopes(
+    signer_id: str,
+    reply: Mapping[str, Any],
+    *,
+    index: int,
+    session_id: bytes,
+    identity_key: bytes,
+) -> list[Envelope]:
+    """The envelopes of a signer's reply. Each must be from that signer (its index),
+    for this session, and carry its valid signature: a signer cannot relay, replay or
+    forge another party's message to get it blamed. Anything else is its own fault."""
     try:
         out = [Envelope.from_bytes(bytes.fromhex(e)) for e in reply["envelopes"]]
         for env in out:
-            if env.fields.sender == COORDINATOR:
-                raise InvalidEncoding("a signer cannot send as the coordinator")
+            fields = env.fields
+            if fields.sender != index or fields.session_id != session_id:
+                raise InvalidEncoding("envelope is not this signer's, for this session")
+            if not verify_envelope_signature(env, identity_key):
+                raise InvalidEncoding("envelope signature does not verify")
     except (InvalidEncoding, KeyError, TypeError, ValueError) as exc:
         raise SignerMisbehaved(
-            f"signer {signer_id} sent malformed envelopes", signers=(signer_id,), check="envelope"
+            f"signer {signer_id} sent an invalid envelope: {exc}",
+            signers=(signer_id,),
+            check="envelope",
         ) from exc
     return out
 
@@ -224,17 +244,26 @@ class Coordinator:
     def _blame(
         self, exc: ShardvaultError, reporter: str, index_to_signer: Mapping[int, str]
     ) -> ShardvaultError:
-        if isinstance(exc, ProtocolError):
-            names = tuple(
-                "coordinator" if b == COORDINATOR else index_to_signer.get(b, f"party {b}")
-                for b in exc.blame
-            )
-            return SignerMisbehaved(
-                f"{exc.message} (reported by {reporter})",
-                signers=names or (reporter,),
-                check=exc.check,
-            )
-        return exc
+        """Map a party's ProtocolError to signer ids. A signer's report about another
+        party rests on checks only it could make (a decrypted share, an echo), so the
+        reporter is named beside the accused and the check is marked disputed. The
+        coordinator's own findings (reporter "coordinator") are not disputed."""
+        if not isinstance(exc, ProtocolError):
+            return exc
+        names = [
+            "coordinator" if b == COORDINATOR else index_to_signer.get(b, f"party {b}")
+            for b in exc.blame
+        ]
+        check = exc.check
+        if reporter != "coordinator" and names and names != [reporter]:
+            if reporter not in names:
+                names.append(reporter)
+            check = f"{check} (disputed)"
+        return SignerMisbehaved(
+            f"{exc.message} (reported by {reporter})",
+            signers=tuple(names or [reporter]),
+            check=check,
+        )
 
     async def _relay(
         self,
@@ -247,7 +276,36 @@ class Coordinator:
         """Route envelopes until every party is finished; return each signer's last reply."""
         signer_of = {i: s for s, i in index_of.items()}
         finals: dict[str, dict[str, Any]] = {}
-        outbox = [env for sid, r in first.items() for env in _envelopes(sid, r)]
+        broadcasts: dict[tuple[int, int], bytes] = {}
+
+        def take(sid: str, reply: Mapping[str, Any]) -> list[Envelope]:
+            index = index_of[sid]
+            envs = _envelopes(
+                sid,
+                reply,
+                index=index,
+                session_id=session_id,
+                identity_key=parties[index].identity_key,
+            )
+            for env in envs:
+                fields = env.fields
+                if fields.recipient is None:
+                    # One broadcast per sender and round: a second, different one is
+                    # equivocation, proven by the sender's two signatures.
+                    seen = broadcasts.setdefault((fields.sender, fields.round), env.to_bytes())
+                    if seen != env.to_bytes():
+                        raise SignerMisbehaved(
+                            f"signer {sid} sent two different broadcasts in round {fields.round}",
+                            signers=(sid,),
+                            check="equivocation",
+                        )
+            return envs
+
+        outbox = [env for sid, r in first.items() for env in take(sid, r)]
+        #: unfinished signer -> (its round, the parties it waits for), from its replies
+        waiting: dict[str, tuple[int, list[Any]]] = {
+            sid: (int(r.get("round", 0)), list(r.get("waitingFor", []))) for sid, r in first.items()
+        }
         while outbox:
             inbox: dict[int, list[Envelope]] = {}
             for env in outbox:
@@ -271,6 +329,7 @@ class Coordinator:
                                 session_id=session_id,
                                 parties=parties,
                                 key_pair=None,
+                                relayer=env.fields.sender,
                             )
                         )
                     except ProtocolError as exc:
@@ -294,9 +353,33 @@ class Coordinator:
                     raise self._blame(res, sid, signer_of)
                 if isinstance(res, BaseException):
                     raise res
-                outbox += _envelopes(sid, res)
+                outbox += take(sid, res)
                 if res.get("done"):
                     finals[sid] = res
+                else:
+                    waiting[sid] = (int(res.get("round", 0)), list(res.get("waitingFor", [])))
+            for sid in finals:
+                waiting.pop(sid, None)
+        unfinished = [s for s in index_of if s not in finals]
+        if unfinished or (local is not None and not local.done):
+            # Nothing left to route, yet parties wait. Those stuck in the earliest round
+            # wait for the withholder (a withholder itself may run ahead, waiting on them).
+            stuck = {sid: waiting.get(sid, (0, [])) for sid in unfinished}
+            if local is not None and not local.done:
+                stuck["coordinator"] = (local.round, sorted(local.waiting_for()))
+            earliest = min(r for r, _ in stuck.values())
+            blocking = {
+                int(i)
+                for r, ids in stuck.values()
+                if r == earliest
+                for i in ids
+                if isinstance(i, int)
+            }
+            names = tuple(sorted(signer_of[i] for i in blocking if i in signer_of))
+            raise SignersUnavailable(
+                f"the session stalled waiting for {', '.join(names) or 'unknown parties'}",
+                signers=names,
+            )
         return finals
 
     async def _start_all(
@@ -341,11 +424,6 @@ class Coordinator:
                 parties=self._parties_arg(ordered),
             )
             finals = await self._relay(sid, first, index_of, parties)
-            missing = [s for s in ids if s not in finals]
-            if missing:
-                raise SignersUnavailable(
-                    f"signers {missing} did not finish key generation", signers=tuple(missing)
-                )
             views = {
                 (r["publicKey"], tuple(sorted(r["verifyingShares"].items())))
                 for r in finals.values()

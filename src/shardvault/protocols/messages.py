@@ -162,6 +162,14 @@ class StateMachine(ABC, Generic[T]):
                 blame=(msg.sender,),
                 check="sender",
             )
+        if (msg.recipient is None) != (msg.round in self.broadcast_rounds):
+            # A broadcast round must reach everyone alike (no per-recipient versions to
+            # equivocate with); a point-to-point round must be addressed to us.
+            raise ProtocolError(
+                f"round {msg.round} message has the wrong shape (broadcast vs direct)",
+                blame=(msg.sender,),
+                check="broadcast",
+            )
         if msg.round < self.round or msg.round > self.last_round:
             raise ProtocolError(
                 f"message for round {msg.round} while in round {self.round}",
@@ -193,8 +201,16 @@ class StateMachine(ABC, Generic[T]):
                 return
             self.round += 1
 
+    def waiting_for(self) -> set[int]:
+        """Parties whose message for the current round has not arrived."""
+        if self.done:
+            return set()
+        return self.expected_senders(self.round) - set(self._inbox.get(self.round, {}))
+
     # -- for subclasses ------------------------------------------------------
     last_round: int
+    #: Rounds whose messages are broadcasts (recipient None); all others are direct.
+    broadcast_rounds: frozenset[int] = frozenset()
 
     @abstractmethod
     def expected_senders(self, round_: int) -> set[int]:

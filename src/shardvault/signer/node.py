@@ -248,6 +248,17 @@ class SignerNode:
             raise Forbidden("this signer is not a party of the session")
         return parties, ids, me
 
+    @staticmethod
+    def _in_progress(session: _Session, envelopes: list[str]) -> bytes:
+        """A reply for an unfinished session: its envelopes, its round and whom it
+        waits for (so the coordinator can name a withholding party)."""
+        return encode_ok(
+            envelopes=envelopes,
+            done=False,
+            round=session.machine.round,
+            waitingFor=sorted(session.machine.waiting_for()),
+        )
+
     def _outgoing(self, session: _Session) -> list[str]:
         return [
             seal_envelope(m, self._identity, session.parties).to_bytes().hex()
@@ -264,7 +275,7 @@ class SignerNode:
         machine = FrostDkg(suite, sid, me, int(body["minSigners"]), len(ids), self.store)
         session = _Session("dkg", key_id, machine, parties, me, protocol, curve, ids)
         self._sessions[sid] = session
-        return encode_ok(envelopes=self._outgoing(session), done=False)
+        return self._in_progress(session, self._outgoing(session))
 
     def _sign_start(self, body: dict[str, Any]) -> bytes:
         key_id = str(body["keyId"])
@@ -289,7 +300,7 @@ class SignerNode:
         )
         session = _Session("sign", key_id, machine, parties, me, row.protocol, row.curve, ids)
         self._sessions[sid] = session
-        return encode_ok(envelopes=self._outgoing(session), done=False)
+        return self._in_progress(session, self._outgoing(session))
 
     def _deliver(self, body: dict[str, Any]) -> bytes:
         sid = _b(body["sessionId"])
@@ -303,11 +314,12 @@ class SignerNode:
                 session_id=sid,
                 parties=session.parties,
                 key_pair=self._hpke,
+                relayer=COORDINATOR,
             )
             session.machine.receive(msg)
         out = self._outgoing(session)
         if not session.machine.done:
-            return encode_ok(envelopes=out, done=False)
+            return self._in_progress(session, out)
         del self._sessions[sid]
         failure = session.machine.failed
         if failure is not None:

@@ -25,7 +25,15 @@ from shardvault.crypto import hpke
 from shardvault.errors import DecryptionError, InvalidEncoding, ProtocolError
 from shardvault.protocols.messages import ProtocolMessage
 
-__all__ = ["P2P_INFO", "Envelope", "PartyKeys", "open_envelope", "parse_header", "seal_envelope"]
+__all__ = [
+    "P2P_INFO",
+    "Envelope",
+    "PartyKeys",
+    "open_envelope",
+    "parse_header",
+    "seal_envelope",
+    "verify_envelope_signature",
+]
 
 P2P_INFO = b"shardvault/p2p/v1"
 _MAGIC = b"shardvault-msg-v1"
@@ -117,6 +125,16 @@ def seal_envelope(
     return Envelope(header, signature, payload)
 
 
+def verify_envelope_signature(envelope: Envelope, identity_key: bytes) -> bool:
+    try:
+        VerifyKey(identity_key).verify(
+            _statement(envelope.header, envelope.payload), envelope.signature
+        )
+    except (BadSignatureError, ValueError):
+        return False
+    return True
+
+
 def open_envelope(
     envelope: Envelope,
     *,
@@ -124,33 +142,36 @@ def open_envelope(
     session_id: bytes,
     parties: Mapping[int, PartyKeys],
     key_pair: hpke.HpkeKeyPair | None,
+    relayer: int,
 ) -> ProtocolMessage:
-    """Check the signature (the sender's identity key), the session and recipient, and
-    decrypt a secret payload. Raises ProtocolError naming the claimed sender."""
-    msg = parse_header(envelope.header, envelope.payload)
-    if msg.session_id != session_id:
-        raise ProtocolError("envelope for another session", blame=(msg.sender,), check="session-id")
-    keys = parties.get(msg.sender)
-    if keys is None:
-        raise ProtocolError(
-            "envelope from a party outside the session", blame=(msg.sender,), check="sender"
-        )
-    if msg.recipient is not None and msg.recipient != me:
-        raise ProtocolError("envelope for another party", blame=(msg.sender,), check="recipient")
+    """Check the envelope and decrypt a secret payload.
+
+    Until the sender's signature is verified nothing is known about the sender, so a
+    malformed, unsigned or misdirected envelope is blamed on ``relayer`` (the party
+    that handed it over: the coordinator for a signer). Once verified, a payload that
+    does not decrypt is the signed sender's fault.
+    """
     try:
-        VerifyKey(keys.identity_key).verify(
-            _statement(envelope.header, envelope.payload), envelope.signature
-        )
-    except (BadSignatureError, ValueError) as exc:
+        msg = parse_header(envelope.header, envelope.payload)
+    except InvalidEncoding as exc:
+        raise ProtocolError("malformed envelope", blame=(relayer,), check="envelope") from exc
+    keys = parties.get(msg.sender)
+    if keys is None or not verify_envelope_signature(envelope, keys.identity_key):
         raise ProtocolError(
-            f"envelope signature of party {msg.sender} does not verify",
-            blame=(msg.sender,),
+            f"envelope claiming to be from party {msg.sender} is not signed by it",
+            blame=(relayer,),
             check="envelope-signature",
-        ) from exc
+        )
+    if msg.session_id != session_id:
+        raise ProtocolError("envelope for another session", blame=(relayer,), check="session-id")
+    if msg.recipient is not None and msg.recipient != me:
+        raise ProtocolError("envelope for another party", blame=(relayer,), check="recipient")
     if msg.secret:
         if key_pair is None:
             raise ProtocolError(
-                "secret envelope for a party without a decryption key", check="envelope"
+                "secret envelope for a party without a decryption key",
+                blame=(relayer,),
+                check="envelope",
             )
         try:
             plaintext = hpke.open_sealed(

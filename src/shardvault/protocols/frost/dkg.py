@@ -65,6 +65,7 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
     """One participant of a FROST DKG. Result: its KeyPackage and the PublicKeyPackage."""
 
     last_round = 4
+    broadcast_rounds = frozenset({1, 3, 4})
 
     def __init__(
         self,

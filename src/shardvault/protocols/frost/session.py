@@ -61,6 +61,7 @@ class FrostSigner(StateMachine[int]):
     """A participant in one signing session. Result: the signature share it sent."""
 
     last_round = 1
+    broadcast_rounds = frozenset({1})  # the signing package goes to every signer alike
 
     def __init__(
         self,
