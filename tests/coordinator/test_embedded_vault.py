@@ -19,7 +19,6 @@ from shardvault.crypto.keyformats import (
     secp256k1_scalar_from_bytes,
 )
 from shardvault.errors import (
-    Conflict,
     Forbidden,
     InvalidImport,
     NotFound,
@@ -112,8 +111,9 @@ def test_import_sign_export_delete(runner: VaultRunner) -> None:
         verifying_shares=tr.verifying_shares,
     )
     assert scalar_to_private_key_bytes("secp256k1", k) == sk
-    with pytest.raises(Conflict):  # signers refuse to sign an exported key
-        runner.run(v.sign(tr, bytes(32)))
+    # Export leaves the signers' shares Active (the API refuses to sign an exported
+    # key): a failed export must not strand a key that the API still shows as usable.
+    assert _xonly_verify(tr.public_key, bytes(32), runner.run(v.sign(tr, bytes(32))), None)
 
     runner.run(v.delete_key(ed))
     for node in v.nodes.values():
@@ -218,10 +218,24 @@ def test_signers_refuse_unsigned_or_replayed_requests(runner: VaultRunner) -> No
             for i, (s, d) in enumerate((d.signer_id, d) for d in runner.run(v.list_signers()))
         ],
     }
-    request = encode_request("sign.start", node.signer_id, args, v.coordinator._identity)
+    coordinator_key = v.coordinator._identity
+    request = encode_request("sign.start", node.signer_id, args, coordinator_key)
     decode_reply(node.handle(request))
-    with pytest.raises(SessionReused):
+    with pytest.raises(Forbidden):  # the very same request again: a replay
         decode_reply(node.handle(request))
+    with pytest.raises(SessionReused):  # a fresh request reusing the session id
+        decode_reply(
+            node.handle(encode_request("sign.start", node.signer_id, args, coordinator_key))
+        )
+    # Expired requests, and requests issued before the signer (re)started, are refused.
+    stale = dict(args, sessionId=os.urandom(32).hex())
+    import time as _time
+    from unittest import mock
+
+    with mock.patch("shardvault.transport.rpc.time.time", return_value=_time.time() - 600):
+        old = encode_request("sign.start", node.signer_id, stale, coordinator_key)
+    with pytest.raises(Forbidden):
+        decode_reply(node.handle(old))
 
 
 def test_misbehaving_signer_is_named(runner: VaultRunner) -> None:
@@ -340,3 +354,28 @@ def test_a_withholding_signer_is_named(runner: VaultRunner) -> None:
     with pytest.raises(SignersUnavailable) as err:
         runner.run(v.generate_key("key-w2", "FROST", "ed25519", 2))
     assert err.value.signers == (silent,)
+
+
+def test_erased_key_ids_cannot_come_back(runner: VaultRunner) -> None:
+    """A replayed (or repeated) import of a deleted key id is refused by every signer."""
+    v = runner.vault
+    blobs = _blobs(runner, ed25519_scalar_from_seed(os.urandom(32)))
+    rec = runner.run(v.import_key("key-tomb", "FROST", "ed25519", 2, blobs))
+    runner.run(v.delete_key(rec))
+    assert _holds_nothing(runner, "key-tomb")
+    with pytest.raises(InvalidImport):
+        runner.run(v.import_key("key-tomb", "FROST", "ed25519", 2, blobs))
+    assert _holds_nothing(runner, "key-tomb")
+
+
+def test_delete_names_signers_that_could_not_erase(runner: VaultRunner) -> None:
+    v = runner.vault
+    key = runner.run(v.generate_key("key-del", "FROST", "ed25519", 2))
+    down = key.signer_ids[0]
+    v.stop_signer(down)
+    with pytest.raises(SignersUnavailable) as err:
+        runner.run(v.delete_key(key))
+    assert err.value.signers == (down,)
+    v.start_signer(down)
+    runner.run(v.delete_key(key))  # the retry erases the rest
+    assert _holds_nothing(runner, "key-del")

@@ -13,7 +13,8 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from nacl.signing import SigningKey
@@ -79,6 +80,17 @@ def _envelopes(
             check="envelope",
         ) from exc
     return out
+
+
+@contextmanager
+def _reply_from(signer_id: str) -> Iterator[None]:
+    """Reading a signer's reply: a missing or mistyped field is that signer's fault."""
+    try:
+        yield
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SignerMisbehaved(
+            f"signer {signer_id} sent a malformed reply", signers=(signer_id,), check="reply"
+        ) from exc
 
 
 def _key_record(
@@ -165,12 +177,13 @@ class Coordinator:
 
     async def _describe(self, signer_id: str, timeout: float) -> SignerDescriptor:
         reply = await self._call(signer_id, "info", timeout=timeout)
-        desc = SignerDescriptor(
-            str(reply["signerId"]),
-            bytes.fromhex(reply["identityKey"]),
-            bytes.fromhex(reply["encryptionKey"]),
-            bytes.fromhex(reply["encryptionKeySignature"]),
-        )
+        with _reply_from(signer_id):
+            desc = SignerDescriptor(
+                str(reply["signerId"]),
+                bytes.fromhex(reply["identityKey"]),
+                bytes.fromhex(reply["encryptionKey"]),
+                bytes.fromhex(reply["encryptionKeySignature"]),
+            )
         pinned = self._pinned.get(signer_id)
         if desc.signer_id != signer_id or (pinned and pinned.identity_key != desc.identity_key):
             raise SignerMisbehaved(
@@ -435,7 +448,8 @@ class Coordinator:
         except BaseException:
             await self._erase_everywhere(key_id, ids)
             raise
-        return _key_record(key_id, protocol, curve, min_signers, ids, finals[ids[0]])
+        with _reply_from(ids[0]):
+            return _key_record(key_id, protocol, curve, min_signers, ids, finals[ids[0]])
 
     async def import_key(
         self,
@@ -517,7 +531,8 @@ class Coordinator:
         except BaseException:
             await self._erase_everywhere(key_id, ids)
             raise
-        return _key_record(key_id, protocol, curve, min_signers, ids, prepared[ids[0]])
+        with _reply_from(ids[0]):
+            return _key_record(key_id, protocol, curve, min_signers, ids, prepared[ids[0]])
 
     async def _abort_import(self, key_id: str, ids: Sequence[str]) -> None:
         await asyncio.gather(
@@ -529,7 +544,11 @@ class Coordinator:
         results = await asyncio.gather(
             *(self._call(s, "delete", keyId=key_id) for s in ids), return_exceptions=True
         )
-        failed = [s for s, r in zip(ids, results, strict=True) if isinstance(r, BaseException)]
+        failed = [
+            s
+            for s, r in zip(ids, results, strict=True)
+            if isinstance(r, BaseException) and not isinstance(r, NotFound)
+        ]
         if failed:
             log.warning("key %s: signers %s did not confirm erasure", key_id, failed)
         return failed
@@ -627,11 +646,11 @@ class Coordinator:
             ),
             return_exceptions=True,
         )
-        shares = [
-            ExportedShare(s, bytes.fromhex(r["blob"]))
-            for s, r in zip(holders, results, strict=True)
-            if isinstance(r, dict)
-        ]
+        shares = []
+        for s, r in zip(holders, results, strict=True):
+            if isinstance(r, dict):
+                with _reply_from(s):
+                    shares.append(ExportedShare(s, bytes.fromhex(r["blob"])))
         if len(shares) < key.min_signers:
             errors = [r for r in results if isinstance(r, BaseException)]
             if errors and isinstance(errors[0], NotFound):
@@ -645,4 +664,13 @@ class Coordinator:
         return shares
 
     async def delete_key(self, key: KeyRecord) -> None:
-        await self._erase_everywhere(key.key_id, list(key.signer_ids))
+        """Erase the key's shares on every signer. A signer that cannot confirm is named
+        (SignersUnavailable): the API keeps the key Archived-but-not-erased, and a
+        repeated DELETE tries again. A signer without the share counts as erased."""
+        failed = await self._erase_everywhere(key.key_id, list(key.signer_ids))
+        if failed:
+            raise SignersUnavailable(
+                f"key {key.key_id} is archived, but signers {', '.join(failed)} did not "
+                "confirm erasing their shares; retry the delete",
+                signers=tuple(failed),
+            )

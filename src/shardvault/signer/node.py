@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +40,7 @@ from shardvault.protocols.frost.session import FrostSigner
 from shardvault.protocols.messages import COORDINATOR, StateMachine
 from shardvault.signer.store import SignerStore
 from shardvault.transport.envelope import Envelope, PartyKeys, open_envelope, seal_envelope
-from shardvault.transport.rpc import decode_request, encode_error, encode_ok
+from shardvault.transport.rpc import ReplayGuard, decode_request, encode_error, encode_ok
 
 __all__ = ["SignerNode", "new_signer_id"]
 
@@ -150,6 +151,7 @@ class SignerNode:
         self._identity = SigningKey(identity)
         self._hpke = HpkeKeyPair.from_private_bytes(encryption)
         self._descriptor: SignerDescriptor | None = None
+        self._replays = ReplayGuard()
         self._sessions: dict[bytes, _Session] = {}
         self._pending: dict[str, _PendingImport] = {}
         self._ops: dict[str, Callable[[dict[str, Any]], bytes]] = {
@@ -201,7 +203,7 @@ class SignerNode:
     # -- dispatch -----------------------------------------------------------------
     def handle(self, request: bytes) -> bytes:
         try:
-            body = decode_request(request, self._coordinator_key, self.signer_id)
+            body = decode_request(request, self._coordinator_key, self.signer_id, self._replays)
             op = self._ops.get(str(body.get("op")))
             if op is None:
                 raise InvalidParameters(f"unknown operation {body.get('op')!r}")
@@ -209,9 +211,12 @@ class SignerNode:
             return op(body)
         except ShardvaultError as exc:
             return encode_error(exc)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
             log.warning("signer %s: malformed request (%s)", self.signer_id, type(exc).__name__)
             return encode_error(InvalidParameters(f"malformed request: {type(exc).__name__}"))
+        except sqlite3.Error as exc:
+            log.error("signer %s: store error (%s)", self.signer_id, type(exc).__name__)
+            return encode_error(ShardvaultError("signer store error", code="SignerStoreError"))
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -345,6 +350,10 @@ class SignerNode:
     def _check_new_key(self, key_id: str) -> None:
         if not key_id or len(key_id) > 64:
             raise InvalidParameters("bad key id")
+        if self.store.was_erased(key_id):
+            raise Conflict(
+                f"key id {key_id} was erased on signer {self.signer_id}; ids are never reused"
+            )
         try:
             self.store.get_share(key_id)
         except NotFound:
@@ -411,8 +420,8 @@ class SignerNode:
     def _export(self, body: dict[str, Any]) -> bytes:
         key_id = str(body["keyId"])
         row = self.store.get_share(key_id)
-        if row.status == "Archived":
-            raise Conflict(f"key {key_id} is archived")
+        if row.status != "Active":
+            raise Conflict(f"key {key_id} is {row.status}")
         suite = suite_for(row.protocol, row.curve)
         kp, public, _ = _load_key(suite, row.record)
         blob = dealer.seal_export_share(
@@ -427,7 +436,6 @@ class SignerNode:
             share_value=kp.signing_share,
             requester_encryption_key=_b(body["requesterKey"]),
         )
-        self.store.set_status(key_id, "Exported")
         return encode_ok(blob=_h(blob))
 
     def _delete(self, body: dict[str, Any]) -> bytes:

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS shares (
     created REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sessions (session_id BLOB PRIMARY KEY, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS erased (key_id TEXT PRIMARY KEY, erased REAL NOT NULL);
 """
 
 
@@ -130,16 +131,18 @@ class SignerStore:
             raise NotFound(f"signer {self.signer_id} holds no share of key {key_id}")
         return ShareRow(key_id, row[0], row[1], row[2], self.open("shares", key_id, row[3]))
 
-    def set_status(self, key_id: str, status: str) -> None:
+    def was_erased(self, key_id: str) -> bool:
         with self._lock:
-            cur = self._db.execute(
-                "UPDATE shares SET status = ? WHERE key_id = ?", (status, key_id)
-            )
-        if cur.rowcount == 0:
-            raise NotFound(f"signer {self.signer_id} holds no share of key {key_id}")
+            row = self._db.execute("SELECT 1 FROM erased WHERE key_id = ?", (key_id,)).fetchone()
+        return row is not None
 
     def erase_share(self, key_id: str) -> bool:
+        """Delete the share (overwritten on disk) and keep a tombstone, so the key id can
+        never hold a share again (a replayed import cannot bring it back)."""
         with self._lock:
+            self._db.execute(
+                "INSERT OR IGNORE INTO erased (key_id, erased) VALUES (?, ?)", (key_id, time.time())
+            )
             cur = self._db.execute("DELETE FROM shares WHERE key_id = ?", (key_id,))
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return cur.rowcount > 0

@@ -10,6 +10,8 @@ lowercase hex. A reply is JSON: ``{"ok": true, ...}`` or
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
@@ -33,17 +35,66 @@ from shardvault.errors import (
     SignersUnavailable,
 )
 
-__all__ = ["decode_reply", "decode_request", "encode_error", "encode_ok", "encode_request"]
+__all__ = [
+    "ReplayGuard",
+    "decode_reply",
+    "decode_request",
+    "encode_error",
+    "encode_ok",
+    "encode_request",
+]
 
 _LABEL = b"shardvault/rpc/v1"
 
 
+#: How long a request stays valid after it is issued.
+REQUEST_TTL_SECONDS = 60.0
+#: Tolerated clock difference between coordinator and signer.
+CLOCK_SKEW_SECONDS = 5.0
+
+
 def encode_request(op: str, target: str, args: dict[str, Any], key: SigningKey) -> bytes:
-    body = json.dumps({"op": op, "target": target, **args}, separators=(",", ":")).encode()
+    """Sign a request with a fresh id and its issue time (replays are refused)."""
+    envelope = {
+        "op": op,
+        "target": target,
+        "requestId": secrets.token_hex(16),
+        "issued": time.time(),
+        **args,
+    }
+    body = json.dumps(envelope, separators=(",", ":")).encode()
     return key.sign(_LABEL + body).signature + body
 
 
-def decode_request(data: bytes, coordinator_key: bytes, me: str) -> dict[str, Any]:
+class ReplayGuard:
+    """Remembers request ids until they expire. Requests issued before the guard was
+    created (i.e. before this signer started) are refused, so a restart does not
+    reopen the window."""
+
+    def __init__(self) -> None:
+        self._started = time.time()
+        self._seen: dict[str, float] = {}
+
+    def check(self, body: dict[str, Any]) -> None:
+        now = time.time()
+        issued = body.get("issued")
+        request_id = body.get("requestId")
+        if not isinstance(issued, (int, float)) or not isinstance(request_id, str):
+            raise Forbidden("request lacks its id or issue time")
+        if issued > now + CLOCK_SKEW_SECONDS or issued < now - REQUEST_TTL_SECONDS:
+            raise Forbidden("request expired (or issued in the future)")
+        if issued < self._started - CLOCK_SKEW_SECONDS:
+            raise Forbidden("request was issued before this signer started")
+        if request_id in self._seen:
+            raise Forbidden("request was already handled (replay)")
+        for rid in [r for r, t in self._seen.items() if t < now - REQUEST_TTL_SECONDS - 1]:
+            del self._seen[rid]
+        self._seen[request_id] = float(issued)
+
+
+def decode_request(
+    data: bytes, coordinator_key: bytes, me: str, guard: ReplayGuard | None = None
+) -> dict[str, Any]:
     if len(data) < 65:
         raise Forbidden("request too short")
     try:
@@ -56,6 +107,8 @@ def decode_request(data: bytes, coordinator_key: bytes, me: str) -> dict[str, An
         raise InvalidEncoding("request body is not JSON") from exc
     if not isinstance(body, dict) or body.get("target") != me:
         raise Forbidden("request is addressed to another signer")
+    if guard is not None:
+        guard.check(body)
     return body
 
 
@@ -107,6 +160,9 @@ def decode_reply(data: bytes) -> dict[str, Any]:
     message = str(err.get("message", "signer error"))
     code = str(err.get("code", "SignerError"))
     if issubclass(cls, ProtocolError):
+        blame = err.get("blame", [])
+        if not isinstance(blame, list) or not all(isinstance(b, int) for b in blame):
+            raise InvalidEncoding("reply carries a malformed blame list")
         raise cls(
             message,
             blame=tuple(int(b) for b in err.get("blame", [])),
