@@ -379,3 +379,32 @@ def test_delete_names_signers_that_could_not_erase(runner: VaultRunner) -> None:
     v.start_signer(down)
     runner.run(v.delete_key(key))  # the retry erases the rest
     assert _holds_nothing(runner, "key-del")
+
+
+def test_import_lost_between_commit_and_activate_leaves_nothing_usable(
+    runner: VaultRunner,
+) -> None:
+    """A signer that drops out after committing holds only an inert (Pending) share:
+    it neither signs nor exports, and the import reports failure."""
+    v = runner.vault
+    blobs = _blobs(runner, ed25519_scalar_from_seed(os.urandom(32)))
+    flaky = sorted(blobs)[2]
+    honest = v.nodes[flaky].handle
+    calls: list[str] = []
+
+    def drop_after_commit(request: bytes) -> bytes:
+        reply = honest(request)
+        if b'"op":"import.commit"' in request[64:]:
+            calls.append("commit")
+            v.transport.unregister(flaky)  # gone right after committing
+        return reply
+
+    v.transport.register(flaky, drop_after_commit)
+    with pytest.raises(SignersUnavailable):
+        runner.run(v.import_key("key-flaky", "FROST", "ed25519", 2, blobs))
+    assert calls == ["commit"]
+    row = v.nodes[flaky].store.get_share("key-flaky")
+    assert row.status == "Pending"
+    for sid in sorted(blobs)[:2]:
+        with pytest.raises(NotFound):
+            v.nodes[sid].store.get_share("key-flaky")

@@ -526,11 +526,25 @@ class Coordinator:
                 signers=tuple(ids),
             )
         digest = prepared[ids[0]]["digest"]
-        try:
-            await self._start_all(ids, "import.commit", {}, keyId=key_id, digest=digest)
-        except BaseException:
-            await self._erase_everywhere(key_id, ids)
-            raise
+        # Commit stores every share as Pending (inert: it neither signs nor exports);
+        # only when all signers hold it does activate make it usable. A signer lost in
+        # between keeps at most an inert share, erased when it is reachable again.
+        for step, args in (("import.commit", {"digest": digest}), ("import.activate", {})):
+            try:
+                await self._start_all(ids, step, {}, keyId=key_id, **args)
+            except ShardvaultError as exc:
+                await self._erase_everywhere(key_id, ids)
+                if isinstance(exc, SignersUnavailable):
+                    raise
+                raise InvalidImport(
+                    f"the import could not be completed on every signer ({exc.message}); "
+                    "nothing was imported",
+                    code="ImportCommitFailed",
+                    signers=getattr(exc, "signers", ()),
+                ) from exc
+            except BaseException:
+                await self._erase_everywhere(key_id, ids)
+                raise
         with _reply_from(ids[0]):
             return _key_record(key_id, protocol, curve, min_signers, ids, prepared[ids[0]])
 

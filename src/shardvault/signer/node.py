@@ -161,6 +161,7 @@ class SignerNode:
             "deliver": self._deliver,
             "import.prepare": self._import_prepare,
             "import.commit": self._import_commit,
+            "import.activate": self._import_activate,
             "import.abort": self._import_abort,
             "export": self._export,
             "delete": self._delete,
@@ -409,7 +410,13 @@ class SignerNode:
             raise NotFound(f"signer {self.signer_id} has no pending import of {key_id}")
         if not secrets.compare_digest(pending.digest, _b(body["digest"])):
             raise ProtocolError("signers saw different commitments", check="import-commitments")
-        self.store.put_share(key_id, pending.protocol, pending.curve, pending.record)
+        self.store.put_share(
+            key_id, pending.protocol, pending.curve, pending.record, status="Pending"
+        )
+        return encode_ok()
+
+    def _import_activate(self, body: dict[str, Any]) -> bytes:
+        self.store.activate(str(body["keyId"]))
         return encode_ok()
 
     def _import_abort(self, body: dict[str, Any]) -> bytes:

@@ -110,17 +110,36 @@ class SignerStore:
             )
 
     # -- shares --------------------------------------------------------------------
-    def put_share(self, key_id: str, protocol: str, curve: str, record: bytes) -> None:
+    def put_share(
+        self, key_id: str, protocol: str, curve: str, record: bytes, *, status: str = "Active"
+    ) -> None:
+        """Store a share. ``status`` "Pending" (an import not yet confirmed everywhere)
+        neither signs nor exports until ``activate``."""
+        if status not in ("Active", "Pending"):
+            raise ValueError("a new share is Active or Pending")
         sealed = self.seal("shares", key_id, record)
         with self._lock:
             try:
                 self._db.execute(
                     "INSERT INTO shares (key_id, protocol, curve, status, sealed, created) "
-                    "VALUES (?, ?, ?, 'Active', ?, ?)",
-                    (key_id, protocol, curve, sealed, time.time()),
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (key_id, protocol, curve, status, sealed, time.time()),
                 )
             except sqlite3.IntegrityError as exc:
                 raise Conflict(f"signer {self.signer_id} already holds key {key_id}") from exc
+
+    def activate(self, key_id: str) -> None:
+        """Pending -> Active (idempotent for an Active share)."""
+        with self._lock:
+            self._db.execute(
+                "UPDATE shares SET status = 'Active' WHERE key_id = ? AND status = 'Pending'",
+                (key_id,),
+            )
+            row = self._db.execute(
+                "SELECT status FROM shares WHERE key_id = ?", (key_id,)
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"signer {self.signer_id} holds no share of key {key_id}")
 
     def get_share(self, key_id: str) -> ShareRow:
         with self._lock:
