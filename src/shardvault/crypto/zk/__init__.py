@@ -2,8 +2,9 @@
 
 Implemented: Π_prm (:mod:`.prm`), Π_mod (:mod:`.mod`), Π_fac (:mod:`.fac`),
 Π_enc (:mod:`.enc`, the 2021 range proof), Π_log* (:mod:`.logstar`), Π_sch
-(:mod:`.sch`), Π_aff-g (:mod:`.affg`). Still to come: Π_enc-elg and Π_elog
-(2024 presigning), and a re-check of Π_fac against the 2024 revision (its sigma).
+(:mod:`.sch`), Π_aff-g (:mod:`.affg`), Π_enc-elg (:mod:`.encelg`) and Π_elog
+(:mod:`.elog`) of the 2024 presigning. Still to come: a re-check of Π_fac
+against the 2024 revision (its sigma).
 Shared Fiat-Shamir plumbing and parameters: :mod:`.transcript`. See docs/cggmp.md.
 """
 
