@@ -316,9 +316,10 @@ class Coordinator:
 
         outbox = [env for sid, r in first.items() for env in take(sid, r)]
         #: unfinished signer -> (its round, the parties it waits for), from its replies
-        waiting: dict[str, tuple[int, list[Any]]] = {
-            sid: (int(r.get("round", 0)), list(r.get("waitingFor", []))) for sid, r in first.items()
-        }
+        waiting: dict[str, tuple[int, list[Any]]] = {}
+        for sid, r in first.items():
+            with _reply_from(sid):
+                waiting[sid] = (int(r.get("round", 0)), list(r.get("waitingFor", [])))
         while outbox:
             inbox: dict[int, list[Envelope]] = {}
             for env in outbox:
@@ -367,10 +368,11 @@ class Coordinator:
                 if isinstance(res, BaseException):
                     raise res
                 outbox += take(sid, res)
-                if res.get("done"):
-                    finals[sid] = res
-                else:
-                    waiting[sid] = (int(res.get("round", 0)), list(res.get("waitingFor", [])))
+                with _reply_from(sid):
+                    if res.get("done"):
+                        finals[sid] = res
+                    else:
+                        waiting[sid] = (int(res.get("round", 0)), list(res.get("waitingFor", [])))
             for sid in finals:
                 waiting.pop(sid, None)
         unfinished = [s for s in index_of if s not in finals]
