@@ -4,6 +4,7 @@ from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGen, AuxInfoPubl
 from shardvault.protocols.cggmp.keygen import CggmpKeygen
 from shardvault.protocols.cggmp.keyshare import KeyShare
 from shardvault.protocols.cggmp.presign import Presign, Presignature, PresignaturePublic
+from shardvault.protocols.cggmp.refresh import CggmpRefresh
 from shardvault.protocols.cggmp.sign import (
     EcdsaSignature,
     SignOnline,
@@ -17,6 +18,7 @@ __all__ = [
     "AuxInfoGen",
     "AuxInfoPublic",
     "CggmpKeygen",
+    "CggmpRefresh",
     "EcdsaSignature",
     "KeyShare",
     "Presign",
