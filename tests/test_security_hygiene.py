@@ -30,3 +30,11 @@ def test_no_non_cryptographic_randomness_in_src() -> None:
 def test_pattern_catches_an_offender() -> None:
     assert any(p.search("import random\n") for p in FORBIDDEN)
     assert any(p.search("x = gmpy2.random_state(1)") for p in FORBIDDEN)
+
+
+def test_aux_info_not_ready_is_a_503() -> None:
+    from shardvault.errors import AuxInfoNotReady, http_status
+
+    err = AuxInfoNotReady("primes still being generated")
+    assert err.code == "AuxInfoNotReady"
+    assert http_status(err) == 503

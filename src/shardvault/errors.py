@@ -106,6 +106,12 @@ class SignersUnavailable(ShardvaultError):
         self.signers = tuple(signers)
 
 
+class AuxInfoNotReady(ShardvaultError):
+    """The signers' Paillier primes (and so the ECDSA aux info) do not exist yet."""
+
+    code = "AuxInfoNotReady"
+
+
 class SignerMisbehaved(ShardvaultError):
     """A signer failed a protocol check; ``signers`` names it (blame)."""
 
@@ -147,6 +153,7 @@ HTTP_STATUS: dict[type[ShardvaultError], int] = {
     SignerMisbehaved: 502,
     ProtocolError: 502,
     SignersUnavailable: 503,
+    AuxInfoNotReady: 503,
 }
 
 
