@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -50,6 +50,12 @@ from shardvault.crypto.shamir import MAX_PARTICIPANTS, check_indices
 from shardvault.crypto.zk import fac, mod, prm
 from shardvault.crypto.zk.transcript import InvalidProof
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
+from shardvault.protocols.cggmp.common import (
+    HASH,
+    check_echo_vectors,
+    echo_entry_hash,
+    stage,
+)
 from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
 
 __all__ = [
@@ -65,7 +71,6 @@ __all__ = [
 PROTOCOL = "cggmp24/aux-info"
 #: Largest modulus accepted from a peer (bounds the verifier's work).
 MAX_MODULUS_BITS = 8192
-_HASH = 32  # SHA-256 output: commitments and echo entries
 _RHO = 32  # 2 kappa bits of shared randomness (kappa = 128 for the hash)
 _U = 32  # commitment blinding
 _PUBLIC_VERSION = 1
@@ -102,12 +107,9 @@ def proof_session_id(session_id: bytes, rho: bytes) -> bytes:
 
 
 def _entry_hash(session_id: bytes, round_: int, sender: int, payload: bytes) -> bytes:
-    tr = Transcript("shardvault/cggmp24/aux-info/echo/v1")
-    tr.append("session-id", session_id)
-    tr.append_int("round", round_)
-    tr.append_int("sender", sender)
-    tr.append("payload", payload)
-    return hashlib.sha256(tr.encode()).digest()
+    return echo_entry_hash(
+        "shardvault/cggmp24/aux-info/echo/v1", session_id, round_, sender, payload
+    )
 
 
 # -- result ---------------------------------------------------------------------
@@ -280,54 +282,27 @@ class AuxInfoGen(StateMachine[AuxInfo]):
         return b"".join(_entry_hash(self.session_id, round_, j, box[j]) for j in sorted(self._all))
 
     def _check_echoes(self, round_: int, claims: dict[int, bytes]) -> None:
-        """``claims[k]``: party k's echo vector of ``round_``. A party whose claim about
-        its own broadcast differs from what we received from it equivocated; one whose
-        claim about OUR broadcast differs misreports. Any other disagreement is between
-        the broadcaster and the reporter: both are named (the transport's signed
-        messages tell which of the two lied)."""
-        mine = self._echo_vector(round_)
-        order = sorted(self._all)
-
-        def entry(vec: bytes, j: int) -> bytes:
-            k = order.index(j)
-            return vec[k * _HASH : (k + 1) * _HASH]
-
-        check = "aux-echo-broadcast"
-        for k in sorted(claims):
-            if entry(claims[k], k) != entry(mine, k):
-                raise ProtocolError(
-                    f"party {k} sent different round-{round_} broadcasts to different parties",
-                    blame=(k,),
-                    check=check,
-                )
-        for k in sorted(claims):
-            if entry(claims[k], self.me) != entry(mine, self.me):
-                raise ProtocolError(
-                    f"party {k} misreports our round-{round_} broadcast",
-                    blame=(k,),
-                    check=check,
-                )
-        for k in sorted(claims):
-            for j in order:
-                if j not in (k, self.me) and entry(claims[k], j) != entry(mine, j):
-                    raise ProtocolError(
-                        f"party {k} received a different round-{round_} broadcast from party "
-                        f"{j}: one of them equivocated or misreports",
-                        blame=tuple(sorted((j, k))),
-                        check=check,
-                    )
+        """See :func:`common.check_echo_vectors`."""
+        check_echo_vectors(
+            me=self.me,
+            order=sorted(self._all),
+            mine=self._echo_vector(round_),
+            claims=claims,
+            round_=round_,
+            check="aux-echo-broadcast",
+        )
 
     # -- round handlers --------------------------------------------------------------
     def _round1(self, messages: dict[int, ProtocolMessage]) -> None:
         def check(sender: int) -> None:
-            if len(messages[sender].payload) != _HASH:
+            if len(messages[sender].payload) != HASH:
                 raise ProtocolError(
                     f"round-1 commitment of party {sender} has the wrong size",
                     blame=(sender,),
                     check="aux-round1-decode",
                 )
 
-        _stage(messages, check)
+        stage(messages, check)
         for sender, msg in messages.items():
             self._payloads[1][sender] = msg.payload
         r = self._reveal
@@ -346,7 +321,7 @@ class AuxInfoGen(StateMachine[AuxInfo]):
                 check="aux-round2-decode",
             )
 
-        echo_len = self.n * _HASH
+        echo_len = self.n * HASH
         if len(data) < echo_len + 4:
             raise fail("too short")
         echo = data[:echo_len]
@@ -374,7 +349,7 @@ class AuxInfoGen(StateMachine[AuxInfo]):
         def decode(sender: int) -> None:
             echoes[sender], decoded[sender] = self._decode_round2(sender, messages[sender].payload)
 
-        _stage(messages, decode)
+        stage(messages, decode)
         for sender, msg in messages.items():
             self._payloads[2][sender] = msg.payload
         self._check_echoes(1, echoes)
@@ -413,11 +388,11 @@ class AuxInfoGen(StateMachine[AuxInfo]):
                 proof = prm.PrmProof.from_bytes(r.prm_bytes, r.params.n)
                 prm.verify(r.params, proof, session_id=self.session_id, prover_id=sender)
 
-        _stage(decoded, check_commitment)
-        _stage(decoded, check_size)
+        stage(decoded, check_commitment)
+        stage(decoded, check_size)
         self._reveals.update(decoded)
         self._check_distinct_moduli()
-        _stage(decoded, check_prm)
+        stage(decoded, check_prm)
         rho = bytearray(_RHO)
         for j in sorted(self._reveals):
             for k, b in enumerate(self._reveals[j].rho):
@@ -453,7 +428,7 @@ class AuxInfoGen(StateMachine[AuxInfo]):
 
     def _round3(self, messages: dict[int, ProtocolMessage]) -> None:
         n_me = self._sk.n
-        echo_len = self.n * _HASH
+        echo_len = self.n * HASH
         echoes: dict[int, bytes] = {}
         proofs: dict[int, tuple[bytes, bytes]] = {}
 
@@ -471,7 +446,7 @@ class AuxInfoGen(StateMachine[AuxInfo]):
             echoes[sender] = data[:echo_len]
             proofs[sender] = (data[echo_len : echo_len + mod_len], data[echo_len + mod_len :])
 
-        _stage(messages, decode)
+        stage(messages, decode)
         self._check_echoes(2, echoes)
         fs_sid = proof_session_id(self.session_id, self._rho)
         mine = self._rp.params
@@ -488,29 +463,10 @@ class AuxInfoGen(StateMachine[AuxInfo]):
                 proof = fac.FacProof.from_bytes(proofs[sender][1], n_j, n_me)
                 fac.verify(n_j, mine, proof, session_id=fs_sid, prover_id=sender)
 
-        _stage(proofs, check_mod)
-        _stage(proofs, check_fac)
+        stage(proofs, check_mod)
+        stage(proofs, check_fac)
         public = AuxInfoPublic({j: self._reveals[j].params for j in sorted(self._reveals)})
         self.finish(AuxInfo(self.me, self._sk, self._rp, public))
-
-
-def _stage(senders: Iterable[int], check: Callable[[int], None]) -> None:
-    """Run ``check`` for every sender (ascending) and raise one ProtocolError naming
-    every sender that failed (``check`` name of the lowest-indexed failure)."""
-    failures: list[ProtocolError] = []
-    for j in sorted(senders):
-        try:
-            check(j)
-        except ProtocolError as exc:
-            failures.append(exc)
-    if len(failures) == 1:
-        raise failures[0]
-    if failures:
-        raise ProtocolError(
-            "; ".join(f.message for f in failures),
-            blame=tuple(sorted({b for f in failures for b in f.blame})),
-            check=failures[0].check,
-        )
 
 
 @contextmanager

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from shardvault.crypto.groups import SECP256K1, Point
@@ -53,6 +52,12 @@ from shardvault.crypto.shamir import (
 from shardvault.crypto.zk import sch
 from shardvault.crypto.zk.transcript import InvalidProof
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
+from shardvault.protocols.cggmp.common import (
+    HASH,
+    check_echo_vectors,
+    echo_entry_hash,
+    stage,
+)
 from shardvault.protocols.cggmp.keyshare import KeyShare
 from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
 
@@ -60,7 +65,6 @@ __all__ = ["PROTOCOL", "CggmpKeygen", "Decommitment", "commitment", "proof_sessi
 
 PROTOCOL = "cggmp24/keygen"
 _G = SECP256K1
-_HASH = 32  # SHA-256: commitments and echo entries
 _RID = 32  # 2 kappa bits of joint randomness (kappa = 128)
 _U = 32  # commitment blinding
 _POINT = _G.element_size  # 33
@@ -130,12 +134,7 @@ def proof_session_id(session_id: bytes, rid: bytes) -> bytes:
 
 
 def _entry_hash(session_id: bytes, round_: int, sender: int, payload: bytes) -> bytes:
-    tr = Transcript("shardvault/cggmp24/keygen/echo/v1")
-    tr.append("session-id", session_id)
-    tr.append_int("round", round_)
-    tr.append_int("sender", sender)
-    tr.append("payload", payload)
-    return hashlib.sha256(tr.encode()).digest()
+    return echo_entry_hash("shardvault/cggmp24/keygen/echo/v1", session_id, round_, sender, payload)
 
 
 class CggmpKeygen(StateMachine[KeyShare]):
@@ -208,58 +207,33 @@ class CggmpKeygen(StateMachine[KeyShare]):
         )
 
     def _check_echoes(self, claims: dict[int, bytes]) -> None:
-        """``claims[k]``: party k's echo vector of round 1. A party whose claim about
-        its own broadcast differs from what we received equivocated; one whose claim
-        about OUR broadcast differs misreports. Any other disagreement is between the
-        broadcaster and the reporter: both are named (the transport's signed messages
-        tell which of the two lied)."""
-        mine = self._echo_vector()
-        order = sorted(self._all)
-
-        def entry(vec: bytes, j: int) -> bytes:
-            k = order.index(j)
-            return vec[k * _HASH : (k + 1) * _HASH]
-
-        check = "keygen-echo-broadcast"
-        for k in sorted(claims):
-            if entry(claims[k], k) != entry(mine, k):
-                raise ProtocolError(
-                    f"party {k} sent different round-1 broadcasts to different parties",
-                    blame=(k,),
-                    check=check,
-                )
-        for k in sorted(claims):
-            if entry(claims[k], self.me) != entry(mine, self.me):
-                raise ProtocolError(
-                    f"party {k} misreports our round-1 broadcast", blame=(k,), check=check
-                )
-        for k in sorted(claims):
-            for j in order:
-                if j not in (k, self.me) and entry(claims[k], j) != entry(mine, j):
-                    raise ProtocolError(
-                        f"party {k} received a different round-1 broadcast from party {j}: "
-                        "one of them equivocated or misreports",
-                        blame=tuple(sorted((j, k))),
-                        check=check,
-                    )
+        """See :func:`common.check_echo_vectors`."""
+        check_echo_vectors(
+            me=self.me,
+            order=sorted(self._all),
+            mine=self._echo_vector(),
+            claims=claims,
+            round_=1,
+            check="keygen-echo-broadcast",
+        )
 
     # -- round handlers --------------------------------------------------------------
     def _round1_received(self, messages: dict[int, ProtocolMessage]) -> None:
         def check(sender: int) -> None:
-            if len(messages[sender].payload) != _HASH:
+            if len(messages[sender].payload) != HASH:
                 raise ProtocolError(
                     f"round-1 commitment of party {sender} has the wrong size",
                     blame=(sender,),
                     check="keygen-round1-decode",
                 )
 
-        _stage(messages, check)
+        stage(messages, check)
         for sender, msg in messages.items():
             self._round1[sender] = msg.payload
         self.send(2, None, self._echo_vector() + self._mine.to_bytes())
 
     def _round2_received(self, messages: dict[int, ProtocolMessage]) -> None:
-        echo_len = self.n * _HASH
+        echo_len = self.n * HASH
         echoes: dict[int, bytes] = {}
         decoded: dict[int, Decommitment] = {}
 
@@ -281,7 +255,7 @@ class CggmpKeygen(StateMachine[KeyShare]):
                 ) from None
             echoes[sender] = data[:echo_len]
 
-        _stage(messages, decode)
+        stage(messages, decode)
         self._check_echoes(echoes)
 
         def check_commitment(sender: int) -> None:
@@ -293,7 +267,7 @@ class CggmpKeygen(StateMachine[KeyShare]):
                     check="keygen-commitment",
                 )
 
-        _stage(decoded, check_commitment)
+        stage(decoded, check_commitment)
         self._decommitments.update(decoded)
         rid = bytearray(_RID)
         for j in sorted(self._decommitments):
@@ -333,7 +307,7 @@ class CggmpKeygen(StateMachine[KeyShare]):
                     check="keygen-round3-decode",
                 ) from None
 
-        _stage(messages, decode)
+        stage(messages, decode)
 
         def check_feldman(sender: int) -> None:
             expected = derive_public_share(_G, self._decommitments[sender].feldman, self.me)
@@ -363,8 +337,8 @@ class CggmpKeygen(StateMachine[KeyShare]):
                     check=exc.check,
                 ) from None
 
-        _stage(shares, check_feldman)
-        _stage(responses, check_sch)
+        stage(shares, check_feldman)
+        stage(responses, check_sch)
         shares[self.me] = self._own_share
         self._own_share = 0
         self._finish(sum(shares.values()) % _G.order)
@@ -385,22 +359,3 @@ class CggmpKeygen(StateMachine[KeyShare]):
                 f"key share is inconsistent: {exc.message}", check="keygen-result"
             ) from None
         self.finish(share)
-
-
-def _stage(senders: Iterable[int], check: Callable[[int], None]) -> None:
-    """Run ``check`` for every sender (ascending) and raise one ProtocolError naming
-    every sender that failed (``check`` name of the lowest-indexed failure)."""
-    failures: list[ProtocolError] = []
-    for j in sorted(senders):
-        try:
-            check(j)
-        except ProtocolError as exc:
-            failures.append(exc)
-    if len(failures) == 1:
-        raise failures[0]
-    if failures:
-        raise ProtocolError(
-            "; ".join(f.message for f in failures),
-            blame=tuple(sorted({b for f in failures for b in f.blame})),
-            check=failures[0].check,
-        )

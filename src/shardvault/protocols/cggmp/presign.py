@@ -39,14 +39,12 @@ stage by stage, senders ascending; proof failures carry the proof's own check
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from shardvault.crypto.groups import SECP256K1, Point
-from shardvault.crypto.hashing import Transcript
 from shardvault.crypto.paillier import PaillierPublicKey, powmod_sec
 from shardvault.crypto.zk import affg, elog, encelg
 from shardvault.crypto.zk.transcript import (
@@ -58,6 +56,12 @@ from shardvault.crypto.zk.transcript import (
 )
 from shardvault.errors import InvalidEncoding, InvalidParameters, NonceReused, ProtocolError
 from shardvault.protocols.cggmp.aux_info import AuxInfo
+from shardvault.protocols.cggmp.common import (
+    HASH,
+    check_echo_vectors,
+    echo_entry_hash,
+    stage,
+)
 from shardvault.protocols.cggmp.keyshare import KeyShare, additive_shares
 from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
 
@@ -76,7 +80,6 @@ _G = SECP256K1
 _Q = SECP256K1.order
 _PT = SECP256K1.element_size  # 33
 _SC = SECP256K1.scalar_size  # 32
-_HASH = 32
 _ELOG = elog.ElogProof.encoded_length()
 
 # Proof session-id tags (one per proof in the figure).
@@ -194,7 +197,7 @@ def layout_round2(count: int, n_sender: int, n_receiver: int) -> list[tuple[str,
     """Round-2 payload fields; ``count`` is the number of signers (echo length)."""
     aff = affg.AffgProof.encoded_length(n_receiver, n_sender, n_receiver)
     return [
-        ("echo", count * _HASH),
+        ("echo", count * HASH),
         ("Gamma", _PT),
         ("elog", _ELOG),
         ("D", _ct_width(n_receiver)),
@@ -208,7 +211,7 @@ def layout_round2(count: int, n_sender: int, n_receiver: int) -> list[tuple[str,
 
 def layout_round3(count: int) -> list[tuple[str, int]]:
     return [
-        ("echo", count * _HASH),
+        ("echo", count * HASH),
         ("delta", _SC),
         ("Delta", _PT),
         ("S", _PT),
@@ -240,12 +243,9 @@ def _scalar(data: bytes) -> int:
 
 
 def _entry_hash(session_id: bytes, round_: int, sender: int, payload: bytes) -> bytes:
-    tr = Transcript("shardvault/cggmp24/presign/echo/v1")
-    tr.append("session-id", session_id)
-    tr.append_int("round", round_)
-    tr.append_int("sender", sender)
-    tr.append("payload", payload)
-    return hashlib.sha256(tr.encode()).digest()
+    return echo_entry_hash(
+        "shardvault/cggmp24/presign/echo/v1", session_id, round_, sender, payload
+    )
 
 
 def _sample_pm(bound: int) -> int:
@@ -391,37 +391,15 @@ class Presign(StateMachine[Presignature]):
         return b"".join(_entry_hash(self.session_id, round_, j, box[j]) for j in self.signers)
 
     def _check_echoes(self, round_: int, claims: dict[int, bytes]) -> None:
-        """As in aux_info: a party misstating its own broadcast equivocated; one
-        misstating ours misreports; a disagreement about a third party names both."""
-        mine = self._echo_vector(round_)
-        order = list(self.signers)
-
-        def entry(vec: bytes, j: int) -> bytes:
-            k = order.index(j)
-            return vec[k * _HASH : (k + 1) * _HASH]
-
-        check = "presign-echo-broadcast"
-        for k in sorted(claims):
-            if entry(claims[k], k) != entry(mine, k):
-                raise ProtocolError(
-                    f"party {k} sent different round-{round_} broadcasts to different parties",
-                    blame=(k,),
-                    check=check,
-                )
-        for k in sorted(claims):
-            if entry(claims[k], self.me) != entry(mine, self.me):
-                raise ProtocolError(
-                    f"party {k} misreports our round-{round_} broadcast", blame=(k,), check=check
-                )
-        for k in sorted(claims):
-            for j in order:
-                if j not in (k, self.me) and entry(claims[k], j) != entry(mine, j):
-                    raise ProtocolError(
-                        f"party {k} received a different round-{round_} broadcast from party "
-                        f"{j}: one of them equivocated or misreports",
-                        blame=tuple(sorted((j, k))),
-                        check=check,
-                    )
+        """See :func:`common.check_echo_vectors`."""
+        check_echo_vectors(
+            me=self.me,
+            order=list(self.signers),
+            mine=self._echo_vector(round_),
+            claims=claims,
+            round_=round_,
+            check="presign-echo-broadcast",
+        )
 
     # -- round 1 -> 2 ------------------------------------------------------------------
     def _round1(self, messages: dict[int, ProtocolMessage]) -> None:
@@ -471,8 +449,8 @@ class Presign(StateMachine[Presignature]):
                     prover_id=j,
                 )
 
-        _stage(messages, decode)
-        _stage(decoded, verify)
+        stage(messages, decode)
+        stage(decoded, verify)
         self._r1.update(decoded)
 
         me = self._r1[self.me]
@@ -568,7 +546,7 @@ class Presign(StateMachine[Presignature]):
             fields[j] = (big_gamma, proof, d, ff, dh, fh)
             self._payloads[2][j] = f["Gamma"] + f["elog"]
 
-        _stage(messages, decode)
+        stage(messages, decode)
         self._check_echoes(1, echoes)
 
         def check_elog(j: int) -> None:
@@ -610,8 +588,8 @@ class Presign(StateMachine[Presignature]):
                     verifier_key=sk,
                 )
 
-        _stage(fields, check_elog)
-        _stage(fields, check_affg)
+        stage(fields, check_elog)
+        stage(fields, check_affg)
         for j in self._peers:
             self._gammas[j] = fields[j][0]
         big_gamma = _G.sum(self._gammas[j] for j in self.signers)
@@ -675,7 +653,7 @@ class Presign(StateMachine[Presignature]):
             with _proof_errors(j, "Π_elog", elog.PROOF_NAME):
                 proofs[j] = elog.ElogProof.from_bytes(f["elog"])
 
-        _stage(messages, decode)
+        stage(messages, decode)
         self._check_echoes(2, echoes)
 
         def check_elog(j: int) -> None:
@@ -692,7 +670,7 @@ class Presign(StateMachine[Presignature]):
                     prover_id=j,
                 )
 
-        _stage(proofs, check_elog)
+        stage(proofs, check_elog)
         delta = sum(self._deltas.values()) % _Q
         big_delta = _G.sum(self._big_deltas[j] for j in self.signers)
         # SECURITY.md item 16: never skipped.
@@ -721,25 +699,6 @@ class Presign(StateMachine[Presignature]):
         k, chi = self._k, self._chi
         self._k = self._chi = self._gamma = self._w = self._a = self._b = 0
         self.finish(Presignature(self.me, k, chi, public))
-
-
-def _stage(senders: Iterable[int], check: Callable[[int], None]) -> None:
-    """Run ``check`` for every sender (ascending); one ProtocolError naming all that
-    failed (``check`` of the lowest-indexed failure)."""
-    failures: list[ProtocolError] = []
-    for j in sorted(senders):
-        try:
-            check(j)
-        except ProtocolError as exc:
-            failures.append(exc)
-    if len(failures) == 1:
-        raise failures[0]
-    if failures:
-        raise ProtocolError(
-            "; ".join(f.message for f in failures),
-            blame=tuple(sorted({b for f in failures for b in f.blame})),
-            check=failures[0].check,
-        )
 
 
 @contextmanager

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shardvault.crypto.groups import SECP256K1, Point
@@ -68,6 +68,12 @@ from shardvault.crypto.shamir import (
 from shardvault.crypto.zk import sch
 from shardvault.crypto.zk.transcript import InvalidProof
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
+from shardvault.protocols.cggmp.common import (
+    HASH,
+    check_echo_vectors,
+    echo_entry_hash,
+    stage,
+)
 from shardvault.protocols.cggmp.keyshare import KeyShare
 from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
 
@@ -84,7 +90,6 @@ __all__ = [
 
 PROTOCOL = "cggmp24/refresh"
 _G = SECP256K1
-_HASH = 32  # SHA-256: commitments, echo entries, confirmation
 _RID = 32
 _U = 32
 _POINT = _G.element_size  # 33
@@ -190,12 +195,9 @@ def confirmation_hash(
 
 
 def _entry_hash(session_id: bytes, round_: int, sender: int, payload: bytes) -> bytes:
-    tr = Transcript("shardvault/cggmp24/refresh/echo/v1")
-    tr.append("session-id", session_id)
-    tr.append_int("round", round_)
-    tr.append_int("sender", sender)
-    tr.append("payload", payload)
-    return hashlib.sha256(tr.encode()).digest()
+    return echo_entry_hash(
+        "shardvault/cggmp24/refresh/echo/v1", session_id, round_, sender, payload
+    )
 
 
 class CggmpRefresh(StateMachine[KeyShare]):
@@ -270,55 +272,33 @@ class CggmpRefresh(StateMachine[KeyShare]):
         return b"".join(_entry_hash(self.session_id, 1, j, self._round1[j]) for j in self._order)
 
     def _check_echoes(self, claims: dict[int, bytes]) -> None:
-        """Same rules as key generation: a party whose echo of its own broadcast
-        differs from what we got equivocated; one that misreports OUR broadcast is
-        named; any other disagreement names the broadcaster and the reporter."""
-        mine = self._echo_vector()
-
-        def entry(vec: bytes, j: int) -> bytes:
-            k = self._order.index(j)
-            return vec[k * _HASH : (k + 1) * _HASH]
-
-        check = "refresh-echo-broadcast"
-        for k in sorted(claims):
-            if entry(claims[k], k) != entry(mine, k):
-                raise ProtocolError(
-                    f"party {k} sent different round-1 broadcasts to different parties",
-                    blame=(k,),
-                    check=check,
-                )
-        for k in sorted(claims):
-            if entry(claims[k], self.me) != entry(mine, self.me):
-                raise ProtocolError(
-                    f"party {k} misreports our round-1 broadcast", blame=(k,), check=check
-                )
-        for k in sorted(claims):
-            for j in self._order:
-                if j not in (k, self.me) and entry(claims[k], j) != entry(mine, j):
-                    raise ProtocolError(
-                        f"party {k} received a different round-1 broadcast from party {j}: "
-                        "one of them equivocated or misreports",
-                        blame=tuple(sorted((j, k))),
-                        check=check,
-                    )
+        """See :func:`common.check_echo_vectors`."""
+        check_echo_vectors(
+            me=self.me,
+            order=self._order,
+            mine=self._echo_vector(),
+            claims=claims,
+            round_=1,
+            check="refresh-echo-broadcast",
+        )
 
     # -- round handlers --------------------------------------------------------------
     def _round1_received(self, messages: dict[int, ProtocolMessage]) -> None:
         def check(sender: int) -> None:
-            if len(messages[sender].payload) != _HASH:
+            if len(messages[sender].payload) != HASH:
                 raise ProtocolError(
                     f"round-1 commitment of party {sender} has the wrong size",
                     blame=(sender,),
                     check="refresh-round1-decode",
                 )
 
-        _stage(messages, check)
+        stage(messages, check)
         for sender, msg in messages.items():
             self._round1[sender] = msg.payload
         self.send(2, None, self._echo_vector() + self._mine.to_bytes())
 
     def _round2_received(self, messages: dict[int, ProtocolMessage]) -> None:
-        echo_len = self.n * _HASH
+        echo_len = self.n * HASH
         echoes: dict[int, bytes] = {}
         decoded: dict[int, RefreshDecommitment] = {}
 
@@ -340,7 +320,7 @@ class CggmpRefresh(StateMachine[KeyShare]):
                 ) from None
             echoes[sender] = data[:echo_len]
 
-        _stage(messages, decode)
+        stage(messages, decode)
         self._check_echoes(echoes)
 
         def check_commitment(sender: int) -> None:
@@ -365,8 +345,8 @@ class CggmpRefresh(StateMachine[KeyShare]):
                     check="refresh-zero-share",
                 )
 
-        _stage(decoded, check_commitment)
-        _stage(decoded, check_images)
+        stage(decoded, check_commitment)
+        stage(decoded, check_images)
         self._decommitments.update(decoded)
         self._images[self.me] = {k: dealt_image(self._mine.feldman, k) for k in self._order}
         rid = bytearray(_RID)
@@ -449,9 +429,9 @@ class CggmpRefresh(StateMachine[KeyShare]):
                     ) from None
 
         try:
-            _stage(messages, decode)
-            _stage(shares, check_feldman)
-            _stage(responses, check_sch)
+            stage(messages, decode)
+            stage(shares, check_feldman)
+            stage(responses, check_sch)
         except ProtocolError as exc:
             self._pending = exc
             self._erase()
@@ -507,7 +487,7 @@ class CggmpRefresh(StateMachine[KeyShare]):
 
         def decode(sender: int) -> None:
             p = messages[sender].payload
-            if len(p) == 1 + _HASH and p[0] == _OK:
+            if len(p) == 1 + HASH and p[0] == _OK:
                 confirmations[sender] = p[1:]
                 return
             accused = tuple(p[1:])
@@ -525,7 +505,7 @@ class CggmpRefresh(StateMachine[KeyShare]):
                 check="refresh-round4-decode",
             )
 
-        _stage(messages, decode)
+        stage(messages, decode)
         if self._pending is not None:
             raise self._pending
         if complaints:
@@ -554,22 +534,3 @@ class CggmpRefresh(StateMachine[KeyShare]):
         if new is None:  # pragma: no cover - set in round 3 whenever no complaint
             raise ProtocolError("no refreshed share", check="refresh-result")
         self.finish(new)
-
-
-def _stage(senders: Iterable[int], check: Callable[[int], None]) -> None:
-    """Run ``check`` for every sender (ascending) and raise one ProtocolError naming
-    every sender that failed (``check`` name of the lowest-indexed failure)."""
-    failures: list[ProtocolError] = []
-    for j in sorted(senders):
-        try:
-            check(j)
-        except ProtocolError as exc:
-            failures.append(exc)
-    if len(failures) == 1:
-        raise failures[0]
-    if failures:
-        raise ProtocolError(
-            "; ".join(f.message for f in failures),
-            blame=tuple(sorted({b for f in failures for b in f.blame})),
-            check=failures[0].check,
-        )
