@@ -1,7 +1,8 @@
 """CGGMP24 benchmark: shardvault's threshold ECDSA (2-of-3, secp256k1) against ggmpc.
 
-Run with ``.venv/bin/python benchmarks/cggmp_bench.py`` (about 2-4 minutes);
-``--quick`` is a < 90 s smoke run. It times, on this machine and in one run:
+Run with ``.venv/bin/python benchmarks/cggmp_bench.py`` (about 4-6 minutes);
+``--quick`` is a shorter smoke run; ``--only protocol`` / ``--only rest`` runs one part.
+It times, on this machine and in one run:
 
 * 1536-bit safe-prime generation (a few samples: the search time is memoryless,
   so the median and the mean differ a lot);
@@ -15,11 +16,15 @@ Run with ``.venv/bin/python benchmarks/cggmp_bench.py`` (about 2-4 minutes);
   ``gmpy2.powmod`` / ``gmpy2.powmod_sec``), and the presigning time against the
   lower bound sum(cost of one gmpy2 powmod of the same modulus and exponent size);
 * the reference, ``ggmpc`` (PyPI; GG18 in Python, with the MtA range proofs but none
-  of CGGMP's modulus proofs): its 2-of-3 key generation and a 2-of-3 signature.
+  of CGGMP's modulus proofs): its 2-of-3 key generation and a 2-of-3 signature;
+* the REST part (``bench_rest_ecdsa.py``; vault = ``BackgroundVault`` in a child
+  process, TEST-ONLY fixture primes, SDK over HTTP on 127.0.0.1): start ->
+  ``ecdsaReady``, key generation, signing with and without a warm presignature (p50,
+  p95) and signatures per second from a full pool (sequential and 4 clients).
 
 Every signature is verified with libsecp256k1 (coincurve) outside the timed region.
-The same numbers go to ``benchmarks/results/cggmp_bench.json``. See
-``benchmarks/README.md``.
+The same numbers go to ``benchmarks/results/cggmp_bench.json`` (``--only rest``:
+``cggmp_bench_rest.json``). See ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -55,6 +60,16 @@ from shardvault.protocols.cggmp.presign import Presign, Presignature
 from shardvault.protocols.cggmp.sign import EcdsaSignature, combine, sign_share
 from shardvault.protocols.messages import InMemorySessionRegistry, StateMachine, run_locally
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the REST helper, next to this
+from bench_rest_ecdsa import (
+    REST_FULL,
+    REST_QUICK,
+    RestBenchmarkError,
+    RestRow,
+    run_rest,
+    summarize,
+)
+
 try:  # the reference; pure Python (phe + python-ecdsa), see the README
     import ggmpc
     import ggmpc.curves as ggmpc_curves
@@ -67,6 +82,7 @@ except Exception as exc:  # pragma: no cover - depends on the environment
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "cggmp_bench.json"
+REST_RESULTS_PATH = RESULTS_PATH.with_name("cggmp_bench_rest.json")
 #: TEST ONLY (public) pregenerated safe primes, shared with the test suite.
 FIXTURE = ROOT / "tests" / "fixtures" / "cggmp_primes.json"
 
@@ -937,14 +953,68 @@ def render_modexp(console: Console, extra: dict[str, Any]) -> None:
     )
 
 
+REST_FOOTNOTES = [
+    "REST: the vault (API + coordinator + 3 signers, SQLite) is BackgroundVault in a "
+    "child process (not `shardvault up`: the CLI cannot take the TEST-ONLY fixture "
+    "primes); the SDK client measures real HTTP on 127.0.0.1 from this process.",
+    "REST: the benchmark reads coordinator internals in the child (pool target, warm "
+    "count per key) to fill/empty pools; latency = the SDK call (request + JSON + parse).",
+    "REST: warm = pool full (8) before each timed request, refill finished; cold = a key "
+    "created with pool target 0, so every request presigns then signs.",
+    "REST: p50 = median, p95 = nearest rank (n = 15: the max); signatures/s rows: p50 "
+    "column = the burst's rate, mean = mean request latency in the burst.",
+    "REST: a shared, noisy 2-CPU machine: the client, the API and 3 signers (one child "
+    "process) compete for the same cores.",
+]
+
+
+def render_rest(console: Console, rows: Sequence[RestRow]) -> None:
+    table = Table(
+        title="CGGMP24 2-of-3 secp256k1 via REST (SDK -> HTTP -> API -> 3 signers); fixture primes"
+    )
+    for name, just in (
+        ("operation", "left"),
+        ("p50", "right"),
+        ("p95", "right"),
+        ("mean", "right"),
+        ("n", "right"),
+        ("note", "left"),
+    ):
+        table.add_column(name, justify=just)  # type: ignore[arg-type]
+    for r in rows:
+        if r.unit == "rate":
+            st = Stats.of(r.samples_ns)
+            table.add_row(
+                r.operation,
+                f"{r.rate:,.1f} /s",
+                "",
+                fmt(st, "time", "mean_ns"),
+                str(r.n),
+                r.note,
+            )
+            continue
+        st = Stats.of(r.samples_ns)  # its median is the p50
+        p95 = Stats(st.samples, r.p(95), r.p(95), r.p(95), r.p(95), r.p(95))
+        table.add_row(
+            r.operation,
+            fmt(st, "time"),
+            fmt(p95, "time") if r.n > 1 else "",
+            fmt(st, "time", "mean_ns"),
+            str(r.n),
+            r.note,
+        )
+    console.print(table)
+    for note in REST_FOOTNOTES:
+        console.print(f"  {note}", style="dim", markup=False, highlight=False)
+
+
 def print_goals(console: Console, goals_: list[dict[str, Any]]) -> None:
     for g in goals_:
         color = {"PASS": "green", "MISS": "red"}.get(g["status"], "yellow")
         v = g["value"]
+        unit = g.get("unit") or ("s" if "key generation" in g["description"] else "x")
         detail = (
-            "n/a"
-            if v is None
-            else (f"{v:.3f} s" if "key generation" in g["description"] else f"{v:.2f}x")
+            "n/a" if v is None else {"s": f"{v:.3f} s", "ms": f"{v:.2f} ms"}.get(unit, f"{v:.2f}x")
         )
         if g.get("detail") and v is None:
             detail += f"; {g['detail']}"
@@ -1004,15 +1074,38 @@ def print_machine(console: Console, info: dict[str, Any], config: Config) -> Non
 
 
 def write_json(
-    path: Path, info: dict[str, Any], config: Config, result: dict[str, Any], elapsed_s: float
+    path: Path,
+    info: dict[str, Any],
+    config: Config,
+    result: dict[str, Any] | None,
+    rest: dict[str, Any] | None,
+    elapsed_s: float,
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    extra = dict(result["extra"])
-    extra.pop("lb_classes", None)
-    doc = {
+    rest_doc = (
+        None
+        if rest is None
+        else {
+            "config": rest["config"].__dict__,
+            "rows": summarize(rest["rows"]),
+            **rest["extra"],
+            "goals": rest["goals"],
+            "footnotes": REST_FOOTNOTES,
+        }
+    )
+    head: dict[str, Any] = {
         "benchmark": "cggmp_bench",
         "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": info,
+    }
+    if result is None:
+        doc = {**head, "only": "rest", "rest": rest_doc, "elapsed_s": round(elapsed_s, 2)}
+        path.write_text(json.dumps(doc, indent=2) + "\n")
+        return
+    extra = dict(result["extra"])
+    extra.pop("lb_classes", None)
+    doc = {
+        **head,
         "config": config.__dict__,
         "rows": [
             {
@@ -1028,6 +1121,7 @@ def write_json(
         ],
         **extra,
         "footnotes": FOOTNOTES,
+        "rest": rest_doc,
         "elapsed_s": round(elapsed_s, 2),
     }
     path.write_text(json.dumps(doc, indent=2) + "\n")
@@ -1045,14 +1139,24 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="1536-bit safe primes to time (default 5, --quick 1; 0 skips)",
     )
     parser.add_argument(
+        "--only",
+        choices=("protocol", "rest"),
+        default=None,
+        help="run one part: the in-process protocol (incl. primes and ggmpc) or the REST "
+        "API (vault in a child process, fixture primes; ~1.5 min); default both",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
-        default=RESULTS_PATH,
-        help=f"where to write the results (default {RESULTS_PATH})",
+        default=None,
+        help=f"where to write the results (default {RESULTS_PATH}; --only rest: "
+        f"{REST_RESULTS_PATH})",
     )
     args = parser.parse_args(argv)
     if args.prime_samples is not None and args.prime_samples < 0:
         parser.error("--prime-samples must be >= 0")
+    if args.json is None:
+        args.json = REST_RESULTS_PATH if args.only == "rest" else RESULTS_PATH
     return args
 
 
@@ -1061,22 +1165,47 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = QUICK if args.quick else FULL
     if args.prime_samples is not None:
         config = Config(**{**config.__dict__, "prime_samples": args.prime_samples})
+    rest_config = REST_QUICK if args.quick else REST_FULL
     console = Console(width=None if sys.stdout.isatty() else 150)
     info = machine_info()
     print_machine(console, info, config)
-    if GGMPC_ERROR:
+    if args.only != "protocol":
+        console.print(
+            f"rest     : keygen {rest_config.keygen_samples}, cold sign "
+            f"{rest_config.cold_samples}, warm sign {rest_config.warm_samples}, bursts of "
+            f"{rest_config.burst} (1 and {rest_config.concurrent_clients} clients); "
+            "TEST-ONLY fixture primes",
+            highlight=False,
+        )
+    if GGMPC_ERROR and args.only != "rest":
         console.print(f"[yellow]{GGMPC_ERROR}: reference columns are n/a[/yellow]")
     start = time.perf_counter()
-    result = run(config, console)
+    result: dict[str, Any] | None = None
+    rest: dict[str, Any] | None = None
+    try:
+        if args.only != "rest":
+            result = run(config, console)
+        if args.only != "protocol":
+            rest = run_rest(rest_config, lambda text: log(console, text))
+            rest["config"] = rest_config
+    except (BenchmarkError, RestBenchmarkError) as exc:
+        console.print(f"[bold red]ABORTED: {exc}[/bold red]", highlight=False)
+        return 1
     elapsed = time.perf_counter() - start
     console.print()
-    render(console, result["rows"])
-    render_modexp(console, result["extra"])
-    if result["extra"]["ggmpc_error"]:
-        console.print(f"[yellow]{result['extra']['ggmpc_error']}[/yellow]", highlight=False)
+    if result is not None:
+        render(console, result["rows"])
+        render_modexp(console, result["extra"])
+        if result["extra"]["ggmpc_error"]:
+            console.print(f"[yellow]{result['extra']['ggmpc_error']}[/yellow]", highlight=False)
+    if rest is not None:
+        render_rest(console, rest["rows"])
     console.print("[green]every signature verified with libsecp256k1 (coincurve)[/green]")
-    print_goals(console, result["extra"]["goals"])
-    write_json(args.json, info, config, result, elapsed)
+    if result is not None:
+        print_goals(console, result["extra"]["goals"])
+    if rest is not None:
+        print_goals(console, rest["goals"])
+    write_json(args.json, info, config, result, rest, elapsed)
     console.print(f"wall time {elapsed:.1f} s; results written to {args.json}", highlight=False)
     return 0
 

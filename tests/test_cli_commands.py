@@ -467,6 +467,7 @@ def test_live_up_import_sign_export_restart(tmp_path: Path) -> None:
         rc = up.stop()
     assert rc == 0, up.output
     assert "signers stopped" in up.output and "Traceback" not in up.output
+    assert "ECDSA (CGGMP24)" in up.output  # readiness is reported (plain lines: not a TTY)
 
     wrong_kek = subprocess.run(
         [sys.executable, "-m", "shardvault.cli", "up", *d, "--port", "0"],

@@ -27,7 +27,9 @@ def b64(data: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundVault]:
-    with BackgroundVault(tmp_path_factory.mktemp("vault"), os.urandom(32)) as vault:
+    with BackgroundVault(
+        tmp_path_factory.mktemp("vault"), os.urandom(32), ecdsa_primes="off"
+    ) as vault:
         yield vault
 
 

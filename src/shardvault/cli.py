@@ -22,7 +22,8 @@ import signal
 import stat
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, ParamSpec, TypeVar
@@ -36,6 +37,7 @@ from shardvault import __version__
 from shardvault.errors import ShardvaultError
 
 if TYPE_CHECKING:
+    from shardvault.coordinator.interface import EcdsaStatus
     from shardvault.sdk import Client, Key, Signature
 
 app = typer.Typer(
@@ -286,6 +288,87 @@ def _make_server(config: Any) -> Any:
     return _Server(config)
 
 
+ECDSA_LABEL = "ECDSA (CGGMP24)"
+
+
+async def watch_ecdsa(
+    status: Callable[[], Awaitable[EcdsaStatus]],
+    console: Console,
+    *,
+    interval: float = 0.5,
+    plain_interval: float = 30.0,
+) -> bool:
+    """Show ECDSA readiness (``status()`` polled every ``interval`` seconds) until it is
+    ready, then say so; returns True then. On a terminal: a rich progress bar; otherwise
+    a plain line when the stage changes and at most every ``plain_interval`` seconds.
+    A failing ``status()`` is shown and polled again. Cancel it to stop watching."""
+    from shardvault.coordinator.interface import EcdsaStatus
+
+    async def poll() -> EcdsaStatus:
+        try:
+            st = await status()
+        except Exception as exc:
+            return EcdsaStatus(False, 0.0, f"status unavailable ({type(exc).__name__})")
+        value = float(st.progress)
+        value = min(max(value, 0.0), 1.0) if value == value else 0.0  # NaN: 0
+        return EcdsaStatus(st.ready is True, 1.0 if st.ready is True else value, st.detail)
+
+    def done() -> None:
+        console.print(
+            Text.assemble(
+                (f"{ECDSA_LABEL} is ready", "bold green"),
+                ": ECDSA keys can be created, imported and used.",
+            )
+        )
+
+    st = await poll()
+    if st.ready:
+        done()
+        return True
+    if console.is_terminal:
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            SpinnerColumn,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        with Progress(
+            SpinnerColumn(),
+            TextColumn(ECDSA_LABEL, markup=False),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}", markup=False),
+            console=console,
+            redirect_stdout=False,
+            redirect_stderr=False,
+        ) as progress:
+            task = progress.add_task(st.detail, total=1000, completed=round(st.progress * 1000))
+            while not st.ready:
+                await asyncio.sleep(interval)
+                st = await poll()
+                progress.update(task, completed=round(st.progress * 1000), description=st.detail)
+    else:
+        console.print(
+            f"{ECDSA_LABEL} is getting ready in the background (EdDSA and Schnorr work now)",
+            soft_wrap=True,
+        )
+        shown: tuple[str, float] | None = None
+        while not st.ready:
+            now = time.monotonic()
+            if shown is None or st.detail != shown[0] or now - shown[1] >= plain_interval:
+                detail = f" ({st.detail})" if st.detail else ""
+                console.print(f"{ECDSA_LABEL}: {st.progress:.0%}{detail}", soft_wrap=True)
+                shown = (st.detail, now)
+            await asyncio.sleep(interval)
+            st = await poll()
+    done()
+    return True
+
+
 async def _run_up(
     *,
     data_dir: Path,
@@ -296,6 +379,8 @@ async def _run_up(
     kek_file: Path | None,
     database_url: str,
     log_level: str,
+    ecdsa: bool = True,
+    presig_pool: int = 8,
 ) -> None:
     from shardvault.server import bind_socket, serve_embedded
     from shardvault.signer.kek import load_or_create_kek
@@ -315,6 +400,8 @@ async def _run_up(
             database_url=database_url,
             log_level=log_level,
             server_factory=_make_server,
+            ecdsa_primes="generate" if ecdsa else "off",
+            presig_pool_target=presig_pool,
         ) as running:
             del kek
             base_url = running.base_url
@@ -337,7 +424,16 @@ async def _run_up(
                     ("shardvault is running", "bold green"), f" on {base_url} — Ctrl-C to stop."
                 )
             )
-            await running.serving
+            # The API serves (FROST keys work) while the signers prepare ECDSA.
+            watcher = asyncio.create_task(
+                watch_ecdsa(running.vault.ecdsa_status, console) if ecdsa else asyncio.sleep(0)
+            )
+            try:
+                await running.serving
+            finally:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await watcher
         console.print("signers stopped; bye.")
     finally:
         sock.close()
@@ -371,6 +467,19 @@ def up(
         Literal["critical", "error", "warning", "info", "debug"],
         typer.Option(help="uvicorn log level."),
     ] = "info",
+    ecdsa: Annotated[
+        bool,
+        typer.Option(
+            help="Prepare ECDSA (CGGMP24): Paillier safe primes and aux info in the "
+            "background at first start."
+        ),
+    ] = True,
+    presig_pool: Annotated[
+        int,
+        typer.Option(
+            min=0, max=1000, help="Presignatures kept warm per ECDSA key (0: presign per request)."
+        ),
+    ] = 8,
 ) -> None:
     """Run the embedded vault: the REST API and SIGNERS signer nodes in one process.
 
@@ -399,6 +508,8 @@ def up(
                 kek_file=kek_file,
                 database_url=url,
                 log_level=log_level,
+                ecdsa=ecdsa,
+                presig_pool=presig_pool,
             )
         )
     except KeyboardInterrupt:
@@ -455,6 +566,29 @@ def keys_create(
     with _client(data_dir, base_url, token) as client:
         key = client.keys.create(scheme=scheme, curve=curve, name=name)
     _print_key(key, as_json)
+
+
+@keys_app.command("refresh")
+@_cli_errors
+def keys_refresh(
+    key_id: Annotated[str, typer.Argument(help="Key id (key-…).")],
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    base_url: BaseUrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Refresh an ECDSA (CGGMP24) key's shares: every signer gets a new share of the
+    same key and erases the old one (the public key does not change). Needs every signer."""
+    with _client(data_dir, base_url, token) as client:
+        key = client.keys.refresh(key_id)
+    if as_json:
+        _echo_json(key.to_json_dict())
+    else:
+        _out().print(
+            f"key {key.id} refreshed: new shares on {len(key.signers)} signers, "
+            f"same public key {key.public_key}.",
+            soft_wrap=True,
+        )
 
 
 @keys_app.command("list")
@@ -806,13 +940,6 @@ def _read_key_file(spec: str) -> bytearray:
 @_cli_errors
 def import_key(
     curve: Annotated[Literal["ed25519", "secp256k1"], typer.Option(help="Curve of the key.")],
-    protocol: Annotated[
-        Literal["FROST", "FROST_BITCOIN", "CGGMP24"],
-        typer.Option(
-            help="Threshold protocol: FROST (EdDSA ed25519), FROST_BITCOIN (Schnorr BIP 340 "
-            "secp256k1), CGGMP24 (ECDSA secp256k1).",
-        ),
-    ],
     min_signers: Annotated[int, typer.Option(min=1, help="Signers needed to sign.")],
     key_file: Annotated[
         str,
@@ -821,6 +948,20 @@ def import_key(
             "(0x optional) or a JSON byte array. Never pass a key on the command line.",
         ),
     ],
+    protocol: Annotated[
+        Literal["FROST", "FROST_BITCOIN", "CGGMP24", "CGGMP21"] | None,
+        typer.Option(
+            help="Threshold protocol: FROST (EdDSA ed25519), FROST_BITCOIN (Schnorr BIP 340 "
+            "secp256k1), CGGMP24 (ECDSA secp256k1; CGGMP21 is an alias). Or give --scheme.",
+        ),
+    ] = None,
+    scheme: Annotated[
+        Literal["EdDSA", "Schnorr", "ECDSA"] | None,
+        typer.Option(
+            help="Signature scheme instead of --protocol: EdDSA (ed25519, FROST), Schnorr "
+            "(secp256k1, FROST_BITCOIN), ECDSA (secp256k1, CGGMP24).",
+        ),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="A name for the key.")] = None,
     ed25519_format: Annotated[
         Literal["seed", "solana", "scalar"] | None,
@@ -839,15 +980,38 @@ def import_key(
 
     Each share is encrypted to one signer on this machine; the key itself is never sent.
     """
+    from shardvault.coordinator.interface import (
+        PROTOCOL_ALIASES,
+        protocol_for_scheme,
+        scheme_for_protocol,
+    )
+
     if curve != "ed25519" and ed25519_format is not None:
         raise typer.BadParameter("only for ed25519 keys", param_hint="'--ed25519-format'")
+    if protocol is None and scheme is None:
+        raise typer.BadParameter("give --protocol or --scheme", param_hint="'--protocol'")
+    chosen = (
+        PROTOCOL_ALIASES.get(protocol, protocol)
+        if protocol is not None
+        else protocol_for_scheme(str(scheme), curve)
+    )
+    if chosen is None or scheme_for_protocol(chosen, curve) is None:
+        what = f"protocol {protocol}" if protocol is not None else f"scheme {scheme}"
+        raise typer.BadParameter(
+            f"{what} does not exist on curve {curve}",
+            param_hint="'--protocol'" if protocol is not None else "'--scheme'",
+        )
+    if scheme is not None and scheme_for_protocol(chosen, curve) != scheme:
+        raise typer.BadParameter(
+            f"--scheme {scheme} does not match --protocol {protocol}", param_hint="'--scheme'"
+        )
     material = _read_key_file(key_file)
     try:
         with _client(data_dir, base_url, token) as client:
             key = client.keys.import_key(
                 bytes(material),
                 curve=curve,
-                protocol=protocol,
+                protocol=chosen,
                 min_signers=min_signers,
                 name=name,
                 ed25519_format=ed25519_format,

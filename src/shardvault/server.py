@@ -69,12 +69,14 @@ async def serve_embedded(
     database_url: str | None = None,
     log_level: str = "warning",
     server_factory: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
+    **vault_options: Any,
 ) -> AsyncIterator[RunningVault]:
     """Start the signers, the API on ``sock`` and the admin credentials; stop them all
-    when the block ends (or when the server exits on its own)."""
+    when the block ends (or when the server exits on its own). ``vault_options`` go to
+    ``EmbeddedVault`` (``ecdsa_primes``, ``presig_pool_target``)."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     database_url = database_url or f"sqlite:///{data_dir / 'api.sqlite3'}"
-    vault = EmbeddedVault(data_dir, signers=signers, threshold=threshold, kek=kek)
+    vault = EmbeddedVault(data_dir, signers=signers, threshold=threshold, kek=kek, **vault_options)
     await vault.start()
     try:
         app = create_app(vault, database_url, default_min_signers=threshold)
@@ -103,7 +105,16 @@ class BackgroundVault:
         client = Client.from_credentials_file(live.credentials)
     """
 
-    def __init__(self, data_dir: Path, kek: bytes, *, signers: int = 3, threshold: int = 2) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        kek: bytes,
+        *,
+        signers: int = 3,
+        threshold: int = 2,
+        **vault_options: Any,
+    ) -> None:
+        self.vault_options = vault_options
         self.data_dir = data_dir
         self.kek = kek
         self.signers = signers
@@ -152,6 +163,7 @@ class BackgroundVault:
                 signers=self.signers,
                 threshold=self.threshold,
                 database_url=self.database_url,
+                **self.vault_options,
             ) as running:
                 self.vault = running.vault
                 self.base_url = running.base_url

@@ -4,7 +4,15 @@
 signing in-process with ``shardvault.protocols.frost``, so every signature the API
 returns is checked by PyNaCl / coincurve. It is not the embedded vault (no signer
 nodes, no transport, shares in plain memory) and its import/export blobs use a
-trivial test format, NOT the dealer format of docs/import-export-format.md:
+trivial test format, NOT the dealer format of docs/import-export-format.md.
+
+ECDSA (``CGGMP24``) is NOT threshold ECDSA here: the fake deals Shamir shares of a
+random secret itself (trusted dealer), and signs by recombining the secret and
+calling libsecp256k1 (coincurve); refresh re-deals shares of the same secret. It
+stands in for the CGGMP24 back end at the API layer only; readiness (aux info) is
+simulated by ``ecdsa_ready`` / ``ecdsa_progress``.
+
+Blob formats:
 
 * import: ``index (1 byte) || share scalar (32 bytes, big-endian)``, unencrypted;
 * export: ``HPKE-seal(requester key, info=b"shardvault-test-export",
@@ -23,20 +31,24 @@ from typing import Any
 
 import coincurve
 import httpx
+from coincurve.ecdsa import cdata_to_der, der_to_cdata
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from nacl.signing import SigningKey
 
 from shardvault.api.bootstrap import create_org
 from shardvault.coordinator.interface import (
+    EcdsaStatus,
     ExportedShare,
     KeyRecord,
     SignerDescriptor,
     encryption_key_statement,
 )
 from shardvault.crypto import hpke
-from shardvault.crypto.shamir import lagrange_coefficient
+from shardvault.crypto.groups import SECP256K1, Group
+from shardvault.crypto.shamir import evaluate_polynomial, lagrange_coefficient
 from shardvault.errors import (
+    AuxInfoNotReady,
     InvalidImport,
     InvalidParameters,
     NotFound,
@@ -67,6 +79,28 @@ class _Key:
 
 
 @dataclass
+class _EcdsaKey:
+    """A CGGMP24 stand-in: Shamir shares (index -> scalar) dealt by the fake itself."""
+
+    shares: dict[int, int]
+    min_signers: int
+
+    def secret(self) -> int:
+        base = sorted(self.shares)[: self.min_signers]
+        q = SECP256K1.order
+        return sum(lagrange_coefficient(i, base, q) * self.shares[i] for i in base) % q
+
+    @property
+    def public_key(self) -> bytes:
+        return SECP256K1.mul_base(self.secret()).encode()
+
+
+def _deal(secret: int, t: int, n: int) -> dict[int, int]:
+    coefficients = [secret, *(SECP256K1.random_scalar() for _ in range(t - 1))]
+    return {i: evaluate_polynomial(coefficients, i, SECP256K1.order) for i in range(1, n + 1)}
+
+
+@dataclass
 class FakeVault:
     """Test-only SigningBackend doing real FROST in one process (see module doc)."""
 
@@ -78,6 +112,14 @@ class FakeVault:
     #: method name -> exception to raise (every call) instead of working.
     fail: dict[str, BaseException] = field(default_factory=dict)
     sign_delay: float = 0.0
+    #: CGGMP24 keys (trusted-dealer stand-in, see the module doc).
+    ecdsa_keys: dict[str, _EcdsaKey] = field(default_factory=dict)
+    #: What ecdsa_status() reports; while not ready, CGGMP24 calls raise AuxInfoNotReady.
+    ecdsa_ready: bool = True
+    ecdsa_progress: float = 1.0
+    #: Faults: refresh returns another public key / sign returns another key's signature.
+    refresh_changes_public_key: bool = False
+    ecdsa_sign_with_wrong_key: bool = False
     _identities: list[SigningKey] = field(default_factory=list)
     _encryption: list[hpke.HpkeKeyPair] = field(default_factory=list)
 
@@ -94,6 +136,11 @@ class FakeVault:
         self.sign_log.clear()
         self.fail.clear()
         self.sign_delay = 0.0
+        self.ecdsa_keys.clear()
+        self.ecdsa_ready = True
+        self.ecdsa_progress = 1.0
+        self.refresh_changes_public_key = False
+        self.ecdsa_sign_with_wrong_key = False
 
     @property
     def cluster_id(self) -> str:
@@ -117,6 +164,50 @@ class FakeVault:
                 for i, sid in enumerate(self.signer_ids)
             },
         )
+
+    def _ecdsa_record(self, key_id: str, key: _EcdsaKey) -> KeyRecord:
+        return KeyRecord(
+            key_id=key_id,
+            protocol="CGGMP24",
+            curve="secp256k1",
+            public_key=key.public_key,
+            min_signers=key.min_signers,
+            signer_ids=self.signer_ids,
+            verifying_shares={
+                sid: SECP256K1.mul_base(key.shares[i]).encode()
+                for i, sid in enumerate(self.signer_ids, start=1)
+            },
+        )
+
+    def _check_ecdsa(self, protocol: str, curve: str) -> bool:
+        """Whether this is a CGGMP24 request (raising AuxInfoNotReady before ready)."""
+        if protocol != "CGGMP24":
+            return False
+        if curve != "secp256k1":
+            raise InvalidParameters(f"unsupported {protocol}/{curve}")
+        if not self.ecdsa_ready:
+            raise AuxInfoNotReady("the signers' ECDSA aux info does not exist yet")
+        return True
+
+    async def ecdsa_status(self) -> EcdsaStatus:
+        self._enter("ecdsa_status")
+        if self.ecdsa_ready:
+            return EcdsaStatus(ready=True, progress=1.0, detail="ready")
+        return EcdsaStatus(ready=False, progress=self.ecdsa_progress, detail="aux info")
+
+    async def refresh_key(self, key: KeyRecord) -> KeyRecord:
+        self._enter("refresh_key")
+        self._check_ecdsa(key.protocol, key.curve)
+        stored = self.ecdsa_keys.get(key.key_id)
+        if stored is None:
+            raise NotFound(f"unknown key {key.key_id}")
+        secret = stored.secret()
+        if self.refresh_changes_public_key:
+            secret = SECP256K1.random_scalar()
+        fresh = _EcdsaKey(_deal(secret, stored.min_signers, self.n), stored.min_signers)
+        if not self.refresh_changes_public_key:
+            self.ecdsa_keys[key.key_id] = fresh
+        return self._ecdsa_record(key.key_id, fresh)
 
     @staticmethod
     def _suite(protocol: str, curve: str) -> Ciphersuite:
@@ -146,6 +237,10 @@ class FakeVault:
         self, key_id: str, protocol: str, curve: str, min_signers: int
     ) -> KeyRecord:
         self._enter("generate_key")
+        if self._check_ecdsa(protocol, curve):
+            ecdsa = _EcdsaKey(_deal(SECP256K1.random_scalar(), min_signers, self.n), min_signers)
+            self.ecdsa_keys[key_id] = ecdsa
+            return self._ecdsa_record(key_id, ecdsa)
         suite = self._suite(protocol, curve)
         sid = os.urandom(32)
         parties = [
@@ -167,8 +262,9 @@ class FakeVault:
         encrypted_shares: Mapping[str, bytes],
     ) -> KeyRecord:
         self._enter("import_key")
-        suite = self._suite(protocol, curve)
-        g = suite.group
+        ecdsa = self._check_ecdsa(protocol, curve)
+        suite = self._suite("FROST_BITCOIN", curve) if ecdsa else self._suite(protocol, curve)
+        g: Group = suite.group
         if set(encrypted_shares) != set(self.signer_ids):
             raise InvalidImport(
                 "shares must be given for exactly the cluster's signers",
@@ -197,6 +293,9 @@ class FakeVault:
                     signers=(self.signer_ids[j - 1],),
                 )
         secret = sum(lagrange_coefficient(i, base, g.order) * shares[i] for i in base) % g.order
+        if ecdsa:
+            self.ecdsa_keys[key_id] = _EcdsaKey(shares, min_signers)
+            return self._ecdsa_record(key_id, self.ecdsa_keys[key_id])
         group_key = g.mul_base(secret)
         verifying = {i: g.mul_base(v) for i, v in shares.items()}
         public = PublicKeyPackage(suite, group_key, verifying, min_signers)
@@ -214,6 +313,21 @@ class FakeVault:
         self.sign_log.append((key.key_id, message, taproot_merkle_root))
         if self.sign_delay:
             await asyncio.sleep(self.sign_delay)
+        if self._check_ecdsa(key.protocol, key.curve):
+            ecdsa = self.ecdsa_keys.get(key.key_id)
+            if ecdsa is None:
+                raise NotFound(f"unknown key {key.key_id}")
+            if taproot_merkle_root is not None or len(message) != 32:
+                raise InvalidParameters("ECDSA signs a 32-byte hash, without taproot root")
+            secret = ecdsa.secret()
+            if self.ecdsa_sign_with_wrong_key:
+                secret = SECP256K1.random_scalar()
+            # r || s || recid, low-s (libsecp256k1 normalises s)
+            return bytes(
+                coincurve.PrivateKey(secret.to_bytes(32, "big")).sign_recoverable(
+                    message, hasher=None
+                )
+            )
         stored = self.keys.get(key.key_id)
         if stored is None:
             raise NotFound(f"unknown key {key.key_id}")
@@ -241,6 +355,20 @@ class FakeVault:
         self, key: KeyRecord, requester_encryption_key: bytes
     ) -> Sequence[ExportedShare]:
         self._enter("export_key")
+        if key.key_id in self.ecdsa_keys:
+            ecdsa = self.ecdsa_keys[key.key_id]
+            return [
+                ExportedShare(
+                    signer_id=sid,
+                    encrypted_key_share=hpke.seal(
+                        requester_encryption_key,
+                        bytes([i]) + ecdsa.shares[i].to_bytes(32, "big"),
+                        info=EXPORT_INFO,
+                        aad=sid.encode(),
+                    ),
+                )
+                for i, sid in enumerate(self.signer_ids, start=1)
+            ]
         stored = self.keys[key.key_id]
         return [
             ExportedShare(
@@ -257,7 +385,8 @@ class FakeVault:
 
     async def delete_key(self, key: KeyRecord) -> None:
         self._enter("delete_key")
-        if self.keys.pop(key.key_id, None) is None:
+        found = self.keys.pop(key.key_id, None) or self.ecdsa_keys.pop(key.key_id, None)
+        if found is None:
             raise NotFound(f"unknown key {key.key_id}")
 
 
@@ -274,6 +403,44 @@ def taproot_output_key(internal_key33: bytes, merkle_root: bytes | None) -> byte
         return xonly
     tweak = tagged_hash("TapTweak", xonly + merkle_root)
     return coincurve.PublicKey(b"\x02" + xonly).add(tweak).format()[1:]
+
+
+def parse_der(der: bytes) -> tuple[int, int]:
+    """(r, s) of a strict DER ECDSA signature (asserts minimal encodings)."""
+    assert der[0] == 0x30 and der[1] == len(der) - 2
+    out, pos = [], 2
+    for _ in range(2):
+        assert der[pos] == 0x02
+        size = der[pos + 1]
+        body = der[pos + 2 : pos + 2 + size]
+        assert len(body) == size and size >= 1 and not body[0] & 0x80
+        assert not (size > 1 and body[0] == 0 and not body[1] & 0x80), "not minimal"
+        out.append(int.from_bytes(body, "big"))
+        pos += 2 + size
+    assert pos == len(der)
+    return out[0], out[1]
+
+
+def verify_ecdsa_signature(public_key33: bytes, digest: bytes, value: dict[str, Any]) -> None:
+    """Checks an API ECDSA signature object ``{r, s, recid, encoded}`` with coincurve:
+    low-s, the recoverable form recovers ``public_key33``, and ``encoded`` is the DER
+    of (r, s) that verifies against the public key."""
+    assert set(value) == {"r", "s", "recid", "encoded"}, value
+    r = bytes.fromhex(value["r"].removeprefix("0x"))
+    s = bytes.fromhex(value["s"].removeprefix("0x"))
+    assert len(r) == 32 and len(s) == 32
+    n = SECP256K1.order
+    assert 0 < int.from_bytes(s, "big") <= n // 2, "not low-s"
+    recid = value["recid"]
+    assert isinstance(recid, int) and 0 <= recid <= 3
+    recovered = coincurve.PublicKey.from_signature_and_message(
+        r + s + bytes([recid]), digest, hasher=None
+    )
+    assert recovered.format(compressed=True) == public_key33
+    der = bytes.fromhex(value["encoded"].removeprefix("0x"))
+    assert parse_der(der) == (int.from_bytes(r, "big"), int.from_bytes(s, "big"))
+    assert der == cdata_to_der(der_to_cdata(der))  # libsecp256k1's own (canonical) DER
+    assert coincurve.PublicKey(public_key33).verify(der, digest, hasher=None)
 
 
 def verify_bip340(internal_key33: bytes, msg: bytes, sig: bytes, root: bytes | None) -> bool:

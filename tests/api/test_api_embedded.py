@@ -49,7 +49,9 @@ class Client:
 
 @pytest.fixture
 async def setup(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[Client, Any, str]]:
-    vault = embedded.EmbeddedVault(tmp_path / "vault", signers=3, threshold=2, kek=os.urandom(32))
+    vault = embedded.EmbeddedVault(
+        tmp_path / "vault", signers=3, threshold=2, kek=os.urandom(32), ecdsa_primes="off"
+    )
     await vault.start()
     try:
         creds = json.loads(ensure_admin(database_url, tmp_path / "data", BASE_URL).read_text())

@@ -20,7 +20,7 @@ from shardvault.db.models import utcnow
 def test_health_needs_no_auth(api: Api) -> None:
     r = api.client.get("/health")
     assert r.status_code == 200
-    assert r.json() == {"status": "ok"}
+    assert r.json() == {"status": "ok", "ecdsaReady": True, "auxInfoProgress": 1.0}
 
 
 def test_openapi_is_public_and_documents_bearer_auth(api: Api) -> None:
@@ -74,6 +74,7 @@ def test_every_route_but_health_needs_auth(api: Api) -> None:
         ("PUT", f"/keys/{kid}"),
         ("DELETE", f"/keys/{kid}"),
         ("POST", f"/keys/{kid}/export"),
+        ("POST", f"/keys/{kid}/refresh"),
         ("POST", f"/keys/{kid}/signatures"),
         ("GET", f"/keys/{kid}/signatures"),
         ("GET", f"/keys/{kid}/signatures/sig-01m89z0nft2daegte03ehe5fph"),

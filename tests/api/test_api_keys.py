@@ -61,7 +61,6 @@ def test_create_schnorr_key(api: Api) -> None:
 @pytest.mark.parametrize(
     ("scheme", "curve", "code"),
     [
-        ("ECDSA", "secp256k1", "ProtocolNotAvailable"),
         ("ECDSA", "ed25519", "UnsupportedScheme"),
         ("EdDSA", "secp256k1", "UnsupportedScheme"),
         ("Schnorr", "ed25519", "UnsupportedScheme"),

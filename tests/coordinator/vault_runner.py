@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from shardvault.coordinator.embedded import EmbeddedVault
 
@@ -9,14 +10,16 @@ from shardvault.coordinator.embedded import EmbeddedVault
 class VaultRunner:
     """A started EmbeddedVault plus an event loop to drive it from sync tests."""
 
-    def __init__(self, data_dir: Path, kek: bytes) -> None:
+    def __init__(self, data_dir: Path, kek: bytes, **options: Any) -> None:
+        #: EmbeddedVault options; ECDSA is off unless a test asks for it.
+        self.options = {"ecdsa_primes": "off", **options}
         self.data_dir = data_dir
         self.kek = kek
         self.loop = asyncio.new_event_loop()
         self.vault = self.open()
 
     def open(self) -> EmbeddedVault:
-        vault = EmbeddedVault(self.data_dir, signers=3, threshold=2, kek=self.kek)
+        vault = EmbeddedVault(self.data_dir, signers=3, threshold=2, kek=self.kek, **self.options)
         self.run(vault.start())
         return vault
 
@@ -29,5 +32,18 @@ class VaultRunner:
         return self.loop.run_until_complete(coro)
 
     def close(self) -> None:
-        self.run(self.vault.stop())
+        self.run(self._stop_or_report())
         self.loop.close()
+
+    async def _stop_or_report(self) -> None:
+        """Stop the vault; a stop that hangs fails with the pending tasks named."""
+        import asyncio
+
+        task = asyncio.ensure_future(self.vault.stop())
+        done, _ = await asyncio.wait({task}, timeout=60)
+        if not done:
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in pending:
+                t.print_stack()
+            raise TimeoutError(f"the vault did not stop; pending: {pending}")
+        task.result()

@@ -431,6 +431,73 @@ def test_import_secp256k1_frost_bitcoin_and_export(fake_api: Any) -> None:
         assert client.keys.export_key(key.id) == priv.secret
 
 
+@pytest.mark.parametrize("protocol", ["CGGMP24", "CGGMP21"])
+def test_import_secp256k1_ecdsa_and_export(fake_api: Any, protocol: str) -> None:
+    priv = coincurve.PrivateKey()
+    with mock_client(fake_api.handle) as client:
+        key = client.keys.import_key(
+            priv.secret, curve="secp256k1", protocol=protocol, min_signers=2, name="eth"
+        )
+        # the alias is resolved before the shares are sealed (their AAD binds CGGMP24)
+        body = json.loads(fake_api.requests[-1].content)
+        assert body["protocol"] == "CGGMP24" and body["curve"] == "secp256k1"
+        assert (key.scheme, key.protocol) == ("ECDSA", "CGGMP24")
+        assert key.public_key_bytes == priv.public_key.format(compressed=True)
+        _assert_secret_not_sent(fake_api, priv.secret)
+        assert client.keys.export_key(key.id) == priv.secret
+        export_request = json.loads(fake_api.requests[-1].content)
+        assert export_request["supportedSchemes"] == [{"protocol": "CGGMP24", "curve": "secp256k1"}]
+
+
+def test_import_ecdsa_refuses_wrong_curve_and_sizes(fake_api: Any) -> None:
+    with mock_client(fake_api.handle) as client:
+        with pytest.raises(InvalidArgument, match="CGGMP24/ed25519"):
+            client.keys.import_key(
+                os.urandom(32), curve="ed25519", protocol="CGGMP24", min_signers=2
+            )
+        with pytest.raises(InvalidArgument, match="32 bytes"):
+            client.keys.import_key(
+                os.urandom(33), curve="secp256k1", protocol="CGGMP24", min_signers=2
+            )
+        with pytest.raises(InvalidArgument):
+            client.keys.import_key(
+                os.urandom(32).hex(),  # type: ignore[arg-type]
+                curve="secp256k1",
+                protocol="CGGMP24",
+                min_signers=2,
+            )
+    assert all(r.method == "GET" for r in fake_api.requests)  # nothing was imported
+    assert fake_api.keys == {}
+
+
+def test_refresh_posts_to_the_refresh_route() -> None:
+    key = key_json(scheme="ECDSA", curve="secp256k1", protocol="CGGMP24")
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=key)
+
+    with mock_client(handler) as client:
+        refreshed = client.keys.refresh("key-1")
+    assert refreshed.protocol == "CGGMP24" and refreshed.id == "key-1"
+    (request,) = seen
+    assert (request.method, request.url.path) == ("POST", "/keys/key-1/refresh")
+    assert json.loads(request.content) == {}
+
+
+def test_refresh_errors_are_raised_with_their_code() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            503,
+            json={"error": {"code": "AuxInfoNotReady", "message": "aux info is not ready"}},
+        )
+
+    with mock_client(handler) as client, pytest.raises(ShardvaultApiError) as info:
+        client.keys.refresh("key-1")
+    assert info.value.status_code == 503 and info.value.code == "AuxInfoNotReady"
+
+
 def test_import_refuses_bad_arguments_before_sending(fake_api: Any) -> None:
     with mock_client(fake_api.handle) as client:
         with pytest.raises(InvalidArgument, match="unsupported protocol"):

@@ -27,7 +27,7 @@ class LiveVault(BackgroundVault):
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveVault]:
-    with LiveVault(tmp_path_factory.mktemp("vault"), os.urandom(32)) as vault:
+    with LiveVault(tmp_path_factory.mktemp("vault"), os.urandom(32), ecdsa_primes="off") as vault:
         yield vault
 
 
@@ -78,7 +78,10 @@ def test_signers_publish_verifiable_keys(client: Client) -> None:
     assert len(cluster.signers) == 3
     for s in cluster.signers:
         assert len(s.identity_key_bytes) == 32 and len(s.encryption_key_bytes) == 32
-    assert client.health() == {"status": "ok"}
+    health = client.health()
+    assert set(health) == {"status", "ecdsaReady", "auxInfoProgress"}
+    assert health["status"] == "ok" and isinstance(health["ecdsaReady"], bool)
+    assert 0.0 <= health["auxInfoProgress"] <= 1.0
 
 
 def test_create_list_get_update_sign_eddsa(client: Client) -> None:

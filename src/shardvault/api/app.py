@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal, ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Depends, FastAPI, Path, Query
+import coincurve
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -24,6 +26,7 @@ from shardvault.api.auth import AuthMiddleware, Principal, current_principal
 from shardvault.api.encoding import (
     b64url_decode,
     b64url_encode,
+    der_ecdsa_signature,
     hex0x,
     iso_utc,
     parse_hex0x,
@@ -48,6 +51,7 @@ from shardvault.api.schemas import (
     ImportKeyRequest,
     KeyList,
     KeyOut,
+    RefreshKeyRequest,
     SignatureList,
     SignatureOut,
     SignatureRequest,
@@ -58,12 +62,15 @@ from shardvault.api.schemas import (
 )
 from shardvault.api.store import Store, key_not_found, signature_not_found
 from shardvault.coordinator.interface import (
+    PROTOCOL_ALIASES,
     PROTOCOLS,
     KeyRecord,
     SigningBackend,
     protocol_for_scheme,
 )
 from shardvault.crypto import hpke
+from shardvault.crypto.groups import SECP256K1, Point
+from shardvault.crypto.shamir import lagrange_coefficient
 from shardvault.db.engine import make_engine, upgrade_database
 from shardvault.db.ids import is_id, new_id
 from shardvault.db.models import (
@@ -87,12 +94,13 @@ T = TypeVar("T")
 
 #: Public key sizes per curve (Ed25519: 32 bytes; secp256k1: 33-byte compressed).
 _PUBLIC_KEY_SIZES = {"ed25519": 32, "secp256k1": 33}
-#: Scheme/curve pairs and protocols that exist but whose back end has not landed yet.
-_NOT_YET_AVAILABLE_SCHEMES = frozenset({("ECDSA", "secp256k1")})
-_NOT_YET_AVAILABLE_PROTOCOLS = frozenset({"CGGMP24", "CGGMP21"})
 #: Which signature kinds each scheme takes.
 _KINDS = {"EdDSA": "Message", "Schnorr": "Hash", "ECDSA": "Hash"}
 _X25519_KEY_SIZE = 32
+#: Protocols whose keys support proactive share refresh (POST /keys/{keyId}/refresh).
+_REFRESHABLE_PROTOCOLS = frozenset({"CGGMP24"})
+#: How long GET /health waits for the back end's ECDSA status.
+_HEALTH_STATUS_TIMEOUT = 2.0
 
 # Parameter types (module level: FastAPI resolves the string annotations here).
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -241,6 +249,58 @@ def _supported_pairs() -> list[dict[str, str]]:
     return [{"protocol": p, "curve": c, "scheme": s} for (p, c), s in PROTOCOLS.items()]
 
 
+def _canonical_protocol(protocol: str) -> str:
+    """The protocol name keys are stored under (``CGGMP21`` is an alias of ``CGGMP24``)."""
+    return PROTOCOL_ALIASES.get(protocol, protocol)
+
+
+def _ecdsa_signature(encoded: bytes, public_key: bytes, digest: bytes) -> tuple[int, int, int]:
+    """``(r, s, recid)`` of a back end's CGGMP24 signature ``r || s || recid``, after
+    checking its form (ranges, low-s) and that it recovers to the key's public key."""
+    if len(encoded) != 65:
+        raise RuntimeError("signing back end returned an ECDSA signature of the wrong size")
+    r = int.from_bytes(encoded[:32], "big")
+    s = int.from_bytes(encoded[32:64], "big")
+    recid = encoded[64]
+    n = SECP256K1.order  # r in 1..n-1, low-s: s in 1..n/2
+    if not (0 < r < n and 0 < s <= n // 2 and recid <= 3):
+        raise RuntimeError("signing back end returned a malformed ECDSA signature")
+    try:
+        recovered = coincurve.PublicKey.from_signature_and_message(
+            encoded, digest, hasher=None
+        ).format(compressed=True)
+    except Exception:
+        recovered = b""
+    if recovered != public_key:
+        raise RuntimeError("signing back end returned an ECDSA signature that does not verify")
+    return r, s, recid
+
+
+def _check_verifying_shares(
+    public_key: bytes, min_signers: int, signer_ids: tuple[str, ...], shares: dict[str, bytes]
+) -> bool:
+    """Whether secp256k1 verifying shares (signer ``signer_ids[i]`` holds index i + 1)
+    lie on one polynomial of degree ``min_signers - 1`` through the public key."""
+    try:
+        points: dict[int, Point] = {
+            signer_ids.index(sid) + 1: SECP256K1.decode_point(v) for sid, v in shares.items()
+        }
+        group_key = SECP256K1.decode_point(public_key)
+    except (ValueError, InvalidEncoding):
+        return False
+    if len(points) < min_signers:
+        return False
+    q = SECP256K1.order
+    base = sorted(points)[:min_signers]
+    base_points = [points[i] for i in base]
+    for at in (0, *sorted(points)[min_signers:]):
+        coefficients = [lagrange_coefficient(i, base, q, at=at) for i in base]
+        expected = group_key if at == 0 else points[at]
+        if SECP256K1.lincomb(coefficients, base_points) != expected:
+            return False
+    return True
+
+
 def create_app(
     backend: SigningBackend,
     database_url: str,
@@ -299,7 +359,19 @@ def create_app(
 
     @app.get("/health", response_model=HealthOut, tags=["meta"])
     async def health() -> HealthOut:
-        return HealthOut(status="ok")
+        """Liveness, and whether ECDSA (CGGMP24) is ready: the signers first search
+        Paillier safe primes, then run aux-info generation once (``auxInfoProgress``).
+        EdDSA and Schnorr keys work meanwhile."""
+        ready, progress = False, 0.0
+        try:
+            with anyio.fail_after(_HEALTH_STATUS_TIMEOUT):
+                status = await backend.ecdsa_status()
+            ready = status.ready is True
+            value = float(status.progress)
+            progress = 1.0 if ready else min(max(value, 0.0), 1.0) if math.isfinite(value) else 0.0
+        except Exception as exc:  # a health check must answer even so
+            logger.debug("ECDSA status unavailable: %s", type(exc).__name__)
+        return HealthOut(status="ok", ecdsa_ready=ready, aux_info_progress=progress)
 
     router = APIRouter(responses=_ERROR_RESPONSES)
 
@@ -337,13 +409,6 @@ def create_app(
     async def create_key(body: CreateKeyRequest, caller: Caller) -> KeyOut:
         protocol = protocol_for_scheme(body.scheme, body.curve)
         if protocol is None:
-            if (body.scheme, body.curve) in _NOT_YET_AVAILABLE_SCHEMES:
-                raise ApiError(
-                    400,
-                    "ProtocolNotAvailable",
-                    f"{body.scheme} on {body.curve} is not available yet",
-                    details={"scheme": body.scheme, "curve": body.curve},
-                )
             raise ApiError(
                 400,
                 "UnsupportedScheme",
@@ -373,15 +438,9 @@ def create_app(
         "/keys/import", response_model=KeyOut, response_model_exclude_none=True, tags=["keys"]
     )
     async def import_key(body: ImportKeyRequest, caller: Caller) -> KeyOut:
-        scheme = PROTOCOLS.get((body.protocol, body.curve))
+        protocol = _canonical_protocol(body.protocol)
+        scheme = PROTOCOLS.get((protocol, body.curve))
         if scheme is None:
-            if body.protocol in _NOT_YET_AVAILABLE_PROTOCOLS:
-                raise ApiError(
-                    400,
-                    "ProtocolNotAvailable",
-                    f"protocol {body.protocol} is not available yet",
-                    details={"protocol": body.protocol},
-                )
             raise ApiError(
                 400,
                 "UnsupportedProtocol",
@@ -408,10 +467,8 @@ def create_app(
                 details={"field": "minSigners"},
             )
         key_id = new_id("key")
-        expected = (key_id, body.protocol, body.curve, body.min_signers)
-        record = await backend.import_key(
-            key_id, body.protocol, body.curve, body.min_signers, shares
-        )
+        expected = (key_id, protocol, body.curve, body.min_signers)
+        record = await backend.import_key(key_id, protocol, body.curve, body.min_signers, shares)
         try:
             row = _row_from_record(
                 record,
@@ -425,7 +482,7 @@ def create_app(
         except BaseException:
             await discard_key(record)
             raise
-        logger.info("key %s imported (%s/%s)", key_id, body.protocol, body.curve)
+        logger.info("key %s imported (%s/%s)", key_id, protocol, body.curve)
         return _key_out(row)
 
     @router.get("/keys", response_model=KeyList, response_model_exclude_none=True, tags=["keys"])
@@ -474,6 +531,70 @@ def create_app(
         logger.info("key %s archived, shares erased", key_id)
         return _key_out(key)
 
+    # -- refresh ------------------------------------------------------------------------
+    @router.post(
+        "/keys/{keyId}/refresh",
+        response_model=KeyOut,
+        response_model_exclude_none=True,
+        tags=["keys"],
+    )
+    async def refresh_key(
+        key_id: KeyId,
+        caller: Caller,
+        _body: Annotated[RefreshKeyRequest | None, Body()] = None,
+    ) -> KeyOut:
+        """Proactive refresh of an ECDSA (CGGMP24) key: every signer gets a new share of
+        the same key and erases the old one. Needs every signer of the key."""
+        _check_key_id(key_id)
+        key = await _db(store.get_key, caller.org_id, key_id)
+        if key.protocol not in _REFRESHABLE_PROTOCOLS:
+            raise ApiError(
+                400,
+                "RefreshNotSupported",
+                f"only ECDSA (CGGMP24) keys can be refreshed; key {key_id} is "
+                f"{key.scheme} ({key.protocol})",
+                details={"scheme": key.scheme, "protocol": key.protocol},
+            )
+        if key.status != KEY_ACTIVE:
+            raise ApiError(409, "KeyArchived", f"key {key_id} is archived")
+        if key.exported:
+            raise ApiError(409, "KeyExported", f"key {key_id} was exported")
+        record = _key_record(key)
+        refreshed = await backend.refresh_key(record)
+        if refreshed.public_key != record.public_key:
+            logger.error("refresh of key %s returned another public key; not stored", key_id)
+            raise ApiError(
+                502,
+                "PublicKeyChanged",
+                f"the refresh of key {key_id} reported another public key; nothing was stored",
+            )
+        shares = dict(refreshed.verifying_shares)
+        if (
+            (refreshed.key_id, refreshed.protocol, refreshed.curve, refreshed.min_signers)
+            != (record.key_id, record.protocol, record.curve, record.min_signers)
+            or tuple(refreshed.signer_ids) != record.signer_ids
+            or set(shares) != set(record.verifying_shares)
+            or not _check_verifying_shares(
+                record.public_key, record.min_signers, record.signer_ids, shares
+            )
+        ):
+            logger.error("refresh of key %s returned an inconsistent record; not stored", key_id)
+            raise ApiError(
+                502,
+                "InconsistentRefresh",
+                f"the refresh of key {key_id} returned inconsistent verifying shares; "
+                "nothing was stored",
+            )
+        key = await _db(
+            store.set_verifying_shares,
+            caller.org_id,
+            key_id,
+            key.public_key,
+            {sid: v.hex() for sid, v in shares.items()},
+        )
+        logger.info("key %s refreshed (%d signers)", key_id, len(shares))
+        return _key_out(key)
+
     # -- export -------------------------------------------------------------------------
     @router.post(
         "/keys/{keyId}/export",
@@ -496,7 +617,8 @@ def create_app(
         if key.status != KEY_ACTIVE:
             raise ApiError(409, "KeyArchived", f"key {key_id} is archived")
         if not any(
-            s.protocol == key.protocol and s.curve == key.curve for s in body.supported_schemes
+            _canonical_protocol(s.protocol) == key.protocol and s.curve == key.curve
+            for s in body.supported_schemes
         ):
             raise ApiError(
                 400,
@@ -581,10 +703,17 @@ def create_app(
     async def run_signing(
         sig: SignatureRow, key: KeyRow, payload: bytes, root: bytes | None
     ) -> SignatureRow:
+        recid: int | None = None
         try:
             encoded = await backend.sign(_key_record(key), payload, taproot_merkle_root=root)
-            if key.scheme in ("EdDSA", "Schnorr") and len(encoded) != 64:
+            if key.scheme == "ECDSA":
+                r, s, recid = _ecdsa_signature(encoded, bytes.fromhex(key.public_key), payload)
+                r_bytes, s_bytes = r.to_bytes(32, "big"), s.to_bytes(32, "big")
+                encoded = der_ecdsa_signature(r, s)
+            elif len(encoded) != 64:
                 raise RuntimeError("signing back end returned a signature of the wrong size")
+            else:
+                r_bytes, s_bytes = encoded[:32], encoded[32:]
         except ShardvaultError as exc:
             with anyio.CancelScope(shield=True):
                 await _db(store.fail_signature, sig.id, exc.code, exc.message)
@@ -593,7 +722,7 @@ def create_app(
             with anyio.CancelScope(shield=True):
                 await _db(store.fail_signature, sig.id, "InternalError", "internal error")
             raise
-        return await _db(store.finish_signature, sig.id, encoded[:32], encoded[32:], encoded, None)
+        return await _db(store.finish_signature, sig.id, r_bytes, s_bytes, encoded, recid)
 
     @router.post(
         "/keys/{keyId}/signatures",

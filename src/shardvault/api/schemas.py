@@ -25,6 +25,7 @@ __all__ = [
     "ImportKeyRequest",
     "KeyList",
     "KeyOut",
+    "RefreshKeyRequest",
     "SignatureList",
     "SignatureOut",
     "SignatureRequest",
@@ -86,6 +87,10 @@ class ImportKeyRequest(_Request):
     encrypted_key_shares: list[EncryptedKeyShare] = Field(min_length=1, max_length=255)
 
 
+class RefreshKeyRequest(_Request):
+    """``POST /keys/{keyId}/refresh`` takes no parameters: no body or ``{}``."""
+
+
 class SupportedScheme(_Request):
     protocol: str = _short()
     curve: str = _short()
@@ -124,6 +129,14 @@ class SignatureRequest(_Request):
 # -- responses --------------------------------------------------------------------
 class HealthOut(_Response):
     status: Literal["ok"]
+    ecdsa_ready: bool = Field(
+        description="whether ECDSA (CGGMP24) keys can be created, imported and used yet"
+    )
+    aux_info_progress: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="0.0-1.0: the signers' Paillier prime search, then the aux-info session",
+    )
 
 
 class KeyOut(_Response):

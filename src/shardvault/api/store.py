@@ -123,6 +123,17 @@ class Store:
             key.shares_erased = True
         return key
 
+    def set_verifying_shares(
+        self, org_id: str, key_id: str, public_key: str, verifying_shares: dict[str, str]
+    ) -> KeyRow:
+        """Store the verifying shares of a refreshed key (same public key)."""
+        with self._write.begin() as s:
+            key = self._key(s, org_id, key_id, lock=True)
+            if key.public_key != public_key:  # pragma: no cover - keys never change key
+                raise ApiError(409, "Conflict", f"key {key_id} changed during the refresh")
+            key.verifying_shares = dict(verifying_shares)
+        return key
+
     def begin_export(self, org_id: str, key_id: str) -> tuple[KeyRow, bool]:
         """Mark the key exported *before* the shares leave (fail closed: it stops
         signing now). Returns the key and whether it was already exported."""

@@ -19,8 +19,10 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from shardvault.coordinator.cggmp import ECDSA_PROTOCOL, CggmpService
 from shardvault.coordinator.interface import (
     PROTOCOLS,
+    EcdsaStatus,
     ExportedShare,
     KeyRecord,
     SignerDescriptor,
@@ -125,6 +127,7 @@ class Coordinator:
         timeout: float = 10.0,
         ping_timeout: float = 2.0,
         recent_seconds: float = 2.0,
+        presig_pool_target: int = 8,
     ) -> None:
         self._transport = transport
         self._signer_ids = tuple(sorted(signer_ids))
@@ -140,6 +143,8 @@ class Coordinator:
         #: monotonic time of each signer's last answer (see _reachable).
         self._last_seen: dict[str, float] = {}
         self.recent_seconds = recent_seconds
+        #: CGGMP24: aux-info setup, presignature pools, signing, refresh.
+        self.ecdsa = CggmpService(self, pool_target=presig_pool_target)
 
     @property
     def cluster_id(self) -> str:
@@ -155,14 +160,22 @@ class Coordinator:
 
     # -- calls ------------------------------------------------------------------------
     async def _call(
-        self, signer_id: str, op: str, *, timeout: float | None = None, **args: Any
+        self,
+        signer_id: str,
+        op: str,
+        *,
+        timeout: float | None = None,
+        background: bool = False,
+        **args: Any,
     ) -> dict[str, Any]:
         request = encode_request(op, signer_id, args, self._identity)
         limit = self.timeout if timeout is None else timeout
         try:
-            reply = await asyncio.wait_for(
-                self._transport.request(signer_id, request, timeout=limit), timeout=limit
-            )
+            # asyncio.timeout, not wait_for: wait_for can swallow a cancellation.
+            async with asyncio.timeout(limit):
+                reply = await self._transport.request(
+                    signer_id, request, timeout=limit, background=background
+                )
         except TimeoutError as exc:
             self._last_seen.pop(signer_id, None)
             raise SignersUnavailable(
@@ -285,6 +298,9 @@ class Coordinator:
         index_of: Mapping[str, int],
         parties: Mapping[int, PartyKeys],
         local: FrostCoordinator | None = None,
+        *,
+        timeout: float | None = None,
+        background: bool = False,
     ) -> dict[str, dict[str, Any]]:
         """Route envelopes until every party is finished; return each signer's last reply."""
         signer_of = {i: s for s, i in index_of.items()}
@@ -355,6 +371,8 @@ class Coordinator:
                 signer_of[i]: self._call(
                     signer_of[i],
                     "deliver",
+                    timeout=timeout,
+                    background=background,
                     sessionId=session_id.hex(),
                     envelopes=[e.to_bytes().hex() for e in envs],
                 )
@@ -398,10 +416,18 @@ class Coordinator:
         return finals
 
     async def _start_all(
-        self, ids: Sequence[str], op: str, index_of: Mapping[str, int], **args: Any
+        self,
+        ids: Sequence[str],
+        op: str,
+        index_of: Mapping[str, int],
+        *,
+        timeout: float | None = None,
+        background: bool = False,
+        **args: Any,
     ) -> dict[str, dict[str, Any]]:
         results = await asyncio.gather(
-            *(self._call(s, op, **args) for s in ids), return_exceptions=True
+            *(self._call(s, op, timeout=timeout, background=background, **args) for s in ids),
+            return_exceptions=True,
         )
         out: dict[str, dict[str, Any]] = {}
         for sid, res in zip(ids, results, strict=True):
@@ -416,7 +442,10 @@ class Coordinator:
     async def generate_key(
         self, key_id: str, protocol: str, curve: str, min_signers: int
     ) -> KeyRecord:
-        suite_for(protocol, curve)
+        if (protocol, curve) not in PROTOCOLS:
+            raise InvalidParameters(f"unsupported protocol/curve {protocol}/{curve}")
+        if protocol == ECDSA_PROTOCOL:
+            self.ecdsa.require_ready()
         ids = list(self._signer_ids)
         if not (1 <= min_signers <= len(ids)):
             raise InvalidParameters(f"minSigners must be between 1 and {len(ids)}")
@@ -451,7 +480,9 @@ class Coordinator:
             await self._erase_everywhere(key_id, ids)
             raise
         with _reply_from(ids[0]):
-            return _key_record(key_id, protocol, curve, min_signers, ids, finals[ids[0]])
+            record = _key_record(key_id, protocol, curve, min_signers, ids, finals[ids[0]])
+        self.ecdsa.key_added(record)
+        return record
 
     async def import_key(
         self,
@@ -465,6 +496,8 @@ class Coordinator:
             raise InvalidImport(
                 f"unsupported protocol/curve {protocol}/{curve}", code="UnsupportedProtocol"
             )
+        if protocol == ECDSA_PROTOCOL:
+            self.ecdsa.require_ready()
         ids = sorted(encrypted_shares)
         unknown = [s for s in ids if s not in self._signer_ids]
         if unknown:
@@ -548,7 +581,9 @@ class Coordinator:
                 await self._erase_everywhere(key_id, ids)
                 raise
         with _reply_from(ids[0]):
-            return _key_record(key_id, protocol, curve, min_signers, ids, prepared[ids[0]])
+            record = _key_record(key_id, protocol, curve, min_signers, ids, prepared[ids[0]])
+        self.ecdsa.key_added(record)
+        return record
 
     async def _abort_import(self, key_id: str, ids: Sequence[str]) -> None:
         await asyncio.gather(
@@ -590,6 +625,10 @@ class Coordinator:
     async def sign(
         self, key: KeyRecord, message: bytes, *, taproot_merkle_root: bytes | None = None
     ) -> bytes:
+        if key.protocol == ECDSA_PROTOCOL:
+            if taproot_merkle_root is not None:
+                raise InvalidParameters("a Taproot tweak applies to Schnorr keys only")
+            return await self.ecdsa.sign(key, message)
         public = self._public_package(key)
         excluded: set[str] = set()
         for attempt in range(2):
@@ -646,6 +685,7 @@ class Coordinator:
     async def export_key(
         self, key: KeyRecord, requester_encryption_key: bytes
     ) -> Sequence[ExportedShare]:
+        self.ecdsa.key_removed(key.key_id)  # an exported key no longer signs
         found, missing = await self._reachable(list(key.signer_ids))
         if len(found) < key.min_signers:
             raise SignersUnavailable(
@@ -683,6 +723,7 @@ class Coordinator:
         """Erase the key's shares on every signer. A signer that cannot confirm is named
         (SignersUnavailable): the API keeps the key Archived-but-not-erased, and a
         repeated DELETE tries again. A signer without the share counts as erased."""
+        self.ecdsa.key_removed(key.key_id)
         failed = await self._erase_everywhere(key.key_id, list(key.signer_ids))
         if failed:
             raise SignersUnavailable(
@@ -690,3 +731,10 @@ class Coordinator:
                 "confirm erasing their shares; retry the delete",
                 signers=tuple(failed),
             )
+
+    # -- CGGMP24 ------------------------------------------------------------------------
+    async def ecdsa_status(self) -> EcdsaStatus:
+        return self.ecdsa.status()
+
+    async def refresh_key(self, key: KeyRecord) -> KeyRecord:
+        return await self.ecdsa.refresh(key)

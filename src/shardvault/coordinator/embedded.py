@@ -5,6 +5,11 @@ the in-memory transport. Files under ``<data-dir>``::
     coordinator.key                the coordinator's identity key, sealed under the KEK
     signers/<n>/signer-id          each signer's id
     signers/<n>/store.sqlite3      each signer's store (0600, secrets sealed under its KEK)
+    signers/<n>/presignatures.sqlite3  its CGGMP24 presignature pool (0600, sealed)
+
+``ecdsa_primes`` says where the signers' Paillier primes come from: "generate"
+(searched in the background at first start, the default), "off" (no ECDSA), or a
+TEST-ONLY list of one pregenerated pair per signer.
 
 Signers can be stopped and started (tests, failure drills); a stopped signer is
 unreachable exactly as a crashed remote one would be.
@@ -17,14 +22,21 @@ import os
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Literal
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from nacl.signing import SigningKey
 
 from shardvault.coordinator.coordinator import Coordinator
-from shardvault.coordinator.interface import ExportedShare, KeyRecord, SignerDescriptor
+from shardvault.coordinator.interface import (
+    EcdsaStatus,
+    ExportedShare,
+    KeyRecord,
+    SignerDescriptor,
+)
 from shardvault.errors import DecryptionError, InvalidParameters
+from shardvault.signer.ecdsa import PrimeSource
 from shardvault.signer.kek import derive_store_key
 from shardvault.signer.node import SignerNode, new_signer_id
 from shardvault.transport.memory import InMemoryTransport
@@ -41,9 +53,22 @@ def _write_private(path: Path, data: bytes) -> None:
 class EmbeddedVault:
     """Implements ``SigningBackend`` by delegating to its ``Coordinator``."""
 
-    def __init__(self, data_dir: Path, *, signers: int = 3, threshold: int = 2, kek: bytes) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        signers: int = 3,
+        threshold: int = 2,
+        kek: bytes,
+        ecdsa_primes: Literal["generate", "off"] | Sequence[tuple[int, int]] = "generate",
+        presig_pool_target: int = 8,
+    ) -> None:
         if not (1 <= threshold <= signers <= 255):
             raise InvalidParameters("need 1 <= threshold <= signers <= 255")
+        if not isinstance(ecdsa_primes, str) and len(ecdsa_primes) != signers:
+            raise InvalidParameters("ecdsa_primes needs one pair of primes per signer")
+        self._ecdsa_primes = ecdsa_primes
+        self._presig_pool_target = presig_pool_target
         self.data_dir = Path(data_dir)
         self.threshold = threshold
         self._count = signers
@@ -51,6 +76,7 @@ class EmbeddedVault:
         self.transport = InMemoryTransport()
         self.nodes: dict[str, SignerNode] = {}
         self._dirs: dict[str, Path] = {}
+        self._primes: dict[str, PrimeSource] = {}
         self._coordinator: Coordinator | None = None
 
     # -- lifecycle -------------------------------------------------------------------
@@ -90,14 +116,29 @@ class EmbeddedVault:
         for n, signer_id in enumerate(cluster["signers"], start=1):
             directory = self.data_dir / "signers" / str(n)
             self._dirs[signer_id] = directory
+            self._primes[signer_id] = (
+                self._ecdsa_primes
+                if isinstance(self._ecdsa_primes, str)
+                else tuple(self._ecdsa_primes[n - 1])  # type: ignore[assignment]
+            )
             self._open_node(signer_id, directory, coordinator_key)
         self._coordinator = Coordinator(
-            self.transport, list(cluster["signers"]), identity, cluster_id=cluster["clusterId"]
+            self.transport,
+            list(cluster["signers"]),
+            identity,
+            cluster_id=cluster["clusterId"],
+            presig_pool_target=self._presig_pool_target,
         )
         await self._coordinator.list_signers()  # pin every signer's identity now
+        if self._ecdsa_primes != "off":
+            self._coordinator.ecdsa.start()
+        else:
+            self._coordinator.ecdsa.disable()
 
     def _open_node(self, signer_id: str, directory: Path, coordinator_key: bytes) -> None:
-        node = SignerNode.open(directory, self._kek, coordinator_key, signer_id)
+        node = SignerNode.open(
+            directory, self._kek, coordinator_key, signer_id, primes=self._primes[signer_id]
+        )
         if node.signer_id != signer_id:
             raise InvalidParameters(
                 f"{directory} holds signer {node.signer_id}, expected {signer_id}"
@@ -106,8 +147,11 @@ class EmbeddedVault:
         self.transport.register(signer_id, node.handle)
 
     async def stop(self) -> None:
+        if self._coordinator is not None:
+            await self._coordinator.ecdsa.stop()
         for signer_id in list(self.nodes):
             self.stop_signer(signer_id)
+        self.transport.close()
 
     def stop_signer(self, signer_id: str) -> None:
         """Take a signer offline (it keeps its files)."""
@@ -168,3 +212,9 @@ class EmbeddedVault:
 
     async def delete_key(self, key: KeyRecord) -> None:
         await self.coordinator.delete_key(key)
+
+    async def ecdsa_status(self) -> EcdsaStatus:
+        return await self.coordinator.ecdsa_status()
+
+    async def refresh_key(self, key: KeyRecord) -> KeyRecord:
+        return await self.coordinator.refresh_key(key)

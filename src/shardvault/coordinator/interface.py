@@ -14,6 +14,8 @@ from typing import Protocol
 
 __all__ = [
     "PROTOCOLS",
+    "PROTOCOL_ALIASES",
+    "EcdsaStatus",
     "ExportedShare",
     "KeyRecord",
     "SignerDescriptor",
@@ -22,11 +24,15 @@ __all__ = [
     "scheme_for_protocol",
 ]
 
-#: (protocol, curve) -> scheme. CGGMP24 (ECDSA) arrives with issue 5.
+#: (protocol, curve) -> scheme.
 PROTOCOLS: Mapping[tuple[str, str], str] = {
     ("FROST", "ed25519"): "EdDSA",
     ("FROST_BITCOIN", "secp256k1"): "Schnorr",
+    ("CGGMP24", "secp256k1"): "ECDSA",
 }
+
+#: Accepted spellings of a protocol name on import; keys are stored under the value.
+PROTOCOL_ALIASES: Mapping[str, str] = {"CGGMP21": "CGGMP24"}
 
 
 def scheme_for_protocol(protocol: str, curve: str) -> str | None:
@@ -76,6 +82,18 @@ class KeyRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class EcdsaStatus:
+    """Whether the signer group can run CGGMP24 (ECDSA) yet: every signer needs its
+    Paillier safe primes, then the group runs aux-info generation once."""
+
+    ready: bool
+    #: 0.0-1.0: prime search across the signers, then the aux-info session.
+    progress: float
+    #: Human-readable stage ("searching safe primes", "aux info", "ready", or an error).
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ExportedShare:
     signer_id: str
     #: Opaque blob in the format of docs/import-export-format.md (export section).
@@ -106,7 +124,18 @@ class SigningBackend(Protocol):
     async def sign(
         self, key: KeyRecord, message: bytes, *, taproot_merkle_root: bytes | None = None
     ) -> bytes:
-        """Returns the encoded signature (64 bytes for Ed25519 and BIP 340)."""
+        """Returns the encoded signature: 64 bytes for Ed25519 and BIP 340; for
+        CGGMP24 (``message`` is the 32-byte hash) 65 bytes ``r || s || recid`` with s
+        normalised to low-s and recid in 0..3, verified before it is returned.
+        CGGMP24 before aux info exists raises ``AuxInfoNotReady`` (503)."""
+
+    async def ecdsa_status(self) -> EcdsaStatus:
+        """Readiness of ECDSA (aux info) for ``GET /health``."""
+
+    async def refresh_key(self, key: KeyRecord) -> KeyRecord:
+        """Proactive refresh of a CGGMP24 key: every signer gets a new share of the same
+        public key; old shares are erased only after all signers confirm. Returns the
+        record with the new verifying shares (same public key). Needs every signer."""
 
     async def export_key(
         self, key: KeyRecord, requester_encryption_key: bytes

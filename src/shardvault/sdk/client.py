@@ -25,7 +25,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from shardvault import __version__
-from shardvault.coordinator.interface import scheme_for_protocol
+from shardvault.coordinator.interface import PROTOCOL_ALIASES, scheme_for_protocol
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.protocols.dealer import open_export_shares, seal_import_shares
 from shardvault.sdk._keymaterial import (
@@ -279,7 +279,7 @@ class SignersApi:
 
 
 class KeysApi:
-    """``/keys``: create (DKG), list, get, update, delete, import, sign, export."""
+    """``/keys``: create (DKG), list, get, update, delete, refresh, import, sign, export."""
 
     def __init__(self, client: Client) -> None:
         self._client = client
@@ -332,6 +332,16 @@ class KeysApi:
         data = self._client.request("DELETE", path)
         if data is None:  # a bare 204: read back the archived key
             data = self._client.request("GET", path)
+        return _parse(Key, data, "key")
+
+    def refresh(self, key_id: str) -> Key:
+        """Proactive refresh of an ECDSA (CGGMP24) key (``POST /keys/{keyId}/refresh``):
+        every signer gets a new share of the same key and erases its old one. The
+        public key does not change. Needs every signer of the key; other schemes answer
+        400 ``RefreshNotSupported``."""
+        data = self._client.request(
+            "POST", f"/keys/{_segment(key_id, 'key_id')}/refresh", json_body={}
+        )
         return _parse(Key, data, "key")
 
     # -- signing -----------------------------------------------------------------
@@ -419,11 +429,17 @@ class KeysApi:
         sealed shares. Raises :class:`SignerVerificationError` naming a signer
         that fails the checks, before anything is sent.
 
+        ``protocol``/``curve``: ``FROST``/``ed25519`` (EdDSA), ``FROST_BITCOIN``/
+        ``secp256k1`` (Schnorr, BIP 340) or ``CGGMP24``/``secp256k1`` (ECDSA;
+        ``CGGMP21`` is accepted as an alias and the key is stored as CGGMP24).
+
         ``private_key``: secp256k1 -- the 32-byte big-endian key; ed25519 -- a
         32-byte RFC 8032 seed (default), a 64-byte Solana keypair (seed || public
         key; chosen automatically for 64 bytes) or, with ``ed25519_format="scalar"``,
         the 32-byte little-endian signing scalar.
         """
+        if isinstance(protocol, str):
+            protocol = PROTOCOL_ALIASES.get(protocol, protocol)
         if scheme_for_protocol(protocol, curve) is None:
             raise InvalidArgument(f"unsupported protocol/curve combination {protocol}/{curve}")
         if isinstance(min_signers, bool) or not isinstance(min_signers, int) or min_signers < 1:
@@ -474,7 +490,8 @@ class KeysApi:
         public share (a bad one raises, naming the signer), recombines and checks
         the result against the key's public key before returning it.
 
-        Returns secp256k1: the 32-byte big-endian private key; ed25519: the 32-byte
+        Returns secp256k1 (Schnorr and ECDSA keys): the 32-byte big-endian private
+        key; ed25519: the 32-byte
         little-endian signing scalar. An Ed25519 seed cannot come back: the scalar
         is SHA-512(seed) clamped, a one-way function, and only the scalar was ever
         shared among the signers.

@@ -28,6 +28,7 @@ import multiprocessing
 import threading
 from collections.abc import Sequence
 
+from shardvault.cpu import background_thread
 from shardvault.crypto.safeprimes import (
     MIN_BITS,
     expected_candidates,
@@ -110,7 +111,13 @@ class PrimeWorker:
     """
 
     def __init__(
-        self, store: SignerStore, *, bits: int = 1536, count: int = 2, workers: int = 1
+        self,
+        store: SignerStore,
+        *,
+        bits: int = 1536,
+        count: int = 2,
+        workers: int = 1,
+        background: bool = False,
     ) -> None:
         if isinstance(bits, bool) or not isinstance(bits, int) or not MIN_BITS <= bits < 1 << 16:
             raise InvalidParameters(f"prime size must be {MIN_BITS}..65535 bits")
@@ -122,6 +129,8 @@ class PrimeWorker:
         self.bits = bits
         self.count = count
         self.workers = workers
+        #: Search at lowered priority (``shardvault.cpu.background_thread``).
+        self.background = background
         self._lock = threading.Lock()
         self._found: list[int] = []
         self._progress = 0.0
@@ -248,6 +257,8 @@ class PrimeWorker:
         )[0]
 
     def _run(self) -> None:
+        if self.background:
+            background_thread()
         expected = expected_candidates(self.bits)
         try:
             while not self._stop.is_set():

@@ -12,6 +12,7 @@ import json
 import logging
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from typing import Any
 from nacl.signing import SigningKey
 
 from shardvault.coordinator.interface import SignerDescriptor, encryption_key_statement
-from shardvault.crypto.groups import Point
+from shardvault.cpu import release_gil_for_bigints
+from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.crypto.shamir import derive_public_share
 from shardvault.errors import (
@@ -38,6 +40,8 @@ from shardvault.protocols.frost.dkg import FrostDkg
 from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from shardvault.protocols.frost.session import FrostSigner
 from shardvault.protocols.messages import COORDINATOR, StateMachine
+from shardvault.signer.ecdsa import EcdsaState, PrimeSource, share_from_record
+from shardvault.signer.ecdsa_ops import ECDSA_PROTOCOL, EcdsaOps
 from shardvault.signer.store import SignerStore
 from shardvault.transport.envelope import Envelope, PartyKeys, open_envelope, seal_envelope
 from shardvault.transport.rpc import ReplayGuard, decode_request, encode_error, encode_ok
@@ -76,7 +80,10 @@ class _Session:
     protocol: str
     curve: str
     signer_ids: list[str] = field(default_factory=list)
+    #: Stores the result and returns the extra fields of the final reply.
+    finish: Callable[[Any], dict[str, Any]] | None = None
     started: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 @dataclass
@@ -133,11 +140,16 @@ def _load_key(suite: Ciphersuite, record: bytes) -> tuple[KeyPackage, PublicKeyP
     )
 
 
-class SignerNode:
-    """A signer: call ``handle(request_bytes) -> reply_bytes`` (what the transport does)."""
+class SignerNode(EcdsaOps):
+    """A signer: call ``handle(request_bytes) -> reply_bytes`` (what the transport does).
+    Thread-safe: the transport may run requests concurrently (one session's messages
+    are processed one at a time)."""
 
-    def __init__(self, store: SignerStore, coordinator_key: bytes) -> None:
+    def __init__(
+        self, store: SignerStore, coordinator_key: bytes, ecdsa: EcdsaState | None = None
+    ) -> None:
         self.store = store
+        self.ecdsa = ecdsa or EcdsaState(store, store.path.parent / "presignatures.sqlite3", "off")
         self.signer_id = store.signer_id
         self._coordinator_key = coordinator_key
         identity = store.get_secret("identity_key")
@@ -165,13 +177,21 @@ class SignerNode:
             "import.abort": self._import_abort,
             "export": self._export,
             "delete": self._delete,
+            **self._ecdsa_ops(),
         }
 
     @classmethod
     def open(
-        cls, directory: Path, kek: bytes, coordinator_key: bytes, signer_id: str | None = None
+        cls,
+        directory: Path,
+        kek: bytes,
+        coordinator_key: bytes,
+        signer_id: str | None = None,
+        *,
+        primes: PrimeSource = "off",
     ) -> SignerNode:
-        """Open (or create, with a fresh id) the signer whose files live in ``directory``."""
+        """Open (or create, with a fresh id) the signer whose files live in ``directory``.
+        ``primes``: where its Paillier primes come from (``signer.ecdsa.PrimeSource``)."""
         id_file = directory / "signer-id"
         if id_file.exists():
             signer_id = id_file.read_text().strip()
@@ -179,11 +199,14 @@ class SignerNode:
             signer_id = signer_id or new_signer_id()
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             id_file.write_text(signer_id + "\n")
-        return cls(SignerStore(directory / "store.sqlite3", signer_id, kek), coordinator_key)
+        store = SignerStore(directory / "store.sqlite3", signer_id, kek)
+        ecdsa = EcdsaState(store, directory / "presignatures.sqlite3", primes)
+        return cls(store, coordinator_key, ecdsa)
 
     def close(self) -> None:
         self._sessions.clear()
         self._pending.clear()
+        self.ecdsa.close()
         self.store.close()
 
     def __repr__(self) -> str:
@@ -203,6 +226,7 @@ class SignerNode:
 
     # -- dispatch -----------------------------------------------------------------
     def handle(self, request: bytes) -> bytes:
+        release_gil_for_bigints()
         try:
             body = decode_request(request, self._coordinator_key, self.signer_id, self._replays)
             op = self._ops.get(str(body.get("op")))
@@ -271,7 +295,27 @@ class SignerNode:
             for m in session.machine.messages()
         ]
 
+    def _open_session(
+        self,
+        body: dict[str, Any],
+        kind: str,
+        key_id: str,
+        machine: StateMachine[Any],
+        parties: dict[int, PartyKeys],
+        me: int,
+        ids: list[str],
+        finish: Callable[[Any], dict[str, Any]],
+    ) -> bytes:
+        sid = _b(body["sessionId"])
+        session = _Session(
+            kind, key_id, machine, parties, me, ECDSA_PROTOCOL, "secp256k1", ids, finish
+        )
+        self._sessions[sid] = session
+        return self._in_progress(session, self._outgoing(session))
+
     def _dkg_start(self, body: dict[str, Any]) -> bytes:
+        if body.get("protocol") == ECDSA_PROTOCOL:
+            return self._ecdsa_keygen(body)
         key_id = str(body["keyId"])
         protocol, curve = str(body["protocol"]), str(body["curve"])
         suite = suite_for(protocol, curve)
@@ -313,6 +357,12 @@ class SignerNode:
         session = self._sessions.get(sid)
         if session is None:
             raise NotFound(f"signer {self.signer_id} has no open session {sid.hex()}")
+        with session.lock:
+            return self._deliver_locked(sid, session, body)
+
+    def _deliver_locked(self, sid: bytes, session: _Session, body: dict[str, Any]) -> bytes:
+        if self._sessions.get(sid) is not session:
+            raise NotFound(f"signer {self.signer_id} has no open session {sid.hex()}")
         for raw in body["envelopes"]:
             msg = open_envelope(
                 Envelope.from_bytes(_b(raw)),
@@ -330,6 +380,8 @@ class SignerNode:
         failure = session.machine.failed
         if failure is not None:
             raise failure
+        if session.finish is not None:
+            return encode_ok(envelopes=out, done=True, **session.finish(session.machine.result()))
         if session.kind == "dkg":
             kp, public = session.machine.result()
             self.store.put_share(
@@ -365,7 +417,8 @@ class SignerNode:
     def _import_prepare(self, body: dict[str, Any]) -> bytes:
         key_id = str(body["keyId"])
         protocol, curve = str(body["protocol"]), str(body["curve"])
-        suite = suite_for(protocol, curve)
+        ecdsa = (protocol, curve) == (ECDSA_PROTOCOL, "secp256k1")
+        suite = None if ecdsa else suite_for(protocol, curve)
         self._check_new_key(key_id)
         signer_ids = [str(s) for s in body["signerIds"]]
         min_signers = int(body["minSigners"])
@@ -378,15 +431,26 @@ class SignerNode:
             min_signers=min_signers,
             signer_ids=signer_ids,
         )
-        g = suite.group
+        g = SECP256K1 if suite is None else suite.group
         commitments = [g.decode_point(c) for c in share.commitments]
         ordered = sorted(signer_ids)
         verifying = {i: derive_public_share(g, commitments, i) for i in range(1, len(ordered) + 1)}
         group_key = g.decode_point(share.group_public_key)
-        public = PublicKeyPackage(suite, group_key, verifying, min_signers)
-        kp = KeyPackage(
-            suite, share.index, share.value, verifying[share.index], group_key, min_signers
-        )
+        if suite is None:
+            record = self._ecdsa_import_record(
+                share.index,
+                share.value,
+                share.group_public_key,
+                {i: y.encode() for i, y in verifying.items()},
+                min_signers,
+                ordered,
+            )
+        else:
+            public = PublicKeyPackage(suite, group_key, verifying, min_signers)
+            kp = KeyPackage(
+                suite, share.index, share.value, verifying[share.index], group_key, min_signers
+            )
+            record = _key_record(kp, public, ordered)
         digest = dealer.import_commitments_digest(
             curve=curve,
             protocol=protocol,
@@ -394,9 +458,7 @@ class SignerNode:
             signer_ids=signer_ids,
             commitments=share.commitments,
         )
-        self._pending[key_id] = _PendingImport(
-            protocol, curve, digest, _key_record(kp, public, ordered)
-        )
+        self._pending[key_id] = _PendingImport(protocol, curve, digest, record)
         return encode_ok(
             digest=_h(digest),
             publicKey=_h(share.group_public_key),
@@ -429,21 +491,31 @@ class SignerNode:
         row = self.store.get_share(key_id)
         if row.status != "Active":
             raise Conflict(f"key {key_id} is {row.status}")
-        suite = suite_for(row.protocol, row.curve)
-        kp, public, _ = _load_key(suite, row.record)
+        if row.protocol == ECDSA_PROTOCOL:
+            share, _ids = share_from_record(row.record)
+            group_key, min_signers = share.public_key.encode(), share.threshold
+            index, value = share.index, share.secret
+        else:
+            kp, public, _ = _load_key(suite_for(row.protocol, row.curve), row.record)
+            group_key, min_signers = public.group_public_key.encode(), public.min_signers
+            index, value = kp.identifier, kp.signing_share
         blob = dealer.seal_export_share(
             identity_key=self._identity,
             signer_id=self.signer_id,
             key_id=key_id,
             curve=row.curve,
             protocol=row.protocol,
-            group_public_key=public.group_public_key.encode(),
-            min_signers=public.min_signers,
-            index=kp.identifier,
-            share_value=kp.signing_share,
+            group_public_key=group_key,
+            min_signers=min_signers,
+            index=index,
+            share_value=value,
             requester_encryption_key=_b(body["requesterKey"]),
         )
         return encode_ok(blob=_h(blob))
 
     def _delete(self, body: dict[str, Any]) -> bytes:
-        return encode_ok(erased=self.store.erase_share(str(body["keyId"])))
+        key_id = str(body["keyId"])
+        self.ecdsa.pool.discard_key(key_id)
+        for prefix in ("refresh_next:", "refresh_previous:"):
+            self.store.delete_secret(prefix + key_id)
+        return encode_ok(erased=self.store.erase_share(key_id))

@@ -46,6 +46,8 @@ __all__ = [
     "PresignaturePool",
     "presignature_from_bytes",
     "presignature_to_bytes",
+    "public_from_bytes",
+    "public_to_bytes",
 ]
 
 #: Presignatures kept warm per (key, binding) by default.
@@ -100,13 +102,22 @@ def presignature_to_bytes(presig: Presignature) -> bytes:
     presignature has no secrets left and is refused."""
     if presig.consumed:
         raise InvalidParameters("a consumed presignature cannot be stored")
-    pub = presig.public
     return b"".join(
         [
             _MAGIC,
             _u32(presig.me),
             presig.k_i.to_bytes(_SC, "big"),
             presig.chi_i.to_bytes(_SC, "big"),
+            public_to_bytes(presig.public),
+        ]
+    )
+
+
+def public_to_bytes(pub: PresignaturePublic) -> bytes:
+    """The public part of a presignature (what the combiner needs), canonical: equal
+    bytes at every signer of the session."""
+    return b"".join(
+        [
             _u32(len(pub.session_id)),
             pub.session_id,
             _u32(len(pub.signers)),
@@ -168,6 +179,20 @@ def presignature_from_bytes(data: bytes) -> Presignature:
     me = r.u32()
     k_i = r.scalar()
     chi_i = r.scalar()
+    public = _read_public(r)
+    r.end()
+    return Presignature(me, k_i, chi_i, public)
+
+
+def public_from_bytes(data: bytes) -> PresignaturePublic:
+    """Inverse of ``public_to_bytes``; ``InvalidEncoding`` on anything malformed."""
+    r = _Reader(data)
+    public = _read_public(r)
+    r.end()
+    return public
+
+
+def _read_public(r: _Reader) -> PresignaturePublic:
     session_id = r.take(r.u32())
     signers = tuple(r.u32() for _ in range(r.u32()))
     public_key = r.point()
@@ -175,9 +200,7 @@ def presignature_from_bytes(data: bytes) -> Presignature:
     gamma = r.point()
     delta = r.point_map()
     s = r.point_map()
-    r.end()
-    public = PresignaturePublic(session_id, signers, public_key, big_r, gamma, delta, s)
-    return Presignature(me, k_i, chi_i, public)
+    return PresignaturePublic(session_id, signers, public_key, big_r, gamma, delta, s)
 
 
 # -- the pool ----------------------------------------------------------------------------
@@ -194,6 +217,14 @@ def _check(key_id: str, binding: bytes) -> None:
         raise InvalidParameters("a presignature needs a key id")
     if not isinstance(binding, bytes) or not binding:
         raise InvalidParameters("a presignature needs a non-empty binding (bytes)")
+
+
+def _valid_id(presig_id: str) -> bool:
+    return (
+        isinstance(presig_id, str)
+        and 16 <= len(presig_id) <= 64
+        and all(c in "0123456789abcdef" for c in presig_id)
+    )
 
 
 class PresignaturePool:
@@ -238,15 +269,28 @@ class PresignaturePool:
             pass
 
     # -- operations ------------------------------------------------------------------
-    def add(self, key_id: str, binding: bytes, presig: Presignature | bytes) -> str:
+    def add(
+        self,
+        key_id: str,
+        binding: bytes,
+        presig: Presignature | bytes,
+        *,
+        presig_id: str | None = None,
+    ) -> str:
         """Store a fresh presignature made for ``binding``; returns its id. ``presig``
-        is a ``Presignature`` or its ``presignature_to_bytes`` encoding (checked)."""
+        is a ``Presignature`` or its ``presignature_to_bytes`` encoding (checked).
+        ``presig_id`` (hex, 16-64 chars; default random) lets all signers of one
+        presigning session file it under the same id (the session id); an id is
+        never reused, consumed rows stay as tombstones."""
         _check(key_id, binding)
         if isinstance(presig, Presignature):
             plaintext = presignature_to_bytes(presig)
         else:
             plaintext = presignature_to_bytes(presignature_from_bytes(presig))
-        presig_id = secrets.token_hex(16)
+        if presig_id is None:
+            presig_id = secrets.token_hex(16)
+        elif not _valid_id(presig_id):
+            raise InvalidParameters("presignature ids are 16-64 lowercase hex characters")
         sealed = self._store.seal(TABLE, _aad_row(presig_id, key_id, binding), plaintext)
         with self._lock:
             self._db.execute(
@@ -280,8 +324,24 @@ class PresignaturePool:
             ).fetchone()
         return None if row is None else str(row[0])
 
-    def take(self, key_id: str, binding: bytes) -> tuple[str, Presignature] | None:
-        """The oldest available presignature for exactly ``(key_id, binding)``, or
+    def available(self, key_id: str) -> dict[bytes, list[str]]:
+        """Ids of the available presignatures of ``key_id``, by binding, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT binding, id FROM presignatures WHERE key_id = ? AND status = "
+                "'available' ORDER BY created, id",
+                (key_id,),
+            ).fetchall()
+        out: dict[bytes, list[str]] = {}
+        for binding, presig_id in rows:
+            out.setdefault(bytes(binding), []).append(str(presig_id))
+        return out
+
+    def take(
+        self, key_id: str, binding: bytes, presig_id: str | None = None
+    ) -> tuple[str, Presignature] | None:
+        """The oldest available presignature for exactly ``(key_id, binding)`` (or the
+        one with id ``presig_id``, if it is available for them), or
         ``None``. Before it is returned its row is durably marked consumed and its
         payload erased (committed with fsync). A payload that does not open or decode
         is marked ``rejected`` (durably) and ``DecryptionError`` is raised."""
@@ -290,31 +350,36 @@ class PresignaturePool:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                row = self._db.execute(
-                    "SELECT id, sealed FROM presignatures "
-                    "WHERE key_id = ? AND binding = ? AND status = 'available' "
-                    "ORDER BY created, id LIMIT 1",
-                    (key_id, binding),
-                ).fetchone()
+                if presig_id is None:
+                    row = self._db.execute(
+                        "SELECT id, sealed FROM presignatures "
+                        "WHERE key_id = ? AND binding = ? AND status = 'available' "
+                        "ORDER BY created, id LIMIT 1",
+                        (key_id, binding),
+                    ).fetchone()
+                else:
+                    row = self._db.execute(
+                        "SELECT id, sealed FROM presignatures WHERE id = ? AND key_id = ? "
+                        "AND binding = ? AND status = 'available'",
+                        (presig_id, key_id, binding),
+                    ).fetchone()
                 if row is None:
                     self._db.execute("COMMIT")
                     return None
-                presig_id, sealed = str(row[0]), bytes(row[1])
+                row_id, sealed = str(row[0]), bytes(row[1])
                 presig: Presignature | None = None
                 try:
-                    plaintext = self._store.open(
-                        TABLE, _aad_row(presig_id, key_id, binding), sealed
-                    )
+                    plaintext = self._store.open(TABLE, _aad_row(row_id, key_id, binding), sealed)
                     presig = presignature_from_bytes(plaintext)
                 except (DecryptionError, InvalidEncoding, InvalidParameters) as exc:
                     failure = exc
                 cur = self._db.execute(
                     "UPDATE presignatures SET status = ?, sealed = X'' "
                     "WHERE id = ? AND status = 'available'",
-                    ("consumed" if presig is not None else "rejected", presig_id),
+                    ("consumed" if presig is not None else "rejected", row_id),
                 )
                 if cur.rowcount != 1:  # impossible under the write lock; never hand out
-                    raise RuntimeError(f"presignature {presig_id} changed under the lock")
+                    raise RuntimeError(f"presignature {row_id} changed under the lock")
                 self._db.execute("COMMIT")  # WAL + synchronous=FULL: fsynced here
             except BaseException:
                 if self._db.in_transaction:
@@ -323,10 +388,10 @@ class PresignaturePool:
             self._checkpoint()
         if presig is None:
             raise DecryptionError(
-                f"presignature {presig_id} of key {key_id} refused (sealed payload does not "
+                f"presignature {row_id} of key {key_id} refused (sealed payload does not "
                 "open for this row, key and binding, or does not decode)"
             ) from failure
-        return presig_id, presig
+        return row_id, presig
 
     def discard_key(self, key_id: str) -> int:
         """Delete every presignature (and tombstone) of ``key_id``, overwritten on

@@ -109,7 +109,24 @@ class SignerStore:
                 "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, sealed)
             )
 
+    def delete_secret(self, name: str) -> None:
+        """Remove a meta value (overwritten on disk)."""
+        with self._lock:
+            self._db.execute("DELETE FROM meta WHERE name = ?", (name,))
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # -- shares --------------------------------------------------------------------
+    def replace_share(self, key_id: str, record: bytes) -> None:
+        """Overwrite a share's sealed record in place (key refresh); status unchanged."""
+        sealed = self.seal("shares", key_id, record)
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE shares SET sealed = ? WHERE key_id = ?", (sealed, key_id)
+            )
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if cur.rowcount != 1:
+            raise NotFound(f"signer {self.signer_id} holds no share of key {key_id}")
+
     def put_share(
         self, key_id: str, protocol: str, curve: str, record: bytes, *, status: str = "Active"
     ) -> None:

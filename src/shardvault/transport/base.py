@@ -10,8 +10,12 @@ __all__ = ["Transport"]
 
 
 class Transport(Protocol):
-    async def request(self, node_id: str, body: bytes, *, timeout: float) -> bytes:
-        """Deliver ``body`` to ``node_id`` and return its reply.
+    async def request(
+        self, node_id: str, body: bytes, *, timeout: float, background: bool = False
+    ) -> bytes:
+        """Deliver ``body`` to ``node_id`` and return its reply. ``background`` marks
+        work nobody waits for (presignature refills, aux info): the node runs it at
+        lower priority than requests in flight.
 
         Raises ``SignersUnavailable`` (naming the node) when it cannot be reached or
         does not answer within ``timeout`` seconds.

@@ -244,12 +244,26 @@ def test_round1_changed_ciphertext(aux3: dict[int, AuxInfo]) -> None:
 # -- delta check and bad partial signatures --------------------------------------------
 
 
-def test_wrong_delta_share(aux3: dict[int, AuxInfo]) -> None:
+def test_wrong_delta_share(aux3: dict[int, AuxInfo], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Party 3 broadcasts a wrong delta_3: the identification round (Π_dec) names it."""
+    from test_presign_identify import WrongDelta
+
+    from shardvault.crypto.zk import affgstar, dec
+
+    monkeypatch.setattr(dec, "REPETITIONS", 16)  # speed; the proof tests use m = 128
+    monkeypatch.setattr(affgstar, "REPETITIONS", 16)
     _, shares = dealer(2, 3)
-    hook = tamper_field(3, 3, None, "delta", lambda: layout_round3(2))
-    parties = run_presign(aux3, shares, [1, 3], hook)
+    sid = new_sid()
+    parties = [
+        (WrongDelta if i == 3 else Presign)(
+            sid, i, [1, 3], shares[i], aux3[i], InMemorySessionRegistry()
+        )
+        for i in (1, 3)
+    ]
+    deliver(parties)
     err = _abort(parties, 1)
     assert err.check == "presign: delta G = Delta"
+    assert err.blame == (3,)
 
 
 def test_bad_partial_signature_caught(aux3: dict[int, AuxInfo]) -> None:

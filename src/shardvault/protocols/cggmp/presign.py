@@ -32,6 +32,13 @@ Party indices are key-share indices; aux info must cover every signer. Each sign
 Output: ``delta = sum delta_j`` with the checks ``delta G = sum Delta_j`` (never
 skipped; SECURITY.md item 16) and ``sum S_j = delta X``; ``R = delta^-1 Gamma``.
 
+4. (broadcast, ONLY when an output check fails: identification) echo of round 3, the
+   MtA ciphertexts sent to and received from each peer, Π_aff-g* per peer (they
+   carry ``gamma_i`` / ``w_i`` and the beta in ``F``) and Π_dec (``delta_i`` /
+   ``chi_i`` is the plaintext mod q of ``K_i^x * prod_j D_{i,j} F_{j,i}^-1``); every
+   party checks all of them and aborts with the failed output check's name and the
+   cheaters as blame. See docs/cggmp.md, "Identification round".
+
 Every failed check aborts with ``ProtocolError(blame=..., check=...)``; checks run
 stage by stage, senders ascending; proof failures carry the proof's own check
 (``"pi-enc-elg: ..."``, ``"pi-aff-g: ..."``, ``"pi-elog: ..."``).
@@ -44,9 +51,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import gmpy2
+
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierPublicKey, powmod_sec
-from shardvault.crypto.zk import affg, elog, encelg
+from shardvault.crypto.zk import affg, affgstar, dec, elog, encelg
 from shardvault.crypto.zk.transcript import (
     ELL_PRIME,
     InvalidProof,
@@ -73,6 +82,7 @@ __all__ = [
     "layout_round1",
     "layout_round2",
     "layout_round3",
+    "layout_round4",
 ]
 
 PROTOCOL = "cggmp24/presign"
@@ -89,6 +99,15 @@ TAG_PSI = b"/psi"  # Π_aff-g for (gamma_i, K_j)
 TAG_PSI_HAT = b"/psi-hat"  # Π_aff-g for (w_i, K_j)
 TAG_ELOG_GAMMA = b"/psi-elog-gamma"  # Π_elog for Gamma_i (round 2)
 TAG_ELOG_DELTA = b"/psi-elog-delta"  # Π_elog for Delta_i (round 3)
+# Identification round (round 4, only after a failed output check).
+TAG_ID_AFF = {1: b"/id-delta-aff-g-star", 2: b"/id-chi-aff-g-star"}  # Π_aff-g* per peer
+TAG_ID_DEC = {1: b"/id-delta-dec", 2: b"/id-chi-dec"}  # Π_dec for delta_i / chi_i
+
+#: Round-4 modes: which output check failed.
+MODE_DELTA = 1
+MODE_CHI = 2
+CHECK_DELTA = "presign: delta G = Delta"
+CHECK_CHI = "presign: sum S_j = delta X"
 
 
 # -- results -------------------------------------------------------------------------
@@ -219,6 +238,29 @@ def layout_round3(count: int) -> list[tuple[str, int]]:
     ]
 
 
+def layout_round4(
+    signers: Sequence[int], sender: int, moduli: dict[int, int]
+) -> list[tuple[str, int]]:
+    """Round-4 (identification) payload of ``sender``; ``moduli[j]`` is ``N_j``. Per
+    peer ``j`` (ascending): the sender's MtA ciphertexts to ``j`` (``D_out``
+    under ``N_j``, ``F_out`` under ``N_sender``), the one it received from ``j``
+    (``D_in`` under ``N_sender``) and its Π_aff-g* for ``j``; then its Π_dec."""
+    n_i = moduli[sender]
+    out = [("mode", 1), ("echo", len(signers) * HASH)]
+    for j in signers:
+        if j == sender:
+            continue
+        n_j = moduli[j]
+        out += [
+            (f"D_out_{j}", _ct_width(n_j)),
+            (f"F_out_{j}", _ct_width(n_i)),
+            (f"D_in_{j}", _ct_width(n_i)),
+            (f"aff_{j}", affgstar.AffgStarProof.encoded_length(n_j, n_i)),
+        ]
+    out.append(("dec", dec.DecProof.encoded_length(n_i, len(signers))))
+    return out
+
+
 def _split(data: bytes, layout: list[tuple[str, int]]) -> dict[str, bytes]:
     total = sum(n for _, n in layout)
     if len(data) != total:
@@ -255,6 +297,37 @@ def _sample_pm(bound: int) -> int:
 # -- state machine ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True, repr=False)
+class _MtaOut:
+    """What this party sent to one peer ``j`` in round 2 and the secrets behind it,
+    kept only for the identification round (until the presign ends)."""
+
+    D: int  # D_{j,i} = K_j^gamma_i enc_j(-beta; s)
+    F: int  # F_{j,i} = enc_i(-beta; r)
+    beta: int
+    s: int
+    r: int
+    D_hat: int
+    F_hat: int
+    beta_hat: int
+    s_hat: int
+    r_hat: int
+
+    def __repr__(self) -> str:
+        return "_MtaOut(hidden)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Round4:
+    mode: int
+    echo: bytes
+    d_out: dict[int, int]
+    f_out: dict[int, int]
+    d_in: dict[int, int]
+    aff: dict[int, affgstar.AffgStarProof]
+    dec_proof: dec.DecProof
+
+
 @dataclass(frozen=True, slots=True)
 class _Round1:
     K: int
@@ -270,8 +343,10 @@ class Presign(StateMachine[Presignature]):
     """One signer of a CGGMP24 presigning among ``signers`` (key-share indices)."""
 
     protocol = PROTOCOL
-    last_round = 3
-    broadcast_rounds = frozenset({3})
+    #: Round 4 (identification, broadcast) runs only after a failed output check; an
+    #: honest presign ends in round 3.
+    last_round = 4
+    broadcast_rounds = frozenset({3, 4})
 
     def __init__(
         self,
@@ -301,11 +376,15 @@ class Presign(StateMachine[Presignature]):
         self._public_key = key_share.public_key
         self._w = w_i
         self._W = big_w
-        self._payloads: dict[int, dict[int, bytes]] = {1: {}, 2: {}}
+        self._payloads: dict[int, dict[int, bytes]] = {1: {}, 2: {}, 3: {}}
         self._r1: dict[int, _Round1] = {}
         self._gammas: dict[int, Point] = {}
         self._beta: dict[int, int] = {}
         self._beta_hat: dict[int, int] = {}
+        # Kept for the identification round only; dropped when the presign ends.
+        self._mta_out: dict[int, _MtaOut] = {}
+        self._mta_in: dict[int, tuple[int, int, int, int]] = {}  # D, F, D_hat, F_hat
+        self._id_mode = 0
 
         # Round 1.
         self._k = _G.random_scalar()
@@ -378,12 +457,27 @@ class Presign(StateMachine[Presignature]):
         return set(self._peers)
 
     def process_round(self, round_: int, messages: dict[int, ProtocolMessage]) -> None:
-        if round_ == 1:
-            self._round1(messages)
-        elif round_ == 2:
-            self._round2(messages)
-        else:
-            self._round3(messages)
+        try:
+            if round_ == 1:
+                self._round1(messages)
+            elif round_ == 2:
+                self._round2(messages)
+            elif round_ == 3:
+                self._round3(messages)
+            else:
+                self._round4(messages)
+        except BaseException:
+            self._forget()
+            raise
+
+    def _forget(self) -> None:
+        """Drop every secret (and the identification state)."""
+        self._k = self._chi = self._gamma = self._w = self._a = self._b = 0
+        self._delta = 0
+        self._beta.clear()
+        self._beta_hat.clear()
+        self._mta_out.clear()
+        self._mta_in.clear()
 
     # -- echo ---------------------------------------------------------------------
     def _echo_vector(self, round_: int) -> bytes:
@@ -503,6 +597,9 @@ class Presign(StateMachine[Presignature]):
                 prover_id=self.me,
                 prover_key=sk,
             )
+            self._mta_out[j] = _MtaOut(
+                big_d, big_f, beta, s, r, big_dh, big_fh, beta_hat, s_hat, r_hat
+            )
             cw_j, cw_i = _ct_width(n_j), _ct_width(n_i)
             payload = b"".join(
                 (
@@ -544,6 +641,7 @@ class Presign(StateMachine[Presignature]):
                     affg.AffgProof.from_bytes(f["psi_hat"], n_i, pk_j.n, n_i),
                 )
             fields[j] = (big_gamma, proof, d, ff, dh, fh)
+            self._mta_in[j] = (d, ff, dh, fh)
             self._payloads[2][j] = f["Gamma"] + f["elog"]
 
         stage(messages, decode)
@@ -604,8 +702,6 @@ class Presign(StateMachine[Presignature]):
             chi += sk.decrypt_signed(dh) + self._beta_hat[j]
         delta %= _Q
         chi %= _Q
-        self._beta.clear()
-        self._beta_hat.clear()
         self._chi = chi
         self._delta = delta
         self._big_gamma = big_gamma
@@ -635,6 +731,7 @@ class Presign(StateMachine[Presignature]):
                 proof.to_bytes(),
             )
         )
+        self._payloads[3][self.me] = payload
         self.send(3, None, payload)
 
     # -- round 3 -> output ---------------------------------------------------------------
@@ -647,6 +744,7 @@ class Presign(StateMachine[Presignature]):
             with _decode_errors(j, 3):
                 f = _split(messages[j].payload, layout_round3(count))
                 echoes[j] = f["echo"]
+                self._payloads[3][j] = messages[j].payload
                 self._deltas[j] = _scalar(f["delta"])
                 self._big_deltas[j] = _G.decode_point(f["Delta"])
                 self._big_ss[j] = _G.decode_point(f["S"])
@@ -673,19 +771,15 @@ class Presign(StateMachine[Presignature]):
         stage(proofs, check_elog)
         delta = sum(self._deltas.values()) % _Q
         big_delta = _G.sum(self._big_deltas[j] for j in self.signers)
-        # SECURITY.md item 16: never skipped.
+        # SECURITY.md item 16: never skipped. A failure starts the identification
+        # round (round 4) instead of aborting at once.
         if delta == 0 or _G.mul_base(delta) != big_delta:
-            raise ProtocolError(
-                "delta G != Delta: some party sent a wrong delta_j or a wrong MtA share "
-                "(identifying it needs the paper's Π_dec/Π_aff-g* round, not implemented)",
-                check="presign: delta G = Delta",
-            )
+            self._start_identification(MODE_DELTA)
+            return
         big_s = _G.sum(self._big_ss[j] for j in self.signers)
         if big_s != self._public_key * delta:
-            raise ProtocolError(
-                "sum S_j != delta X: some party's chi_j (x-MtA) share is wrong",
-                check="presign: sum S_j = delta X",
-            )
+            self._start_identification(MODE_CHI)
+            return
         big_r = self._big_gamma * pow(delta, -1, _Q)
         public = PresignaturePublic(
             session_id=self.session_id,
@@ -697,8 +791,191 @@ class Presign(StateMachine[Presignature]):
             S=dict(self._big_ss),
         )
         k, chi = self._k, self._chi
-        self._k = self._chi = self._gamma = self._w = self._a = self._b = 0
+        self._forget()
         self.finish(Presignature(self.me, k, chi, public))
+
+    # -- identification (round 4, only after a failed output check) -----------------
+    def _id_values(self, mode: int, j: int) -> tuple[int, int, int, int, int, int]:
+        """``(D_out, F_out, D_in, beta, s, r)`` of the MtA with peer ``j`` for ``mode``
+        (gamma-MtA for the delta check, w-MtA for the chi check)."""
+        o, (d_in, _, dh_in, _) = self._mta_out[j], self._mta_in[j]
+        if mode == MODE_DELTA:
+            return o.D, o.F, d_in, o.beta, o.s, o.r
+        return o.D_hat, o.F_hat, dh_in, o.beta_hat, o.s_hat, o.r_hat
+
+    def _id_public(self, mode: int, i: int) -> tuple[Point, Point, Point]:
+        """``(X_i, S_i, h)`` of party i's Π_dec: ``(Gamma_i, delta_i G, G)`` or
+        ``(W_i, S_i, Gamma)``."""
+        if mode == MODE_DELTA:
+            return self._gammas[i], _G.mul_base(self._deltas[i]), _G.generator
+        return self._W[i], self._big_ss[i], self._big_gamma
+
+    def _start_identification(self, mode: int) -> None:
+        """Broadcast the round-4 message: the echo of round 3, our MtA ciphertexts
+        (sent and received) with a Π_aff-g* per peer, and Π_dec for our delta_i /
+        chi_i."""
+        self._id_mode = mode
+        sk = self._sk
+        n_i = sk.n
+        n2 = sk.public_key.n_squared
+        count = len(self.signers)
+        x = self._gamma if mode == MODE_DELTA else self._w
+        big_x, big_s, h = self._id_public(mode, self.me)
+        parts = [bytes([mode]), self._echo_vector(3)]
+        acc = 1  # D_i = prod_j D_{i,j} F_{j,i}^-1: encrypts sum_j (alpha_{i,j} + beta_{i,j})
+        for j in self._peers:
+            pk_j = self._aux.paillier(j)
+            d_out, f_out, d_in, beta, s, r = self._id_values(mode, j)
+            proof = affgstar.prove(
+                affg.Statement(pk_j.n, n_i, self._r1[j].K, d_out, f_out, big_x),
+                affg.Witness(x, -beta, s, r),
+                session_id=self.session_id + TAG_ID_AFF[mode],
+                prover_id=self.me,
+                prover_key=sk,
+            )
+            parts += [
+                encode_unsigned(d_out, _ct_width(pk_j.n)),
+                encode_unsigned(f_out, _ct_width(n_i)),
+                encode_unsigned(d_in, _ct_width(n_i)),
+                proof.to_bytes(pk_j.n, n_i),
+            ]
+            acc = acc * d_in % n2 * int(gmpy2.invert(f_out, n2)) % n2
+        big_k = self._r1[self.me].K
+        full = powmod_sec(big_k, x, n2) * acc % n2  # encrypts delta_i (chi_i) over Z
+        y = sk.decrypt_signed(full)
+        rho = sk.pow_mod_n(full % n_i, int(gmpy2.invert(n_i, sk.phi)))
+        proof_dec = dec.prove(
+            sk,
+            dec.Statement(n_i, big_k, acc, big_x, big_s, h, count),
+            dec.Witness(x, y, rho),
+            session_id=self.session_id + TAG_ID_DEC[mode],
+            prover_id=self.me,
+        )
+        parts.append(proof_dec.to_bytes(n_i, count))
+        self.send(4, None, b"".join(parts))
+
+    def _round4(self, messages: dict[int, ProtocolMessage]) -> None:
+        mode = self._id_mode
+        check = CHECK_DELTA if mode == MODE_DELTA else CHECK_CHI
+        count = len(self.signers)
+        moduli = {j: self._aux.paillier(j).n for j in self.signers}
+        got: dict[int, _Round4] = {}
+
+        def decode(i: int) -> None:
+            n_i = moduli[i]
+            with _decode_errors(i, 4):
+                f = _split(messages[i].payload, layout_round4(self.signers, i, moduli))
+                peers = [j for j in self.signers if j != i]
+                pk_i = self._aux.paillier(i)
+                d_out = {j: _ct(f[f"D_out_{j}"], self._aux.paillier(j), "D_out") for j in peers}
+                f_out = {j: _ct(f[f"F_out_{j}"], pk_i, "F_out") for j in peers}
+                d_in = {j: _ct(f[f"D_in_{j}"], pk_i, "D_in") for j in peers}
+            with _proof_errors(i, "Π_aff-g*", affgstar.PROOF_NAME):
+                aff = {
+                    j: affgstar.AffgStarProof.from_bytes(f[f"aff_{j}"], moduli[j], n_i)
+                    for j in peers
+                }
+            with _proof_errors(i, "Π_dec", dec.PROOF_NAME):
+                proof_dec = dec.DecProof.from_bytes(f["dec"], n_i, count)
+            got[i] = _Round4(f["mode"][0], f["echo"], d_out, f_out, d_in, aff, proof_dec)
+
+        stage(messages, decode)
+        self._check_echoes(3, {i: r.echo for i, r in got.items()})
+
+        def check_mode(i: int) -> None:
+            # Same round-3 view (echo) => same failed check: a different mode is a lie.
+            if got[i].mode != mode:
+                raise ProtocolError(
+                    f"party {i} claims another failed output check",
+                    blame=(i,),
+                    check="presign-round4-mode",
+                )
+
+        stage(got, check_mode)
+
+        # The MtA ciphertexts: claim of the sender vs claim of the receiver.
+        mine_out = {j: self._id_values(mode, j) for j in self._peers}
+
+        def out_claim(recv: int, sender: int) -> tuple[int, int]:
+            if sender == self.me:
+                return mine_out[recv][0], mine_out[recv][1]
+            return got[sender].d_out[recv], got[sender].f_out[recv]
+
+        def in_claim(recv: int, sender: int) -> int:
+            return mine_out[sender][2] if recv == self.me else got[recv].d_in[sender]
+
+        culprits: set[int] = set()
+        reasons: list[str] = []
+        for recv in self.signers:
+            for sender in self.signers:
+                if recv == sender:
+                    continue
+                d_sent, f_sent = out_claim(recv, sender)
+                if recv == self.me:
+                    # We know what we received: compare D and F.
+                    d_real, f_real = (
+                        (self._mta_in[sender][0], self._mta_in[sender][1])
+                        if mode == MODE_DELTA
+                        else (self._mta_in[sender][2], self._mta_in[sender][3])
+                    )
+                    if (d_sent, f_sent) != (d_real, f_real):
+                        culprits.add(sender)
+                        reasons.append(f"party {sender} misreports the MtA ciphertexts it sent us")
+                    continue
+                if d_sent == in_claim(recv, sender):
+                    continue
+                if sender == self.me:
+                    culprits.add(recv)
+                    reasons.append(f"party {recv} misreports the MtA ciphertext we sent it")
+                else:
+                    culprits.update((recv, sender))
+                    reasons.append(
+                        f"parties {sender} and {recv} disagree on D_({recv},{sender}): one "
+                        "of them equivocated or misreports"
+                    )
+        if culprits:
+            raise ProtocolError(
+                "identification: " + "; ".join(reasons), blame=tuple(sorted(culprits)), check=check
+            )
+
+        def verify_party(i: int) -> None:
+            r4 = got[i]
+            n_i = moduli[i]
+            n2 = n_i * n_i
+            big_x, big_s, h = self._id_public(mode, i)
+            acc = 1
+            for j in self.signers:
+                if j == i:
+                    continue
+                d_sent, f_sent = out_claim(j, i)
+                key = self._sk if j == self.me else None
+                with _proof_errors(i, f"Π_aff-g* (for {j})", affgstar.PROOF_NAME):
+                    affgstar.verify(
+                        affg.Statement(moduli[j], n_i, self._r1[j].K, d_sent, f_sent, big_x),
+                        r4.aff[j],
+                        session_id=self.session_id + TAG_ID_AFF[mode],
+                        prover_id=i,
+                        verifier_key=key,
+                    )
+                acc = acc * in_claim(i, j) % n2 * int(gmpy2.invert(f_sent, n2)) % n2
+            with _proof_errors(i, "Π_dec", dec.PROOF_NAME):
+                dec.verify(
+                    dec.Statement(n_i, self._r1[i].K, acc, big_x, big_s, h, count),
+                    r4.dec_proof,
+                    session_id=self.session_id + TAG_ID_DEC[mode],
+                    prover_id=i,
+                )
+
+        try:
+            stage(got, verify_party)
+        except ProtocolError as exc:
+            raise ProtocolError(
+                f"identification ({exc.check}): {exc.message}", blame=exc.blame, check=check
+            ) from None
+        raise ProtocolError(
+            "identification found no culprit: every Π_aff-g* and Π_dec verifies",
+            check=check,
+        )
 
 
 @contextmanager

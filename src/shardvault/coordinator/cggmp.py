@@ -1,0 +1,563 @@
+"""The coordinator's CGGMP24 (threshold ECDSA) side: aux-info setup, presignature
+pools, one-round signing and key refresh.
+
+* **Aux info** (``run_setup``, a background task): poll every signer's
+  ``ecdsa.status`` until all have their Paillier primes, then run one aux-info
+  session among all signers (background priority), and activate its result only once
+  every signer reports the same digest. Until then ECDSA requests raise
+  ``AuxInfoNotReady`` (503); ``status()`` feeds ``GET /health``.
+* **Pools**: for every CGGMP24 key the coordinator keeps ``pool_target``
+  presignatures per preferred signer set (the key's first ``max(t, 2)`` signers),
+  made in the background, one session at a time, refilled as soon as one is used.
+  Each signer keeps its presignatures sealed in its own pool, filed under the
+  session id and bound to key, signer set and derivation; the coordinator holds only
+  their ids (rebuilt from the signers' inventories after a restart).
+* **Signing**: take a warm presignature id (or presign on the spot), ask each signer
+  of the set for its partial signature (each durably consumes its presignature
+  first), check every partial signature and the result (``cggmp.sign.combine``),
+  return ``r || s || recid``.
+* **Refresh**: all signers run ``CggmpRefresh``; the new shares are swapped in only
+  when every signer finished with the same public shares, and the old ones are
+  erased only after every signer has committed (otherwise rolled back).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from shardvault.coordinator.interface import EcdsaStatus, KeyRecord
+from shardvault.errors import (
+    AuxInfoNotReady,
+    InvalidEncoding,
+    InvalidParameters,
+    NotFound,
+    ProtocolError,
+    ShardvaultError,
+    SignerMisbehaved,
+    SignersUnavailable,
+)
+from shardvault.protocols.cggmp.binding import NO_DERIVATION, presignature_binding
+from shardvault.protocols.cggmp.sign import combine
+from shardvault.protocols.messages import COORDINATOR
+from shardvault.signer.presig_pool import public_from_bytes
+from shardvault.transport.envelope import PartyKeys
+
+if TYPE_CHECKING:
+    from shardvault.coordinator.coordinator import Coordinator
+    from shardvault.coordinator.interface import SignerDescriptor
+
+__all__ = ["ECDSA_PROTOCOL", "CggmpService"]
+
+log = logging.getLogger("shardvault.coordinator")
+
+ECDSA_PROTOCOL = "CGGMP24"
+#: Share of the progress bar spent on the prime search (the rest: the aux session).
+_PRIMES_SHARE = 0.85
+#: Aux-info steps take seconds of CPU per signer (longer on a busy machine).
+AUX_TIMEOUT = 600.0
+#: A presigning step takes about a quarter second of CPU per signer.
+PRESIGN_TIMEOUT = 60.0
+
+
+class _Key:
+    """What the pool keeper needs to know about a key."""
+
+    __slots__ = ("key_id", "public_key", "signer_ids", "threshold")
+
+    def __init__(
+        self, key_id: str, public_key: bytes, signer_ids: Sequence[str], threshold: int
+    ) -> None:
+        self.key_id = key_id
+        self.public_key = public_key
+        self.signer_ids = tuple(signer_ids)
+        self.threshold = threshold
+
+    @classmethod
+    def of(cls, key: KeyRecord) -> _Key:
+        return cls(key.key_id, key.public_key, key.signer_ids, key.min_signers)
+
+    @property
+    def set_size(self) -> int:
+        # Presigning needs two parties; a 1-of-n key signs with two of its shares.
+        return min(len(self.signer_ids), max(self.threshold, 2))
+
+    def binding(self, indices: Sequence[int]) -> bytes:
+        return presignature_binding(self.key_id, self.public_key, indices, NO_DERIVATION)
+
+
+class CggmpService:
+    def __init__(self, coordinator: Coordinator, *, pool_target: int = 8) -> None:
+        if pool_target < 0:
+            raise InvalidParameters("the presignature pool target must be >= 0")
+        self._c = coordinator
+        self.pool_target = pool_target
+        self._ready = False
+        self._progress = 0.0
+        self._detail = "waiting for signers"
+        self._enabled = True
+        #: (key id, binding) -> ids of presignatures every signer of the set holds.
+        self._presigs: dict[tuple[str, bytes], list[str]] = {}
+        self._keys: dict[str, _Key] = {}
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the background setup (aux info) and pool keeper tasks."""
+        if not self._tasks:
+            self._stopping = False
+            self._tasks = [
+                asyncio.create_task(self.run_setup(), name="cggmp-setup"),
+                asyncio.create_task(self._keep_pools(), name="cggmp-pools"),
+            ]
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Stop the background tasks. Their loops also check a stop flag, so a
+        cancellation lost in a race (``asyncio.wait_for`` can swallow one) still ends
+        them; work already handed to a signer thread finishes there on its own."""
+        self._stopping = True
+        self._wake.set()
+        for task in self._tasks:
+            task.cancel()
+        if self._tasks:
+            _done, pending = await asyncio.wait(self._tasks, timeout=timeout)
+            for task in pending:
+                log.warning("background task %s did not stop", task.get_name())
+            for task in _done:
+                if not task.cancelled() and task.exception() is not None:
+                    log.warning("background task %s ended: %r", task.get_name(), task.exception())
+        self._tasks = []
+
+    def disable(self) -> None:
+        """This vault runs without ECDSA (its signers have no Paillier primes)."""
+        self._enabled = False
+        self._detail = "ECDSA is disabled on this vault"
+
+    def status(self) -> EcdsaStatus:
+        return EcdsaStatus(self._ready, 1.0 if self._ready else self._progress, self._detail)
+
+    def require_ready(self) -> None:
+        if not self._enabled:
+            raise AuxInfoNotReady(
+                "ECDSA is disabled on this vault (started without Paillier primes)"
+            )
+        if not self._ready:
+            raise AuxInfoNotReady(
+                "ECDSA is not ready yet: the signers are still preparing their aux info "
+                f"({self._detail}, {self._progress:.0%}); retry shortly"
+            )
+
+    # -- aux info ----------------------------------------------------------------------
+    async def run_setup(self, poll: float = 0.5) -> None:
+        """Until ECDSA is ready: follow the prime search, then run aux info."""
+        while not self._ready and not self._stopping:
+            try:
+                if await self._setup_step():
+                    break
+            except asyncio.CancelledError:
+                raise
+            except ShardvaultError as exc:
+                self._detail = f"waiting: {exc.message}"
+                log.warning("ECDSA setup: %s", exc.message)
+            except Exception:  # keep the service up; report and retry
+                log.exception("ECDSA setup step failed")
+                self._detail = "setup failed; retrying"
+            await asyncio.sleep(poll)
+        if self._ready and not self._stopping:
+            await self._load_inventory()
+
+    async def _setup_step(self) -> bool:
+        ids = list(self._c.signer_ids)
+        statuses = await asyncio.gather(
+            *(self._c._call(s, "ecdsa.status") for s in ids), return_exceptions=True
+        )
+        down = [s for s, r in zip(ids, statuses, strict=True) if isinstance(r, BaseException)]
+        if down:
+            self._detail = f"waiting for signers {', '.join(down)}"
+            return False
+        st = {s: r for s, r in zip(ids, statuses, strict=True) if isinstance(r, dict)}
+        if not all(r.get("enabled") for r in st.values()):
+            self._enabled = False
+            self._detail = "ECDSA is disabled on this vault"
+            return True
+        digests = {r.get("auxDigest") for r in st.values()}
+        if len(digests) == 1 and None not in digests:
+            self._ready, self._progress, self._detail = True, 1.0, "ready"
+            log.info("ECDSA ready (aux info %s)", str(next(iter(digests)))[:16])
+            return True
+        if not all(r.get("primesReady") for r in st.values()):
+            done = sum(float(r.get("primesProgress", 0.0)) for r in st.values()) / len(st)
+            self._progress = max(self._progress, _PRIMES_SHARE * min(done, 1.0))
+            self._detail = "searching Paillier safe primes"
+            return False
+        self._progress = max(self._progress, _PRIMES_SHARE)
+        self._detail = "running aux-info generation"
+        await self._run_aux_info(ids)
+        return False  # the next step sees the digests and turns ready
+
+    async def _run_aux_info(self, ids: list[str]) -> None:
+        descs = await self._c._require_all(ids)
+        index_of = {s: i + 1 for i, s in enumerate(ids)}
+        ordered = [(index_of[s], descs[s]) for s in ids]
+        parties = {i: PartyKeys(d.identity_key, d.encryption_key) for i, d in ordered}
+        sid = os.urandom(32)
+        self._c._registry.claim(sid)
+        first = await self._c._start_all(
+            ids,
+            "aux.start",
+            index_of,
+            timeout=AUX_TIMEOUT,
+            background=True,
+            sessionId=sid.hex(),
+            parties=self._c._parties_arg(ordered),
+        )
+        finals = await self._c._relay(
+            sid, first, index_of, parties, timeout=AUX_TIMEOUT, background=True
+        )
+        digests = {r.get("auxDigest") for r in finals.values()}
+        if len(digests) != 1 or None in digests:
+            raise SignerMisbehaved(
+                "signers finished aux info with different results", check="aux-result"
+            )
+        digest = str(next(iter(digests)))
+        self._progress = max(self._progress, 0.97)
+        await self._c._start_all(ids, "aux.activate", index_of, digest=digest)
+
+    # -- pools -------------------------------------------------------------------------
+    def key_added(self, key: KeyRecord) -> None:
+        if key.protocol != ECDSA_PROTOCOL:
+            return
+        self._keys[key.key_id] = _Key.of(key)
+        self._wake.set()
+
+    def key_removed(self, key_id: str) -> None:
+        self._keys.pop(key_id, None)
+        for k in [k for k in self._presigs if k[0] == key_id]:
+            del self._presigs[k]
+
+    def warm(self, key: KeyRecord) -> int:
+        """Presignatures ready for the key's preferred signer set."""
+        k = _Key.of(key)
+        indices = list(range(1, k.set_size + 1))
+        return len(self._presigs.get((k.key_id, k.binding(indices)), []))
+
+    async def _load_inventory(self) -> None:
+        """After a restart: learn every CGGMP24 key and the presignatures that all
+        signers of its preferred set still hold."""
+        ids = list(self._c.signer_ids)
+        replies = await asyncio.gather(
+            *(self._c._call(s, "presign.inventory") for s in ids), return_exceptions=True
+        )
+        inventories = {
+            s: r.get("keys", {}) for s, r in zip(ids, replies, strict=True) if isinstance(r, dict)
+        }
+        for signer_id, keys in inventories.items():
+            for key_id, info in keys.items():
+                try:
+                    key = self._keys.get(key_id) or _Key(
+                        key_id,
+                        bytes.fromhex(info["publicKey"]),
+                        info["signerIds"],
+                        int(info["threshold"]),
+                    )
+                except (KeyError, TypeError, ValueError):
+                    log.warning("signer %s: malformed inventory entry %s", signer_id, key_id)
+                    continue
+                self._keys.setdefault(key_id, key)
+        for key in self._keys.values():
+            indices = list(range(1, key.set_size + 1))
+            binding = key.binding(indices).hex()
+            holders = [key.signer_ids[i - 1] for i in indices]
+            if not all(h in inventories for h in holders):
+                continue
+            sets = [
+                set(inventories[h].get(key.key_id, {}).get("presigs", {}).get(binding, []))
+                for h in holders
+            ]
+            common = set.intersection(*sets) if sets else set()
+            order = inventories[holders[0]][key.key_id]["presigs"].get(binding, [])
+            self._presigs[(key.key_id, bytes.fromhex(binding))] = [i for i in order if i in common]
+        self._wake.set()
+
+    async def _keep_pools(self) -> None:
+        """One background presigning at a time, for the key with the emptiest pool."""
+        while not self._stopping:
+            if not self._ready or self.pool_target == 0:
+                self._wake.clear()
+                await self._wait_wake(2.0)
+                continue
+            todo = None
+            for key in list(self._keys.values()):
+                indices = list(range(1, key.set_size + 1))
+                have = len(self._presigs.get((key.key_id, key.binding(indices)), []))
+                if have < self.pool_target and (todo is None or have < todo[2]):
+                    todo = (key, indices, have)
+            if todo is None:
+                self._wake.clear()
+                await self._wait_wake(5.0)
+                continue
+            key, indices, _have = todo
+            try:
+                await self._presign(key, indices, background=True)
+            except asyncio.CancelledError:
+                raise
+            except ShardvaultError as exc:
+                log.warning("presignature refill for %s failed: %s", key.key_id, exc.message)
+                await asyncio.sleep(2.0)
+            except Exception:
+                log.exception("presignature refill for %s failed", key.key_id)
+                await asyncio.sleep(2.0)
+
+    async def _wait_wake(self, timeout: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._wake.wait()
+
+    def _session_parties(
+        self, key: _Key, indices: Sequence[int], found: Mapping[str, SignerDescriptor]
+    ) -> tuple[dict[str, int], dict[int, PartyKeys], list[dict[str, Any]]]:
+        index_of = {key.signer_ids[i - 1]: i for i in indices}
+        ordered = [(i, found[s]) for s, i in index_of.items()]
+        parties = {i: PartyKeys(d.identity_key, d.encryption_key) for i, d in ordered}
+        parties[COORDINATOR] = PartyKeys(self._c.identity_key, b"")
+        return index_of, parties, self._c._parties_arg(ordered)
+
+    async def _presign(self, key: _Key, indices: Sequence[int], *, background: bool) -> str:
+        """Run one presigning session; every signer files the result in its pool under
+        the session id. Returns that id (also added to the coordinator's list when
+        ``background``; a foreground presignature is used at once)."""
+        holders = [key.signer_ids[i - 1] for i in indices]
+        found = await self._c._require_all(holders)
+        index_of, parties, parties_arg = self._session_parties(key, indices, found)
+        sid = os.urandom(32)
+        self._c._registry.claim(sid)
+        first = await self._c._start_all(
+            holders,
+            "presign.start",
+            index_of,
+            timeout=PRESIGN_TIMEOUT,
+            background=background,
+            sessionId=sid.hex(),
+            keyId=key.key_id,
+            parties=parties_arg,
+        )
+        finals = await self._c._relay(
+            sid, first, index_of, parties, timeout=PRESIGN_TIMEOUT, background=background
+        )
+        ids = {r.get("presigId") for r in finals.values()}
+        if ids != {sid.hex()}:
+            raise SignerMisbehaved(
+                "signers filed the presignature under different ids", check="presign-result"
+            )
+        if background and key.key_id in self._keys:
+            self._presigs.setdefault((key.key_id, key.binding(indices)), []).append(sid.hex())
+        return sid.hex()
+
+    # -- signing -----------------------------------------------------------------------
+    async def sign(self, record: KeyRecord, message_hash: bytes) -> bytes:
+        self.require_ready()
+        if len(message_hash) != 32:
+            raise InvalidParameters("ECDSA signs a 32-byte hash")
+        key = self._keys.get(record.key_id)
+        if key is None or key.public_key != record.public_key:
+            key = _Key.of(record)
+            self._keys[record.key_id] = key
+        excluded: set[str] = set()
+        for attempt in range(3):
+            candidates = [s for s in key.signer_ids if s not in excluded]
+            found, missing = await self._c._reachable(candidates)
+            chosen = [s for s in key.signer_ids if s in found][: key.set_size]
+            if len(chosen) < key.set_size:
+                missing += sorted(excluded)
+                raise SignersUnavailable(
+                    f"key {key.key_id} needs {key.set_size} signers; "
+                    f"unreachable: {', '.join(missing)}",
+                    signers=tuple(missing),
+                )
+            indices = [key.signer_ids.index(s) + 1 for s in chosen]
+            warm = self._presigs.get((key.key_id, key.binding(indices)))
+            presig_id = warm.pop(0) if warm else None
+            try:
+                if presig_id is None:
+                    presig_id = await self._presign(key, indices, background=False)
+                signature = await self._online(key, indices, found, presig_id, message_hash)
+            except SignersUnavailable as exc:
+                if attempt == 2 or not exc.signers:
+                    raise
+                excluded.update(exc.signers)
+                continue
+            except NotFound:
+                # A signer no longer holds that presignature (lost pool, restore from
+                # backup): it is burned everywhere; presign afresh.
+                if attempt == 2:
+                    raise
+                continue
+            finally:
+                self._wake.set()
+            return signature
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _online(
+        self,
+        key: _Key,
+        indices: Sequence[int],
+        found: Mapping[str, SignerDescriptor],
+        presig_id: str,
+        message_hash: bytes,
+    ) -> bytes:
+        holders = [key.signer_ids[i - 1] for i in indices]
+        signer_of = {i: key.signer_ids[i - 1] for i in indices}
+        results = await asyncio.gather(
+            *(
+                self._c._call(
+                    s,
+                    "sign.ecdsa",
+                    keyId=key.key_id,
+                    presigId=presig_id,
+                    signers=list(indices),
+                    hash=message_hash.hex(),
+                )
+                for s in holders
+            ),
+            return_exceptions=True,
+        )
+        for s, r in zip(holders, results, strict=True):
+            if isinstance(r, NotFound):
+                raise r
+            if isinstance(r, ShardvaultError):
+                raise self._c._blame(r, s, signer_of)
+            if isinstance(r, BaseException):
+                raise r
+        replies = {s: r for s, r in zip(holders, results, strict=True) if isinstance(r, dict)}
+        sigmas: dict[int, int] = {}
+        publics: dict[str, bytes] = {}
+        for s, r in replies.items():
+            try:
+                sigma = bytes.fromhex(r["sigma"])
+                publics[s] = bytes.fromhex(r["public"])
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SignerMisbehaved(
+                    f"signer {s} sent a malformed partial signature",
+                    signers=(s,),
+                    check="reply",
+                ) from exc
+            if len(sigma) != 32:
+                raise SignerMisbehaved(
+                    f"signer {s} sent a malformed partial signature", signers=(s,), check="reply"
+                )
+            sigmas[key.signer_ids.index(s) + 1] = int.from_bytes(sigma, "big")
+        if len(set(publics.values())) != 1:
+            raise SignerMisbehaved(
+                "signers hold different public parts of one presignature (disputed)",
+                signers=tuple(holders),
+                check="presignature-public (disputed)",
+            )
+        try:
+            public = public_from_bytes(next(iter(publics.values())))
+        except (InvalidEncoding, InvalidParameters) as exc:
+            raise SignerMisbehaved(
+                "the presignature's public part is malformed",
+                signers=tuple(holders),
+                check="presignature-public",
+            ) from exc
+        if public.session_id.hex() != presig_id or sorted(public.signers) != sorted(indices):
+            raise SignerMisbehaved(
+                "the presignature is not the one requested",
+                signers=tuple(holders),
+                check="presignature-public",
+            )
+        if public.public_key.encode() != key.public_key:
+            raise SignerMisbehaved(
+                "the presignature is for another key",
+                signers=tuple(holders),
+                check="presignature-public",
+            )
+        try:
+            sig = combine(public, sigmas, message_hash)
+        except ProtocolError as exc:
+            raise self._c._blame(exc, "coordinator", signer_of) from exc
+        return sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.recid])
+
+    # -- refresh -----------------------------------------------------------------------
+    async def refresh(self, record: KeyRecord) -> KeyRecord:
+        self.require_ready()
+        if record.protocol != ECDSA_PROTOCOL:
+            raise InvalidParameters(f"only {ECDSA_PROTOCOL} keys can be refreshed")
+        key = _Key.of(record)
+        if key.threshold < 2:
+            raise InvalidParameters("a 1-of-n key cannot be refreshed: every share is the key")
+        ids = list(key.signer_ids)
+        found = await self._c._require_all(ids)
+        indices = list(range(1, len(ids) + 1))
+        index_of, parties, parties_arg = self._session_parties(key, indices, found)
+        del parties[COORDINATOR]
+        sid = os.urandom(32)
+        self._c._registry.claim(sid)
+        try:
+            first = await self._c._start_all(
+                ids,
+                "refresh.start",
+                index_of,
+                sessionId=sid.hex(),
+                keyId=key.key_id,
+                parties=parties_arg,
+            )
+            finals = await self._c._relay(sid, first, index_of, parties)
+        except BaseException:
+            await self._gather_quietly(ids, "refresh.rollback", keyId=key.key_id)
+            raise
+        views = {
+            (r.get("publicKey"), tuple(sorted(dict(r.get("verifyingShares", {})).items())))
+            for r in finals.values()
+        }
+        if len(views) != 1:
+            await self._gather_quietly(ids, "refresh.rollback", keyId=key.key_id)
+            raise SignerMisbehaved(
+                "signers finished the refresh with different shares", check="refresh-result"
+            )
+        public_key, verifying = next(iter(views))
+        if public_key != record.public_key.hex():
+            await self._gather_quietly(ids, "refresh.rollback", keyId=key.key_id)
+            raise SignerMisbehaved("the refresh changed the public key", check="refresh-result")
+        self.key_removed(key.key_id)  # old presignatures are discarded on commit
+        try:
+            await self._c._start_all(
+                ids, "refresh.commit", index_of, keyId=key.key_id, sessionId=sid.hex()
+            )
+        except BaseException:
+            # Some signers may have committed: put every signer back on the old share.
+            failed = await self._gather_quietly(ids, "refresh.rollback", keyId=key.key_id)
+            if failed:
+                log.error(
+                    "key %s: refresh rollback did not reach %s; they hold the new share",
+                    key.key_id,
+                    failed,
+                )
+            self.key_added(record)
+            raise
+        failed = await self._gather_quietly(ids, "refresh.finalize", keyId=key.key_id)
+        if failed:
+            log.warning("key %s: old shares not yet erased on %s", key.key_id, failed)
+        new = KeyRecord(
+            record.key_id,
+            record.protocol,
+            record.curve,
+            record.public_key,
+            record.min_signers,
+            record.signer_ids,
+            {ids[int(i) - 1]: bytes.fromhex(y) for i, y in verifying},
+        )
+        self.key_added(new)
+        return new
+
+    async def _gather_quietly(self, ids: Sequence[str], op: str, **args: Any) -> list[str]:
+        results = await asyncio.gather(
+            *(self._c._call(s, op, **args) for s in ids), return_exceptions=True
+        )
+        return [s for s, r in zip(ids, results, strict=True) if isinstance(r, BaseException)]

@@ -1,0 +1,220 @@
+"""A signer's CGGMP24 (threshold ECDSA) state: its Paillier primes, its aux info and
+its presignature pool, and the sealed record formats of aux info and key shares.
+
+Aux info is made once per signer group (all signers of the cluster, party index =
+position in the sorted signer ids, the same indices keys use). A finished aux-info
+session is kept *pending* until the coordinator has seen every signer finish with the
+same result (the same digest), then activated; a session that failed anywhere
+leaves the active aux info as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shardvault.crypto.groups import SECP256K1, Point
+from shardvault.crypto.hashing import Transcript
+from shardvault.crypto.paillier import PaillierSecretKey
+from shardvault.crypto.ring_pedersen import RingPedersenSecret
+from shardvault.errors import AuxInfoNotReady, InvalidParameters, NotFound
+from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoPublic
+from shardvault.protocols.cggmp.keyshare import KeyShare
+from shardvault.signer.aux_primes import RECORD_NAME, PrimeWorker, encode_primes
+from shardvault.signer.presig_pool import PresignaturePool
+from shardvault.signer.store import SignerStore
+
+__all__ = [
+    "AUX_ACTIVE",
+    "AUX_PENDING",
+    "EcdsaState",
+    "PrimeSource",
+    "aux_digest",
+    "aux_from_record",
+    "aux_to_record",
+    "share_from_record",
+    "share_to_record",
+]
+
+log = logging.getLogger("shardvault.signer")
+
+#: Store secrets (meta rows) holding the active and the pending aux info.
+AUX_ACTIVE = "cggmp_aux_info"
+AUX_PENDING = "cggmp_aux_info_pending"
+
+#: Where a signer's Paillier primes come from: "generate" (background search, the
+#: product default), "off" (no ECDSA), or a TEST-ONLY pair of pregenerated primes.
+PrimeSource = str | tuple[int, int]
+
+_G = SECP256K1
+
+
+# -- records ---------------------------------------------------------------------------
+
+
+def aux_digest(signer_ids: Sequence[str], public: AuxInfoPublic) -> bytes:
+    """What every signer must agree on: the group (signer ids in index order) and
+    every party's public (N, s, t)."""
+    t = Transcript("shardvault/cggmp24/aux-info-digest/v1")
+    t.extend("signer-ids", [s.encode() for s in signer_ids])
+    t.append("public", public.to_bytes())
+    return t.digest()[:32]
+
+
+def aux_to_record(aux: AuxInfo, signer_ids: Sequence[str]) -> bytes:
+    rp = aux.ring_pedersen
+    return json.dumps(
+        {
+            "v": 1,
+            "me": aux.me,
+            "signerIds": list(signer_ids),
+            "p": hex(aux.paillier_key.p),
+            "q": hex(aux.paillier_key.q),
+            "lambda": hex(rp.lam),
+            "public": aux.public.to_bytes().hex(),
+        }
+    ).encode()
+
+
+def aux_from_record(record: bytes) -> tuple[AuxInfo, list[str]]:
+    """Rebuild aux info from its sealed record (authenticated by the store's AEAD;
+    the ring-Pedersen trapdoor is re-checked against the public table)."""
+    data = json.loads(record)
+    if data.get("v") != 1:
+        raise InvalidParameters("unknown aux info record version")
+    public = AuxInfoPublic.from_bytes(bytes.fromhex(data["public"]))
+    me = int(data["me"])
+    p, q = int(data["p"], 16), int(data["q"], 16)
+    sk = PaillierSecretKey(p, q, check_primes=False)
+    rp = RingPedersenSecret(p, q, int(data["lambda"], 16), public.params(me))
+    if sk.n != public.params(me).n:
+        raise InvalidParameters("aux info record: own modulus does not match the table")
+    return AuxInfo(me, sk, rp, public), [str(s) for s in data["signerIds"]]
+
+
+def share_to_record(share: KeyShare, signer_ids: Sequence[str]) -> bytes:
+    return json.dumps(
+        {
+            "scheme": "cggmp24",
+            "index": share.index,
+            "share": share.secret.to_bytes(32, "big").hex(),
+            "publicKey": share.public_key.encode().hex(),
+            "threshold": share.threshold,
+            "publicShares": {str(i): p.encode().hex() for i, p in share.public_shares.items()},
+            "signerIds": list(signer_ids),
+        }
+    ).encode()
+
+
+def share_from_record(record: bytes) -> tuple[KeyShare, list[str]]:
+    """A stored CGGMP24 key share (validated when stored, AEAD-authenticated; the
+    KeyShare constructor re-checks the secret against its public share)."""
+    data = json.loads(record)
+    if data.get("scheme") != "cggmp24":
+        raise InvalidParameters("stored key is not a CGGMP24 share")
+    share = KeyShare(
+        int(data["index"]),
+        int.from_bytes(bytes.fromhex(data["share"]), "big"),
+        Point(_G, bytes.fromhex(data["publicKey"])),
+        {int(i): Point(_G, bytes.fromhex(p)) for i, p in data["publicShares"].items()},
+        int(data["threshold"]),
+    )
+    return share, [str(s) for s in data["signerIds"]]
+
+
+# -- state -----------------------------------------------------------------------------
+
+
+class EcdsaState:
+    """Primes (background worker), aux info (cached after first load) and the
+    presignature pool of one signer. Thread-safe."""
+
+    def __init__(self, store: SignerStore, pool_path: Path, primes: PrimeSource) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._aux: tuple[AuxInfo, list[str], bytes] | None = None
+        self.pool = PresignaturePool(pool_path, store)
+        self._worker: PrimeWorker | None = None
+        if primes == "off":
+            return
+        if isinstance(primes, tuple):
+            # TEST ONLY: pregenerated primes, stored as if the search had found them.
+            if store.get_secret(RECORD_NAME) is None:
+                store.put_secret(RECORD_NAME, encode_primes(list(primes), 1536))
+        elif primes != "generate":
+            raise InvalidParameters("primes must be 'generate', 'off' or a pair of primes")
+        self._worker = PrimeWorker(store, background=True)
+        self._worker.start()
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.stop(timeout=5.0)
+        self.pool.close()
+
+    # -- primes ------------------------------------------------------------------------
+    def primes(self) -> tuple[int, int]:
+        if self._worker is None:
+            raise AuxInfoNotReady("ECDSA is disabled on this signer (no Paillier primes)")
+        p, q = self._worker.primes()[:2]
+        return p, q
+
+    def status(self) -> dict[str, Any]:
+        worker = self._worker
+        active = self._load_active()
+        pending = self._store.get_secret(AUX_PENDING)
+        error = None if worker is None or worker.error is None else type(worker.error).__name__
+        return {
+            "enabled": worker is not None,
+            "primesReady": worker is not None and worker.ready,
+            "primesProgress": 0.0 if worker is None else worker.progress,
+            "auxDigest": None if active is None else active[2].hex(),
+            "pending": pending is not None,
+            "error": error,
+        }
+
+    # -- aux info ----------------------------------------------------------------------
+    def _load_active(self) -> tuple[AuxInfo, list[str], bytes] | None:
+        with self._lock:
+            if self._aux is not None:
+                return self._aux
+            record = self._store.get_secret(AUX_ACTIVE)
+            if record is None:
+                return None
+            aux, ids = aux_from_record(record)
+            self._aux = (aux, ids, aux_digest(ids, aux.public))
+            return self._aux
+
+    def aux(self, signer_ids: Sequence[str]) -> AuxInfo:
+        """The active aux info; it must be for exactly this signer group."""
+        loaded = self._load_active()
+        if loaded is None:
+            raise AuxInfoNotReady("this signer has no aux info yet")
+        aux, ids, _ = loaded
+        if list(ids) != list(signer_ids):
+            raise AuxInfoNotReady("this signer's aux info is for another signer group")
+        return aux
+
+    def put_pending(self, aux: AuxInfo, signer_ids: Sequence[str]) -> bytes:
+        self._store.put_secret(AUX_PENDING, aux_to_record(aux, signer_ids))
+        return aux_digest(signer_ids, aux.public)
+
+    def activate(self, digest: bytes) -> None:
+        """Pending -> active, if the pending aux info has ``digest``."""
+        with self._lock:
+            record = self._store.get_secret(AUX_PENDING)
+            if record is None:
+                active = self._aux
+                if active is not None and active[2] == digest:
+                    return  # already active (a repeated activate)
+                raise NotFound("no pending aux info to activate")
+            aux, ids = aux_from_record(record)
+            if aux_digest(ids, aux.public) != digest:
+                raise InvalidParameters("the pending aux info has another digest")
+            self._store.put_secret(AUX_ACTIVE, record)
+            self._store.delete_secret(AUX_PENDING)
+            self._aux = (aux, ids, digest)
+        log.info("signer %s: aux info %s active", self._store.signer_id, digest.hex()[:16])
