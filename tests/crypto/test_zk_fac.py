@@ -72,13 +72,13 @@ def cheating_prove(
     n0, n_hat, t = p * q, params.n, params.t
     b = Bounds.of(n0, n_hat)
     alpha, beta = pm(b.z * alpha_scale), pm(b.z * beta_scale)
-    mu, nu, sigma, r = pm(b.mu), pm(b.mu), pm(b.sigma), pm(b.r)
+    mu, nu, r = pm(b.mu), pm(b.mu), pm(b.r)
     x, y = pm(b.xy), pm(b.xy)
     big_p, big_q = params.commit(p, mu), params.commit(q, nu)
     big_a, big_b = params.commit(alpha, x), params.commit(beta, y)
     big_t = int(gmpy2.powmod(big_q, alpha, n_hat) * gmpy2.powmod(t, r, n_hat) % n_hat)
     e = fac.derive_challenge(
-        n0, params, (big_p, big_q, big_a, big_b, big_t, sigma), session_id=SID, prover_id=PID
+        n0, params, (big_p, big_q, big_a, big_b, big_t), session_id=SID, prover_id=PID
     )
     return FacProof(
         big_p,
@@ -86,12 +86,11 @@ def cheating_prove(
         big_a,
         big_b,
         big_t,
-        sigma,
         alpha + e * p,
         beta + e * q,
         x + e * mu,
         y + e * nu,
-        r + e * (sigma - nu * p),
+        r - e * nu * p,
     )
 
 
@@ -123,15 +122,57 @@ def test_bounds_are_the_papers() -> None:
     # z bound = floor(2^(ell+eps) * sqrt(N0)) exactly.
     assert b.z**2 <= n0 * 4**le < (b.z + 1) ** 2
     assert b.mu == 2**ELL * n_hat
-    assert b.sigma == 2**ELL * n0 * n_hat
     assert b.r == 2**le * n0 * n_hat
     assert b.xy == 2**le * n_hat
     assert b.w == b.xy + Q * b.mu
-    assert b.v == b.r + Q * 2 * b.sigma
+    assert b.v == b.r + Q * b.mu * n0
+    assert not hasattr(b, "sigma")
+
+
+# -- the 2024 revision (ePrint 2021/060, 2024-10-21, Fig. 26): no sigma ---------------------
+
+
+def test_2024_form_has_no_sigma_and_r_is_s_to_the_n0() -> None:
+    """The 2021 figure had a public sigma, v = r + e(sigma - nu p) and R = s^N0 t^sigma;
+    the 2024 figure drops sigma: v = r - e nu p and R = s^N0."""
+    names = [f.name for f in dataclasses.fields(FacProof)]
+    assert names == ["P", "Q", "A", "B", "T", "z1", "z2", "w1", "w2", "v"]
+    n_hat, s, t = RP.n, RP.s, RP.t
+    e = fac.derive_challenge(
+        SK.n,
+        RP,
+        (PROOF.P, PROOF.Q, PROOF.A, PROOF.B, PROOF.T),
+        session_id=SID,
+        prover_id=PID,
+    )
+    big_r = pow(s, SK.n, n_hat)
+    lhs = pow(PROOF.Q, PROOF.z1, n_hat) * pow(t, PROOF.v, n_hat) % n_hat
+    assert lhs == PROOF.T * pow(big_r, e, n_hat) % n_hat
+
+
+def test_2021_form_response_with_sigma_is_rejected() -> None:
+    """A 2021-style v = r + e(sigma - nu p) with sigma != 0 fails Q^z1 t^v = T s^(N0 e)."""
+    n0, n_hat, t = SK.n, RP.n, RP.t
+    b = Bounds.of(n0, n_hat)
+    alpha, beta, mu, nu, r = pm(b.z), pm(b.z), pm(b.mu), pm(b.mu), pm(b.r)
+    x, y = pm(b.xy), pm(b.xy)
+    sigma = 1 + secrets.randbelow(2**ELL * n0 * n_hat)  # the 2021 range, nonzero
+    big_p, big_q = RP.commit(SK.p, mu), RP.commit(SK.q, nu)
+    big_a, big_b = RP.commit(alpha, x), RP.commit(beta, y)
+    big_t = int(gmpy2.powmod(big_q, alpha, n_hat) * gmpy2.powmod(t, r, n_hat) % n_hat)
+    e = fac.derive_challenge(
+        n0, RP, (big_p, big_q, big_a, big_b, big_t), session_id=SID, prover_id=PID
+    )
+    assert e != 0
+    z1, z2, w1, w2 = alpha + e * SK.p, beta + e * SK.q, x + e * mu, y + e * nu
+    ok = FacProof(big_p, big_q, big_a, big_b, big_t, z1, z2, w1, w2, r - e * nu * SK.p)
+    fac.verify(n0, RP, ok, session_id=SID, prover_id=PID)
+    old = dataclasses.replace(ok, v=r + e * (sigma - nu * SK.p))
+    assert rejected(n0, old) == EQ3
 
 
 def test_challenge_is_in_plus_minus_q_and_bound_to_inputs() -> None:
-    commitment = (PROOF.P, PROOF.Q, PROOF.A, PROOF.B, PROOF.T, PROOF.sigma)
+    commitment = (PROOF.P, PROOF.Q, PROOF.A, PROOF.B, PROOF.T)
     e = fac.derive_challenge(SK.n, RP, commitment, session_id=SID, prover_id=PID)
     assert -Q <= e <= Q
     variants = [
@@ -140,7 +181,7 @@ def test_challenge_is_in_plus_minus_q_and_bound_to_inputs() -> None:
         fac.derive_challenge(SK.n, RP, commitment, session_id=SID + b"1", prover_id=PID),
         fac.derive_challenge(SK.n, RP, commitment, session_id=SID, prover_id=PID + 1),
         fac.derive_challenge(
-            SK.n, RP, (*commitment[:5], -commitment[5]), session_id=SID, prover_id=PID
+            SK.n, RP, (*commitment[:4], commitment[4] + 1), session_id=SID, prover_id=PID
         ),
     ]
     assert e not in variants
@@ -190,7 +231,7 @@ def test_range_boundaries_are_inclusive_and_exact() -> None:
 
 def test_size_checks_on_other_responses() -> None:
     b = Bounds.of(SK.n, RP.n)
-    cases = [("sigma", b.sigma), ("w1", b.w), ("w2", b.w), ("v", b.v)]
+    cases = [("w1", b.w), ("w2", b.w), ("v", b.v)]
     for field, bound in cases:
         for value in (bound + 1, -bound - 1):
             assert rejected(SK.n, dataclasses.replace(PROOF, **{field: value})) == (
@@ -217,7 +258,6 @@ def test_commitments_must_be_units() -> None:
         ("A", EQ1),
         ("B", EQ1),
         ("T", EQ1),
-        ("sigma", EQ1),
         ("z1", EQ1),
         ("z2", EQ2),
         ("w1", EQ1),
@@ -272,7 +312,7 @@ def test_encoding_round_trip_and_exact_length() -> None:
 
 def test_negative_values_survive_encoding() -> None:
     b = Bounds.of(SK.n, RP.n)
-    extreme = dataclasses.replace(PROOF, sigma=-b.sigma, z1=-b.z, z2=b.z, w1=-b.w, v=b.v)
+    extreme = dataclasses.replace(PROOF, z1=-b.z, z2=b.z, w1=-b.w, w2=b.w, v=-b.v)
     data = extreme.to_bytes(SK.n, RP.n)
     assert FacProof.from_bytes(data, SK.n, RP.n) == extreme
 
@@ -292,6 +332,10 @@ def test_byte_flips_are_refused_or_rejected(index: int, flip: int) -> None:
 
 def test_sizes_of_a_3072_bit_proof() -> None:
     proof = fac.prove(SK3, RP3, session_id=SID, prover_id=PID)
-    sizes = {f: abs(getattr(proof, f)).bit_length() for f in ("sigma", "z1", "z2", "w1", "v")}
+    sizes = {f: abs(getattr(proof, f)).bit_length() for f in ("z1", "z2", "w1", "v")}
     assert sizes["z1"] <= 768 + 1536 + 1
-    assert math.isclose(sizes["sigma"], 256 + 6144, abs_tol=8)
+    # v = r - e nu p is dominated by r <- +-2^(ell+eps) N0 N-hat.
+    assert math.isclose(sizes["v"], 768 + 6144, abs_tol=8)
+    # 5 commitments of 384 bytes, then z1, z2 (289 bytes), w1, w2 (481), v (865); the
+    # 2021 form also carried sigma (801 bytes: 5 126 in all).
+    assert FacProof.encoded_length(SK3.n, RP3.n) == 5 * 384 + 2 * 289 + 2 * 481 + 865 == 4325

@@ -1,37 +1,43 @@
 """Π_fac: no small factor (CGGMP24, the Rfac proof), against the VERIFIER's ring-Pedersen
 parameters ``(N̂, s, t)``.
 
+Follows the 2024 revision of ePrint 2021/060 (2024-10-21, Appendix A.4,
+"Small-Factor Proof", Fig. 26). Unlike the 2021 revision (Fig. 28 there) it has
+no ``sigma``: the prover sends no ``sigma``, ``v = r - e nu p`` and ``R = s^N0``
+(2021: ``sigma <- +-2^ell N0 N̂`` sent in the clear, ``v = r + e (sigma - nu p)``,
+``R = s^N0 t^sigma``; ``sigma`` was public, so it added nothing).
+
 Statement ``N0``; witness ``p, q`` with ``N0 = p q``. Soundness: ``|p|, |q| <=
 2^(ell+eps) sqrt(N0)``, hence both factors exceed ``sqrt(N0) / 2^(ell+eps)``
 (about ``2^768`` for a 3072-bit ``N0``). Parameters: ``ell = 256``,
 ``eps = 512``, challenge ``e`` uniform in ``+-q`` (q = secp256k1 order).
 
 * prover samples ``alpha, beta <- +-2^(ell+eps) sqrt(N0)``, ``mu, nu <- +-2^ell N̂``,
-  ``sigma <- +-2^ell N0 N̂``, ``r <- +-2^(ell+eps) N0 N̂``, ``x, y <- +-2^(ell+eps) N̂``
+  ``r <- +-2^(ell+eps) N0 N̂``, ``x, y <- +-2^(ell+eps) N̂``
   and sends ``P = s^p t^mu``, ``Q = s^q t^nu``, ``A = s^alpha t^x``,
-  ``B = s^beta t^y``, ``T = Q^alpha t^r`` (all mod N̂) and ``sigma``;
+  ``B = s^beta t^y``, ``T = Q^alpha t^r`` (all mod N̂);
 * challenge ``e`` (Fiat-Shamir, see below);
 * prover: ``z1 = alpha + e p``, ``z2 = beta + e q``, ``w1 = x + e mu``,
-  ``w2 = y + e nu``, ``v = r + e (sigma - nu p)``;
+  ``w2 = y + e nu``, ``v = r - e nu p``;
 * verifier: ``s^z1 t^w1 = A P^e``, ``s^z2 t^w2 = B Q^e``,
-  ``Q^z1 t^v = T R^e`` with ``R = s^N0 t^sigma`` (mod N̂), and
+  ``Q^z1 t^v = T R^e`` with ``R = s^N0`` (mod N̂), and
   ``z1, z2 in +-2^(ell+eps) sqrt(N0)``.
 
 "``+-2^(ell+eps) sqrt(N0)``" is evaluated exactly: ``|z| <= isqrt(N0 * 2^(2(ell+eps)))``
 (= floor(2^(ell+eps) sqrt(N0))), for sampling and for the range check alike.
 
 Extra verifier checks (never violated by an honest prover): ``P, Q, A, B, T`` in
-``Z_N̂^*``; ``|sigma| <= 2^ell N0 N̂``, ``|w1|, |w2| <= 2^(ell+eps) N̂ + q 2^ell N̂``,
-``|v| <= 2^(ell+eps) N0 N̂ + q 2^(ell+1) N0 N̂`` (the honest maxima; they bound
-the verifier's exponentiation work).
+``Z_N̂^*``; ``|w1|, |w2| <= 2^(ell+eps) N̂ + q 2^ell N̂``,
+``|v| <= 2^(ell+eps) N0 N̂ + q 2^ell N̂ N0`` (honest maxima, using ``p < N0``;
+they bound the verifier's exponentiation work).
 
 Fiat-Shamir transcript (domain ``shardvault/cggmp24/pi-fac/v1``): session-id,
-prover-id, ell, eps, q, N̂, s, t, N0, P, Q, A, B, T, sigma (sign byte +
-magnitude); ``e`` is drawn uniformly from ``[-q, q]`` by rejection sampling.
+prover-id, ell, eps, q, N̂, s, t, N0, P, Q, A, B, T; ``e`` is drawn uniformly
+from ``[-q, q]`` by rejection sampling.
 
-Encoding: ``P || Q || A || B || T`` on ``width(N̂)`` bytes each, then ``sigma``,
-``z1``, ``z2``, ``w1``, ``w2``, ``v`` as two's-complement big-endian integers on
-fixed widths derived from the bounds above (exact total length).
+Encoding: ``P || Q || A || B || T`` on ``width(N̂)`` bytes each, then ``z1``,
+``z2``, ``w1``, ``w2``, ``v`` as two's-complement big-endian integers on fixed
+widths derived from the bounds above (exact total length).
 """
 
 from __future__ import annotations
@@ -50,7 +56,6 @@ from shardvault.crypto.zk.transcript import (
     InvalidProof,
     Q,
     Reader,
-    append_signed,
     encode_signed,
     encode_unsigned,
     proof_transcript,
@@ -70,46 +75,42 @@ class Bounds:
 
     z: int  # floor(2^(ell+eps) sqrt(N0)): alpha, beta and the z1, z2 range check
     mu: int  # 2^ell N̂
-    sigma: int  # 2^ell N0 N̂
     r: int  # 2^(ell+eps) N0 N̂
     xy: int  # 2^(ell+eps) N̂
     w: int  # honest max |w1|, |w2|
-    v: int  # honest max |v|
+    v: int  # honest max |v| (|e nu p| <= q 2^ell N̂ N0 since p < N0)
 
     @classmethod
     def of(cls, n0: int, n_hat: int) -> Bounds:
         le = ELL + EPSILON
         mu = n_hat << ELL
-        sigma = (n0 * n_hat) << ELL
         xy = n_hat << le
         r = (n0 * n_hat) << le
         return cls(
             z=int(gmpy2.isqrt(n0 << (2 * le))),
             mu=mu,
-            sigma=sigma,
             r=r,
             xy=xy,
             w=xy + Q * mu,
-            v=r + Q * 2 * sigma,
+            v=r + Q * mu * n0,
         )
 
 
 def _widths(n0: int, n_hat: int) -> tuple[int, tuple[int, ...]]:
     b = Bounds.of(n0, n_hat)
-    # sigma, z1, z2, w1, w2, v
-    return unsigned_width(n_hat), tuple(signed_width(x) for x in (b.sigma, b.z, b.z, b.w, b.w, b.v))
+    # z1, z2, w1, w2, v
+    return unsigned_width(n_hat), tuple(signed_width(x) for x in (b.z, b.z, b.w, b.w, b.v))
 
 
 @dataclass(frozen=True, slots=True)
 class FacProof:
-    """``((P, Q, A, B, T, sigma), (z1, z2, w1, w2, v))``."""
+    """``((P, Q, A, B, T), (z1, z2, w1, w2, v))`` (2024 revision: no ``sigma``)."""
 
     P: int
     Q: int
     A: int
     B: int
     T: int
-    sigma: int
     z1: int
     z2: int
     w1: int
@@ -127,9 +128,7 @@ class FacProof:
         head = [encode_unsigned(v, ew) for v in (self.P, self.Q, self.A, self.B, self.T)]
         tail = [
             encode_signed(v, width)
-            for v, width in zip(
-                (self.sigma, self.z1, self.z2, self.w1, self.w2, self.v), sw, strict=True
-            )
+            for v, width in zip((self.z1, self.z2, self.w1, self.w2, self.v), sw, strict=True)
         ]
         return b"".join(head + tail)
 
@@ -138,20 +137,20 @@ class FacProof:
         ew, sw = _widths(n0, n_hat)
         r = Reader(data, cls.encoded_length(n0, n_hat), "pi-fac proof")
         big_p, big_q, big_a, big_b, big_t = (r.unsigned(ew, n_hat, f) for f in "PQABT")
-        sigma, z1, z2, w1, w2, v = (r.signed(width) for width in sw)
+        z1, z2, w1, w2, v = (r.signed(width) for width in sw)
         r.finish()
-        return cls(big_p, big_q, big_a, big_b, big_t, sigma, z1, z2, w1, w2, v)
+        return cls(big_p, big_q, big_a, big_b, big_t, z1, z2, w1, w2, v)
 
 
 def derive_challenge(
     n0: int,
     verifier: RingPedersenParams,
-    commitment: tuple[int, int, int, int, int, int],
+    commitment: tuple[int, int, int, int, int],
     *,
     session_id: bytes,
     prover_id: int,
 ) -> int:
-    """The challenge ``e`` in ``[-q, q]`` for ``commitment = (P, Q, A, B, T, sigma)``."""
+    """The challenge ``e`` in ``[-q, q]`` for ``commitment = (P, Q, A, B, T)``."""
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
     tr.append_int("ell", ELL)
     tr.append_int("epsilon", EPSILON)
@@ -160,9 +159,8 @@ def derive_challenge(
     tr.append_int("s", verifier.s)
     tr.append_int("t", verifier.t)
     tr.append_int("N0", n0)
-    for label, value in zip("PQABT", commitment[:5], strict=True):
+    for label, value in zip("PQABT", commitment, strict=True):
         tr.append_int(label, value)
-    append_signed(tr, "sigma", commitment[5])
     return ChallengeStream(tr).signed(Q)
 
 
@@ -189,7 +187,6 @@ def prove(
     b = Bounds.of(n0, n_hat)
     alpha, beta = _sample_pm(b.z), _sample_pm(b.z)
     mu, nu = _sample_pm(b.mu), _sample_pm(b.mu)
-    sigma = _sample_pm(b.sigma)
     r = _sample_pm(b.r)
     x, y = _sample_pm(b.xy), _sample_pm(b.xy)
     big_p = verifier.commit_secret(p, mu)
@@ -200,7 +197,7 @@ def prove(
     e = derive_challenge(
         n0,
         verifier,
-        (big_p, big_q, big_a, big_b, big_t, sigma),
+        (big_p, big_q, big_a, big_b, big_t),
         session_id=session_id,
         prover_id=prover_id,
     )
@@ -210,12 +207,11 @@ def prove(
         A=big_a,
         B=big_b,
         T=big_t,
-        sigma=sigma,
         z1=alpha + e * p,
         z2=beta + e * q,
         w1=x + e * mu,
         w2=y + e * nu,
-        v=r + e * (sigma - nu * p),
+        v=r - e * nu * p,
     )
 
 
@@ -247,7 +243,6 @@ def verify(
         if not isinstance(value, int) or not 0 < value < n_hat or gmpy2.gcd(value, n_hat) != 1:
             raise _fail(f"{name} range", f"{name} is not in Z_N̂^*")
     sizes = (
-        ("sigma", proof.sigma, b.sigma),
         ("w1", proof.w1, b.w),
         ("w2", proof.w2, b.w),
         ("v", proof.v, b.v),
@@ -262,7 +257,7 @@ def verify(
     e = derive_challenge(
         n0,
         verifier,
-        (proof.P, proof.Q, proof.A, proof.B, proof.T, proof.sigma),
+        (proof.P, proof.Q, proof.A, proof.B, proof.T),
         session_id=session_id,
         prover_id=prover_id,
     )
@@ -272,7 +267,7 @@ def verify(
     lhs2 = gmpy2.powmod(s, proof.z2, n_hat) * gmpy2.powmod(t, proof.w2, n_hat) % n_hat
     if lhs2 != proof.B * gmpy2.powmod(proof.Q, e, n_hat) % n_hat:
         raise _fail("s^z2 t^w2 = B Q^e", "second equation does not hold")
-    big_r = gmpy2.powmod(s, n0, n_hat) * gmpy2.powmod(t, proof.sigma, n_hat) % n_hat
+    big_r = gmpy2.powmod(s, n0, n_hat)  # R = s^N0 (2024 revision; 2021: s^N0 t^sigma)
     lhs3 = gmpy2.powmod(proof.Q, proof.z1, n_hat) * gmpy2.powmod(t, proof.v, n_hat) % n_hat
     if lhs3 != proof.T * gmpy2.powmod(big_r, e, n_hat) % n_hat:
         raise _fail("Q^z1 t^v = T R^e", "third equation does not hold")
