@@ -45,15 +45,20 @@ Encoding: per repetition ``A`` (width(N0Â²)), ``R`` (33 bytes), ``B`` (width(N1Â
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from typing import Final, TypeGuard
+from typing import Final
 
 import gmpy2
 
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierSecretKey, powmod_sec, sample_unit
 from shardvault.crypto.zk.affg import Statement, Witness
+from shardvault.crypto.zk.checks import is_int as _is_int
+from shardvault.crypto.zk.checks import is_modulus as _is_modulus
+from shardvault.crypto.zk.checks import is_point as _is_point
+from shardvault.crypto.zk.checks import is_unit as _is_unit
+from shardvault.crypto.zk.checks import is_unit_sq as _is_unit_sq
+from shardvault.crypto.zk.checks import sample_pm as _sample_pm
 from shardvault.crypto.zk.transcript import (
     ELL,
     ELL_PRIME,
@@ -194,36 +199,6 @@ def derive_challenge(
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-
-def _sample_pm(bound: int) -> int:
-    return secrets.randbelow(2 * bound + 1) - bound
-
-
-def _is_int(v: object) -> TypeGuard[int]:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_unit(v: object, n: int) -> bool:
-    return _is_int(v) and 0 < v < n and gmpy2.gcd(v, n) == 1
-
-
-def _is_unit_sq(v: object, n: int) -> bool:
-    return _is_int(v) and 0 < v < n * n and gmpy2.gcd(v, n) == 1
-
-
-def _is_modulus(n: object) -> TypeGuard[int]:
-    return _is_int(n) and n >= 15 and n % 2 == 1
-
-
-def _is_point(p: object) -> bool:
-    if not isinstance(p, Point) or p.group is not SECP256K1:
-        return False
-    try:
-        SECP256K1.decode_point(p.data)
-    except InvalidPoint:
-        return False
-    return True
 
 
 def _check_statement(st: Statement) -> str | None:

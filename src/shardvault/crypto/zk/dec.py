@@ -41,14 +41,18 @@ Encoding: per repetition ``A`` (width(N²)), ``B``, ``C`` (33 bytes each), ``z``
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
-from typing import Final, TypeGuard
+from typing import Final
 
 import gmpy2
 
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierSecretKey, powmod_sec, sample_unit
+from shardvault.crypto.zk.checks import is_int as _is_int
+from shardvault.crypto.zk.checks import is_point as _is_point
+from shardvault.crypto.zk.checks import is_unit as _is_unit
+from shardvault.crypto.zk.checks import is_unit_sq as _is_unit_sq
+from shardvault.crypto.zk.checks import sample_pm as _sample_pm
 from shardvault.crypto.zk.transcript import (
     ELL,
     ELL_PRIME,
@@ -218,34 +222,6 @@ def derive_challenge(
 
 
 # -- helpers ----------------------------------------------------------------------------
-
-
-def _sample_pm(bound: int) -> int:
-    return secrets.randbelow(2 * bound + 1) - bound
-
-
-def _is_int(v: object) -> TypeGuard[int]:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_unit(v: object, n: int) -> bool:
-    return _is_int(v) and 0 < v < n and gmpy2.gcd(v, n) == 1
-
-
-def _is_unit_sq(v: object, n: int) -> bool:
-    return _is_int(v) and 0 < v < n * n and gmpy2.gcd(v, n) == 1
-
-
-def _is_point(p: object, *, identity_ok: bool = False) -> bool:
-    if not isinstance(p, Point) or p.group is not SECP256K1:
-        return False
-    if identity_ok and p.is_identity():
-        return True
-    try:
-        SECP256K1.decode_point(p.data)
-    except InvalidPoint:
-        return False
-    return True
 
 
 def _check_statement(st: Statement) -> str | None:

@@ -42,13 +42,13 @@ widths derived from the bounds above (exact total length).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 import gmpy2
 
 from shardvault.crypto.paillier import PaillierSecretKey, powmod_sec
 from shardvault.crypto.ring_pedersen import RingPedersenParams
+from shardvault.crypto.zk.checks import sample_pm as _sample_pm
 from shardvault.crypto.zk.transcript import (
     ELL,
     EPSILON,
@@ -162,11 +162,6 @@ def derive_challenge(
     for label, value in zip("PQABT", commitment, strict=True):
         tr.append_int(label, value)
     return ChallengeStream(tr).signed(Q)
-
-
-def _sample_pm(bound: int) -> int:
-    """Uniform in ``[-bound, bound]`` from :mod:`secrets`."""
-    return secrets.randbelow(2 * bound + 1) - bound
 
 
 def prove(

@@ -46,7 +46,6 @@ stage by stage, senders ascending; proof failures carry the proof's own check
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +55,7 @@ import gmpy2
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierPublicKey, powmod_sec
 from shardvault.crypto.zk import affg, affgstar, dec, elog, encelg
+from shardvault.crypto.zk.checks import sample_pm as _sample_pm
 from shardvault.crypto.zk.transcript import (
     ELL_PRIME,
     InvalidProof,
@@ -288,10 +288,6 @@ def _entry_hash(session_id: bytes, round_: int, sender: int, payload: bytes) -> 
     return echo_entry_hash(
         "shardvault/cggmp24/presign/echo/v1", session_id, round_, sender, payload
     )
-
-
-def _sample_pm(bound: int) -> int:
-    return secrets.randbelow(2 * bound + 1) - bound
 
 
 # -- state machine ---------------------------------------------------------------------
