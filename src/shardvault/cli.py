@@ -38,7 +38,7 @@ from shardvault.errors import ShardvaultError
 
 if TYPE_CHECKING:
     from shardvault.coordinator.interface import EcdsaStatus
-    from shardvault.sdk import Client, Key, Signature
+    from shardvault.sdk import Client, Key, Signature, Wallet
 
 app = typer.Typer(
     name="shardvault",
@@ -52,7 +52,11 @@ keys_app = typer.Typer(help="Create, list, show and delete keys.", no_args_is_he
 signatures_app = typer.Typer(help="Show a key's signature requests.", no_args_is_help=True)
 signers_app = typer.Typer(help="Show the signer nodes.", no_args_is_help=True)
 admin_app = typer.Typer(help="Administration of the local vault.", no_args_is_help=True)
+wallets_app = typer.Typer(
+    help="Create, list and show wallets (a key on a network).", no_args_is_help=True
+)
 app.add_typer(keys_app, name="keys")
+app.add_typer(wallets_app, name="wallets")
 app.add_typer(signatures_app, name="signatures")
 app.add_typer(signers_app, name="signers")
 app.add_typer(admin_app, name="admin")
@@ -725,6 +729,10 @@ def signers_list(
         raise _fail("SignerVerificationFailed", f"{bad} signer(s) failed the signature check")
 
 
+def _join(values: Sequence[Any] | None) -> str | None:
+    return ", ".join(str(v) for v in values) if values else None
+
+
 def _print_signature(sig: Signature, as_json: bool) -> None:
     if as_json:
         _echo_json(sig.to_json_dict())
@@ -735,6 +743,8 @@ def _print_signature(sig: Signature, as_json: bool) -> None:
             [
                 ("id", sig.id),
                 ("keyId", sig.key_id),
+                ("walletId", sig.wallet_id),
+                ("network", sig.network),
                 ("status", sig.status),
                 ("reason", sig.reason),
                 ("externalId", sig.external_id),
@@ -742,6 +752,9 @@ def _print_signature(sig: Signature, as_json: bool) -> None:
                 ("r", value.r if value else None),
                 ("s", value.s if value else None),
                 ("recid", value.recid if value else None),
+                ("signedData", sig.signed_data),
+                ("signedInputs", _join(sig.signed_inputs)),
+                ("skippedInputs", _join([i.get("index") for i in sig.skipped_inputs or []])),
                 ("dateRequested", _date(sig.date_requested)),
                 ("dateSigned", _date(sig.date_signed)),
             ]
@@ -811,16 +824,93 @@ def _hex_arg(value: str, option: str) -> bytes:
         raise typer.BadParameter(exc.message, param_hint=f"'{option}'") from None
 
 
+#: Largest PSBT / EIP-712 file read by ``sign``.
+MAX_PAYLOAD_FILE_SIZE = 1_000_000
+
+
+def _read_payload_file(path: Path, option: str) -> bytes:
+    from shardvault.sdk.errors import InvalidArgument
+
+    if path.is_dir():
+        raise InvalidArgument(f"{path} is a directory")
+    with path.open("rb") as fh:
+        data = fh.read(MAX_PAYLOAD_FILE_SIZE + 1)
+    if len(data) > MAX_PAYLOAD_FILE_SIZE:
+        raise InvalidArgument(f"{option}: {path} is larger than {MAX_PAYLOAD_FILE_SIZE} bytes")
+    return data
+
+
+def _psbt_file(path: Path) -> bytes | str:
+    """A PSBT file: binary (``psbt\xff``…) or base64/hex text."""
+    data = _read_payload_file(path, "--psbt")
+    if data.startswith(b"psbt\xff"):
+        return data
+    try:
+        return data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise typer.BadParameter(
+            "not a PSBT (binary, base64 or hex)", param_hint="'--psbt'"
+        ) from None
+
+
+def _eip712_file(path: Path) -> dict[str, Any]:
+    data = _read_payload_file(path, "--eip712")
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise typer.BadParameter("not a JSON file", param_hint="'--eip712'") from None
+    if not isinstance(doc, dict):
+        raise typer.BadParameter("must hold a JSON object", param_hint="'--eip712'")
+    return doc
+
+
 @app.command()
 @_cli_errors
 def sign(
-    key_id: Annotated[str, typer.Argument(help="Key id (key-…).")],
+    key_id: Annotated[
+        str | None, typer.Argument(help="Key id (key-…); or give --wallet instead.")
+    ] = None,
+    wallet_id: Annotated[
+        str | None,
+        typer.Option("--wallet", help="Sign with this wallet's key on its network (wa-…)."),
+    ] = None,
     hash_hex: Annotated[
         str | None,
         typer.Option("--hash", help="32-byte hash to sign, 0x-hex (Schnorr/ECDSA keys)."),
     ] = None,
     message_hex: Annotated[
-        str | None, typer.Option("--message", help="Message to sign, 0x-hex (EdDSA keys).")
+        str | None,
+        typer.Option(
+            "--message",
+            help="Message to sign, 0x-hex (EdDSA keys; a Solana off-chain message on "
+            "Solana wallets; with --kind Eip191 or Bip322).",
+        ),
+    ] = None,
+    transaction_hex: Annotated[
+        str | None,
+        typer.Option(
+            "--transaction", help="Unsigned EVM or Solana transaction, 0x-hex (needs a network)."
+        ),
+    ] = None,
+    psbt_file: Annotated[
+        Path | None,
+        typer.Option("--psbt", help="PSBT file (binary, base64 or hex) to sign.", dir_okay=False),
+    ] = None,
+    eip712_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--eip712",
+            help="EIP-712 JSON document {types, domain, primaryType, message}.",
+            dir_okay=False,
+        ),
+    ] = None,
+    kind: Annotated[
+        Literal["Eip191", "Bip322"] | None,
+        typer.Option(help="With --message: sign it as EIP-191 or BIP 322 (simple)."),
+    ] = None,
+    network: Annotated[
+        str | None,
+        typer.Option(help="Network of a key-id request (a wallet brings its own)."),
     ] = None,
     taproot_merkle_root: Annotated[
         str | None,
@@ -838,11 +928,24 @@ def sign(
     token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Sign a hash (--hash) or a message (--message) with a key."""
-    if (hash_hex is None) == (message_hex is None):
-        raise typer.BadParameter("give exactly one of --hash or --message")
+    """Sign with a key (KEY_ID) or a wallet (--wallet): a hash (--hash), a message
+    (--message), a transaction (--transaction), a PSBT (--psbt) or EIP-712 data (--eip712)."""
+    if (key_id is None) == (wallet_id is None):
+        raise typer.BadParameter("give a KEY_ID or --wallet (not both)")
+    payloads = [
+        v for v in (hash_hex, message_hex, transaction_hex, psbt_file, eip712_file) if v is not None
+    ]
+    if len(payloads) != 1:
+        raise typer.BadParameter(
+            "give exactly one of --hash or --message (or --transaction, --psbt, --eip712)"
+        )
+    if kind is not None and message_hex is None:
+        raise typer.BadParameter("--kind goes with --message", param_hint="'--kind'")
+    if wallet_id is not None and network is not None:
+        raise typer.BadParameter("a wallet signs on its own network", param_hint="'--network'")
     digest = None if hash_hex is None else _hex_arg(hash_hex, "--hash")
     message = None if message_hex is None else _hex_arg(message_hex, "--message")
+    transaction = None if transaction_hex is None else _hex_arg(transaction_hex, "--transaction")
     root: bytes | None = None
     if taproot_merkle_root is not None:
         root = (
@@ -850,14 +953,35 @@ def sign(
             if taproot_merkle_root.strip() == ""
             else _hex_arg(taproot_merkle_root, "--taproot-merkle-root")
         )
+    psbt = None if psbt_file is None else _psbt_file(psbt_file)
+    typed_data = None if eip712_file is None else _eip712_file(eip712_file)
     with _client(data_dir, base_url, token) as client:
-        sig = client.keys.sign(
-            key_id,
-            hash=digest,
-            message=message,
-            taproot_merkle_root=root,
-            external_id=external_id,
-        )
+        if wallet_id is not None:
+            sig = client.wallets.sign(
+                wallet_id,
+                kind=kind,
+                hash=digest,
+                message=message,
+                taproot_merkle_root=root,
+                transaction=transaction,
+                psbt=psbt,
+                typed_data=typed_data,
+                external_id=external_id,
+            )
+        else:
+            assert key_id is not None
+            sig = client.keys.sign(
+                key_id,
+                hash=digest,
+                message=message,
+                taproot_merkle_root=root,
+                external_id=external_id,
+                kind=kind,
+                network=network,
+                transaction=transaction,
+                psbt=psbt,
+                typed_data=typed_data,
+            )
     _print_signature(sig, as_json)
     if sig.status == "Failed":
         raise _fail("SigningFailed", sig.reason or f"signature {sig.id} is {sig.status}")
@@ -1094,6 +1218,158 @@ def export_key(
     )
     _out().print(f"wrote the private key of {key.id} to {out} (mode 0600){note}.")
     _out().print(f"{key.id} is marked exported and no longer signs.")
+
+
+# --------------------------------------------------------------------------------------
+# wallets, networks
+# --------------------------------------------------------------------------------------
+
+
+def _print_wallet(wallet: Wallet, as_json: bool) -> None:
+    if as_json:
+        _echo_json(wallet.to_json_dict())
+        return
+    _out().print(
+        _kv_table(
+            [
+                ("id", wallet.id),
+                ("name", wallet.name),
+                ("network", wallet.network),
+                ("address", wallet.address),
+                ("status", wallet.status),
+                ("keyId", wallet.signing_key.id),
+                ("scheme", f"{wallet.signing_key.scheme}/{wallet.signing_key.curve}"),
+                ("publicKey", wallet.signing_key.public_key),
+                ("tags", ", ".join(wallet.tags)),
+                ("externalId", wallet.external_id),
+                ("dateCreated", _date(wallet.date_created)),
+            ]
+        )
+    )
+
+
+@wallets_app.command("create")
+@_cli_errors
+def wallets_create(
+    network: Annotated[str, typer.Option(help="Network (see `shardvault networks`).")],
+    key_id: Annotated[
+        str | None, typer.Option("--key-id", help="Use this existing key (key-…).")
+    ] = None,
+    scheme: Annotated[
+        Literal["EdDSA", "Schnorr", "ECDSA"] | None,
+        typer.Option(help="Scheme of a new key (default: the network's default)."),
+    ] = None,
+    curve: Annotated[
+        Literal["ed25519", "secp256k1"] | None, typer.Option(help="Curve of a new key.")
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="A name for the wallet.")] = None,
+    external_id: Annotated[
+        str | None, typer.Option(help="Idempotency id: a repeat returns the same wallet.")
+    ] = None,
+    tag: Annotated[list[str] | None, typer.Option("--tag", help="A tag (repeatable).")] = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    base_url: BaseUrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a wallet: an existing key (--key-id) or a new one, and its address."""
+    if key_id is not None and (scheme is not None or curve is not None):
+        raise typer.BadParameter("give --key-id or --scheme/--curve, not both")
+    if scheme is not None and curve is None:
+        curve = "ed25519" if scheme == "EdDSA" else "secp256k1"
+    if curve is not None and scheme is None:
+        raise typer.BadParameter("--curve needs --scheme", param_hint="'--curve'")
+    with _client(data_dir, base_url, token) as client:
+        wallet = client.wallets.create(
+            network,
+            signing_key_id=key_id,
+            scheme=scheme,
+            curve=curve,
+            name=name,
+            external_id=external_id,
+            tags=tag,
+        )
+    _print_wallet(wallet, as_json)
+
+
+@wallets_app.command("list")
+@_cli_errors
+def wallets_list(
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="One page of at most LIMIT wallets (default: all).")
+    ] = None,
+    pagination_token: Annotated[
+        str | None, typer.Option(help="nextPageToken of the previous page.")
+    ] = None,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    base_url: BaseUrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List wallets."""
+    with _client(data_dir, base_url, token) as client:
+        if limit is None and pagination_token is None:
+            items, next_token = list(client.wallets.iter_all()), None
+        else:
+            page = client.wallets.list(limit=limit, pagination_token=pagination_token)
+            items, next_token = page.items, page.next_page_token
+    if as_json:
+        data: dict[str, Any] = {"items": [w.to_json_dict() for w in items]}
+        if next_token:
+            data["nextPageToken"] = next_token
+        _echo_json(data)
+        return
+    console = _out()
+    if not items:
+        console.print("no wallets")
+    else:
+        table = _table("id", "name", "network", "address", "status", "keyId")
+        for w in items:
+            table.add_row(w.id, w.name or "", w.network, w.address, w.status, w.signing_key.id)
+        console.print(table)
+    if next_token:
+        console.print(f"next page: --pagination-token {next_token}")
+
+
+@wallets_app.command("get")
+@_cli_errors
+def wallets_get(
+    wallet_id: Annotated[str, typer.Argument(help="Wallet id (wa-…).")],
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    base_url: BaseUrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one wallet."""
+    with _client(data_dir, base_url, token) as client:
+        wallet = client.wallets.get(wallet_id)
+    _print_wallet(wallet, as_json)
+
+
+@app.command("networks")
+@_cli_errors
+def networks(
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    base_url: BaseUrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the networks wallets can be created on."""
+    with _client(data_dir, base_url, token) as client:
+        items = client.networks.list()
+    if as_json:
+        _echo_json({"items": [n.to_json_dict() for n in items]})
+        return
+    table = _table("network", "family", "chainId", "schemes", "default")
+    for n in items:
+        table.add_row(
+            n.network,
+            n.family,
+            "" if n.chain_id is None else str(n.chain_id),
+            ", ".join(f"{s.scheme}/{s.curve}" for s in n.allowed_schemes),
+            n.default_scheme.scheme,
+        )
+    _out().print(table)
 
 
 # --------------------------------------------------------------------------------------

@@ -50,7 +50,15 @@ from shardvault.db.models import utcnow
 PG_URL = os.environ.get(
     "SHARDVAULT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-TABLES = {"alembic_version", "orgs", "service_accounts", "api_tokens", "keys", "signatures"}
+TABLES = {
+    "alembic_version",
+    "orgs",
+    "service_accounts",
+    "api_tokens",
+    "keys",
+    "signatures",
+    "wallets",
+}
 
 
 # -- ids and types ----------------------------------------------------------------------
@@ -106,7 +114,7 @@ def _check_migrated(url: str) -> None:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(ctx, Base.metadata) == []
-            assert ctx.get_current_revision() == "0001"
+            assert ctx.get_current_revision() == "0002"
     finally:
         engine.dispose()
 

@@ -107,7 +107,7 @@ def test_revoked_token_is_refused(api: Api) -> None:
 
 # -- routing errors ---------------------------------------------------------------------
 def test_unknown_route_is_404_envelope(api: Api) -> None:
-    r = api.get("/wallets")
+    r = api.get("/policies")
     assert r.status_code == 404
     assert error_of(r)["code"] == "NotFound"
 

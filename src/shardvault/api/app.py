@@ -7,6 +7,7 @@ back end (the coordinator and its signers).
 
 from __future__ import annotations
 
+import base64
 import functools
 import logging
 import math
@@ -23,6 +24,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shardvault import __version__
 from shardvault.api.auth import AuthMiddleware, Principal, current_principal
+from shardvault.api.chainsign import (
+    CHAIN_KINDS,
+    BackendSignature,
+    ChainJob,
+    ChainResult,
+)
+from shardvault.api.chainsign import prepare as prepare_chain_job
 from shardvault.api.encoding import (
     b64url_decode,
     b64url_encode,
@@ -43,6 +51,7 @@ from shardvault.api.errors import (
 from shardvault.api.schemas import (
     ClusterOut,
     CreateKeyRequest,
+    CreateWalletRequest,
     EncryptedKeyShareOut,
     ErrorEnvelope,
     ExportKeyRequest,
@@ -51,7 +60,10 @@ from shardvault.api.schemas import (
     ImportKeyRequest,
     KeyList,
     KeyOut,
+    NetworkList,
+    NetworkOut,
     RefreshKeyRequest,
+    SchemeCurveOut,
     SignatureList,
     SignatureOut,
     SignatureRequest,
@@ -59,8 +71,14 @@ from shardvault.api.schemas import (
     SignerOut,
     SignersOut,
     UpdateKeyRequest,
+    UpdateWalletRequest,
+    WalletList,
+    WalletOut,
+    WalletSigningKeyOut,
+    WalletTagsRequest,
 )
-from shardvault.api.store import Store, key_not_found, signature_not_found
+from shardvault.api.store import Store, key_not_found, signature_not_found, wallet_not_found
+from shardvault.chains.networks import NETWORKS, address_for, check_scheme, get_network
 from shardvault.coordinator.interface import (
     PROTOCOL_ALIASES,
     PROTOCOLS,
@@ -79,8 +97,10 @@ from shardvault.db.models import (
     SIG_FAILED,
     SIG_PENDING,
     SIG_SIGNED,
+    WALLET_ACTIVE,
     KeyRow,
     SignatureRow,
+    WalletRow,
     utcnow,
 )
 from shardvault.errors import InvalidEncoding, NotFound, ShardvaultError
@@ -97,6 +117,8 @@ _PUBLIC_KEY_SIZES = {"ed25519": 32, "secp256k1": 33}
 #: Which signature kinds each scheme takes.
 _KINDS = {"EdDSA": "Message", "Schnorr": "Hash", "ECDSA": "Hash"}
 _X25519_KEY_SIZE = 32
+#: Kinds whose ``signedData`` is base64 (Bitcoin conventions); others are 0x-hex.
+_BASE64_SIGNED_DATA = frozenset({"Psbt", "Bip322"})
 #: Protocols whose keys support proactive share refresh (POST /keys/{keyId}/refresh).
 _REFRESHABLE_PROTOCOLS = frozenset({"CGGMP24"})
 #: How long GET /health waits for the back end's ECDSA status.
@@ -106,6 +128,7 @@ _HEALTH_STATUS_TIMEOUT = 2.0
 Caller = Annotated[Principal, Depends(current_principal)]
 KeyId = Annotated[str, Path(alias="keyId", max_length=64)]
 SignatureId = Annotated[str, Path(alias="signatureId", max_length=64)]
+WalletId = Annotated[str, Path(alias="walletId", max_length=64)]
 Limit = Annotated[int, Query(ge=1, le=100)]
 PageToken = Annotated[str | None, Query(alias="paginationToken", max_length=256)]
 
@@ -169,17 +192,70 @@ def _signature_out(sig: SignatureRow) -> SignatureOut:
         if sig.status == SIG_FAILED
         else "Pending"
     )
+    kind = sig.request_body.get("kind")
+    signed_data = None
+    if sig.status == SIG_SIGNED and sig.signed_data is not None:
+        signed_data = (
+            base64.b64encode(sig.signed_data).decode("ascii")
+            if kind in _BASE64_SIGNED_DATA
+            else hex0x(sig.signed_data)
+        )
+    details = sig.result_details or {}
     return SignatureOut(
         id=sig.id,
         key_id=sig.key_id,
+        wallet_id=sig.wallet_id,
+        network=sig.request_body.get("network"),
         status=status,
         request_body=dict(sig.request_body),
         signature=value,
+        signed_data=signed_data,
+        signed_inputs=details.get("signedInputs"),
+        skipped_inputs=details.get("skippedInputs"),
         reason=reason,
         external_id=sig.request_body.get("externalId"),
         date_requested=iso_utc(sig.date_requested),
         date_signed=iso_utc(sig.date_signed) if sig.date_signed else None,
     )
+
+
+def _wallet_out(wallet: WalletRow, key: KeyRow) -> WalletOut:
+    return WalletOut(
+        id=wallet.id,
+        network=wallet.network,
+        address=wallet.address,
+        signing_key=WalletSigningKeyOut(
+            id=key.id, scheme=key.scheme, curve=key.curve, public_key=key.public_key
+        ),
+        status="Archived" if key.status == KEY_ARCHIVED else "Active",
+        name=wallet.name,
+        tags=list(wallet.tags),
+        external_id=wallet.external_id,
+        date_created=iso_utc(wallet.date_created),
+    )
+
+
+def _networks_out() -> NetworkList:
+    return NetworkList(
+        items=[
+            NetworkOut(
+                network=n.name,
+                family=n.family,
+                chain_id=n.chain_id,
+                allowed_schemes=[
+                    SchemeCurveOut(scheme=a.scheme, curve=a.curve) for a in n.allowed_schemes
+                ],
+                default_scheme=SchemeCurveOut(
+                    scheme=n.default_scheme.scheme, curve=n.default_scheme.curve
+                ),
+            )
+            for n in NETWORKS.values()
+        ]
+    )
+
+
+def _unique_tags(tags: list[str] | None) -> list[str]:
+    return list(dict.fromkeys(tags or []))
 
 
 def _page_token(last_id: str) -> str:
@@ -405,33 +481,45 @@ def create_app(
         )
 
     # -- keys -----------------------------------------------------------------------------
-    @router.post("/keys", response_model=KeyOut, response_model_exclude_none=True, tags=["keys"])
-    async def create_key(body: CreateKeyRequest, caller: Caller) -> KeyOut:
-        protocol = protocol_for_scheme(body.scheme, body.curve)
+    async def generate_key(
+        org_id: str, scheme: str, curve: str, name: str | None
+    ) -> tuple[KeyRecord, KeyRow]:
+        """A new key by DKG and the row to store for it (not stored yet: on any
+        failure to store it the caller must ``discard_key`` the record)."""
+        protocol = protocol_for_scheme(scheme, curve)
         if protocol is None:
             raise ApiError(
                 400,
                 "UnsupportedScheme",
-                f"unsupported scheme/curve combination {body.scheme}/{body.curve}",
+                f"unsupported scheme/curve combination {scheme}/{curve}",
                 details={"supported": _supported_pairs()},
             )
         key_id = new_id("key")
-        expected = (key_id, protocol, body.curve, default_min_signers)
-        record = await backend.generate_key(key_id, protocol, body.curve, default_min_signers)
+        expected = (key_id, protocol, curve, default_min_signers)
+        record = await backend.generate_key(key_id, protocol, curve, default_min_signers)
         try:
             row = _row_from_record(
                 record,
                 expected=expected,
-                org_id=caller.org_id,
-                scheme=body.scheme,
-                name=body.name,
+                org_id=org_id,
+                scheme=scheme,
+                name=name,
                 imported=False,
             )
+        except BaseException:
+            await discard_key(record)
+            raise
+        logger.info("key %s generated (%s/%s)", key_id, protocol, curve)
+        return record, row
+
+    @router.post("/keys", response_model=KeyOut, response_model_exclude_none=True, tags=["keys"])
+    async def create_key(body: CreateKeyRequest, caller: Caller) -> KeyOut:
+        record, row = await generate_key(caller.org_id, body.scheme, body.curve, body.name)
+        try:
             await _db(store.insert_key, row)
         except BaseException:
             await discard_key(record)
             raise
-        logger.info("key %s generated (%s/%s)", key_id, protocol, body.curve)
         return _key_out(row)
 
     @router.post(
@@ -660,7 +748,7 @@ def create_app(
 
     # -- signatures ---------------------------------------------------------------------
     def parse_signature_request(
-        scheme: str, body: SignatureRequest
+        scheme: str, body: SignatureRequest, network: str | None = None
     ) -> tuple[dict[str, Any], bytes, bytes | None]:
         """(normalised request body, bytes to sign, taproot merkle root)."""
         wanted = _KINDS.get(scheme)
@@ -672,6 +760,8 @@ def create_app(
                 details={"scheme": scheme, "kind": body.kind},
             )
         normalized: dict[str, Any] = {"kind": body.kind}
+        if network is not None:
+            normalized["network"] = network
         root: bytes | None = None
         if body.kind == "Hash":
             assert body.hash is not None
@@ -691,14 +781,67 @@ def create_app(
                     root = parse_hex0x(body.taproot_merkle_root, "taprootMerkleRoot", size=32)
                 normalized["taprootMerkleRoot"] = hex0x(root) if root else ""
         else:
-            assert body.message is not None
+            assert isinstance(body.message, str)
             payload = parse_hex0x(body.message, "message")
             normalized["message"] = hex0x(payload)
         if body.external_id is not None:
             normalized["externalId"] = body.external_id
         return normalized, payload, root
 
-    key_schemes: dict[tuple[str, str], str] = {}
+    #: (org, key id) -> (scheme, curve, public key): a key's identity never changes.
+    key_identities: dict[tuple[str, str], tuple[str, str, bytes]] = {}
+
+    async def key_identity(org_id: str, key_id: str) -> tuple[str, str, bytes]:
+        found = key_identities.get((org_id, key_id))
+        if found is None:
+            key = await _db(store.get_key, org_id, key_id)
+            found = (key.scheme, key.curve, bytes.fromhex(key.public_key))
+            if len(key_identities) >= 65536:
+                key_identities.clear()
+            key_identities[(org_id, key_id)] = found
+        return found
+
+    async def sign_once(key: KeyRow, payload: bytes, root: bytes | None) -> BackendSignature:
+        """One back-end signature, checked (ECDSA: form and recovery to the key)."""
+        raw = await backend.sign(_key_record(key), payload, taproot_merkle_root=root)
+        if key.scheme == "ECDSA":
+            r, s, recid = _ecdsa_signature(raw, bytes.fromhex(key.public_key), payload)
+            return BackendSignature(raw, r, s, recid)
+        if len(raw) != 64:
+            raise RuntimeError("signing back end returned a signature of the wrong size")
+        return BackendSignature(raw)
+
+    async def run_chain_signing(sig: SignatureRow, key: KeyRow, job: ChainJob) -> SignatureRow:
+        result: ChainResult
+        try:
+            if job.run is not None:
+                run = job.run
+
+                def sync_sign(payload: bytes, root: bytes | None) -> BackendSignature:
+                    return anyio.from_thread.run(sign_once, key, payload, root)
+
+                result = await anyio.to_thread.run_sync(run, sync_sign)
+            else:
+                assert job.finish is not None
+                result = job.finish(await sign_once(key, job.payload, job.root))
+        except ShardvaultError as exc:
+            with anyio.CancelScope(shield=True):
+                await _db(store.fail_signature, sig.id, exc.code, exc.message)
+            raise api_error_from(exc, signatureId=sig.id) from exc
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await _db(store.fail_signature, sig.id, "InternalError", "internal error")
+            raise
+        return await _db(
+            store.finish_signature,
+            sig.id,
+            result.r,
+            result.s,
+            result.encoded,
+            result.recid,
+            signed_data=result.signed_data,
+            result_details=result.details,
+        )
 
     async def run_signing(
         sig: SignatureRow, key: KeyRow, payload: bytes, root: bytes | None
@@ -734,27 +877,47 @@ def create_app(
         key_id: KeyId, body: SignatureRequest, caller: Caller
     ) -> SignatureOut:
         _check_key_id(key_id)
+        return await sign_request(caller.org_id, key_id, body, body.network, None)
+
+    async def sign_request(
+        org_id: str,
+        key_id: str,
+        body: SignatureRequest,
+        network: str | None,
+        wallet_id: str | None,
+    ) -> SignatureOut:
         # A key's scheme never changes: after the first lookup the request is checked
         # without a database round trip (the claim below still reads the key, locked,
         # and refuses archived, exported or unknown keys).
-        scheme = key_schemes.get((caller.org_id, key_id))
-        if scheme is None:
-            scheme = (await _db(store.get_key, caller.org_id, key_id)).scheme
-            if len(key_schemes) >= 65536:
-                key_schemes.clear()
-            key_schemes[(caller.org_id, key_id)] = scheme
-        normalized, payload, root = parse_signature_request(scheme, body)
+        scheme, curve, public_key = await key_identity(org_id, key_id)
+        net = get_network(network) if network is not None else None
+        job: ChainJob | None = None
+        payload, root = b"", None
+        if body.kind in CHAIN_KINDS or (
+            body.kind == "Message" and net is not None and net.family == "Solana"
+        ):
+            job = prepare_chain_job(scheme, curve, public_key, body, network)
+            normalized = job.normalized
+        else:
+            if net is not None:
+                check_scheme(net, scheme, curve)
+            normalized, payload, root = parse_signature_request(scheme, body, network)
         deadline = anyio.current_time() + idempotency_wait_seconds
         while True:
             claim = await _db(
-                store.claim_signature, caller.org_id, key_id, normalized, body.external_id
+                store.claim_signature, org_id, key_id, normalized, body.external_id, wallet_id
             )
             if claim.created:
-                done = await run_signing(claim.signature, claim.key, payload, root)
+                if job is not None:
+                    done = await run_chain_signing(claim.signature, claim.key, job)
+                else:
+                    done = await run_signing(claim.signature, claim.key, payload, root)
                 return _signature_out(done)
             # An earlier request holds this externalId.
             found: SignatureRow | None = claim.signature
-            if found is not None and found.request_body != normalized:
+            if found is not None and (
+                found.request_body != normalized or found.wallet_id != wallet_id
+            ):
                 raise ApiError(
                     409,
                     "ExternalIdConflict",
@@ -815,6 +978,200 @@ def create_app(
         return _signature_out(
             await _db(store.get_key_signature, caller.org_id, key_id, signature_id)
         )
+
+    # -- networks and wallets ----------------------------------------------------------
+    @router.get(
+        "/networks", response_model=NetworkList, response_model_exclude_none=True, tags=["wallets"]
+    )
+    async def list_networks(_caller: Caller) -> NetworkList:
+        """The networks wallets can be created on, with the key schemes each takes."""
+        return _networks_out()
+
+    def check_wallet_id(wallet_id: str) -> None:
+        if not is_id(wallet_id, "wa"):
+            raise wallet_not_found(wallet_id)
+
+    def same_wallet_request(body: CreateWalletRequest, wallet: WalletRow, key: KeyRow) -> bool:
+        """Whether a repeated externalId asks for what the existing wallet is."""
+        network = get_network(body.network)
+        spec = body.signing_key
+        if spec is None:
+            key_ok = (key.scheme, key.curve) == (
+                network.default_scheme.scheme,
+                network.default_scheme.curve,
+            )
+        elif spec.id is not None:
+            key_ok = spec.id == key.id
+        else:
+            key_ok = (spec.scheme, spec.curve) == (key.scheme, key.curve)
+        return (
+            key_ok
+            and wallet.network == network.name
+            and wallet.name == body.name
+            and list(wallet.tags) == _unique_tags(body.tags)
+        )
+
+    def existing_wallet(body: CreateWalletRequest, found: tuple[WalletRow, KeyRow]) -> WalletOut:
+        wallet, key = found
+        if not same_wallet_request(body, wallet, key):
+            raise ApiError(
+                409,
+                "ExternalIdConflict",
+                "externalId was already used for a different wallet",
+                details={"walletId": wallet.id},
+            )
+        return _wallet_out(wallet, key)
+
+    @router.post(
+        "/wallets", response_model=WalletOut, response_model_exclude_none=True, tags=["wallets"]
+    )
+    async def create_wallet(body: CreateWalletRequest, caller: Caller) -> WalletOut:
+        """A wallet on ``network``: a new key of the network's default scheme, a new key
+        of ``signingKey {scheme, curve}``, or the existing key ``signingKey {id}``.
+        Repeating an ``externalId`` returns the wallet it created when the request is
+        the same, else 409 ``ExternalIdConflict``."""
+        network = get_network(body.network)
+        if body.external_id is not None:
+            found = await _db(store.wallet_by_external_id, caller.org_id, body.external_id)
+            if found is not None:
+                return existing_wallet(body, found)
+        spec = body.signing_key
+        record: KeyRecord | None = None
+        new_key: KeyRow | None = None
+        if spec is not None and spec.id is not None:
+            _check_key_id(spec.id)
+            key = await _db(store.get_key, caller.org_id, spec.id)
+            if key.status != KEY_ACTIVE:
+                raise ApiError(409, "KeyArchived", f"key {key.id} is archived")
+            if key.exported:
+                raise ApiError(409, "KeyExported", f"key {key.id} was exported")
+            check_scheme(network, key.scheme, key.curve)
+        else:
+            scheme, curve = (
+                (spec.scheme, spec.curve)
+                if spec is not None and spec.scheme is not None and spec.curve is not None
+                else (network.default_scheme.scheme, network.default_scheme.curve)
+            )
+            check_scheme(network, scheme, curve)
+            record, new_key = await generate_key(caller.org_id, scheme, curve, None)
+            key = new_key
+        try:
+            address = address_for(network, key.scheme, key.curve, bytes.fromhex(key.public_key))
+            wallet = WalletRow(
+                id=new_id("wa"),
+                org_id=caller.org_id,
+                key_id=key.id,
+                network=network.name,
+                address=address,
+                name=body.name,
+                status=WALLET_ACTIVE,
+                tags=_unique_tags(body.tags),
+                external_id=body.external_id,
+                date_created=utcnow(),
+            )
+            inserted = await _db(store.insert_wallet, wallet, new_key)
+        except BaseException:
+            if record is not None:
+                await discard_key(record)
+            raise
+        if not inserted:  # a concurrent request took the externalId first
+            if record is not None:
+                await discard_key(record)
+            assert body.external_id is not None
+            found = await _db(store.wallet_by_external_id, caller.org_id, body.external_id)
+            if found is None:
+                raise ApiError(409, "ExternalIdConflict", "externalId is contended; retry")
+            return existing_wallet(body, found)
+        logger.info("wallet %s created on %s (key %s)", wallet.id, network.name, key.id)
+        return _wallet_out(wallet, key)
+
+    @router.get(
+        "/wallets", response_model=WalletList, response_model_exclude_none=True, tags=["wallets"]
+    )
+    async def list_wallets(
+        caller: Caller, limit: Limit = 50, pagination_token: PageToken = None
+    ) -> WalletList:
+        before = _parse_page_token(pagination_token, "wa")
+        rows = await _db(store.list_wallets, caller.org_id, before, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return WalletList(
+            items=[_wallet_out(w, k) for w, k in rows],
+            next_page_token=_page_token(rows[-1][0].id) if more else None,
+        )
+
+    @router.get(
+        "/wallets/{walletId}",
+        response_model=WalletOut,
+        response_model_exclude_none=True,
+        tags=["wallets"],
+    )
+    async def get_wallet(wallet_id: WalletId, caller: Caller) -> WalletOut:
+        check_wallet_id(wallet_id)
+        return _wallet_out(*await _db(store.get_wallet, caller.org_id, wallet_id))
+
+    @router.put(
+        "/wallets/{walletId}",
+        response_model=WalletOut,
+        response_model_exclude_none=True,
+        tags=["wallets"],
+    )
+    async def update_wallet(
+        wallet_id: WalletId, body: UpdateWalletRequest, caller: Caller
+    ) -> WalletOut:
+        check_wallet_id(wallet_id)
+        found = await _db(store.update_wallet, caller.org_id, wallet_id, name=body.name)
+        return _wallet_out(*found)
+
+    @router.put(
+        "/wallets/{walletId}/tags",
+        response_model=WalletOut,
+        response_model_exclude_none=True,
+        tags=["wallets"],
+    )
+    async def add_wallet_tags(
+        wallet_id: WalletId, body: WalletTagsRequest, caller: Caller
+    ) -> WalletOut:
+        """Add tags (already present ones are kept once)."""
+        check_wallet_id(wallet_id)
+        found = await _db(store.update_wallet, caller.org_id, wallet_id, add_tags=body.tags)
+        return _wallet_out(*found)
+
+    @router.delete(
+        "/wallets/{walletId}/tags",
+        response_model=WalletOut,
+        response_model_exclude_none=True,
+        tags=["wallets"],
+    )
+    async def remove_wallet_tags(
+        wallet_id: WalletId, body: WalletTagsRequest, caller: Caller
+    ) -> WalletOut:
+        """Remove tags (absent ones are ignored)."""
+        check_wallet_id(wallet_id)
+        found = await _db(store.update_wallet, caller.org_id, wallet_id, remove_tags=body.tags)
+        return _wallet_out(*found)
+
+    @router.post(
+        "/wallets/{walletId}/signatures",
+        response_model=SignatureOut,
+        response_model_exclude_none=True,
+        tags=["wallets", "signatures"],
+    )
+    async def create_wallet_signature(
+        wallet_id: WalletId, body: SignatureRequest, caller: Caller
+    ) -> SignatureOut:
+        """Sign with the wallet's key; ``network`` is the wallet's (a different one
+        in the body answers 400 ``NetworkMismatch``)."""
+        check_wallet_id(wallet_id)
+        wallet, _key = await _db(store.get_wallet, caller.org_id, wallet_id)
+        if body.network is not None and body.network != wallet.network:
+            raise ApiError(
+                400,
+                "NetworkMismatch",
+                f"wallet {wallet_id} is on {wallet.network}, not {body.network}",
+                details={"field": "network"},
+            )
+        return await sign_request(caller.org_id, wallet.key_id, body, wallet.network, wallet.id)
 
     app.include_router(router)
     return app

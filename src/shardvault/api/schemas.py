@@ -8,7 +8,7 @@ which answer ``InvalidEncoding`` naming the field.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 __all__ = [
     "ClusterOut",
     "CreateKeyRequest",
+    "CreateWalletRequest",
     "EncryptedKeyShare",
     "ErrorBody",
     "ErrorEnvelope",
@@ -25,6 +26,8 @@ __all__ = [
     "ImportKeyRequest",
     "KeyList",
     "KeyOut",
+    "NetworkList",
+    "NetworkOut",
     "RefreshKeyRequest",
     "SignatureList",
     "SignatureOut",
@@ -34,6 +37,11 @@ __all__ = [
     "SignersOut",
     "SupportedScheme",
     "UpdateKeyRequest",
+    "UpdateWalletRequest",
+    "WalletList",
+    "WalletOut",
+    "WalletSigningKeyOut",
+    "WalletTagsRequest",
 ]
 
 
@@ -101,29 +109,101 @@ class ExportKeyRequest(_Request):
     supported_schemes: list[SupportedScheme] = Field(min_length=1, max_length=32)
 
 
-class SignatureRequest(_Request):
-    """``{kind: "Hash", hash, taprootMerkleRoot?}`` or ``{kind: "Message", message}``,
-    either with an optional ``externalId`` (idempotency key)."""
+#: Every signature kind; which ones a key can use depends on its scheme and network.
+SignatureKind = Literal["Hash", "Message", "Transaction", "Eip191", "Eip712", "Psbt", "Bip322"]
+_KIND_FIELDS: dict[str, tuple[set[str], set[str]]] = {
+    # kind: (required fields, optional fields) besides kind, network, externalId
+    "Hash": ({"hash"}, {"taproot_merkle_root"}),
+    "Message": ({"message"}, set()),
+    "Transaction": ({"transaction"}, set()),
+    "Eip191": ({"message"}, set()),
+    "Eip712": ({"types", "domain", "primary_type", "message"}, set()),
+    "Psbt": ({"psbt"}, set()),
+    "Bip322": ({"message"}, set()),
+}
+_PAYLOAD_FIELDS = ("hash", "message", "taproot_merkle_root", "transaction", "psbt", "types",
+                   "domain", "primary_type")  # fmt: skip
 
-    kind: Literal["Hash", "Message"]
+
+class SignatureRequest(_Request):
+    """``{kind, ...}`` with an optional ``externalId`` (idempotency key) and ``network``:
+
+    * ``Hash {hash, taprootMerkleRoot?}``, ``Message {message}`` (hex; on a Solana
+      network a Message is signed as a Solana off-chain message);
+    * ``Transaction {transaction}`` (hex; EVM or Solana network), ``Eip191 {message}``
+      (hex), ``Eip712 {types, domain, primaryType, message}``, ``Psbt {psbt}`` (hex or
+      base64), ``Bip322 {message}`` (hex; Bitcoin network).
+    """
+
+    kind: SignatureKind
+    network: str | None = Field(default=None, min_length=1, max_length=64)
     hash: str | None = Field(default=None, max_length=1024)
-    message: str | None = Field(default=None, max_length=2_200_000)
+    message: str | dict[str, Any] | None = None
     taproot_merkle_root: str | None = Field(default=None, max_length=1024)
+    transaction: str | None = Field(default=None, min_length=1, max_length=2_200_000)
+    psbt: str | None = Field(default=None, min_length=1, max_length=2_200_000)
+    types: dict[str, Any] | None = None
+    domain: dict[str, Any] | None = None
+    primary_type: str | None = Field(default=None, min_length=1, max_length=255)
     external_id: str | None = Field(default=None, min_length=1, max_length=255)
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> SignatureRequest:
-        if self.kind == "Hash":
-            if self.hash is None:
-                raise ValueError("kind Hash requires hash")
-            if self.message is not None:
-                raise ValueError("kind Hash does not take message")
-        else:
-            if self.message is None:
-                raise ValueError("kind Message requires message")
-            if self.hash is not None or self.taproot_merkle_root is not None:
-                raise ValueError("kind Message takes neither hash nor taprootMerkleRoot")
+        required, optional = _KIND_FIELDS[self.kind]
+        for name in _PAYLOAD_FIELDS:
+            present = getattr(self, name) is not None
+            camel = to_camel(name)
+            if name in required and not present:
+                raise ValueError(f"kind {self.kind} requires {camel}")
+            if present and name not in required | optional:
+                raise ValueError(f"kind {self.kind} does not take {camel}")
+        if self.kind == "Eip712":
+            if not isinstance(self.message, dict):
+                raise ValueError("kind Eip712 requires message to be an object")
+        elif isinstance(self.message, dict):
+            raise ValueError(f"kind {self.kind} requires message to be a hex string")
+        if isinstance(self.message, str) and len(self.message) > 2_200_000:
+            raise ValueError("message is too long")
         return self
+
+
+class WalletSigningKeyRequest(_Request):
+    """``{id}`` of an existing key, or ``{scheme, curve}`` of a new one."""
+
+    id: str | None = Field(default=None, min_length=1, max_length=64)
+    scheme: str | None = Field(default=None, min_length=1, max_length=64)
+    curve: str | None = Field(default=None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _id_or_scheme(self) -> WalletSigningKeyRequest:
+        if self.id is not None:
+            if self.scheme is not None or self.curve is not None:
+                raise ValueError("give either id or scheme and curve")
+        elif self.scheme is None or self.curve is None:
+            raise ValueError("give either id or both scheme and curve")
+        return self
+
+
+def _tags() -> Any:
+    return Field(default=None, max_length=50)
+
+
+class CreateWalletRequest(_Request):
+    network: str = _short()
+    signing_key: WalletSigningKeyRequest | None = None
+    name: str | None = _name()
+    external_id: str | None = Field(default=None, min_length=1, max_length=255)
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = _tags()
+
+
+class UpdateWalletRequest(_Request):
+    name: str = Field(min_length=1, max_length=255)
+
+
+class WalletTagsRequest(_Request):
+    tags: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        min_length=1, max_length=50
+    )
 
 
 # -- responses --------------------------------------------------------------------
@@ -171,9 +251,20 @@ class SignatureValue(_Response):
 class SignatureOut(_Response):
     id: str
     key_id: str
+    wallet_id: str | None = None
+    network: str | None = None
     status: Literal["Pending", "Signed", "Failed"]
     request_body: dict[str, Any]
     signature: SignatureValue | None = None
+    signed_data: str | None = Field(
+        default=None,
+        description="the signed payload: 0x-hex transaction (EVM, Solana), base64 PSBT, "
+        "base64 BIP 322 simple signature",
+    )
+    signed_inputs: list[int] | None = Field(default=None, description="PSBT inputs signed")
+    skipped_inputs: list[dict[str, Any]] | None = Field(
+        default=None, description="PSBT inputs left unsigned: [{index, reason}]"
+    )
     reason: str | None = Field(default=None, description="why a Failed request failed")
     external_id: str | None = None
     date_requested: str
@@ -222,3 +313,45 @@ class ErrorBody(_Response):
 
 class ErrorEnvelope(_Response):
     error: ErrorBody
+
+
+class SchemeCurveOut(_Response):
+    scheme: str
+    curve: str
+
+
+class NetworkOut(_Response):
+    network: str
+    family: str
+    chain_id: int | None = None
+    allowed_schemes: list[SchemeCurveOut]
+    default_scheme: SchemeCurveOut
+
+
+class NetworkList(_Response):
+    items: list[NetworkOut]
+
+
+class WalletSigningKeyOut(_Response):
+    id: str
+    scheme: str
+    curve: str
+    public_key: str
+
+
+class WalletOut(_Response):
+    id: str
+    network: str
+    address: str
+    signing_key: WalletSigningKeyOut
+    status: Literal["Active", "Archived"]
+    name: str | None = None
+    tags: list[str]
+    external_id: str | None = None
+    custodial: bool = True
+    date_created: str
+
+
+class WalletList(_Response):
+    items: list[WalletOut]
+    next_page_token: str | None = None

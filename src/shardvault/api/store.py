@@ -28,10 +28,11 @@ from shardvault.db.models import (
     KeyRow,
     Org,
     SignatureRow,
+    WalletRow,
     utcnow,
 )
 
-__all__ = ["Claim", "Store", "key_not_found", "signature_not_found"]
+__all__ = ["Claim", "Store", "key_not_found", "signature_not_found", "wallet_not_found"]
 
 _CLAIM_ATTEMPTS = 5
 
@@ -42,6 +43,10 @@ def key_not_found(key_id: str) -> ApiError:
 
 def signature_not_found(signature_id: str) -> ApiError:
     return ApiError(404, "SignatureNotFound", f"signature {signature_id} not found")
+
+
+def wallet_not_found(wallet_id: str) -> ApiError:
+    return ApiError(404, "WalletNotFound", f"wallet {wallet_id} not found")
 
 
 def _check_signable(key: KeyRow) -> None:
@@ -161,6 +166,7 @@ class Store:
         key_id: str,
         request_body: dict[str, Any],
         external_id: str | None,
+        wallet_id: str | None = None,
     ) -> Claim:
         """Insert a Pending signature row, or return the row already holding this
         (key, externalId). The UNIQUE(key_id, external_id) constraint makes the claim
@@ -186,6 +192,7 @@ class Store:
                         request_body=request_body,
                         external_id=external_id,
                         date_requested=utcnow(),
+                        wallet_id=wallet_id,
                     )
                     s.add(sig)
                     s.flush()
@@ -221,12 +228,22 @@ class Store:
             return list(s.scalars(stmt.order_by(SignatureRow.id.desc()).limit(limit)))
 
     def finish_signature(
-        self, signature_id: str, r: bytes, s_: bytes, encoded: bytes, recid: int | None
+        self,
+        signature_id: str,
+        r: bytes | None,
+        s_: bytes | None,
+        encoded: bytes | None,
+        recid: int | None,
+        *,
+        signed_data: bytes | None = None,
+        result_details: dict[str, Any] | None = None,
     ) -> SignatureRow:
         with self._write.begin() as s:
             sig = s.get_one(SignatureRow, signature_id)
             sig.status = SIG_SIGNED
             sig.sig_r, sig.sig_s, sig.sig_encoded, sig.sig_recid = r, s_, encoded, recid
+            sig.signed_data = signed_data
+            sig.result_details = result_details
             sig.date_signed = utcnow()
         return sig
 
@@ -240,3 +257,87 @@ class Store:
             sig.error_code = code[:64]
             sig.error_message = message[:1024]
         return sig
+
+    # -- wallets -----------------------------------------------------------------
+    @staticmethod
+    def _wallet(s: Session, org_id: str, wallet_id: str, *, lock: bool = False) -> WalletRow:
+        stmt = select(WalletRow).where(WalletRow.id == wallet_id, WalletRow.org_id == org_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        wallet = s.scalars(stmt).one_or_none()
+        if wallet is None:
+            raise wallet_not_found(wallet_id)
+        return wallet
+
+    def wallet_by_external_id(
+        self, org_id: str, external_id: str
+    ) -> tuple[WalletRow, KeyRow] | None:
+        with self._read() as s:
+            wallet = s.scalars(
+                select(WalletRow).where(
+                    WalletRow.org_id == org_id, WalletRow.external_id == external_id
+                )
+            ).one_or_none()
+            if wallet is None:
+                return None
+            return wallet, self._key(s, org_id, wallet.key_id)
+
+    def insert_wallet(self, wallet: WalletRow, key: KeyRow | None = None) -> bool:
+        """Insert the wallet (and, for a freshly generated key, the key in the same
+        transaction). False when another wallet of the org already holds its
+        externalId (nothing is stored then)."""
+        try:
+            with self._write.begin() as s:
+                if key is not None:
+                    s.add(key)
+                    s.flush()
+                else:
+                    _check_signable(self._key(s, wallet.org_id, wallet.key_id, lock=True))
+                s.add(wallet)
+        except IntegrityError:
+            if wallet.external_id is None:
+                raise
+            return False
+        return True
+
+    def get_wallet(self, org_id: str, wallet_id: str) -> tuple[WalletRow, KeyRow]:
+        with self._read() as s:
+            wallet = self._wallet(s, org_id, wallet_id)
+            return wallet, self._key(s, org_id, wallet.key_id)
+
+    def list_wallets(
+        self, org_id: str, before_id: str | None, limit: int
+    ) -> list[tuple[WalletRow, KeyRow]]:
+        """Newest first, ``limit`` wallets after the cursor, each with its key."""
+        stmt = (
+            select(WalletRow, KeyRow)
+            .join(KeyRow, KeyRow.id == WalletRow.key_id)
+            .where(WalletRow.org_id == org_id)
+        )
+        if before_id is not None:
+            stmt = stmt.where(WalletRow.id < before_id)
+        with self._read() as s:
+            rows = s.execute(stmt.order_by(WalletRow.id.desc()).limit(limit)).all()
+            return [(w, k) for w, k in rows]
+
+    def update_wallet(
+        self,
+        org_id: str,
+        wallet_id: str,
+        *,
+        name: str | None = None,
+        add_tags: list[str] | None = None,
+        remove_tags: list[str] | None = None,
+    ) -> tuple[WalletRow, KeyRow]:
+        with self._write.begin() as s:
+            wallet = self._wallet(s, org_id, wallet_id, lock=True)
+            if name is not None:
+                wallet.name = name
+            tags = list(wallet.tags)
+            for tag in add_tags or []:
+                if tag not in tags:
+                    tags.append(tag)
+            if remove_tags:
+                tags = [t for t in tags if t not in remove_tags]
+            wallet.tags = tags
+            return wallet, self._key(s, org_id, wallet.key_id)

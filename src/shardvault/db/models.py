@@ -36,6 +36,7 @@ __all__ = [
     "ServiceAccount",
     "SignatureRow",
     "UTCDateTime",
+    "WalletRow",
     "utcnow",
 ]
 
@@ -54,6 +55,8 @@ KEY_ARCHIVED = "Archived"
 SIG_PENDING = "Pending"
 SIG_SIGNED = "Signed"
 SIG_FAILED = "Failed"
+#: Wallet statuses (Dfns).
+WALLET_ACTIVE = "Active"
 
 
 def utcnow() -> datetime:
@@ -175,3 +178,32 @@ class SignatureRow(Base):
     error_message: Mapped[str | None] = mapped_column(String(1024))
     date_requested: Mapped[datetime]
     date_signed: Mapped[datetime | None]
+    #: Set when the request came through POST /wallets/{walletId}/signatures (0002).
+    wallet_id: Mapped[str | None] = mapped_column(ForeignKey("wallets.id"))
+    #: The signed payload (signed transaction, PSBT, BIP 322 witness) for chain kinds (0002).
+    signed_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+    #: Extra result fields of chain kinds (``signedInputs``, ``skippedInputs``; 0002).
+    result_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class WalletRow(Base):
+    """A wallet: a key bound to a network, with the address derived from it (0002).
+    One key may back several wallets (the same ECDSA key on every EVM network)."""
+
+    __tablename__ = "wallets"
+    __table_args__ = (
+        # NULLs are distinct: only wallets created with an externalId are unique.
+        UniqueConstraint("org_id", "external_id"),
+        Index(None, "org_id", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    key_id: Mapped[str] = mapped_column(ForeignKey("keys.id"), index=True)
+    network: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str | None] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default=WALLET_ACTIVE)
+    tags: Mapped[list[str]]
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    date_created: Mapped[datetime]

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from shardvault.sdk._keymaterial import Ed25519Format
-from shardvault.sdk.client import Client, KeysApi, SignersApi
+from shardvault.sdk.client import Client, KeysApi, NetworksApi, SignersApi, WalletsApi
 from shardvault.sdk.errors import (
     ApiConnectionError,
     CredentialsError,
@@ -25,10 +25,15 @@ from shardvault.sdk.models import (
     ExportedKey,
     Key,
     KeyPage,
+    Network,
+    SchemeCurve,
     Signature,
     SignaturePage,
     SignatureValue,
     SignerInfo,
+    Wallet,
+    WalletPage,
+    WalletSigningKey,
 )
 
 __all__ = [
@@ -44,6 +49,9 @@ __all__ = [
     "Key",
     "KeyPage",
     "KeysApi",
+    "Network",
+    "NetworksApi",
+    "SchemeCurve",
     "SdkError",
     "ShardvaultApiError",
     "Signature",
@@ -52,4 +60,8 @@ __all__ = [
     "SignerInfo",
     "SignerVerificationError",
     "SignersApi",
+    "Wallet",
+    "WalletPage",
+    "WalletSigningKey",
+    "WalletsApi",
 ]

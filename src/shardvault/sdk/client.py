@@ -1,8 +1,9 @@
 """The synchronous Python client of the shardvault REST API.
 
 ``Client(base_url, token=...)`` or ``Client.from_credentials_file(path)``; use it as a
-context manager or call :meth:`Client.close`. Resources: ``client.signers`` and
-``client.keys``. Every non-2xx answer raises :class:`ShardvaultApiError`.
+context manager or call :meth:`Client.close`. Resources: ``client.signers``,
+``client.keys``, ``client.wallets`` and ``client.networks``. Every non-2xx answer
+raises :class:`ShardvaultApiError`.
 
 Import and export do their cryptography here, in the caller's process: an imported
 private key is split and sealed to the signers before anything is sent, and an
@@ -12,6 +13,7 @@ cannot wipe memory; the SDK drops its references to secrets as soon as it can.
 
 from __future__ import annotations
 
+import base64
 import builtins
 import json
 import re
@@ -34,7 +36,7 @@ from shardvault.sdk._keymaterial import (
     scalar_to_private_key,
 )
 from shardvault.sdk._signers import select_cluster, verify_signers
-from shardvault.sdk.encoding import b64url_encode, hex_encode_0x
+from shardvault.sdk.encoding import b64url_encode, hex_decode, hex_encode_0x
 from shardvault.sdk.errors import (
     ApiConnectionError,
     CredentialsError,
@@ -47,11 +49,25 @@ from shardvault.sdk.models import (
     ExportedKey,
     Key,
     KeyPage,
+    Network,
     Signature,
     SignaturePage,
+    Wallet,
+    WalletPage,
 )
 
-__all__ = ["Client", "KeysApi", "SignersApi", "error_from_response"]
+__all__ = [
+    "SIGNATURE_KINDS",
+    "Client",
+    "KeysApi",
+    "NetworksApi",
+    "SignersApi",
+    "WalletsApi",
+    "error_from_response",
+]
+
+#: The ``kind`` values of a signature request.
+SIGNATURE_KINDS = ("Hash", "Message", "Transaction", "Eip191", "Eip712", "Psbt", "Bip322")
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -142,6 +158,100 @@ def _require_bytes(value: object, what: str) -> bytes:
     return bytes(value)
 
 
+#: The kind a lone payload argument implies, and the argument each kind takes.
+_DEFAULT_KIND: Mapping[str, str] = {
+    "hash": "Hash",
+    "message": "Message",
+    "transaction": "Transaction",
+    "psbt": "Psbt",
+    "typed_data": "Eip712",
+}
+_PAYLOAD_OF_KIND: Mapping[str, str] = {
+    **{kind: arg for arg, kind in _DEFAULT_KIND.items()},
+    "Eip191": "message",
+    "Bip322": "message",
+}
+
+
+def _hex_or_bytes(value: object, what: str) -> str:
+    """0x-hex of bytes; a hex string (0x optional) is checked and normalised."""
+    if isinstance(value, str):
+        return hex_encode_0x(hex_decode(value, what=what))
+    return hex_encode_0x(_require_bytes(value, what))
+
+
+def _psbt_text(value: object) -> str:
+    """A PSBT for the API: bytes -> base64; a str (base64 or hex) is passed as is."""
+    if isinstance(value, str):
+        if not value:
+            raise InvalidArgument("psbt must not be empty")
+        return value
+    return base64.b64encode(_require_bytes(value, "psbt")).decode("ascii")
+
+
+def signature_body(
+    *,
+    kind: str | None = None,
+    hash: bytes | None = None,
+    message: bytes | str | None = None,
+    taproot_merkle_root: bytes | None = None,
+    transaction: bytes | str | None = None,
+    psbt: bytes | str | None = None,
+    typed_data: Mapping[str, Any] | None = None,
+    network: str | None = None,
+    external_id: str | None = None,
+) -> dict[str, Any]:
+    """The JSON body of a signature request. Without ``kind`` it follows from the one
+    payload given: ``hash`` -> Hash, ``message`` -> Message, ``transaction`` ->
+    Transaction, ``psbt`` -> Psbt, ``typed_data`` -> Eip712. ``Eip191`` and ``Bip322``
+    take ``message``."""
+    payloads = {
+        "hash": hash,
+        "message": message,
+        "transaction": transaction,
+        "psbt": psbt,
+        "typed_data": typed_data,
+    }
+    given = [name for name, value in payloads.items() if value is not None]
+    if len(given) != 1:
+        raise InvalidArgument(
+            "pass exactly one of hash=, message=, transaction=, psbt=, typed_data="
+        )
+    if kind is None:
+        kind = _DEFAULT_KIND[given[0]]
+    if kind not in SIGNATURE_KINDS:
+        raise InvalidArgument(f"kind must be one of {', '.join(SIGNATURE_KINDS)}")
+    wanted = _PAYLOAD_OF_KIND[kind]
+    if given[0] != wanted:
+        raise InvalidArgument(f"kind {kind} takes {wanted}=, not {given[0]}=")
+    body: dict[str, Any] = {"kind": kind}
+    if hash is not None:
+        body["hash"] = hex_encode_0x(_require_bytes(hash, "hash"))
+    elif message is not None:
+        body["message"] = _hex_or_bytes(message, "message")
+    elif transaction is not None:
+        body["transaction"] = _hex_or_bytes(transaction, "transaction")
+    elif psbt is not None:
+        body["psbt"] = _psbt_text(psbt)
+    elif typed_data is not None:
+        if not isinstance(typed_data, Mapping):
+            raise InvalidArgument("typed_data must be a mapping (an EIP-712 document)")
+        keys = {"types", "domain", "primaryType", "message"}
+        if set(typed_data) != keys:
+            raise InvalidArgument(
+                "typed_data must have exactly types, domain, primaryType and message"
+            )
+        body.update({k: typed_data[k] for k in ("types", "domain", "primaryType", "message")})
+    if taproot_merkle_root is not None:
+        root = _require_bytes(taproot_merkle_root, "taproot_merkle_root")
+        body["taprootMerkleRoot"] = hex_encode_0x(root) if root else ""
+    if network is not None:
+        body["network"] = network
+    if external_id is not None:
+        body["externalId"] = external_id
+    return body
+
+
 class Client:
     """A shardvault API client (synchronous, thread-safe like ``httpx.Client``).
 
@@ -181,6 +291,8 @@ class Client:
         )
         self.signers = SignersApi(self)
         self.keys = KeysApi(self)
+        self.wallets = WalletsApi(self)
+        self.networks = NetworksApi(self)
 
     @classmethod
     def from_credentials_file(cls, path: str | Path, **kwargs: Any) -> Self:
@@ -353,29 +465,36 @@ class KeysApi:
         message: bytes | None = None,
         taproot_merkle_root: bytes | None = None,
         external_id: str | None = None,
+        *,
+        kind: str | None = None,
+        network: str | None = None,
+        transaction: bytes | str | None = None,
+        psbt: bytes | str | None = None,
+        typed_data: Mapping[str, Any] | None = None,
     ) -> Signature:
-        """Sign a 32-byte ``hash`` (Schnorr/ECDSA) or a ``message`` (EdDSA).
+        """Sign a 32-byte ``hash`` (Schnorr/ECDSA) or a ``message`` (EdDSA), or a chain
+        payload: ``transaction`` (kind Transaction, with ``network``: EVM or Solana),
+        ``psbt`` (bytes, or base64/hex text), ``typed_data`` (an EIP-712 document), or
+        ``message`` with ``kind="Eip191"`` / ``kind="Bip322"`` (Bip322 needs a Bitcoin
+        ``network``). A Message with a Solana ``network`` is signed as a Solana
+        off-chain message.
 
         ``taproot_merkle_root`` (Schnorr): ``None`` signs under the untweaked key
         (plain BIP 340), ``b""`` applies the BIP 86 key-path tweak, 32 bytes the
         BIP 341 script-tree tweak. A retry with the same ``external_id`` returns
         the first result and never signs twice.
         """
-        if (hash is None) == (message is None):
-            raise InvalidArgument("pass exactly one of hash= or message=")
-        body: dict[str, Any]
-        if hash is not None:
-            body = {"kind": "Hash", "hash": hex_encode_0x(_require_bytes(hash, "hash"))}
-        else:
-            body = {
-                "kind": "Message",
-                "message": hex_encode_0x(_require_bytes(message, "message")),
-            }
-        if taproot_merkle_root is not None:
-            root = _require_bytes(taproot_merkle_root, "taproot_merkle_root")
-            body["taprootMerkleRoot"] = hex_encode_0x(root) if root else ""
-        if external_id is not None:
-            body["externalId"] = external_id
+        body = signature_body(
+            kind=kind,
+            hash=hash,
+            message=message,
+            taproot_merkle_root=taproot_merkle_root,
+            transaction=transaction,
+            psbt=psbt,
+            typed_data=typed_data,
+            network=network,
+            external_id=external_id,
+        )
         data = self._client.request(
             "POST", f"/keys/{_segment(key_id, 'key_id')}/signatures", json_body=body
         )
@@ -547,3 +666,160 @@ class KeysApi:
             return scalar_to_private_key(key.curve, secret)
         finally:
             del secret
+
+
+class NetworksApi:
+    """``GET /networks``."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def list(self) -> builtins.list[Network]:
+        data = self._client.request("GET", "/networks")
+        items = data.get("items") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise InvalidResponse("GET /networks: expected {items: [...]}")
+        return [_parse(Network, n, "network") for n in items]
+
+
+def _tags(tags: object) -> builtins.list[str]:
+    if not isinstance(tags, list | tuple) or not all(isinstance(t, str) for t in tags):
+        raise InvalidArgument("tags must be a list of strings")
+    return [str(t) for t in tags]
+
+
+class WalletsApi:
+    """``/wallets``: create, list, get, update, tags, sign."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self,
+        network: str,
+        signing_key_id: str | None = None,
+        scheme: str | None = None,
+        curve: str | None = None,
+        name: str | None = None,
+        external_id: str | None = None,
+        tags: builtins.list[str] | None = None,
+    ) -> Wallet:
+        """A wallet on ``network``. Its key: the existing ``signing_key_id``, else a new
+        key of ``scheme``/``curve``, else a new key of the network's default scheme.
+        Repeating an ``external_id`` returns the wallet it created (409 if the request
+        differs)."""
+        body: dict[str, Any] = {"network": network}
+        if signing_key_id is not None:
+            if scheme is not None or curve is not None:
+                raise InvalidArgument("pass signing_key_id or scheme and curve, not both")
+            body["signingKey"] = {"id": signing_key_id}
+        elif scheme is not None or curve is not None:
+            if scheme is None or curve is None:
+                raise InvalidArgument("pass both scheme and curve")
+            body["signingKey"] = {"scheme": scheme, "curve": curve}
+        if name is not None:
+            body["name"] = name
+        if external_id is not None:
+            body["externalId"] = external_id
+        if tags is not None:
+            body["tags"] = _tags(tags)
+        return _parse(Wallet, self._client.request("POST", "/wallets", json_body=body), "wallet")
+
+    def get(self, wallet_id: str) -> Wallet:
+        data = self._client.request("GET", f"/wallets/{_segment(wallet_id, 'wallet_id')}")
+        return _parse(Wallet, data, "wallet")
+
+    def list(self, limit: int | None = None, pagination_token: str | None = None) -> WalletPage:
+        """One page of wallets; pass ``page.next_page_token`` back for the next one."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise InvalidArgument("limit must be an int")
+        data = self._client.request(
+            "GET", "/wallets", params={"limit": limit, "paginationToken": pagination_token}
+        )
+        return _parse(WalletPage, data, "wallet page")
+
+    def iter_all(self, page_size: int | None = None) -> Iterator[Wallet]:
+        """Every wallet, following ``nextPageToken`` across pages."""
+        token: str | None = None
+        seen: set[str] = set()
+        while True:
+            page = self.list(limit=page_size, pagination_token=token)
+            yield from page.items
+            token = page.next_page_token
+            if not token:
+                return
+            if token in seen:
+                raise InvalidResponse("GET /wallets: the pagination token repeats")
+            seen.add(token)
+
+    def update(self, wallet_id: str, *, name: str) -> Wallet:
+        data = self._client.request(
+            "PUT", f"/wallets/{_segment(wallet_id, 'wallet_id')}", json_body={"name": name}
+        )
+        return _parse(Wallet, data, "wallet")
+
+    def add_tags(self, wallet_id: str, tags: builtins.list[str]) -> Wallet:
+        data = self._client.request(
+            "PUT",
+            f"/wallets/{_segment(wallet_id, 'wallet_id')}/tags",
+            json_body={"tags": _tags(tags)},
+        )
+        return _parse(Wallet, data, "wallet")
+
+    def remove_tags(self, wallet_id: str, tags: builtins.list[str]) -> Wallet:
+        data = self._client.request(
+            "DELETE",
+            f"/wallets/{_segment(wallet_id, 'wallet_id')}/tags",
+            json_body={"tags": _tags(tags)},
+        )
+        return _parse(Wallet, data, "wallet")
+
+    def sign(
+        self,
+        wallet_id: str,
+        *,
+        kind: str | None = None,
+        hash: bytes | None = None,
+        message: bytes | str | None = None,
+        taproot_merkle_root: bytes | None = None,
+        transaction: bytes | str | None = None,
+        psbt: bytes | str | None = None,
+        typed_data: Mapping[str, Any] | None = None,
+        external_id: str | None = None,
+    ) -> Signature:
+        """Sign with the wallet's key on the wallet's network (``POST
+        /wallets/{walletId}/signatures``); payloads as :meth:`KeysApi.sign`."""
+        body = signature_body(
+            kind=kind,
+            hash=hash,
+            message=message,
+            taproot_merkle_root=taproot_merkle_root,
+            transaction=transaction,
+            psbt=psbt,
+            typed_data=typed_data,
+            external_id=external_id,
+        )
+        data = self._client.request(
+            "POST", f"/wallets/{_segment(wallet_id, 'wallet_id')}/signatures", json_body=body
+        )
+        return _parse(Signature, data, "signature")
+
+    def sign_transaction(
+        self, wallet_id: str, transaction: bytes | str, *, external_id: str | None = None
+    ) -> Signature:
+        """Sign an unsigned EVM or Solana transaction (bytes or hex); the signed one is
+        ``signature.signed_data`` (0x-hex)."""
+        return self.sign(wallet_id, transaction=transaction, external_id=external_id)
+
+    def sign_psbt(
+        self, wallet_id: str, psbt: bytes | str, *, external_id: str | None = None
+    ) -> Signature:
+        """Sign every input of the PSBT the wallet's key can spend; the result is
+        ``signature.signed_data`` (base64)."""
+        return self.sign(wallet_id, psbt=psbt, external_id=external_id)
+
+    def sign_typed_data(
+        self, wallet_id: str, typed_data: Mapping[str, Any], *, external_id: str | None = None
+    ) -> Signature:
+        """Sign an EIP-712 document (``signature.signature.encoded``: 65-byte r||s||v)."""
+        return self.sign(wallet_id, typed_data=typed_data, external_id=external_id)

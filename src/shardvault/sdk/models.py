@@ -22,10 +22,15 @@ __all__ = [
     "ExportedKey",
     "Key",
     "KeyPage",
+    "Network",
+    "SchemeCurve",
     "Signature",
     "SignaturePage",
     "SignatureValue",
     "SignerInfo",
+    "Wallet",
+    "WalletPage",
+    "WalletSigningKey",
 ]
 
 
@@ -137,13 +142,22 @@ class SignatureValue(ApiModel):
 
 
 class Signature(ApiModel):
-    """A signature request and, once ``status == "Signed"``, its result."""
+    """A signature request and, once ``status == "Signed"``, its result.
+
+    Chain kinds add ``signed_data`` (0x-hex signed transaction for EVM and Solana,
+    base64 PSBT, base64 BIP 322 simple signature) and, for PSBTs, ``signed_inputs``
+    and ``skipped_inputs`` (``[{index, reason}]``)."""
 
     id: str
     key_id: str
+    wallet_id: str | None = None
+    network: str | None = None
     status: str
     request_body: dict[str, Any] = Field(default_factory=dict)
     signature: SignatureValue | None = None
+    signed_data: str | None = None
+    signed_inputs: list[int] | None = None
+    skipped_inputs: list[dict[str, Any]] | None = None
     reason: str | None = None
     external_id: str | None = None
     date_requested: datetime
@@ -178,3 +192,49 @@ class ExportedKey(ApiModel):
     @property
     def public_key_bytes(self) -> bytes:
         return hex_decode(self.public_key, what="publicKey")
+
+
+class SchemeCurve(ApiModel):
+    scheme: str
+    curve: str
+
+
+class Network(ApiModel):
+    """A network of ``GET /networks``; ``chain_id`` for EVM networks only."""
+
+    network: str
+    family: str
+    chain_id: int | None = None
+    allowed_schemes: list[SchemeCurve] = Field(default_factory=list)
+    default_scheme: SchemeCurve
+
+
+class WalletSigningKey(ApiModel):
+    id: str
+    scheme: str
+    curve: str
+    public_key: str
+
+    @property
+    def public_key_bytes(self) -> bytes:
+        return hex_decode(self.public_key, what="signingKey.publicKey")
+
+
+class Wallet(ApiModel):
+    """A wallet: a key on a network, and its address there."""
+
+    id: str
+    network: str
+    address: str
+    signing_key: WalletSigningKey
+    status: str
+    name: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    external_id: str | None = None
+    custodial: bool = True
+    date_created: datetime
+
+
+class WalletPage(ApiModel):
+    items: list[Wallet]
+    next_page_token: str | None = None

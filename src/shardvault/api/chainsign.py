@@ -1,0 +1,394 @@
+"""Chain signature kinds (issue 6): what the vault signs for a ``Transaction``,
+``Eip191``, ``Eip712``, ``Psbt``, ``Bip322`` or Solana ``Message`` request, and how the
+result is assembled.
+
+:func:`prepare` validates the whole request *before* anything is stored or signed (a
+malformed transaction, a wrong chain id, a PSBT without an input of this key answer 400
+and leave no signature row). It returns a :class:`ChainJob`: either one payload for the
+back end and a function that assembles the result from that one signature, or (PSBT,
+several inputs) a synchronous function that runs in a worker thread and signs through
+a callback.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shardvault.api.encoding import hex0x, parse_hex0x
+from shardvault.api.errors import ApiError
+from shardvault.api.schemas import SignatureRequest
+from shardvault.chains import bitcoin, eip712, evm, psbt, solana
+from shardvault.chains.networks import Network, address_for, get_network
+from shardvault.errors import ShardvaultError
+
+__all__ = [
+    "CHAIN_KINDS",
+    "BackendSignature",
+    "ChainJob",
+    "ChainResult",
+    "SyncSign",
+    "prepare",
+]
+
+#: Kinds handled here (``Hash`` and ``Message`` without a Solana network stay in app.py).
+CHAIN_KINDS = frozenset({"Transaction", "Eip191", "Eip712", "Psbt", "Bip322"})
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSignature:
+    """One signature from the back end, checked by the API: ECDSA ``(r, s, recid)``
+    (recovers to the key) or a 64-byte Schnorr/EdDSA ``raw``."""
+
+    raw: bytes
+    r: int | None = None
+    s: int | None = None
+    recid: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainResult:
+    """What is stored and answered: the signature fields (``encoded`` None: no single
+    signature, e.g. a PSBT), the signed payload and extra fields."""
+
+    r: bytes | None
+    s: bytes | None
+    recid: int | None
+    encoded: bytes | None
+    signed_data: bytes | None = None
+    details: dict[str, Any] | None = None
+
+
+#: Synchronous signer for multi-signature jobs: ``(payload, taproot_root) -> signature``.
+SyncSign = Callable[[bytes, bytes | None], BackendSignature]
+
+
+@dataclass(slots=True)
+class ChainJob:
+    normalized: dict[str, Any]
+    #: single-signature job: what to sign, the taproot root, and how to assemble
+    payload: bytes = b""
+    root: bytes | None = None
+    finish: Callable[[BackendSignature], ChainResult] | None = None
+    #: multi-signature job, run in a worker thread
+    run: Callable[[SyncSign], ChainResult] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _kind_error(scheme: str, kind: str, network: Network | None, why: str) -> ApiError:
+    return ApiError(
+        400,
+        "InvalidSignatureKind",
+        why,
+        details={
+            "scheme": scheme,
+            "kind": kind,
+            **({"network": network.name} if network else {}),
+        },
+    )
+
+
+def _require_network(kind: str, network: Network | None, families: tuple[str, ...]) -> Network:
+    if network is None:
+        raise ApiError(
+            400,
+            "NetworkRequired",
+            f"kind {kind} needs a network ({' or '.join(families)})",
+            details={"field": "network"},
+        )
+    return network
+
+
+def _require(
+    scheme: str,
+    kind: str,
+    network: Network | None,
+    *,
+    schemes: tuple[str, ...],
+    families: tuple[str, ...],
+) -> None:
+    if scheme not in schemes:
+        raise _kind_error(scheme, kind, network, f"{scheme} keys cannot sign kind {kind}")
+    if network is not None and network.family not in families:
+        raise _kind_error(scheme, kind, network, f"kind {kind} does not exist on {network.name}")
+
+
+def _evm_signature(sig: BackendSignature) -> tuple[int, int, int]:
+    assert sig.r is not None and sig.s is not None and sig.recid is not None
+    return sig.r, sig.s, sig.recid
+
+
+def _evm_result(sig: BackendSignature, signed_data: bytes | None = None) -> ChainResult:
+    r, s, recid = _evm_signature(sig)
+    return ChainResult(
+        r=r.to_bytes(32, "big"),
+        s=s.to_bytes(32, "big"),
+        recid=recid,
+        encoded=evm.signature_65(r, s, recid),
+        signed_data=signed_data,
+    )
+
+
+def _raw_result(sig: BackendSignature, signed_data: bytes | None = None) -> ChainResult:
+    return ChainResult(
+        r=sig.raw[:32], s=sig.raw[32:64], recid=None, encoded=sig.raw, signed_data=signed_data
+    )
+
+
+_B64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+
+
+def parse_psbt(value: str) -> bytes:
+    """A PSBT given as 0x-hex, plain hex or base64 (standard alphabet, padded)."""
+    if value.startswith("0x"):
+        return parse_hex0x(value, "psbt")
+    if re.fullmatch(r"(?:[0-9a-fA-F]{2})+", value) and value[:10].lower() == "70736274ff":
+        return bytes.fromhex(value)
+    if _B64_RE.fullmatch(value) and len(value) % 4 == 0:
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            pass
+    raise ApiError(
+        400,
+        "InvalidEncoding",
+        "psbt: must be base64 or 0x-prefixed hex",
+        details={"field": "psbt"},
+    )
+
+
+class _Probe(Exception):
+    """Raised by the dry run's callbacks: the PSBT has an input to sign."""
+
+
+def _psbt_job(raw: bytes, scheme: str, public_key: bytes) -> Callable[[SyncSign], ChainResult]:
+    """Check the PSBT now (dry run, nothing signed), return the job signing it."""
+    kind: Any = scheme
+
+    def probe_ecdsa(_digest: bytes) -> tuple[int, int, int]:
+        raise _Probe
+
+    def probe_schnorr(_digest: bytes) -> bytes:
+        raise _Probe
+
+    try:
+        dry = psbt.sign_psbt(
+            raw,
+            public_key=public_key,
+            scheme=kind,
+            sign_ecdsa=probe_ecdsa,
+            sign_schnorr=probe_schnorr,
+        )
+    except _Probe:
+        pass
+    except ShardvaultError as exc:
+        raise _chain_error(exc, "psbt") from None
+    else:
+        raise ApiError(
+            400,
+            "NothingToSign",
+            "the PSBT has inputs of this key but none can be signed",
+            details={
+                "field": "psbt",
+                "skippedInputs": [{"index": i, "reason": why} for i, why in dry.skipped],
+            },
+        )
+
+    def run(sign: SyncSign) -> ChainResult:
+        def sign_ecdsa(digest: bytes) -> tuple[int, int, int]:
+            return _evm_signature(sign(digest, None))
+
+        def sign_schnorr(digest: bytes) -> bytes:
+            return sign(digest, b"").raw
+
+        result = psbt.sign_psbt(
+            raw,
+            public_key=public_key,
+            scheme=kind,
+            sign_ecdsa=sign_ecdsa,
+            sign_schnorr=sign_schnorr,
+        )
+        return ChainResult(
+            r=None,
+            s=None,
+            recid=None,
+            encoded=None,
+            signed_data=result.psbt,
+            details={
+                "signedInputs": list(result.signed),
+                "skippedInputs": [{"index": i, "reason": why} for i, why in result.skipped],
+            },
+        )
+
+    return run
+
+
+def _chain_error(exc: ShardvaultError, field_name: str) -> ApiError:
+    """A 400 naming the request field for a chain module's complaint about it."""
+    return ApiError(400, exc.code, exc.message, details={"field": field_name})
+
+
+def prepare(
+    scheme: str, curve: str, public_key: bytes, body: SignatureRequest, network_name: str | None
+) -> ChainJob:
+    """Validate a chain-kind request for a key; raises :class:`ApiError` (400)."""
+    kind = body.kind
+    network = get_network(network_name) if network_name is not None else None
+    if network is not None and not network.allows(scheme, curve):
+        raise ApiError(
+            400,
+            "SchemeNotSupportedByNetwork",
+            f"{network.name} does not take {scheme}/{curve} keys",
+            details={"network": network.name, "scheme": scheme},
+        )
+    normalized: dict[str, Any] = {"kind": kind}
+    if network is not None:
+        normalized["network"] = network.name
+    job = ChainJob(normalized)
+
+    if kind == "Transaction":
+        assert body.transaction is not None
+        net = _require_network(kind, network, ("EVM", "Solana"))
+        raw = parse_hex0x(body.transaction, "transaction")
+        normalized["transaction"] = hex0x(raw)
+        if net.family == "EVM":
+            _require(scheme, kind, net, schemes=("ECDSA",), families=("EVM",))
+            assert net.chain_id is not None
+            try:
+                tx = evm.parse_unsigned_transaction(raw, net.chain_id)
+            except ShardvaultError as exc:
+                raise _chain_error(exc, "transaction") from None
+            job.payload = tx.signing_hash()
+
+            def finish_evm(sig: BackendSignature) -> ChainResult:
+                r, s, recid = _evm_signature(sig)
+                return _evm_result(sig, tx.assemble(r, s, recid))
+
+            job.finish = finish_evm
+        elif net.family == "Solana":
+            _require(scheme, kind, net, schemes=("EdDSA",), families=("Solana",))
+            try:
+                payload = solana.prepare(raw)
+            except ShardvaultError as exc:
+                raise _chain_error(exc, "transaction") from None
+            if public_key not in payload.signers:
+                raise ApiError(
+                    400,
+                    "KeyNotASigner",
+                    f"{solana.address_from_public_key(public_key)} is not a required "
+                    "signer of this transaction",
+                    details={"field": "transaction"},
+                )
+            job.payload = payload.message
+
+            def finish_solana(sig: BackendSignature) -> ChainResult:
+                signed = solana.sign_transaction(raw, public_key, lambda _m: sig.raw)
+                return _raw_result(sig, signed)
+
+            job.finish = finish_solana
+        else:
+            raise _kind_error(
+                scheme, kind, net, f"kind Transaction does not exist on {net.name}; use Psbt"
+            )
+    elif kind == "Eip191":
+        _require(scheme, kind, network, schemes=("ECDSA",), families=("EVM",))
+        assert isinstance(body.message, str)
+        message = parse_hex0x(body.message, "message")
+        normalized["message"] = hex0x(message)
+        job.payload = evm.eip191_hash(message)
+        job.finish = _evm_result
+    elif kind == "Message":
+        # Only reached for Solana networks: a Solana off-chain message.
+        net = _require_network(kind, network, ("Solana",))
+        _require(scheme, kind, net, schemes=("EdDSA",), families=("Solana",))
+        assert isinstance(body.message, str)
+        message = parse_hex0x(body.message, "message")
+        normalized["message"] = hex0x(message)
+        try:
+            job.payload = solana.offchain_message(message)
+        except ShardvaultError as exc:
+            raise _chain_error(exc, "message") from None
+        job.finish = _raw_result
+    elif kind == "Eip712":
+        _require(scheme, kind, network, schemes=("ECDSA",), families=("EVM",))
+        document = {
+            "types": body.types,
+            "domain": body.domain,
+            "primaryType": body.primary_type,
+            "message": body.message,
+        }
+        try:
+            typed = eip712.hash_typed_data(document)
+        except ShardvaultError as exc:
+            raise ApiError(400, exc.code, exc.message) from None
+        if (
+            network is not None
+            and typed.chain_id is not None
+            and typed.chain_id != network.chain_id
+        ):
+            raise ApiError(
+                400,
+                "ChainIdMismatch",
+                f"the EIP-712 domain names chain {typed.chain_id}, not {network.name} "
+                f"({network.chain_id})",
+                details={"field": "domain.chainId"},
+            )
+        normalized.update(document)
+        job.payload = typed.digest
+        job.finish = _evm_result
+    elif kind == "Psbt":
+        _require(scheme, kind, network, schemes=("ECDSA", "Schnorr"), families=("Bitcoin",))
+        assert body.psbt is not None
+        raw = parse_psbt(body.psbt)
+        normalized["psbt"] = base64.b64encode(raw).decode("ascii")
+        job.run = _psbt_job(raw, scheme, public_key)
+    elif kind == "Bip322":
+        net = _require_network(kind, network, ("Bitcoin",))
+        _require(scheme, kind, net, schemes=("ECDSA", "Schnorr"), families=("Bitcoin",))
+        assert isinstance(body.message, str)
+        message = parse_hex0x(body.message, "message")
+        normalized["message"] = hex0x(message)
+        address = address_for(net, scheme, curve, public_key)
+        try:
+            challenge = bitcoin.bip322_to_sign(message, address)
+        except ShardvaultError as exc:  # pragma: no cover - our own addresses are supported
+            raise _chain_error(exc, "message") from None
+        job.payload = challenge.sighash
+        job.root = b"" if scheme == "Schnorr" else None
+
+        def finish_bip322(sig: BackendSignature) -> ChainResult:
+            if scheme == "ECDSA":
+                encoded = bitcoin.bip322_sign_simple(
+                    message,
+                    address,
+                    public_key=public_key,
+                    scheme="ECDSA",
+                    sign_ecdsa=lambda _h: _evm_signature(sig),
+                )
+                r, s, recid = _evm_signature(sig)
+                return ChainResult(
+                    r=r.to_bytes(32, "big"),
+                    s=s.to_bytes(32, "big"),
+                    recid=recid,
+                    encoded=psbt.der_encode_signature(r, s),
+                    signed_data=encoded.encode("ascii"),
+                )
+            encoded = bitcoin.bip322_sign_simple(
+                message,
+                address,
+                public_key=public_key,
+                scheme="Schnorr",
+                sign_schnorr=lambda _h: sig.raw,
+            )
+            return _raw_result(sig, encoded.encode("ascii"))
+
+        job.finish = finish_bip322
+    else:  # pragma: no cover - the schema admits no other kind here
+        raise _kind_error(scheme, kind, network, f"kind {kind} is not supported")
+    if body.external_id is not None:
+        normalized["externalId"] = body.external_id
+    return job
