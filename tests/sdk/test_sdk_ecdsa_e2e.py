@@ -19,7 +19,7 @@ from eth_account.messages import _hash_eip191_message, encode_defunct
 from eth_keys import keys as eth_keys
 
 from shardvault.api import set_key_export
-from shardvault.sdk import Client
+from shardvault.sdk import Client, ShardvaultApiError
 from shardvault.sdk.models import Signature
 from shardvault.server import BackgroundVault
 
@@ -108,3 +108,71 @@ def test_imported_eth_key_signs_for_its_address(live: BackgroundVault, client: C
         assert client.keys.export_key(key.id) == bytes(account.key)
     finally:
         set_key_export(live.database_url, False)
+
+
+def test_imported_eth_key_wallets_sign_transactions_on_every_evm_network(
+    client: Client,
+) -> None:
+    """The same imported key on two EVM networks: one address (eth-account's), and an
+    EIP-1559 transaction signed through the threshold vault recovers to it."""
+    account = Account.create()
+    key = client.keys.import_key(
+        bytes(account.key), curve="secp256k1", protocol="CGGMP24", min_signers=2
+    )
+    mainnet = client.wallets.create("Ethereum", signing_key_id=key.id)
+    base = client.wallets.create("Base", signing_key_id=key.id)
+    assert mainnet.address == base.address == account.address
+    unsigned = _unsigned_1559(8453, Account.create().address)
+    result = client.wallets.sign_transaction(base.id, "0x" + unsigned.hex())
+    assert result.status == "Signed" and result.signed_data is not None
+    assert Account.recover_transaction(result.signed_data) == account.address
+    # The chain id must be the wallet's network's.
+    with pytest.raises(ShardvaultApiError) as info:
+        client.wallets.sign_transaction(mainnet.id, "0x" + unsigned.hex())
+    assert info.value.status_code == 400
+
+
+def test_bitcoin_p2wpkh_wallet_signs_a_psbt(client: Client) -> None:
+    from embit import script as escript
+    from embit.ec import PublicKey as EPublicKey
+    from embit.psbt import PSBT
+    from embit.transaction import Transaction as ETx
+    from embit.transaction import TransactionInput, TransactionOutput
+
+    wallet = client.wallets.create("BitcoinTestnet3")
+    assert wallet.signing_key.scheme == "ECDSA" and wallet.address.startswith("tb1q")
+    pub = EPublicKey.parse(bytes.fromhex(wallet.signing_key.public_key))
+    spk = escript.p2wpkh(pub)
+    tx = ETx(vin=[TransactionInput(os.urandom(32), 0)], vout=[TransactionOutput(90_000, spk)])
+    psbt = PSBT(tx)
+    psbt.inputs[0].witness_utxo = TransactionOutput(100_000, spk)
+    result = client.wallets.sign_psbt(wallet.id, psbt.to_string())
+    assert result.signed_inputs == [0] and result.signed_data is not None
+    signed = PSBT.from_string(result.signed_data)
+    sig = signed.inputs[0].partial_sigs[pub]
+    digest = signed.tx.sighash_segwit(0, escript.p2pkh(pub), 100_000, sighash=1)
+    assert coincurve.PublicKey(pub.sec()).verify(sig[:-1], digest, hasher=None)
+
+
+def _unsigned_1559(chain_id: int, to: str) -> bytes:
+    """An unsigned EIP-1559 transaction, checked against eth-account's own hashing."""
+    import rlp
+    from eth_account.typed_transactions import TypedTransaction
+    from eth_utils import keccak, to_bytes
+
+    tx = {
+        "type": 2,
+        "chainId": chain_id,
+        "nonce": 7,
+        "maxFeePerGas": 30 * 10**9,
+        "maxPriorityFeePerGas": 2 * 10**9,
+        "gas": 21000,
+        "to": to,
+        "value": 12345,
+        "data": b"",
+        "accessList": [],
+    }
+    fields = [chain_id, 7, tx["maxPriorityFeePerGas"], tx["maxFeePerGas"], 21000]
+    raw = b"\x02" + rlp.encode([*fields, to_bytes(hexstr=to), 12345, b"", []])
+    assert keccak(raw) == TypedTransaction.from_dict(tx).hash()
+    return raw
