@@ -17,7 +17,7 @@ import base64
 import builtins
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -150,6 +150,35 @@ def _parse(model: type[_M], data: Any, what: str) -> _M:
         where = ".".join(str(p) for p in errors[0]["loc"]) if errors else ""
         why = errors[0]["msg"] if errors else "invalid"
         raise InvalidResponse(f"unexpected {what} from the server ({where}: {why})") from None
+
+
+_P = TypeVar("_P", bound=BaseModel)
+
+
+def _page(
+    client: Client, path: str, model: type[_P], what: str, limit: int | None, token: str | None
+) -> _P:
+    """One page of ``GET path`` (``limit``, ``paginationToken``)."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+        raise InvalidArgument("limit must be an int")
+    data = client.request("GET", path, params={"limit": limit, "paginationToken": token})
+    return _parse(model, data, what)
+
+
+def _follow_pages(path: str, fetch: Callable[[str | None], Any]) -> Iterator[Any]:
+    """Every item of ``fetch(token)`` pages (``.items``, ``.next_page_token``), following
+    the tokens; a token seen twice is a broken server (InvalidResponse)."""
+    token: str | None = None
+    seen: set[str] = set()
+    while True:
+        page = fetch(token)
+        yield from page.items
+        token = page.next_page_token
+        if not token:
+            return
+        if token in seen:
+            raise InvalidResponse(f"GET {path}: the pagination token repeats")
+        seen.add(token)
 
 
 def _require_bytes(value: object, what: str) -> bytes:
@@ -411,26 +440,11 @@ class KeysApi:
 
     def list(self, limit: int | None = None, pagination_token: str | None = None) -> KeyPage:
         """One page of keys; pass ``page.next_page_token`` back for the next one."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-            raise InvalidArgument("limit must be an int")
-        data = self._client.request(
-            "GET", "/keys", params={"limit": limit, "paginationToken": pagination_token}
-        )
-        return _parse(KeyPage, data, "key page")
+        return _page(self._client, "/keys", KeyPage, "key page", limit, pagination_token)
 
     def iter_all(self, page_size: int | None = None) -> Iterator[Key]:
         """Every key, following ``nextPageToken`` across pages."""
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            page = self.list(limit=page_size, pagination_token=token)
-            yield from page.items
-            token = page.next_page_token
-            if not token:
-                return
-            if token in seen:
-                raise InvalidResponse("GET /keys: the pagination token repeats")
-            seen.add(token)
+        return _follow_pages("/keys", lambda t: self.list(limit=page_size, pagination_token=t))
 
     def update(self, key_id: str, *, name: str) -> Key:
         data = self._client.request(
@@ -731,26 +745,11 @@ class WalletsApi:
 
     def list(self, limit: int | None = None, pagination_token: str | None = None) -> WalletPage:
         """One page of wallets; pass ``page.next_page_token`` back for the next one."""
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
-            raise InvalidArgument("limit must be an int")
-        data = self._client.request(
-            "GET", "/wallets", params={"limit": limit, "paginationToken": pagination_token}
-        )
-        return _parse(WalletPage, data, "wallet page")
+        return _page(self._client, "/wallets", WalletPage, "wallet page", limit, pagination_token)
 
     def iter_all(self, page_size: int | None = None) -> Iterator[Wallet]:
         """Every wallet, following ``nextPageToken`` across pages."""
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
-            page = self.list(limit=page_size, pagination_token=token)
-            yield from page.items
-            token = page.next_page_token
-            if not token:
-                return
-            if token in seen:
-                raise InvalidResponse("GET /wallets: the pagination token repeats")
-            seen.add(token)
+        return _follow_pages("/wallets", lambda t: self.list(limit=page_size, pagination_token=t))
 
     def update(self, wallet_id: str, *, name: str) -> Wallet:
         data = self._client.request(
