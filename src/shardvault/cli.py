@@ -147,6 +147,24 @@ def _cli_errors(fn: Callable[_P, _R]) -> Callable[_P, _R]:
     return wrapper
 
 
+def _listing(
+    api: Any, limit: int | None, pagination_token: str | None
+) -> tuple[list[Any], str | None]:
+    """Every item of a paginated SDK collection (``api.iter_all``), or the one page
+    asked for with ``--limit`` / ``--pagination-token``, and the next page's token."""
+    if limit is None and pagination_token is None:
+        return list(api.iter_all()), None
+    page = api.list(limit=limit, pagination_token=pagination_token)
+    return list(page.items), page.next_page_token
+
+
+def _echo_page_json(items: list[Any], next_token: str | None) -> None:
+    data: dict[str, Any] = {"items": [item.to_json_dict() for item in items]}
+    if next_token:
+        data["nextPageToken"] = next_token
+    _echo_json(data)
+
+
 def _echo_json(data: Any) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=False))
 
@@ -611,16 +629,9 @@ def keys_list(
 ) -> None:
     """List keys."""
     with _client(data_dir, base_url, token) as client:
-        if limit is None and pagination_token is None:
-            items, next_token = list(client.keys.iter_all()), None
-        else:
-            page = client.keys.list(limit=limit, pagination_token=pagination_token)
-            items, next_token = page.items, page.next_page_token
+        items, next_token = _listing(client.keys, limit, pagination_token)
     if as_json:
-        data: dict[str, Any] = {"items": [k.to_json_dict() for k in items]}
-        if next_token:
-            data["nextPageToken"] = next_token
-        _echo_json(data)
+        _echo_page_json(items, next_token)
         return
     console = _out()
     if not items:
@@ -1308,16 +1319,9 @@ def wallets_list(
 ) -> None:
     """List wallets."""
     with _client(data_dir, base_url, token) as client:
-        if limit is None and pagination_token is None:
-            items, next_token = list(client.wallets.iter_all()), None
-        else:
-            page = client.wallets.list(limit=limit, pagination_token=pagination_token)
-            items, next_token = page.items, page.next_page_token
+        items, next_token = _listing(client.wallets, limit, pagination_token)
     if as_json:
-        data: dict[str, Any] = {"items": [w.to_json_dict() for w in items]}
-        if next_token:
-            data["nextPageToken"] = next_token
-        _echo_json(data)
+        _echo_page_json(items, next_token)
         return
     console = _out()
     if not items:
