@@ -174,14 +174,12 @@ class CggmpService:
 
     async def _setup_step(self) -> bool:
         ids = list(self._c.signer_ids)
-        statuses = await asyncio.gather(
-            *(self._c._call(s, "ecdsa.status") for s in ids), return_exceptions=True
-        )
-        down = [s for s, r in zip(ids, statuses, strict=True) if isinstance(r, BaseException)]
+        statuses = await self._c._call_each(ids, "ecdsa.status")
+        down = [s for s, r in statuses.items() if isinstance(r, BaseException)]
         if down:
             self._detail = f"waiting for signers {', '.join(down)}"
             return False
-        st = {s: r for s, r in zip(ids, statuses, strict=True) if isinstance(r, dict)}
+        st = {s: r for s, r in statuses.items() if isinstance(r, dict)}
         if not all(r.get("enabled") for r in st.values()):
             self._enabled = False
             self._detail = "ECDSA is disabled on this vault"
@@ -251,12 +249,8 @@ class CggmpService:
         """After a restart: learn every CGGMP24 key and the presignatures that all
         signers of its preferred set still hold."""
         ids = list(self._c.signer_ids)
-        replies = await asyncio.gather(
-            *(self._c._call(s, "presign.inventory") for s in ids), return_exceptions=True
-        )
-        inventories = {
-            s: r.get("keys", {}) for s, r in zip(ids, replies, strict=True) if isinstance(r, dict)
-        }
+        replies = await self._c._call_each(ids, "presign.inventory")
+        inventories = {s: r.get("keys", {}) for s, r in replies.items() if isinstance(r, dict)}
         for signer_id, keys in inventories.items():
             for key_id, info in keys.items():
                 try:
@@ -413,28 +407,22 @@ class CggmpService:
     ) -> bytes:
         holders = [key.signer_ids[i - 1] for i in indices]
         signer_of = {i: key.signer_ids[i - 1] for i in indices}
-        results = await asyncio.gather(
-            *(
-                self._c._call(
-                    s,
-                    "sign.ecdsa",
-                    keyId=key.key_id,
-                    presigId=presig_id,
-                    signers=list(indices),
-                    hash=message_hash.hex(),
-                )
-                for s in holders
-            ),
-            return_exceptions=True,
+        results = await self._c._call_each(
+            holders,
+            "sign.ecdsa",
+            keyId=key.key_id,
+            presigId=presig_id,
+            signers=list(indices),
+            hash=message_hash.hex(),
         )
-        for s, r in zip(holders, results, strict=True):
+        for s, r in results.items():
             if isinstance(r, NotFound):
                 raise r
             if isinstance(r, ShardvaultError):
                 raise self._c._blame(r, s, signer_of)
             if isinstance(r, BaseException):
                 raise r
-        replies = {s: r for s, r in zip(holders, results, strict=True) if isinstance(r, dict)}
+        replies = {s: r for s, r in results.items() if isinstance(r, dict)}
         sigmas: dict[int, int] = {}
         publics: dict[str, bytes] = {}
         for s, r in replies.items():
@@ -557,7 +545,6 @@ class CggmpService:
         return new
 
     async def _gather_quietly(self, ids: Sequence[str], op: str, **args: Any) -> list[str]:
-        results = await asyncio.gather(
-            *(self._c._call(s, op, **args) for s in ids), return_exceptions=True
-        )
-        return [s for s, r in zip(ids, results, strict=True) if isinstance(r, BaseException)]
+        """``op`` on every signer; the signers it failed on."""
+        results = await self._c._call_each(ids, op, **args)
+        return [s for s, r in results.items() if isinstance(r, BaseException)]

@@ -188,6 +188,15 @@ class Coordinator:
             self._last_seen[signer_id] = time.monotonic()
         return decode_reply(reply)
 
+    async def _call_each(
+        self, ids: Sequence[str], op: str, **args: Any
+    ) -> dict[str, dict[str, Any] | BaseException]:
+        """``op`` on every signer in ``ids`` at once; each signer's reply or exception."""
+        results = await asyncio.gather(
+            *(self._call(s, op, **args) for s in ids), return_exceptions=True
+        )
+        return dict(zip(ids, results, strict=True))
+
     async def _describe(self, signer_id: str, timeout: float) -> SignerDescriptor:
         reply = await self._call(signer_id, "info", timeout=timeout)
         with _reply_from(signer_id):
@@ -586,18 +595,14 @@ class Coordinator:
         return record
 
     async def _abort_import(self, key_id: str, ids: Sequence[str]) -> None:
-        await asyncio.gather(
-            *(self._call(s, "import.abort", keyId=key_id) for s in ids), return_exceptions=True
-        )
+        await self._call_each(ids, "import.abort", keyId=key_id)
 
     async def _erase_everywhere(self, key_id: str, ids: Sequence[str]) -> list[str]:
         """Best effort: erase a key's shares on every signer; returns those not reached."""
-        results = await asyncio.gather(
-            *(self._call(s, "delete", keyId=key_id) for s in ids), return_exceptions=True
-        )
+        results = await self._call_each(ids, "delete", keyId=key_id)
         failed = [
             s
-            for s, r in zip(ids, results, strict=True)
+            for s, r in results.items()
             if isinstance(r, BaseException) and not isinstance(r, NotFound)
         ]
         if failed:
