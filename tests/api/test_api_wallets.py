@@ -721,3 +721,22 @@ async def test_psbt_signing_runs_the_back_end_from_a_worker_thread(async_api: As
     again = await client.post(f"/wallets/{w['id']}/signatures", json=body, headers=auth)
     assert again.json() == r.json()
     assert async_api.vault.calls["sign"] == 2
+
+
+def test_remembered_wallets_stay_org_scoped_and_follow_key_archival(api: Api) -> None:
+    """The API remembers a wallet's key and network after its first signature; another
+    org still gets 404 and a deleted key still refuses, with nothing signed."""
+    w = create_wallet(api, "Ethereum")
+    path = f"/wallets/{w['id']}/signatures"
+    body = {"kind": "Eip191", "message": "0x01"}
+    assert api.post(path, body).status_code == 200
+    calls = api.vault.calls["sign"]
+    _, other_auth = api.other_org()
+    r = api.client.post(path, json=body, headers=other_auth)
+    assert r.status_code == 404 and error_of(r)["code"] == "WalletNotFound"
+    r = api.post(path, {**body, "network": "Base"})
+    assert r.status_code == 400 and error_of(r)["code"] == "NetworkMismatch"
+    api.delete(f"/keys/{w['signingKey']['id']}")
+    r = api.post(path, body)
+    assert r.status_code == 409 and error_of(r)["code"] == "KeyArchived"
+    assert api.vault.calls["sign"] == calls

@@ -8,6 +8,7 @@ import coincurve
 import pytest
 
 from shardvault.chains.bitcoin import (
+    bip322_complete_simple,
     bip322_decode_simple,
     bip322_encode_simple,
     bip322_message_hash,
@@ -19,7 +20,7 @@ from shardvault.chains.bitcoin import (
 )
 from shardvault.crypto import bip340
 from shardvault.crypto.groups import SECP256K1
-from shardvault.errors import InvalidEncoding, InvalidParameters
+from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
 
 P2WPKH_ADDR = "bc1q9vza2e8x573nczrlzms0wvx3gsqjx7vavgkx0l"
 P2WPKH_WIF = "L3VFeEujGtevx9w18HD1fhRbCH67Az2dpCymeRE1SoPK6XQtaN2k"
@@ -209,3 +210,32 @@ def test_bip322_garbage_witnesses_do_not_verify() -> None:
         assert not bip322_verify_simple("", P2WPKH_ADDR, bip322_encode_simple(witness))
     for witness in ([bytes(64)], [bytes(64) + b"\x04"], [bytes(64), b"\x50"], [bytes(63)]):
         assert not bip322_verify_simple("", P2TR_ADDR, bip322_encode_simple(witness))
+
+
+def test_bip322_complete_simple_checks_the_signature() -> None:
+    """The two-step form the API uses: the challenge first, then one signature, which is
+    checked against the challenge's sighash before anything is encoded."""
+    key = coincurve.PrivateKey(_wif_secret(P2WPKH_WIF))
+    pub = key.public_key.format()
+    challenge = bip322_to_sign("Hello World", P2WPKH_ADDR)
+    compact = key.sign_recoverable(challenge.sighash, hasher=None)[:64]
+    encoded = bip322_complete_simple(challenge, public_key=pub, scheme="ECDSA", signature=compact)
+    assert encoded == SIMPLE[3][2]  # RFC 6979: the published signature
+    other = key.sign_recoverable(bip322_to_sign("", P2WPKH_ADDR).sighash, hasher=None)[:64]
+    with pytest.raises(ProtocolError) as excinfo:
+        bip322_complete_simple(challenge, public_key=pub, scheme="ECDSA", signature=other)
+    assert excinfo.value.code == "SignatureVerificationFailed"
+    with pytest.raises(InvalidParameters):
+        bip322_complete_simple(challenge, public_key=pub, scheme="ECDSA", signature=compact[:63])
+    with pytest.raises(InvalidParameters):
+        bip322_complete_simple(challenge, public_key=pub, scheme="Schnorr", signature=bytes(64))
+
+    secret = _wif_secret(P2TR_WIF)
+    xonly = bip340.public_key(secret)
+    tr = bip322_to_sign("x", P2TR_ADDR)
+    untweaked = bip340.sign(secret, tr.sighash, bytes(32))  # the internal key, not BIP 86's
+    with pytest.raises(ProtocolError):
+        bip322_complete_simple(tr, public_key=xonly, scheme="Schnorr", signature=untweaked)
+    with pytest.raises(InvalidParameters) as mismatch:
+        bip322_complete_simple(tr, public_key=GENERATOR, scheme="Schnorr", signature=untweaked)
+    assert mismatch.value.code == "KeyDoesNotMatchAddress"

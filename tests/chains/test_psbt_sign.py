@@ -23,7 +23,7 @@ from shardvault.chains.btc_address import (
     taproot_output_key,
 )
 from shardvault.chains.btc_tx import Transaction, TxIn, TxOut
-from shardvault.chains.psbt import Psbt, der_encode_signature, sign_psbt
+from shardvault.chains.psbt import Psbt, der_encode_signature, plan_psbt_signing, sign_psbt
 from shardvault.crypto import bip340
 from shardvault.crypto.groups import SECP256K1
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
@@ -354,3 +354,64 @@ def test_inconsistent_utxo_is_skipped() -> None:
     result = sign_psbt(p.serialize(), public_key=ECDSA_PUB, scheme="ECDSA", sign_ecdsa=sign_ecdsa)
     assert result.signed == [3]
     assert "disagree" in dict(result.skipped)[0]
+
+
+def _compact(r_s_v: tuple[int, int, int]) -> bytes:
+    return r_s_v[0].to_bytes(32, "big") + r_s_v[1].to_bytes(32, "big")
+
+
+def test_plan_lists_sighashes_and_complete_matches_sign_psbt() -> None:
+    """The two-step form (what the API uses: plan, sign asynchronously, complete) gives
+    the same PSBT as sign_psbt, and each planned sighash is embit's own."""
+    original = build_psbt()
+    plan = plan_psbt_signing(original, public_key=ECDSA_PUB, scheme="ECDSA")
+    assert [item.index for item in plan.items] == [0, 3]
+    assert [item.sighash_type for item in plan.items] == [0x01, 0x81]
+    parsed = Psbt.parse(original)
+    assert [item.digest for item in plan.items] == [_sighash_v0(parsed, 0), _sighash_v0(parsed, 3)]
+    done = plan.complete([_compact(sign_ecdsa(item.digest)) for item in plan.items])
+    assert done == sign_psbt(original, public_key=ECDSA_PUB, scheme="ECDSA", sign_ecdsa=sign_ecdsa)
+
+    tr = plan_psbt_signing(done.psbt, public_key=SCHNORR_XONLY, scheme="Schnorr")
+    assert [(item.index, item.sighash_type) for item in tr.items] == [(1, 0x00), (4, 0x01)]
+    embit_psbt = EmbitPSBT.parse(done.psbt)
+    values = [embit_psbt.utxo(i).value for i in range(5)]
+    spks = [embit_psbt.utxo(i).script_pubkey for i in range(5)]
+    for item in tr.items:
+        assert item.digest == embit_psbt.tx.sighash_taproot(
+            item.index, script_pubkeys=spks, values=values, sighash=item.sighash_type
+        )
+    final = tr.complete([sign_schnorr(item.digest) for item in tr.items])
+    _embit_verify(final.psbt, 4)
+
+
+def test_complete_refuses_wrong_count_and_bad_signatures() -> None:
+    plan = plan_psbt_signing(build_psbt(), public_key=ECDSA_PUB, scheme="ECDSA")
+    first = _compact(sign_ecdsa(plan.items[0].digest))
+    with pytest.raises(InvalidParameters):
+        plan.complete([first])
+    with pytest.raises(InvalidParameters):
+        plan.complete([first, first[:63]])
+    with pytest.raises(ProtocolError) as excinfo:
+        plan.complete([first, first])  # input 3's sighash differs from input 0's
+    assert excinfo.value.code == "SignatureVerificationFailed"
+
+    tr = plan_psbt_signing(build_psbt(), public_key=SCHNORR_XONLY, scheme="Schnorr")
+    untweaked = coincurve.PrivateKey(SCHNORR_SECRET)
+    for bad in (
+        [untweaked.sign_schnorr(item.digest, bytes(32)) for item in tr.items],  # internal key
+        [sign_schnorr(item.digest) + b"\x01" for item in tr.items],
+    ):
+        with pytest.raises(ProtocolError) as excinfo:
+            tr.complete(bad)
+        assert excinfo.value.code == "SignatureVerificationFailed"
+
+
+def test_plan_with_nothing_signable_lists_reasons() -> None:
+    signed = sign_psbt(
+        build_psbt(), public_key=ECDSA_PUB, scheme="ECDSA", sign_ecdsa=sign_ecdsa
+    ).psbt
+    plan = plan_psbt_signing(signed, public_key=ECDSA_PUB, scheme="ECDSA")
+    assert plan.items == []
+    assert dict(plan.skipped)[0] == "input already has a signature by this key"
+    assert dict(plan.skipped)[3] == "input already has a signature by this key"

@@ -11,9 +11,9 @@ import base64
 import functools
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated, Any, Literal, ParamSpec, TypeVar
+from typing import Annotated, Any, Generic, Literal, ParamSpec, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -111,6 +111,7 @@ logger = logging.getLogger("shardvault.api")
 
 P = ParamSpec("P")
 T = TypeVar("T")
+K = TypeVar("K")
 
 #: Public key sizes per curve (Ed25519: 32 bytes; secp256k1: 33-byte compressed).
 _PUBLIC_KEY_SIZES = {"ed25519": 32, "secp256k1": 33}
@@ -140,6 +141,27 @@ _ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 async def _db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """Run a synchronous database operation in a worker thread."""
     return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+
+class _Facts(Generic[K, T]):
+    """Facts that never change once a row exists (a key's scheme, curve and public key;
+    a wallet's key and network), remembered so a signing request is checked without a
+    database round trip. Emptied when full; whatever can change (status, deletion) is
+    still read, locked, when the signature is claimed."""
+
+    def __init__(self, load: Callable[[K], Awaitable[T]], limit: int = 65536) -> None:
+        self._load = load
+        self._limit = limit
+        self._known: dict[K, T] = {}
+
+    async def get(self, key: K) -> T:
+        found = self._known.get(key)
+        if found is None:
+            found = await self._load(key)
+            if len(self._known) >= self._limit:
+                self._known.clear()
+            self._known[key] = found
+        return found
 
 
 # -- conversions ---------------------------------------------------------------------
@@ -788,18 +810,12 @@ def create_app(
             normalized["externalId"] = body.external_id
         return normalized, payload, root
 
-    #: (org, key id) -> (scheme, curve, public key): a key's identity never changes.
-    key_identities: dict[tuple[str, str], tuple[str, str, bytes]] = {}
+    async def load_key_identity(org_key: tuple[str, str]) -> tuple[str, str, bytes]:
+        key = await _db(store.get_key, *org_key)
+        return key.scheme, key.curve, bytes.fromhex(key.public_key)
 
-    async def key_identity(org_id: str, key_id: str) -> tuple[str, str, bytes]:
-        found = key_identities.get((org_id, key_id))
-        if found is None:
-            key = await _db(store.get_key, org_id, key_id)
-            found = (key.scheme, key.curve, bytes.fromhex(key.public_key))
-            if len(key_identities) >= 65536:
-                key_identities.clear()
-            key_identities[(org_id, key_id)] = found
-        return found
+    #: (org, key id) -> (scheme, curve, public key)
+    key_identities = _Facts(load_key_identity)
 
     async def sign_once(key: KeyRow, payload: bytes, root: bytes | None) -> BackendSignature:
         """One back-end signature, checked (ECDSA: form and recovery to the key)."""
@@ -814,16 +830,9 @@ def create_app(
     async def run_chain_signing(sig: SignatureRow, key: KeyRow, job: ChainJob) -> SignatureRow:
         result: ChainResult
         try:
-            if job.run is not None:
-                run = job.run
-
-                def sync_sign(payload: bytes, root: bytes | None) -> BackendSignature:
-                    return anyio.from_thread.run(sign_once, key, payload, root)
-
-                result = await anyio.to_thread.run_sync(run, sync_sign)
-            else:
-                assert job.finish is not None
-                result = job.finish(await sign_once(key, job.payload, job.root))
+            assert job.finish is not None
+            signatures = [await sign_once(key, payload, root) for payload, root in job.payloads]
+            result = job.finish(signatures)
         except ShardvaultError as exc:
             with anyio.CancelScope(shield=True):
                 await _db(store.fail_signature, sig.id, exc.code, exc.message)
@@ -889,7 +898,7 @@ def create_app(
         # A key's scheme never changes: after the first lookup the request is checked
         # without a database round trip (the claim below still reads the key, locked,
         # and refuses archived, exported or unknown keys).
-        scheme, curve, public_key = await key_identity(org_id, key_id)
+        scheme, curve, public_key = await key_identities.get((org_id, key_id))
         net = get_network(network) if network is not None else None
         job: ChainJob | None = None
         payload, root = b"", None
@@ -990,6 +999,13 @@ def create_app(
     def check_wallet_id(wallet_id: str) -> None:
         if not is_id(wallet_id, "wa"):
             raise wallet_not_found(wallet_id)
+
+    async def load_wallet_facts(org_wallet: tuple[str, str]) -> tuple[str, str]:
+        wallet, _key = await _db(store.get_wallet, *org_wallet)
+        return wallet.key_id, wallet.network
+
+    #: (org, wallet id) -> (key id, network)
+    wallet_facts = _Facts(load_wallet_facts)
 
     def same_wallet_request(body: CreateWalletRequest, wallet: WalletRow, key: KeyRow) -> bool:
         """Whether a repeated externalId asks for what the existing wallet is."""
@@ -1163,15 +1179,15 @@ def create_app(
         """Sign with the wallet's key; ``network`` is the wallet's (a different one
         in the body answers 400 ``NetworkMismatch``)."""
         check_wallet_id(wallet_id)
-        wallet, _key = await _db(store.get_wallet, caller.org_id, wallet_id)
-        if body.network is not None and body.network != wallet.network:
+        key_id, network = await wallet_facts.get((caller.org_id, wallet_id))
+        if body.network is not None and body.network != network:
             raise ApiError(
                 400,
                 "NetworkMismatch",
-                f"wallet {wallet_id} is on {wallet.network}, not {body.network}",
+                f"wallet {wallet_id} is on {network}, not {body.network}",
                 details={"field": "network"},
             )
-        return await sign_request(caller.org_id, wallet.key_id, body, wallet.network, wallet.id)
+        return await sign_request(caller.org_id, key_id, body, network, wallet_id)
 
     app.include_router(router)
     return app

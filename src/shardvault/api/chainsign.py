@@ -4,10 +4,11 @@ result is assembled.
 
 :func:`prepare` validates the whole request *before* anything is stored or signed (a
 malformed transaction, a wrong chain id, a PSBT without an input of this key answer 400
-and leave no signature row). It returns a :class:`ChainJob`: either one payload for the
-back end and a function that assembles the result from that one signature, or (PSBT,
-several inputs) a synchronous function that runs in a worker thread and signs through
-a callback.
+and leave no signature row). It returns a :class:`ChainJob`: the payloads for the back
+end (one, or one per PSBT input to sign, each with its Taproot root) and a function that
+assembles the result from their signatures. Everything that can be computed before
+signing is (sighashes, addresses, the BIP 322 challenge), so the finishing step only
+places and checks signatures.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ __all__ = [
     "BackendSignature",
     "ChainJob",
     "ChainResult",
-    "SyncSign",
     "prepare",
 ]
 
@@ -63,20 +63,25 @@ class ChainResult:
     details: dict[str, Any] | None = None
 
 
-#: Synchronous signer for multi-signature jobs: ``(payload, taproot_root) -> signature``.
-SyncSign = Callable[[bytes, bytes | None], BackendSignature]
-
-
 @dataclass(slots=True)
 class ChainJob:
+    """The normalized request (stored, compared for idempotency), what to sign
+    (``(payload, taproot_root)`` pairs, in order) and how to assemble the result from
+    one back-end signature per payload."""
+
     normalized: dict[str, Any]
-    #: single-signature job: what to sign, the taproot root, and how to assemble
-    payload: bytes = b""
-    root: bytes | None = None
-    finish: Callable[[BackendSignature], ChainResult] | None = None
-    #: multi-signature job, run in a worker thread
-    run: Callable[[SyncSign], ChainResult] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    payloads: list[tuple[bytes, bytes | None]] = field(default_factory=list)
+    finish: Callable[[list[BackendSignature]], ChainResult] | None = None
+
+    def single(
+        self,
+        payload: bytes,
+        finish: Callable[[BackendSignature], ChainResult],
+        root: bytes | None = None,
+    ) -> None:
+        """A job of one signature."""
+        self.payloads = [(payload, root)]
+        self.finish = lambda sigs: finish(sigs[0])
 
 
 def _kind_error(scheme: str, kind: str, network: Network | None, why: str) -> ApiError:
@@ -161,70 +166,45 @@ def parse_psbt(value: str) -> bytes:
     )
 
 
-class _Probe(Exception):
-    """Raised by the dry run's callbacks: the PSBT has an input to sign."""
-
-
-def _psbt_job(raw: bytes, scheme: str, public_key: bytes) -> Callable[[SyncSign], ChainResult]:
-    """Check the PSBT now (dry run, nothing signed), return the job signing it."""
+def _psbt_job(job: ChainJob, raw: bytes, scheme: str, public_key: bytes) -> None:
+    """Plan the PSBT now (nothing signed): one payload per input this key signs."""
     kind: Any = scheme
-
-    def probe_ecdsa(_digest: bytes) -> tuple[int, int, int]:
-        raise _Probe
-
-    def probe_schnorr(_digest: bytes) -> bytes:
-        raise _Probe
-
     try:
-        dry = psbt.sign_psbt(
-            raw,
-            public_key=public_key,
-            scheme=kind,
-            sign_ecdsa=probe_ecdsa,
-            sign_schnorr=probe_schnorr,
-        )
-    except _Probe:
-        pass
+        plan = psbt.plan_psbt_signing(raw, public_key=public_key, scheme=kind)
     except ShardvaultError as exc:
         raise _chain_error(exc, "psbt") from None
-    else:
+    skipped = [{"index": i, "reason": why} for i, why in plan.skipped]
+    if not plan.items:
         raise ApiError(
             400,
             "NothingToSign",
             "the PSBT has inputs of this key but none can be signed",
-            details={
-                "field": "psbt",
-                "skippedInputs": [{"index": i, "reason": why} for i, why in dry.skipped],
-            },
+            details={"field": "psbt", "skippedInputs": skipped},
         )
+    root = b"" if scheme == "Schnorr" else None  # BIP 86: key path, no script tree
 
-    def run(sign: SyncSign) -> ChainResult:
-        def sign_ecdsa(digest: bytes) -> tuple[int, int, int]:
-            return _evm_signature(sign(digest, None))
-
-        def sign_schnorr(digest: bytes) -> bytes:
-            return sign(digest, b"").raw
-
-        result = psbt.sign_psbt(
-            raw,
-            public_key=public_key,
-            scheme=kind,
-            sign_ecdsa=sign_ecdsa,
-            sign_schnorr=sign_schnorr,
-        )
+    def finish(sigs: list[BackendSignature]) -> ChainResult:
+        if scheme == "ECDSA":
+            compact = [_compact_ecdsa(sig) for sig in sigs]
+        else:
+            compact = [sig.raw for sig in sigs]
+        result = plan.complete(compact)
         return ChainResult(
             r=None,
             s=None,
             recid=None,
             encoded=None,
             signed_data=result.psbt,
-            details={
-                "signedInputs": list(result.signed),
-                "skippedInputs": [{"index": i, "reason": why} for i, why in result.skipped],
-            },
+            details={"signedInputs": list(result.signed), "skippedInputs": skipped},
         )
 
-    return run
+    job.payloads = [(item.digest, root) for item in plan.items]
+    job.finish = finish
+
+
+def _compact_ecdsa(sig: BackendSignature) -> bytes:
+    r, s, _recid = _evm_signature(sig)
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def _chain_error(exc: ShardvaultError, field_name: str) -> ApiError:
@@ -262,13 +242,12 @@ def prepare(
                 tx = evm.parse_unsigned_transaction(raw, net.chain_id)
             except ShardvaultError as exc:
                 raise _chain_error(exc, "transaction") from None
-            job.payload = tx.signing_hash()
 
             def finish_evm(sig: BackendSignature) -> ChainResult:
                 r, s, recid = _evm_signature(sig)
                 return _evm_result(sig, tx.assemble(r, s, recid))
 
-            job.finish = finish_evm
+            job.single(tx.signing_hash(), finish_evm)
         elif net.family == "Solana":
             _require(scheme, kind, net, schemes=("EdDSA",), families=("Solana",))
             try:
@@ -283,13 +262,12 @@ def prepare(
                     "signer of this transaction",
                     details={"field": "transaction"},
                 )
-            job.payload = payload.message
 
             def finish_solana(sig: BackendSignature) -> ChainResult:
                 signed = solana.sign_transaction(raw, public_key, lambda _m: sig.raw)
                 return _raw_result(sig, signed)
 
-            job.finish = finish_solana
+            job.single(payload.message, finish_solana)
         else:
             raise _kind_error(
                 scheme, kind, net, f"kind Transaction does not exist on {net.name}; use Psbt"
@@ -299,8 +277,7 @@ def prepare(
         assert isinstance(body.message, str)
         message = parse_hex0x(body.message, "message")
         normalized["message"] = hex0x(message)
-        job.payload = evm.eip191_hash(message)
-        job.finish = _evm_result
+        job.single(evm.eip191_hash(message), _evm_result)
     elif kind == "Message":
         # Only reached for Solana networks: a Solana off-chain message.
         net = _require_network(kind, network, ("Solana",))
@@ -309,10 +286,10 @@ def prepare(
         message = parse_hex0x(body.message, "message")
         normalized["message"] = hex0x(message)
         try:
-            job.payload = solana.offchain_message(message)
+            offchain = solana.offchain_message(message)
         except ShardvaultError as exc:
             raise _chain_error(exc, "message") from None
-        job.finish = _raw_result
+        job.single(offchain, _raw_result)
     elif kind == "Eip712":
         _require(scheme, kind, network, schemes=("ECDSA",), families=("EVM",))
         document = {
@@ -338,14 +315,13 @@ def prepare(
                 details={"field": "domain.chainId"},
             )
         normalized.update(document)
-        job.payload = typed.digest
-        job.finish = _evm_result
+        job.single(typed.digest, _evm_result)
     elif kind == "Psbt":
         _require(scheme, kind, network, schemes=("ECDSA", "Schnorr"), families=("Bitcoin",))
         assert body.psbt is not None
         raw = parse_psbt(body.psbt)
         normalized["psbt"] = base64.b64encode(raw).decode("ascii")
-        job.run = _psbt_job(raw, scheme, public_key)
+        _psbt_job(job, raw, scheme, public_key)
     elif kind == "Bip322":
         net = _require_network(kind, network, ("Bitcoin",))
         _require(scheme, kind, net, schemes=("ECDSA", "Schnorr"), families=("Bitcoin",))
@@ -357,18 +333,14 @@ def prepare(
             challenge = bitcoin.bip322_to_sign(message, address)
         except ShardvaultError as exc:  # pragma: no cover - our own addresses are supported
             raise _chain_error(exc, "message") from None
-        job.payload = challenge.sighash
-        job.root = b"" if scheme == "Schnorr" else None
+        signing: Any = scheme
 
         def finish_bip322(sig: BackendSignature) -> ChainResult:
+            signature = _compact_ecdsa(sig) if scheme == "ECDSA" else sig.raw
+            encoded = bitcoin.bip322_complete_simple(
+                challenge, public_key=public_key, scheme=signing, signature=signature
+            )
             if scheme == "ECDSA":
-                encoded = bitcoin.bip322_sign_simple(
-                    message,
-                    address,
-                    public_key=public_key,
-                    scheme="ECDSA",
-                    sign_ecdsa=lambda _h: _evm_signature(sig),
-                )
                 r, s, recid = _evm_signature(sig)
                 return ChainResult(
                     r=r.to_bytes(32, "big"),
@@ -377,16 +349,9 @@ def prepare(
                     encoded=psbt.der_encode_signature(r, s),
                     signed_data=encoded.encode("ascii"),
                 )
-            encoded = bitcoin.bip322_sign_simple(
-                message,
-                address,
-                public_key=public_key,
-                scheme="Schnorr",
-                sign_schnorr=lambda _h: sig.raw,
-            )
             return _raw_result(sig, encoded.encode("ascii"))
 
-        job.finish = finish_bip322
+        job.single(challenge.sighash, finish_bip322, root=b"" if scheme == "Schnorr" else None)
     else:  # pragma: no cover - the schema admits no other kind here
         raise _kind_error(scheme, kind, network, f"kind {kind} is not supported")
     if body.external_id is not None:

@@ -26,7 +26,9 @@ BIP 322 ("simple" variant, P2WPKH and P2TR addresses only)
   stack, prefixed with "smp" (current BIP 322; ``prefix=False`` gives the older form).
 - ``bip322_decode_simple(signature) -> tuple[bytes, ...]`` (accepts both forms).
 - ``bip322_sign_simple(message, address, *, public_key, scheme, sign_ecdsa=None,
-  sign_schnorr=None, prefix=True) -> str``: signs through the callback and self-verifies.
+  sign_schnorr=None, prefix=True) -> str``: signs through the callback and self-verifies;
+  in two steps, ``bip322_to_sign`` then ``bip322_complete_simple(challenge, *, public_key,
+  scheme, signature, prefix=True)`` with one 64-byte signature (ECDSA r || s).
 - ``bip322_verify_simple(message, address, signature) -> bool``.
 
 Messages are ``str`` (UTF-8 encoded) or ``bytes``. Errors: ``InvalidEncoding`` code
@@ -79,6 +81,7 @@ from shardvault.chains.btc_tx import (
     sighash_taproot,
 )
 from shardvault.chains.psbt import Psbt, PsbtSignResult, der_encode_signature, sign_psbt
+from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.hashing import tagged_hash
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
 
@@ -98,6 +101,7 @@ __all__ = [
     "TxIn",
     "TxOut",
     "address_to_script_pubkey",
+    "bip322_complete_simple",
     "bip322_decode_simple",
     "bip322_encode_simple",
     "bip322_message_hash",
@@ -123,6 +127,7 @@ __all__ = [
 ]
 
 _SIMPLE_PREFIX = "smp"
+_N = SECP256K1.order
 
 
 def _message_bytes(message: str | bytes) -> bytes:
@@ -253,6 +258,52 @@ def bip322_verify_simple(message: str | bytes, address: str, signature: str) -> 
         return False
 
 
+def bip322_complete_simple(
+    challenge: Bip322Challenge,
+    *,
+    public_key: bytes,
+    scheme: Literal["ECDSA", "Schnorr"],
+    signature: bytes,
+    prefix: bool = True,
+) -> str:
+    """The simple signature from one signature of ``challenge.sighash`` (ECDSA: 64-byte
+    r || s by the P2WPKH key; Schnorr: BIP 340 under the BIP 86 output key), checked
+    with coincurve before it is returned."""
+    addr = challenge.address
+    if scheme == "ECDSA":
+        if addr.version != 0:
+            raise InvalidParameters("ECDSA keys sign P2WPKH addresses")
+        if script_pubkey_p2wpkh(public_key) != addr.script_pubkey:
+            raise InvalidParameters(
+                "public key does not match the address", code="KeyDoesNotMatchAddress"
+            )
+        if len(signature) != 64:
+            raise InvalidParameters("an ECDSA signature here is 64 bytes, r || s")
+        der = der_encode_signature(
+            int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+        )
+        ok = coincurve.PublicKey(public_key).verify(der, challenge.sighash, hasher=None)
+        witness: tuple[bytes, ...] = (der + bytes([SIGHASH_ALL]), bytes(public_key))
+    elif scheme == "Schnorr":
+        if addr.version != 1:
+            raise InvalidParameters("Schnorr keys sign P2TR addresses")
+        if script_pubkey_p2tr(xonly_public_key(public_key)) != addr.script_pubkey:
+            raise InvalidParameters(
+                "public key does not match the address", code="KeyDoesNotMatchAddress"
+            )
+        ok = len(signature) == 64 and coincurve.PublicKeyXOnly(addr.program).verify(
+            bytes(signature), challenge.sighash
+        )
+        witness = (bytes(signature),)
+    else:
+        raise InvalidParameters(f"unsupported signature scheme {scheme!r}")
+    if not ok:
+        raise ProtocolError(
+            "BIP 322 signature does not verify", check="bip322", code="SignatureVerificationFailed"
+        )
+    return bip322_encode_simple(witness, prefix=prefix)
+
+
 def bip322_sign_simple(
     message: str | bytes,
     address: str,
@@ -267,32 +318,22 @@ def bip322_sign_simple(
 
     ECDSA keys sign P2WPKH addresses (``sign_ecdsa(hash) -> (r, s, recid)``); Schnorr keys
     sign BIP 86 P2TR addresses (``sign_schnorr(hash)`` signs under the tweaked key, i.e.
-    ``taproot_merkle_root=b""``)."""
+    ``taproot_merkle_root=b""``). :func:`bip322_to_sign` + :func:`bip322_complete_simple`.
+    """
     challenge = bip322_to_sign(message, address)
-    addr = challenge.address
     if scheme == "ECDSA":
-        if sign_ecdsa is None or addr.version != 0:
+        if sign_ecdsa is None or challenge.address.version != 0:
             raise InvalidParameters("ECDSA keys sign P2WPKH addresses with a sign_ecdsa callback")
-        if script_pubkey_p2wpkh(public_key) != addr.script_pubkey:
-            raise InvalidParameters(
-                "public key does not match the address", code="KeyDoesNotMatchAddress"
-            )
         r, s, _ = sign_ecdsa(challenge.sighash)
-        der = der_encode_signature(r, s)
-        witness: tuple[bytes, ...] = (der + bytes([SIGHASH_ALL]), bytes(public_key))
+        if not (0 < r < _N and 0 < s < _N):
+            raise InvalidParameters("ECDSA signature scalars out of range")
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     elif scheme == "Schnorr":
-        if sign_schnorr is None or addr.version != 1:
+        if sign_schnorr is None or challenge.address.version != 1:
             raise InvalidParameters("Schnorr keys sign P2TR addresses with a sign_schnorr callback")
-        if script_pubkey_p2tr(xonly_public_key(public_key)) != addr.script_pubkey:
-            raise InvalidParameters(
-                "public key does not match the address", code="KeyDoesNotMatchAddress"
-            )
-        witness = (bytes(sign_schnorr(challenge.sighash)),)
+        signature = bytes(sign_schnorr(challenge.sighash))
     else:
         raise InvalidParameters(f"unsupported signature scheme {scheme!r}")
-    encoded = bip322_encode_simple(witness, prefix=prefix)
-    if not bip322_verify_simple(message, address, encoded):
-        raise ProtocolError(
-            "BIP 322 signature does not verify", check="bip322", code="SignatureVerificationFailed"
-        )
-    return encoded
+    return bip322_complete_simple(
+        challenge, public_key=public_key, scheme=scheme, signature=signature, prefix=prefix
+    )

@@ -15,7 +15,12 @@ Malformed input raises ``InvalidEncoding`` with code ``InvalidPsbt``.
 Signing
 -------
 ``sign_psbt(psbt, *, public_key, scheme, sign_ecdsa=None, sign_schnorr=None)
--> PsbtSignResult(psbt: bytes, signed: list[int], skipped: list[tuple[int, str]])``
+-> PsbtSignResult(psbt: bytes, signed: list[int], skipped: list[tuple[int, str]])``,
+or in two steps (the vault signs asynchronously in between):
+``plan_psbt_signing(psbt, *, public_key, scheme) -> PsbtSigningPlan`` (``items``: index,
+sighash and sighash type of each input to sign; ``skipped``) and
+``plan.complete(signatures) -> PsbtSignResult`` (one 64-byte signature per item: ECDSA
+compact r || s, Schnorr BIP 340).
 
 - ``scheme="ECDSA"`` (``public_key`` 33-byte compressed): P2WPKH inputs paying
   ``script_pubkey_p2wpkh(public_key)`` get ``partial_sigs[public_key] = DER(low-s) ||
@@ -38,7 +43,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -72,8 +77,11 @@ __all__ = [
     "PsbtInput",
     "PsbtOutput",
     "PsbtSignResult",
+    "PsbtSigningItem",
+    "PsbtSigningPlan",
     "decode_psbt_text",
     "der_encode_signature",
+    "plan_psbt_signing",
     "sign_psbt",
 ]
 
@@ -575,27 +583,84 @@ def _names_key(pin: PsbtInput, pub33: bytes | None, xonly: bytes) -> bool:
     return pin.tap_internal_key == xonly or xonly in pin.tap_bip32_derivation
 
 
-def sign_psbt(
-    psbt: bytes | str,
-    *,
-    public_key: bytes,
-    scheme: Literal["ECDSA", "Schnorr"],
-    sign_ecdsa: Callable[[bytes], tuple[int, int, int]] | None = None,
-    sign_schnorr: Callable[[bytes], bytes] | None = None,
-) -> PsbtSignResult:
-    """Sign every input of ``psbt`` this key can spend (see module docstring)."""
+@dataclass(frozen=True, slots=True)
+class PsbtSigningItem:
+    """One input to sign: its index, the sighash to sign and the input's sighash type."""
+
+    index: int
+    digest: bytes
+    sighash_type: int
+
+
+@dataclass(slots=True)
+class PsbtSigningPlan:
+    """What :func:`plan_psbt_signing` found: the inputs to sign (each sighash computed
+    up front: segwit sighashes never cover other inputs' signatures) and the ones
+    left alone. :meth:`complete` takes one signature per item and returns the PSBT."""
+
+    psbt: Psbt
+    scheme: Literal["ECDSA", "Schnorr"]
+    pub33: bytes | None
+    xonly: bytes
+    items: list[PsbtSigningItem]
+    skipped: list[tuple[int, str]]
+
+    def complete(self, signatures: Sequence[bytes]) -> PsbtSignResult:
+        """Add one 64-byte signature per item (ECDSA: compact r || s; Schnorr: BIP 340
+        under the BIP 86 output key), each verified with coincurve first."""
+        if len(signatures) != len(self.items):
+            raise InvalidParameters(f"{len(self.items)} signatures needed, {len(signatures)} given")
+        output_key = taproot_output_key(self.xonly) if self.scheme == "Schnorr" else b""
+        for item, sig in zip(self.items, signatures, strict=True):
+            pin = self.psbt.inputs[item.index]
+            if self.scheme == "ECDSA":
+                assert self.pub33 is not None
+                if len(sig) != 64:
+                    raise InvalidParameters("an ECDSA signature here is 64 bytes, r || s")
+                der = der_encode_signature(
+                    int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
+                )
+                if not coincurve.PublicKey(self.pub33).verify(der, item.digest, hasher=None):
+                    raise ProtocolError(
+                        f"ECDSA signature for input {item.index} does not verify",
+                        check="bip143",
+                        code="SignatureVerificationFailed",
+                    )
+                pin.set_record(
+                    bytes([I_PARTIAL_SIG]) + self.pub33, der + bytes([item.sighash_type])
+                )
+            else:
+                if len(sig) != 64 or not coincurve.PublicKeyXOnly(output_key).verify(
+                    bytes(sig), item.digest
+                ):
+                    raise ProtocolError(
+                        f"Schnorr signature for input {item.index} does not verify under "
+                        "the tweaked key",
+                        check="bip341",
+                        code="SignatureVerificationFailed",
+                    )
+                value = bytes(sig)
+                if item.sighash_type != SIGHASH_DEFAULT:
+                    value += bytes([item.sighash_type])
+                pin.set_record(bytes([I_TAP_KEY_SIG]), value)
+        return PsbtSignResult(
+            self.psbt.serialize(), [item.index for item in self.items], list(self.skipped)
+        )
+
+
+def plan_psbt_signing(
+    psbt: bytes | str, *, public_key: bytes, scheme: Literal["ECDSA", "Schnorr"]
+) -> PsbtSigningPlan:
+    """Parse ``psbt`` and find every input this key can sign (see module docstring);
+    raises ``InvalidPsbt`` / ``NoInputForKey`` / ``InvalidParameters``. Signs nothing."""
     pub33: bytes | None
     if scheme == "ECDSA":
-        if sign_ecdsa is None:
-            raise InvalidParameters("scheme ECDSA needs a sign_ecdsa callback")
         if len(public_key) != 33:
             raise InvalidParameters("ECDSA public key must be 33-byte compressed")
         pub33 = bytes(public_key)
         xonly = xonly_public_key(pub33)
         own_script = script_pubkey_p2wpkh(pub33)
     elif scheme == "Schnorr":
-        if sign_schnorr is None:
-            raise InvalidParameters("scheme Schnorr needs a sign_schnorr callback")
         xonly = xonly_public_key(public_key)
         pub33 = bytes(public_key) if len(public_key) == 33 else None
         own_script = script_pubkey_p2tr(xonly)
@@ -613,7 +678,7 @@ def sign_psbt(
         except InvalidEncoding:
             spent.append(None)
             inconsistent.add(i)
-    signed: list[int] = []
+    items: list[PsbtSigningItem] = []
     skipped: list[tuple[int, str]] = []
     relevant = 0
 
@@ -637,7 +702,7 @@ def sign_psbt(
             skipped.append((i, "input is already finalized"))
             continue
         if scheme == "ECDSA":
-            assert pub33 is not None and sign_ecdsa is not None
+            assert pub33 is not None
             if pub33 in pin.partial_sigs:
                 skipped.append((i, "input already has a signature by this key"))
                 continue
@@ -648,18 +713,7 @@ def sign_psbt(
             digest = sighash_segwit_v0(
                 tx, i, p2wpkh_script_code(hash160(pub33)), utxo.amount, hash_type
             )
-            r, s, _recid = sign_ecdsa(digest)
-            der = der_encode_signature(r, s)
-            if not coincurve.PublicKey(pub33).verify(der, digest, hasher=None):
-                raise ProtocolError(
-                    f"ECDSA signature for input {i} does not verify",
-                    check="bip143",
-                    code="SignatureVerificationFailed",
-                )
-            pin.set_record(bytes([I_PARTIAL_SIG]) + pub33, der + bytes([hash_type]))
-            signed.append(i)
         else:
-            assert sign_schnorr is not None
             if pin.tap_key_sig is not None:
                 skipped.append((i, "input already has a Taproot key-path signature"))
                 continue
@@ -678,19 +732,37 @@ def sign_psbt(
                 skipped.append((i, "SIGHASH_SINGLE without a matching output"))
                 continue
             digest = sighash_taproot(tx, i, prevouts, hash_type)
-            sig = bytes(sign_schnorr(digest))
-            output_key = taproot_output_key(xonly)
-            if len(sig) != 64 or not coincurve.PublicKeyXOnly(output_key).verify(sig, digest):
-                raise ProtocolError(
-                    f"Schnorr signature for input {i} does not verify under the tweaked key",
-                    check="bip341",
-                    code="SignatureVerificationFailed",
-                )
-            if hash_type != SIGHASH_DEFAULT:
-                sig += bytes([hash_type])
-            pin.set_record(bytes([I_TAP_KEY_SIG]), sig)
-            signed.append(i)
+        items.append(PsbtSigningItem(i, digest, hash_type))
 
     if relevant == 0:
         raise InvalidParameters("the PSBT has no input for this key", code="NoInputForKey")
-    return PsbtSignResult(p.serialize(), signed, skipped)
+    return PsbtSigningPlan(p, scheme, pub33, xonly, items, skipped)
+
+
+def sign_psbt(
+    psbt: bytes | str,
+    *,
+    public_key: bytes,
+    scheme: Literal["ECDSA", "Schnorr"],
+    sign_ecdsa: Callable[[bytes], tuple[int, int, int]] | None = None,
+    sign_schnorr: Callable[[bytes], bytes] | None = None,
+) -> PsbtSignResult:
+    """Sign every input of ``psbt`` this key can spend (see module docstring):
+    :func:`plan_psbt_signing`, one callback per input, :meth:`PsbtSigningPlan.complete`."""
+    if scheme == "ECDSA" and sign_ecdsa is None:
+        raise InvalidParameters("scheme ECDSA needs a sign_ecdsa callback")
+    if scheme == "Schnorr" and sign_schnorr is None:
+        raise InvalidParameters("scheme Schnorr needs a sign_schnorr callback")
+    plan = plan_psbt_signing(psbt, public_key=public_key, scheme=scheme)
+    signatures: list[bytes] = []
+    for item in plan.items:
+        if sign_ecdsa is not None and scheme == "ECDSA":
+            r, s, _recid = sign_ecdsa(item.digest)
+            if not (0 < r < _N and 0 < s < _N):
+                raise InvalidParameters("ECDSA signature scalars out of range")
+            signatures.append(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+        else:
+            assert sign_schnorr is not None
+            sig = bytes(sign_schnorr(item.digest))
+            signatures.append(sig)
+    return plan.complete(signatures)
