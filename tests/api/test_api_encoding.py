@@ -7,15 +7,12 @@ import base64
 import string
 from datetime import UTC, datetime, timedelta, timezone
 
-import pytest
-from coincurve.ecdsa import cdata_to_der
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shardvault.api.encoding import (
     b64url_decode,
     b64url_encode,
-    der_ecdsa_signature,
     hex0x,
     iso_utc,
     parse_hex0x,
@@ -70,33 +67,3 @@ def test_iso_utc_format(value: datetime) -> None:
     assert len(text) == 24 and text.endswith("Z") and text[19] == "."
     parsed = datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
     assert abs(parsed - value) < timedelta(milliseconds=1)
-
-
-_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
-
-
-@given(
-    st.one_of(st.integers(1, 2**16), st.integers(1, _N - 1)),
-    st.one_of(st.integers(1, 2**16), st.integers(1, _N - 1)),
-)
-def test_der_ecdsa_signature_matches_libsecp256k1(r: int, s: int) -> None:
-    der = der_ecdsa_signature(r, s)
-    compact = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    assert der == cdata_to_der(compact_to_cdata(compact))
-
-
-def test_der_ecdsa_signature_edges() -> None:
-    assert der_ecdsa_signature(1, 0x80) == bytes.fromhex("3007020101020200 80".replace(" ", ""))
-    for bad in ((0, 1), (1, 0), (2**256, 1), (-1, 1)):
-        with pytest.raises(ValueError):
-            der_ecdsa_signature(*bad)
-
-
-def compact_to_cdata(compact: bytes) -> object:
-    """libsecp256k1's parsed signature of a 64-byte compact (r || s)."""
-    from coincurve._libsecp256k1 import ffi, lib
-    from coincurve.context import GLOBAL_CONTEXT
-
-    sig = ffi.new("secp256k1_ecdsa_signature *")
-    assert lib.secp256k1_ecdsa_signature_parse_compact(GLOBAL_CONTEXT.ctx, sig, compact)
-    return sig

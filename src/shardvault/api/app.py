@@ -34,7 +34,6 @@ from shardvault.api.chainsign import prepare as prepare_chain_job
 from shardvault.api.encoding import (
     b64url_decode,
     b64url_encode,
-    der_ecdsa_signature,
     hex0x,
     iso_utc,
     parse_hex0x,
@@ -87,6 +86,7 @@ from shardvault.coordinator.interface import (
     protocol_for_scheme,
 )
 from shardvault.crypto import hpke
+from shardvault.crypto.ecdsa_der import der_encode_ecdsa
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.shamir import lagrange_coefficient
 from shardvault.db.engine import make_engine, upgrade_database
@@ -861,7 +861,7 @@ def create_app(
             if key.scheme == "ECDSA":
                 r, s, recid = _ecdsa_signature(encoded, bytes.fromhex(key.public_key), payload)
                 r_bytes, s_bytes = r.to_bytes(32, "big"), s.to_bytes(32, "big")
-                encoded = der_ecdsa_signature(r, s)
+                encoded = der_encode_ecdsa(r, s)
             elif len(encoded) != 64:
                 raise RuntimeError("signing back end returned a signature of the wrong size")
             else:

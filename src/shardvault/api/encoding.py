@@ -17,7 +17,6 @@ from shardvault.api.errors import ApiError
 __all__ = [
     "b64url_decode",
     "b64url_encode",
-    "der_ecdsa_signature",
     "hex0x",
     "iso_utc",
     "parse_hex0x",
@@ -69,19 +68,3 @@ def iso_utc(value: datetime) -> str:
     """``2026-11-25T18:00:00.000Z``."""
     v = value.astimezone(UTC).replace(tzinfo=None)
     return v.isoformat(timespec="milliseconds") + "Z"
-
-
-def _der_integer(value: int) -> bytes:
-    body = value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
-    if body[0] & 0x80:
-        body = b"\x00" + body
-    return b"\x02" + bytes([len(body)]) + body
-
-
-def der_ecdsa_signature(r: int, s: int) -> bytes:
-    """The DER encoding of an ECDSA signature: ``SEQUENCE { INTEGER r, INTEGER s }``
-    (minimal integers; r and s are at most 32 bytes, so lengths fit in one byte)."""
-    if not (0 < r < 1 << 256 and 0 < s < 1 << 256):
-        raise ValueError("r and s must be positive 256-bit integers")
-    body = _der_integer(r) + _der_integer(s)
-    return b"\x30" + bytes([len(body)]) + body

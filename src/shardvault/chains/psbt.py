@@ -67,6 +67,7 @@ from shardvault.chains.btc_tx import (
     sighash_segwit_v0,
     sighash_taproot,
 )
+from shardvault.crypto.ecdsa_der import der_encode_ecdsa
 from shardvault.crypto.groups import SECP256K1
 from shardvault.errors import InvalidEncoding, InvalidParameters, InvalidPoint, ProtocolError
 
@@ -560,21 +561,11 @@ class PsbtSignResult:
         return base64.b64encode(self.psbt).decode()
 
 
-def _der_int(x: int) -> bytes:
-    b = x.to_bytes(32, "big").lstrip(b"\x00") or b"\x00"
-    if b[0] & 0x80:
-        b = b"\x00" + b
-    return b"\x02" + bytes([len(b)]) + b
-
-
 def der_encode_signature(r: int, s: int) -> bytes:
     """Strict DER ECDSA signature with s normalized to the lower half (BIP 62/146)."""
-    if not (0 < r < _N and 0 < s < _N):
-        raise InvalidParameters("ECDSA signature scalars out of range")
-    if s > _N // 2:
+    if 0 < s < _N and s > _N // 2:
         s = _N - s
-    body = _der_int(r) + _der_int(s)
-    return b"\x30" + bytes([len(body)]) + body
+    return der_encode_ecdsa(r, s)
 
 
 def _names_key(pin: PsbtInput, pub33: bytes | None, xonly: bytes) -> bool:
