@@ -1,11 +1,16 @@
-"""BIP 322 simple signatures: the published vectors (bitcoin/bips bip-0322/basic-test-vectors.json)
-for P2WPKH bc1q9vza2e8x573nczrlzms0wvx3gsqjx7vavgkx0l and P2TR, plus sign/verify round trips."""
+"""BIP 322 simple signatures: the published vectors (bitcoin/bips bip-0322/basic-test-vectors.json,
+copied verbatim to tests/vectors/bip322-basic-test-vectors.json) for P2WPKH and P2TR (the P2WSH
+multisig entries must be refused as unsupported), plus sign/verify round trips."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import base58
 import coincurve
 import pytest
+from shared_vectors import LOCAL_VECTORS
 
 from shardvault.chains.bitcoin import (
     bip322_complete_simple,
@@ -22,67 +27,35 @@ from shardvault.crypto import bip340
 from shardvault.crypto.groups import SECP256K1
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
 
-P2WPKH_ADDR = "bc1q9vza2e8x573nczrlzms0wvx3gsqjx7vavgkx0l"
-P2WPKH_WIF = "L3VFeEujGtevx9w18HD1fhRbCH67Az2dpCymeRE1SoPK6XQtaN2k"
-P2TR_ADDR = "bc1pss0zhytly75awhm6x2hhvd5lnzv3vssgrf9axfheq8ldyzn88ges79fler"
-P2TR_WIF = "KyrSGCFPhqZMjCe5fNTYddiLMp4tMj4gLKuJ26TsB2rvr1VJGPbt"
+# bitcoin/bips bip-0322/basic-test-vectors.json, verbatim.
+BIP322: dict[str, Any] = json.loads((LOCAL_VECTORS / "bip322-basic-test-vectors.json").read_text())
+_BY_TYPE: dict[str, dict[str, Any]] = {}
+for _entry in BIP322["simple"]:
+    _BY_TYPE.setdefault(_entry["type"], _entry)
+P2WPKH_ADDR: str = _BY_TYPE["p2wpkh"]["address"]
+(P2WPKH_WIF,) = _BY_TYPE["p2wpkh"]["private_keys"]
+P2TR_ADDR: str = _BY_TYPE["p2tr"]["address"]
+(P2TR_WIF,) = _BY_TYPE["p2tr"]["private_keys"]
+P2WSH_ADDR: str = _BY_TYPE["p2wsh-multisig-3of3"]["address"]  # not supported here
 GENERATOR = bytes.fromhex("0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798")
-P2WSH_ADDR = "bc1qp0ahvfh83088w49k405szqgg4f3pptr7p2g06tdxfjcd40z4lh4q95lsz9"
 
-# "tx_hashes": message, message_hash, to_spend txid, to_sign txid (display order).
+# "tx_hashes": message, address, message_hash, to_spend txid, to_sign txid (display order).
 TX_HASHES = [
-    (
-        "",
-        "c90c269c4f8fcbe6880f72a721ddfbf1914268a794cbb21cfafee13770ae19f1",
-        "c5680aa69bb8d860bf82d4e9cd3504b55dde018de765a91bb566283c545a99a7",
-        "1e9654e951a5ba44c8604c4de6c67fd78a27e81dcadcfe1edf638ba3aaebaed6",
-    ),
-    (
-        "Hello World",
-        "f0eb03b1a75ac6d9847f55c624a99169b5dccba2a31f5b23bea77ba270de0a7a",
-        "b79d196740ad5217771c1098fc4a4b51e0535c32236c71f1ea4d61a2d603352b",
-        "88737ae86f2077145f93cc4b153ae9a1cb8d56afa511988c149c5c8c9d93bddf",
-    ),
-    (
-        "UTF-8 support: \u00f6\u00e4\u00fc\u00e9\u00e0\u00e8 \u6d4b\u8bd5\u6587\u672c \U0001f604",
-        "43936b237ea38c7794eb5d755e0d220b6db92ebfc5c8f482759d22b1286376d7",
-        "c8f4f525fe8afb1bc09b44175bd2096f079c98425e8a1be676b712add1fb62f0",
-        "8f488e06b89eafd019ec528109eafaf7f1d1811fd617aa1eeb9658f1c1be6586",
-    ),
+    (v["message"], v["address"], v["message_hash"], v["to_spend_tx_hash"], v["to_sign_tx_hash"])
+    for v in BIP322["tx_hashes"]
 ]
-
-_PUB = "ASECx/EgAxlkQpQ9hYjgGu6EBCPMVPwVIVJqO4XCsMvViHI="
+# "simple": (message, address, type, signature), one row per published signature.
 SIMPLE = [
-    (
-        "",
-        P2WPKH_ADDR,
-        "smpAkcwRAIgM2gBAQqvZX15ZiysmKmQpDrG83avLIT492QBzLnQIxYCIBaTpOaD20qRlEylyxFSeEA2ba9YOixpX8z46TSDtS40"
-        + _PUB,
-    ),
-    (
-        "",
-        P2WPKH_ADDR,
-        "smpAkgwRQIhAPkJ1Q4oYS0htvyuSFHLxRQpFAY56b70UvE7Dxazen0ZAiAtZfFz1S6T6I23MWI2lK/pcNTWncuyL8UL+oMd"
-        "ydVgzAEhAsfxIAMZZEKUPYWI4BruhAQjzFT8FSFSajuFwrDL1Yhy",
-    ),
-    (
-        "Hello World",
-        P2WPKH_ADDR,
-        "smpAkcwRAIgZRfIY3p7/DoVTty6YZbWS71bc5Vct9p9Fia83eRmw2QCICK/ENGfwLtptFluMGs2KsqoNSk89pO7F29zJLUx"
-        "9a/s" + _PUB,
-    ),
-    (
-        "Hello World",
-        P2WPKH_ADDR,
-        "smpAkgwRQIhAOzyynlqt93lOKJr+wmmxIens//zPzl9tqIOua93wO6MAiBi5n5EyAcPScOjf1lAqIUIQtr3zKNeavYabHyR"
-        "8eGhowEhAsfxIAMZZEKUPYWI4BruhAQjzFT8FSFSajuFwrDL1Yhy",
-    ),
-    (
-        "No prefix fallback",
-        P2TR_ADDR,
-        "AUCJYOwOjxYAvatTAGYaVlNXBVyFuc4MwNQkOuK2tl8xhfKDONd0NjfYyNSYcRqeCp8hsAnCEPHAVEkO9h6vbQ/R",
-    ),
+    (v["message"], v["address"], v["type"], sig)
+    for v in BIP322["simple"]
+    for sig in v["bip322_signatures"]
 ]
+# The published P2WPKH signatures by message; the second of each pair is RFC 6979's.
+P2WPKH_SIGS: dict[str, list[str]] = {
+    v["message"]: v["bip322_signatures"] for v in BIP322["simple"] if v["type"] == "p2wpkh"
+}
+# "error": (description, message, address, signature).
+ERRORS = [(e["description"], e["message"], e["address"], e["signature"]) for e in BIP322["error"]]
 
 
 def _wif_secret(wif: str) -> bytes:
@@ -91,19 +64,26 @@ def _wif_secret(wif: str) -> bytes:
     return bytes(raw[1:33])
 
 
-@pytest.mark.parametrize(("message", "msg_hash", "to_spend", "to_sign"), TX_HASHES)
+@pytest.mark.parametrize(("message", "address", "msg_hash", "to_spend", "to_sign"), TX_HASHES)
 def test_bip322_transaction_hashes(
-    message: str, msg_hash: str, to_spend: str, to_sign: str
+    message: str, address: str, msg_hash: str, to_spend: str, to_sign: str
 ) -> None:
     assert bip322_message_hash(message).hex() == msg_hash
-    challenge = bip322_to_sign(message, P2WPKH_ADDR)
+    challenge = bip322_to_sign(message, address)
     assert challenge.to_spend.txid_hex() == to_spend
     assert challenge.to_sign.txid_hex() == to_sign
     assert challenge.sighash_type == 0x01
 
 
-@pytest.mark.parametrize(("message", "address", "signature"), SIMPLE)
-def test_bip322_published_signatures_verify(message: str, address: str, signature: str) -> None:
+@pytest.mark.parametrize(("message", "address", "kind", "signature"), SIMPLE)
+def test_bip322_published_signatures_verify(
+    message: str, address: str, kind: str, signature: str
+) -> None:
+    if kind.startswith("p2wsh"):  # only single-key P2WPKH and P2TR are supported
+        with pytest.raises(InvalidParameters) as excinfo:
+            bip322_verify_simple(message, address, signature)
+        assert excinfo.value.code == "UnsupportedAddressType"
+        return
     assert bip322_verify_simple(message, address, signature)
     assert not bip322_verify_simple(message + "!", address, signature)
     # The older unprefixed form decodes to the same witness.
@@ -119,26 +99,22 @@ def test_published_keys_match_addresses() -> None:
 
 
 @pytest.mark.parametrize(
-    ("message", "signature"),
-    [
-        ("", "not-valid-base64!!!"),
-        ("", ""),
-        ("", "smpAA=="),
-        ("", "fooAA=="),
-        (
-            "Wrong message that was not signed",
-            "smpAkcwRAIgM2gBAQqvZX15ZiysmKmQpDrG83avLIT492QBzLnQIxYCIBaTpOaD20qRlEylyxFSeEA2ba9YOix"
-            "pX8z46TSDtS40" + _PUB,
-        ),
-    ],
+    ("description", "message", "address", "signature"), ERRORS, ids=[e[0] for e in ERRORS]
 )
-def test_bip322_published_error_cases(message: str, signature: str) -> None:
-    assert not bip322_verify_simple(message, P2WPKH_ADDR, signature)
+def test_bip322_published_error_cases(
+    description: str, message: str, address: str, signature: str
+) -> None:
+    if address == P2WSH_ADDR:  # refused before the signature is looked at
+        with pytest.raises(InvalidParameters) as excinfo:
+            bip322_verify_simple(message, address, signature)
+        assert excinfo.value.code == "UnsupportedAddressType", description
+        return
+    assert not bip322_verify_simple(message, address, signature), description
 
 
 def test_bip322_unsupported_address_type() -> None:
     with pytest.raises(InvalidParameters) as excinfo:
-        bip322_verify_simple("", P2WSH_ADDR, SIMPLE[0][2])
+        bip322_verify_simple("", P2WSH_ADDR, P2WPKH_SIGS[""][0])
     assert excinfo.value.code == "UnsupportedAddressType"
     with pytest.raises(InvalidEncoding):
         bip322_to_sign("", "bc1qnotanaddress")
@@ -169,10 +145,8 @@ def test_bip322_sign_ecdsa_round_trip(message: str | bytes) -> None:
     witness = bip322_decode_simple(sig)
     assert witness[1] == pub and witness[0][-1] == 0x01
     # coincurve's ECDSA is deterministic (RFC 6979): it reproduces the second published signature.
-    if message == "":
-        assert sig == SIMPLE[1][2]
-    if message == "Hello World":
-        assert sig == SIMPLE[3][2]
+    if message in P2WPKH_SIGS:
+        assert sig == P2WPKH_SIGS[message][1]
 
 
 def test_bip322_sign_schnorr_round_trip() -> None:
@@ -220,7 +194,7 @@ def test_bip322_complete_simple_checks_the_signature() -> None:
     challenge = bip322_to_sign("Hello World", P2WPKH_ADDR)
     compact = key.sign_recoverable(challenge.sighash, hasher=None)[:64]
     encoded = bip322_complete_simple(challenge, public_key=pub, scheme="ECDSA", signature=compact)
-    assert encoded == SIMPLE[3][2]  # RFC 6979: the published signature
+    assert encoded == P2WPKH_SIGS["Hello World"][1]  # RFC 6979: the published signature
     other = key.sign_recoverable(bip322_to_sign("", P2WPKH_ADDR).sighash, hasher=None)[:64]
     with pytest.raises(ProtocolError) as excinfo:
         bip322_complete_simple(challenge, public_key=pub, scheme="ECDSA", signature=other)

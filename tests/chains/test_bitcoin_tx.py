@@ -1,12 +1,14 @@
-"""Bitcoin transactions and signature hashes: BIP 143 examples, BIP 341 wallet vectors."""
+"""Bitcoin transactions and signature hashes: BIP 143 examples
+(``tests/vectors/bip143-examples.json``), BIP 341 wallet vectors (a shared vector)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import coincurve
 import pytest
-from shared_vectors import load_json_vector
+from shared_vectors import LOCAL_VECTORS, load_json_vector
 
 from shardvault.chains.btc_tx import (
     Transaction,
@@ -19,52 +21,23 @@ from shardvault.chains.btc_tx import (
 from shardvault.crypto import bip340
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
-# BIP 143, "Native P2WPKH" example.
-BIP143_P2WPKH_UNSIGNED = (
-    "0100000002fff7f7881a8099afa6940d42d1e7f6362bec38171ea3edf433541db4e4ad969f0000000000eeffffffe"
-    "f51e1b804cc89d182d279655c3aa89e815b1b309fe287d9b2b55d57b90ec68a0100000000ffffffff02202cb20600"
-    "0000001976a9148280b37df378db99f66f85c95a783a76ac7a6d5988ac9093510d000000001976a9143bde42dbee7"
-    "e4dbe6a21b2d50ce2f0167faa815988ac11000000"
-)
-BIP143_P2WPKH_SIGNED = (
-    "01000000000102fff7f7881a8099afa6940d42d1e7f6362bec38171ea3edf433541db4e4ad969f000000004948304"
-    "50221008b9d1dc26ba6a9cb62127b02742fa9d754cd3bebf337f7a55d114c8e5cdd30be022040529b194ba3f9281a"
-    "99f2b1c0a19c0489bc22ede944ccf4ecbab4cc618ef3ed01eeffffffef51e1b804cc89d182d279655c3aa89e815b1"
-    "b309fe287d9b2b55d57b90ec68a0100000000ffffffff02202cb206000000001976a9148280b37df378db99f66f85"
-    "c95a783a76ac7a6d5988ac9093510d000000001976a9143bde42dbee7e4dbe6a21b2d50ce2f0167faa815988ac000"
-    "247304402203609e17b84f6a7d30c80bfa610b5b4542f32a8a0d5447a12fb1366d7f01cc44a0220573a954c451833"
-    "1561406f90300e8f3358f51928d43c212a8caed02de67eebee0121025476c2e83188368da1ff3e292e7acafcdb356"
-    "6bb0ad253f62fc70f07aeee635711000000"
-)
-BIP143_P2WPKH_PUB = "025476c2e83188368da1ff3e292e7acafcdb3566bb0ad253f62fc70f07aeee6357"
-BIP143_P2WPKH_SIGHASH = "c37af31116d1b27caf68aae9e3ac82f1477929014d5b917657d0eb49478cb670"
-BIP143_P2WPKH_SIG = (
-    "304402203609e17b84f6a7d30c80bfa610b5b4542f32a8a0d5447a12fb1366d7f01cc44a"
-    "0220573a954c4518331561406f90300e8f3358f51928d43c212a8caed02de67eebee01"
-)
+# BIP 143 "Example" section: the "Native P2WPKH" and "P2SH-P2WSH" examples.
+_BIP143 = {
+    ex["name"]: ex
+    for ex in json.loads((LOCAL_VECTORS / "bip143-examples.json").read_text())["examples"]
+}
+_P2WPKH = _BIP143["Native P2WPKH"]
+BIP143_P2WPKH_UNSIGNED: str = _P2WPKH["unsigned_tx"]
+BIP143_P2WPKH_SIGNED: str = _P2WPKH["signed_tx"]
+(_P2WPKH_SIGNATURE,) = _P2WPKH["signatures"]
+BIP143_P2WPKH_PUB: str = _P2WPKH_SIGNATURE["public_key"]
+BIP143_P2WPKH_SIGHASH: str = _P2WPKH_SIGNATURE["sighash"]
+BIP143_P2WPKH_SIG: str = _P2WPKH_SIGNATURE["signature"]
 
-# BIP 143, "P2SH-P2WSH" example: one input signed with the six sighash types.
-BIP143_MULTI_UNSIGNED = (
-    "010000000136641869ca081e70f394c6948e8af409e18b619df2ed74aa106c1ca29787b96e0100000000ffffffff0"
-    "200e9a435000000001976a914389ffce9cd9ae88dcc0631e88a821ffdbe9bfe2688acc0832f05000000001976a914"
-    "7480a33f950689af511e6e84c138dbbd3c3ee41588ac00000000"
-)
-BIP143_MULTI_SCRIPT_CODE = (
-    "cf56210307b8ae49ac90a048e9b53357a2354b3334e9c8bee813ecb98e99a7e07e8c3ba32103b28f0c28bfab54554"
-    "ae8c658ac5c3e0ce6e79ad336331f78c428dd43eea8449b21034b8113d703413d57761b8b9781957b8c0ac1dfe69f"
-    "492580ca4195f50376ba4a21033400f6afecb833092a9a21cfdf1ed1376e58c5d1f47de74683123987e967a8f4210"
-    "3a6d48b1131e94ba04d9737d61acdaa1322008af9602b3b14862c07a1789aac162102d8b661b0b3302ee2f162b09e"
-    "07a55ad5dfbe673a9f01d9f0c19617681024306b56ae"
-)  # with its length prefix, as printed in BIP 143
-BIP143_MULTI_AMOUNT = 987654321
-BIP143_MULTI_SIGHASHES = [
-    (0x01, "185c0be5263dce5b4bb50a047973c1b6272bfbd0103a89444597dc40b248ee7c"),
-    (0x02, "e9733bc60ea13c95c6527066bb975a2ff29a925e80aa14c213f686cbae5d2f36"),
-    (0x03, "1e1f1c303dc025bd664acb72e583e933fae4cff9148bf78c157d1e8f78530aea"),
-    (0x81, "2a67f03e63a6a422125878b40b82da593be8d4efaafe88ee528af6e5a9955c6e"),
-    (0x82, "781ba15f3779d5542ce8ecb5c18716733a5ee42a6f51488ec96154934e2c890a"),
-    (0x83, "511e8e52ed574121fc1b654970395502128263f62662e076dc6baf05c2e6a99b"),
-]
+# One input signed with the six sighash types.
+_MULTI = _BIP143["P2SH-P2WSH"]
+BIP143_MULTI_UNSIGNED: str = _MULTI["unsigned_tx"]
+BIP143_MULTI_SIGNATURES: list[dict[str, Any]] = _MULTI["signatures"]
 
 
 def _bip341() -> dict[str, Any]:
@@ -79,8 +52,12 @@ def test_bip143_native_p2wpkh_sighash_and_signature() -> None:
     from shardvault.chains.btc_address import hash160
 
     script_code = p2wpkh_script_code(hash160(pub))
-    assert script_code.hex() == "76a9141d0f172a0ecb48aee1be1f2687d2963ae33f71a188ac"
-    digest = sighash_segwit_v0(tx, 1, script_code, 600_000_000, 0x01)
+    printed = bytes.fromhex(_P2WPKH_SIGNATURE["script_code"])  # with its length prefix
+    assert printed[0] == len(printed) - 1 and script_code == printed[1:]
+    assert _P2WPKH_SIGNATURE["hash_type"] == 0x01
+    digest = sighash_segwit_v0(
+        tx, _P2WPKH_SIGNATURE["input_index"], script_code, _P2WPKH_SIGNATURE["amount"], 0x01
+    )
     assert digest.hex() == BIP143_P2WPKH_SIGHASH
     sig = bytes.fromhex(BIP143_P2WPKH_SIG)
     assert coincurve.PublicKey(pub).verify(sig[:-1], digest, hasher=None)
@@ -100,13 +77,27 @@ def test_bip143_signed_tx_round_trip_and_txid() -> None:
     assert len(signed.txid_hex()) == 64
 
 
-@pytest.mark.parametrize(("hash_type", "expected"), BIP143_MULTI_SIGHASHES)
-def test_bip143_all_sighash_types(hash_type: int, expected: str) -> None:
+@pytest.mark.parametrize(
+    "vector", BIP143_MULTI_SIGNATURES, ids=[hex(v["hash_type"]) for v in BIP143_MULTI_SIGNATURES]
+)
+def test_bip143_all_sighash_types(vector: dict[str, Any]) -> None:
     tx = Transaction.parse(bytes.fromhex(BIP143_MULTI_UNSIGNED))
-    code = bytes.fromhex(BIP143_MULTI_SCRIPT_CODE)
+    code = bytes.fromhex(vector["script_code"])  # printed with its length prefix
     assert code[0] == len(code) - 1
-    digest = sighash_segwit_v0(tx, 0, code[1:], BIP143_MULTI_AMOUNT, hash_type)
-    assert digest.hex() == expected
+    hash_type = vector["hash_type"]
+    digest = sighash_segwit_v0(tx, vector["input_index"], code[1:], vector["amount"], hash_type)
+    assert digest.hex() == vector["sighash"]
+    # The published DER signature (sighash byte appended) verifies under the published key.
+    sig = bytes.fromhex(vector["signature"])
+    assert sig[-1] == hash_type
+    assert coincurve.PublicKey(bytes.fromhex(vector["public_key"])).verify(
+        sig[:-1], digest, hasher=None
+    )
+
+
+def test_bip143_all_sighash_types_cover_six_types() -> None:
+    types = [v["hash_type"] for v in BIP143_MULTI_SIGNATURES]
+    assert types == [0x01, 0x02, 0x03, 0x81, 0x82, 0x83]
 
 
 def test_bip143_rejects_bad_sighash_and_index() -> None:

@@ -1,16 +1,20 @@
 """Solana off-chain messages (the ``Message`` kind), against the test vectors of
 anza-xyz/solana-sdk ``offchain-message/src/lib.rs`` (solana-offchain-message v3.0.0, the
-crate behind agave's ``solana sign-offchain-message``)."""
+crate behind agave's ``solana sign-offchain-message``), read from
+``tests/vectors/solana-offchain-message-v3.0.0.json``."""
 
 from __future__ import annotations
 
 import hashlib
+import json
+from typing import Any
 
 import base58
 import nacl.signing
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from shared_vectors import LOCAL_VECTORS
 from solders.keypair import Keypair
 from solders.signature import Signature
 
@@ -20,26 +24,28 @@ from shardvault.errors import InvalidEncoding, InvalidParameters, ShardvaultErro
 
 DOMAIN = b"\xffsolana offchain"
 
-# test_offchain_message_ascii
-ASCII_SERIALIZED = bytes(
-    [
-        *(255, 115, 111, 108, 97, 110, 97, 32, 111, 102, 102, 99, 104, 97, 105, 110, 0, 0, 12, 0),
-        *(84, 101, 115, 116, 32, 77, 101, 115, 115, 97, 103, 101),
+# anza-xyz/solana-sdk offchain-message tests (tag offchain-message@v3.0.0), by test name.
+AGAVE: dict[str, dict[str, Any]] = {
+    v["test"]: v
+    for v in json.loads((LOCAL_VECTORS / "solana-offchain-message-v3.0.0.json").read_text())[
+        "vectors"
     ]
-)
-ASCII_HASH = "HG5JydBGjtjTfD3sSn21ys5NTWPpXzmqifiGC2BVUjkD"
+}
+_ASCII = AGAVE["test_offchain_message_ascii"]
+ASCII_TEXT: str = _ASCII["message"]
+ASCII_SERIALIZED = bytes.fromhex(_ASCII["serialized"])
+ASCII_HASH: str = _ASCII["hash_base58"]
 
-# test_offchain_message_utf8
-UTF8_TEXT = "Тестовое сообщение"
-UTF8_SERIALIZED = bytes(
-    [
-        *(255, 115, 111, 108, 97, 110, 97, 32, 111, 102, 102, 99, 104, 97, 105, 110, 0, 1, 35, 0),
-        *(208, 162, 208, 181, 209, 129, 209, 130, 208, 190, 208, 178, 208, 190, 208, 181, 32),
-        *(209, 129, 208, 190, 208, 190, 208, 177, 209, 137, 208, 181, 208, 189, 208, 184, 208),
-        181,
-    ]
-)
-UTF8_HASH = "6GXTveatZQLexkX4WeTpJ3E7uk1UojRXpKp43c4ArSun"
+_UTF8 = AGAVE["test_offchain_message_utf8"]
+UTF8_TEXT: str = _UTF8["message"]
+UTF8_SERIALIZED = bytes.fromhex(_UTF8["serialized"])
+UTF8_HASH: str = _UTF8["hash_base58"]
+
+FORMATS = {
+    "RestrictedAscii": OffchainFormat.RESTRICTED_ASCII,
+    "LimitedUtf8": OffchainFormat.LIMITED_UTF8,
+    "ExtendedUtf8": OffchainFormat.EXTENDED_UTF8,
+}
 
 
 def sha256_b58(data: bytes) -> str:
@@ -47,12 +53,14 @@ def sha256_b58(data: bytes) -> str:
 
 
 def test_agave_ascii_vector() -> None:
-    out = solana.offchain_message("Test Message")
+    out = solana.offchain_message(ASCII_TEXT)
     assert out == ASCII_SERIALIZED
-    assert out == solana.offchain_message(b"Test Message")
+    assert out == solana.offchain_message(ASCII_TEXT.encode())
     assert sha256_b58(out) == ASCII_HASH
     parsed = solana.parse_offchain_message(out)
-    assert parsed == solana.OffchainMessage(0, OffchainFormat.RESTRICTED_ASCII, b"Test Message")
+    fmt = FORMATS[_ASCII["format"]]
+    assert fmt is OffchainFormat.RESTRICTED_ASCII
+    assert parsed == solana.OffchainMessage(_ASCII["version"], fmt, ASCII_TEXT.encode())
 
 
 def test_agave_utf8_vector() -> None:
@@ -60,7 +68,8 @@ def test_agave_utf8_vector() -> None:
     assert out == UTF8_SERIALIZED
     assert sha256_b58(out) == UTF8_HASH
     parsed = solana.parse_offchain_message(out)
-    assert parsed.format is OffchainFormat.LIMITED_UTF8
+    assert parsed.format is FORMATS[_UTF8["format"]] is OffchainFormat.LIMITED_UTF8
+    assert parsed.version == _UTF8["version"]
     assert parsed.message.decode() == UTF8_TEXT
 
 
