@@ -569,6 +569,64 @@ def test_psbt_bad_inputs_sign_nothing(api: Api) -> None:
     assert signatures_of(api, w["signingKey"]["id"]) == []
 
 
+def test_large_request_is_prepared_off_the_event_loop(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large request body (the threshold is lowered here; the test API caps bodies at
+    64 KiB) is parsed and hashed in a worker thread, a small one on the event loop; the
+    result is the same (here with a proprietary record kept byte for byte)."""
+    import threading
+
+    import shardvault.api.app as app_module
+
+    w = create_wallet(api, "Bitcoin", signingKey={"scheme": "Schnorr", "curve": "secp256k1"})
+    pub = EPublicKey.parse(bytes.fromhex(w["signingKey"]["publicKey"]))
+    other = escript.p2wpkh(EPublicKey.parse(coincurve.PrivateKey().public_key.format()))
+    psbt, _ = _psbt_for(escript.p2tr(pub), other)
+    psbt.unknown[b"\xfc\x05vault\x00"] = os.urandom(20_000)
+    threads: list[str] = []
+    real_prepare = app_module.prepare_chain_job
+
+    def recording(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return real_prepare(*args)
+
+    monkeypatch.setattr(app_module, "prepare_chain_job", recording)
+    monkeypatch.setattr(app_module, "_LARGE_REQUEST_BYTES", 10_000)
+    path = f"/wallets/{w['id']}/signatures"
+    r = api.post(path, {"kind": "Psbt", "psbt": psbt.to_string()})
+    assert r.status_code == 200, r.text
+    assert r.json()["signedInputs"] == [0]
+    signed = PSBT.from_string(r.json()["signedData"])
+    assert signed.unknown[b"\xfc\x05vault\x00"] == psbt.unknown[b"\xfc\x05vault\x00"]
+    del psbt.unknown[b"\xfc\x05vault\x00"]
+    assert api.post(path, {"kind": "Psbt", "psbt": psbt.to_string()}).status_code == 200
+    event_loop_thread = threads[1]
+    assert len(threads) == 2 and threads[0] != event_loop_thread
+
+
+def test_psbt_with_too_many_inputs_of_the_key_signs_nothing(api: Api) -> None:
+    from shardvault.api.chainsign import MAX_PSBT_SIGNATURES
+
+    w = create_wallet(api, "Bitcoin", signingKey={"scheme": "Schnorr", "curve": "secp256k1"})
+    spk = escript.p2tr(EPublicKey.parse(bytes.fromhex(w["signingKey"]["publicKey"])))
+    n = MAX_PSBT_SIGNATURES + 1
+    tx = ETx(
+        vin=[TransactionInput(i.to_bytes(32, "big"), 0) for i in range(n)],
+        vout=[TransactionOutput(1_000, spk)],
+    )
+    psbt = PSBT(tx)
+    for pin in psbt.inputs:
+        pin.witness_utxo = TransactionOutput(2_000, spk)
+    r = api.post(f"/wallets/{w['id']}/signatures", {"kind": "Psbt", "psbt": psbt.to_string()})
+    assert r.status_code == 400, r.text
+    err = error_of(r)
+    assert err["code"] == "TooManyInputs"
+    assert err["details"] == {"field": "psbt", "inputs": n, "max": MAX_PSBT_SIGNATURES}
+    assert api.vault.calls.get("sign", 0) == 0
+    assert signatures_of(api, w["signingKey"]["id"]) == []
+
+
 @pytest.mark.parametrize(("scheme", "prefix"), [("ECDSA", "bc1q"), ("Schnorr", "bc1p")])
 def test_bip322_simple(api: Api, scheme: str, prefix: str) -> None:
     from shardvault.chains.bitcoin import bip322_verify_simple

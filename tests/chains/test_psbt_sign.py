@@ -415,3 +415,53 @@ def test_plan_with_nothing_signable_lists_reasons() -> None:
     assert plan.items == []
     assert dict(plan.skipped)[0] == "input already has a signature by this key"
     assert dict(plan.skipped)[3] == "input already has a signature by this key"
+
+
+def test_planning_hashes_each_transaction_part_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """n inputs cost O(n) hashing (BIP 143/341 precomputed hashes, the unsigned
+    transaction parsed once), not O(n^2): count the bytes hashed, not the time."""
+    from shardvault.chains import btc_tx
+
+    def bytes_hashed(n: int, spk: bytes, public_key: bytes, scheme: str) -> int:
+        tx = EmbitTx(
+            vin=[TransactionInput(i.to_bytes(32, "big"), 0) for i in range(n)],
+            vout=[TransactionOutput(1_000, Script(spk))],
+        )
+        psbt = EmbitPSBT(tx)
+        for pin in psbt.inputs:
+            pin.witness_utxo = TransactionOutput(2_000, Script(spk))
+        raw = psbt.serialize()
+        total = 0
+        real = btc_tx.sha256
+
+        def counting(data: bytes) -> bytes:
+            nonlocal total
+            total += len(data)
+            return real(data)
+
+        parses = 0
+        real_parse = btc_tx.Transaction.parse.__func__  # type: ignore[attr-defined]
+
+        def counting_parse(cls: type[Transaction], data: bytes, **kw: bool) -> Transaction:
+            nonlocal parses
+            parses += 1
+            result: Transaction = real_parse(cls, data, **kw)
+            return result
+
+        monkeypatch.setattr(btc_tx, "sha256", counting)
+        monkeypatch.setattr(btc_tx.Transaction, "parse", classmethod(counting_parse))
+        plan = plan_psbt_signing(raw, public_key=public_key, scheme=scheme)  # type: ignore[arg-type]
+        monkeypatch.undo()
+        assert len(plan.items) == n
+        assert parses <= 2, parses  # the unsigned transaction, parsed once
+        return total
+
+    for spk, public_key, scheme in (
+        (P2WPKH_SPK, ECDSA_PUB, "ECDSA"),
+        (P2TR_SPK, SCHNORR_XONLY, "Schnorr"),
+    ):
+        small, large = (
+            bytes_hashed(50, spk, public_key, scheme),
+            bytes_hashed(500, spk, public_key, scheme),
+        )
+        assert large < 12 * small, (scheme, small, large)  # quadratic would be ~100x

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Generic, Literal, ParamSpec, TypeVar
 import anyio
 import anyio.to_thread
 import coincurve
-from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query
+from fastapi import APIRouter, Body, Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -122,6 +122,9 @@ _X25519_KEY_SIZE = 32
 _BASE64_SIGNED_DATA = frozenset({"Psbt", "Bip322"})
 #: Protocols whose keys support proactive share refresh (POST /keys/{keyId}/refresh).
 _REFRESHABLE_PROTOCOLS = frozenset({"CGGMP24"})
+#: Chain payloads above this many bytes of request body are prepared (parsed, hashed)
+#: in a worker thread, so a large PSBT or EIP-712 document never stalls the event loop.
+_LARGE_REQUEST_BYTES = 64 * 1024
 #: How long GET /health waits for the back end's ECDSA status.
 _HEALTH_STATUS_TIMEOUT = 2.0
 
@@ -162,6 +165,12 @@ class _Facts(Generic[K, T]):
                 self._known.clear()
             self._known[key] = found
         return found
+
+
+def _is_large(request: Request) -> bool:
+    """Whether the request body is large (or of unknown size)."""
+    length = request.headers.get("content-length")
+    return length is None or not length.isdigit() or int(length) > _LARGE_REQUEST_BYTES
 
 
 # -- conversions ---------------------------------------------------------------------
@@ -883,10 +892,12 @@ def create_app(
         tags=["signatures"],
     )
     async def create_signature(
-        key_id: KeyId, body: SignatureRequest, caller: Caller
+        key_id: KeyId, body: SignatureRequest, caller: Caller, request: Request
     ) -> SignatureOut:
         _check_key_id(key_id)
-        return await sign_request(caller.org_id, key_id, body, body.network, None)
+        return await sign_request(
+            caller.org_id, key_id, body, body.network, None, large=_is_large(request)
+        )
 
     async def sign_request(
         org_id: str,
@@ -894,6 +905,8 @@ def create_app(
         body: SignatureRequest,
         network: str | None,
         wallet_id: str | None,
+        *,
+        large: bool = False,
     ) -> SignatureOut:
         # A key's scheme never changes: after the first lookup the request is checked
         # without a database round trip (the claim below still reads the key, locked,
@@ -905,7 +918,12 @@ def create_app(
         if body.kind in CHAIN_KINDS or (
             body.kind == "Message" and net is not None and net.family == "Solana"
         ):
-            job = prepare_chain_job(scheme, curve, public_key, body, network)
+            if large:
+                job = await anyio.to_thread.run_sync(
+                    prepare_chain_job, scheme, curve, public_key, body, network
+                )
+            else:
+                job = prepare_chain_job(scheme, curve, public_key, body, network)
             normalized = job.normalized
         else:
             if net is not None:
@@ -1174,7 +1192,7 @@ def create_app(
         tags=["wallets", "signatures"],
     )
     async def create_wallet_signature(
-        wallet_id: WalletId, body: SignatureRequest, caller: Caller
+        wallet_id: WalletId, body: SignatureRequest, caller: Caller, request: Request
     ) -> SignatureOut:
         """Sign with the wallet's key; ``network`` is the wallet's (a different one
         in the body answers 400 ``NetworkMismatch``)."""
@@ -1187,7 +1205,9 @@ def create_app(
                 f"wallet {wallet_id} is on {network}, not {body.network}",
                 details={"field": "network"},
             )
-        return await sign_request(caller.org_id, key_id, body, network, wallet_id)
+        return await sign_request(
+            caller.org_id, key_id, body, network, wallet_id, large=_is_large(request)
+        )
 
     app.include_router(router)
     return app

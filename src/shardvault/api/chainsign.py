@@ -29,11 +29,17 @@ from shardvault.errors import ShardvaultError
 
 __all__ = [
     "CHAIN_KINDS",
+    "MAX_PSBT_SIGNATURES",
     "BackendSignature",
     "ChainJob",
     "ChainResult",
     "prepare",
 ]
+
+#: At most this many PSBT inputs are signed per request (each is one threshold
+#: signature; an ECDSA one without a warm presignature takes about a second). Larger
+#: PSBTs answer 400 ``TooManyInputs`` and sign nothing.
+MAX_PSBT_SIGNATURES = 256
 
 #: Kinds handled here (``Hash`` and ``Message`` without a Solana network stay in app.py).
 CHAIN_KINDS = frozenset({"Transaction", "Eip191", "Eip712", "Psbt", "Bip322"})
@@ -180,6 +186,14 @@ def _psbt_job(job: ChainJob, raw: bytes, scheme: str, public_key: bytes) -> None
             "NothingToSign",
             "the PSBT has inputs of this key but none can be signed",
             details={"field": "psbt", "skippedInputs": skipped},
+        )
+    if len(plan.items) > MAX_PSBT_SIGNATURES:
+        raise ApiError(
+            400,
+            "TooManyInputs",
+            f"the PSBT has {len(plan.items)} inputs of this key to sign; at most "
+            f"{MAX_PSBT_SIGNATURES} are signed per request",
+            details={"field": "psbt", "inputs": len(plan.items), "max": MAX_PSBT_SIGNATURES},
         )
     root = b"" if scheme == "Schnorr" else None  # BIP 86: key path, no script tree
 

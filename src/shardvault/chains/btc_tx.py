@@ -13,11 +13,17 @@ API
   an input carries a witness and ``include_witness``, else the legacy format.
 - ``Transaction.txid() -> bytes`` (internal order) and ``Transaction.txid_hex() -> str``
   (display order, reversed).
-- ``sighash_segwit_v0(tx, index, script_code, amount, sighash_type) -> bytes``: BIP 143.
+- ``sighash_segwit_v0(tx, index, script_code, amount, sighash_type, *, precomputed=None)
+  -> bytes``: BIP 143.
 - ``p2wpkh_script_code(pubkey_hash20) -> bytes``: BIP 143 scriptCode of a P2WPKH output.
-- ``taproot_sig_message(tx, index, prevouts, sighash_type) -> bytes`` and
-  ``sighash_taproot(tx, index, prevouts, sighash_type) -> bytes``: BIP 341 key-path
-  (ext_flag 0, no annex). ``prevouts`` are the spent outputs of *every* input, in order.
+- ``taproot_sig_message(tx, index, prevouts, sighash_type, *, precomputed=None) -> bytes``
+  and ``sighash_taproot(...)``: BIP 341 key-path (ext_flag 0, no annex). ``prevouts`` are
+  the spent outputs of *every* input, in order.
+- ``PrecomputedHashes(tx, prevouts=None)``: the hashes over all inputs and outputs that
+  BIP 143 and BIP 341 share between inputs, each computed once; pass it as
+  ``precomputed`` when signing several inputs of one transaction, so n inputs cost O(n)
+  hashing instead of O(n^2) (the quadratic-hashing problem both BIPs were designed to
+  remove).
 
 Errors: ``InvalidEncoding`` (code ``InvalidTransaction``) for malformed bytes;
 ``InvalidParameters`` (code ``InvalidSighashType``) for an unsupported sighash type and
@@ -30,6 +36,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from shardvault.crypto.hashing import tagged_hash
 from shardvault.errors import InvalidEncoding, InvalidParameters
@@ -41,6 +48,7 @@ __all__ = [
     "SIGHASH_NONE",
     "SIGHASH_SINGLE",
     "ByteReader",
+    "PrecomputedHashes",
     "Transaction",
     "TxIn",
     "TxOut",
@@ -300,8 +308,60 @@ def _check_index(tx: Transaction, index: int) -> None:
         raise InvalidParameters(f"input index {index} out of range")
 
 
+class PrecomputedHashes:
+    """The per-transaction parts of the BIP 143 and BIP 341 signature hashes, each
+    computed on first use and then shared by every input (Bitcoin Core's
+    ``PrecomputedTransactionData``). BIP 341's are single SHA-256; BIP 143's are the
+    double SHA-256 of the same bytes, i.e. SHA-256 of BIP 341's."""
+
+    def __init__(self, tx: Transaction, prevouts: Sequence[TxOut] | None = None) -> None:
+        self.tx = tx
+        self.prevouts = prevouts
+
+    @cached_property
+    def sha_prevouts(self) -> bytes:
+        return sha256(b"".join(i.outpoint() for i in self.tx.inputs))
+
+    @cached_property
+    def sha_sequences(self) -> bytes:
+        return sha256(b"".join(i.sequence.to_bytes(4, "little") for i in self.tx.inputs))
+
+    @cached_property
+    def sha_outputs(self) -> bytes:
+        return sha256(b"".join(o.serialize() for o in self.tx.outputs))
+
+    @cached_property
+    def sha_amounts(self) -> bytes:
+        return sha256(b"".join(p.amount.to_bytes(8, "little") for p in self._prevouts()))
+
+    @cached_property
+    def sha_script_pubkeys(self) -> bytes:
+        return sha256(b"".join(ser_var_bytes(p.script_pubkey) for p in self._prevouts()))
+
+    def _prevouts(self) -> Sequence[TxOut]:
+        if self.prevouts is None or len(self.prevouts) != len(self.tx.inputs):
+            raise InvalidParameters("BIP 341 needs the spent output of every input")
+        return self.prevouts
+
+
+def _precomputed_for(
+    tx: Transaction, prevouts: Sequence[TxOut] | None, precomputed: PrecomputedHashes | None
+) -> PrecomputedHashes:
+    if precomputed is None:
+        return PrecomputedHashes(tx, prevouts)
+    if precomputed.tx is not tx or (prevouts is not None and precomputed.prevouts is not prevouts):
+        raise InvalidParameters("precomputed hashes belong to another transaction")
+    return precomputed
+
+
 def sighash_segwit_v0(
-    tx: Transaction, index: int, script_code: bytes, amount: int, sighash_type: int
+    tx: Transaction,
+    index: int,
+    script_code: bytes,
+    amount: int,
+    sighash_type: int,
+    *,
+    precomputed: PrecomputedHashes | None = None,
 ) -> bytes:
     """BIP 143 signature hash of input ``index`` (``script_code`` without length prefix)."""
     if sighash_type not in _ECDSA_SIGHASH_TYPES:
@@ -309,16 +369,17 @@ def sighash_segwit_v0(
             f"unsupported sighash type {sighash_type:#x}", code="InvalidSighashType"
         )
     _check_index(tx, index)
+    pre = _precomputed_for(tx, None, precomputed)
     base = sighash_type & 0x1F
     anyone = bool(sighash_type & SIGHASH_ANYONECANPAY)
     zero = bytes(32)
-    hash_prevouts = zero if anyone else hash256(b"".join(i.outpoint() for i in tx.inputs))
+    hash_prevouts = zero if anyone else sha256(pre.sha_prevouts)
     if anyone or base in (SIGHASH_SINGLE, SIGHASH_NONE):
         hash_sequence = zero
     else:
-        hash_sequence = hash256(b"".join(i.sequence.to_bytes(4, "little") for i in tx.inputs))
+        hash_sequence = sha256(pre.sha_sequences)
     if base not in (SIGHASH_SINGLE, SIGHASH_NONE):
-        hash_outputs = hash256(b"".join(o.serialize() for o in tx.outputs))
+        hash_outputs = sha256(pre.sha_outputs)
     elif base == SIGHASH_SINGLE and index < len(tx.outputs):
         hash_outputs = hash256(tx.outputs[index].serialize())
     else:
@@ -342,7 +403,12 @@ def sighash_segwit_v0(
 
 
 def taproot_sig_message(
-    tx: Transaction, index: int, prevouts: Sequence[TxOut], sighash_type: int
+    tx: Transaction,
+    index: int,
+    prevouts: Sequence[TxOut],
+    sighash_type: int,
+    *,
+    precomputed: PrecomputedHashes | None = None,
 ) -> bytes:
     """BIP 341 SigMsg(hash_type, ext_flag=0) for a key-path spend without annex, prefixed
     with the epoch byte 0x00 (what the BIP 341 wallet vectors call ``sigMsg``)."""
@@ -353,6 +419,7 @@ def taproot_sig_message(
     _check_index(tx, index)
     if len(prevouts) != len(tx.inputs):
         raise InvalidParameters("BIP 341 needs the spent output of every input")
+    pre = _precomputed_for(tx, prevouts, precomputed)
     base = sighash_type & 0x03
     anyone = bool(sighash_type & SIGHASH_ANYONECANPAY)
     parts = [
@@ -362,12 +429,12 @@ def taproot_sig_message(
         tx.locktime.to_bytes(4, "little"),
     ]
     if not anyone:
-        parts.append(sha256(b"".join(i.outpoint() for i in tx.inputs)))
-        parts.append(sha256(b"".join(p.amount.to_bytes(8, "little") for p in prevouts)))
-        parts.append(sha256(b"".join(ser_var_bytes(p.script_pubkey) for p in prevouts)))
-        parts.append(sha256(b"".join(i.sequence.to_bytes(4, "little") for i in tx.inputs)))
+        parts.append(pre.sha_prevouts)
+        parts.append(pre.sha_amounts)
+        parts.append(pre.sha_script_pubkeys)
+        parts.append(pre.sha_sequences)
     if base not in (SIGHASH_NONE, SIGHASH_SINGLE):
-        parts.append(sha256(b"".join(o.serialize() for o in tx.outputs)))
+        parts.append(pre.sha_outputs)
     parts.append(b"\x00")  # spend_type: ext_flag 0, no annex
     txin = tx.inputs[index]
     if anyone:
@@ -386,7 +453,15 @@ def taproot_sig_message(
 
 
 def sighash_taproot(
-    tx: Transaction, index: int, prevouts: Sequence[TxOut], sighash_type: int
+    tx: Transaction,
+    index: int,
+    prevouts: Sequence[TxOut],
+    sighash_type: int,
+    *,
+    precomputed: PrecomputedHashes | None = None,
 ) -> bytes:
     """BIP 341 key-path signature hash: hash_TapSighash(0x00 || SigMsg)."""
-    return tagged_hash("TapSighash", taproot_sig_message(tx, index, prevouts, sighash_type))
+    return tagged_hash(
+        "TapSighash",
+        taproot_sig_message(tx, index, prevouts, sighash_type, precomputed=precomputed),
+    )

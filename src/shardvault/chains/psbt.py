@@ -45,6 +45,7 @@ import base64
 import binascii
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import coincurve
@@ -60,6 +61,7 @@ from shardvault.chains.btc_tx import (
     SIGHASH_ALL,
     SIGHASH_DEFAULT,
     ByteReader,
+    PrecomputedHashes,
     Transaction,
     TxOut,
     p2wpkh_script_code,
@@ -475,8 +477,9 @@ class Psbt:
     inputs: list[PsbtInput]
     outputs: list[PsbtOutput]
 
-    @property
+    @cached_property
     def unsigned_tx(self) -> Transaction:
+        """Parsed once (the global map is never changed by signing)."""
         v = self.global_map._find(bytes([G_UNSIGNED_TX]))
         assert v is not None  # checked by parse
         return Transaction.parse(v, allow_witness=False)
@@ -672,6 +675,11 @@ def plan_psbt_signing(
     items: list[PsbtSigningItem] = []
     skipped: list[tuple[int, str]] = []
     relevant = 0
+    # BIP 341 commits to every input's spent output; BIP 143 does not need them.
+    all_prevouts: list[TxOut] | None = None
+    if all(u is not None for u in spent):
+        all_prevouts = [u for u in spent if u is not None]
+    precomputed = PrecomputedHashes(tx, all_prevouts)
 
     for i, pin in enumerate(p.inputs):
         utxo = spent[i]
@@ -702,7 +710,12 @@ def plan_psbt_signing(
                 skipped.append((i, f"unsupported sighash type {hash_type:#x}"))
                 continue
             digest = sighash_segwit_v0(
-                tx, i, p2wpkh_script_code(hash160(pub33)), utxo.amount, hash_type
+                tx,
+                i,
+                p2wpkh_script_code(hash160(pub33)),
+                utxo.amount,
+                hash_type,
+                precomputed=precomputed,
             )
         else:
             if pin.tap_key_sig is not None:
@@ -711,10 +724,9 @@ def plan_psbt_signing(
             if pin.tap_merkle_root is not None:
                 skipped.append((i, "input commits to a script tree; only BIP 86 key path"))
                 continue
-            if any(u is None for u in spent):
+            if all_prevouts is None:
                 skipped.append((i, "missing utxo information of other inputs (BIP 341)"))
                 continue
-            prevouts = [u for u in spent if u is not None]
             hash_type = SIGHASH_DEFAULT if pin.sighash_type is None else pin.sighash_type
             if hash_type not in (0x00, 0x01, 0x02, 0x03, 0x81, 0x82, 0x83):
                 skipped.append((i, f"unsupported sighash type {hash_type:#x}"))
@@ -722,7 +734,7 @@ def plan_psbt_signing(
             if hash_type & 0x03 == 0x03 and i >= len(tx.outputs):
                 skipped.append((i, "SIGHASH_SINGLE without a matching output"))
                 continue
-            digest = sighash_taproot(tx, i, prevouts, hash_type)
+            digest = sighash_taproot(tx, i, all_prevouts, hash_type, precomputed=precomputed)
         items.append(PsbtSigningItem(i, digest, hash_type))
 
     if relevant == 0:
