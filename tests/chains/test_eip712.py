@@ -1,9 +1,11 @@
-"""EIP-712: the EIP's own Mail example, documents cross-checked against eth-account,
-signatures recovered by eth-account, and a table of malformed documents."""
+"""EIP-712: the EIP's own Mail example (tests/vectors/eip712-mail-example.json), documents
+cross-checked against eth-account, signatures recovered by eth-account, and a table of
+malformed documents."""
 
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import coincurve
@@ -15,43 +17,18 @@ from eth_account._utils.encode_typed_data.encoding_and_hashing import (
 from eth_account.messages import _hash_eip191_message, encode_typed_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from shared_vectors import LOCAL_VECTORS
 
 from shardvault.chains import eip712, evm
 from shardvault.errors import InvalidParameters
 
 N = evm.SECP256K1_N
 
-MAIL: dict[str, Any] = {
-    "types": {
-        "EIP712Domain": [
-            {"name": "name", "type": "string"},
-            {"name": "version", "type": "string"},
-            {"name": "chainId", "type": "uint256"},
-            {"name": "verifyingContract", "type": "address"},
-        ],
-        "Person": [
-            {"name": "name", "type": "string"},
-            {"name": "wallet", "type": "address"},
-        ],
-        "Mail": [
-            {"name": "from", "type": "Person"},
-            {"name": "to", "type": "Person"},
-            {"name": "contents", "type": "string"},
-        ],
-    },
-    "primaryType": "Mail",
-    "domain": {
-        "name": "Ether Mail",
-        "version": "1",
-        "chainId": 1,
-        "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC",
-    },
-    "message": {
-        "from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
-        "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
-        "contents": "Hello, Bob!",
-    },
-}
+# EIP-712's Mail example (ethereum/EIPs EIPS/eip-712.md and assets/eip-712/Example.js), in
+# tests/vectors/eip712-mail-example.json; the other documents below are ours.
+MAIL_EXAMPLE: dict[str, Any] = json.loads((LOCAL_VECTORS / "eip712-mail-example.json").read_text())
+MAIL: dict[str, Any] = MAIL_EXAMPLE["typed_data"]
+MAIL_EXPECTED: dict[str, Any] = MAIL_EXAMPLE["expected"]
 
 ARRAYS: dict[str, Any] = {
     "types": {
@@ -208,25 +185,50 @@ def reference_hash(doc: dict[str, Any]) -> bytes:
     return bytes(_hash_eip191_message(encode_typed_data(full_message=copy.deepcopy(doc))))
 
 
+def _h(hex_0x: str) -> bytes:
+    assert hex_0x.startswith("0x")
+    return bytes.fromhex(hex_0x[2:])
+
+
 def test_mail_example_from_the_eip() -> None:
     result = eip712.hash_typed_data(MAIL)
-    assert eip712.encode_type("Mail", MAIL["types"]) == (
-        "Mail(Person from,Person to,string contents)Person(string name,address wallet)"
+    assert eip712.encode_type("Mail", MAIL["types"]) == MAIL_EXPECTED["encode_type_mail"]
+    assert evm.keccak256(MAIL_EXPECTED["encode_type_mail"].encode()) == _h(
+        MAIL_EXPECTED["type_hash_mail"]
     )
-    assert result.domain_separator.hex() == (
-        "f2cee375fa42b42143804025fc449deafd50cc031ca257e0b194a650a912090f"
-    )
+    assert result.domain_separator == _h(MAIL_EXPECTED["domain_separator"])
     assert result.message_hash is not None
-    assert result.message_hash.hex() == (
-        "c52c0ee5d84264471806290a3f2c4cecfc5490626bf912d01f240d7a274b371e"
-    )
-    assert result.digest.hex() == (
-        "be609aee343fb3c4b28e1df9e632fca64fcfaede20f02e86244efddf30957bd2"
-    )
+    assert result.message_hash == _h(MAIL_EXPECTED["hash_struct_mail"])
+    # Example.js's encodeData: typeHash || the three encoded fields, hashing to hashStruct.
+    encoded = _h(MAIL_EXPECTED["encode_data_mail"])
+    assert encoded[:32] == _h(MAIL_EXPECTED["type_hash_mail"]) and len(encoded) == 4 * 32
+    assert evm.keccak256(encoded) == result.message_hash
+    assert result.digest == _h(MAIL_EXPECTED["sign_hash"])
     assert result.chain_id == 1
     assert result.verifying_contract == "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"
     assert result.primary_type == "Mail"
     assert eip712.hash_struct("Mail", MAIL["types"], MAIL["message"]) == result.message_hash
+
+
+def test_mail_example_signature_from_the_eip() -> None:
+    """Example.js signs with keccak256("cow"); its (v, r, s) is the EIP text's signature."""
+    assert MAIL_EXAMPLE["private_key_derivation"] == "keccak256(utf8('cow'))"
+    key = evm.keccak256(b"cow")
+    digest = eip712.eip712_hash(MAIL)
+    r, s = int(MAIL_EXPECTED["r"], 16), int(MAIL_EXPECTED["s"], 16)
+    recid = MAIL_EXPECTED["v"] - 27
+    signature = evm.signature_65(r, s, recid)
+    assert signature == _h(MAIL_EXAMPLE["signature"])
+    pub = coincurve.PrivateKey(key).public_key.format(compressed=False)
+    assert evm.address_from_public_key(pub) == MAIL_EXAMPLE["signer"]
+    assert MAIL_EXAMPLE["signer"].lower() == MAIL_EXPECTED["address"]
+    assert evm.recover_address(digest, r, s, recid) == MAIL_EXAMPLE["signer"]
+    # RFC 6979 signing (as ethereumjs-util's ecsign) reproduces the published signature.
+    assert coincurve.PrivateKey(key).sign_recoverable(digest, hasher=None) == (
+        signature[:64] + bytes([recid])
+    )
+    signable = encode_typed_data(full_message=copy.deepcopy(MAIL))
+    assert Account.recover_message(signable, signature=signature) == MAIL_EXAMPLE["signer"]
 
 
 @pytest.mark.parametrize("name", sorted(DOCS))

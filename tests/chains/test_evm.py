@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import coincurve
@@ -13,6 +14,7 @@ from eth_utils import keccak as ref_keccak
 from eth_utils import to_checksum_address
 from hypothesis import given
 from hypothesis import strategies as st
+from shared_vectors import LOCAL_VECTORS
 
 from shardvault.chains import evm
 from shardvault.errors import InvalidParameters, InvalidPoint
@@ -48,17 +50,16 @@ def test_keccak256_matches_reference(data: bytes) -> None:
     assert evm.keccak256(data) == ref_keccak(data)
 
 
-# The test vectors of EIP-55.
-EIP55 = [
-    "0x52908400098527886E0F7030069857D2E4169EE7",
-    "0x8617E340B3D01FA5F11F306F4090FD50E238070D",
-    "0xde709f2102306220921060314715629080e2fb77",
-    "0x27b1fdb04752bbc536007a920d24acb045561c26",
-    "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
-    "0xfB6916095ca1df60bB79Ce92cE3Ea74c37c5d359",
-    "0xdbF03B407c01E7cD3CBea99509d93f8DDDC8C6FB",
-    "0xD1220A0cf47c7B9Be7A2E6BA89F429762e7b9aDb",
-]
+# EIP-55's "Test Cases" (ethereum/ERCs ERCS/erc-55.md), in
+# tests/vectors/eip55-checksum-addresses.json.
+_EIP55_DATA: dict[str, Any] = json.loads(
+    (LOCAL_VECTORS / "eip55-checksum-addresses.json").read_text()
+)
+EIP55: list[str] = [a for group in _EIP55_DATA["test_cases"] for a in group["addresses"]]
+
+
+def test_eip55_vector_count() -> None:
+    assert [len(g["addresses"]) for g in _EIP55_DATA["test_cases"]] == [2, 2, 4]
 
 
 @pytest.mark.parametrize("address", EIP55)

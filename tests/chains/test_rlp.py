@@ -1,34 +1,105 @@
-"""RLP: Yellow Paper examples, round trips against the `rlp` package, canonical-form
-rejections and a decoding fuzz."""
+"""RLP: the Ethereum consensus test suite's RLP tests (ethereum/tests RLPTests, verbatim in
+tests/vectors/ethereum-tests-*.json), our own extra examples, round trips against the `rlp`
+package, canonical-form rejections and a decoding fuzz."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 import rlp as pyrlp
 from hypothesis import given
 from hypothesis import strategies as st
+from shared_vectors import LOCAL_VECTORS
 
 from shardvault.chains import rlp
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
-# (item, encoding) from the Ethereum wiki / Yellow Paper appendix B.
+
+def _load(name: str) -> dict[str, dict[str, Any]]:
+    data: dict[str, dict[str, Any]] = json.loads((LOCAL_VECTORS / name).read_text())
+    return data
+
+
+# ethereum/tests RLPTests/rlptest.json, invalidRLPTest.json, RandomRLPTests/example.json.
+ETH_VALID = _load("ethereum-tests-rlptest.json")
+ETH_INVALID = _load("ethereum-tests-invalidRLPTest.json")
+ETH_RANDOM = _load("ethereum-tests-RandomRLPTests-example.json")
+
+
+def _out(case: dict[str, Any]) -> bytes:
+    """The files write "out" as hex with or without ``0x``, in either case."""
+    out: str = case["out"]
+    return bytes.fromhex(out[2:] if out[:2].lower() == "0x" else out)
+
+
+def _item(value: Any) -> Any:
+    """An ethereum/tests "in" value as our encoder takes it: a list stays a list, a string
+    is its UTF-8 bytes, except ``"#<decimal>"`` which is a (big) integer; integers become
+    their minimal big-endian bytes (``rlp.encode_uint``, so ``0 -> b""``)."""
+    if isinstance(value, list):
+        return [_item(child) for child in value]
+    if isinstance(value, str) and value.startswith("#"):
+        return rlp.encode_uint(int(value[1:]))
+    if isinstance(value, str):
+        return value.encode()
+    assert isinstance(value, int) and not isinstance(value, bool)
+    return rlp.encode_uint(value)
+
+
+def _integer(value: Any) -> int | None:
+    if isinstance(value, str) and value.startswith("#"):
+        return int(value[1:])
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def test_ethereum_vector_counts() -> None:
+    assert len(ETH_VALID) == 28
+    assert len(ETH_INVALID) == 26
+    assert all(case["in"] == "INVALID" for case in ETH_INVALID.values())
+    assert [case["in"] for case in ETH_RANDOM.values()] == ["VALID"]
+
+
+@pytest.mark.parametrize("name", list(ETH_VALID))
+def test_ethereum_valid(name: str) -> None:
+    case = ETH_VALID[name]
+    item, encoded = _item(case["in"]), _out(case)
+    assert rlp.encode(item) == encoded
+    assert rlp.decode(encoded) == item
+    assert pyrlp.encode(item) == encoded
+    value = _integer(case["in"])
+    if value is not None:  # integers also decode back through decode_uint
+        decoded = rlp.decode(encoded)
+        assert isinstance(decoded, bytes)
+        assert rlp.decode_uint(decoded, max_bits=max(256, value.bit_length())) == value
+        if value.bit_length() > 256:  # "bigint" (2**256): over the default 256-bit limit
+            with pytest.raises(InvalidEncoding):
+                rlp.decode_uint(decoded)
+
+
+@pytest.mark.parametrize("name", list(ETH_RANDOM))
+def test_ethereum_random_valid(name: str) -> None:
+    encoded = _out(ETH_RANDOM[name])
+    assert rlp.encode(rlp.decode(encoded)) == encoded
+
+
+@pytest.mark.parametrize("name", list(ETH_INVALID))
+def test_ethereum_invalid(name: str) -> None:
+    with pytest.raises(InvalidEncoding) as info:
+        rlp.decode(_out(ETH_INVALID[name]))
+    assert info.value.code == rlp.RLP_ERROR_CODE
+
+
+# Ours (item, encoding): examples not in ethereum/tests (the Yellow Paper / wiki examples
+# that are there, e.g. "dog", [], b"\x00", 128, listsoflists2, the 56-byte Lorem, are
+# tested above from the file).
 VECTORS: list[tuple[Any, bytes]] = [
-    (b"dog", b"\x83dog"),
     ([b"cat", b"dog"], b"\xc8\x83cat\x83dog"),
-    (b"", b"\x80"),
-    ([], b"\xc0"),
-    (b"\x00", b"\x00"),
     (b"\x0f", b"\x0f"),
-    (b"\x7f", b"\x7f"),
-    (b"\x80", b"\x81\x80"),
     (b"\x04\x00", b"\x82\x04\x00"),
-    ([[], [[]], [[], [[]]]], bytes.fromhex("c7c0c1c0c3c0c1c0")),
-    (
-        b"Lorem ipsum dolor sit amet, consectetur adipisicing elit",
-        b"\xb8\x38Lorem ipsum dolor sit amet, consectetur adipisicing elit",
-    ),
     (b"a" * 55, b"\xb7" + b"a" * 55),
     (b"a" * 256, b"\xb9\x01\x00" + b"a" * 256),
     ([b"a" * 60], b"\xf8\x3e\xb8\x3c" + b"a" * 60),
@@ -91,12 +162,11 @@ def test_decode_uint_limits() -> None:
         rlp.decode_uint([])  # type: ignore[arg-type]
 
 
+# Ours; the empty input and 0x8100 / 0x817f are ethereum/tests' emptyEncoding and
+# bytesShouldBeSingleByte00/7F, tested above from the file.
 @pytest.mark.parametrize(
     ("name", "data"),
     [
-        ("empty", b""),
-        ("single byte wrapped", b"\x81\x00"),
-        ("single byte 0x7f wrapped", b"\x81\x7f"),
         ("long string form for short", b"\xb8\x05hello"),
         ("long string length leading zero", b"\xb9\x00\x38" + b"a" * 56),
         ("long list form for short", b"\xf8\x02\x80\x80"),
