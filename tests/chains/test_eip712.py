@@ -521,3 +521,46 @@ def test_random_atomic_structs_match_eth_account(fields: list[tuple[str, Any]], 
     result = eip712.hash_typed_data(doc)
     assert result.digest == reference_hash(doc)
     assert result.chain_id == chain
+
+
+def _doc_with(types: dict[str, Any], primary: str, message: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "types": {"EIP712Domain": [{"name": "name", "type": "string"}], **types},
+        "domain": {"name": "x"},
+        "primaryType": primary,
+        "message": message,
+    }
+
+
+def _code_of(document: dict[str, Any]) -> str:
+    with pytest.raises(InvalidParameters) as excinfo:
+        eip712.hash_typed_data(document)
+    return excinfo.value.code
+
+
+def test_types_table_is_bounded() -> None:
+    """Shapes that made hashing quadratic (thousands of array dimensions, long chains of
+    distinct struct types) are refused up front; the bounds themselves are accepted and
+    hash like eth-account."""
+    dims = eip712.MAX_ARRAY_DIMENSIONS
+    deep = _doc_with({"M": [{"name": "a", "type": "uint8" + "[]" * dims}]}, "M", {"a": [[]]})
+    assert eip712.eip712_hash(deep) == reference_hash(deep)
+    too_deep = _doc_with(
+        {"M": [{"name": "a", "type": "uint8" + "[]" * (dims + 1)}]}, "M", {"a": [[]]}
+    )
+    assert _code_of(too_deep) == "InvalidEip712"
+
+    n = eip712.MAX_STRUCT_TYPES - 2  # plus EIP712Domain and M
+    chain = {f"T{i}": [{"name": "x", "type": f"T{i + 1}[]"}] for i in range(n - 1)}
+    chain[f"T{n - 1}"] = [{"name": "x", "type": "uint8"}]
+    chain["M"] = [{"name": "t", "type": "T0"}]
+    assert len(eip712.hash_typed_data(_doc_with(chain, "M", {"t": {"x": []}})).digest) == 32
+    chain["Extra"] = [{"name": "x", "type": "uint8"}]
+    assert _code_of(_doc_with(chain, "M", {"t": {"x": []}})) == "InvalidEip712"
+
+    fields = eip712.MAX_FIELDS - 1  # plus EIP712Domain's one
+    wide = {"M": [{"name": f"f{i}", "type": "uint8"} for i in range(fields)]}
+    message = {f"f{i}": i % 256 for i in range(fields)}
+    assert len(eip712.hash_typed_data(_doc_with(wide, "M", message)).digest) == 32
+    wide["N"] = [{"name": "x", "type": "uint8"}]
+    assert _code_of(_doc_with(wide, "M", message)) == "InvalidEip712"

@@ -28,8 +28,9 @@ Rules (anything else raises ``InvalidParameters`` with code ``"InvalidEip712"``)
   ``string``, ``bytes``,
   ``bytes1``..``bytes32``, ``uint8``..``uint256`` and ``int8``..``int256`` in steps of 8;
   bare ``uint``/``int`` are not EIP-712 types), defined structs, or arrays of those with
-  any number of dimensions, fixed (``T[3]``, length >= 1) or dynamic (``T[]``). Every type
-  referenced anywhere in ``types`` must be defined.
+  up to ``MAX_ARRAY_DIMENSIONS`` (8) dimensions, fixed (``T[3]``, length >= 1) or dynamic
+  (``T[]``). Every type referenced anywhere in ``types`` must be defined. At most
+  ``MAX_STRUCT_TYPES`` (256) struct types with ``MAX_FIELDS`` (2048) fields in all.
 - ``EIP712Domain``: if present in ``types``, its fields may only be the standard ones
   with their standard types (``name string``, ``version string``, ``chainId uint256``,
   ``verifyingContract address``, ``salt bytes32``), in the order given (which is what gets
@@ -49,6 +50,7 @@ Rules (anything else raises ``InvalidParameters`` with code ``"InvalidEip712"``)
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -59,7 +61,10 @@ from shardvault.errors import InvalidParameters
 
 __all__ = [
     "DOMAIN_FIELDS",
+    "MAX_ARRAY_DIMENSIONS",
     "MAX_DEPTH",
+    "MAX_FIELDS",
+    "MAX_STRUCT_TYPES",
     "TypedDataHash",
     "eip712_hash",
     "encode_type",
@@ -71,6 +76,12 @@ ERROR_CODE = "InvalidEip712"
 
 #: Deepest value nesting (structs and arrays) accepted.
 MAX_DEPTH = 48
+#: Bounds on the ``types`` table, so hashing a document stays cheap whatever its shape
+#: (real documents -- permits, orders, votes -- use a handful of types, a few dozen
+#: fields and one or two array dimensions).
+MAX_STRUCT_TYPES = 256
+MAX_FIELDS = 2048
+MAX_ARRAY_DIMENSIONS = 8
 
 #: Standard ``EIP712Domain`` fields, in the canonical order used when deriving the type.
 DOMAIN_FIELDS: tuple[tuple[str, str], ...] = (
@@ -127,19 +138,25 @@ class TypedDataHash:
 # ---------------------------------------------------------------------------
 
 
-def _split_type(type_str: str) -> tuple[str, list[int | None]]:
-    """``"Person[2][]"`` -> (``"Person"``, [2, None]) (dimensions innermost first)."""
+@functools.lru_cache(maxsize=4096)
+def _split_type(type_str: str) -> tuple[str, tuple[int | None, ...]]:
+    """``"Person[2][]"`` -> (``"Person"``, (2, None)) (dimensions innermost first)."""
     match = _TYPE_RE.fullmatch(type_str)
     if match is None:
         raise _fail(f"malformed type {_show(type_str)}")
-    dims: list[int | None] = [int(d) if d else None for d in _DIM_RE.findall(match.group(2))]
+    dims = tuple(int(d) if d else None for d in _DIM_RE.findall(match.group(2)))
+    if len(dims) > MAX_ARRAY_DIMENSIONS:
+        raise _fail(f"type {_show(type_str)} has more than {MAX_ARRAY_DIMENSIONS} dimensions")
     return match.group(1), dims
 
 
 def _validate_types(raw_types: object) -> Types:
     if not isinstance(raw_types, Mapping):
         raise _fail("types must be an object")
+    if len(raw_types) > MAX_STRUCT_TYPES:
+        raise _fail(f"at most {MAX_STRUCT_TYPES} struct types")
     types: Types = {}
+    total_fields = 0
     for name, fields in raw_types.items():
         if not isinstance(name, str) or _IDENT_RE.fullmatch(name) is None:
             raise _fail(f"invalid struct name {_show(name)}")
@@ -147,6 +164,9 @@ def _validate_types(raw_types: object) -> Types:
             raise _fail(f"struct name {_show(name)} shadows an atomic type")
         if isinstance(fields, str | bytes) or not isinstance(fields, Sequence):
             raise _fail(f"fields of {name} must be a list")
+        total_fields += len(fields)
+        if total_fields > MAX_FIELDS:
+            raise _fail(f"at most {MAX_FIELDS} fields in all struct types")
         parsed: list[tuple[str, str]] = []
         seen: set[str] = set()
         for field in fields:
