@@ -263,7 +263,14 @@ def test_wrong_session_prover_verifier_or_ciphertext_fails() -> None:
     same_modulus = generate_ring_pedersen(P512[2], P512[3]).params
     assert rejected(PROOF, params=same_modulus) == EQ_RP
     other = generate_ring_pedersen(P512[4], P512[5]).params
-    assert rejected(PROOF, params=other) in (EQ_RP, "pi-enc: S range", "pi-enc: C range")
+    # S, C are residues mod the verifier's N̂ and z3's bound scales with N̂: any may
+    # fail first under another modulus, depending on the random proof.
+    assert rejected(PROOF, params=other) in (
+        EQ_RP,
+        "pi-enc: S range",
+        "pi-enc: C range",
+        "pi-enc: z3 size",
+    )
     # Another ciphertext: same plaintext re-randomized, another plaintext, another key.
     assert rejected(PROOF, ciphertext=PK.rerandomize(K)) == EQ_RP
     assert rejected(PROOF, ciphertext=PK.encrypt(K_PLAIN + 1)) == EQ_RP
