@@ -569,6 +569,38 @@ def test_psbt_bad_inputs_sign_nothing(api: Api) -> None:
     assert signatures_of(api, w["signingKey"]["id"]) == []
 
 
+def test_psbt_already_signed_by_the_key_is_nothing_to_sign(api: Api) -> None:
+    w = create_wallet(api, "Bitcoin")
+    spk = escript.p2wpkh(EPublicKey.parse(bytes.fromhex(w["signingKey"]["publicKey"])))
+    psbt, _ = _psbt_for(spk, spk)
+    path = f"/wallets/{w['id']}/signatures"
+    first = api.post(path, {"kind": "Psbt", "psbt": psbt.to_string()})
+    assert first.status_code == 200 and first.json()["signedInputs"] == [0, 1]
+    calls = api.vault.calls["sign"]
+    r = api.post(path, {"kind": "Psbt", "psbt": first.json()["signedData"]})
+    assert r.status_code == 400, r.text
+    err = error_of(r)
+    assert err["code"] == "NothingToSign"
+    assert [s["index"] for s in err["details"]["skippedInputs"]] == [0, 1]
+    assert api.vault.calls["sign"] == calls
+    assert len(signatures_of(api, w["signingKey"]["id"])) == 1
+
+
+def test_evm_message_signatures_are_65_bytes_with_v_27_plus_recid(api: Api) -> None:
+    w = create_wallet(api, "Ethereum")
+    path = f"/wallets/{w['id']}/signatures"
+    for body, signable in (
+        ({"kind": "Eip191", "message": "0x6869"}, encode_defunct(primitive=b"hi")),
+        ({"kind": "Eip712", **TYPED_DATA}, encode_typed_data(full_message=TYPED_DATA)),
+    ):
+        out = api.post(path, body).json()
+        encoded = bytes.fromhex(out["signature"]["encoded"][2:])
+        assert len(encoded) == 65 and encoded[64] == 27 + out["signature"]["recid"]
+        assert encoded[:32] == bytes.fromhex(out["signature"]["r"][2:])
+        assert encoded[32:64] == bytes.fromhex(out["signature"]["s"][2:])
+        assert Account.recover_message(signable, signature=encoded) == w["address"]
+
+
 def test_large_request_is_prepared_off_the_event_loop(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
