@@ -72,34 +72,11 @@ GOAL_ADDED_MS = 2.0
 POOL_TARGET = 8  # as bench_rest_ecdsa
 PSBT_MANY = 10
 TO = "0x3535353535353535353535353535353535353535"
-TYPED_DATA: dict[str, Any] = {  # the EIP-712 "Mail" example, as in tests/api
-    "types": {
-        "EIP712Domain": [
-            {"name": "name", "type": "string"},
-            {"name": "version", "type": "string"},
-            {"name": "chainId", "type": "uint256"},
-            {"name": "verifyingContract", "type": "address"},
-        ],
-        "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
-        "Mail": [
-            {"name": "from", "type": "Person"},
-            {"name": "to", "type": "Person"},
-            {"name": "contents", "type": "string"},
-        ],
-    },
-    "primaryType": "Mail",
-    "domain": {
-        "name": "Ether Mail",
-        "version": "1",
-        "chainId": 1,
-        "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC",
-    },
-    "message": {
-        "from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
-        "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
-        "contents": "Hello, Bob!",
-    },
-}
+#: The EIP-712 "Mail" example, from the test vectors (the EIP's own document).
+MAIL_VECTOR = (
+    Path(__file__).resolve().parent.parent / "tests" / "vectors" / "eip712-mail-example.json"
+)
+TYPED_DATA: dict[str, Any] = json.loads(MAIL_VECTOR.read_text())["typed_data"]
 
 
 class VerificationError(RuntimeError):

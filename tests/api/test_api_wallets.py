@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from typing import Any
 
@@ -27,6 +28,7 @@ from eth_account.typed_transactions import TypedTransaction
 from eth_utils import keccak, to_bytes, to_checksum_address
 from hexbytes import HexBytes
 from nacl.signing import VerifyKey
+from shared_vectors import LOCAL_VECTORS
 from solders.hash import Hash
 from solders.keypair import Keypair
 from solders.message import Message
@@ -129,34 +131,10 @@ def eip1559_unsigned(chain_id: int) -> tuple[bytes, dict[str, Any]]:
     return raw, tx
 
 
-TYPED_DATA: dict[str, Any] = {
-    "types": {
-        "EIP712Domain": [
-            {"name": "name", "type": "string"},
-            {"name": "version", "type": "string"},
-            {"name": "chainId", "type": "uint256"},
-            {"name": "verifyingContract", "type": "address"},
-        ],
-        "Person": [{"name": "name", "type": "string"}, {"name": "wallet", "type": "address"}],
-        "Mail": [
-            {"name": "from", "type": "Person"},
-            {"name": "to", "type": "Person"},
-            {"name": "contents", "type": "string"},
-        ],
-    },
-    "primaryType": "Mail",
-    "domain": {
-        "name": "Ether Mail",
-        "version": "1",
-        "chainId": 1,
-        "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC",
-    },
-    "message": {
-        "from": {"name": "Cow", "wallet": "0xCD2a3d9F938E13CD947Ec05AbC7FE734Df8DD826"},
-        "to": {"name": "Bob", "wallet": "0xbBbBBBBbbBBBbbbBbbBbbbbBBbBbbbbBbBbbBBbB"},
-        "contents": "Hello, Bob!",
-    },
-}
+# EIP-712's Mail example (tests/vectors/eip712-mail-example.json, from the EIP).
+TYPED_DATA: dict[str, Any] = json.loads((LOCAL_VECTORS / "eip712-mail-example.json").read_text())[
+    "typed_data"
+]
 
 
 # -- networks -----------------------------------------------------------------------------
