@@ -12,61 +12,24 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from clihelpers import flat, invoke
 from nacl.signing import SigningKey
-from typer.testing import CliRunner
 
 from shardvault import cli
 from shardvault.cli import app, parse_private_key_material
 from shardvault.crypto.keyformats import ed25519_scalar_from_seed
 from shardvault.sdk import Client, InvalidArgument
 
-runner = CliRunner()
-
-
-def invoke(*args: str, input: str | bytes | None = None) -> Any:
-    result = runner.invoke(app, list(args), input=input)
-    assert "Traceback" not in result.output
-    return result
-
-
-def flat(text: str) -> str:
-    """Output with rich's box drawing and line wrapping removed."""
-    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
-
 
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def mock_api(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], list[httpx.Request]]:
-    """Route the CLI's client through an ``httpx.MockTransport`` handler."""
-
-    def install(handler: Callable[[httpx.Request], httpx.Response]) -> list[httpx.Request]:
-        seen: list[httpx.Request] = []
-
-        def record(request: httpx.Request) -> httpx.Response:
-            seen.append(request)
-            return handler(request)
-
-        monkeypatch.setattr(
-            cli,
-            "_client",
-            lambda *a: Client(
-                "http://vault.test", token="t", transport=httpx.MockTransport(record)
-            ),
-        )
-        return seen
-
-    return install
 
 
 # -- argument validation ----------------------------------------------------------------

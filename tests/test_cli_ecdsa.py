@@ -7,22 +7,19 @@ import asyncio
 import io
 import json
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from clihelpers import flat, invoke
 from rich.console import Console
-from typer.testing import CliRunner
 
 from shardvault import cli
-from shardvault.cli import app, watch_ecdsa
+from shardvault.cli import watch_ecdsa
 from shardvault.coordinator.interface import EcdsaStatus
 from shardvault.sdk import Client, Key
 from shardvault.sdk.client import KeysApi
-
-runner = CliRunner()
 
 ECDSA_KEY = {
     "id": "key-1",
@@ -36,37 +33,6 @@ ECDSA_KEY = {
     "minSigners": 2,
     "signers": ["sgn-a", "sgn-b", "sgn-c"],
 }
-
-
-def invoke(*args: str, input: str | bytes | None = None) -> Any:
-    result = runner.invoke(app, list(args), input=input)
-    assert "Traceback" not in result.output
-    return result
-
-
-def flat(text: str) -> str:
-    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
-
-
-@pytest.fixture
-def mock_api(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], list[httpx.Request]]:
-    def install(handler: Callable[[httpx.Request], httpx.Response]) -> list[httpx.Request]:
-        seen: list[httpx.Request] = []
-
-        def record(request: httpx.Request) -> httpx.Response:
-            seen.append(request)
-            return handler(request)
-
-        monkeypatch.setattr(
-            cli,
-            "_client",
-            lambda *a: Client(
-                "http://vault.test", token="t", transport=httpx.MockTransport(record)
-            ),
-        )
-        return seen
-
-    return install
 
 
 # -- keys refresh ----------------------------------------------------------------------------

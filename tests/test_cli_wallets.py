@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import base64
 import json
-import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
-
-from shardvault import cli
-from shardvault.cli import app
-from shardvault.sdk import Client
-
-runner = CliRunner()
+from clihelpers import flat, invoke
 
 WALLET = {
     "id": "wa-1",
@@ -44,37 +36,6 @@ SIGNATURE = {
     "dateRequested": "2026-11-25T12:00:00.000Z",
     "dateSigned": "2026-11-25T12:00:00.100Z",
 }
-
-
-def invoke(*args: str) -> Any:
-    result = runner.invoke(app, list(args))
-    assert "Traceback" not in result.output
-    return result
-
-
-def flat(text: str) -> str:
-    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
-
-
-@pytest.fixture
-def mock_api(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any], list[httpx.Request]]:
-    def install(handler: Callable[[httpx.Request], httpx.Response]) -> list[httpx.Request]:
-        seen: list[httpx.Request] = []
-
-        def record(request: httpx.Request) -> httpx.Response:
-            seen.append(request)
-            return handler(request)
-
-        monkeypatch.setattr(
-            cli,
-            "_client",
-            lambda *a: Client(
-                "http://vault.test", token="t", transport=httpx.MockTransport(record)
-            ),
-        )
-        return seen
-
-    return install
 
 
 def test_help_lists_wallet_commands() -> None:
