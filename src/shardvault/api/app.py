@@ -112,6 +112,7 @@ logger = logging.getLogger("shardvault.api")
 P = ParamSpec("P")
 T = TypeVar("T")
 K = TypeVar("K")
+R = TypeVar("R")
 
 #: Public key sizes per curve (Ed25519: 32 bytes; secp256k1: 33-byte compressed).
 _PUBLIC_KEY_SIZES = {"ed25519": 32, "secp256k1": 33}
@@ -291,6 +292,15 @@ def _unique_tags(tags: list[str] | None) -> list[str]:
 
 def _page_token(last_id: str) -> str:
     return b64url_encode(last_id.encode("ascii"))
+
+
+def _one_page(rows: list[R], limit: int, id_of: Callable[[R], str]) -> tuple[list[R], str | None]:
+    """The page (the first ``limit`` of the ``limit + 1`` rows fetched) and the token of
+    the next one, if that extra row exists."""
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    return page, _page_token(id_of(page[-1]))
 
 
 def _parse_page_token(token: str | None, prefix: str) -> str | None:
@@ -610,12 +620,8 @@ def create_app(
     ) -> KeyList:
         before = _parse_page_token(pagination_token, "key")
         rows = await _db(store.list_keys, caller.org_id, before, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return KeyList(
-            items=[_key_out(k) for k in rows],
-            next_page_token=_page_token(rows[-1].id) if more else None,
-        )
+        page, next_token = _one_page(rows, limit, lambda k: k.id)
+        return KeyList(items=[_key_out(k) for k in page], next_page_token=next_token)
 
     @router.get(
         "/keys/{keyId}", response_model=KeyOut, response_model_exclude_none=True, tags=["keys"]
@@ -981,11 +987,9 @@ def create_app(
         _check_key_id(key_id)
         before = _parse_page_token(pagination_token, "sig")
         rows = await _db(store.list_signatures, caller.org_id, key_id, before, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
+        page, next_token = _one_page(rows, limit, lambda sig: sig.id)
         return SignatureList(
-            items=[_signature_out(s) for s in rows],
-            next_page_token=_page_token(rows[-1].id) if more else None,
+            items=[_signature_out(sig) for sig in page], next_page_token=next_token
         )
 
     @router.get(
@@ -1127,12 +1131,8 @@ def create_app(
     ) -> WalletList:
         before = _parse_page_token(pagination_token, "wa")
         rows = await _db(store.list_wallets, caller.org_id, before, limit + 1)
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return WalletList(
-            items=[_wallet_out(w, k) for w, k in rows],
-            next_page_token=_page_token(rows[-1][0].id) if more else None,
-        )
+        page, next_token = _one_page(rows, limit, lambda row: row[0].id)
+        return WalletList(items=[_wallet_out(w, k) for w, k in page], next_page_token=next_token)
 
     @router.get(
         "/wallets/{walletId}",
