@@ -26,6 +26,7 @@ from eth_account._utils.legacy_transactions import serializable_unsigned_transac
 from eth_account.messages import encode_defunct, encode_typed_data
 from eth_account.typed_transactions import TypedTransaction
 from eth_utils import keccak, to_bytes, to_checksum_address
+from evmhelpers import eip1559_unsigned
 from hexbytes import HexBytes
 from nacl.signing import VerifyKey
 from shared_vectors import LOCAL_VECTORS
@@ -109,25 +110,6 @@ def legacy_unsigned(chain_id: int, nonce: int = 0) -> tuple[bytes, dict[str, Any
         [nonce, tx["gasPrice"], tx["gas"], to_bytes(hexstr=TO), tx["value"], b"", chain_id, 0, 0]
     )
     assert keccak(raw) == serializable_unsigned_transaction_from_dict(tx).hash()
-    return raw, tx
-
-
-def eip1559_unsigned(chain_id: int) -> tuple[bytes, dict[str, Any]]:
-    tx = {
-        "type": 2,
-        "chainId": chain_id,
-        "nonce": 7,
-        "maxFeePerGas": 30 * 10**9,
-        "maxPriorityFeePerGas": 2 * 10**9,
-        "gas": 50000,
-        "to": TO,
-        "value": 12345,
-        "data": b"\x01\x02",
-        "accessList": [],
-    }
-    fields = [chain_id, 7, tx["maxPriorityFeePerGas"], tx["maxFeePerGas"], 50000]
-    raw = b"\x02" + rlp.encode([*fields, to_bytes(hexstr=TO), 12345, b"\x01\x02", []])
-    assert keccak(raw) == TypedTransaction.from_dict(tx).hash()
     return raw, tx
 
 
@@ -345,7 +327,7 @@ def test_list_get_update_and_tags(api: Api) -> None:
 def test_sign_legacy_and_eip1559_transactions(api: Api, network: str) -> None:
     w = create_wallet(api, network)
     chain_id = EVM_NETWORKS[network]
-    for raw, tx in (legacy_unsigned(chain_id), eip1559_unsigned(chain_id)):
+    for raw, tx in (legacy_unsigned(chain_id), eip1559_unsigned(chain_id, to=TO)):
         r = api.post(
             f"/wallets/{w['id']}/signatures",
             {"kind": "Transaction", "transaction": "0x" + raw.hex()},
@@ -413,7 +395,7 @@ def test_evm_bad_inputs_sign_nothing(api: Api) -> None:
     w = create_wallet(api, "Ethereum")
     path = f"/wallets/{w['id']}/signatures"
     wrong_chain, _ = legacy_unsigned(8453)
-    typed_1559, _ = eip1559_unsigned(137)
+    typed_1559, _ = eip1559_unsigned(137, to=TO)
     bad_typed = {**TYPED_DATA, "primaryType": "Nope"}
     other_chain = {**TYPED_DATA, "domain": {**TYPED_DATA["domain"], "chainId": 10}}
     cases: list[tuple[dict[str, Any], str]] = [

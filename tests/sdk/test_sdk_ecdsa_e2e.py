@@ -17,6 +17,7 @@ import pytest
 from eth_account import Account
 from eth_account.messages import _hash_eip191_message, encode_defunct
 from eth_keys import keys as eth_keys
+from evmhelpers import eip1559_unsigned
 
 from shardvault.api import set_key_export
 from shardvault.sdk import Client, ShardvaultApiError
@@ -122,7 +123,7 @@ def test_imported_eth_key_wallets_sign_transactions_on_every_evm_network(
     mainnet = client.wallets.create("Ethereum", signing_key_id=key.id)
     base = client.wallets.create("Base", signing_key_id=key.id)
     assert mainnet.address == base.address == account.address
-    unsigned = _unsigned_1559(8453, Account.create().address)
+    unsigned, _ = eip1559_unsigned(8453, to=Account.create().address, gas=21000, data=b"")
     result = client.wallets.sign_transaction(base.id, "0x" + unsigned.hex())
     assert result.status == "Signed" and result.signed_data is not None
     assert Account.recover_transaction(result.signed_data) == account.address
@@ -152,27 +153,3 @@ def test_bitcoin_p2wpkh_wallet_signs_a_psbt(client: Client) -> None:
     sig = signed.inputs[0].partial_sigs[pub]
     digest = signed.tx.sighash_segwit(0, escript.p2pkh(pub), 100_000, sighash=1)
     assert coincurve.PublicKey(pub.sec()).verify(sig[:-1], digest, hasher=None)
-
-
-def _unsigned_1559(chain_id: int, to: str) -> bytes:
-    """An unsigned EIP-1559 transaction, checked against eth-account's own hashing."""
-    import rlp
-    from eth_account.typed_transactions import TypedTransaction
-    from eth_utils import keccak, to_bytes
-
-    tx = {
-        "type": 2,
-        "chainId": chain_id,
-        "nonce": 7,
-        "maxFeePerGas": 30 * 10**9,
-        "maxPriorityFeePerGas": 2 * 10**9,
-        "gas": 21000,
-        "to": to,
-        "value": 12345,
-        "data": b"",
-        "accessList": [],
-    }
-    fields = [chain_id, 7, tx["maxPriorityFeePerGas"], tx["maxFeePerGas"], 21000]
-    raw = b"\x02" + rlp.encode([*fields, to_bytes(hexstr=to), 12345, b"", []])
-    assert keccak(raw) == TypedTransaction.from_dict(tx).hash()
-    return raw

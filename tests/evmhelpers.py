@@ -1,0 +1,35 @@
+"""Unsigned EVM transactions for tests, each checked against eth-account's own hashing
+before use (so a test that signs one signs what eth-account would)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rlp
+from eth_account.typed_transactions import TypedTransaction
+from eth_utils import keccak, to_bytes
+
+#: A recipient address (EIP-155's example).
+TO = "0x3535353535353535353535353535353535353535"
+
+
+def eip1559_unsigned(
+    chain_id: int, *, to: str = TO, nonce: int = 7, gas: int = 50000, data: bytes = b"\x01\x02"
+) -> tuple[bytes, dict[str, Any]]:
+    """The unsigned EIP-1559 transaction (``0x02 || rlp(...)``) and its eth-account dict."""
+    tx = {
+        "type": 2,
+        "chainId": chain_id,
+        "nonce": nonce,
+        "maxFeePerGas": 30 * 10**9,
+        "maxPriorityFeePerGas": 2 * 10**9,
+        "gas": gas,
+        "to": to,
+        "value": 12345,
+        "data": data,
+        "accessList": [],
+    }
+    fields = [chain_id, nonce, tx["maxPriorityFeePerGas"], tx["maxFeePerGas"], gas]
+    raw = b"\x02" + rlp.encode([*fields, to_bytes(hexstr=to), 12345, data, []])
+    assert keccak(raw) == TypedTransaction.from_dict(tx).hash()
+    return raw, tx
