@@ -274,9 +274,12 @@ def _nonce(item: RlpItem, name: str = "nonce") -> int:
     return value
 
 
-def _bytes(item: RlpItem, name: str) -> bytes:
+def _bytes(item: RlpItem, name: str, size: int | None = None) -> bytes:
+    """A byte-string field (of exactly ``size`` bytes, when given)."""
     if not isinstance(item, bytes):
         raise _bad_tx(f"transaction field {name} must be a byte string, not a list")
+    if size is not None and len(item) != size:
+        raise _bad_tx(f"{name} must be {size} bytes")
     return item
 
 
@@ -360,16 +363,12 @@ def _access_list(item: RlpItem) -> tuple[AccessListEntry, ...]:
         pair = _list(entry, "accessList entry")
         if len(pair) != 2:
             raise _bad_tx("access-list entry must be [address, storageKeys]")
-        address = _bytes(pair[0], "accessList address")
-        if len(address) != 20:
-            raise _bad_tx("access-list address must be 20 bytes")
-        keys = []
-        for key in _list(pair[1], "accessList storageKeys"):
-            raw = _bytes(key, "accessList storage key")
-            if len(raw) != 32:
-                raise _bad_tx("access-list storage key must be 32 bytes")
-            keys.append(raw)
-        entries.append(AccessListEntry(address, tuple(keys)))
+        address = _bytes(pair[0], "accessList address", 20)
+        keys = tuple(
+            _bytes(key, "accessList storage key", 32)
+            for key in _list(pair[1], "accessList storageKeys")
+        )
+        entries.append(AccessListEntry(address, keys))
     return tuple(entries)
 
 
@@ -379,9 +378,7 @@ def _authorization_list(item: RlpItem) -> tuple[Authorization, ...]:
         fields = _list(entry, "authorization")
         if len(fields) != 6:
             raise _bad_tx("authorization must be [chainId, address, nonce, yParity, r, s]")
-        address = _bytes(fields[1], "authorization address")
-        if len(address) != 20:
-            raise _bad_tx("authorization address must be 20 bytes")
+        address = _bytes(fields[1], "authorization address", 20)
         entries.append(
             Authorization(
                 chain_id=_uint(fields[0], "authorization chainId"),
