@@ -17,7 +17,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 
 import pytest
-from cggmp_helpers import deliver, make_parties, new_sid
+from cggmp_helpers import deliver, new_sid
 
 from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.zk import affgstar, dec
@@ -35,13 +35,6 @@ from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessa
 
 Q = SECP256K1.order
 Tamper = Callable[[ProtocolMessage, int], ProtocolMessage | None]
-
-
-@pytest.fixture(scope="module")
-def aux3() -> dict[int, AuxInfo]:
-    parties = make_parties(3)
-    deliver(parties)
-    return {p.me: p.result() for p in parties}
 
 
 @pytest.fixture
