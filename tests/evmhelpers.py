@@ -9,6 +9,20 @@ import rlp
 from eth_account.typed_transactions import TypedTransaction
 from eth_utils import keccak, to_bytes
 
+#: The EVM networks the vault supports and their chain ids (the issue's list): what the
+#: tests expect of GET /networks and of chains.networks.
+EVM_CHAIN_IDS: dict[str, int] = {
+    "Ethereum": 1,
+    "EthereumSepolia": 11155111,
+    "Base": 8453,
+    "BaseSepolia": 84532,
+    "ArbitrumOne": 42161,
+    "Optimism": 10,
+    "Polygon": 137,
+    "Bsc": 56,
+    "AvalancheC": 43114,
+}
+
 #: A recipient address (EIP-155's example).
 TO = "0x3535353535353535353535353535353535353535"
 

@@ -26,7 +26,7 @@ from eth_account._utils.legacy_transactions import serializable_unsigned_transac
 from eth_account.messages import encode_defunct, encode_typed_data
 from eth_account.typed_transactions import TypedTransaction
 from eth_utils import keccak, to_bytes, to_checksum_address
-from evmhelpers import eip1559_unsigned
+from evmhelpers import EVM_CHAIN_IDS, eip1559_unsigned
 from hexbytes import HexBytes
 from nacl.signing import VerifyKey
 from shared_vectors import LOCAL_VECTORS
@@ -41,17 +41,6 @@ from shardvault.crypto.groups import ED25519, SECP256K1, Group
 from shardvault.crypto.keyformats import ed25519_scalar_from_seed
 from shardvault.crypto.shamir import split_secret
 
-EVM_NETWORKS = {
-    "Ethereum": 1,
-    "EthereumSepolia": 11155111,
-    "Base": 8453,
-    "BaseSepolia": 84532,
-    "ArbitrumOne": 42161,
-    "Optimism": 10,
-    "Polygon": 137,
-    "Bsc": 56,
-    "AvalancheC": 43114,
-}
 TO = to_checksum_address("0x" + "5a" * 20)
 
 
@@ -124,7 +113,7 @@ def test_networks_list(api: Api) -> None:
     r = api.get("/networks")
     assert r.status_code == 200
     items = {n["network"]: n for n in r.json()["items"]}
-    for name, chain_id in EVM_NETWORKS.items():
+    for name, chain_id in EVM_CHAIN_IDS.items():
         assert items[name] == {
             "network": name,
             "family": "EVM",
@@ -163,11 +152,11 @@ def test_imported_eth_key_has_the_same_address_on_every_evm_network(api: Api) ->
     secret = int.from_bytes(bytes(account.key), "big")
     key = import_key(api, SECP256K1, secret, "CGGMP24", "secp256k1")
     addresses = {
-        create_wallet(api, n, signingKey={"id": key["id"]})["address"] for n in EVM_NETWORKS
+        create_wallet(api, n, signingKey={"id": key["id"]})["address"] for n in EVM_CHAIN_IDS
     }
     assert addresses == {account.address}
     # one key, many wallets
-    assert len(api.get("/wallets").json()["items"]) == len(EVM_NETWORKS)
+    assert len(api.get("/wallets").json()["items"]) == len(EVM_CHAIN_IDS)
 
 
 def test_bitcoin_wallet_addresses_match_embit(api: Api) -> None:
@@ -326,7 +315,7 @@ def test_list_get_update_and_tags(api: Api) -> None:
 @pytest.mark.parametrize("network", ["Ethereum", "Base", "Polygon"])
 def test_sign_legacy_and_eip1559_transactions(api: Api, network: str) -> None:
     w = create_wallet(api, network)
-    chain_id = EVM_NETWORKS[network]
+    chain_id = EVM_CHAIN_IDS[network]
     for raw, tx in (legacy_unsigned(chain_id), eip1559_unsigned(chain_id, to=TO)):
         r = api.post(
             f"/wallets/{w['id']}/signatures",

@@ -9,23 +9,13 @@ from embit import script as escript
 from embit.ec import PublicKey as EPublicKey
 from embit.networks import NETWORKS as EMBIT_NETWORKS
 from eth_account import Account
+from evmhelpers import EVM_CHAIN_IDS
 from nacl.signing import SigningKey
 from solders.pubkey import Pubkey
 
 from shardvault.chains.networks import NETWORKS, address_for, check_scheme, get_network
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
-EVM = {
-    "Ethereum": 1,
-    "EthereumSepolia": 11155111,
-    "Base": 8453,
-    "BaseSepolia": 84532,
-    "ArbitrumOne": 42161,
-    "Optimism": 10,
-    "Polygon": 137,
-    "Bsc": 56,
-    "AvalancheC": 43114,
-}
 BITCOIN = {
     "Bitcoin": "bc",
     "BitcoinTestnet3": "tb",
@@ -36,8 +26,8 @@ EMBIT_NET = {"bc": "main", "tb": "test", "bcrt": "regtest"}
 
 
 def test_table() -> None:
-    assert set(NETWORKS) == set(EVM) | set(BITCOIN) | {"Solana", "SolanaDevnet"}
-    for name, chain_id in EVM.items():
+    assert set(NETWORKS) == set(EVM_CHAIN_IDS) | set(BITCOIN) | {"Solana", "SolanaDevnet"}
+    for name, chain_id in EVM_CHAIN_IDS.items():
         n = get_network(name)
         assert (n.family, n.chain_id, n.hrp) == ("EVM", chain_id, None)
         assert [(s.scheme, s.curve) for s in n.allowed_schemes] == [("ECDSA", "secp256k1")]
@@ -73,7 +63,7 @@ def test_unknown_network_and_scheme() -> None:
 def test_evm_address_is_the_same_on_every_evm_network() -> None:
     account = Account.create()
     pub = coincurve.PrivateKey(bytes(account.key)).public_key.format()
-    for name in EVM:
+    for name in EVM_CHAIN_IDS:
         assert address_for(name, "ECDSA", "secp256k1", pub) == account.address
 
 
