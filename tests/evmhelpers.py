@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import coincurve
 import rlp
 from eth_account.typed_transactions import TypedTransaction
 from eth_utils import keccak, to_bytes
+
+from shardvault.chains.evm import SECP256K1_N
 
 #: The EVM networks the vault supports and their chain ids (the issue's list): what the
 #: tests expect of GET /networks and of chains.networks.
@@ -47,3 +50,15 @@ def eip1559_unsigned(
     raw = b"\x02" + rlp.encode([*fields, to_bytes(hexstr=to), 12345, data, []])
     assert keccak(raw) == TypedTransaction.from_dict(tx).hash()
     return raw, tx
+
+
+def vault_sign(key: bytes, msg_hash: bytes) -> tuple[int, int, int]:
+    """What the vault answers for an ECDSA hash signature, made with one key by
+    libsecp256k1: (r, s, recid) with low s."""
+    sig = coincurve.PrivateKey(key).sign_recoverable(msg_hash, hasher=None)
+    r = int.from_bytes(sig[:32], "big")
+    s = int.from_bytes(sig[32:64], "big")
+    recid = sig[64]
+    if s > SECP256K1_N // 2:
+        s, recid = SECP256K1_N - s, recid ^ 1
+    return r, s, recid

@@ -12,6 +12,7 @@ from eth_account.messages import _hash_eip191_message, defunct_hash_message, enc
 from eth_keys import keys as eth_keys
 from eth_utils import keccak as ref_keccak
 from eth_utils import to_checksum_address
+from evmhelpers import vault_sign
 from hypothesis import given
 from hypothesis import strategies as st
 from shared_vectors import LOCAL_VECTORS
@@ -20,17 +21,6 @@ from shardvault.chains import evm
 from shardvault.errors import InvalidParameters, InvalidPoint
 
 N = evm.SECP256K1_N
-
-
-def vault_sign(key: bytes, msg_hash: bytes) -> tuple[int, int, int]:
-    """What the vault answers: (r, s, recid) with low s."""
-    sig = coincurve.PrivateKey(key).sign_recoverable(msg_hash, hasher=None)
-    r = int.from_bytes(sig[:32], "big")
-    s = int.from_bytes(sig[32:64], "big")
-    recid = sig[64]
-    if s > N // 2:
-        s, recid = N - s, recid ^ 1
-    return r, s, recid
 
 
 # ---------------------------------------------------------------------------

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import coincurve
 import pytest
 import rlp as pyrlp
 from eth_account import Account
 from eth_account._utils.legacy_transactions import serializable_unsigned_transaction_from_dict
+from evmhelpers import vault_sign
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -29,16 +29,6 @@ ACCESS = [
     {"address": TO, "storageKeys": ["0x" + "00" * 31 + "01", "0x" + "ab" * 32]},
     {"address": DELEGATE, "storageKeys": []},
 ]
-
-
-def vault_sign(key: bytes, msg_hash: bytes) -> tuple[int, int, int]:
-    sig = coincurve.PrivateKey(key).sign_recoverable(msg_hash, hasher=None)
-    r = int.from_bytes(sig[:32], "big")
-    s = int.from_bytes(sig[32:64], "big")
-    recid = sig[64]
-    if s > N // 2:
-        s, recid = N - s, recid ^ 1
-    return r, s, recid
 
 
 def _auth(chain_id: int, nonce: int) -> Any:
