@@ -23,7 +23,6 @@ from eth_keys import keys as eth_keys
 from vault_runner import VaultRunner
 
 from shardvault.coordinator.interface import KeyRecord
-from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.errors import AuxInfoNotReady, InvalidParameters, NotFound, SignerMisbehaved
 from shardvault.protocols import dealer
 from shardvault.protocols.cggmp.binding import presignature_binding
@@ -133,21 +132,7 @@ def test_imported_ethereum_key_keeps_its_address(runner: VaultRunner) -> None:
     assert Account.recover_message(message, vrs=(v_, r_, s_)) == account.address
 
     # Export gives back exactly the imported key.
-    requester = HpkeKeyPair.generate()
-    shares = runner.run(v.export_key(key, requester.public_key))
-    identities = {d.signer_id: d.identity_key for d in runner.run(v.list_signers())}
-    exported = dealer.open_export_shares(
-        [(s.signer_id, s.encrypted_key_share) for s in shares],
-        signer_identity_keys=identities,
-        key_pair=requester,
-        key_id=key.key_id,
-        curve="secp256k1",
-        protocol="CGGMP24",
-        group_public_key=key.public_key,
-        min_signers=2,
-        signer_ids=key.signer_ids,
-        verifying_shares=key.verifying_shares,
-    )
+    exported = runner.export_secret(key, curve="secp256k1", protocol="CGGMP24", min_signers=2)
     assert exported == secret
 
 

@@ -12,7 +12,6 @@ from vault_runner import VaultRunner
 
 from shardvault.crypto import bip340
 from shardvault.crypto.groups import ED25519
-from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.crypto.keyformats import (
     ed25519_scalar_from_seed,
     scalar_to_private_key_bytes,
@@ -95,21 +94,7 @@ def test_import_sign_export_delete(runner: VaultRunner) -> None:
             tr.public_key, h, runner.run(v.sign(tr, h, taproot_merkle_root=root)), root
         )
 
-    requester = HpkeKeyPair.generate()
-    shares = runner.run(v.export_key(tr, requester.public_key))
-    identities = {d.signer_id: d.identity_key for d in runner.run(v.list_signers())}
-    k = dealer.open_export_shares(
-        [(s.signer_id, s.encrypted_key_share) for s in shares],
-        signer_identity_keys=identities,
-        key_pair=requester,
-        key_id=tr.key_id,
-        curve="secp256k1",
-        protocol="FROST_BITCOIN",
-        group_public_key=tr.public_key,
-        min_signers=2,
-        signer_ids=tr.signer_ids,
-        verifying_shares=tr.verifying_shares,
-    )
+    k = runner.export_secret(tr, curve="secp256k1", protocol="FROST_BITCOIN", min_signers=2)
     assert scalar_to_private_key_bytes("secp256k1", k) == sk
     # Export leaves the signers' shares Active (the API refuses to sign an exported
     # key): a failed export must not strand a key that the API still shows as usable.

@@ -5,6 +5,9 @@ from pathlib import Path
 from typing import Any
 
 from shardvault.coordinator.embedded import EmbeddedVault
+from shardvault.coordinator.interface import KeyRecord
+from shardvault.crypto.hpke import HpkeKeyPair
+from shardvault.protocols import dealer
 
 
 class VaultRunner:
@@ -47,3 +50,23 @@ class VaultRunner:
                 t.print_stack()
             raise TimeoutError(f"the vault did not stop; pending: {pending}")
         task.result()
+
+    def export_secret(self, key: KeyRecord, *, curve: str, protocol: str, min_signers: int) -> int:
+        """Export ``key`` to a fresh requester key pair and recombine it the way the SDK
+        does: every share checked against the signers' identity keys and bound to the
+        curve, protocol and threshold the caller expects."""
+        requester = HpkeKeyPair.generate()
+        shares = self.run(self.vault.export_key(key, requester.public_key))
+        identities = {d.signer_id: d.identity_key for d in self.run(self.vault.list_signers())}
+        return dealer.open_export_shares(
+            [(s.signer_id, s.encrypted_key_share) for s in shares],
+            signer_identity_keys=identities,
+            key_pair=requester,
+            key_id=key.key_id,
+            curve=curve,
+            protocol=protocol,
+            group_public_key=key.public_key,
+            min_signers=min_signers,
+            signer_ids=key.signer_ids,
+            verifying_shares=key.verifying_shares,
+        )
