@@ -102,6 +102,7 @@ TokenOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+PageTokenOpt = Annotated[str | None, typer.Option(help="nextPageToken of the previous page.")]
 
 
 # --------------------------------------------------------------------------------------
@@ -619,9 +620,7 @@ def keys_list(
     limit: Annotated[
         int | None, typer.Option(min=1, help="One page of at most LIMIT keys (default: all).")
     ] = None,
-    pagination_token: Annotated[
-        str | None, typer.Option(help="nextPageToken of the previous page.")
-    ] = None,
+    pagination_token: PageTokenOpt = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
@@ -1309,9 +1308,7 @@ def wallets_list(
     limit: Annotated[
         int | None, typer.Option(min=1, help="One page of at most LIMIT wallets (default: all).")
     ] = None,
-    pagination_token: Annotated[
-        str | None, typer.Option(help="nextPageToken of the previous page.")
-    ] = None,
+    pagination_token: PageTokenOpt = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
