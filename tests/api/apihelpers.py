@@ -355,32 +355,24 @@ class FakeVault:
         self, key: KeyRecord, requester_encryption_key: bytes
     ) -> Sequence[ExportedShare]:
         self._enter("export_key")
+        # (share index, share) per signer, in signer order
+        held: list[tuple[int, int]]
         if key.key_id in self.ecdsa_keys:
             ecdsa = self.ecdsa_keys[key.key_id]
-            return [
-                ExportedShare(
-                    signer_id=sid,
-                    encrypted_key_share=hpke.seal(
-                        requester_encryption_key,
-                        bytes([i]) + ecdsa.shares[i].to_bytes(32, "big"),
-                        info=EXPORT_INFO,
-                        aad=sid.encode(),
-                    ),
-                )
-                for i, sid in enumerate(self.signer_ids, start=1)
-            ]
-        stored = self.keys[key.key_id]
+            held = [(i, ecdsa.shares[i]) for i in range(1, len(self.signer_ids) + 1)]
+        else:
+            held = [(kp.identifier, kp.signing_share) for kp in self.keys[key.key_id].packages]
         return [
             ExportedShare(
                 signer_id=sid,
                 encrypted_key_share=hpke.seal(
                     requester_encryption_key,
-                    bytes([kp.identifier]) + kp.signing_share.to_bytes(32, "big"),
+                    bytes([i]) + share.to_bytes(32, "big"),
                     info=EXPORT_INFO,
                     aad=sid.encode(),
                 ),
             )
-            for sid, kp in zip(self.signer_ids, stored.packages, strict=True)
+            for sid, (i, share) in zip(self.signer_ids, held, strict=True)
         ]
 
     async def delete_key(self, key: KeyRecord) -> None:
