@@ -67,7 +67,14 @@ PRESIGN_TIMEOUT = 60.0
 class _Key:
     """What the pool keeper needs to know about a key."""
 
-    __slots__ = ("key_id", "public_key", "signer_ids", "threshold")
+    __slots__ = (
+        "key_id",
+        "preferred",
+        "preferred_binding",
+        "public_key",
+        "signer_ids",
+        "threshold",
+    )
 
     def __init__(
         self, key_id: str, public_key: bytes, signer_ids: Sequence[str], threshold: int
@@ -76,6 +83,11 @@ class _Key:
         self.public_key = public_key
         self.signer_ids = tuple(signer_ids)
         self.threshold = threshold
+        # Presigning needs two parties; a 1-of-n key signs with two of its shares.
+        set_size = min(len(self.signer_ids), max(threshold, 2))
+        #: the preferred signer set (the first ``set_size`` indices) and its binding
+        self.preferred = list(range(1, set_size + 1))
+        self.preferred_binding = self.binding(self.preferred)
 
     @classmethod
     def of(cls, key: KeyRecord) -> _Key:
@@ -83,8 +95,7 @@ class _Key:
 
     @property
     def set_size(self) -> int:
-        # Presigning needs two parties; a 1-of-n key signs with two of its shares.
-        return min(len(self.signer_ids), max(self.threshold, 2))
+        return len(self.preferred)
 
     def binding(self, indices: Sequence[int]) -> bytes:
         return presignature_binding(self.key_id, self.public_key, indices, NO_DERIVATION)
@@ -140,7 +151,7 @@ class CggmpService:
         self._detail = "ECDSA is disabled on this vault"
 
     def status(self) -> EcdsaStatus:
-        return EcdsaStatus(self._ready, 1.0 if self._ready else self._progress, self._detail)
+        return EcdsaStatus(self._ready, self._progress, self._detail)
 
     def require_ready(self) -> None:
         if not self._enabled:
@@ -181,8 +192,7 @@ class CggmpService:
             return False
         st = {s: r for s, r in statuses.items() if isinstance(r, dict)}
         if not all(r.get("enabled") for r in st.values()):
-            self._enabled = False
-            self._detail = "ECDSA is disabled on this vault"
+            self.disable()
             return True
         digests = {r.get("auxDigest") for r in st.values()}
         if len(digests) == 1 and None not in digests:
@@ -242,8 +252,7 @@ class CggmpService:
     def warm(self, key: KeyRecord) -> int:
         """Presignatures ready for the key's preferred signer set."""
         k = _Key.of(key)
-        indices = list(range(1, k.set_size + 1))
-        return len(self._presigs.get((k.key_id, k.binding(indices)), []))
+        return len(self._presigs.get((k.key_id, k.preferred_binding), []))
 
     async def _load_inventory(self) -> None:
         """After a restart: learn every CGGMP24 key and the presignatures that all
@@ -253,8 +262,10 @@ class CggmpService:
         inventories = {s: r.get("keys", {}) for s, r in replies.items() if isinstance(r, dict)}
         for signer_id, keys in inventories.items():
             for key_id, info in keys.items():
+                if key_id in self._keys:
+                    continue
                 try:
-                    key = self._keys.get(key_id) or _Key(
+                    self._keys[key_id] = _Key(
                         key_id,
                         bytes.fromhex(info["publicKey"]),
                         info["signerIds"],
@@ -262,21 +273,20 @@ class CggmpService:
                     )
                 except (KeyError, TypeError, ValueError):
                     log.warning("signer %s: malformed inventory entry %s", signer_id, key_id)
-                    continue
-                self._keys.setdefault(key_id, key)
         for key in self._keys.values():
-            indices = list(range(1, key.set_size + 1))
-            binding = key.binding(indices).hex()
-            holders = [key.signer_ids[i - 1] for i in indices]
+            binding = key.preferred_binding.hex()
+            holders = [key.signer_ids[i - 1] for i in key.preferred]
             if not all(h in inventories for h in holders):
                 continue
-            sets = [
-                set(inventories[h].get(key.key_id, {}).get("presigs", {}).get(binding, []))
+            # A holder that no longer lists the key (a partly failed delete) holds none.
+            lists = [
+                inventories[h].get(key.key_id, {}).get("presigs", {}).get(binding, [])
                 for h in holders
             ]
-            common = set.intersection(*sets) if sets else set()
-            order = inventories[holders[0]][key.key_id]["presigs"].get(binding, [])
-            self._presigs[(key.key_id, bytes.fromhex(binding))] = [i for i in order if i in common]
+            common = set.intersection(*map(set, lists))
+            self._presigs[(key.key_id, key.preferred_binding)] = [
+                i for i in lists[0] if i in common
+            ]
         self._wake.set()
 
     async def _keep_pools(self) -> None:
@@ -288,10 +298,9 @@ class CggmpService:
                 continue
             todo = None
             for key in list(self._keys.values()):
-                indices = list(range(1, key.set_size + 1))
-                have = len(self._presigs.get((key.key_id, key.binding(indices)), []))
+                have = len(self._presigs.get((key.key_id, key.preferred_binding), []))
                 if have < self.pool_target and (todo is None or have < todo[2]):
-                    todo = (key, indices, have)
+                    todo = (key, key.preferred, have)
             if todo is None:
                 self._wake.clear()
                 await self._wait_wake(5.0)
@@ -380,7 +389,7 @@ class CggmpService:
             try:
                 if presig_id is None:
                     presig_id = await self._presign(key, indices, background=False)
-                signature = await self._online(key, indices, found, presig_id, message_hash)
+                signature = await self._online(key, indices, presig_id, message_hash)
             except SignersUnavailable as exc:
                 if attempt == 2 or not exc.signers:
                     raise
@@ -398,31 +407,19 @@ class CggmpService:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _online(
-        self,
-        key: _Key,
-        indices: Sequence[int],
-        found: Mapping[str, SignerDescriptor],
-        presig_id: str,
-        message_hash: bytes,
+        self, key: _Key, indices: Sequence[int], presig_id: str, message_hash: bytes
     ) -> bytes:
         holders = [key.signer_ids[i - 1] for i in indices]
         signer_of = {i: key.signer_ids[i - 1] for i in indices}
-        results = await self._c._call_each(
+        replies = await self._c._start_all(
             holders,
             "sign.ecdsa",
+            {s: i for i, s in signer_of.items()},
             keyId=key.key_id,
             presigId=presig_id,
             signers=list(indices),
             hash=message_hash.hex(),
         )
-        for s, r in results.items():
-            if isinstance(r, NotFound):
-                raise r
-            if isinstance(r, ShardvaultError):
-                raise self._c._blame(r, s, signer_of)
-            if isinstance(r, BaseException):
-                raise r
-        replies = {s: r for s, r in results.items() if isinstance(r, dict)}
         sigmas: dict[int, int] = {}
         publics: dict[str, bytes] = {}
         for s, r in replies.items():
