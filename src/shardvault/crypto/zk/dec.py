@@ -49,6 +49,7 @@ import gmpy2
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierSecretKey, powmod_sec, sample_unit
 from shardvault.crypto.zk.checks import is_int as _is_int
+from shardvault.crypto.zk.checks import is_modulus as _is_modulus
 from shardvault.crypto.zk.checks import is_point as _is_point
 from shardvault.crypto.zk.checks import is_unit as _is_unit
 from shardvault.crypto.zk.checks import is_unit_sq as _is_unit_sq
@@ -227,7 +228,7 @@ def derive_challenge(
 def _check_statement(st: Statement) -> str | None:
     if not (_is_int(st.parties) and 2 <= st.parties <= _MAX_PARTIES):
         return "parties"
-    if not (_is_int(st.n) and st.n >= 15 and st.n % 2 == 1):
+    if not _is_modulus(st.n):
         return "N"
     if not _is_unit_sq(st.K, st.n):
         return "K range"

@@ -42,7 +42,6 @@ length).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 import gmpy2
@@ -54,6 +53,7 @@ from shardvault.crypto.paillier import (
     sample_unit,
 )
 from shardvault.crypto.ring_pedersen import RingPedersenParams
+from shardvault.crypto.zk.checks import is_unit, sample_pm
 from shardvault.crypto.zk.transcript import (
     ELL,
     EPSILON,
@@ -185,21 +185,6 @@ def derive_challenge(
 
 
 # -- helpers shared with Π_log* ---------------------------------------------------------------
-
-
-def sample_pm(bound: int) -> int:
-    """Uniform in ``[-bound, bound]`` from :mod:`secrets`."""
-    return secrets.randbelow(2 * bound + 1) - bound
-
-
-def is_unit(value: object, modulus: int) -> bool:
-    """``value`` is an int in ``[1, modulus)`` coprime to ``modulus``."""
-    return (
-        isinstance(value, int)
-        and not isinstance(value, bool)
-        and 0 < value < modulus
-        and gmpy2.gcd(value, modulus) == 1
-    )
 
 
 def paillier_encrypt(key: PaillierPublicKey | PaillierSecretKey, m: int, r: int) -> int:

@@ -55,14 +55,13 @@ import gmpy2
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierPublicKey, PaillierSecretKey, sample_unit
 from shardvault.crypto.ring_pedersen import RingPedersenParams
+from shardvault.crypto.zk.checks import is_unit, sample_pm
 from shardvault.crypto.zk.enc import (
     Bounds,
     check_statement_key,
     check_witness,
-    is_unit,
     paillier_encrypt,
     response_nonce,
-    sample_pm,
 )
 from shardvault.crypto.zk.transcript import (
     ELL,
