@@ -30,7 +30,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from shardvault.coordinator.interface import EcdsaStatus, KeyRecord
+from shardvault.coordinator.interface import ECDSA_PROTOCOL, EcdsaStatus, KeyRecord
 from shardvault.errors import (
     AuxInfoNotReady,
     InvalidEncoding,
@@ -51,11 +51,10 @@ if TYPE_CHECKING:
     from shardvault.coordinator.coordinator import Coordinator
     from shardvault.coordinator.interface import SignerDescriptor
 
-__all__ = ["ECDSA_PROTOCOL", "CggmpService"]
+__all__ = ["CggmpService"]
 
 log = logging.getLogger("shardvault.coordinator")
 
-ECDSA_PROTOCOL = "CGGMP24"
 #: Share of the progress bar spent on the prime search (the rest: the aux session).
 _PRIMES_SHARE = 0.85
 #: Aux-info steps take seconds of CPU per signer (longer on a busy machine).

@@ -19,8 +19,9 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from shardvault.coordinator.cggmp import ECDSA_PROTOCOL, CggmpService
+from shardvault.coordinator.cggmp import CggmpService
 from shardvault.coordinator.interface import (
+    ECDSA_PROTOCOL,
     PROTOCOLS,
     EcdsaStatus,
     ExportedShare,

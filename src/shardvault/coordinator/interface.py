@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 __all__ = [
+    "ECDSA_PROTOCOL",
     "PROTOCOLS",
     "PROTOCOL_ALIASES",
     "EcdsaStatus",
@@ -25,6 +26,9 @@ __all__ = [
 ]
 
 #: (protocol, curve) -> scheme.
+#: The threshold ECDSA protocol (CGGMP24 on secp256k1).
+ECDSA_PROTOCOL = "CGGMP24"
+
 PROTOCOLS: Mapping[tuple[str, str], str] = {
     ("FROST", "ed25519"): "EdDSA",
     ("FROST_BITCOIN", "secp256k1"): "Schnorr",

@@ -24,6 +24,7 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from shardvault.coordinator.interface import ECDSA_PROTOCOL
 from shardvault.crypto.groups import SECP256K1
 from shardvault.errors import Conflict, Forbidden, InvalidParameters, NotFound
 from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGen
@@ -42,9 +43,8 @@ if TYPE_CHECKING:
     from shardvault.protocols.messages import StateMachine
     from shardvault.signer.store import SignerStore
 
-__all__ = ["ECDSA_PROTOCOL", "EcdsaOps"]
+__all__ = ["EcdsaOps"]
 
-ECDSA_PROTOCOL = "CGGMP24"
 _CURVE = "secp256k1"
 #: Meta rows of a refresh in progress: the new share, then the old one (rollback).
 _NEXT = "refresh_next:"
@@ -145,11 +145,12 @@ class EcdsaOps:
 
         return self._open_session(body, "dkg", key_id, machine, parties, me, ids, finish)
 
-    def _ecdsa_share(self, key_id: str, *, active: bool = True) -> tuple[KeyShare, list[str]]:
+    def _ecdsa_share(self, key_id: str) -> tuple[KeyShare, list[str]]:
+        """The key's Active CGGMP24 share and signer ids."""
         row = self.store.get_share(key_id)
         if row.protocol != ECDSA_PROTOCOL:
             raise InvalidParameters(f"key {key_id} is not a {ECDSA_PROTOCOL} key")
-        if active and row.status != "Active":
+        if row.status != "Active":
             raise Conflict(
                 f"key {key_id} is {row.status} on signer {self.signer_id}; it does not sign"
             )
@@ -275,10 +276,13 @@ class EcdsaOps:
         return encode_ok(restored=previous is not None)
 
     def _refresh_finalize(self, body: dict[str, Any]) -> bytes:
-        key_id = str(body["keyId"])
+        self._drop_refresh_state(str(body["keyId"]))
+        return encode_ok()
+
+    def _drop_refresh_state(self, key_id: str) -> None:
+        """Erase a refresh's kept shares of the key (the previous and the next)."""
         self.store.delete_secret(_PREVIOUS + key_id)
         self.store.delete_secret(_NEXT + key_id)
-        return encode_ok()
 
     # -- import / export helpers ---------------------------------------------------------
     @staticmethod

@@ -21,7 +21,11 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from shardvault.coordinator.interface import SignerDescriptor, encryption_key_statement
+from shardvault.coordinator.interface import (
+    ECDSA_PROTOCOL,
+    SignerDescriptor,
+    encryption_key_statement,
+)
 from shardvault.cpu import release_gil_for_bigints
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.hpke import HpkeKeyPair
@@ -41,7 +45,7 @@ from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from shardvault.protocols.frost.session import FrostSigner
 from shardvault.protocols.messages import COORDINATOR, StateMachine
 from shardvault.signer.ecdsa import EcdsaState, PrimeSource, share_from_record
-from shardvault.signer.ecdsa_ops import ECDSA_PROTOCOL, EcdsaOps
+from shardvault.signer.ecdsa_ops import EcdsaOps
 from shardvault.signer.store import SignerStore
 from shardvault.transport.envelope import Envelope, PartyKeys, open_envelope, seal_envelope
 from shardvault.transport.rpc import ReplayGuard, decode_request, encode_error, encode_ok
@@ -516,6 +520,5 @@ class SignerNode(EcdsaOps):
     def _delete(self, body: dict[str, Any]) -> bytes:
         key_id = str(body["keyId"])
         self.ecdsa.pool.discard_key(key_id)
-        for prefix in ("refresh_next:", "refresh_previous:"):
-            self.store.delete_secret(prefix + key_id)
+        self._drop_refresh_state(key_id)
         return encode_ok(erased=self.store.erase_share(key_id))
