@@ -65,6 +65,7 @@ from shardvault.chains.btc_address import (
     xonly_public_key,
 )
 from shardvault.chains.btc_tx import (
+    ECDSA_SIGHASH_TYPES,
     SIGHASH_ALL,
     SIGHASH_ANYONECANPAY,
     SIGHASH_DEFAULT,
@@ -237,7 +238,7 @@ def bip322_verify_simple(message: str | bytes, address: str, signature: str) -> 
         if len(stack) != 2 or len(stack[1]) != 33 or hash160(stack[1]) != addr.program:
             return False
         parsed = _parse_der_with_hashtype(stack[0])
-        if parsed is None or parsed[1] not in (0x01, 0x02, 0x03, 0x81, 0x82, 0x83):
+        if parsed is None or parsed[1] not in ECDSA_SIGHASH_TYPES:
             return False
         der, hash_type = parsed
         sighash = _challenge(message, addr, hash_type).sighash
@@ -249,7 +250,7 @@ def bip322_verify_simple(message: str | bytes, address: str, signature: str) -> 
         return False  # annex and script paths are out of scope
     sig = stack[0]
     hash_type = SIGHASH_DEFAULT if len(sig) == 64 else sig[64]
-    if len(sig) == 65 and hash_type not in (0x01, 0x02, 0x03, 0x81, 0x82, 0x83):
+    if len(sig) == 65 and hash_type not in ECDSA_SIGHASH_TYPES:
         return False
     sighash = _challenge(message, addr, hash_type).sighash
     try:

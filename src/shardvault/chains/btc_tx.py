@@ -42,11 +42,13 @@ from shardvault.crypto.hashing import tagged_hash
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
 __all__ = [
+    "ECDSA_SIGHASH_TYPES",
     "SIGHASH_ALL",
     "SIGHASH_ANYONECANPAY",
     "SIGHASH_DEFAULT",
     "SIGHASH_NONE",
     "SIGHASH_SINGLE",
+    "TAPROOT_SIGHASH_TYPES",
     "ByteReader",
     "PrecomputedHashes",
     "Transaction",
@@ -67,8 +69,9 @@ SIGHASH_NONE = 0x02
 SIGHASH_SINGLE = 0x03
 SIGHASH_ANYONECANPAY = 0x80
 
-_ECDSA_SIGHASH_TYPES = frozenset({0x01, 0x02, 0x03, 0x81, 0x82, 0x83})
-_TAPROOT_SIGHASH_TYPES = frozenset({0x00, 0x01, 0x02, 0x03, 0x81, 0x82, 0x83})
+#: The sighash types a segwit v0 (ECDSA) signature may carry, and a BIP 341 one.
+ECDSA_SIGHASH_TYPES = frozenset({0x01, 0x02, 0x03, 0x81, 0x82, 0x83})
+TAPROOT_SIGHASH_TYPES = frozenset({0x00, 0x01, 0x02, 0x03, 0x81, 0x82, 0x83})
 _MAX_TX_BYTES = 4_000_000
 
 
@@ -364,7 +367,7 @@ def sighash_segwit_v0(
     precomputed: PrecomputedHashes | None = None,
 ) -> bytes:
     """BIP 143 signature hash of input ``index`` (``script_code`` without length prefix)."""
-    if sighash_type not in _ECDSA_SIGHASH_TYPES:
+    if sighash_type not in ECDSA_SIGHASH_TYPES:
         raise InvalidParameters(
             f"unsupported sighash type {sighash_type:#x}", code="InvalidSighashType"
         )
@@ -412,7 +415,7 @@ def taproot_sig_message(
 ) -> bytes:
     """BIP 341 SigMsg(hash_type, ext_flag=0) for a key-path spend without annex, prefixed
     with the epoch byte 0x00 (what the BIP 341 wallet vectors call ``sigMsg``)."""
-    if sighash_type not in _TAPROOT_SIGHASH_TYPES:
+    if sighash_type not in TAPROOT_SIGHASH_TYPES:
         raise InvalidParameters(
             f"unsupported sighash type {sighash_type:#x}", code="InvalidSighashType"
         )

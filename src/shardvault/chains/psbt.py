@@ -51,15 +51,15 @@ from typing import Literal
 import coincurve
 
 from shardvault.chains.btc_address import (
-    hash160,
     script_pubkey_p2tr,
     script_pubkey_p2wpkh,
-    taproot_output_key,
     xonly_public_key,
 )
 from shardvault.chains.btc_tx import (
+    ECDSA_SIGHASH_TYPES,
     SIGHASH_ALL,
     SIGHASH_DEFAULT,
+    TAPROOT_SIGHASH_TYPES,
     ByteReader,
     PrecomputedHashes,
     Transaction,
@@ -225,8 +225,9 @@ class _Map:
 
 @dataclass
 class PsbtInput(_Map):
-    @property
+    @cached_property
     def non_witness_utxo(self) -> Transaction | None:
+        # Parsed once: signing only ever adds signature records.
         v = self._find(bytes([I_NON_WITNESS_UTXO]))
         return None if v is None else Transaction.parse(v)
 
@@ -476,13 +477,9 @@ class Psbt:
     global_map: PsbtGlobal
     inputs: list[PsbtInput]
     outputs: list[PsbtOutput]
-
-    @cached_property
-    def unsigned_tx(self) -> Transaction:
-        """Parsed once (the global map is never changed by signing)."""
-        v = self.global_map._find(bytes([G_UNSIGNED_TX]))
-        assert v is not None  # checked by parse
-        return Transaction.parse(v, allow_witness=False)
+    #: the global map's unsigned transaction, parsed by :meth:`parse` (signing never
+    #: changes the global map)
+    unsigned_tx: Transaction = field(repr=False, compare=False)
 
     @classmethod
     def parse(cls, data: bytes | str) -> Psbt:
@@ -523,7 +520,7 @@ class Psbt:
                     raise _bad(f"input {i}: non_witness_utxo does not match the outpoint txid")
                 if txin.prev_index >= len(nwu.outputs):
                     raise _bad(f"input {i}: outpoint index not in non_witness_utxo")
-        return cls(g, inputs, outputs)
+        return cls(g, inputs, outputs, tx)
 
     def serialize(self) -> bytes:
         parts = [PSBT_MAGIC, self.global_map.serialize()]
@@ -595,7 +592,8 @@ class PsbtSigningPlan:
     psbt: Psbt
     scheme: Literal["ECDSA", "Schnorr"]
     pub33: bytes | None
-    xonly: bytes
+    #: the BIP 86 output key the Schnorr signatures verify under (ECDSA: unused)
+    output_key: bytes
     items: list[PsbtSigningItem]
     skipped: list[tuple[int, str]]
 
@@ -604,7 +602,6 @@ class PsbtSigningPlan:
         under the BIP 86 output key), each verified with coincurve first."""
         if len(signatures) != len(self.items):
             raise InvalidParameters(f"{len(self.items)} signatures needed, {len(signatures)} given")
-        output_key = taproot_output_key(self.xonly) if self.scheme == "Schnorr" else b""
         for item, sig in zip(self.items, signatures, strict=True):
             pin = self.psbt.inputs[item.index]
             if self.scheme == "ECDSA":
@@ -624,7 +621,7 @@ class PsbtSigningPlan:
                     bytes([I_PARTIAL_SIG]) + self.pub33, der + bytes([item.sighash_type])
                 )
             else:
-                if len(sig) != 64 or not coincurve.PublicKeyXOnly(output_key).verify(
+                if len(sig) != 64 or not coincurve.PublicKeyXOnly(self.output_key).verify(
                     bytes(sig), item.digest
                 ):
                     raise ProtocolError(
@@ -680,6 +677,8 @@ def plan_psbt_signing(
     if all(u is not None for u in spent):
         all_prevouts = [u for u in spent if u is not None]
     precomputed = PrecomputedHashes(tx, all_prevouts)
+    # BIP 143 scriptCode of our P2WPKH output (its program is the key's hash160)
+    script_code = p2wpkh_script_code(own_script[2:]) if scheme == "ECDSA" else b""
 
     for i, pin in enumerate(p.inputs):
         utxo = spent[i]
@@ -706,16 +705,11 @@ def plan_psbt_signing(
                 skipped.append((i, "input already has a signature by this key"))
                 continue
             hash_type = SIGHASH_ALL if pin.sighash_type is None else pin.sighash_type
-            if hash_type not in (0x01, 0x02, 0x03, 0x81, 0x82, 0x83):
+            if hash_type not in ECDSA_SIGHASH_TYPES:
                 skipped.append((i, f"unsupported sighash type {hash_type:#x}"))
                 continue
             digest = sighash_segwit_v0(
-                tx,
-                i,
-                p2wpkh_script_code(hash160(pub33)),
-                utxo.amount,
-                hash_type,
-                precomputed=precomputed,
+                tx, i, script_code, utxo.amount, hash_type, precomputed=precomputed
             )
         else:
             if pin.tap_key_sig is not None:
@@ -728,7 +722,7 @@ def plan_psbt_signing(
                 skipped.append((i, "missing utxo information of other inputs (BIP 341)"))
                 continue
             hash_type = SIGHASH_DEFAULT if pin.sighash_type is None else pin.sighash_type
-            if hash_type not in (0x00, 0x01, 0x02, 0x03, 0x81, 0x82, 0x83):
+            if hash_type not in TAPROOT_SIGHASH_TYPES:
                 skipped.append((i, f"unsupported sighash type {hash_type:#x}"))
                 continue
             if hash_type & 0x03 == 0x03 and i >= len(tx.outputs):
@@ -739,7 +733,8 @@ def plan_psbt_signing(
 
     if relevant == 0:
         raise InvalidParameters("the PSBT has no input for this key", code="NoInputForKey")
-    return PsbtSigningPlan(p, scheme, pub33, xonly, items, skipped)
+    output_key = own_script[2:] if scheme == "Schnorr" else b""  # P2TR program
+    return PsbtSigningPlan(p, scheme, pub33, output_key, items, skipped)
 
 
 def sign_psbt(
