@@ -76,8 +76,8 @@ from shardvault.chains.btc_tx import (
     TxIn,
     TxOut,
     p2wpkh_script_code,
-    ser_compact_size,
-    ser_var_bytes,
+    read_witness,
+    serialize_witness,
     sighash_segwit_v0,
     sighash_taproot,
 )
@@ -189,8 +189,7 @@ def bip322_to_sign(message: str | bytes, address: str) -> Bip322Challenge:
 
 
 def bip322_encode_simple(witness: Sequence[bytes], *, prefix: bool = True) -> str:
-    raw = ser_compact_size(len(witness)) + b"".join(ser_var_bytes(w) for w in witness)
-    encoded = base64.b64encode(raw).decode()
+    encoded = base64.b64encode(serialize_witness(witness)).decode()
     return _SIMPLE_PREFIX + encoded if prefix else encoded
 
 
@@ -212,10 +211,7 @@ def bip322_decode_simple(signature: str) -> tuple[bytes, ...]:
     except (binascii.Error, ValueError):
         raise _bad_sig("error decoding signature as base64") from None
     r = ByteReader(raw, code="InvalidSignature")
-    n = r.read_compact_size()
-    if n > r.remaining:
-        raise _bad_sig("witness item count exceeds the data")
-    stack = tuple(r.read_var_bytes() for _ in range(n))
+    stack = read_witness(r)
     if not r.at_end():
         raise _bad_sig("trailing bytes after the witness stack")
     return stack

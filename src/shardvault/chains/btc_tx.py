@@ -56,8 +56,10 @@ __all__ = [
     "TxOut",
     "hash256",
     "p2wpkh_script_code",
+    "read_witness",
     "ser_compact_size",
     "ser_var_bytes",
+    "serialize_witness",
     "sighash_segwit_v0",
     "sighash_taproot",
     "taproot_sig_message",
@@ -204,11 +206,13 @@ class TxOut:
         return cls(amount, r.read_var_bytes())
 
 
-def _serialize_witness(stack: Sequence[bytes]) -> bytes:
+def serialize_witness(stack: Sequence[bytes]) -> bytes:
+    """A witness stack as serialized in a transaction (BIP 144)."""
     return ser_compact_size(len(stack)) + b"".join(ser_var_bytes(item) for item in stack)
 
 
-def _read_witness(r: ByteReader) -> tuple[bytes, ...]:
+def read_witness(r: ByteReader) -> tuple[bytes, ...]:
+    """Read one serialized witness stack."""
     n = r.read_compact_size()
     if n > r.remaining:
         raise r.error("witness item count exceeds the data")
@@ -236,7 +240,7 @@ class Transaction:
         parts.append(ser_compact_size(len(self.outputs)))
         parts.extend(txout.serialize() for txout in self.outputs)
         if segwit:
-            parts.extend(_serialize_witness(txin.witness) for txin in self.inputs)
+            parts.extend(serialize_witness(txin.witness) for txin in self.inputs)
         parts.append(self.locktime.to_bytes(4, "little"))
         return b"".join(parts)
 
@@ -289,7 +293,7 @@ class Transaction:
         if segwit:
             if not raw_inputs:
                 raise r.error("segwit transaction without inputs")
-            witnesses = [_read_witness(r) for _ in raw_inputs]
+            witnesses = [read_witness(r) for _ in raw_inputs]
             if not any(witnesses):
                 raise r.error("segwit serialization with empty witnesses")
         locktime = r.read_int(4)

@@ -56,7 +56,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shardvault.chains.evm import checksum_address, checksum_encode, keccak256
+from shardvault.chains.evm import address_to_bytes, checksum_address, checksum_encode, keccak256
 from shardvault.errors import InvalidParameters
 
 __all__ = [
@@ -263,7 +263,7 @@ def _encode_atomic(type_str: str, value: object) -> bytes:
         if not isinstance(value, str):
             raise _fail("address value must be a 0x-prefixed string or 20 bytes")
         try:
-            return bytes(12) + bytes.fromhex(checksum_address(value)[2:])
+            return bytes(12) + address_to_bytes(value)
         except InvalidParameters as exc:
             raise _fail(f"bad address {_show(value)}: {exc.message}") from exc
     if type_str == "string":

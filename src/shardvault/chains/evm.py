@@ -91,6 +91,7 @@ from Crypto.Hash import keccak as _keccak
 
 from shardvault.chains import rlp
 from shardvault.chains.rlp import RlpItem
+from shardvault.crypto.groups import SECP256K1
 from shardvault.errors import InvalidEncoding, InvalidParameters, InvalidPoint
 
 __all__ = [
@@ -111,7 +112,7 @@ __all__ = [
 ]
 
 #: Order of the secp256k1 group.
-SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+SECP256K1_N = SECP256K1.order
 
 TX_LEGACY = 0x00
 TX_ACCESS_LIST = 0x01
