@@ -278,8 +278,7 @@ def prepare(
                 )
 
             def finish_solana(sig: BackendSignature) -> ChainResult:
-                signed = solana.sign_transaction(raw, public_key, lambda _m: sig.raw)
-                return _raw_result(sig, signed)
+                return _raw_result(sig, solana.place_signature(payload, public_key, sig.raw))
 
             job.single(payload.message, finish_solana)
         else:

@@ -48,6 +48,9 @@ Transactions
     required signer), ``InvalidEncoding`` (public key not 32 bytes), ``InvalidSignature``
     (:class:`~shardvault.errors.ProtocolError`; the callback returned something that is
     not a valid 64-byte signature of the message under ``public_key``).
+``place_signature(payload: SolanaPayload, public_key: bytes, signature: bytes) -> bytes``
+    The second half of ``sign_transaction``, for a payload already prepared and a
+    signature already made (same checks and errors).
 ``serialize_transaction(signatures: Sequence[bytes], message: bytes) -> bytes``
     ``shortvec(len) || signatures || message``.
 
@@ -93,7 +96,6 @@ import nacl.signing
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
 
 __all__ = [
-    "NETWORKS",
     "OFFCHAIN_SIGNING_DOMAIN",
     "AddressTableLookup",
     "CompiledInstruction",
@@ -109,14 +111,13 @@ __all__ = [
     "offchain_message",
     "parse_message",
     "parse_offchain_message",
+    "place_signature",
     "prepare",
     "serialize_transaction",
     "sign_transaction",
     "verify_offchain_message",
 ]
 
-#: Network names this module serves (same address and transaction format on both).
-NETWORKS: Final = ("Solana", "SolanaDevnet")
 
 PUBKEY_LEN: Final = 32
 SIGNATURE_LEN: Final = 64
@@ -465,21 +466,20 @@ def _verify(public_key: bytes, message: bytes, signature: bytes) -> bool:
 
 def sign_transaction(raw: bytes, public_key: bytes, sign: Callable[[bytes], bytes]) -> bytes:
     """Sign every required-signer slot of ``public_key``; see the module docstring."""
-    if not isinstance(public_key, bytes | bytearray) or len(public_key) != PUBKEY_LEN:
-        raise InvalidEncoding("a Solana public key is 32 bytes", code="InvalidPublicKey")
-    public_key = bytes(public_key)
+    _check_public_key(public_key)
     payload = prepare(raw)
-    slots = [i for i, key in enumerate(payload.signers) if key == public_key]
-    if not slots:
-        raise InvalidParameters(
-            f"{address_from_public_key(public_key)} is not a required signer of this transaction",
-            code="KeyNotASigner",
-        )
-    signature = sign(payload.message)
+    _signer_slots(payload, public_key)  # not a signer: refused before signing
+    return place_signature(payload, public_key, sign(payload.message))
+
+
+def place_signature(payload: SolanaPayload, public_key: bytes, signature: bytes) -> bytes:
+    """The serialized transaction with ``signature`` (checked with libsodium against the
+    message first) in every required-signer slot of ``public_key``."""
+    slots = _signer_slots(payload, public_key)
     if (
         not isinstance(signature, bytes | bytearray)
         or len(signature) != SIGNATURE_LEN
-        or not _verify(public_key, payload.message, bytes(signature))
+        or not _verify(bytes(public_key), payload.message, bytes(signature))
     ):
         raise ProtocolError(
             "the vault's signature does not verify against the transaction message",
@@ -490,6 +490,24 @@ def sign_transaction(raw: bytes, public_key: bytes, sign: Callable[[bytes], byte
     for i in slots:
         signatures[i] = bytes(signature)
     return serialize_transaction(signatures, payload.message)
+
+
+def _check_public_key(public_key: object) -> None:
+    if not isinstance(public_key, bytes | bytearray) or len(public_key) != PUBKEY_LEN:
+        raise InvalidEncoding("a Solana public key is 32 bytes", code="InvalidPublicKey")
+
+
+def _signer_slots(payload: SolanaPayload, public_key: bytes) -> list[int]:
+    """The signature slots of ``public_key`` (``KeyNotASigner`` when there are none)."""
+    _check_public_key(public_key)
+    slots = [i for i, key in enumerate(payload.signers) if key == public_key]
+    if not slots:
+        raise InvalidParameters(
+            f"{address_from_public_key(bytes(public_key))} is not a required signer of this "
+            "transaction",
+            code="KeyNotASigner",
+        )
+    return slots
 
 
 # ---------------------------------------------------------------------------
