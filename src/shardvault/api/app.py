@@ -29,6 +29,7 @@ from shardvault.api.chainsign import (
     BackendSignature,
     ChainJob,
     ChainResult,
+    plain_result,
 )
 from shardvault.api.chainsign import prepare as prepare_chain_job
 from shardvault.api.encoding import (
@@ -86,7 +87,6 @@ from shardvault.coordinator.interface import (
     protocol_for_scheme,
 )
 from shardvault.crypto import hpke
-from shardvault.crypto.ecdsa_der import der_encode_ecdsa
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.shamir import lagrange_coefficient
 from shardvault.db.engine import make_engine, upgrade_database
@@ -842,7 +842,7 @@ def create_app(
             raise RuntimeError("signing back end returned a signature of the wrong size")
         return BackendSignature(raw)
 
-    async def run_chain_signing(sig: SignatureRow, key: KeyRow, job: ChainJob) -> SignatureRow:
+    async def run_signing(sig: SignatureRow, key: KeyRow, job: ChainJob) -> SignatureRow:
         result: ChainResult
         try:
             assert job.finish is not None
@@ -866,30 +866,6 @@ def create_app(
             signed_data=result.signed_data,
             result_details=result.details,
         )
-
-    async def run_signing(
-        sig: SignatureRow, key: KeyRow, payload: bytes, root: bytes | None
-    ) -> SignatureRow:
-        recid: int | None = None
-        try:
-            encoded = await backend.sign(_key_record(key), payload, taproot_merkle_root=root)
-            if key.scheme == "ECDSA":
-                r, s, recid = _ecdsa_signature(encoded, bytes.fromhex(key.public_key), payload)
-                r_bytes, s_bytes = r.to_bytes(32, "big"), s.to_bytes(32, "big")
-                encoded = der_encode_ecdsa(r, s)
-            elif len(encoded) != 64:
-                raise RuntimeError("signing back end returned a signature of the wrong size")
-            else:
-                r_bytes, s_bytes = encoded[:32], encoded[32:]
-        except ShardvaultError as exc:
-            with anyio.CancelScope(shield=True):
-                await _db(store.fail_signature, sig.id, exc.code, exc.message)
-            raise api_error_from(exc, signatureId=sig.id) from exc
-        except BaseException:
-            with anyio.CancelScope(shield=True):
-                await _db(store.fail_signature, sig.id, "InternalError", "internal error")
-            raise
-        return await _db(store.finish_signature, sig.id, r_bytes, s_bytes, encoded, recid)
 
     @router.post(
         "/keys/{keyId}/signatures",
@@ -919,8 +895,6 @@ def create_app(
         # and refuses archived, exported or unknown keys).
         scheme, curve, public_key = await key_identities.get((org_id, key_id))
         net = get_network(network) if network is not None else None
-        job: ChainJob | None = None
-        payload, root = b"", None
         if body.kind in CHAIN_KINDS or (
             body.kind == "Message" and net is not None and net.family == "Solana"
         ):
@@ -935,16 +909,15 @@ def create_app(
             if net is not None:
                 check_scheme(net, scheme, curve)
             normalized, payload, root = parse_signature_request(scheme, body, network)
+            job = ChainJob(normalized)
+            job.single(payload, plain_result, root)
         deadline = anyio.current_time() + idempotency_wait_seconds
         while True:
             claim = await _db(
                 store.claim_signature, org_id, key_id, normalized, body.external_id, wallet_id
             )
             if claim.created:
-                if job is not None:
-                    done = await run_chain_signing(claim.signature, claim.key, job)
-                else:
-                    done = await run_signing(claim.signature, claim.key, payload, root)
+                done = await run_signing(claim.signature, claim.key, job)
                 return _signature_out(done)
             # An earlier request holds this externalId.
             found: SignatureRow | None = claim.signature

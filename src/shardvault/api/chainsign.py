@@ -25,6 +25,7 @@ from shardvault.api.errors import ApiError
 from shardvault.api.schemas import SignatureRequest
 from shardvault.chains import bitcoin, eip712, evm, psbt, solana
 from shardvault.chains.networks import Network, address_for, get_network
+from shardvault.crypto.ecdsa_der import der_encode_ecdsa
 from shardvault.errors import ShardvaultError
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "BackendSignature",
     "ChainJob",
     "ChainResult",
+    "plain_result",
     "prepare",
 ]
 
@@ -148,6 +150,24 @@ def _raw_result(sig: BackendSignature, signed_data: bytes | None = None) -> Chai
     return ChainResult(
         r=sig.raw[:32], s=sig.raw[32:64], recid=None, encoded=sig.raw, signed_data=signed_data
     )
+
+
+def _der_result(sig: BackendSignature, signed_data: bytes | None = None) -> ChainResult:
+    """An ECDSA signature (low s, checked by the API) with its DER encoding."""
+    r, s, recid = _evm_signature(sig)
+    return ChainResult(
+        r=r.to_bytes(32, "big"),
+        s=s.to_bytes(32, "big"),
+        recid=recid,
+        encoded=der_encode_ecdsa(r, s),
+        signed_data=signed_data,
+    )
+
+
+def plain_result(sig: BackendSignature) -> ChainResult:
+    """A ``Hash`` or raw ``Message`` signature: ECDSA as r, s, recid and DER; Schnorr
+    and EdDSA as their 64 bytes."""
+    return _der_result(sig) if sig.recid is not None else _raw_result(sig)
 
 
 _B64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
@@ -354,14 +374,7 @@ def prepare(
                 challenge, public_key=public_key, scheme=signing, signature=signature
             )
             if scheme == "ECDSA":
-                r, s, recid = _evm_signature(sig)
-                return ChainResult(
-                    r=r.to_bytes(32, "big"),
-                    s=s.to_bytes(32, "big"),
-                    recid=recid,
-                    encoded=psbt.der_encode_signature(r, s),
-                    signed_data=encoded.encode("ascii"),
-                )
+                return _der_result(sig, encoded.encode("ascii"))
             return _raw_result(sig, encoded.encode("ascii"))
 
         job.single(challenge.sighash, finish_bip322, root=b"" if scheme == "Schnorr" else None)
