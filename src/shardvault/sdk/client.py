@@ -152,12 +152,9 @@ def _parse(model: type[_M], data: Any, what: str) -> _M:
         raise InvalidResponse(f"unexpected {what} from the server ({where}: {why})") from None
 
 
-_P = TypeVar("_P", bound=BaseModel)
-
-
 def _page(
-    client: Client, path: str, model: type[_P], what: str, limit: int | None, token: str | None
-) -> _P:
+    client: Client, path: str, model: type[_M], what: str, limit: int | None, token: str | None
+) -> _M:
     """One page of ``GET path`` (``limit``, ``paginationToken``)."""
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
         raise InvalidArgument("limit must be an int")
@@ -517,21 +514,15 @@ class KeysApi:
     def list_signatures(self, key_id: str) -> builtins.list[Signature]:
         """Every signature request of the key (all pages)."""
         path = f"/keys/{_segment(key_id, 'key_id')}/signatures"
-        out: builtins.list[Signature] = []
-        token: str | None = None
-        seen: set[str] = set()
-        while True:
+
+        def fetch(token: str | None) -> SignaturePage:
             data = self._client.request("GET", path, params={"paginationToken": token})
-            if isinstance(data, list):  # a bare array is accepted too
-                return out + [_parse(Signature, s, "signature") for s in data]
-            page = _parse(SignaturePage, data, "signature page")
-            out.extend(page.items)
-            token = page.next_page_token
-            if not token:
-                return out
-            if token in seen:
-                raise InvalidResponse(f"GET {path}: the pagination token repeats")
-            seen.add(token)
+            if isinstance(data, list):  # a bare array is accepted too (one page)
+                items = [_parse(Signature, s, "signature") for s in data]
+                return SignaturePage.model_construct(items=items, next_page_token=None)
+            return _parse(SignaturePage, data, "signature page")
+
+        return builtins.list(_follow_pages(path, fetch))
 
     def get_signature(self, key_id: str, signature_id: str) -> Signature:
         path = (
