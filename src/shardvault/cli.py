@@ -1115,7 +1115,7 @@ def import_key(
     Each share is encrypted to one signer on this machine; the key itself is never sent.
     """
     from shardvault.coordinator.interface import (
-        PROTOCOL_ALIASES,
+        canonical_protocol,
         protocol_for_scheme,
         scheme_for_protocol,
     )
@@ -1125,7 +1125,7 @@ def import_key(
     if protocol is None and scheme is None:
         raise typer.BadParameter("give --protocol or --scheme", param_hint="'--protocol'")
     chosen = (
-        PROTOCOL_ALIASES.get(protocol, protocol)
+        canonical_protocol(protocol)
         if protocol is not None
         else protocol_for_scheme(str(scheme), curve)
     )

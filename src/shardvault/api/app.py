@@ -80,10 +80,10 @@ from shardvault.api.schemas import (
 from shardvault.api.store import Store, key_not_found, signature_not_found, wallet_not_found
 from shardvault.chains.networks import NETWORKS, address_for, check_scheme, get_network
 from shardvault.coordinator.interface import (
-    PROTOCOL_ALIASES,
     PROTOCOLS,
     KeyRecord,
     SigningBackend,
+    canonical_protocol,
     protocol_for_scheme,
 )
 from shardvault.crypto import hpke
@@ -366,9 +366,12 @@ def _supported_pairs() -> list[dict[str, str]]:
     return [{"protocol": p, "curve": c, "scheme": s} for (p, c), s in PROTOCOLS.items()]
 
 
-def _canonical_protocol(protocol: str) -> str:
-    """The protocol name keys are stored under (``CGGMP21`` is an alias of ``CGGMP24``)."""
-    return PROTOCOL_ALIASES.get(protocol, protocol)
+def _require_usable(key: KeyRow) -> None:
+    """409 for a key that is archived or was exported."""
+    if key.status != KEY_ACTIVE:
+        raise ApiError(409, "KeyArchived", f"key {key.id} is archived")
+    if key.exported:
+        raise ApiError(409, "KeyExported", f"key {key.id} was exported")
 
 
 def _ecdsa_signature(encoded: bytes, public_key: bytes, digest: bytes) -> tuple[int, int, int]:
@@ -567,7 +570,7 @@ def create_app(
         "/keys/import", response_model=KeyOut, response_model_exclude_none=True, tags=["keys"]
     )
     async def import_key(body: ImportKeyRequest, caller: Caller) -> KeyOut:
-        protocol = _canonical_protocol(body.protocol)
+        protocol = canonical_protocol(body.protocol)
         scheme = PROTOCOLS.get((protocol, body.curve))
         if scheme is None:
             raise ApiError(
@@ -680,10 +683,7 @@ def create_app(
                 f"{key.scheme} ({key.protocol})",
                 details={"scheme": key.scheme, "protocol": key.protocol},
             )
-        if key.status != KEY_ACTIVE:
-            raise ApiError(409, "KeyArchived", f"key {key_id} is archived")
-        if key.exported:
-            raise ApiError(409, "KeyExported", f"key {key_id} was exported")
+        _require_usable(key)
         record = _key_record(key)
         refreshed = await backend.refresh_key(record)
         if refreshed.public_key != record.public_key:
@@ -742,7 +742,7 @@ def create_app(
         if key.status != KEY_ACTIVE:
             raise ApiError(409, "KeyArchived", f"key {key_id} is archived")
         if not any(
-            _canonical_protocol(s.protocol) == key.protocol and s.curve == key.curve
+            canonical_protocol(s.protocol) == key.protocol and s.curve == key.curve
             for s in body.supported_schemes
         ):
             raise ApiError(
@@ -1052,10 +1052,7 @@ def create_app(
         if spec is not None and spec.id is not None:
             _check_key_id(spec.id)
             key = await _db(store.get_key, caller.org_id, spec.id)
-            if key.status != KEY_ACTIVE:
-                raise ApiError(409, "KeyArchived", f"key {key.id} is archived")
-            if key.exported:
-                raise ApiError(409, "KeyExported", f"key {key.id} was exported")
+            _require_usable(key)
             check_scheme(network, key.scheme, key.curve)
         else:
             scheme, curve = (

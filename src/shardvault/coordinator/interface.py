@@ -21,14 +21,15 @@ __all__ = [
     "KeyRecord",
     "SignerDescriptor",
     "SigningBackend",
+    "canonical_protocol",
     "protocol_for_scheme",
     "scheme_for_protocol",
 ]
 
-#: (protocol, curve) -> scheme.
 #: The threshold ECDSA protocol (CGGMP24 on secp256k1).
 ECDSA_PROTOCOL = "CGGMP24"
 
+#: (protocol, curve) -> scheme.
 PROTOCOLS: Mapping[tuple[str, str], str] = {
     ("FROST", "ed25519"): "EdDSA",
     ("FROST_BITCOIN", "secp256k1"): "Schnorr",
@@ -37,6 +38,11 @@ PROTOCOLS: Mapping[tuple[str, str], str] = {
 
 #: Accepted spellings of a protocol name on import; keys are stored under the value.
 PROTOCOL_ALIASES: Mapping[str, str] = {"CGGMP21": "CGGMP24"}
+
+
+def canonical_protocol(protocol: str) -> str:
+    """The protocol name keys are stored under (``CGGMP21`` is an alias of ``CGGMP24``)."""
+    return PROTOCOL_ALIASES.get(protocol, protocol)
 
 
 def scheme_for_protocol(protocol: str, curve: str) -> str | None:

@@ -27,7 +27,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from shardvault import __version__
-from shardvault.coordinator.interface import PROTOCOL_ALIASES, scheme_for_protocol
+from shardvault.coordinator.interface import canonical_protocol, scheme_for_protocol
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.protocols.dealer import open_export_shares, seal_import_shares
 from shardvault.sdk._keymaterial import (
@@ -563,7 +563,7 @@ class KeysApi:
         the 32-byte little-endian signing scalar.
         """
         if isinstance(protocol, str):
-            protocol = PROTOCOL_ALIASES.get(protocol, protocol)
+            protocol = canonical_protocol(protocol)
         if scheme_for_protocol(protocol, curve) is None:
             raise InvalidArgument(f"unsupported protocol/curve combination {protocol}/{curve}")
         if isinstance(min_signers, bool) or not isinstance(min_signers, int) or min_signers < 1:
