@@ -1359,7 +1359,7 @@ def networks(
     with _client(data_dir, base_url, token) as client:
         items = client.networks.list()
     if as_json:
-        _echo_json({"items": [n.to_json_dict() for n in items]})
+        _echo_page_json(items, None)
         return
     table = _table("network", "family", "chainId", "schemes", "default")
     for n in items:
