@@ -293,7 +293,18 @@ def verify_signature(public_key: bytes, digest: bytes, sig: Any) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _timed(fn: Callable[[], Any]) -> tuple[int, Any]:
+def wait_ecdsa_ready(http: httpx.Client) -> float:
+    """Poll ``GET /health`` every 50 ms until ``ecdsaReady``; the monotonic time it was."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        health = http.get("/health").json()
+        if health.get("ecdsaReady"):
+            return time.monotonic()
+        _require(time.monotonic() < deadline, f"not ready in time: {health}")
+        time.sleep(0.05)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[int, Any]:
     t0 = time.perf_counter_ns()
     out = fn()
     return time.perf_counter_ns() - t0, out
@@ -318,14 +329,7 @@ def run_rest(config: RestConfig, log: Callable[[str], None]) -> dict[str, Any]:
 
             # 1. start -> ecdsaReady (polled every 50 ms over GET /health).
             log("REST: waiting for ecdsaReady (aux info, 3 signers)")
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while True:
-                health = http.get("/health").json()
-                if health.get("ecdsaReady"):
-                    t_ready = time.monotonic()
-                    break
-                _require(time.monotonic() < deadline, f"not ready in time: {health}")
-                time.sleep(0.05)
+            t_ready = wait_ecdsa_ready(http)
             ready_ns = int((t_ready - info["t_start"]) * 1e9)
             api_up_ns = int((info["t_api_up"] - info["t_start"]) * 1e9)
             rows.append(
@@ -342,7 +346,7 @@ def run_rest(config: RestConfig, log: Callable[[str], None]) -> dict[str, Any]:
             made = [client.keys.create(scheme="ECDSA", curve="secp256k1")]  # warm-up
             kg_ns = []
             for _ in range(config.keygen_samples):
-                ns, key = _timed(lambda: client.keys.create(scheme="ECDSA", curve="secp256k1"))
+                ns, key = timed(lambda: client.keys.create(scheme="ECDSA", curve="secp256k1"))
                 kg_ns.append(ns)
                 made.append(key)
             for key in made:
@@ -371,7 +375,7 @@ def run_rest(config: RestConfig, log: Callable[[str], None]) -> dict[str, Any]:
             for _ in range(config.cold_samples):
                 _require(vault.warm(cold_key.id) == 0, "cold key has a warm presignature")
                 digest = os.urandom(32)
-                ns, sig = _timed(lambda digest=digest: client.keys.sign(cold_key.id, hash=digest))
+                ns, sig = timed(lambda digest=digest: client.keys.sign(cold_key.id, hash=digest))
                 cold_ns.append(ns)
                 verify_signature(cold_key.public_key_bytes, digest, sig)
             rows.append(
@@ -412,7 +416,7 @@ def run_rest(config: RestConfig, log: Callable[[str], None]) -> dict[str, Any]:
             for _ in range(config.warm_samples):
                 vault.wait_pool(key.id, POOL_TARGET)
                 digest = os.urandom(32)
-                ns, sig = _timed(lambda digest=digest: client.keys.sign(key.id, hash=digest))
+                ns, sig = timed(lambda digest=digest: client.keys.sign(key.id, hash=digest))
                 warm_ns.append(ns)
                 # A refill takes far longer than this round trip: the pool is one down.
                 consumed_warm += vault.warm(key.id) == POOL_TARGET - 1
@@ -435,7 +439,7 @@ def run_rest(config: RestConfig, log: Callable[[str], None]) -> dict[str, Any]:
                 lat, sigs = [], []
                 t0 = time.perf_counter_ns()
                 for d in digests:
-                    ns, sig = _timed(lambda d=d: client.keys.sign(key.id, hash=d))
+                    ns, sig = timed(lambda d=d: client.keys.sign(key.id, hash=d))
                     lat.append(ns)
                     sigs.append(sig)
                 wall = time.perf_counter_ns() - t0
@@ -478,7 +482,7 @@ def run_rest(config: RestConfig, log: Callable[[str], None]) -> dict[str, Any]:
                 c, digests = args
                 out = []
                 for d in digests:
-                    ns, sig = _timed(lambda d=d: c.keys.sign(key.id, hash=d))
+                    ns, sig = timed(lambda d=d: c.keys.sign(key.id, hash=d))
                     out.append((ns, d, sig))
                 return out
 

@@ -66,8 +66,10 @@ from bench_rest_ecdsa import (
     REST_QUICK,
     RestBenchmarkError,
     RestRow,
+    fixture_pairs,
     run_rest,
     summarize,
+    timed,
 )
 
 try:  # the reference; pure Python (phe + python-ecdsa), see the README
@@ -84,7 +86,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS_PATH = Path(__file__).resolve().parent / "results" / "cggmp_bench.json"
 REST_RESULTS_PATH = RESULTS_PATH.with_name("cggmp_bench_rest.json")
 #: TEST ONLY (public) pregenerated safe primes, shared with the test suite.
-FIXTURE = ROOT / "tests" / "fixtures" / "cggmp_primes.json"
 
 PRIME_BITS = 1536
 N_PARTIES = 3
@@ -242,13 +243,6 @@ def construct_timed(
 # ---------------------------------------------------------------------------
 # Our protocol
 # ---------------------------------------------------------------------------
-
-
-def fixture_pairs() -> list[tuple[int, int]]:
-    data = json.loads(FIXTURE.read_text())
-    primes = [int(x, 16) for x in data["safe_primes_1536"]]
-    _require(len(primes) >= 2 * N_PARTIES, "fixture: not enough 1536-bit primes")
-    return [(primes[2 * i], primes[2 * i + 1]) for i in range(N_PARTIES)]
 
 
 def run_aux_info() -> tuple[dict[int, AuxInfo], dict[int, int], int]:
@@ -516,12 +510,6 @@ def _compact_to_der(compact: bytes) -> bytes:
 # ---------------------------------------------------------------------------
 # The run
 # ---------------------------------------------------------------------------
-
-
-def timed(fn: Callable[[], Any]) -> tuple[int, Any]:
-    t0 = time.perf_counter_ns()
-    out = fn()
-    return time.perf_counter_ns() - t0, out
 
 
 def log(console: Console, text: str) -> None:

@@ -45,7 +45,7 @@ from typing import Any
 import coincurve
 import httpx
 import rlp
-from bench_rest_ecdsa import READY_TIMEOUT_S, VaultProcess, verify_signature
+from bench_rest_ecdsa import POOL_TARGET, VaultProcess, verify_signature, wait_ecdsa_ready
 from embit import hashes as ehashes
 from embit import script as escript
 from embit.ec import PublicKey as EPublicKey
@@ -69,7 +69,6 @@ from solders.transaction import Transaction as SolTx
 from shardvault.sdk import Client, Signature
 
 GOAL_ADDED_MS = 2.0
-POOL_TARGET = 8  # as bench_rest_ecdsa
 PSBT_MANY = 10
 TO = "0x3535353535353535353535353535353535353535"
 #: The EIP-712 "Mail" example, from the test vectors (the EIP's own document).
@@ -424,12 +423,7 @@ def main() -> int:
                 Client.from_credentials_file(info["credentials"], timeout=120) as client,
                 httpx.Client(base_url=info["base_url"], timeout=10) as http,
             ):
-                deadline = time.monotonic() + READY_TIMEOUT_S
-                while not http.get("/health").json().get("ecdsaReady"):
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("the vault is not ecdsaReady in time")
-                    time.sleep(0.05)
-                extra["ecdsa_ready_s"] = round(time.monotonic() - info["t_start"], 2)
+                extra["ecdsa_ready_s"] = round(wait_ecdsa_ready(http) - info["t_start"], 2)
 
                 # EdDSA and Schnorr: no ECDSA key exists yet, nothing presigns.
                 console.print(f"EdDSA / Schnorr: {args.n} rounds (+3 warm-up)")
