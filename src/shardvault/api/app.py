@@ -88,7 +88,7 @@ from shardvault.coordinator.interface import (
 )
 from shardvault.crypto import hpke
 from shardvault.crypto.groups import SECP256K1, Point
-from shardvault.crypto.shamir import lagrange_coefficient
+from shardvault.crypto.shamir import public_shares_consistent
 from shardvault.db.engine import make_engine, upgrade_database
 from shardvault.db.ids import is_id, new_id
 from shardvault.db.models import (
@@ -410,15 +410,7 @@ def _check_verifying_shares(
         return False
     if len(points) < min_signers:
         return False
-    q = SECP256K1.order
-    base = sorted(points)[:min_signers]
-    base_points = [points[i] for i in base]
-    for at in (0, *sorted(points)[min_signers:]):
-        coefficients = [lagrange_coefficient(i, base, q, at=at) for i in base]
-        expected = group_key if at == 0 else points[at]
-        if SECP256K1.lincomb(coefficients, base_points) != expected:
-            return False
-    return True
+    return public_shares_consistent(SECP256K1, group_key, points, min_signers)
 
 
 def create_app(

@@ -24,6 +24,8 @@ __all__ = [
     "feldman_commit",
     "interpolate_secret",
     "lagrange_coefficient",
+    "predict_public_share",
+    "public_shares_consistent",
     "split_secret",
     "verify_share",
 ]
@@ -150,3 +152,25 @@ def interpolate_secret(group: Group, shares: Mapping[int, int] | Sequence[Secret
     if not pairs:
         raise InvalidParameters("need at least one share")
     return sum(v * lagrange_coefficient(i, indices, group.order) for i, v in pairs) % group.order
+
+
+def predict_public_share(
+    group: Group, group_public_key: Point, base: Mapping[int, Point], at: int
+) -> Point:
+    """Interpolate, in the exponent, through ``(0, group_public_key)`` and the public
+    shares ``base``; evaluate at ``at``."""
+    xs = [0, *base]
+    points = [group_public_key, *base.values()]
+    return group.lincomb([lagrange_coefficient(x, xs, group.order, at=at) for x in xs], points)
+
+
+def public_shares_consistent(
+    group: Group, group_public_key: Point, shares: Mapping[int, Point], t: int
+) -> bool:
+    """Whether the public shares ``shares[i] = f(i)·G`` lie on one polynomial ``f`` of
+    degree ``t - 1`` with ``f(0)·G = group_public_key``."""
+    idx = sorted(shares)
+    base = {i: shares[i] for i in idx[: t - 1]}
+    return all(
+        predict_public_share(group, group_public_key, base, j) == shares[j] for j in idx[t - 1 :]
+    )

@@ -47,7 +47,8 @@ from shardvault.crypto.shamir import (
     SecretShare,
     derive_public_share,
     interpolate_secret,
-    lagrange_coefficient,
+    predict_public_share,
+    public_shares_consistent,
     split_secret,
     verify_share,
 )
@@ -880,13 +881,6 @@ def _open_one_export_share(
     return value, public_point
 
 
-def _predict(group: Group, gpk: Point, base: Mapping[int, Point], at: int) -> Point:
-    """Interpolate, in the exponent, through (0, gpk) and ``base``; evaluate at ``at``."""
-    xs = [0, *base]
-    points = [gpk, *base.values()]
-    return group.lincomb([lagrange_coefficient(x, xs, group.order, at=at) for x in xs], points)
-
-
 def _inconsistent_indices(
     group: Group, gpk: Point, shares: Mapping[int, Point], t: int
 ) -> tuple[int, ...]:
@@ -898,17 +892,18 @@ def _inconsistent_indices(
     plus 0, hence be equal); when there is no such polynomial, or the search would be too
     long, every index (blame cannot be narrowed down).
     """
-    idx = sorted(shares)
-    base = {i: shares[i] for i in idx[: t - 1]}
-    if all(_predict(group, gpk, base, j) == shares[j] for j in idx[t - 1 :]):
+    if public_shares_consistent(group, gpk, shares, t):
         return ()
+    idx = sorted(shares)
     k = len(idx)
     max_errors = (k - t + 1) // 2
     if max_errors == 0 or comb(k, t - 1) > _DECODE_BUDGET:
         return tuple(idx)
     for subset in combinations(idx, t - 1):
         sub = {i: shares[i] for i in subset}
-        off = [j for j in idx if j not in sub and _predict(group, gpk, sub, j) != shares[j]]
+        off = [
+            j for j in idx if j not in sub and predict_public_share(group, gpk, sub, j) != shares[j]
+        ]
         if len(off) <= max_errors:
             return tuple(off)
     return tuple(idx)
