@@ -43,7 +43,6 @@ from shardvault.errors import (
 )
 from shardvault.protocols.cggmp.binding import NO_DERIVATION, presignature_binding
 from shardvault.protocols.cggmp.sign import combine
-from shardvault.protocols.messages import COORDINATOR
 from shardvault.signer.presig_pool import public_from_bytes
 from shardvault.transport.envelope import PartyKeys
 
@@ -327,7 +326,6 @@ class CggmpService:
         index_of = {key.signer_ids[i - 1]: i for i in indices}
         ordered = [(i, found[s]) for s, i in index_of.items()]
         parties = {i: PartyKeys(d.identity_key, d.encryption_key) for i, d in ordered}
-        parties[COORDINATOR] = PartyKeys(self._c.identity_key, b"")
         return index_of, parties, self._c._parties_arg(ordered)
 
     async def _presign(self, key: _Key, indices: Sequence[int], *, background: bool) -> str:
@@ -480,7 +478,6 @@ class CggmpService:
         found = await self._c._require_all(ids)
         indices = list(range(1, len(ids) + 1))
         index_of, parties, parties_arg = self._session_parties(key, indices, found)
-        del parties[COORDINATOR]
         sid = os.urandom(32)
         self._c._registry.claim(sid)
         try:
