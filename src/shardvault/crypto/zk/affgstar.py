@@ -218,15 +218,11 @@ def _check_statement(st: Statement) -> str | None:
 
 
 def _pow_n_sq(base: int, n: int, key: PaillierSecretKey | None) -> int:
-    """``base^N mod N²`` (public exponent); CRT when ``key`` is N's secret key."""
-    n2 = n * n
+    """``base^N mod N²`` for ``base`` in ``Z_N^*``; with N's secret key, as
+    ``Enc(0; base)`` (CRT, the key's precomputed constants)."""
     if key is None:
-        return int(gmpy2.powmod(base, n, n2))
-    p2, q2 = key.p * key.p, key.q * key.q
-    xp = int(gmpy2.powmod(base % p2, n % (key.p * (key.p - 1)), p2))
-    xq = int(gmpy2.powmod(base % q2, n % (key.q * (key.q - 1)), q2))
-    # Garner: x = xp + p² ((xq - xp) p^-2 mod q²)
-    return (xp + p2 * ((xq - xp) * pow(p2, -1, q2) % q2)) % n2
+        return int(gmpy2.powmod(base, n, n * n))
+    return key.encrypt(0, base)
 
 
 # -- prover -------------------------------------------------------------------------------
