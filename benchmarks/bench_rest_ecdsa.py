@@ -142,7 +142,7 @@ def fixture_pairs() -> list[tuple[int, int]]:
 def _warm_count(svc: Any, key_id: str) -> int:
     """BENCHMARK ONLY: warm presignatures for the key's preferred signer set, through
     the public ``warm()`` with a KeyRecord built from the service's own key entry."""
-    from shardvault.coordinator.interface import KeyRecord
+    from shardvault.coordinator.backend import KeyRecord
 
     k = svc._keys.get(key_id)
     if k is None:

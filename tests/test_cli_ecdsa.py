@@ -17,7 +17,7 @@ from rich.console import Console
 
 from shardvault import cli
 from shardvault.cli import watch_ecdsa
-from shardvault.coordinator.interface import EcdsaStatus
+from shardvault.coordinator.backend import EcdsaStatus
 from shardvault.sdk import Client, Key
 from shardvault.sdk.client import KeysApi
 

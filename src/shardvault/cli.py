@@ -37,7 +37,7 @@ from shardvault import __version__
 from shardvault.errors import ShardvaultError
 
 if TYPE_CHECKING:
-    from shardvault.coordinator.interface import EcdsaStatus
+    from shardvault.coordinator.backend import EcdsaStatus
     from shardvault.sdk import Client, Key, Signature, Wallet
 
 app = typer.Typer(
@@ -325,7 +325,7 @@ async def watch_ecdsa(
     ready, then say so; returns True then. On a terminal: a rich progress bar; otherwise
     a plain line when the stage changes and at most every ``plain_interval`` seconds.
     A failing ``status()`` is shown and polled again. Cancel it to stop watching."""
-    from shardvault.coordinator.interface import EcdsaStatus
+    from shardvault.coordinator.backend import EcdsaStatus
 
     async def poll() -> EcdsaStatus:
         try:
@@ -1114,7 +1114,7 @@ def import_key(
 
     Each share is encrypted to one signer on this machine; the key itself is never sent.
     """
-    from shardvault.coordinator.interface import (
+    from shardvault.protocols.registry import (
         canonical_protocol,
         protocol_for_scheme,
         scheme_for_protocol,

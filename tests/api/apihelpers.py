@@ -37,13 +37,7 @@ from fastapi.testclient import TestClient
 from nacl.signing import SigningKey
 
 from shardvault.api.bootstrap import create_org
-from shardvault.coordinator.interface import (
-    EcdsaStatus,
-    ExportedShare,
-    KeyRecord,
-    SignerDescriptor,
-    encryption_key_statement,
-)
+from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord
 from shardvault.crypto import hpke
 from shardvault.crypto.groups import SECP256K1, Group
 from shardvault.crypto.shamir import evaluate_polynomial, lagrange_coefficient
@@ -62,6 +56,7 @@ from shardvault.protocols.frost.dkg import FrostDkg
 from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from shardvault.protocols.frost.session import FrostCoordinator, FrostSigner
 from shardvault.protocols.messages import InMemorySessionRegistry, run_locally
+from shardvault.transport.identity import SignerDescriptor, encryption_key_statement
 
 SUITES: dict[tuple[str, str], Ciphersuite] = {
     ("FROST", "ed25519"): FROST_ED25519,

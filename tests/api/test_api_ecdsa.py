@@ -17,7 +17,7 @@ from apihelpers import EXPORT_INFO, Api, error_of, verify_ecdsa_signature
 
 from shardvault.api import set_key_export
 from shardvault.api.store import Store
-from shardvault.coordinator.interface import KeyRecord
+from shardvault.coordinator.backend import KeyRecord
 from shardvault.crypto import hpke
 from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.shamir import interpolate_secret, split_secret

@@ -23,9 +23,8 @@ from shardvault.crypto.keyformats import (
     scalar_to_private_key_bytes,
     secp256k1_scalar_from_bytes,
 )
-
-embedded = pytest.importorskip("shardvault.coordinator.embedded")
-dealer = pytest.importorskip("shardvault.protocols.dealer")
+from shardvault.protocols import dealer
+from shardvault.server import embedded
 
 pytestmark = pytest.mark.anyio
 

@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from nacl.signing import VerifyKey
 
 from shardvault.api import create_app, ensure_admin
-from shardvault.coordinator.interface import KeyRecord, encryption_key_statement
+from shardvault.coordinator.backend import KeyRecord
 from shardvault.errors import SignersUnavailable
+from shardvault.transport.identity import encryption_key_statement
 
 KEY_ID = re.compile(r"key-[0-7][0-9a-hjkmnp-tv-z]{25}")
 ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")

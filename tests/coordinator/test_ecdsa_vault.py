@@ -22,7 +22,7 @@ from eth_account.messages import _hash_eip191_message, encode_defunct
 from eth_keys import keys as eth_keys
 from vault_runner import VaultRunner
 
-from shardvault.coordinator.interface import KeyRecord
+from shardvault.coordinator.backend import KeyRecord
 from shardvault.errors import AuxInfoNotReady, InvalidParameters, NotFound, SignerMisbehaved
 from shardvault.protocols import dealer
 from shardvault.protocols.cggmp.binding import presignature_binding

@@ -4,10 +4,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from shardvault.coordinator.embedded import EmbeddedVault
-from shardvault.coordinator.interface import KeyRecord
+from shardvault.coordinator.backend import KeyRecord
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.protocols import dealer
+from shardvault.server.embedded import EmbeddedVault
 
 
 class VaultRunner:

@@ -21,10 +21,11 @@ import httpx
 import pytest
 from nacl.signing import SigningKey
 
-from shardvault.coordinator.interface import encryption_key_statement, scheme_for_protocol
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.protocols.dealer import open_import_share, seal_export_share
+from shardvault.protocols.registry import scheme_for_protocol
 from shardvault.sdk.encoding import b64url_decode, b64url_encode
+from shardvault.transport.identity import encryption_key_statement
 
 
 @dataclass

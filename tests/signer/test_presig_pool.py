@@ -23,12 +23,12 @@ import pytest
 from shardvault.crypto.groups import SECP256K1
 from shardvault.errors import DecryptionError, InvalidEncoding, InvalidParameters
 from shardvault.protocols.cggmp.presign import Presignature, PresignaturePublic
-from shardvault.protocols.cggmp.sign import sign_share
-from shardvault.signer.presig_pool import (
-    PresignaturePool,
+from shardvault.protocols.cggmp.presignature_codec import (
     presignature_from_bytes,
     presignature_to_bytes,
 )
+from shardvault.protocols.cggmp.sign import sign_share
+from shardvault.signer.presig_pool import PresignaturePool
 from shardvault.signer.store import SignerStore
 
 KEY = "key-1"

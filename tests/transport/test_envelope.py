@@ -14,13 +14,8 @@ from nacl.signing import SigningKey
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.errors import InvalidEncoding, ProtocolError
 from shardvault.protocols.messages import ProtocolMessage
-from shardvault.transport.envelope import (
-    Envelope,
-    PartyKeys,
-    open_envelope,
-    parse_header,
-    seal_envelope,
-)
+from shardvault.transport.envelope import Envelope, open_envelope, parse_header, seal_envelope
+from shardvault.transport.identity import PartyKeys
 
 SID = os.urandom(32)
 

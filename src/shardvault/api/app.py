@@ -79,13 +79,7 @@ from shardvault.api.schemas import (
 )
 from shardvault.api.store import Store, key_not_found, signature_not_found, wallet_not_found
 from shardvault.chains.networks import NETWORKS, address_for, check_scheme, get_network
-from shardvault.coordinator.interface import (
-    PROTOCOLS,
-    KeyRecord,
-    SigningBackend,
-    canonical_protocol,
-    protocol_for_scheme,
-)
+from shardvault.coordinator.backend import KeyRecord, SigningBackend
 from shardvault.crypto import hpke
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.shamir import public_shares_consistent
@@ -104,6 +98,7 @@ from shardvault.db.models import (
     utcnow,
 )
 from shardvault.errors import InvalidEncoding, NotFound, ShardvaultError
+from shardvault.protocols.registry import PROTOCOLS, canonical_protocol, protocol_for_scheme
 
 __all__ = ["create_app"]
 

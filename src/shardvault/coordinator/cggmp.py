@@ -30,7 +30,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from shardvault.coordinator.interface import ECDSA_PROTOCOL, EcdsaStatus, KeyRecord
+from shardvault.coordinator.backend import EcdsaStatus, KeyRecord
 from shardvault.errors import (
     AuxInfoNotReady,
     InvalidEncoding,
@@ -42,13 +42,14 @@ from shardvault.errors import (
     SignersUnavailable,
 )
 from shardvault.protocols.cggmp.binding import NO_DERIVATION, presignature_binding
+from shardvault.protocols.cggmp.presignature_codec import public_from_bytes
 from shardvault.protocols.cggmp.sign import combine
-from shardvault.signer.presig_pool import public_from_bytes
-from shardvault.transport.envelope import PartyKeys
+from shardvault.protocols.registry import ECDSA_PROTOCOL
+from shardvault.transport.identity import PartyKeys
 
 if TYPE_CHECKING:
     from shardvault.coordinator.coordinator import Coordinator
-    from shardvault.coordinator.interface import SignerDescriptor
+    from shardvault.transport.identity import SignerDescriptor
 
 __all__ = ["CggmpService"]
 

@@ -19,15 +19,8 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
+from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord
 from shardvault.coordinator.cggmp import CggmpService
-from shardvault.coordinator.interface import (
-    ECDSA_PROTOCOL,
-    PROTOCOLS,
-    EcdsaStatus,
-    ExportedShare,
-    KeyRecord,
-    SignerDescriptor,
-)
 from shardvault.errors import (
     InvalidEncoding,
     InvalidImport,
@@ -42,14 +35,15 @@ from shardvault.protocols.frost.ciphersuites import suite_for
 from shardvault.protocols.frost.keys import PublicKeyPackage
 from shardvault.protocols.frost.session import FrostCoordinator
 from shardvault.protocols.messages import COORDINATOR, InMemorySessionRegistry
+from shardvault.protocols.registry import ECDSA_PROTOCOL, PROTOCOLS
 from shardvault.transport.base import Transport
 from shardvault.transport.envelope import (
     Envelope,
-    PartyKeys,
     open_envelope,
     seal_envelope,
     verify_envelope_signature,
 )
+from shardvault.transport.identity import PartyKeys, SignerDescriptor
 from shardvault.transport.rpc import decode_reply, encode_request
 
 __all__ = ["Coordinator"]

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
 
-from shardvault.coordinator.interface import encryption_key_statement
 from shardvault.crypto.hpke import validate_public_key
 from shardvault.errors import ShardvaultError
 from shardvault.sdk.errors import InvalidArgument, SignerVerificationError
 from shardvault.sdk.models import Cluster, SignerInfo
+from shardvault.transport.identity import encryption_key_statement
 
 __all__ = ["VerifiedSigner", "select_cluster", "verify_signer", "verify_signers"]
 

@@ -27,9 +27,9 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from shardvault import __version__
-from shardvault.coordinator.interface import canonical_protocol, scheme_for_protocol
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.protocols.dealer import open_export_shares, seal_import_shares
+from shardvault.protocols.registry import canonical_protocol, scheme_for_protocol
 from shardvault.sdk._keymaterial import (
     Ed25519Format,
     private_key_to_scalar,

@@ -24,7 +24,6 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from shardvault.coordinator.interface import ECDSA_PROTOCOL
 from shardvault.crypto.groups import SECP256K1
 from shardvault.errors import Conflict, Forbidden, InvalidParameters, NotFound
 from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGen
@@ -32,11 +31,12 @@ from shardvault.protocols.cggmp.binding import NO_DERIVATION, presignature_bindi
 from shardvault.protocols.cggmp.keygen import CggmpKeygen
 from shardvault.protocols.cggmp.keyshare import KeyShare
 from shardvault.protocols.cggmp.presign import Presign, Presignature
+from shardvault.protocols.cggmp.presignature_codec import public_to_bytes
 from shardvault.protocols.cggmp.refresh import CggmpRefresh
 from shardvault.protocols.cggmp.sign import sign_share
+from shardvault.protocols.registry import ECDSA_PROTOCOL
 from shardvault.signer.ecdsa import EcdsaState, share_from_record, share_to_record
-from shardvault.signer.presig_pool import public_to_bytes
-from shardvault.transport.envelope import PartyKeys
+from shardvault.transport.identity import PartyKeys
 from shardvault.transport.rpc import encode_ok
 
 if TYPE_CHECKING:

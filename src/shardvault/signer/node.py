@@ -21,11 +21,6 @@ from typing import Any
 
 from nacl.signing import SigningKey
 
-from shardvault.coordinator.interface import (
-    ECDSA_PROTOCOL,
-    SignerDescriptor,
-    encryption_key_statement,
-)
 from shardvault.cpu import release_gil_for_bigints
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.hpke import HpkeKeyPair
@@ -44,10 +39,12 @@ from shardvault.protocols.frost.dkg import FrostDkg
 from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from shardvault.protocols.frost.session import FrostSigner
 from shardvault.protocols.messages import COORDINATOR, StateMachine
+from shardvault.protocols.registry import ECDSA_PROTOCOL
 from shardvault.signer.ecdsa import EcdsaState, PrimeSource, share_from_record
 from shardvault.signer.ecdsa_ops import EcdsaOps
 from shardvault.signer.store import SignerStore
-from shardvault.transport.envelope import Envelope, PartyKeys, open_envelope, seal_envelope
+from shardvault.transport.envelope import Envelope, open_envelope, seal_envelope
+from shardvault.transport.identity import PartyKeys, SignerDescriptor, encryption_key_statement
 from shardvault.transport.rpc import ReplayGuard, decode_request, encode_error, encode_ok
 
 __all__ = ["SignerNode", "new_signer_id"]

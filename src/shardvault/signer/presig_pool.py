@@ -30,24 +30,22 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-import struct
 import threading
 import time
 from pathlib import Path
 
-from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.errors import DecryptionError, InvalidEncoding, InvalidParameters
-from shardvault.protocols.cggmp.presign import Presignature, PresignaturePublic
+from shardvault.protocols.cggmp.presign import Presignature
+from shardvault.protocols.cggmp.presignature_codec import (
+    presignature_from_bytes,
+    presignature_to_bytes,
+)
 from shardvault.signer.store import SignerStore
 
 __all__ = [
     "DEFAULT_TARGET",
     "TABLE",
     "PresignaturePool",
-    "presignature_from_bytes",
-    "presignature_to_bytes",
-    "public_from_bytes",
-    "public_to_bytes",
 ]
 
 #: Presignatures kept warm per (key, binding) by default.
@@ -66,142 +64,6 @@ CREATE TABLE IF NOT EXISTS presignatures (
 );
 CREATE INDEX IF NOT EXISTS presignatures_lookup ON presignatures (key_id, binding, status);
 """
-
-# -- serialization ---------------------------------------------------------------------
-
-_MAGIC = b"shardvault/presig/v1\x00"
-_U32 = struct.Struct(">I")
-_SC = SECP256K1.scalar_size
-
-
-def _u32(n: int) -> bytes:
-    if not 0 <= n < 2**32:
-        raise InvalidParameters("presignature field out of range")
-    return _U32.pack(n)
-
-
-def _point(p: Point) -> bytes:
-    if p.group is not SECP256K1:
-        raise InvalidParameters("presignature points must be on secp256k1")
-    if p.is_identity():
-        return b"\x00"
-    data = p.encode()
-    return bytes([len(data)]) + data
-
-
-def _point_map(m: dict[int, Point]) -> bytes:
-    out = [_u32(len(m))]
-    for j in sorted(m):
-        out += [_u32(j), _point(m[j])]
-    return b"".join(out)
-
-
-def presignature_to_bytes(presig: Presignature) -> bytes:
-    """Encode every field of ``presig`` (including the secret scalars ``k_i`` and
-    ``chi_i``: seal the result, never store or log it in the clear). A consumed
-    presignature has no secrets left and is refused."""
-    if presig.consumed:
-        raise InvalidParameters("a consumed presignature cannot be stored")
-    return b"".join(
-        [
-            _MAGIC,
-            _u32(presig.me),
-            presig.k_i.to_bytes(_SC, "big"),
-            presig.chi_i.to_bytes(_SC, "big"),
-            public_to_bytes(presig.public),
-        ]
-    )
-
-
-def public_to_bytes(pub: PresignaturePublic) -> bytes:
-    """The public part of a presignature (what the combiner needs), canonical: equal
-    bytes at every signer of the session."""
-    return b"".join(
-        [
-            _u32(len(pub.session_id)),
-            pub.session_id,
-            _u32(len(pub.signers)),
-            *(_u32(i) for i in pub.signers),
-            _point(pub.public_key),
-            _point(pub.R),
-            _point(pub.Gamma),
-            _point_map(pub.Delta),
-            _point_map(pub.S),
-        ]
-    )
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self._pos + n > len(self._data):
-            raise InvalidEncoding("presignature encoding is truncated")
-        out = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return out
-
-    def u32(self) -> int:
-        value: int = _U32.unpack(self.take(4))[0]
-        return value
-
-    def scalar(self) -> int:
-        return SECP256K1.decode_scalar(self.take(_SC))
-
-    def point(self) -> Point:
-        n = self.take(1)[0]
-        if n == 0:
-            return SECP256K1.identity
-        return SECP256K1.decode_point(self.take(n))
-
-    def point_map(self) -> dict[int, Point]:
-        out: dict[int, Point] = {}
-        for _ in range(self.u32()):
-            j = self.u32()
-            if j in out:
-                raise InvalidEncoding("presignature encoding repeats a party index")
-            out[j] = self.point()
-        return out
-
-    def end(self) -> None:
-        if self._pos != len(self._data):
-            raise InvalidEncoding("presignature encoding has trailing bytes")
-
-
-def presignature_from_bytes(data: bytes) -> Presignature:
-    """Inverse of ``presignature_to_bytes``; raises ``InvalidEncoding`` (or
-    ``InvalidParameters`` for out-of-range scalars) on anything malformed."""
-    r = _Reader(data)
-    if r.take(len(_MAGIC)) != _MAGIC:
-        raise InvalidEncoding("not a presignature encoding (v1)")
-    me = r.u32()
-    k_i = r.scalar()
-    chi_i = r.scalar()
-    public = _read_public(r)
-    r.end()
-    return Presignature(me, k_i, chi_i, public)
-
-
-def public_from_bytes(data: bytes) -> PresignaturePublic:
-    """Inverse of ``public_to_bytes``; ``InvalidEncoding`` on anything malformed."""
-    r = _Reader(data)
-    public = _read_public(r)
-    r.end()
-    return public
-
-
-def _read_public(r: _Reader) -> PresignaturePublic:
-    session_id = r.take(r.u32())
-    signers = tuple(r.u32() for _ in range(r.u32()))
-    public_key = r.point()
-    big_r = r.point()
-    gamma = r.point()
-    delta = r.point_map()
-    s = r.point_map()
-    return PresignaturePublic(session_id, signers, public_key, big_r, gamma, delta, s)
-
 
 # -- the pool ----------------------------------------------------------------------------
 

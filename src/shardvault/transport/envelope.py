@@ -24,11 +24,11 @@ from nacl.signing import SigningKey, VerifyKey
 from shardvault.crypto import hpke
 from shardvault.errors import DecryptionError, InvalidEncoding, ProtocolError
 from shardvault.protocols.messages import ProtocolMessage
+from shardvault.transport.identity import PartyKeys
 
 __all__ = [
     "P2P_INFO",
     "Envelope",
-    "PartyKeys",
     "open_envelope",
     "parse_header",
     "seal_envelope",
@@ -38,14 +38,6 @@ __all__ = [
 P2P_INFO = b"shardvault/p2p/v1"
 _MAGIC = b"shardvault-msg-v1"
 _BROADCAST = 0xFFFF
-
-
-@dataclass(frozen=True, slots=True)
-class PartyKeys:
-    """A session party's public keys: identity (Ed25519) and encryption (X25519)."""
-
-    identity_key: bytes
-    encryption_key: bytes
 
 
 @dataclass(frozen=True, slots=True)

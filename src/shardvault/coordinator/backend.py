@@ -12,67 +12,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from shardvault.transport.identity import SignerDescriptor
+
 __all__ = [
-    "ECDSA_PROTOCOL",
-    "PROTOCOLS",
-    "PROTOCOL_ALIASES",
     "EcdsaStatus",
     "ExportedShare",
     "KeyRecord",
-    "SignerDescriptor",
     "SigningBackend",
-    "canonical_protocol",
-    "protocol_for_scheme",
-    "scheme_for_protocol",
 ]
-
-#: The threshold ECDSA protocol (CGGMP24 on secp256k1).
-ECDSA_PROTOCOL = "CGGMP24"
-
-#: (protocol, curve) -> scheme.
-PROTOCOLS: Mapping[tuple[str, str], str] = {
-    ("FROST", "ed25519"): "EdDSA",
-    ("FROST_BITCOIN", "secp256k1"): "Schnorr",
-    ("CGGMP24", "secp256k1"): "ECDSA",
-}
-
-#: Accepted spellings of a protocol name on import; keys are stored under the value.
-PROTOCOL_ALIASES: Mapping[str, str] = {"CGGMP21": "CGGMP24"}
-
-
-def canonical_protocol(protocol: str) -> str:
-    """The protocol name keys are stored under (``CGGMP21`` is an alias of ``CGGMP24``)."""
-    return PROTOCOL_ALIASES.get(protocol, protocol)
-
-
-def scheme_for_protocol(protocol: str, curve: str) -> str | None:
-    return PROTOCOLS.get((protocol, curve))
-
-
-def protocol_for_scheme(scheme: str, curve: str) -> str | None:
-    for (protocol, c), s in PROTOCOLS.items():
-        if s == scheme and c == curve:
-            return protocol
-    return None
-
-
-@dataclass(frozen=True, slots=True)
-class SignerDescriptor:
-    """A signer node's public identity, as GET /signers shows it."""
-
-    signer_id: str
-    #: Ed25519 public key (32 bytes); signs everything the signer publishes.
-    identity_key: bytes
-    #: X25519 HPKE public key (32 bytes) for import shares and protocol secrets.
-    encryption_key: bytes
-    #: Ed25519 signature by identity_key over encryption_key_statement(...).
-    encryption_key_signature: bytes
-
-
-def encryption_key_statement(signer_id: str, encryption_key: bytes) -> bytes:
-    """The exact bytes a signer signs to vouch for its encryption key."""
-    sid = signer_id.encode()
-    return b"shardvault/signer-encryption-key/v1" + bytes([len(sid)]) + sid + encryption_key
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,17 +28,13 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from nacl.signing import SigningKey
 
+from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord
 from shardvault.coordinator.coordinator import Coordinator
-from shardvault.coordinator.interface import (
-    EcdsaStatus,
-    ExportedShare,
-    KeyRecord,
-    SignerDescriptor,
-)
 from shardvault.errors import DecryptionError, InvalidParameters
 from shardvault.signer.ecdsa import PrimeSource
 from shardvault.signer.kek import derive_store_key
 from shardvault.signer.node import SignerNode, new_signer_id
+from shardvault.transport.identity import SignerDescriptor
 from shardvault.transport.memory import InMemoryTransport
 
 __all__ = ["EmbeddedVault"]

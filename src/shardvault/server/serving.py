@@ -19,8 +19,8 @@ from typing import Any
 import uvicorn
 
 from shardvault.api import create_app, ensure_admin
-from shardvault.coordinator.embedded import EmbeddedVault
 from shardvault.errors import ShardvaultError
+from shardvault.server.embedded import EmbeddedVault
 
 __all__ = ["BackgroundVault", "RunningVault", "bind_socket", "serve_embedded"]
 

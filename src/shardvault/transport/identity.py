@@ -1,0 +1,41 @@
+"""Who a party is on the wire: its identity key (Ed25519, signs everything it
+sends) and its encryption key (X25519, HPKE), and the statement by which a signer
+vouches for its encryption key.
+
+Shared by both ends: the signers and the coordinator address each other with
+``PartyKeys``; a client (the SDK) checks a ``SignerDescriptor`` before it seals an
+import share to that signer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["PartyKeys", "SignerDescriptor", "encryption_key_statement"]
+
+
+@dataclass(frozen=True, slots=True)
+class PartyKeys:
+    """A session party's public keys: identity (Ed25519) and encryption (X25519)."""
+
+    identity_key: bytes
+    encryption_key: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SignerDescriptor:
+    """A signer node's public identity, as GET /signers shows it."""
+
+    signer_id: str
+    #: Ed25519 public key (32 bytes); signs everything the signer publishes.
+    identity_key: bytes
+    #: X25519 HPKE public key (32 bytes) for import shares and protocol secrets.
+    encryption_key: bytes
+    #: Ed25519 signature by identity_key over encryption_key_statement(...).
+    encryption_key_signature: bytes
+
+
+def encryption_key_statement(signer_id: str, encryption_key: bytes) -> bytes:
+    """The exact bytes a signer signs to vouch for its encryption key."""
+    sid = signer_id.encode()
+    return b"shardvault/signer-encryption-key/v1" + bytes([len(sid)]) + sid + encryption_key
