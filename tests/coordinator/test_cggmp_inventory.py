@@ -1,5 +1,5 @@
 """The coordinator's presignature lists after a restart, rebuilt from every signer's
-inventory (``CggmpService._load_inventory``), against a stand-in coordinator."""
+inventory (``CggmpService._load_inventory``), against stand-in signer sessions."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from shardvault.coordinator.cggmp import CggmpService, _Key
 
 
 class _Inventories:
-    """Just what ``_load_inventory`` asks of the coordinator."""
+    """Just what ``_load_inventory`` asks of the signer sessions."""
 
     def __init__(self, replies: dict[str, Any]) -> None:
         self.signer_ids = list(replies)
         self._replies = replies
 
-    async def _call_each(self, ids: list[str], op: str, **_: Any) -> dict[str, Any]:
+    async def call_each(self, ids: list[str], op: str, **_: Any) -> dict[str, Any]:
         assert op == "presign.inventory"
         return {s: self._replies[s] for s in ids}
 

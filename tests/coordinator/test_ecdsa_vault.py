@@ -211,7 +211,7 @@ def test_consumed_presignature_survives_crash_and_restart(runner: VaultRunner) -
         )
     )
     signer = key.signer_ids[0]
-    call = v.coordinator._call(
+    call = v.coordinator.sessions.call(
         signer,
         "sign.ecdsa",
         keyId=key.key_id,
@@ -227,7 +227,7 @@ def test_consumed_presignature_survives_crash_and_restart(runner: VaultRunner) -
     assert node.ecdsa.pool.status(presig_id) == "consumed"
     with pytest.raises(NotFound):
         runner.run(
-            v.coordinator._call(
+            v.coordinator.sessions.call(
                 signer,
                 "sign.ecdsa",
                 keyId=key.key_id,

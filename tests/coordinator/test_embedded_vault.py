@@ -183,7 +183,7 @@ def test_signers_refuse_unsigned_or_replayed_requests(runner: VaultRunner) -> No
     forged = encode_request("info", node.signer_id, {}, SigningKey.generate())
     with pytest.raises(Forbidden):
         decode_reply(node.handle(forged))
-    redirected = encode_request("info", "sgn-other", {}, v.coordinator._identity)
+    redirected = encode_request("info", "sgn-other", {}, v.coordinator.sessions._identity)
     with pytest.raises(Forbidden):
         decode_reply(node.handle(redirected))
     key = runner.run(v.generate_key("key-r", "FROST", "ed25519", 2))
@@ -203,7 +203,7 @@ def test_signers_refuse_unsigned_or_replayed_requests(runner: VaultRunner) -> No
             for i, (s, d) in enumerate((d.signer_id, d) for d in runner.run(v.list_signers()))
         ],
     }
-    coordinator_key = v.coordinator._identity
+    coordinator_key = v.coordinator.sessions._identity
     request = encode_request("sign.start", node.signer_id, args, coordinator_key)
     decode_reply(node.handle(request))
     with pytest.raises(Forbidden):  # the very same request again: a replay
@@ -310,7 +310,7 @@ def test_equivocating_broadcast_is_pinned_on_its_sender(runner: VaultRunner) -> 
             twin = ProtocolMessage(
                 first.session_id, first.protocol, 1, first.sender, None, first.payload[::-1]
             )
-            sealed = seal_envelope(twin, node._identity, {})  # the attacker signs with its own key
+            sealed = seal_envelope(twin, node._ctx.identity, {})  # the attacker signs with its own key
             return [*envs, sealed.to_bytes().hex()]
 
         return _rewrite_reply(reply, add_twin)

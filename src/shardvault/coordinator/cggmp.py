@@ -26,11 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from shardvault.coordinator.backend import EcdsaStatus, KeyRecord
+from shardvault.coordinator.sessions import SessionParties, SignerSessions
 from shardvault.errors import (
     AuxInfoNotReady,
     InvalidEncoding,
@@ -45,11 +45,7 @@ from shardvault.protocols.cggmp.binding import NO_DERIVATION, presignature_bindi
 from shardvault.protocols.cggmp.presignature_codec import public_from_bytes
 from shardvault.protocols.cggmp.sign import combine
 from shardvault.protocols.registry import ECDSA_PROTOCOL
-from shardvault.transport.identity import PartyKeys
-
-if TYPE_CHECKING:
-    from shardvault.coordinator.coordinator import Coordinator
-    from shardvault.transport.identity import SignerDescriptor
+from shardvault.transport.identity import SignerDescriptor
 
 __all__ = ["CggmpService"]
 
@@ -101,10 +97,10 @@ class _Key:
 
 
 class CggmpService:
-    def __init__(self, coordinator: Coordinator, *, pool_target: int = 8) -> None:
+    def __init__(self, sessions: SignerSessions, *, pool_target: int = 8) -> None:
         if pool_target < 0:
             raise InvalidParameters("the presignature pool target must be >= 0")
-        self._c = coordinator
+        self._sessions = sessions
         self.pool_target = pool_target
         self._ready = False
         self._progress = 0.0
@@ -183,8 +179,8 @@ class CggmpService:
             await self._load_inventory()
 
     async def _setup_step(self) -> bool:
-        ids = list(self._c.signer_ids)
-        statuses = await self._c._call_each(ids, "ecdsa.status")
+        ids = list(self._sessions.signer_ids)
+        statuses = await self._sessions.call_each(ids, "ecdsa.status")
         down = [s for s, r in statuses.items() if isinstance(r, BaseException)]
         if down:
             self._detail = f"waiting for signers {', '.join(down)}"
@@ -209,23 +205,20 @@ class CggmpService:
         return False  # the next step sees the digests and turns ready
 
     async def _run_aux_info(self, ids: list[str]) -> None:
-        descs = await self._c._require_all(ids)
-        index_of = {s: i + 1 for i, s in enumerate(ids)}
-        ordered = [(index_of[s], descs[s]) for s in ids]
-        parties = {i: PartyKeys(d.identity_key, d.encryption_key) for i, d in ordered}
-        sid = os.urandom(32)
-        self._c._registry.claim(sid)
-        first = await self._c._start_all(
+        descs = await self._sessions.require_all(ids)
+        parties = SessionParties.of([(i + 1, descs[s]) for i, s in enumerate(ids)])
+        sid = self._sessions.new_session_id()
+        first = await self._sessions.start_all(
             ids,
             "aux.start",
-            index_of,
+            parties.index_of,
             timeout=AUX_TIMEOUT,
             background=True,
             sessionId=sid.hex(),
-            parties=self._c._parties_arg(ordered),
+            parties=parties.arg,
         )
-        finals = await self._c._relay(
-            sid, first, index_of, parties, timeout=AUX_TIMEOUT, background=True
+        finals = await self._sessions.relay(
+            sid, first, parties, timeout=AUX_TIMEOUT, background=True
         )
         digests = {r.get("auxDigest") for r in finals.values()}
         if len(digests) != 1 or None in digests:
@@ -234,7 +227,7 @@ class CggmpService:
             )
         digest = str(next(iter(digests)))
         self._progress = max(self._progress, 0.97)
-        await self._c._start_all(ids, "aux.activate", index_of, digest=digest)
+        await self._sessions.start_all(ids, "aux.activate", parties.index_of, digest=digest)
 
     # -- pools -------------------------------------------------------------------------
     def key_added(self, key: KeyRecord) -> None:
@@ -256,8 +249,8 @@ class CggmpService:
     async def _load_inventory(self) -> None:
         """After a restart: learn every CGGMP24 key and the presignatures that all
         signers of its preferred set still hold."""
-        ids = list(self._c.signer_ids)
-        replies = await self._c._call_each(ids, "presign.inventory")
+        ids = list(self._sessions.signer_ids)
+        replies = await self._sessions.call_each(ids, "presign.inventory")
         inventories = {s: r.get("keys", {}) for s, r in replies.items() if isinstance(r, dict)}
         for signer_id, keys in inventories.items():
             for key_id, info in keys.items():
@@ -321,35 +314,33 @@ class CggmpService:
             async with asyncio.timeout(timeout):
                 await self._wake.wait()
 
+    @staticmethod
     def _session_parties(
-        self, key: _Key, indices: Sequence[int], found: Mapping[str, SignerDescriptor]
-    ) -> tuple[dict[str, int], dict[int, PartyKeys], list[dict[str, Any]]]:
-        index_of = {key.signer_ids[i - 1]: i for i in indices}
-        ordered = [(i, found[s]) for s, i in index_of.items()]
-        parties = {i: PartyKeys(d.identity_key, d.encryption_key) for i, d in ordered}
-        return index_of, parties, self._c._parties_arg(ordered)
+        key: _Key, indices: Sequence[int], found: Mapping[str, SignerDescriptor]
+    ) -> SessionParties:
+        """The signers of ``indices`` (the key's party indices) as session parties."""
+        return SessionParties.of([(i, found[key.signer_ids[i - 1]]) for i in indices])
 
     async def _presign(self, key: _Key, indices: Sequence[int], *, background: bool) -> str:
         """Run one presigning session; every signer files the result in its pool under
         the session id. Returns that id (also added to the coordinator's list when
         ``background``; a foreground presignature is used at once)."""
         holders = [key.signer_ids[i - 1] for i in indices]
-        found = await self._c._require_all(holders)
-        index_of, parties, parties_arg = self._session_parties(key, indices, found)
-        sid = os.urandom(32)
-        self._c._registry.claim(sid)
-        first = await self._c._start_all(
+        found = await self._sessions.require_all(holders)
+        parties = self._session_parties(key, indices, found)
+        sid = self._sessions.new_session_id()
+        first = await self._sessions.start_all(
             holders,
             "presign.start",
-            index_of,
+            parties.index_of,
             timeout=PRESIGN_TIMEOUT,
             background=background,
             sessionId=sid.hex(),
             keyId=key.key_id,
-            parties=parties_arg,
+            parties=parties.arg,
         )
-        finals = await self._c._relay(
-            sid, first, index_of, parties, timeout=PRESIGN_TIMEOUT, background=background
+        finals = await self._sessions.relay(
+            sid, first, parties, timeout=PRESIGN_TIMEOUT, background=background
         )
         ids = {r.get("presigId") for r in finals.values()}
         if ids != {sid.hex()}:
@@ -372,7 +363,7 @@ class CggmpService:
         excluded: set[str] = set()
         for attempt in range(3):
             candidates = [s for s in key.signer_ids if s not in excluded]
-            found, missing = await self._c._reachable(candidates)
+            found, missing = await self._sessions.reachable(candidates)
             chosen = [s for s in key.signer_ids if s in found][: key.set_size]
             if len(chosen) < key.set_size:
                 missing += sorted(excluded)
@@ -409,7 +400,7 @@ class CggmpService:
     ) -> bytes:
         holders = [key.signer_ids[i - 1] for i in indices]
         signer_of = {i: key.signer_ids[i - 1] for i in indices}
-        replies = await self._c._start_all(
+        replies = await self._sessions.start_all(
             holders,
             "sign.ecdsa",
             {s: i for i, s in signer_of.items()},
@@ -464,7 +455,7 @@ class CggmpService:
         try:
             sig = combine(public, sigmas, message_hash)
         except ProtocolError as exc:
-            raise self._c._blame(exc, "coordinator", signer_of) from exc
+            raise self._sessions.blame(exc, "coordinator", signer_of) from exc
         return sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.recid])
 
     # -- refresh -----------------------------------------------------------------------
@@ -476,21 +467,19 @@ class CggmpService:
         if key.threshold < 2:
             raise InvalidParameters("a 1-of-n key cannot be refreshed: every share is the key")
         ids = list(key.signer_ids)
-        found = await self._c._require_all(ids)
-        indices = list(range(1, len(ids) + 1))
-        index_of, parties, parties_arg = self._session_parties(key, indices, found)
-        sid = os.urandom(32)
-        self._c._registry.claim(sid)
+        found = await self._sessions.require_all(ids)
+        parties = self._session_parties(key, range(1, len(ids) + 1), found)
+        sid = self._sessions.new_session_id()
         try:
-            first = await self._c._start_all(
+            first = await self._sessions.start_all(
                 ids,
                 "refresh.start",
-                index_of,
+                parties.index_of,
                 sessionId=sid.hex(),
                 keyId=key.key_id,
-                parties=parties_arg,
+                parties=parties.arg,
             )
-            finals = await self._c._relay(sid, first, index_of, parties)
+            finals = await self._sessions.relay(sid, first, parties)
         except BaseException:
             await self._gather_quietly(ids, "refresh.rollback", keyId=key.key_id)
             raise
@@ -509,8 +498,8 @@ class CggmpService:
             raise SignerMisbehaved("the refresh changed the public key", check="refresh-result")
         self.key_removed(key.key_id)  # old presignatures are discarded on commit
         try:
-            await self._c._start_all(
-                ids, "refresh.commit", index_of, keyId=key.key_id, sessionId=sid.hex()
+            await self._sessions.start_all(
+                ids, "refresh.commit", parties.index_of, keyId=key.key_id, sessionId=sid.hex()
             )
         except BaseException:
             # Some signers may have committed: put every signer back on the old share.
@@ -540,5 +529,5 @@ class CggmpService:
 
     async def _gather_quietly(self, ids: Sequence[str], op: str, **args: Any) -> list[str]:
         """``op`` on every signer; the signers it failed on."""
-        results = await self._c._call_each(ids, op, **args)
+        results = await self._sessions.call_each(ids, op, **args)
         return [s for s, r in results.items() if isinstance(r, BaseException)]

@@ -36,6 +36,8 @@ __all__ = [
     "aux_digest",
     "aux_from_record",
     "aux_to_record",
+    "drop_refresh_state",
+    "imported_share_record",
     "share_from_record",
     "share_to_record",
 ]
@@ -51,6 +53,10 @@ AUX_PENDING = "cggmp_aux_info_pending"
 PrimeSource = str | tuple[int, int]
 
 _G = SECP256K1
+
+#: Meta rows of a refresh in progress: the new share, then the old one (rollback).
+REFRESH_NEXT = "refresh_next:"
+REFRESH_PREVIOUS = "refresh_previous:"
 
 
 # -- records ---------------------------------------------------------------------------
@@ -124,6 +130,33 @@ def share_from_record(record: bytes) -> tuple[KeyShare, list[str]]:
         int(data["threshold"]),
     )
     return share, [str(s) for s in data["signerIds"]]
+
+
+def imported_share_record(
+    index: int,
+    value: int,
+    public_key: bytes,
+    public_shares: dict[int, bytes],
+    threshold: int,
+    signer_ids: list[str],
+) -> bytes:
+    """The record of an imported CGGMP24 share, checked consistent (the share's
+    public point is its verifying share; the public shares interpolate the key)."""
+    share = KeyShare(
+        index,
+        value,
+        _G.decode_point(public_key),
+        {i: _G.decode_point(p) for i, p in public_shares.items()},
+        threshold,
+    )
+    share.check_consistent()
+    return share_to_record(share, signer_ids)
+
+
+def drop_refresh_state(store: SignerStore, key_id: str) -> None:
+    """Erase a refresh's kept shares of the key (the previous and the next)."""
+    store.delete_secret(REFRESH_PREVIOUS + key_id)
+    store.delete_secret(REFRESH_NEXT + key_id)
 
 
 # -- state -----------------------------------------------------------------------------

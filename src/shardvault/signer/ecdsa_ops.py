@@ -1,6 +1,5 @@
-"""The signer node's CGGMP24 (threshold ECDSA) operations, mixed into ``SignerNode``.
-
-Operations (coordinator requests, all signed; see ``SignerNode.handle``):
+"""A signer node's CGGMP24 (threshold ECDSA) operations (coordinator requests, all
+signed; see ``SignerNode.handle``):
 
 ``ecdsa.status``       primes progress, active aux-info digest
 ``aux.start``          join an aux-info session (all signers of the cluster)
@@ -21,10 +20,8 @@ Operations (coordinator requests, all signed; see ``SignerNode.handle``):
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from shardvault.crypto.groups import SECP256K1
 from shardvault.errors import Conflict, Forbidden, InvalidParameters, NotFound
 from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGen
 from shardvault.protocols.cggmp.binding import NO_DERIVATION, presignature_binding
@@ -35,164 +32,128 @@ from shardvault.protocols.cggmp.presignature_codec import public_to_bytes
 from shardvault.protocols.cggmp.refresh import CggmpRefresh
 from shardvault.protocols.cggmp.sign import sign_share
 from shardvault.protocols.registry import ECDSA_PROTOCOL
-from shardvault.signer.ecdsa import EcdsaState, share_from_record, share_to_record
-from shardvault.transport.identity import PartyKeys
+from shardvault.signer.context import Operation, SignerContext, hex_arg
+from shardvault.signer.ecdsa import (
+    REFRESH_NEXT,
+    REFRESH_PREVIOUS,
+    drop_refresh_state,
+    share_from_record,
+    share_to_record,
+)
+from shardvault.signer.sessions import SessionHost
 from shardvault.transport.rpc import encode_ok
 
-if TYPE_CHECKING:
-    from shardvault.protocols.messages import StateMachine
-    from shardvault.signer.store import SignerStore
-
-__all__ = ["EcdsaOps"]
+__all__ = ["EcdsaHandlers"]
 
 _CURVE = "secp256k1"
-#: Meta rows of a refresh in progress: the new share, then the old one (rollback).
-_NEXT = "refresh_next:"
-_PREVIOUS = "refresh_previous:"
-
-
-def _b(s: Any) -> bytes:
-    if not isinstance(s, str):
-        raise InvalidParameters("expected a hex string")
-    try:
-        return bytes.fromhex(s)
-    except ValueError as exc:
-        raise InvalidParameters("malformed hex") from exc
 
 
 def _verifying(share: KeyShare) -> dict[str, str]:
     return {str(i): p.encode().hex() for i, p in sorted(share.public_shares.items())}
 
 
-class EcdsaOps:
-    """CGGMP24 operations; needs the ``SignerNode`` attributes declared below."""
+class EcdsaHandlers:
+    def __init__(self, ctx: SignerContext, sessions: SessionHost) -> None:
+        self._ctx = ctx
+        self._sessions = sessions
 
-    signer_id: str
-    store: SignerStore
-    ecdsa: EcdsaState
-
-    if TYPE_CHECKING:
-
-        def _parties(self, body: dict[str, Any]) -> tuple[dict[int, PartyKeys], list[str], int]:
-            raise NotImplementedError
-
-        def _check_new_key(self, key_id: str) -> None:
-            raise NotImplementedError
-
-        def _open_session(
-            self,
-            body: dict[str, Any],
-            kind: str,
-            key_id: str,
-            machine: StateMachine[Any],
-            parties: dict[int, PartyKeys],
-            me: int,
-            ids: list[str],
-            finish: Callable[[Any], dict[str, Any]],
-        ) -> bytes:
-            raise NotImplementedError
-
-    def _ecdsa_ops(self) -> dict[str, Callable[[dict[str, Any]], bytes]]:
+    def ops(self) -> dict[str, Operation]:
+        """The operations handled here (``dkg.start`` for CGGMP24 is dispatched by
+        protocol to ``keygen_start``)."""
         return {
-            "ecdsa.status": self._ecdsa_status,
-            "aux.start": self._aux_start,
-            "aux.activate": self._aux_activate,
-            "presign.start": self._presign_start,
-            "presign.inventory": self._presign_inventory,
-            "sign.ecdsa": self._sign_ecdsa,
-            "refresh.start": self._refresh_start,
-            "refresh.commit": self._refresh_commit,
-            "refresh.rollback": self._refresh_rollback,
-            "refresh.finalize": self._refresh_finalize,
+            "ecdsa.status": self.status,
+            "aux.start": self.aux_start,
+            "aux.activate": self.aux_activate,
+            "presign.start": self.presign_start,
+            "presign.inventory": self.presign_inventory,
+            "sign.ecdsa": self.sign,
+            "refresh.start": self.refresh_start,
+            "refresh.commit": self.refresh_commit,
+            "refresh.rollback": self.refresh_rollback,
+            "refresh.finalize": self.refresh_finalize,
         }
 
     # -- aux info ----------------------------------------------------------------------
-    def _ecdsa_status(self, body: dict[str, Any]) -> bytes:
-        return encode_ok(**self.ecdsa.status())
+    def status(self, body: dict[str, Any]) -> bytes:
+        return encode_ok(**self._ctx.ecdsa.status())
 
-    def _aux_start(self, body: dict[str, Any]) -> bytes:
-        parties, ids, me = self._parties(body)
+    def aux_start(self, body: dict[str, Any]) -> bytes:
+        ctx = self._ctx
+        parties = self._sessions.parties(body)
+        ids = parties.signer_ids
         if ids != sorted(ids) or len(ids) < 2:
             raise InvalidParameters("aux info runs among all signers, in signer-id order")
-        primes = self.ecdsa.primes()
-        sid = _b(body["sessionId"])
-        machine = AuxInfoGen(sid, me, len(ids), self.store, primes=primes)
+        primes = ctx.ecdsa.primes()
+        sid = hex_arg(body["sessionId"])
+        machine = AuxInfoGen(sid, parties.me, len(ids), ctx.store, primes=primes)
 
         def finish(aux: AuxInfo) -> dict[str, Any]:
-            return {"auxDigest": self.ecdsa.put_pending(aux, ids).hex()}
+            return {"auxDigest": ctx.ecdsa.put_pending(aux, ids).hex()}
 
-        return self._open_session(body, "aux", "", machine, parties, me, ids, finish)
+        return self._sessions.open(body, machine, parties, finish)
 
-    def _aux_activate(self, body: dict[str, Any]) -> bytes:
-        self.ecdsa.activate(_b(body["digest"]))
+    def aux_activate(self, body: dict[str, Any]) -> bytes:
+        self._ctx.ecdsa.activate(hex_arg(body["digest"]))
         return encode_ok()
 
     # -- keys --------------------------------------------------------------------------
-    def _ecdsa_keygen(self, body: dict[str, Any]) -> bytes:
+    def keygen_start(self, body: dict[str, Any]) -> bytes:
+        ctx = self._ctx
         key_id = str(body["keyId"])
-        self._check_new_key(key_id)
-        parties, ids, me = self._parties(body)
-        self.ecdsa.aux(ids)  # keys exist only once the group's aux info does
-        sid = _b(body["sessionId"])
-        machine = CggmpKeygen(sid, me, int(body["minSigners"]), len(ids), self.store)
+        ctx.check_new_key(key_id)
+        parties = self._sessions.parties(body)
+        ids = parties.signer_ids
+        ctx.ecdsa.aux(ids)  # keys exist only once the group's aux info does
+        sid = hex_arg(body["sessionId"])
+        machine = CggmpKeygen(sid, parties.me, int(body["minSigners"]), len(ids), ctx.store)
 
         def finish(share: KeyShare) -> dict[str, Any]:
-            self.store.put_share(key_id, ECDSA_PROTOCOL, _CURVE, share_to_record(share, ids))
+            ctx.store.put_share(key_id, ECDSA_PROTOCOL, _CURVE, share_to_record(share, ids))
             return {
                 "publicKey": share.public_key.encode().hex(),
                 "verifyingShares": _verifying(share),
             }
 
-        return self._open_session(body, "dkg", key_id, machine, parties, me, ids, finish)
+        return self._sessions.open(body, machine, parties, finish)
 
-    def _ecdsa_share(self, key_id: str) -> tuple[KeyShare, list[str]]:
+    def _active_share(self, key_id: str) -> tuple[KeyShare, list[str]]:
         """The key's Active CGGMP24 share and signer ids."""
-        row = self.store.get_share(key_id)
+        row = self._ctx.store.get_share(key_id)
         if row.protocol != ECDSA_PROTOCOL:
             raise InvalidParameters(f"key {key_id} is not a {ECDSA_PROTOCOL} key")
         if row.status != "Active":
             raise Conflict(
-                f"key {key_id} is {row.status} on signer {self.signer_id}; it does not sign"
+                f"key {key_id} is {row.status} on signer {self._ctx.signer_id}; it does not sign"
             )
         return share_from_record(row.record)
 
-    def _session_signers(
-        self, body: dict[str, Any], share: KeyShare, key_signers: list[str]
-    ) -> tuple[dict[int, PartyKeys], list[int], int]:
-        parties, _ids, me = self._parties(body)
-        for p in body["parties"]:
-            index = int(p["index"])
-            if index > len(key_signers) or key_signers[index - 1] != p["signerId"]:
-                raise Forbidden("session parties do not match the key's signers")
-        if me != share.index:
-            raise Forbidden("this signer's index in the session is not its share index")
-        return parties, sorted(i for i in parties if i != 0), me
-
     # -- presigning and signing --------------------------------------------------------
-    def _presign_start(self, body: dict[str, Any]) -> bytes:
+    def presign_start(self, body: dict[str, Any]) -> bytes:
+        ctx = self._ctx
         key_id = str(body["keyId"])
-        share, key_signers = self._ecdsa_share(key_id)
-        parties, indices, me = self._session_signers(body, share, key_signers)
-        aux = self.ecdsa.aux(sorted(key_signers))
+        share, key_signers = self._active_share(key_id)
+        parties = self._sessions.key_parties(body, key_signers, share.index)
+        indices = parties.indices
+        aux = ctx.ecdsa.aux(sorted(key_signers))
         binding = presignature_binding(key_id, share.public_key.encode(), indices, NO_DERIVATION)
-        sid = _b(body["sessionId"])
-        machine = Presign(sid, me, indices, share, aux, self.store)
+        sid = hex_arg(body["sessionId"])
+        machine = Presign(sid, parties.me, indices, share, aux, ctx.store)
 
         def finish(presig: Presignature) -> dict[str, Any]:
-            presig_id = self.ecdsa.pool.add(key_id, binding, presig, presig_id=sid.hex())
+            presig_id = ctx.ecdsa.pool.add(key_id, binding, presig, presig_id=sid.hex())
             return {"presigId": presig_id}
 
-        ids = [key_signers[i - 1] for i in indices]
-        return self._open_session(body, "presign", key_id, machine, parties, me, ids, finish)
+        return self._sessions.open(body, machine, parties, finish)
 
-    def _presign_inventory(self, body: dict[str, Any]) -> bytes:
+    def presign_inventory(self, body: dict[str, Any]) -> bytes:
+        ctx = self._ctx
         keys: dict[str, dict[str, Any]] = {}
-        for key_id in self.store.key_ids():
-            row = self.store.get_share(key_id)
+        for key_id in ctx.store.key_ids():
+            row = ctx.store.get_share(key_id)
             if row.protocol != ECDSA_PROTOCOL or row.status != "Active":
                 continue
             share, signer_ids = share_from_record(row.record)
-            available = self.ecdsa.pool.available(key_id)
+            available = ctx.ecdsa.pool.available(key_id)
             keys[key_id] = {
                 "publicKey": share.public_key.encode().hex(),
                 "threshold": share.threshold,
@@ -201,21 +162,22 @@ class EcdsaOps:
             }
         return encode_ok(keys=keys)
 
-    def _sign_ecdsa(self, body: dict[str, Any]) -> bytes:
+    def sign(self, body: dict[str, Any]) -> bytes:
+        ctx = self._ctx
         key_id = str(body["keyId"])
-        share, _key_signers = self._ecdsa_share(key_id)
+        share, _key_signers = self._active_share(key_id)
         indices = sorted(int(i) for i in body["signers"])
         if share.index not in indices:
             raise Forbidden("this signer is not in the signing set")
-        message_hash = _b(body["hash"])
+        message_hash = hex_arg(body["hash"])
         if len(message_hash) != 32:
             raise InvalidParameters("ECDSA signs a 32-byte hash")
         binding = presignature_binding(key_id, share.public_key.encode(), indices, NO_DERIVATION)
         # Durably consumed (fsynced) before the partial signature is computed or sent.
-        taken = self.ecdsa.pool.take(key_id, binding, str(body["presigId"]))
+        taken = ctx.ecdsa.pool.take(key_id, binding, str(body["presigId"]))
         if taken is None:
             raise NotFound(
-                f"signer {self.signer_id} has no available presignature {body['presigId']} "
+                f"signer {ctx.signer_id} has no available presignature {body['presigId']} "
                 f"for key {key_id} and these signers"
             )
         _presig_id, presig = taken
@@ -225,82 +187,57 @@ class EcdsaOps:
         )
 
     # -- refresh -----------------------------------------------------------------------
-    def _refresh_start(self, body: dict[str, Any]) -> bytes:
+    def refresh_start(self, body: dict[str, Any]) -> bytes:
+        ctx = self._ctx
         key_id = str(body["keyId"])
-        share, key_signers = self._ecdsa_share(key_id)
-        parties, indices, me = self._session_signers(body, share, key_signers)
-        if indices != sorted(share.public_shares):
+        share, key_signers = self._active_share(key_id)
+        parties = self._sessions.key_parties(body, key_signers, share.index)
+        if parties.indices != sorted(share.public_shares):
             raise InvalidParameters("a refresh needs every signer of the key")
-        sid = _b(body["sessionId"])
-        machine = CggmpRefresh(sid, share, self.store)
+        sid = hex_arg(body["sessionId"])
+        machine = CggmpRefresh(sid, share, ctx.store)
 
         def finish(new: KeyShare) -> dict[str, Any]:
             payload = json.dumps(
                 {"sessionId": sid.hex(), "record": share_to_record(new, key_signers).hex()}
             ).encode()
-            self.store.put_secret(_NEXT + key_id, payload)
+            ctx.store.put_secret(REFRESH_NEXT + key_id, payload)
             return {"publicKey": new.public_key.encode().hex(), "verifyingShares": _verifying(new)}
 
-        return self._open_session(
-            body, "refresh", key_id, machine, parties, me, key_signers, finish
-        )
+        return self._sessions.open(body, machine, parties, finish)
 
-    def _refresh_commit(self, body: dict[str, Any]) -> bytes:
+    def refresh_commit(self, body: dict[str, Any]) -> bytes:
+        ctx = self._ctx
         key_id = str(body["keyId"])
         sid = str(body["sessionId"])
-        raw = self.store.get_secret(_NEXT + key_id)
+        raw = ctx.store.get_secret(REFRESH_NEXT + key_id)
         if raw is None:
-            raise NotFound(f"signer {self.signer_id} has no refreshed share of {key_id}")
+            raise NotFound(f"signer {ctx.signer_id} has no refreshed share of {key_id}")
         pending = json.loads(raw)
         if pending["sessionId"] != sid:
             raise Conflict("the refreshed share comes from another session")
-        current = self.store.get_share(key_id)
+        current = ctx.store.get_share(key_id)
         new_record = bytes.fromhex(pending["record"])
         share_from_record(new_record)  # re-checked before it replaces the old share
-        self.store.put_secret(_PREVIOUS + key_id, current.record)
-        self.store.replace_share(key_id, new_record)
-        self.store.delete_secret(_NEXT + key_id)
+        ctx.store.put_secret(REFRESH_PREVIOUS + key_id, current.record)
+        ctx.store.replace_share(key_id, new_record)
+        ctx.store.delete_secret(REFRESH_NEXT + key_id)
         # Presignatures of the old shares are dropped: nothing made before the
         # refresh outlives it.
-        self.ecdsa.pool.discard_key(key_id)
+        ctx.ecdsa.pool.discard_key(key_id)
         return encode_ok()
 
-    def _refresh_rollback(self, body: dict[str, Any]) -> bytes:
+    def refresh_rollback(self, body: dict[str, Any]) -> bytes:
+        ctx = self._ctx
         key_id = str(body["keyId"])
-        previous = self.store.get_secret(_PREVIOUS + key_id)
+        previous = ctx.store.get_secret(REFRESH_PREVIOUS + key_id)
         if previous is not None:
-            self.store.replace_share(key_id, previous)
-            self.store.delete_secret(_PREVIOUS + key_id)
-            self.ecdsa.pool.discard_key(key_id)
-        self.store.delete_secret(_NEXT + key_id)
+            ctx.store.replace_share(key_id, previous)
+            ctx.store.delete_secret(REFRESH_PREVIOUS + key_id)
+            ctx.ecdsa.pool.discard_key(key_id)
+        ctx.store.delete_secret(REFRESH_NEXT + key_id)
         return encode_ok(restored=previous is not None)
 
-    def _refresh_finalize(self, body: dict[str, Any]) -> bytes:
-        self._drop_refresh_state(str(body["keyId"]))
+    def refresh_finalize(self, body: dict[str, Any]) -> bytes:
+        drop_refresh_state(self._ctx.store, str(body["keyId"]))
         return encode_ok()
-
-    def _drop_refresh_state(self, key_id: str) -> None:
-        """Erase a refresh's kept shares of the key (the previous and the next)."""
-        self.store.delete_secret(_PREVIOUS + key_id)
-        self.store.delete_secret(_NEXT + key_id)
-
-    # -- import / export helpers ---------------------------------------------------------
-    @staticmethod
-    def _ecdsa_import_record(
-        index: int,
-        value: int,
-        public_key: bytes,
-        public_shares: dict[int, bytes],
-        threshold: int,
-        signer_ids: list[str],
-    ) -> bytes:
-        g = SECP256K1
-        share = KeyShare(
-            index,
-            value,
-            g.decode_point(public_key),
-            {i: g.decode_point(p) for i, p in public_shares.items()},
-            threshold,
-        )
-        share.check_consistent()
-        return share_to_record(share, signer_ids)

@@ -1,0 +1,66 @@
+"""What every request handler of a signer node shares: the signer's identity and
+encryption keys, its share store, its CGGMP24 state, and the checks and argument
+decoding common to all operations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from nacl.signing import SigningKey
+
+from shardvault.crypto.hpke import HpkeKeyPair
+from shardvault.errors import Conflict, InvalidParameters, NotFound
+from shardvault.signer.ecdsa import EcdsaState
+from shardvault.signer.store import SignerStore
+
+__all__ = ["Operation", "SignerContext", "hex_arg"]
+
+#: A request handler: the decoded request body in, the encoded reply out.
+Operation = Callable[[dict[str, Any]], bytes]
+
+
+def hex_arg(value: Any) -> bytes:
+    """A request's hex-encoded bytes argument."""
+    if not isinstance(value, str):
+        raise InvalidParameters("expected a hex string")
+    try:
+        return bytes.fromhex(value)
+    except ValueError as exc:
+        raise InvalidParameters("malformed hex") from exc
+
+
+@dataclass(frozen=True, eq=False)
+class SignerContext:
+    """One signer's keys and state (``repr`` names the signer only)."""
+
+    signer_id: str
+    #: Ed25519 identity key: signs every envelope and statement the signer publishes.
+    identity: SigningKey
+    #: X25519 HPKE key pair: opens import shares and secret protocol messages.
+    hpke: HpkeKeyPair
+    store: SignerStore
+    ecdsa: EcdsaState
+
+    def __repr__(self) -> str:
+        return f"SignerContext({self.signer_id})"
+
+    @property
+    def identity_key(self) -> bytes:
+        return bytes(self.identity.verify_key)
+
+    def check_new_key(self, key_id: str) -> None:
+        """``key_id`` may name a new key here: well formed, not held, never erased
+        (ids are never reused)."""
+        if not key_id or len(key_id) > 64:
+            raise InvalidParameters("bad key id")
+        if self.store.was_erased(key_id):
+            raise Conflict(
+                f"key id {key_id} was erased on signer {self.signer_id}; ids are never reused"
+            )
+        try:
+            self.store.get_share(key_id)
+        except NotFound:
+            return
+        raise Conflict(f"signer {self.signer_id} already holds key {key_id}")
