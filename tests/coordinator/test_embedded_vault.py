@@ -4,6 +4,7 @@ delete, availability and blame. Signatures are checked with PyNaCl and coincurve
 from __future__ import annotations
 
 import os
+import time
 
 import coincurve
 import pytest
@@ -214,11 +215,10 @@ def test_signers_refuse_unsigned_or_replayed_requests(runner: VaultRunner) -> No
         )
     # Expired requests, and requests issued before the signer (re)started, are refused.
     stale = dict(args, sessionId=os.urandom(32).hex())
-    import time as _time
-    from unittest import mock
-
-    with mock.patch("shardvault.transport.rpc.time.time", return_value=_time.time() - 600):
-        old = encode_request("sign.start", node.signer_id, stale, coordinator_key)
+    ten_minutes_ago = time.time() - 600
+    old = encode_request(
+        "sign.start", node.signer_id, stale, coordinator_key, clock=lambda: ten_minutes_ago
+    )
     with pytest.raises(Forbidden):
         decode_reply(node.handle(old))
 
@@ -310,7 +310,9 @@ def test_equivocating_broadcast_is_pinned_on_its_sender(runner: VaultRunner) -> 
             twin = ProtocolMessage(
                 first.session_id, first.protocol, 1, first.sender, None, first.payload[::-1]
             )
-            sealed = seal_envelope(twin, node._ctx.identity, {})  # the attacker signs with its own key
+            sealed = seal_envelope(
+                twin, node._ctx.identity, {}
+            )  # the attacker signs with its own key
             return [*envs, sealed.to_bytes().hex()]
 
         return _rewrite_reply(reply, add_twin)

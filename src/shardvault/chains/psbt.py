@@ -246,14 +246,6 @@ class PsbtInput(_Map):
         return None if v is None else int.from_bytes(v, "little")
 
     @property
-    def redeem_script(self) -> bytes | None:
-        return self._find(bytes([I_REDEEM_SCRIPT]))
-
-    @property
-    def witness_script(self) -> bytes | None:
-        return self._find(bytes([I_WITNESS_SCRIPT]))
-
-    @property
     def bip32_derivation(self) -> dict[bytes, tuple[bytes, tuple[int, ...]]]:
         return {k: _parse_keypath(v, "bip32") for k, v in self._by_type(I_BIP32_DERIVATION)}
 

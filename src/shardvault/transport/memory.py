@@ -38,9 +38,6 @@ class InMemoryTransport:
     def unregister(self, node_id: str) -> None:
         self._handlers.pop(node_id, None)
 
-    def is_registered(self, node_id: str) -> bool:
-        return node_id in self._handlers
-
     async def request(
         self, node_id: str, body: bytes, *, timeout: float, background: bool = False
     ) -> bytes:

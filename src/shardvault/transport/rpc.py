@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from nacl.exceptions import BadSignatureError
@@ -52,14 +53,19 @@ REQUEST_TTL_SECONDS = 60.0
 #: Tolerated clock difference between coordinator and signer.
 CLOCK_SKEW_SECONDS = 5.0
 
+#: Wall-clock time in seconds since the epoch (``time.time``; a test passes its own).
+Clock = Callable[[], float]
 
-def encode_request(op: str, target: str, args: dict[str, Any], key: SigningKey) -> bytes:
+
+def encode_request(
+    op: str, target: str, args: dict[str, Any], key: SigningKey, *, clock: Clock = time.time
+) -> bytes:
     """Sign a request with a fresh id and its issue time (replays are refused)."""
     envelope = {
         "op": op,
         "target": target,
         "requestId": secrets.token_hex(16),
-        "issued": time.time(),
+        "issued": clock(),
         **args,
     }
     body = json.dumps(envelope, separators=(",", ":")).encode()
@@ -71,12 +77,13 @@ class ReplayGuard:
     created (i.e. before this signer started) are refused, so a restart does not
     reopen the window."""
 
-    def __init__(self) -> None:
-        self._started = time.time()
+    def __init__(self, *, clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._started = clock()
         self._seen: dict[str, float] = {}
 
     def check(self, body: dict[str, Any]) -> None:
-        now = time.time()
+        now = self._clock()
         issued = body.get("issued")
         request_id = body.get("requestId")
         if not isinstance(issued, (int, float)) or not isinstance(request_id, str):
