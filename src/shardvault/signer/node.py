@@ -33,7 +33,7 @@ from shardvault.errors import (
     ProtocolError,
     ShardvaultError,
 )
-from shardvault.protocols import dealer
+from shardvault.protocols import key_export, key_import
 from shardvault.protocols.frost.ciphersuites import Ciphersuite, suite_for
 from shardvault.protocols.frost.dkg import FrostDkg
 from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
@@ -423,7 +423,7 @@ class SignerNode(EcdsaOps):
         self._check_new_key(key_id)
         signer_ids = [str(s) for s in body["signerIds"]]
         min_signers = int(body["minSigners"])
-        share = dealer.open_import_share(
+        share = key_import.open_import_share(
             _b(body["blob"]),
             key_pair=self._hpke,
             my_signer_id=self.signer_id,
@@ -452,7 +452,7 @@ class SignerNode(EcdsaOps):
                 suite, share.index, share.value, verifying[share.index], group_key, min_signers
             )
             record = _key_record(kp, public, ordered)
-        digest = dealer.import_commitments_digest(
+        digest = key_import.import_commitments_digest(
             curve=curve,
             protocol=protocol,
             min_signers=min_signers,
@@ -500,7 +500,7 @@ class SignerNode(EcdsaOps):
             kp, public, _ = _load_key(suite_for(row.protocol, row.curve), row.record)
             group_key, min_signers = public.group_public_key.encode(), public.min_signers
             index, value = kp.identifier, kp.signing_share
-        blob = dealer.seal_export_share(
+        blob = key_export.seal_export_share(
             identity_key=self._identity,
             signer_id=self.signer_id,
             key_id=key_id,
