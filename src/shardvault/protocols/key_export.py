@@ -25,6 +25,7 @@ import nacl.exceptions
 import nacl.signing
 
 from shardvault.crypto import hpke
+from shardvault.crypto.codec import ByteReader
 from shardvault.crypto.groups import Group, Point, group_by_name
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.crypto.shamir import (
@@ -253,15 +254,18 @@ def _open_one_export_share(
     if not isinstance(blob, bytes | bytearray | memoryview):
         raise _Bad("malformed", "share is not bytes")
     data = bytes(blob)
-    if len(data) != export_blob_size(group.name) or data[:4] != EXPORT_MAGIC:
+    fields = ByteReader(data)
+    if len(data) != export_blob_size(group.name) or fields.take(4) != EXPORT_MAGIC:
         raise _Bad("malformed", "not a shardvault export share of the right size")
-    if data[4] != FORMAT_VERSION:
-        raise _Bad("malformed", f"unsupported export share version {data[4]}")
-    if data[5] != index:
-        raise _Bad("index", f"share claims index {data[5]}, expected {index}")
-    public_share = data[6 : 6 + e]
-    signature = data[6 + e : 6 + e + _SIGNATURE_SIZE]
-    sealed = data[6 + e + _SIGNATURE_SIZE :]
+    version = fields.byte()
+    if version != FORMAT_VERSION:
+        raise _Bad("malformed", f"unsupported export share version {version}")
+    claimed_index = fields.byte()
+    if claimed_index != index:
+        raise _Bad("index", f"share claims index {claimed_index}, expected {index}")
+    public_share = fields.take(e)
+    signature = fields.take(_SIGNATURE_SIZE)
+    sealed = fields.rest()
     try:
         public_point = group.decode_point(public_share)
     except InvalidEncoding:

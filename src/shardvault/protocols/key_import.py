@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from shardvault.crypto import hpke
+from shardvault.crypto.codec import ByteReader
 from shardvault.crypto.groups import Group, Point, group_by_name
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.crypto.shamir import (
@@ -401,21 +402,23 @@ def open_import_share(
     if not isinstance(blob, bytes | bytearray | memoryview):
         raise InvalidImport("import share must be bytes", code="MalformedShare", signers=me)
     data = bytes(blob)
-    if len(data) < _IMPORT_HEADER_FIXED or data[:4] != IMPORT_MAGIC:
+    fields = ByteReader(data)
+    if len(data) < _IMPORT_HEADER_FIXED or fields.take(4) != IMPORT_MAGIC:
         raise InvalidImport("not a shardvault import share", code="MalformedShare", signers=me)
-    if data[4] != FORMAT_VERSION:
+    version, claimed_index, count = fields.byte(), fields.byte(), fields.byte()
+    if version != FORMAT_VERSION:
         raise InvalidImport(
-            f"unsupported import share version {data[4]}", code="UnsupportedVersion", signers=me
+            f"unsupported import share version {version}", code="UnsupportedVersion", signers=me
         )
-    if data[5] != index:
+    if claimed_index != index:
         raise InvalidImport(
-            f"share is for index {data[5]}, signer {my_signer_id} has index {index}",
+            f"share is for index {claimed_index}, signer {my_signer_id} has index {index}",
             code="ShareIndexMismatch",
             signers=me,
         )
-    if data[6] != t:
+    if count != t:
         raise InvalidImport(
-            f"share carries {data[6]} commitments, minSigners is {t}",
+            f"share carries {count} commitments, minSigners is {t}",
             code="CommitmentCountMismatch",
             signers=me,
         )
@@ -425,9 +428,8 @@ def open_import_share(
             code="MalformedShare",
             signers=me,
         )
-    header_end = _IMPORT_HEADER_FIXED + t * e
-    header_points = data[_IMPORT_HEADER_FIXED:header_end]
-    commitments = tuple(header_points[k * e : (k + 1) * e] for k in range(t))
+    commitments = tuple(fields.take(e) for _ in range(t))
+    header_points = b"".join(commitments)
     points = _decode_commitments(group, commitments, me)
     group_public_key = commitments[0]
     c_hash = commitments_hash(commitments)
@@ -441,7 +443,7 @@ def open_import_share(
         commitments_hash=c_hash,
     )
     try:
-        plaintext = hpke.open_sealed(key_pair, data[header_end:], info=IMPORT_INFO, aad=aad)
+        plaintext = hpke.open_sealed(key_pair, fields.rest(), info=IMPORT_INFO, aad=aad)
     except DecryptionError:
         raise InvalidImport(
             "import share could not be decrypted (tampered, or sealed for another signer, "
@@ -451,13 +453,14 @@ def open_import_share(
         ) from None
     if len(plaintext) != _import_plaintext_size(e, t):  # pragma: no cover - fixed by size check
         raise InvalidImport("import share plaintext has the wrong size", code="MalformedShare")
-    if plaintext[0] != index:
+    inner = ByteReader(plaintext)
+    if inner.byte() != index:
         raise InvalidImport(
             "decrypted share index is not this signer's", code="ShareIndexMismatch", signers=me
         )
-    scalar_bytes = plaintext[1 : 1 + SCALAR_SIZE]
-    inner_key = plaintext[1 + SCALAR_SIZE : 1 + SCALAR_SIZE + e]
-    inner_points = plaintext[1 + SCALAR_SIZE + e :]
+    scalar_bytes = inner.take(SCALAR_SIZE)
+    inner_key = inner.take(e)
+    inner_points = inner.rest()
     if not (
         hmac.compare_digest(inner_key, group_public_key)
         and hmac.compare_digest(inner_points, header_points)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 
+from shardvault.crypto.codec import ByteReader
 from shardvault.crypto.groups import Point
 from shardvault.crypto.shamir import (
     check_indices,
@@ -136,10 +137,11 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
                 raise ProtocolError(
                     "round-1 payload has the wrong size", blame=(sender,), check="dkg-round1-size"
                 )
+            fields = ByteReader(data)
             try:
-                commitments = [g.decode_point(data[i * e : (i + 1) * e]) for i in range(self.t)]
-                r = g.decode_point(data[self.t * e : self.t * e + e])
-                mu = g.decode_scalar(data[self.t * e + e :])
+                commitments = [g.decode_point(fields.take(e)) for _ in range(self.t)]
+                r = g.decode_point(fields.take(e))
+                mu = g.decode_scalar(fields.rest())
             except InvalidEncoding as exc:
                 raise ProtocolError(
                     f"round-1 payload of {sender} is malformed: {exc}",
@@ -263,7 +265,11 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
             if len(p) != 1 + len(complainers) * size or p[0] != len(complainers):
                 blamed.add(accused)
                 continue
-            revealed = {p[1 + k * size]: p[2 + k * size : 1 + (k + 1) * size] for k in range(p[0])}
+            fields = ByteReader(p)
+            revealed: dict[int, bytes] = {}
+            for _ in range(fields.byte()):
+                complainer = fields.byte()
+                revealed[complainer] = fields.take(g.scalar_size)
             if sorted(revealed) != complainers:
                 blamed.add(accused)
                 continue
