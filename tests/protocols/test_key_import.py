@@ -20,6 +20,7 @@ from key_transfer_helpers import (
     flip,
     make_import,
 )
+from rnghelpers import ReplayRng
 
 from shardvault.crypto import hpke
 from shardvault.crypto.groups import SECP256K1, group_by_name
@@ -155,6 +156,24 @@ def test_imported_share_repr_hides_the_value() -> None:
     assert "redacted" in text
     for form in (str(share.value), hex(share.value)[2:], f"{share.value:064x}"):
         assert form not in text
+
+
+def test_coefficients_come_from_the_rng() -> None:
+    signers = [(f"sgn-{j}", HpkeKeyPair.generate().public_key) for j in range(3)]
+    context: dict[str, Any] = {
+        "curve": "secp256k1",
+        "protocol": "FROST_BITCOIN",
+        "min_signers": 2,
+        "signers": signers,
+    }
+    a1 = 0x5EED
+    rng = ReplayRng(scalars=[a1])
+    _, drawn = seal_import_shares(42, rng=rng, **context)
+    _, given_ = seal_import_shares(42, coefficients=[a1], **context)
+    assert rng.exhausted
+    header = 7 + 2 * 33  # magic, version, index, count, C_0, C_1
+    assert [blob[:header] for _, blob in drawn] == [blob[:header] for _, blob in given_]
+    assert drawn[0][1][40:73] == SECP256K1.mul_base(a1).encode()
 
 
 def test_random_coefficients_are_fresh() -> None:

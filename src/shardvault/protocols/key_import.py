@@ -9,9 +9,9 @@ only goes Active when all of them saw the same commitments, threshold and signer
 The coordinator matches the request's ``encryptedKeyShares`` to the signer set with
 :func:`match_import_shares` (section 3.6).
 
-Nothing here does I/O; the polynomial's coefficients come from the OS CSPRNG (via
-:meth:`Group.random_scalar`) and the HPKE ephemeral keys from HPKE itself; no secret is
-put in a ``repr`` or an error.
+Nothing here does I/O; the polynomial's coefficients come from the ``rng`` the client
+passes (default the OS CSPRNG) and the HPKE ephemeral keys from HPKE itself; no secret
+is put in a ``repr`` or an error.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from shardvault.crypto import hpke
 from shardvault.crypto.codec import ByteReader
 from shardvault.crypto.groups import Group, Point, group_by_name
 from shardvault.crypto.hpke import HpkeKeyPair
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.shamir import (
     SecretShare,
     derive_public_share,
@@ -267,15 +268,17 @@ def seal_import_shares(
     signers: Sequence[tuple[str, bytes]],
     coefficients: Sequence[int] | None = None,
     ephemeral_keys: Sequence[HpkeKeyPair] | None = None,
+    rng: Rng = OS_RNG,
 ) -> tuple[bytes, list[tuple[str, bytes]]]:
     """Split ``secret`` and seal one share to each signer (the client half of an import).
 
     ``signers``: (signer id, 32-byte X25519 encryption key), in any order. The signer
     at position ``j`` of the sorted ids gets ``f(j + 1)``.
 
-    ``coefficients`` (a_1..a_{t-1}, each in [1, q)) and ``ephemeral_keys`` (one per
-    signer, in sorted-id order, all distinct) are for published test vectors ONLY;
-    normally both are fresh from the OS CSPRNG.
+    The coefficients a_1..a_{t-1} are drawn from ``rng`` and each HPKE ephemeral key is
+    fresh from HPKE. ``coefficients`` (each in [1, q)) and ``ephemeral_keys`` (one per
+    signer, in sorted-id order, all distinct) replace them for published test vectors
+    ONLY.
 
     Returns ``(encoded group public key, [(signer id, import blob)])`` in sorted-id order.
     Raises :class:`InvalidImport` (codes ``UnsupportedProtocol``, ``InvalidSignerId``,
@@ -315,7 +318,7 @@ def seal_import_shares(
                 code="InvalidCoefficients",
             )
     else:
-        coeffs = [group.random_scalar() for _ in range(t - 1)]
+        coeffs = [group.random_scalar(rng) for _ in range(t - 1)]
     if ephemeral_keys is not None:
         ephemerals: list[HpkeKeyPair | None] = list(ephemeral_keys)
         if len(ephemerals) != n or len({e.public_key for e in ephemeral_keys}) != n:

@@ -25,6 +25,7 @@ import hashlib
 
 from shardvault.crypto.codec import ByteReader
 from shardvault.crypto.groups import Point
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.shamir import (
     check_indices,
     check_threshold,
@@ -63,7 +64,12 @@ def pok_challenge(
 
 
 class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
-    """One participant of a FROST DKG. Result: its KeyPackage and the PublicKeyPackage."""
+    """One participant of a FROST DKG. Result: its KeyPackage and the PublicKeyPackage.
+
+    The ``threshold`` coefficients of its polynomial and the nonce of its proof of
+    knowledge are drawn from ``rng`` when it starts (and the coefficients are dropped
+    when it finishes).
+    """
 
     last_round = 4
     broadcast_rounds = frozenset({1, 3, 4})
@@ -76,6 +82,8 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
         threshold: int,
         participants: int,
         registry: SessionRegistry,
+        *,
+        rng: Rng = OS_RNG,
     ) -> None:
         check_threshold(threshold, participants)
         check_indices([me], participants)
@@ -86,7 +94,7 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
         self.n = participants
         self._all = set(range(1, participants + 1))
         g = suite.group
-        self._coefficients = [g.random_scalar() for _ in range(threshold)]
+        self._coefficients = [g.random_scalar(rng) for _ in range(threshold)]
         self._commitments: dict[int, list[Point]] = {me: feldman_commit(g, self._coefficients)}
         self._round1_payloads: dict[int, bytes] = {}
         self._received_shares: dict[int, int] = {}
@@ -95,7 +103,7 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
         self._complaints: dict[int, set[int]] = {}
         self._confirm: bytes = b""
         # Round 1: commitments and proof of knowledge of the constant term.
-        k = g.random_scalar()
+        k = g.random_scalar(rng)
         r = g.mul_base(k)
         c0 = self._commitments[me][0]
         c = pok_challenge(suite, session_id, me, threshold, participants, c0, r)
