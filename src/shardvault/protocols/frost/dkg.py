@@ -1,6 +1,7 @@
 """FROST distributed key generation (Pedersen DKG with proofs of knowledge, as in
-Komlo-Goldberg FROST section 5.1 and RFC 9591's informative DKG), as a sans-I/O
-state machine with echo broadcast, a confirmation round and complaints with blame.
+Komlo-Goldberg FROST section 5.1; RFC 9591 itself specifies only the trusted dealer of
+its Appendix C), as a sans-I/O state machine with echo broadcast, a confirmation round
+and complaints with blame. Its randomness comes from the ``rng`` it is given.
 
 Rounds (participants 1..n, threshold t):
 
