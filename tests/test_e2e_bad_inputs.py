@@ -16,7 +16,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from shardvault.crypto.keyformats import ed25519_scalar_from_seed
-from shardvault.protocols import dealer
+from shardvault.protocols import key_import
 from shardvault.sdk import Client
 from shardvault.server import BackgroundVault
 
@@ -51,7 +51,7 @@ def _signers(http: httpx.Client) -> list[tuple[str, bytes]]:
 def _shares(
     http: httpx.Client, secret: int, t: int = 2, curve: str = "ed25519", protocol: str = "FROST"
 ) -> list[dict[str, str]]:
-    _, blobs = dealer.seal_import_shares(
+    _, blobs = key_import.seal_import_shares(
         secret, curve=curve, protocol=protocol, min_signers=t, signers=_signers(http)
     )
     return [{"signerId": sid, "encryptedKeyShare": b64(blob)} for sid, blob in blobs]

@@ -23,7 +23,7 @@ from shardvault.crypto.keyformats import (
     scalar_to_private_key_bytes,
     secp256k1_scalar_from_bytes,
 )
-from shardvault.protocols import dealer
+from shardvault.protocols import key_export, key_import
 from shardvault.server import embedded
 
 pytestmark = pytest.mark.anyio
@@ -65,7 +65,7 @@ async def setup(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[Client
 async def _import_body(c: Client, secret: int, curve: str, protocol: str) -> dict[str, Any]:
     cluster = (await c.call("GET", "/signers")).json()["clusters"][0]
     signers = [(s["signerId"], unb64u(s["encryptionKey"])) for s in cluster["signers"]]
-    _, blobs = dealer.seal_import_shares(
+    _, blobs = key_import.seal_import_shares(
         secret, curve=curve, protocol=protocol, min_signers=2, signers=signers
     )
     return {
@@ -126,7 +126,7 @@ async def test_import_sign_export_over_the_embedded_vault(setup: tuple[Client, A
     assert r.status_code == 200, r.text
     out = r.json()
     cluster = (await c.call("GET", "/signers")).json()["clusters"][0]
-    k = dealer.open_export_shares(
+    k = key_export.open_export_shares(
         [(s["signerId"], unb64u(s["encryptedKeyShare"])) for s in out["encryptedKeyShares"]],
         signer_identity_keys={s["signerId"]: unb64u(s["identityKey"]) for s in cluster["signers"]},
         key_pair=requester,

@@ -24,7 +24,7 @@ from vault_runner import VaultRunner
 
 from shardvault.coordinator.backend import KeyRecord
 from shardvault.errors import AuxInfoNotReady, InvalidParameters, NotFound, SignerMisbehaved
-from shardvault.protocols import dealer
+from shardvault.protocols import key_import
 from shardvault.protocols.cggmp.binding import presignature_binding
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cggmp_primes.json"
@@ -108,7 +108,7 @@ def test_imported_ethereum_key_keeps_its_address(runner: VaultRunner) -> None:
     account = Account.create()
     secret = int.from_bytes(bytes(account.key), "big")
     v = runner.vault
-    _, blobs = dealer.seal_import_shares(
+    _, blobs = key_import.seal_import_shares(
         secret,
         curve="secp256k1",
         protocol="CGGMP24",

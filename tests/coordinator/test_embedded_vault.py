@@ -26,7 +26,7 @@ from shardvault.errors import (
     SignerMisbehaved,
     SignersUnavailable,
 )
-from shardvault.protocols import dealer
+from shardvault.protocols import key_import
 from shardvault.transport.rpc import decode_reply, encode_request
 
 
@@ -39,7 +39,7 @@ def _xonly_verify(pub33: bytes, msg: bytes, sig: bytes, root: bytes | None) -> b
 
 def _import(runner: VaultRunner, key_id: str, secret: int, curve: str, protocol: str, t: int = 2):  # type: ignore[no-untyped-def]
     signers = runner.run(runner.vault.list_signers())
-    _, blobs = dealer.seal_import_shares(
+    _, blobs = key_import.seal_import_shares(
         secret,
         curve=curve,
         protocol=protocol,
@@ -111,7 +111,7 @@ def test_import_sign_export_delete(runner: VaultRunner) -> None:
 
 def _blobs(runner: VaultRunner, secret: int, t: int = 2) -> dict[str, bytes]:
     signers = runner.run(runner.vault.list_signers())
-    _, blobs = dealer.seal_import_shares(
+    _, blobs = key_import.seal_import_shares(
         secret,
         curve="ed25519",
         protocol="FROST",

@@ -6,7 +6,7 @@ from typing import Any
 
 from shardvault.coordinator.backend import KeyRecord
 from shardvault.crypto.hpke import HpkeKeyPair
-from shardvault.protocols import dealer
+from shardvault.protocols import key_export
 from shardvault.server.embedded import EmbeddedVault
 
 
@@ -58,7 +58,7 @@ class VaultRunner:
         requester = HpkeKeyPair.generate()
         shares = self.run(self.vault.export_key(key, requester.public_key))
         identities = {d.signer_id: d.identity_key for d in self.run(self.vault.list_signers())}
-        return dealer.open_export_shares(
+        return key_export.open_export_shares(
             [(s.signer_id, s.encrypted_key_share) for s in shares],
             signer_identity_keys=identities,
             key_pair=requester,

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 from nacl import bindings as sodium
+from rnghelpers import ReplayRng, SeededRng
 
 from shardvault.crypto.groups import ED25519, SECP256K1, Group, group_by_name
 from shardvault.errors import InvalidEncoding, InvalidParameters, InvalidPoint, InvalidScalar
@@ -464,6 +465,17 @@ def test_random_scalar_in_range(group: Group) -> None:
     seen = {group.random_scalar() for _ in range(64)}
     assert all(0 < k < group.order for k in seen)
     assert len(seen) == 64
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=GROUP_IDS)
+def test_random_scalar_draws_from_the_given_rng_and_rejects_zero(group: Group) -> None:
+    rng = ReplayRng(scalars=[0, 0, 7, group.order - 1])
+    assert group.random_scalar(rng) == 7
+    assert group.random_scalar(rng) == group.order - 1
+    assert rng.exhausted
+    a = [group.random_scalar(SeededRng(1)) for _ in range(2)]
+    b = [group.random_scalar(SeededRng(2)) for _ in range(2)]
+    assert a[0] == a[1] and a[0] != b[0]
 
 
 # ---------------------------------------------------------------------------

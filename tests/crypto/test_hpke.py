@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rnghelpers import ReplayRng
 
 from shardvault.crypto.hpke import (
     ENC_SIZE,
@@ -88,6 +89,17 @@ def test_rfc9180_vector_keys(v: dict[str, Any]) -> None:
     assert ephemeral.public_key == _h(v["pkEm"])
     assert _h(v["enc"]) == _h(v["pkEm"])
     assert validate_public_key(_h(v["pkRm"])) == _h(v["pkRm"])
+
+
+@pytest.mark.parametrize("v", VECTORS, ids=lambda v: f"pkRm={v['pkRm'][:16]}")
+def test_generate_is_derive_key_pair_on_32_bytes_from_the_rng(v: dict[str, Any]) -> None:
+    """RFC 9180 DeriveKeyPair(ikm): the vector's ikmR and ikmE, drawn from the rng."""
+    rng = ReplayRng(byte_strings=[_h(v["ikmR"]), _h(v["ikmE"])])
+    recipient, ephemeral = HpkeKeyPair.generate(rng), HpkeKeyPair.generate(rng)
+    assert rng.exhausted
+    assert recipient.private_bytes() == _h(v["skRm"])
+    assert recipient.public_key == _h(v["pkRm"])
+    assert ephemeral.public_key == _h(v["pkEm"])
 
 
 @pytest.mark.parametrize("v", VECTORS, ids=lambda v: f"pkRm={v['pkRm'][:16]}")

@@ -13,6 +13,7 @@ import secrets
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rnghelpers import ReplayRng
 
 from shardvault.crypto.groups import ED25519, SECP256K1, Group
 from shardvault.crypto.shamir import (
@@ -122,6 +123,18 @@ def test_split_with_given_coefficients(group: Group, t: int, n: int) -> None:
     poly = [secret, *coefficients]
     assert [s.value for s in shares] == [_poly(poly, i, q) for i in range(1, n + 1)]
     assert commitments == [group.mul_base(a) for a in poly]
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=GROUP_IDS)
+@pytest.mark.parametrize(("t", "n"), [(1, 1), (2, 3), (4, 5)])
+def test_split_draws_its_coefficients_from_the_rng(group: Group, t: int, n: int) -> None:
+    secret = _nonzero(group)
+    coefficients = [_nonzero(group) for _ in range(t - 1)]
+    rng = ReplayRng(scalars=coefficients)
+    assert split_secret(group, secret, t, n, rng=rng) == split_secret(
+        group, secret, t, n, coefficients=coefficients
+    )
+    assert rng.exhausted
 
 
 @pytest.mark.parametrize("group", GROUPS, ids=GROUP_IDS)

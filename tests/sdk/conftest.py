@@ -22,7 +22,8 @@ import pytest
 from nacl.signing import SigningKey
 
 from shardvault.crypto.hpke import HpkeKeyPair
-from shardvault.protocols.dealer import open_import_share, seal_export_share
+from shardvault.protocols.key_export import seal_export_share
+from shardvault.protocols.key_import import open_import_share
 from shardvault.protocols.registry import scheme_for_protocol
 from shardvault.sdk.encoding import b64url_decode, b64url_encode
 from shardvault.transport.identity import encryption_key_statement

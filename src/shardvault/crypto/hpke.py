@@ -25,7 +25,6 @@ long as the garbage collector keeps the underlying objects.
 
 from __future__ import annotations
 
-import os
 import struct
 from typing import Final
 
@@ -35,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import (
 )
 from pyhpke import AEADId, CipherSuite, KDFId, KEMId, KEMKeyPair, PyHPKEError
 
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.errors import DecryptionError, InvalidEncoding, InvalidParameters
 
 __all__ = [
@@ -96,12 +96,13 @@ class HpkeKeyPair:
         self._public_key = bytes(key_pair.public_key.to_public_bytes())
 
     @classmethod
-    def generate(cls) -> HpkeKeyPair:
-        """A fresh key pair: RFC 9180 ``DeriveKeyPair(ikm)`` on 32 bytes from the OS CSPRNG.
+    def generate(cls, rng: Rng = OS_RNG) -> HpkeKeyPair:
+        """A fresh key pair: RFC 9180 ``DeriveKeyPair(ikm)`` on 32 bytes from ``rng``
+        (default the OS CSPRNG).
 
         RFC 9180 section 7.1.3 allows ``GenerateKeyPair()`` to be implemented this way.
         """
-        return cls(_SUITE.kem.derive_key_pair(os.urandom(_PRIVATE_KEY_SIZE)))
+        return cls(_SUITE.kem.derive_key_pair(rng.token_bytes(_PRIVATE_KEY_SIZE)))
 
     @classmethod
     def from_private_bytes(cls, sk: bytes) -> HpkeKeyPair:
@@ -180,7 +181,9 @@ def seal(recipient_public_key: bytes, plaintext: bytes, *, info: bytes, aad: byt
     """HPKE base-mode single-shot encryption: ``SealBase(pkR, info, aad, pt)``.
 
     Returns ``enc || ciphertext`` (32 + len(plaintext) + 16 bytes). A fresh ephemeral
-    key is drawn for every call. Raises :class:`InvalidEncoding` for a bad recipient key.
+    key is drawn for every call by the library (``X25519PrivateKey.generate()``, OpenSSL's
+    CSPRNG); :func:`seal_with_ephemeral` takes one instead. Raises
+    :class:`InvalidEncoding` for a bad recipient key.
     """
     return _seal(recipient_public_key, plaintext, info, aad, None)
 

@@ -1,9 +1,12 @@
 """Shamir secret sharing over a prime-order group's scalar field, with Feldman
-commitments and Lagrange interpolation.
+commitments and Lagrange interpolation: RFC 9591 Appendix C (``secret_share_shard``,
+``vss_commit``, ``vss_verify``, ``polynomial_evaluate``,
+``polynomial_interpolate_constant``) and section 4.2 (``derive_interpolating_value``).
 
 Participant indices are the x-coordinates 1..255 (0 is the secret). A threshold
 ``t`` means any ``t`` shares reconstruct the secret (polynomial degree t - 1),
-matching FROST's MIN_PARTICIPANTS and the API's ``minSigners``.
+matching FROST's MIN_PARTICIPANTS and the API's ``minSigners``. The polynomial's
+random coefficients come from the ``rng`` the caller passes (default the OS CSPRNG).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shardvault.crypto.groups import Group, Point
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.errors import InvalidParameters, InvalidScalar
 
 __all__ = [
@@ -62,7 +66,8 @@ def check_indices(indices: Sequence[int], n: int | None = None) -> None:
 
 
 def evaluate_polynomial(coefficients: Sequence[int], x: int, order: int) -> int:
-    """Horner evaluation of sum(a_k x^k) mod order."""
+    """Horner evaluation of sum(a_k x^k) mod order (RFC 9591 Appendix C.1.1
+    ``polynomial_evaluate``)."""
     acc = 0
     for a in reversed(coefficients):
         acc = (acc * x + a) % order
@@ -70,7 +75,7 @@ def evaluate_polynomial(coefficients: Sequence[int], x: int, order: int) -> int:
 
 
 def feldman_commit(group: Group, coefficients: Sequence[int]) -> list[Point]:
-    """C_k = a_k * G for every coefficient."""
+    """C_k = a_k * G for every coefficient (RFC 9591 Appendix C.2 ``vss_commit``)."""
     return [group.mul_base(a) for a in coefficients]
 
 
@@ -80,18 +85,22 @@ def split_secret(
     threshold: int,
     participants: int,
     coefficients: Sequence[int] | None = None,
+    *,
+    rng: Rng = OS_RNG,
 ) -> tuple[list[SecretShare], list[Point]]:
-    """Split ``secret`` into ``participants`` shares, any ``threshold`` of which recover it.
+    """Split ``secret`` into ``participants`` shares, any ``threshold`` of which recover it
+    (RFC 9591 Appendix C.1 ``secret_share_shard``, with the Feldman commitments of
+    Appendix C.2 ``vss_commit``).
 
-    ``coefficients`` (a_1..a_{t-1}) is for published test vectors only; normally
-    they are fresh random scalars. Returns the shares for indices 1..n and the
-    Feldman commitments [a_0 G, ..., a_{t-1} G].
+    The coefficients a_1..a_{t-1} are ``t - 1`` random nonzero scalars drawn from
+    ``rng``, unless ``coefficients`` gives them (published test vectors). Returns the
+    shares for indices 1..n and the Feldman commitments [a_0 G, ..., a_{t-1} G].
     """
     check_threshold(threshold, participants)
     if not (0 < secret < group.order):
         raise InvalidScalar("secret must be a nonzero scalar below the group order")
     if coefficients is None:
-        coefficients = [group.random_scalar() for _ in range(threshold - 1)]
+        coefficients = [group.random_scalar(rng) for _ in range(threshold - 1)]
     elif len(coefficients) != threshold - 1:
         raise InvalidParameters("need exactly threshold - 1 polynomial coefficients")
     coeffs = [secret, *coefficients]
@@ -103,7 +112,8 @@ def split_secret(
 
 
 def derive_public_share(group: Group, commitments: Sequence[Point], index: int) -> Point:
-    """sum_k C_k * index^k: the public image f(index) * G of a share."""
+    """sum_k C_k * index^k: the public image f(index) * G of a share (the verifying
+    share of RFC 9591 Appendix C.2 ``derive_group_info``)."""
     powers = []
     x = 1
     for _ in commitments:
@@ -113,7 +123,8 @@ def derive_public_share(group: Group, commitments: Sequence[Point], index: int) 
 
 
 def verify_share(group: Group, share: SecretShare, commitments: Sequence[Point]) -> bool:
-    """Feldman check: f(i) * G == sum_k C_k i^k, for an index in 1..255."""
+    """Feldman check: f(i) * G == sum_k C_k i^k, for an index in 1..255 (RFC 9591
+    Appendix C.2 ``vss_verify``)."""
     try:
         check_indices([share.index])
     except InvalidParameters:
@@ -124,7 +135,8 @@ def verify_share(group: Group, share: SecretShare, commitments: Sequence[Point])
 
 
 def lagrange_coefficient(index: int, indices: Sequence[int], order: int, at: int = 0) -> int:
-    """lambda_index for interpolating at ``at`` (0 by default) over ``indices``."""
+    """lambda_index for interpolating at ``at`` (0 by default) over ``indices`` (RFC 9591
+    section 4.2 ``derive_interpolating_value`` when ``at`` is 0)."""
     if index not in indices:
         raise InvalidParameters(f"index {index} is not among the interpolation set")
     if len(set(indices)) != len(indices):
@@ -141,7 +153,8 @@ def lagrange_coefficient(index: int, indices: Sequence[int], order: int, at: int
 
 
 def interpolate_secret(group: Group, shares: Mapping[int, int] | Sequence[SecretShare]) -> int:
-    """Recover f(0) from any subset of shares (the caller supplies at least t of them)."""
+    """Recover f(0) from any subset of shares (the caller supplies at least t of them;
+    RFC 9591 Appendix C.1.1 ``polynomial_interpolate_constant``)."""
     pairs = (
         [(s.index, s.value) for s in shares]
         if not isinstance(shares, Mapping)

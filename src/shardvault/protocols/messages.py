@@ -1,16 +1,21 @@
-"""The sans-I/O protocol framework: messages, session-id registry, state-machine base.
+"""The sans-I/O protocol framework: the message every protocol party sends
+(:class:`ProtocolMessage`), the record of session ids a party has used
+(:class:`SessionRegistry`), and the base class of every party (:class:`StateMachine`,
+which FROST's DKG and signing parties and CGGMP24's parties subclass).
 
-A protocol party is driven from outside::
+A party is an object that is driven from outside::
 
-    party = SomeProtocol.start(...)
+    party = FrostSigner(key_package, session_id, message, registry)  # queues round 1
     out = party.messages()        # drain outgoing ProtocolMessages
     party.receive(msg)            # feed one incoming message
     party.done / party.result()   # finished? the value, or ProtocolError with blame
 
-Parties never touch sockets, clocks or storage. The transport signs each
-message's ``header()`` with the sender's identity key and encrypts ``secret``
-payloads to the recipient; this layer checks that every message belongs to this
-session, protocol and round, and that each sender speaks once per round.
+This module knows nothing of any particular protocol, of sockets, clocks or storage.
+The transport signs each message's :meth:`ProtocolMessage.header` with the sender's
+identity key and encrypts ``secret`` payloads to the recipient; this layer checks that
+every message belongs to this session, protocol and round, that it has the shape of its
+round (broadcast or direct) and that each sender speaks once per round, and calls the
+party's :meth:`StateMachine.process_round` when a round's messages are all in.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ __all__ = [
 
 #: The party index of a signing coordinator (participants are 1..255).
 COORDINATOR = 0
+#: Bounds on the length of a session id (fresh random bytes chosen by the coordinator).
 MIN_SESSION_ID = 16
 MAX_SESSION_ID = 64
 
@@ -42,6 +48,9 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class ProtocolMessage:
+    """One message of one round of a protocol session, from ``sender`` to ``recipient``
+    (or to every other party). ``repr`` leaves out the payload."""
+
     session_id: bytes
     protocol: str
     round: int
@@ -53,7 +62,8 @@ class ProtocolMessage:
     secret: bool = False
 
     def header(self) -> bytes:
-        """Canonical bytes binding session, protocol, round, sender and recipient."""
+        """Canonical bytes binding session, protocol, round, sender, recipient and the
+        ``secret`` flag; the transport signs them with the payload (wire format v1)."""
         proto = self.protocol.encode()
         recipient = 0xFFFF if self.recipient is None else self.recipient
         return b"".join(
@@ -95,6 +105,7 @@ class InMemorySessionRegistry:
 
 
 def check_session_id(session_id: bytes) -> None:
+    """A session id is ``MIN_SESSION_ID``..``MAX_SESSION_ID`` bytes."""
     if not isinstance(session_id, bytes) or not (
         MIN_SESSION_ID <= len(session_id) <= MAX_SESSION_ID
     ):
@@ -104,8 +115,19 @@ def check_session_id(session_id: bytes) -> None:
 
 
 class StateMachine(ABC, Generic[T]):
-    """Common bookkeeping: outgoing queue, per-round inbox, abort with blame."""
+    """One party of one protocol session, with result type ``T``.
 
+    This base holds what every party shares: the session id (claimed in the
+    registry, so a party never runs the same session twice), its own index ``me``,
+    the current ``round``, the queue of outgoing messages, one inbox per round and the
+    outcome (a result, or the ProtocolError that aborted the session with blame).
+    A subclass names its ``protocol``, its ``last_round`` and ``broadcast_rounds``, says
+    whose messages it waits for in each round (:meth:`expected_senders`) and does the
+    protocol's work when they are in (:meth:`process_round`), queuing messages with
+    :meth:`send` and ending with :meth:`finish`.
+    """
+
+    #: The protocol's name, bound into every message header (e.g. ``frost-sign/...``).
     protocol: str
 
     def __init__(self, session_id: bytes, me: int, registry: SessionRegistry) -> None:
@@ -121,18 +143,23 @@ class StateMachine(ABC, Generic[T]):
 
     # -- driving -----------------------------------------------------------
     def messages(self) -> list[ProtocolMessage]:
+        """The messages queued since the last call (the queue is emptied)."""
         out, self._outbox = self._outbox, []
         return out
 
     @property
     def done(self) -> bool:
+        """Finished, with a result or with a failure."""
         return self._result is not None or self._error is not None
 
     @property
     def failed(self) -> ProtocolError | None:
+        """The error that aborted the session, or None."""
         return self._error
 
     def result(self) -> T:
+        """The party's result; raises the session's ProtocolError if it failed, or one
+        with check ``not-finished`` if it has not finished."""
         if self._error is not None:
             raise self._error
         if self._result is None:
@@ -208,6 +235,7 @@ class StateMachine(ABC, Generic[T]):
         return self.expected_senders(self.round) - set(self._inbox.get(self.round, {}))
 
     # -- for subclasses ------------------------------------------------------
+    #: The last round whose messages this party receives.
     last_round: int
     #: Rounds whose messages are broadcasts (recipient None); all others are direct.
     broadcast_rounds: frozenset[int] = frozenset()
@@ -224,6 +252,7 @@ class StateMachine(ABC, Generic[T]):
     def send(
         self, round_: int, recipient: int | None, payload: bytes, *, secret: bool = False
     ) -> None:
+        """Queue a message of ``round_`` to ``recipient`` (None: broadcast)."""
         self._outbox.append(
             ProtocolMessage(
                 self.session_id, self.protocol, round_, self.me, recipient, payload, secret
@@ -231,6 +260,7 @@ class StateMachine(ABC, Generic[T]):
         )
 
     def finish(self, value: T) -> None:
+        """End the session with ``value`` as its result."""
         self._result = value
 
 

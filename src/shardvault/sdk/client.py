@@ -28,7 +28,8 @@ from pydantic import BaseModel, ValidationError
 
 from shardvault import __version__
 from shardvault.crypto.hpke import HpkeKeyPair
-from shardvault.protocols.dealer import open_export_shares, seal_import_shares
+from shardvault.protocols.key_export import open_export_shares
+from shardvault.protocols.key_import import seal_import_shares
 from shardvault.protocols.registry import canonical_protocol, scheme_for_protocol
 from shardvault.sdk._keymaterial import (
     Ed25519Format,

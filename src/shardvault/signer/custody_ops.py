@@ -26,7 +26,7 @@ from typing import Any
 from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.shamir import derive_public_share
 from shardvault.errors import Conflict, NotFound, ProtocolError
-from shardvault.protocols import dealer
+from shardvault.protocols import key_export, key_import
 from shardvault.protocols.frost.ciphersuites import suite_for
 from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from shardvault.protocols.registry import ECDSA_PROTOCOL
@@ -84,7 +84,7 @@ class CustodyHandlers:
         ctx.check_new_key(key_id)
         signer_ids = [str(s) for s in body["signerIds"]]
         min_signers = int(body["minSigners"])
-        share = dealer.open_import_share(
+        share = key_import.open_import_share(
             hex_arg(body["blob"]),
             key_pair=ctx.hpke,
             my_signer_id=ctx.signer_id,
@@ -113,7 +113,7 @@ class CustodyHandlers:
                 suite, share.index, share.value, verifying[share.index], group_key, min_signers
             )
             record = key_to_record(kp, public, ordered)
-        digest = dealer.import_commitments_digest(
+        digest = key_import.import_commitments_digest(
             curve=curve,
             protocol=protocol,
             min_signers=min_signers,
@@ -162,7 +162,7 @@ class CustodyHandlers:
             kp, public, _ = key_from_record(suite_for(row.protocol, row.curve), row.record)
             group_key, min_signers = public.group_public_key.encode(), public.min_signers
             index, value = kp.identifier, kp.signing_share
-        blob = dealer.seal_export_share(
+        blob = key_export.seal_export_share(
             identity_key=ctx.identity,
             signer_id=ctx.signer_id,
             key_id=key_id,

@@ -1,5 +1,7 @@
 """RFC 9591 test vectors, byte for byte: dealer shares, nonces and commitments from the
-given randomness, binding factors, signature shares and the final signature."""
+given randomness, binding factors, signature shares and the final signature. The
+vectors' randomness (polynomial coefficients, nonce randomness) reaches the code the
+way the OS CSPRNG does, through the ``rng`` argument."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from typing import Any
 
 import pytest
 from nacl.signing import VerifyKey
+from rnghelpers import ReplayRng
 from shared_vectors import load_json_vector
 
 from shardvault.protocols.frost.ciphersuites import FROST_ED25519, FROST_SECP256K1, Ciphersuite
@@ -52,13 +55,15 @@ def test_vector_end_to_end(case: tuple[dict[str, Any], Ciphersuite]) -> None:
     cfg = vector["config"]
     secret = g.decode_scalar(_h(inputs["group_secret_key"]))
     coefficients = [g.decode_scalar(_h(c)) for c in inputs["share_polynomial_coefficients"]]
+    dealer_rng = ReplayRng(scalars=coefficients)
     key_packages, public = trusted_dealer_keygen(
         suite,
         secret,
         int(cfg["MIN_PARTICIPANTS"]),
         int(cfg["MAX_PARTICIPANTS"]),
-        coefficients=coefficients,
+        rng=dealer_rng,
     )
+    assert dealer_rng.exhausted
     # Dealer output.
     assert public.group_public_key.encode().hex() == inputs["group_public_key"]
     by_id = {kp.identifier: kp for kp in key_packages}
@@ -76,11 +81,15 @@ def test_vector_end_to_end(case: tuple[dict[str, Any], Ciphersuite]) -> None:
     commitments: list[SigningCommitment] = []
     for out in vector["round_one_outputs"]["outputs"]:
         kp = by_id[out["identifier"]]
-        n, c = commit(
-            kp,
-            hiding_randomness=_h(out["hiding_nonce_randomness"]),
-            binding_randomness=_h(out["binding_nonce_randomness"]),
+        # RFC 9591 section 5.1: the hiding nonce's randomness is drawn first.
+        nonce_rng = ReplayRng(
+            byte_strings=[
+                _h(out["hiding_nonce_randomness"]),
+                _h(out["binding_nonce_randomness"]),
+            ]
         )
+        n, c = commit(kp, rng=nonce_rng)
+        assert nonce_rng.exhausted
         assert c.hiding.encode().hex() == out["hiding_nonce_commitment"]
         assert c.binding.encode().hex() == out["binding_nonce_commitment"]
         nonces[kp.identifier] = n

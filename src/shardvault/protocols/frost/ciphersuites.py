@@ -67,7 +67,7 @@ class Ciphersuite:
 
     # Challenge and signatures --------------------------------------------
     def challenge(self, group_commitment: Point, group_public_key: Point, msg: bytes) -> int:
-        """RFC 9591 compute_challenge."""
+        """RFC 9591 section 4.6 ``compute_challenge``."""
         return self.h2(group_commitment.encode() + group_public_key.encode() + msg)
 
     def encode_signature(self, group_commitment: Point, z: int) -> bytes:
@@ -99,6 +99,8 @@ def _sha512(data: bytes) -> bytes:
 
 
 class Ed25519Ciphersuite(Ciphersuite):
+    """RFC 9591 section 6.1, FROST(Ed25519, SHA-512)."""
+
     name = "FROST-ED25519-SHA512-v1"
     context = b"FROST-ED25519-SHA512-v1"
     group = ED25519
@@ -138,6 +140,8 @@ class Ed25519Ciphersuite(Ciphersuite):
 
 
 class Secp256k1Ciphersuite(Ciphersuite):
+    """RFC 9591 section 6.5, FROST(secp256k1, SHA-256)."""
+
     name = "FROST-secp256k1-SHA256-v1"
     context = b"FROST-secp256k1-SHA256-v1"
     group: Secp256k1Group = SECP256K1
@@ -166,6 +170,9 @@ class Secp256k1Ciphersuite(Ciphersuite):
 
 
 class Bip340Ciphersuite(Secp256k1Ciphersuite):
+    """The BIP 340 variant of FROST(secp256k1, SHA-256) (not in RFC 9591): its own
+    context string, BIP 340's challenge and 64-byte signatures (module docstring)."""
+
     name = "FROST-secp256k1-SHA256-TR-v1"
     context = b"FROST-secp256k1-SHA256-TR-v1"
     bip340 = True

@@ -1,6 +1,7 @@
 """FROST distributed key generation (Pedersen DKG with proofs of knowledge, as in
-Komlo-Goldberg FROST section 5.1 and RFC 9591's informative DKG), as a sans-I/O
-state machine with echo broadcast, a confirmation round and complaints with blame.
+Komlo-Goldberg FROST section 5.1; RFC 9591 itself specifies only the trusted dealer of
+its Appendix C), as a sans-I/O state machine with echo broadcast, a confirmation round
+and complaints with blame. Its randomness comes from the ``rng`` it is given.
 
 Rounds (participants 1..n, threshold t):
 
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 
+from shardvault.crypto.codec import ByteReader
 from shardvault.crypto.groups import Point
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.shamir import (
     check_indices,
     check_threshold,
@@ -62,7 +65,12 @@ def pok_challenge(
 
 
 class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
-    """One participant of a FROST DKG. Result: its KeyPackage and the PublicKeyPackage."""
+    """One participant of a FROST DKG. Result: its KeyPackage and the PublicKeyPackage.
+
+    The ``threshold`` coefficients of its polynomial and the nonce of its proof of
+    knowledge are drawn from ``rng`` when it starts (and the coefficients are dropped
+    when it finishes).
+    """
 
     last_round = 4
     broadcast_rounds = frozenset({1, 3, 4})
@@ -75,6 +83,8 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
         threshold: int,
         participants: int,
         registry: SessionRegistry,
+        *,
+        rng: Rng = OS_RNG,
     ) -> None:
         check_threshold(threshold, participants)
         check_indices([me], participants)
@@ -85,7 +95,7 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
         self.n = participants
         self._all = set(range(1, participants + 1))
         g = suite.group
-        self._coefficients = [g.random_scalar() for _ in range(threshold)]
+        self._coefficients = [g.random_scalar(rng) for _ in range(threshold)]
         self._commitments: dict[int, list[Point]] = {me: feldman_commit(g, self._coefficients)}
         self._round1_payloads: dict[int, bytes] = {}
         self._received_shares: dict[int, int] = {}
@@ -94,7 +104,7 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
         self._complaints: dict[int, set[int]] = {}
         self._confirm: bytes = b""
         # Round 1: commitments and proof of knowledge of the constant term.
-        k = g.random_scalar()
+        k = g.random_scalar(rng)
         r = g.mul_base(k)
         c0 = self._commitments[me][0]
         c = pok_challenge(suite, session_id, me, threshold, participants, c0, r)
@@ -136,10 +146,11 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
                 raise ProtocolError(
                     "round-1 payload has the wrong size", blame=(sender,), check="dkg-round1-size"
                 )
+            fields = ByteReader(data)
             try:
-                commitments = [g.decode_point(data[i * e : (i + 1) * e]) for i in range(self.t)]
-                r = g.decode_point(data[self.t * e : self.t * e + e])
-                mu = g.decode_scalar(data[self.t * e + e :])
+                commitments = [g.decode_point(fields.take(e)) for _ in range(self.t)]
+                r = g.decode_point(fields.take(e))
+                mu = g.decode_scalar(fields.rest())
             except InvalidEncoding as exc:
                 raise ProtocolError(
                     f"round-1 payload of {sender} is malformed: {exc}",
@@ -263,7 +274,11 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
             if len(p) != 1 + len(complainers) * size or p[0] != len(complainers):
                 blamed.add(accused)
                 continue
-            revealed = {p[1 + k * size]: p[2 + k * size : 1 + (k + 1) * size] for k in range(p[0])}
+            fields = ByteReader(p)
+            revealed: dict[int, bytes] = {}
+            for _ in range(fields.byte()):
+                complainer = fields.byte()
+                revealed[complainer] = fields.take(g.scalar_size)
             if sorted(revealed) != complainers:
                 blamed.add(accused)
                 continue

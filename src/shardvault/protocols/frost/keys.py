@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from shardvault.crypto import bip340
 from shardvault.crypto.groups import Point, Secp256k1Group
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.shamir import (
     check_indices,
     check_threshold,
@@ -51,7 +52,8 @@ class PublicKeyPackage:
                 )
 
     def check_consistent(self) -> None:
-        """Any min_signers verifying shares interpolate (in the exponent) to the group key."""
+        """Any min_signers verifying shares interpolate (in the exponent) to the group key
+        (the check of RFC 9591 Appendix C.2 ``derive_group_info``'s output)."""
         ids = sorted(self.verifying_shares)[: self.min_signers]
         q = self.ciphersuite.group.order
         recombined = self.ciphersuite.group.lincomb(
@@ -94,11 +96,16 @@ def trusted_dealer_keygen(
     min_signers: int,
     max_signers: int,
     *,
-    coefficients: Sequence[int] | None = None,
+    rng: Rng = OS_RNG,
 ) -> tuple[list[KeyPackage], PublicKeyPackage]:
-    """Split an existing secret key (RFC 9591 Appendix C ``trusted_dealer_keygen``)."""
+    """Split an existing secret key (RFC 9591 Appendix C ``trusted_dealer_keygen``).
+
+    The ``min_signers - 1`` random coefficients of the sharing polynomial come from
+    ``rng`` (Appendix C.1 ``secret_share_shard``); the verifying shares and the group
+    key are Appendix C.2 ``derive_group_info`` over the Feldman commitments.
+    """
     g = suite.group
-    shares, commitments = split_secret(g, secret, min_signers, max_signers, coefficients)
+    shares, commitments = split_secret(g, secret, min_signers, max_signers, rng=rng)
     group_key = commitments[0]
     verifying = {s.index: derive_public_share(g, commitments, s.index) for s in shares}
     packages = [
@@ -171,7 +178,8 @@ def normalize_public_key_package(
 
 
 def reconstruct_secret(key_packages: Sequence[KeyPackage]) -> int:
-    """Recombine a signing key from at least min_signers packages (export; tests)."""
+    """Recombine a signing key from at least min_signers packages (RFC 9591 Appendix C.1
+    ``secret_share_combine``; export, tests)."""
     if not key_packages:
         raise InvalidParameters("no key packages")
     first = key_packages[0]

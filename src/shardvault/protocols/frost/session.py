@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
 from shardvault.protocols.frost.ciphersuites import Ciphersuite
 from shardvault.protocols.frost.keys import (
@@ -58,7 +59,12 @@ def _protocol_name(suite_name: str) -> str:
 
 
 class FrostSigner(StateMachine[int]):
-    """A participant in one signing session. Result: the signature share it sent."""
+    """A participant in one signing session. Result: the signature share it sent.
+
+    Starting sends round one (RFC 9591 section 5.1 ``commit``, nonces drawn from ``rng``
+    and hedged with the signing request); the signing package from the coordinator
+    triggers round two (section 5.2 ``sign``).
+    """
 
     last_round = 1
     broadcast_rounds = frozenset({1})  # the signing package goes to every signer alike
@@ -71,13 +77,14 @@ class FrostSigner(StateMachine[int]):
         registry: SessionRegistry,
         *,
         merkle_root: bytes | None = None,
+        rng: Rng = OS_RNG,
     ) -> None:
         super().__init__(session_id, key_package.identifier, registry)
         self.protocol = _protocol_name(key_package.ciphersuite.name)
         self.key_package = normalize_key_package(key_package, merkle_root)
         self.message = message
         extra = signing_request_digest(session_id, message, merkle_root)
-        self._nonces, commitment = commit(self.key_package, extra=extra)
+        self._nonces, commitment = commit(self.key_package, rng=rng, extra=extra)
         self.send(1, COORDINATOR, commitment.encode())
         # Round 1 of this machine is "wait for the signing package".
 
@@ -129,7 +136,8 @@ def decode_signing_package(
 
 
 class FrostCoordinator(StateMachine[bytes]):
-    """Collects commitments, sends the signing package, verifies shares, aggregates.
+    """Collects commitments, sends the signing package, verifies shares, aggregates
+    (RFC 9591's Coordinator: section 5.3 ``aggregate`` with the section 5.4 checks).
 
     Result: the encoded signature (64 bytes Ed25519 / BIP 340, 65 bytes FROST(secp256k1)).
     """

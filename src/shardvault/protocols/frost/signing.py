@@ -1,24 +1,25 @@
 """FROST two-round signing: the functions of RFC 9591 sections 4 and 5, exactly.
 
-Round one (``commit``) makes a pair of single-use nonces and their commitments;
-round two (``sign``) makes a signature share; the coordinator checks every share
-(``verify_signature_share``) before ``aggregate``. For the BIP 340 suite the
-caller passes key packages already normalised with ``keys.normalize_*`` and the
-nonces are negated when the group commitment has odd y.
+Round one (``commit``, section 5.1) makes a pair of single-use nonces and their
+commitments; round two (``sign``, section 5.2) makes a signature share; the
+coordinator checks every share (``verify_signature_share``, section 5.4) in
+``aggregate`` (section 5.3). For the BIP 340 suite the caller passes key packages
+already normalised with ``keys.normalize_*`` and the nonces are negated when the
+group commitment has odd y.
 
-Nonces are hedged: ``nonce_generate`` hashes 32 fresh random bytes with the
-secret share (RFC 9591) and, when given, extra context such as the session id
-and message (SECURITY.md item 17); a ``SigningNonces`` object yields its
-scalars once and then refuses.
+Nonces are hedged: ``nonce_generate`` (section 4.1) hashes 32 random bytes from the
+``rng`` the caller passes (default the OS CSPRNG) with the secret share and, when
+given, extra context such as the session id and message (SECURITY.md item 17); a
+``SigningNonces`` object yields its scalars once, erases them and then refuses.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shardvault.crypto.groups import Point
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.shamir import lagrange_coefficient
 from shardvault.errors import InvalidEncoding, InvalidParameters, NonceReused, ProtocolError
 from shardvault.protocols.frost.ciphersuites import Ciphersuite
@@ -90,13 +91,19 @@ class SigningNonces:
 def nonce_generate(
     suite: Ciphersuite,
     secret: int,
-    random_bytes: bytes | None = None,
+    *,
+    rng: Rng = OS_RNG,
     extra: bytes = b"",
 ) -> int:
-    """RFC 9591 nonce_generate: H3(random_bytes || SerializeScalar(secret) [|| extra])."""
-    if random_bytes is None:
-        random_bytes = os.urandom(32)
-    elif len(random_bytes) != 32:
+    """RFC 9591 section 4.1 ``nonce_generate(secret)``:
+    ``H3(random_bytes(32) || SerializeScalar(secret) [|| extra])``, the 32 random bytes
+    drawn from ``rng``.
+
+    Hashing in the secret share (and ``extra``, the signing request) keeps the nonce
+    unpredictable even when ``rng`` is weak.
+    """
+    random_bytes = rng.token_bytes(32)
+    if len(random_bytes) != 32:
         raise InvalidParameters("nonce randomness must be 32 bytes")
     return suite.h3(random_bytes + suite.group.encode_scalar(secret) + extra)
 
@@ -104,15 +111,16 @@ def nonce_generate(
 def commit(
     key_package: KeyPackage,
     *,
-    hiding_randomness: bytes | None = None,
-    binding_randomness: bytes | None = None,
+    rng: Rng = OS_RNG,
     extra: bytes = b"",
 ) -> tuple[SigningNonces, SigningCommitment]:
-    """Round one. The randomness arguments exist for published test vectors only."""
+    """Round one, RFC 9591 section 5.1 ``commit(sk_i)``: the hiding nonce, then the
+    binding nonce, each from :func:`nonce_generate` with ``rng`` and ``extra``, and
+    their commitments ``(D_i, E_i)``."""
     suite = key_package.ciphersuite
     g = suite.group
-    hiding = nonce_generate(suite, key_package.signing_share, hiding_randomness, extra)
-    binding = nonce_generate(suite, key_package.signing_share, binding_randomness, extra)
+    hiding = nonce_generate(suite, key_package.signing_share, rng=rng, extra=extra)
+    binding = nonce_generate(suite, key_package.signing_share, rng=rng, extra=extra)
     if hiding == 0 or binding == 0:  # pragma: no cover - probability 2^-250
         raise ProtocolError("nonce generation produced zero; retry")
     commitment = SigningCommitment(key_package.identifier, g.mul_base(hiding), g.mul_base(binding))
@@ -122,7 +130,8 @@ def commit(
 def check_commitment_list(
     suite: Ciphersuite, commitments: Sequence[SigningCommitment], min_signers: int
 ) -> None:
-    """Sorted by identifier, distinct, valid indices, at least min_signers entries."""
+    """The input checks of RFC 9591 sections 5.2 and 5.3 on a commitment list: sorted by
+    identifier, distinct, valid indices, at least min_signers entries, no identity."""
     ids = [c.identifier for c in commitments]
     if len(ids) < min_signers:
         raise InvalidParameters(f"need at least {min_signers} commitments, got {len(ids)}")
@@ -142,6 +151,7 @@ def check_commitment_list(
 def encode_group_commitment_list(
     suite: Ciphersuite, commitments: Sequence[SigningCommitment]
 ) -> bytes:
+    """RFC 9591 section 4.3 ``encode_group_commitment_list``."""
     g = suite.group
     return b"".join(
         g.encode_scalar(c.identifier) + c.hiding.encode() + c.binding.encode() for c in commitments
@@ -154,7 +164,7 @@ def compute_binding_factors(
     commitments: Sequence[SigningCommitment],
     msg: bytes,
 ) -> dict[int, int]:
-    """RFC 9591 compute_binding_factors, as {identifier: rho_i}."""
+    """RFC 9591 section 4.4 ``compute_binding_factors``, as {identifier: rho_i}."""
     prefix = (
         group_public_key.encode()
         + suite.h4(msg)
@@ -176,6 +186,7 @@ def compute_group_commitment(
     commitments: Sequence[SigningCommitment],
     binding_factors: Mapping[int, int],
 ) -> Point:
+    """RFC 9591 section 4.5 ``compute_group_commitment``."""
     return suite.group.sum(_commitment_shares(commitments, binding_factors).values())
 
 
@@ -217,7 +228,9 @@ def sign(
     msg: bytes,
     commitments: Sequence[SigningCommitment],
 ) -> int:
-    """Round two: this participant's signature share z_i. Consumes ``nonces``."""
+    """Round two, RFC 9591 section 5.2 ``sign``: this participant's signature share z_i.
+
+    Consumes ``nonces`` (they are erased and cannot sign again)."""
     suite = key_package.ciphersuite
     check_commitment_list(suite, commitments, key_package.min_signers)
     mine = [c for c in commitments if c.identifier == key_package.identifier]
@@ -260,7 +273,7 @@ def verify_signature_share(
     group_public_key: Point,
     msg: bytes,
 ) -> bool:
-    """RFC 9591 section 5.4 verify_signature_share."""
+    """RFC 9591 section 5.4 ``verify_signature_share``."""
     ctx = _context(suite, group_public_key, commitments, msg)
     mine = [c for c in commitments if c.identifier == identifier]
     if not mine:
@@ -276,7 +289,8 @@ def aggregate(
     *,
     verify_shares: bool = True,
 ) -> bytes:
-    """Check every share (naming each bad signer), sum them and encode the signature.
+    """RFC 9591 section 5.3 ``aggregate``, checking every share first as section 5.4
+    describes (naming each bad signer), then summing them and encoding the signature.
 
     The finished signature is verified against the group key before it is returned.
     """
