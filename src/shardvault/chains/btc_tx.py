@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from shardvault.crypto import codec
 from shardvault.crypto.hashing import tagged_hash
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
@@ -106,10 +107,12 @@ def ser_var_bytes(data: bytes) -> bytes:
     return ser_compact_size(len(data)) + data
 
 
-class ByteReader:
-    """A strict cursor over bytes; every short read raises ``error(message)``."""
+class ByteReader(codec.ByteReader):
+    """The shared strict cursor (:class:`shardvault.crypto.codec.ByteReader`) with
+    Bitcoin's little-endian integers and compact sizes; every short read raises
+    ``error_cls("unexpected end of data", code=code)``."""
 
-    __slots__ = ("_code", "_data", "_error_cls", "pos")
+    __slots__ = ("_code", "_error_cls")
 
     def __init__(
         self,
@@ -118,32 +121,18 @@ class ByteReader:
         error_cls: type[InvalidEncoding] = InvalidEncoding,
         code: str = "InvalidTransaction",
     ) -> None:
-        self._data = bytes(data)
-        self.pos = 0
+        super().__init__(bytes(data), error=self._make_error, truncated="unexpected end of data")
         self._error_cls = error_cls
         self._code = code
 
-    def error(self, message: str) -> InvalidEncoding:
+    def _make_error(self, message: str) -> InvalidEncoding:
         return self._error_cls(message, code=self._code)
 
-    @property
-    def remaining(self) -> int:
-        return len(self._data) - self.pos
-
-    def at_end(self) -> bool:
-        return self.pos == len(self._data)
-
-    def peek(self) -> int:
-        if self.pos >= len(self._data):
-            raise self.error("unexpected end of data")
-        return self._data[self.pos]
+    def error(self, message: str) -> InvalidEncoding:
+        return self._make_error(message)
 
     def read(self, n: int) -> bytes:
-        if n < 0 or self.pos + n > len(self._data):
-            raise self.error("unexpected end of data")
-        out = self._data[self.pos : self.pos + n]
-        self.pos += n
-        return out
+        return self.take(n)
 
     def read_int(self, n: int) -> int:
         return int.from_bytes(self.read(n), "little")

@@ -93,6 +93,7 @@ import base58
 import nacl.exceptions
 import nacl.signing
 
+from shardvault.crypto.codec import ByteReader
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
 
 __all__ = [
@@ -243,23 +244,15 @@ class SolanaMessage:
         return self.account_keys[: self.num_required_signatures]
 
 
-class _Reader:
-    __slots__ = ("data", "pos")
+class _Reader(ByteReader):
+    __slots__ = ()
 
     def __init__(self, data: bytes, pos: int = 0) -> None:
-        self.data = data
+        super().__init__(data, error=_bad_tx)
         self.pos = pos
 
-    def take(self, n: int, what: str) -> bytes:
-        end = self.pos + n
-        if end > len(self.data):
-            raise _bad_tx(f"truncated {what}")
-        out = self.data[self.pos : end]
-        self.pos = end
-        return out
-
     def u8(self, what: str) -> int:
-        return self.take(1, what)[0]
+        return self.byte(what)
 
     def shortvec(self) -> int:
         value, self.pos = decode_shortvec(self.data, self.pos)
