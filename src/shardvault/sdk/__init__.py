@@ -7,8 +7,8 @@
 
 Modules: ``client`` (the client; ``_http`` its plumbing), ``keys``, ``wallets``
 and ``_signers`` (the resources), ``signature_requests`` (request bodies),
-``key_transfer`` (the client-side halves of import and export), ``models``,
-``encoding``, ``errors``.
+``key_transfer`` (the client-side halves of import and export), ``keyfiles``
+(reading a private key from a file), ``models``, ``encoding``, ``errors``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,12 @@ from shardvault.sdk.errors import (
     SdkError,
     ShardvaultApiError,
     SignerVerificationError,
+)
+from shardvault.sdk.keyfiles import (
+    KeyFilePermissionWarning,
+    parse_private_key_material,
+    read_private_key,
+    read_private_key_file,
 )
 from shardvault.sdk.keys import KeysApi
 from shardvault.sdk.models import (
@@ -55,6 +61,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidResponse",
     "Key",
+    "KeyFilePermissionWarning",
     "KeyPage",
     "KeysApi",
     "Network",
@@ -72,4 +79,7 @@ __all__ = [
     "WalletPage",
     "WalletSigningKey",
     "WalletsApi",
+    "parse_private_key_material",
+    "read_private_key",
+    "read_private_key_file",
 ]
