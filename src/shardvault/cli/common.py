@@ -3,7 +3,10 @@ option types, the client seam (``connect``), output helpers and the error printi
 path (``cli_errors``).
 
 Output: standard output without markup (server-supplied text is printed literally);
-detail views are label/value lines (``kv_table``), listings are tables (``table``).
+detail views are label/value lines (``kv_table``), listings are one line per row
+without a box (``listing``, ``print_listing``) and fit 80 columns: ids never wrap, a
+free-text column is shortened with ``…``, long values are shortened in the middle
+(``short``), and ``--wide`` adds columns and prints every value in full.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from shardvault.errors import ShardvaultError
 
@@ -33,8 +37,10 @@ __all__ = [
     "KeyIdArg",
     "PageTokenOpt",
     "TokenOpt",
+    "WideOpt",
     "app",
     "cli_errors",
+    "clip",
     "connect",
     "echo_json",
     "echo_page_json",
@@ -43,11 +49,12 @@ __all__ = [
     "iso_date",
     "joined",
     "kv_table",
+    "listing",
     "main",
     "out",
     "page_of",
+    "print_listing",
     "short",
-    "table",
 ]
 
 app = typer.Typer(
@@ -103,6 +110,10 @@ TokenOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 PageTokenOpt = Annotated[str | None, typer.Option(help="nextPageToken of the previous page.")]
 KeyIdArg = Annotated[str, typer.Argument(help="Key id (key-…).")]
+WideOpt = Annotated[
+    bool,
+    typer.Option("--wide", help="More columns, and values in full (for a wide terminal)."),
+]
 
 
 # -- the client ---------------------------------------------------------------------------
@@ -215,12 +226,33 @@ def kv_table(rows: Sequence[tuple[str, Any]]) -> Table:
     return table
 
 
-def table(*columns: str) -> Table:
-    """A table whose first column (an id) never wraps."""
-    table = Table()
-    for n, column in enumerate(columns):
-        table.add_column(column, no_wrap=n == 0, overflow="fold")
+def listing(*columns: str, flexible: str | None = None) -> Table:
+    """A listing: a bold header, then one line per row, columns two spaces apart and
+    no box. Values never wrap; the ``flexible`` column (free text, filled with
+    :func:`clip`) gives up its width first and is shortened with ``…``."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in columns:
+        if column == flexible:
+            table.add_column(column, overflow="ellipsis")
+        else:
+            table.add_column(column, no_wrap=True)
     return table
+
+
+def print_listing(table: Table, *, wide: bool = False) -> None:
+    """Print a listing to standard output. It fits the terminal by shortening its
+    flexible column; ``wide`` prints every value in full instead, on lines as long as
+    they need (the terminal wraps them)."""
+    console = out()
+    if wide:
+        unbounded = console.options.update_width(1 << 16)
+        console.width = max(console.width, console.measure(table, options=unbounded).maximum)
+    console.print(table)
+
+
+def clip(text: str | None) -> Text:
+    """A cell of a listing's flexible column: one line, ``…`` where it is cut."""
+    return Text(text or "", no_wrap=True, overflow="ellipsis")
 
 
 def short(text: str, keep: int = 10) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from rich.table import Table
 
 from shardvault.cli import common
 from shardvault.cli.common import (
@@ -15,21 +17,23 @@ from shardvault.cli.common import (
     KeyIdArg,
     PageTokenOpt,
     TokenOpt,
+    WideOpt,
     cli_errors,
+    clip,
     echo_json,
     echo_page_json,
     iso_date,
     kv_table,
+    listing,
     out,
     page_of,
-    short,
-    table,
+    print_listing,
 )
 
 if TYPE_CHECKING:
     from shardvault.sdk import Key
 
-__all__ = ["keys_app", "print_key"]
+__all__ = ["keys_app", "keys_table", "print_key"]
 
 keys_app = typer.Typer(help="Create, list, show and delete keys.", no_args_is_help=True)
 
@@ -57,6 +61,27 @@ def print_key(key: Key, as_json: bool) -> None:
             ]
         )
     )
+
+
+def keys_table(keys: Sequence[Key], *, wide: bool = False) -> Table:
+    """The ``keys list`` table: id, name, scheme, status, t-of-n (fits 80 columns);
+    ``wide`` adds curve, protocol and the public key."""
+    columns: tuple[str, ...]
+    if wide:
+        columns = ("id", "name", "scheme", "curve", "protocol", "status", "t-of-n", "publicKey")
+    else:
+        columns = ("id", "name", "scheme", "status", "t-of-n")
+    table = listing(*columns, flexible="name")
+    for k in keys:
+        status = k.status + (" (exported)" if k.exported else "")
+        threshold = f"{k.min_signers}-of-{len(k.signers)}"
+        if wide:
+            table.add_row(
+                k.id, clip(k.name), k.scheme, k.curve, k.protocol, status, threshold, k.public_key
+            )
+        else:
+            table.add_row(k.id, clip(k.name), k.scheme, status, threshold)
+    return table
 
 
 @keys_app.command("create")
@@ -106,36 +131,27 @@ def keys_list(
         int | None, typer.Option(min=1, help="One page of at most LIMIT keys (default: all).")
     ] = None,
     pagination_token: PageTokenOpt = None,
+    wide: WideOpt = False,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List keys."""
+    """List keys.
+
+    --wide adds the curve, the protocol and the public key.
+    """
     with common.connect(data_dir, base_url, token) as client:
         items, next_token = page_of(client.keys, limit, pagination_token)
     if as_json:
         echo_page_json(items, next_token)
         return
-    console = out()
-    if not items:
-        console.print("no keys")
+    if items:
+        print_listing(keys_table(items, wide=wide), wide=wide)
     else:
-        listing = table("id", "name", "scheme", "curve", "status", "t-of-n", "publicKey")
-        for k in items:
-            status = k.status + (" (exported)" if k.exported else "")
-            listing.add_row(
-                k.id,
-                k.name or "",
-                k.scheme,
-                k.curve,
-                status,
-                f"{k.min_signers}-of-{len(k.signers)}",
-                short(k.public_key),
-            )
-        console.print(listing)
+        out().print("no keys")
     if next_token:
-        console.print(f"next page: --pagination-token {next_token}")
+        out().print(f"next page: --pagination-token {next_token}")
 
 
 @keys_app.command("get")

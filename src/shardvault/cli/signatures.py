@@ -3,9 +3,11 @@ view of one signature that ``sign`` prints too."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
 
 from shardvault.cli import common
 from shardvault.cli.common import (
@@ -15,20 +17,21 @@ from shardvault.cli.common import (
     JsonOpt,
     KeyIdArg,
     TokenOpt,
+    WideOpt,
     cli_errors,
     echo_json,
     iso_date,
     joined,
     kv_table,
+    listing,
     out,
-    short,
-    table,
+    print_listing,
 )
 
 if TYPE_CHECKING:
     from shardvault.sdk import Signature
 
-__all__ = ["print_signature", "signatures_app"]
+__all__ = ["print_signature", "signatures_app", "signatures_table"]
 
 signatures_app = typer.Typer(help="Show a key's signature requests.", no_args_is_help=True)
 
@@ -62,35 +65,43 @@ def print_signature(sig: Signature, as_json: bool) -> None:
     )
 
 
+def signatures_table(sigs: Sequence[Signature], *, wide: bool = False) -> Table:
+    """The ``signatures list`` table: id, status, kind, dateRequested to the second
+    (fits 80 columns); ``wide`` adds the encoded signature."""
+    columns = ("id", "status", "kind", "dateRequested") + (("encoded",) if wide else ())
+    table = listing(*columns)
+    for s in sigs:
+        requested = s.date_requested.replace(microsecond=0)
+        row = [s.id, s.status, str(s.request_body.get("kind", "")), iso_date(requested)]
+        if wide:
+            row.append(s.signature.encoded if s.signature and s.signature.encoded else "")
+        table.add_row(*row)
+    return table
+
+
 @signatures_app.command("list")
 @cli_errors
 def signatures_list(
     key_id: KeyIdArg,
+    wide: WideOpt = False,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List a key's signature requests."""
+    """List a key's signature requests.
+
+    --wide adds the encoded signatures.
+    """
     with common.connect(data_dir, base_url, token) as client:
         sigs = client.keys.list_signatures(key_id)
     if as_json:
         echo_json({"items": [s.to_json_dict() for s in sigs]})
         return
-    if not sigs:
+    if sigs:
+        print_listing(signatures_table(sigs, wide=wide), wide=wide)
+    else:
         out().print("no signatures")
-        return
-    listing = table("id", "status", "kind", "encoded", "dateRequested")
-    for s in sigs:
-        encoded = s.signature.encoded if s.signature and s.signature.encoded else ""
-        listing.add_row(
-            s.id,
-            s.status,
-            str(s.request_body.get("kind", "")),
-            short(encoded, 12),
-            iso_date(s.date_requested),
-        )
-    out().print(listing)
 
 
 @signatures_app.command("get")

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
+from rich.table import Table
 
 from shardvault.cli import common
 from shardvault.cli.common import (
@@ -15,20 +17,24 @@ from shardvault.cli.common import (
     JsonOpt,
     PageTokenOpt,
     TokenOpt,
+    WideOpt,
     cli_errors,
+    clip,
     echo_json,
     echo_page_json,
     iso_date,
     kv_table,
+    listing,
     out,
     page_of,
-    table,
+    print_listing,
+    short,
 )
 
 if TYPE_CHECKING:
-    from shardvault.sdk import Wallet
+    from shardvault.sdk import Network, Wallet
 
-__all__ = ["networks", "print_wallet", "wallets_app"]
+__all__ = ["networks", "networks_table", "print_wallet", "wallets_app", "wallets_table"]
 
 wallets_app = typer.Typer(
     help="Create, list and show wallets (a key on a network).", no_args_is_help=True
@@ -56,6 +62,33 @@ def print_wallet(wallet: Wallet, as_json: bool) -> None:
             ]
         )
     )
+
+
+def wallets_table(wallets: Sequence[Wallet], *, wide: bool = False) -> Table:
+    """The ``wallets list`` table: id, name, network, address (shortened with ``…``;
+    fits 80 columns); ``wide`` shows the address in full and adds status and keyId."""
+    columns = ("id", "name", "network", "address") + (("status", "keyId") if wide else ())
+    table = listing(*columns, flexible="name")
+    for w in wallets:
+        if wide:
+            table.add_row(w.id, clip(w.name), w.network, w.address, w.status, w.signing_key.id)
+        else:
+            table.add_row(w.id, clip(w.name), w.network, short(w.address, 6))
+    return table
+
+
+def networks_table(networks: Sequence[Network]) -> Table:
+    """The ``networks`` table: network, family, chainId, schemes, default scheme."""
+    table = listing("network", "family", "chainId", "schemes", "default")
+    for n in networks:
+        table.add_row(
+            n.network,
+            n.family,
+            "" if n.chain_id is None else str(n.chain_id),
+            ", ".join(f"{s.scheme}/{s.curve}" for s in n.allowed_schemes),
+            n.default_scheme.scheme,
+        )
+    return table
 
 
 @wallets_app.command("create")
@@ -109,27 +142,27 @@ def wallets_list(
         int | None, typer.Option(min=1, help="One page of at most LIMIT wallets (default: all).")
     ] = None,
     pagination_token: PageTokenOpt = None,
+    wide: WideOpt = False,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     base_url: BaseUrlOpt = None,
     token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List wallets."""
+    """List wallets.
+
+    --wide shows the addresses in full and adds the status and the key id.
+    """
     with common.connect(data_dir, base_url, token) as client:
         items, next_token = page_of(client.wallets, limit, pagination_token)
     if as_json:
         echo_page_json(items, next_token)
         return
-    console = out()
-    if not items:
-        console.print("no wallets")
+    if items:
+        print_listing(wallets_table(items, wide=wide), wide=wide)
     else:
-        listing = table("id", "name", "network", "address", "status", "keyId")
-        for w in items:
-            listing.add_row(w.id, w.name or "", w.network, w.address, w.status, w.signing_key.id)
-        console.print(listing)
+        out().print("no wallets")
     if next_token:
-        console.print(f"next page: --pagination-token {next_token}")
+        out().print(f"next page: --pagination-token {next_token}")
 
 
 @wallets_app.command("get")
@@ -160,13 +193,4 @@ def networks(
     if as_json:
         echo_page_json(items, None)
         return
-    listing = table("network", "family", "chainId", "schemes", "default")
-    for n in items:
-        listing.add_row(
-            n.network,
-            n.family,
-            "" if n.chain_id is None else str(n.chain_id),
-            ", ".join(f"{s.scheme}/{s.curve}" for s in n.allowed_schemes),
-            n.default_scheme.scheme,
-        )
-    out().print(listing)
+    print_listing(networks_table(items))
