@@ -218,6 +218,43 @@ def test_sign_sends_the_decoded_hex(mock_api: Any) -> None:
     ]
 
 
+def test_sign_text_with_text_and_hex_with_message(mock_api: Any) -> None:
+    """``--text hello`` signs the UTF-8 bytes of "hello"; ``--message`` stays 0x-hex and
+    points to --text when given something else."""
+    seen = mock_api(
+        lambda request: httpx.Response(
+            200,
+            json={
+                "id": "sig-1",
+                "keyId": "key-1",
+                "status": "Signed",
+                "requestBody": json.loads(request.content),
+                "dateRequested": "2024-05-01T12:00:00Z",
+            },
+        )
+    )
+    result = invoke("sign", "key-1", "--text", "hello")
+    assert result.exit_code == 0, result.output
+    assert json.loads(seen[-1].content) == {"kind": "Message", "message": "0x68656c6c6f"}
+    result = invoke("sign", "--wallet", "wa-1", "--text", "héllo wörld", "--kind", "Eip191")
+    assert result.exit_code == 0, result.output
+    assert json.loads(seen[-1].content) == {
+        "kind": "Eip191",
+        "message": "0x" + "héllo wörld".encode().hex(),
+    }
+    result = invoke("sign", "key-1", "--message", "0x68656c6c6f")
+    assert json.loads(seen[-1].content) == {"kind": "Message", "message": "0x68656c6c6f"}
+    count = len(seen)
+    result = invoke("sign", "key-1", "--message", "hello")
+    assert result.exit_code == 2
+    assert "--message" in flat(result.output) and "use --text" in flat(result.output)
+    result = invoke("sign", "key-1", "--text", "hello", "--message", "0x00")
+    assert result.exit_code == 2 and "exactly one" in flat(result.output)
+    assert len(seen) == count  # nothing sent
+    help_text = flat(invoke("sign", "--help").output)
+    assert "--text" in help_text and "For text, use --text" in help_text
+
+
 # -- key files -----------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """``shardvault sign``: sign with a key (KEY_ID) or a wallet (--wallet).
 
-One payload per request: ``--hash``, ``--message`` or ``--transaction`` (0x-hex),
+One payload per request: ``--hash`` (0x-hex), ``--message`` (0x-hex bytes) or
+``--text`` (a text message, signed as its UTF-8 bytes), ``--transaction`` (0x-hex),
 ``--psbt`` (a file) or ``--eip712`` (a JSON file). Hex is checked here, so a typo
 never reaches the vault.
 """
@@ -31,14 +32,21 @@ __all__ = ["MAX_PAYLOAD_FILE_SIZE", "sign"]
 MAX_PAYLOAD_FILE_SIZE = 1_000_000
 
 
-def _hex_arg(value: str, option: str) -> bytes:
+def _hex_arg(value: str, option: str, hint: str = "") -> bytes:
     from shardvault.sdk.encoding import hex_decode
     from shardvault.sdk.errors import InvalidArgument
 
     try:
         return hex_decode(value.strip(), what=option)
     except InvalidArgument as exc:
-        raise typer.BadParameter(exc.message, param_hint=f"'{option}'") from None
+        raise typer.BadParameter(exc.message + hint, param_hint=f"'{option}'") from None
+
+
+def _text_arg(value: str) -> bytes:
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise typer.BadParameter("not valid UTF-8 text", param_hint="'--text'") from None
 
 
 def _read_payload_file(path: Path, option: str) -> bytes:
@@ -95,7 +103,15 @@ def sign(
         typer.Option(
             "--message",
             help="Message to sign, 0x-hex (EdDSA keys; a Solana off-chain message on "
-            "Solana wallets; with --kind Eip191 or Bip322).",
+            "Solana wallets; with --kind Eip191 or Bip322). For text, use --text.",
+        ),
+    ] = None,
+    message_text: Annotated[
+        str | None,
+        typer.Option(
+            "--text",
+            help='Message to sign given as text, e.g. --text "hello": its UTF-8 bytes are '
+            "signed as --message would sign them.",
         ),
     ] = None,
     transaction_hex: Annotated[
@@ -118,7 +134,7 @@ def sign(
     ] = None,
     kind: Annotated[
         Literal["Eip191", "Bip322"] | None,
-        typer.Option(help="With --message: sign it as EIP-191 or BIP 322 (simple)."),
+        typer.Option(help="With --message or --text: sign it as EIP-191 or BIP 322 (simple)."),
     ] = None,
     network: Annotated[
         str | None,
@@ -141,22 +157,29 @@ def sign(
     as_json: JsonOpt = False,
 ) -> None:
     """Sign with a key (KEY_ID) or a wallet (--wallet): a hash (--hash), a message
-    (--message), a transaction (--transaction), a PSBT (--psbt) or EIP-712 data (--eip712)."""
+    (--message as 0x-hex, or --text as text), a transaction (--transaction), a PSBT
+    (--psbt) or EIP-712 data (--eip712)."""
     if (key_id is None) == (wallet_id is None):
         raise typer.BadParameter("give a KEY_ID or --wallet (not both)")
     payloads = [
-        v for v in (hash_hex, message_hex, transaction_hex, psbt_file, eip712_file) if v is not None
+        v
+        for v in (hash_hex, message_hex, message_text, transaction_hex, psbt_file, eip712_file)
+        if v is not None
     ]
     if len(payloads) != 1:
         raise typer.BadParameter(
-            "give exactly one of --hash or --message (or --transaction, --psbt, --eip712)"
+            "give exactly one of --hash or --message (or --text, --transaction, --psbt, --eip712)"
         )
-    if kind is not None and message_hex is None:
-        raise typer.BadParameter("--kind goes with --message", param_hint="'--kind'")
+    if kind is not None and message_hex is None and message_text is None:
+        raise typer.BadParameter("--kind goes with --message or --text", param_hint="'--kind'")
     if wallet_id is not None and network is not None:
         raise typer.BadParameter("a wallet signs on its own network", param_hint="'--network'")
     digest = None if hash_hex is None else _hex_arg(hash_hex, "--hash")
-    message = None if message_hex is None else _hex_arg(message_hex, "--message")
+    message = None
+    if message_hex is not None:
+        message = _hex_arg(message_hex, "--message", "; to sign text, use --text")
+    elif message_text is not None:
+        message = _text_arg(message_text)
     transaction = None if transaction_hex is None else _hex_arg(transaction_hex, "--transaction")
     root: bytes | None = None
     if taproot_merkle_root is not None:
