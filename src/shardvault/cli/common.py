@@ -3,9 +3,9 @@ option types, the client seam (``connect``), output helpers and the error printi
 path (``cli_errors``).
 
 Output: standard output without markup (server-supplied text is printed literally);
-detail views are label/value lines (``kv_table``), listings are one line per row
-without a box (``listing``, ``print_listing``) and fit 80 columns: ids never wrap, a
-free-text column is shortened with ``…``, long values are shortened in the middle
+detail views are label/value lines (``kv_table``); listings are one line per row
+without a box (``listing``, ``print_listing``) and fit 80 columns with every id in
+full: a free-text column is shortened with ``…``, long values in the middle
 (``short``), and ``--wide`` adds columns and prints every value in full.
 """
 
