@@ -1,6 +1,7 @@
 """Running the ``shardvault`` CLI in tests: ``invoke`` (never a traceback), ``flat``
-(output without rich's boxes and wrapping) and ``route_cli_to`` (the CLI's client
-through an ``httpx.MockTransport`` handler; the ``mock_api`` fixture in conftest.py)."""
+(output without rich's boxes and wrapping) and ``route_cli_to`` (the CLI's client,
+``shardvault.cli.common.connect``, through an ``httpx.MockTransport`` handler; the
+``mock_api`` fixture in conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from shardvault import cli
-from shardvault.cli import app
+from shardvault.cli import app, common
 from shardvault.sdk import Client
 
 runner = CliRunner()
@@ -41,8 +41,8 @@ def route_cli_to(
         return handler(request)
 
     monkeypatch.setattr(
-        cli,
-        "_client",
+        common,
+        "connect",
         lambda *a: Client("http://vault.test", token="t", transport=httpx.MockTransport(record)),
     )
     return seen

@@ -20,10 +20,12 @@ import pytest
 from clihelpers import flat, invoke
 from nacl.signing import SigningKey
 
-from shardvault import cli
-from shardvault.cli import app, parse_private_key_material
+from shardvault.cli import app
+from shardvault.cli.transfer import open_exclusive
 from shardvault.crypto.keyformats import ed25519_scalar_from_seed
-from shardvault.sdk import Client, InvalidArgument
+from shardvault.sdk import Client
+from shardvault.server.serving import default_database_url
+from shardvault.server.up import redact_url
 
 
 def closed_port() -> int:
@@ -216,20 +218,44 @@ def test_sign_sends_the_decoded_hex(mock_api: Any) -> None:
     ]
 
 
+def test_sign_text_with_text_and_hex_with_message(mock_api: Any) -> None:
+    """``--text hello`` signs the UTF-8 bytes of "hello"; ``--message`` stays 0x-hex and
+    points to --text when given something else."""
+    seen = mock_api(
+        lambda request: httpx.Response(
+            200,
+            json={
+                "id": "sig-1",
+                "keyId": "key-1",
+                "status": "Signed",
+                "requestBody": json.loads(request.content),
+                "dateRequested": "2024-05-01T12:00:00Z",
+            },
+        )
+    )
+    result = invoke("sign", "key-1", "--text", "hello")
+    assert result.exit_code == 0, result.output
+    assert json.loads(seen[-1].content) == {"kind": "Message", "message": "0x68656c6c6f"}
+    result = invoke("sign", "--wallet", "wa-1", "--text", "héllo wörld", "--kind", "Eip191")
+    assert result.exit_code == 0, result.output
+    assert json.loads(seen[-1].content) == {
+        "kind": "Eip191",
+        "message": "0x" + "héllo wörld".encode().hex(),
+    }
+    result = invoke("sign", "key-1", "--message", "0x68656c6c6f")
+    assert json.loads(seen[-1].content) == {"kind": "Message", "message": "0x68656c6c6f"}
+    count = len(seen)
+    result = invoke("sign", "key-1", "--message", "hello")
+    assert result.exit_code == 2
+    assert "--message" in flat(result.output) and "use --text" in flat(result.output)
+    result = invoke("sign", "key-1", "--text", "hello", "--message", "0x00")
+    assert result.exit_code == 2 and "exactly one" in flat(result.output)
+    assert len(seen) == count  # nothing sent
+    help_text = flat(invoke("sign", "--help").output)
+    assert "--text" in help_text and "For text, use --text" in help_text
+
+
 # -- key files -----------------------------------------------------------------------------
-
-
-def test_parse_private_key_material() -> None:
-    k32, k64 = os.urandom(32), os.urandom(64)
-    assert parse_private_key_material(k32.hex().encode()) == k32
-    assert parse_private_key_material(b"0x" + k32.hex().upper().encode() + b"\n") == k32
-    assert parse_private_key_material(b"  " + k64.hex().encode() + b"\r\n") == k64
-    assert parse_private_key_material(json.dumps(list(k64)).encode()) == k64
-    assert parse_private_key_material(k32) == k32
-    assert parse_private_key_material(k64) == k64
-    for bad in (b"", b"00" * 31, os.urandom(33), b"[1, 2, 3]", b"[" + b"300," * 31 + b"1]"):
-        with pytest.raises(InvalidArgument):
-            parse_private_key_material(bad)
 
 
 def test_import_key_file_errors_do_not_echo_the_content(tmp_path: Path) -> None:
@@ -321,13 +347,13 @@ def test_admin_enable_export_needs_an_initialised_data_dir(tmp_path: Path) -> No
 
 def test_default_database_url_is_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    url = cli.default_database_url(Path(".shardvault"))
+    url = default_database_url(Path(".shardvault"))
     assert url == f"sqlite:///{tmp_path.resolve()}/.shardvault/api.sqlite3"
-    assert cli._redact_url("postgresql://u:pw@db/x") == "postgresql://u:***@db/x"
+    assert redact_url("postgresql://u:pw@db/x") == "postgresql://u:***@db/x"
 
 
 def test_written_files_are_private(tmp_path: Path) -> None:
-    fd = cli._open_exclusive(tmp_path / "f")
+    fd = open_exclusive(tmp_path / "f")
     os.close(fd)
     assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o600
 

@@ -15,11 +15,11 @@ import pytest
 from clihelpers import flat, invoke
 from rich.console import Console
 
-from shardvault import cli
-from shardvault.cli import watch_ecdsa
+from shardvault.cli import common
 from shardvault.coordinator.backend import EcdsaStatus
 from shardvault.sdk import Client, Key
 from shardvault.sdk.client import KeysApi
+from shardvault.server.up import watch_ecdsa
 
 ECDSA_KEY = {
     "id": "key-1",
@@ -77,7 +77,7 @@ def imports(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         return Key.model_validate(ECDSA_KEY)
 
     monkeypatch.setattr(KeysApi, "import_key", fake_import)
-    monkeypatch.setattr(cli, "_client", lambda *a: Client("http://vault.test", token="t"))
+    monkeypatch.setattr(common, "connect", lambda *a: Client("http://vault.test", token="t"))
     return calls
 
 

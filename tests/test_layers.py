@@ -156,3 +156,21 @@ def test_cycle_finder_finds_cycles(
 ) -> None:
     monkeypatch.setattr(f"{__name__}.GRAPH", edges)
     assert _cycles() == expected
+
+
+#: The server side, which the client SDK never imports, directly or through another
+#: module (an SDK user installs no server).
+SERVER_SIDE = {"api", "coordinator", "signer", "db", "server"}
+
+
+def test_the_sdk_imports_nothing_of_the_server_side() -> None:
+    reached: dict[str, str] = {}  # module -> the module that imports it
+    stack = [m for m in GRAPH if m.startswith(f"{PACKAGE}.sdk")]
+    while stack:
+        module = stack.pop()
+        for target in GRAPH.get(module, {}):
+            if target not in reached:
+                reached[target] = module
+                stack.append(target)
+    server_side = sorted(f"{reached[m]} imports {m}" for m in reached if _top(m) in SERVER_SIDE)
+    assert not server_side, "the SDK reaches the server side:\n" + "\n".join(server_side)

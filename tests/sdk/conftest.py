@@ -1,13 +1,12 @@
 """Fixtures for SDK tests that need no server.
 
 ``FakeApi`` is an ``httpx.MockTransport`` handler that plays the *signer side* of the
-REST API with the real dealer code: it opens import shares with each signer's HPKE key
-(``open_import_share``), keeps the opened shares, and seals export shares signed by
-each signer's identity key (``seal_export_share``). Nothing it answers is canned: the
-public key it reports is the one the signers reconstructed from what the SDK sent.
-It exists to test the client half of import/export, including signers that cheat,
-which a real server cannot be made to do.
-"""
+REST API with the real key_import/key_export code: it opens import shares with each
+signer's HPKE key (``open_import_share``), keeps the opened shares, and seals export
+shares signed by each signer's identity key (``seal_export_share``). Nothing it answers
+is canned: the public key it reports is the one the signers reconstructed from what the
+SDK sent. It exists to test the client half of import/export, including signers that
+cheat, which a real server cannot be made to do. """
 
 from __future__ import annotations
 

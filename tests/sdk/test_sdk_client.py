@@ -1,5 +1,5 @@
 """SDK behaviour that needs no server: request encoding, response and error parsing,
-credentials, and the client half of import/export against the real dealer code
+credentials, and the client half of import/export against the real key_import/key_export code
 (``FakeApi`` in conftest plays the signers; see there)."""
 
 from __future__ import annotations

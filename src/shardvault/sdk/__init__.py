@@ -4,12 +4,18 @@
 >>> with Client.from_credentials_file(".shardvault/credentials.json") as client:
 ...     key = client.keys.create(scheme="EdDSA", curve="ed25519")
 ...     sig = client.keys.sign(key.id, message=b"hello")
+
+Modules: ``client`` (the client; ``_http`` its plumbing), ``keys``, ``wallets``
+and ``_signers`` (the resources), ``signature_requests`` (request bodies),
+``key_transfer`` (the client-side halves of import and export), ``keyfiles``
+(reading a private key from a file), ``models``, ``encoding``, ``errors``.
 """
 
 from __future__ import annotations
 
 from shardvault.sdk._keymaterial import Ed25519Format
-from shardvault.sdk.client import Client, KeysApi, NetworksApi, SignersApi, WalletsApi
+from shardvault.sdk._signers import SignersApi
+from shardvault.sdk.client import Client
 from shardvault.sdk.errors import (
     ApiConnectionError,
     CredentialsError,
@@ -19,6 +25,13 @@ from shardvault.sdk.errors import (
     ShardvaultApiError,
     SignerVerificationError,
 )
+from shardvault.sdk.keyfiles import (
+    KeyFilePermissionWarning,
+    parse_private_key_material,
+    read_private_key,
+    read_private_key_file,
+)
+from shardvault.sdk.keys import KeysApi
 from shardvault.sdk.models import (
     Cluster,
     EncryptedKeyShare,
@@ -35,6 +48,7 @@ from shardvault.sdk.models import (
     WalletPage,
     WalletSigningKey,
 )
+from shardvault.sdk.wallets import NetworksApi, WalletsApi
 
 __all__ = [
     "ApiConnectionError",
@@ -47,6 +61,7 @@ __all__ = [
     "InvalidArgument",
     "InvalidResponse",
     "Key",
+    "KeyFilePermissionWarning",
     "KeyPage",
     "KeysApi",
     "Network",
@@ -64,4 +79,7 @@ __all__ = [
     "WalletPage",
     "WalletSigningKey",
     "WalletsApi",
+    "parse_private_key_material",
+    "read_private_key",
+    "read_private_key_file",
 ]

@@ -1,5 +1,6 @@
-"""Client-side trust in signer nodes: check each signer's encryption-key signature
-(and, if configured, its pinned identity key) before sealing anything to it."""
+"""Signer nodes as the client sees them: ``GET /signers`` (:class:`SignersApi`) and
+client-side trust in them: check each signer's encryption-key signature (and, if
+configured, its pinned identity key) before sealing anything to it."""
 
 from __future__ import annotations
 
@@ -11,14 +12,41 @@ from nacl.signing import VerifyKey
 
 from shardvault.crypto.hpke import validate_public_key
 from shardvault.errors import ShardvaultError
-from shardvault.sdk.errors import InvalidArgument, SignerVerificationError
+from shardvault.sdk._http import Requester, parse
+from shardvault.sdk.errors import InvalidArgument, InvalidResponse, SignerVerificationError
 from shardvault.sdk.models import Cluster, SignerInfo
 from shardvault.transport.identity import encryption_key_statement
 
-__all__ = ["VerifiedSigner", "select_cluster", "verify_signer", "verify_signers"]
+__all__ = [
+    "SignersApi",
+    "VerifiedSigner",
+    "list_clusters",
+    "select_cluster",
+    "verify_signer",
+    "verify_signers",
+]
 
 _ED25519_KEY_SIZE = 32
 _ED25519_SIG_SIZE = 64
+
+
+def list_clusters(client: Requester) -> list[Cluster]:
+    """``GET /signers``: the signer clusters, each with its signers' published keys."""
+    data = client.request("GET", "/signers")
+    clusters = data.get("clusters") if isinstance(data, dict) else None
+    if not isinstance(clusters, list):
+        raise InvalidResponse("GET /signers: expected {clusters: [...]}")
+    return [parse(Cluster, c, "signer cluster") for c in clusters]
+
+
+class SignersApi:
+    """``GET /signers``."""
+
+    def __init__(self, client: Requester) -> None:
+        self._client = client
+
+    def list(self) -> list[Cluster]:
+        return list_clusters(self._client)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
 """Run the embedded vault behind its REST API: the one place that wires
 EmbeddedVault + create_app + uvicorn + the admin credentials.
 
-``serve_embedded`` is used by ``shardvault up``; ``BackgroundVault`` runs the same
-thing in a background thread for end-to-end tests and benchmarks.
+``serve_embedded`` is used by ``shardvault up`` (``server/up.py``); ``BackgroundVault``
+runs the same thing in a background thread for end-to-end tests and benchmarks.
+The admin credentials file is written before the API answers its first request, so
+whoever sees ``GET /health`` answer can read ``credentials.json``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,23 @@ from shardvault.api import create_app, ensure_admin
 from shardvault.errors import ShardvaultError
 from shardvault.server.embedded import EmbeddedVault
 
-__all__ = ["BackgroundVault", "RunningVault", "bind_socket", "serve_embedded"]
+__all__ = [
+    "API_DATABASE_FILE",
+    "BackgroundVault",
+    "RunningVault",
+    "base_url_for",
+    "bind_socket",
+    "default_database_url",
+    "serve_embedded",
+]
+
+#: The API's SQLite database in the data directory (the default database).
+API_DATABASE_FILE = "api.sqlite3"
+
+
+def default_database_url(data_dir: Path) -> str:
+    """``sqlite:///<absolute data dir>/api.sqlite3``."""
+    return f"sqlite:///{(data_dir.resolve() / API_DATABASE_FILE).as_posix()}"
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -45,6 +63,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def base_url_for(sock: socket.socket) -> str:
+    """The ``http://host:port`` a bound socket serves."""
     host, port = sock.getsockname()[:2]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -71,15 +90,20 @@ async def serve_embedded(
     server_factory: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
     **vault_options: Any,
 ) -> AsyncIterator[RunningVault]:
-    """Start the signers, the API on ``sock`` and the admin credentials; stop them all
-    when the block ends (or when the server exits on its own). ``vault_options`` go to
-    ``EmbeddedVault`` (``ecdsa_primes``, ``presig_pool_target``)."""
+    """Start the signers, write the admin credentials, then serve the API on ``sock``;
+    stop them all when the block ends (or when the server exits on its own).
+    ``database_url`` defaults to ``default_database_url(data_dir)``; ``vault_options``
+    go to ``EmbeddedVault`` (``ecdsa_primes``, ``presig_pool_target``)."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    database_url = database_url or f"sqlite:///{data_dir / 'api.sqlite3'}"
+    database_url = database_url or default_database_url(data_dir)
     vault = EmbeddedVault(data_dir, signers=signers, threshold=threshold, kek=kek, **vault_options)
     await vault.start()
     try:
         app = create_app(vault, database_url, default_min_signers=threshold)
+        base_url = base_url_for(sock)
+        # Before the API answers anything: a script that waits for GET /health and
+        # then reads credentials.json must find it (written atomically, 0600).
+        credentials = await asyncio.to_thread(ensure_admin, database_url, data_dir, base_url)
         server = server_factory(uvicorn.Config(app, log_level=log_level, lifespan="auto"))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
@@ -88,8 +112,6 @@ async def serve_embedded(
             if serving.done():
                 await serving  # raises what made the start fail
                 raise ShardvaultError("the API server did not start", code="StartupFailed")
-            base_url = base_url_for(sock)
-            credentials = await asyncio.to_thread(ensure_admin, database_url, data_dir, base_url)
             yield RunningVault(vault, server, serving, base_url, Path(credentials))
         finally:
             server.should_exit = True
@@ -119,7 +141,7 @@ class BackgroundVault:
         self.kek = kek
         self.signers = signers
         self.threshold = threshold
-        self.database_url = f"sqlite:///{data_dir / 'api.sqlite3'}"
+        self.database_url = default_database_url(data_dir)
         self.base_url = ""
         self.credentials = data_dir / "credentials.json"
         self.vault: EmbeddedVault | None = None
