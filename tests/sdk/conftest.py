@@ -6,7 +6,8 @@ signer's HPKE key (``open_import_share``), keeps the opened shares, and seals ex
 shares signed by each signer's identity key (``seal_export_share``). Nothing it answers
 is canned: the public key it reports is the one the signers reconstructed from what the
 SDK sent. It exists to test the client half of import/export, including signers that
-cheat, which a real server cannot be made to do. """
+cheat, which a real server cannot be made to do.
+"""
 
 from __future__ import annotations
 
