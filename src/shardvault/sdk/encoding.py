@@ -11,34 +11,27 @@ Decoders are strict: one byte string has exactly one accepted text.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 
+from shardvault.crypto import codec
+from shardvault.crypto.codec import B64URL_NON_CANONICAL, b64url_encode
+from shardvault.errors import InvalidEncoding
 from shardvault.sdk.errors import InvalidArgument
 
 __all__ = ["b64url_decode", "b64url_encode", "hex_decode", "hex_encode_0x"]
 
-_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _HEX = re.compile(r"(?:[0-9a-fA-F]{2})*")
 
 
-def b64url_encode(data: bytes) -> str:
-    """base64url without padding."""
-    return base64.urlsafe_b64encode(bytes(data)).rstrip(b"=").decode("ascii")
-
-
 def b64url_decode(text: str, *, what: str = "value") -> bytes:
-    """Strict base64url without padding; raises :class:`InvalidArgument`."""
-    if not isinstance(text, str) or not _B64URL.fullmatch(text) or len(text) % 4 == 1:
-        raise InvalidArgument(f"{what} is not base64url without padding")
+    """Strict base64url without padding (:func:`shardvault.crypto.codec.b64url_decode`);
+    raises :class:`InvalidArgument`."""
     try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
+        return codec.b64url_decode(text)
+    except InvalidEncoding as exc:
+        if exc.code == B64URL_NON_CANONICAL:
+            raise InvalidArgument(f"{what} is not canonical base64url") from None
         raise InvalidArgument(f"{what} is not base64url without padding") from None
-    if b64url_encode(raw) != text:  # non-zero trailing bits: not canonical
-        raise InvalidArgument(f"{what} is not canonical base64url")
-    return raw
 
 
 def hex_encode_0x(data: bytes) -> str:
