@@ -16,7 +16,7 @@ import pytest
 from apihelpers import EXPORT_INFO, Api, error_of, verify_ecdsa_signature
 
 from shardvault.api import set_key_export
-from shardvault.api.store import Store
+from shardvault.api.repository import ApiRepository
 from shardvault.coordinator.backend import KeyRecord
 from shardvault.crypto import hpke
 from shardvault.crypto.groups import SECP256K1
@@ -53,7 +53,7 @@ def import_body(secret: int, protocol: str = "CGGMP24") -> dict[str, Any]:
 
 
 def _verifying_shares(api: Api, key_id: str) -> dict[str, str]:
-    return Store(make_engine(api.database_url)).get_key(api.org_id, key_id).verifying_shares
+    return ApiRepository(make_engine(api.database_url)).get_key(api.org_id, key_id).verifying_shares
 
 
 def _h(data: bytes) -> str:

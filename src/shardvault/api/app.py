@@ -48,6 +48,12 @@ from shardvault.api.errors import (
     shardvault_error_handler,
     validation_exception_handler,
 )
+from shardvault.api.repository import (
+    ApiRepository,
+    key_not_found,
+    signature_not_found,
+    wallet_not_found,
+)
 from shardvault.api.schemas import (
     ClusterOut,
     CreateKeyRequest,
@@ -77,7 +83,6 @@ from shardvault.api.schemas import (
     WalletSigningKeyOut,
     WalletTagsRequest,
 )
-from shardvault.api.store import Store, key_not_found, signature_not_found, wallet_not_found
 from shardvault.chains.networks import NETWORKS, address_for, check_scheme, get_network
 from shardvault.coordinator.backend import KeyRecord, SigningBackend
 from shardvault.crypto import hpke
@@ -432,7 +437,7 @@ def create_app(
     if migrate:
         upgrade_database(database_url)
     engine = make_engine(database_url)
-    store = Store(engine)
+    store = ApiRepository(engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

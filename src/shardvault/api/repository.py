@@ -1,5 +1,9 @@
-"""The API's database operations: short synchronous transactions, each run in a
-worker thread by the routes (never held open across a call to the signers).
+"""The API's database operations (:class:`ApiRepository`): the rows of orgs, tokens,
+keys' public metadata, signatures and wallets. Short synchronous transactions, each
+run in a worker thread by the routes (never held open across a call to the signers).
+
+Named a repository, not a store: ``signer/store.py`` is the signers' share store
+(sealed secrets at rest); nothing secret is kept here.
 
 Read-modify-write operations lock the key row (``SELECT ... FOR UPDATE`` on
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so marking a key exported or archived
@@ -32,7 +36,7 @@ from shardvault.db.models import (
     utcnow,
 )
 
-__all__ = ["Claim", "Store", "key_not_found", "signature_not_found", "wallet_not_found"]
+__all__ = ["ApiRepository", "Claim", "key_not_found", "signature_not_found", "wallet_not_found"]
 
 _CLAIM_ATTEMPTS = 5
 
@@ -58,7 +62,7 @@ def _check_signable(key: KeyRow) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """Result of :meth:`Store.claim_signature`: a new Pending row this request must
+    """Result of :meth:`ApiRepository.claim_signature`: a new Pending row this request must
     complete (``created``), or the row an earlier request with the same externalId made."""
 
     signature: SignatureRow
@@ -66,7 +70,9 @@ class Claim:
     created: bool
 
 
-class Store:
+class ApiRepository:
+    """The API database's operations, over one engine (read and write sessions)."""
+
     def __init__(self, engine: Engine) -> None:
         self._read = read_sessionmaker(engine)
         self._write = write_sessionmaker(engine)
