@@ -106,6 +106,12 @@ def test_create_app_rejects_bad_settings(vault: FakeVault, database_url: str) ->
         create_app(vault, database_url, max_body_bytes=0)
     with pytest.raises(ValueError):
         create_app(vault, database_url, default_min_signers=0)
+    with pytest.raises(ValueError):
+        create_app(vault, database_url, large_request_bytes=-1)
+    app = create_app(vault, database_url, large_request_bytes=10_000)
+    assert app.state.signing.large_request_bytes == 10_000
+    assert app.state.signing.is_large("10001") and not app.state.signing.is_large("10000")
+    assert app.state.signing.is_large(None) and app.state.signing.is_large("-1")
 
 
 # -- read, rename, delete ---------------------------------------------------------------

@@ -553,12 +553,13 @@ def test_evm_message_signatures_are_65_bytes_with_v_27_plus_recid(api: Api) -> N
 def test_large_request_is_prepared_off_the_event_loop(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A large request body (the threshold is lowered here; the test API caps bodies at
-    64 KiB) is parsed and hashed in a worker thread, a small one on the event loop; the
-    result is the same (here with a proprietary record kept byte for byte)."""
+    """A large request body (the threshold, create_app's ``large_request_bytes``, is
+    lowered here; the test API caps bodies at 64 KiB) is parsed and hashed in a worker
+    thread, a small one on the event loop; the result is the same (here with a
+    proprietary record kept byte for byte)."""
     import threading
 
-    import shardvault.api.app as app_module
+    import shardvault.api.signing.service as service_module
 
     w = create_wallet(api, "Bitcoin", signingKey={"scheme": "Schnorr", "curve": "secp256k1"})
     pub = EPublicKey.parse(bytes.fromhex(w["signingKey"]["publicKey"]))
@@ -566,14 +567,14 @@ def test_large_request_is_prepared_off_the_event_loop(
     psbt, _ = _psbt_for(escript.p2tr(pub), other)
     psbt.unknown[b"\xfc\x05vault\x00"] = os.urandom(20_000)
     threads: list[str] = []
-    real_prepare = app_module.prepare_chain_job
+    real_prepare = service_module.prepare_chain_job
 
     def recording(*args: Any) -> Any:
         threads.append(threading.current_thread().name)
         return real_prepare(*args)
 
-    monkeypatch.setattr(app_module, "prepare_chain_job", recording)
-    monkeypatch.setattr(app_module, "_LARGE_REQUEST_BYTES", 10_000)
+    monkeypatch.setattr(service_module, "prepare_chain_job", recording)
+    monkeypatch.setattr(api.app.state.signing, "large_request_bytes", 10_000)
     path = f"/wallets/{w['id']}/signatures"
     r = api.post(path, {"kind": "Psbt", "psbt": psbt.to_string()})
     assert r.status_code == 200, r.text
@@ -587,7 +588,7 @@ def test_large_request_is_prepared_off_the_event_loop(
 
 
 def test_psbt_with_too_many_inputs_of_the_key_signs_nothing(api: Api) -> None:
-    from shardvault.api.chainsign import MAX_PSBT_SIGNATURES
+    from shardvault.api.signing.chains import MAX_PSBT_SIGNATURES
 
     w = create_wallet(api, "Bitcoin", signingKey={"scheme": "Schnorr", "curve": "secp256k1"})
     spk = escript.p2tr(EPublicKey.parse(bytes.fromhex(w["signingKey"]["publicKey"])))

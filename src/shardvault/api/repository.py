@@ -12,9 +12,12 @@ and claiming a signature slot are serialised per key.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -22,7 +25,7 @@ from sqlalchemy.orm import Session
 from shardvault.api.auth import Principal, lookup_principal
 from shardvault.api.errors import ApiError
 from shardvault.db.engine import read_sessionmaker, write_sessionmaker
-from shardvault.db.ids import new_id
+from shardvault.db.ids import is_id, new_id
 from shardvault.db.models import (
     KEY_ACTIVE,
     KEY_ARCHIVED,
@@ -36,9 +39,27 @@ from shardvault.db.models import (
     utcnow,
 )
 
-__all__ = ["ApiRepository", "Claim", "key_not_found", "signature_not_found", "wallet_not_found"]
+__all__ = [
+    "ApiRepository",
+    "Claim",
+    "check_key_id",
+    "check_signature_id",
+    "check_wallet_id",
+    "in_thread",
+    "key_not_found",
+    "signature_not_found",
+    "wallet_not_found",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _CLAIM_ATTEMPTS = 5
+
+
+async def in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run one of the repository's synchronous operations in a worker thread."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
 
 def key_not_found(key_id: str) -> ApiError:
@@ -51,6 +72,22 @@ def signature_not_found(signature_id: str) -> ApiError:
 
 def wallet_not_found(wallet_id: str) -> ApiError:
     return ApiError(404, "WalletNotFound", f"wallet {wallet_id} not found")
+
+
+def check_key_id(key_id: str) -> None:
+    """404 ``KeyNotFound`` for an id no key can have, without a database read."""
+    if not is_id(key_id, "key"):
+        raise key_not_found(key_id)
+
+
+def check_signature_id(signature_id: str) -> None:
+    if not is_id(signature_id, "sig"):
+        raise signature_not_found(signature_id)
+
+
+def check_wallet_id(wallet_id: str) -> None:
+    if not is_id(wallet_id, "wa"):
+        raise wallet_not_found(wallet_id)
 
 
 def _check_signable(key: KeyRow) -> None:
