@@ -33,7 +33,8 @@ def test_pattern_catches_an_offender() -> None:
 
 
 def test_aux_info_not_ready_is_a_503() -> None:
-    from shardvault.errors import AuxInfoNotReady, http_status
+    from shardvault.api.errors import http_status
+    from shardvault.errors import AuxInfoNotReady
 
     err = AuxInfoNotReady("primes still being generated")
     assert err.code == "AuxInfoNotReady"

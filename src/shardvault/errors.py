@@ -1,8 +1,8 @@
 """Typed errors shared by every layer.
 
-Each error carries a stable ``code`` (what the REST API puts in
-``{"error": {"code", "message"}}``) and never includes secret material in its
-message.
+Each error carries a stable, machine-readable ``code`` and never includes secret
+material in its message. How an error is shown to a caller (the REST API's status and
+envelope) is decided where it is shown, not here.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class NonceReused(ProtocolError):
 
 
 # ---------------------------------------------------------------------------
-# Service-level errors. ``http_status`` is what the REST API answers with.
+# Service-level errors: what a request to the vault can fail with.
 # ---------------------------------------------------------------------------
 
 
@@ -138,27 +138,3 @@ class InvalidImport(ShardvaultError):
     def __init__(self, message: str, *, code: str | None = None, signers: tuple[str, ...] = ()):
         super().__init__(message, code=code)
         self.signers = tuple(signers)
-
-
-#: HTTP status per error class (most specific class wins; default 500).
-HTTP_STATUS: dict[type[ShardvaultError], int] = {
-    InvalidEncoding: 400,
-    InvalidParameters: 400,
-    InvalidImport: 400,
-    DecryptionError: 400,
-    Unauthorized: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    SignerMisbehaved: 502,
-    ProtocolError: 502,
-    SignersUnavailable: 503,
-    AuxInfoNotReady: 503,
-}
-
-
-def http_status(exc: ShardvaultError) -> int:
-    for cls in type(exc).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
-    return 500

@@ -46,6 +46,7 @@ from shardvault.errors import (
     InvalidImport,
     InvalidParameters,
     NotFound,
+    SignersUnavailable,
 )
 from shardvault.protocols.frost.ciphersuites import (
     FROST_ED25519,
@@ -115,6 +116,11 @@ class FakeVault:
     #: Faults: refresh returns another public key / sign returns another key's signature.
     refresh_changes_public_key: bool = False
     ecdsa_sign_with_wrong_key: bool = False
+    #: Signers that do not answer. As the coordinator: generation, import, refresh and
+    #: deletion need every signer, signing and export a key's min_signers; short of
+    #: that they raise SignersUnavailable naming the offline signers. An export
+    #: returns the shares of the signers online.
+    offline: set[str] = field(default_factory=set)
     _identities: list[SigningKey] = field(default_factory=list)
     _encryption: list[hpke.HpkeKeyPair] = field(default_factory=list)
 
@@ -136,6 +142,7 @@ class FakeVault:
         self.ecdsa_progress = 1.0
         self.refresh_changes_public_key = False
         self.ecdsa_sign_with_wrong_key = False
+        self.offline.clear()
 
     @property
     def cluster_id(self) -> str:
@@ -145,6 +152,24 @@ class FakeVault:
         self.calls[method] = self.calls.get(method, 0) + 1
         if method in self.fail:
             raise self.fail[method]
+
+    def _unreachable(self) -> tuple[str, ...]:
+        return tuple(sid for sid in self.signer_ids if sid in self.offline)
+
+    def _require_signers(self, needed: int | None = None) -> None:
+        """SignersUnavailable unless every signer (``needed`` None) or ``needed`` of
+        them are online."""
+        down = self._unreachable()
+        if needed is None and down:
+            raise SignersUnavailable(
+                f"signers {', '.join(down)} are not reachable; this operation needs all "
+                f"of {len(self.signer_ids)}",
+                signers=down,
+            )
+        if needed is not None and len(self.signer_ids) - len(down) < needed:
+            raise SignersUnavailable(
+                f"{needed} signers needed; unreachable: {', '.join(down)}", signers=down
+            )
 
     def _record(self, key_id: str, protocol: str, curve: str, key: _Key) -> KeyRecord:
         return KeyRecord(
@@ -192,6 +217,7 @@ class FakeVault:
 
     async def refresh_key(self, key: KeyRecord) -> KeyRecord:
         self._enter("refresh_key")
+        self._require_signers()
         self._check_ecdsa(key.protocol, key.curve)
         stored = self.ecdsa_keys.get(key.key_id)
         if stored is None:
@@ -232,6 +258,7 @@ class FakeVault:
         self, key_id: str, protocol: str, curve: str, min_signers: int
     ) -> KeyRecord:
         self._enter("generate_key")
+        self._require_signers()
         if self._check_ecdsa(protocol, curve):
             ecdsa = _EcdsaKey(_deal(SECP256K1.random_scalar(), min_signers, self.n), min_signers)
             self.ecdsa_keys[key_id] = ecdsa
@@ -257,6 +284,7 @@ class FakeVault:
         encrypted_shares: Mapping[str, bytes],
     ) -> KeyRecord:
         self._enter("import_key")
+        self._require_signers()
         ecdsa = self._check_ecdsa(protocol, curve)
         suite = self._suite("FROST_BITCOIN", curve) if ecdsa else self._suite(protocol, curve)
         g: Group = suite.group
@@ -305,6 +333,7 @@ class FakeVault:
         self, key: KeyRecord, message: bytes, *, taproot_merkle_root: bytes | None = None
     ) -> bytes:
         self._enter("sign")
+        self._require_signers(key.min_signers)
         self.sign_log.append((key.key_id, message, taproot_merkle_root))
         if self.sign_delay:
             await asyncio.sleep(self.sign_delay)
@@ -350,6 +379,7 @@ class FakeVault:
         self, key: KeyRecord, requester_encryption_key: bytes
     ) -> Sequence[ExportedShare]:
         self._enter("export_key")
+        self._require_signers(key.min_signers)
         # (share index, share) per signer, in signer order
         held: list[tuple[int, int]]
         if key.key_id in self.ecdsa_keys:
@@ -368,10 +398,12 @@ class FakeVault:
                 ),
             )
             for sid, (i, share) in zip(self.signer_ids, held, strict=True)
+            if sid not in self.offline
         ]
 
     async def delete_key(self, key: KeyRecord) -> None:
         self._enter("delete_key")
+        self._require_signers()
         found = self.keys.pop(key.key_id, None) or self.ecdsa_keys.pop(key.key_id, None)
         if found is None:
             raise NotFound(f"unknown key {key.key_id}")

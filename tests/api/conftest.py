@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -10,12 +11,20 @@ from typing import Any
 
 import httpx
 import pytest
+from apibackends import (
+    BackendUnderTest,
+    ContractApi,
+    EmbeddedBackend,
+    FakeBackend,
+    fixture_prime_pairs,
+)
 from apihelpers import BASE_URL, Api, AsyncApi, FakeVault
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from shardvault.api import create_app, create_org, ensure_admin
 from shardvault.db import upgrade_database
+from shardvault.server.embedded import EmbeddedVault
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +83,51 @@ async def async_api(vault: FakeVault, database_url: str, tmp_path: Path) -> Asyn
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
         yield AsyncApi(client, vault, {"Authorization": f"Bearer {creds['token']}"})
+
+
+@pytest.fixture(scope="session", params=["fake", "embedded"])
+def contract_app(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, BackendUnderTest, FastAPI, TestClient]]:
+    """One app per back end for the contract suite (test_api_contract_*.py): the
+    FakeVault, and the real embedded vault (2-of-3; CGGMP24 from the fixture primes,
+    its aux info computed in the background from the start; no presignature pool, so
+    every ECDSA signature is a whole presign + sign)."""
+    where = tmp_path_factory.mktemp(f"contract-{request.param}")
+    url = f"sqlite:///{where / 'api.sqlite3'}"
+    backend: BackendUnderTest
+    if request.param == "fake":
+        backend = FakeBackend(FakeVault())
+    else:
+        vault = EmbeddedVault(
+            where / "vault",
+            signers=3,
+            threshold=2,
+            kek=os.urandom(32),
+            ecdsa_primes=fixture_prime_pairs(),
+            presig_pool_target=0,
+        )
+        backend = EmbeddedBackend(vault)
+    app = create_app(backend.recorder, url, max_body_bytes=64 * 1024)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.portal is not None
+        backend.run = client.portal.call
+        if isinstance(backend, EmbeddedBackend):
+            client.portal.call(backend.vault.start)
+        try:
+            yield url, backend, app, client
+        finally:
+            if isinstance(backend, EmbeddedBackend):
+                client.portal.call(backend.vault.stop)
+
+
+@pytest.fixture
+def any_api(
+    contract_app: tuple[str, BackendUnderTest, FastAPI, TestClient], tmp_path: Path
+) -> ContractApi:
+    """A fresh org and admin token on the contract app of each back end (every signer
+    online, nothing recorded)."""
+    url, backend, app, client = contract_app
+    backend.reset()
+    org_id, token = create_org(url, "test")
+    return ContractApi(client, app, backend.recorder.inner, url, tmp_path, token, org_id, backend)

@@ -1,7 +1,9 @@
-"""ECDSA (CGGMP24) through the REST API with the test back end: key generation,
-hash signatures checked with libsecp256k1 (recoverable form and DER), signature
-kinds, ECDSA readiness in GET /health and AuxInfoNotReady (503), import under the
-CGGMP21 alias, proactive refresh and export."""
+"""ECDSA (CGGMP24) through the REST API on the FakeVault only: many signatures checked
+with libsecp256k1 (recoverable form and DER), kinds, a signature that does not verify,
+ECDSA readiness in GET /health and AuxInfoNotReady (503; the fake simulates aux info
+that is not ready yet, the embedded vault of the contract suite is ready once), refresh
+checked against the fake's own shares and refresh faults. Behaviour both back ends
+share: test_api_contract_threshold_ecdsa.py."""
 
 from __future__ import annotations
 
@@ -13,14 +15,12 @@ from typing import Any
 
 import coincurve
 import pytest
-from apihelpers import EXPORT_INFO, Api, error_of, verify_ecdsa_signature
+from apihelpers import Api, error_of, verify_ecdsa_signature
 
-from shardvault.api import set_key_export
-from shardvault.api.store import Store
+from shardvault.api.repository import ApiRepository
 from shardvault.coordinator.backend import KeyRecord
-from shardvault.crypto import hpke
 from shardvault.crypto.groups import SECP256K1
-from shardvault.crypto.shamir import interpolate_secret, split_secret
+from shardvault.crypto.shamir import split_secret
 from shardvault.db import make_engine
 from shardvault.errors import SignersUnavailable
 
@@ -53,7 +53,7 @@ def import_body(secret: int, protocol: str = "CGGMP24") -> dict[str, Any]:
 
 
 def _verifying_shares(api: Api, key_id: str) -> dict[str, str]:
-    return Store(make_engine(api.database_url)).get_key(api.org_id, key_id).verifying_shares
+    return ApiRepository(make_engine(api.database_url)).get_key(api.org_id, key_id).verifying_shares
 
 
 def _h(data: bytes) -> str:
@@ -214,55 +214,6 @@ def test_ecdsa_before_aux_info_is_503(api: Api) -> None:
 
 
 # -- import / export ----------------------------------------------------------------------
-@pytest.mark.parametrize("protocol", ["CGGMP24", "CGGMP21"])
-def test_import_ecdsa_key_stored_as_cggmp24(api: Api, protocol: str) -> None:
-    secret = SECP256K1.random_scalar()
-    r = api.post("/keys/import", import_body(secret, protocol))
-    assert r.status_code == 200, r.text
-    key = r.json()
-    assert (key["scheme"], key["protocol"], key["imported"]) == ("ECDSA", "CGGMP24", True)
-    expected = coincurve.PrivateKey(secret.to_bytes(32, "big")).public_key.format()
-    assert key["publicKey"] == expected.hex()
-    assert api.get(f"/keys/{key['id']}").json()["protocol"] == "CGGMP24"
-    digest = os.urandom(32)
-    value = _sign(api, key["id"], digest).json()["signature"]
-    verify_ecdsa_signature(expected, digest, value)
-
-
-@pytest.mark.parametrize("asked", ["CGGMP24", "CGGMP21"])
-def test_export_ecdsa_key(api: Api, asked: str) -> None:
-    secret = SECP256K1.random_scalar()
-    key = api.post("/keys/import", import_body(secret)).json()
-    set_key_export(api.database_url, True, org_id=api.org_id)
-    requester = hpke.HpkeKeyPair.generate()
-    body = {
-        "encryptionKey": b64u(requester.public_key),
-        "supportedSchemes": [{"protocol": asked, "curve": "secp256k1"}],
-    }
-    r = api.post(f"/keys/{key['id']}/export", body)
-    assert r.status_code == 200, r.text
-    out = r.json()
-    assert (out["protocol"], out["curve"], out["publicKey"]) == (
-        "CGGMP24",
-        "secp256k1",
-        key["publicKey"],
-    )
-    shares = {}
-    for item in out["encryptedKeyShares"]:
-        blob = hpke.open_sealed(
-            requester,
-            b64u_decode(item["encryptedKeyShare"]),
-            info=EXPORT_INFO,
-            aad=item["signerId"].encode(),
-        )
-        shares[blob[0]] = int.from_bytes(blob[1:], "big")
-    assert interpolate_secret(SECP256K1, shares) == secret
-    r = _sign(api, key["id"], os.urandom(32))
-    assert r.status_code == 409 and error_of(r)["code"] == "KeyExported"
-    r = api.post(f"/keys/{key['id']}/refresh")
-    assert r.status_code == 409 and error_of(r)["code"] == "KeyExported"
-
-
 # -- refresh -------------------------------------------------------------------------------
 @pytest.mark.parametrize("body", [None, {}])
 def test_refresh_gives_new_shares_of_the_same_key(api: Api, body: Any) -> None:
@@ -283,34 +234,6 @@ def test_refresh_gives_new_shares_of_the_same_key(api: Api, body: Any) -> None:
     verify_ecdsa_signature(
         bytes.fromhex(key["publicKey"]), digest, _sign(api, key["id"], digest).json()["signature"]
     )
-
-
-def test_refresh_refuses_other_schemes(api: Api) -> None:
-    for scheme, curve in (("EdDSA", "ed25519"), ("Schnorr", "secp256k1")):
-        key = api.create_key(scheme, curve)
-        r = api.post(f"/keys/{key['id']}/refresh")
-        assert r.status_code == 400
-        err = error_of(r)
-        assert err["code"] == "RefreshNotSupported"
-        assert err["details"]["scheme"] == scheme
-    assert api.vault.calls.get("refresh_key", 0) == 0
-
-
-def test_refresh_unknown_archived_and_bad_bodies(api: Api) -> None:
-    r = api.post("/keys/key-01m89z0nft2daegte03ehe5fph/refresh")
-    assert r.status_code == 404 and error_of(r)["code"] == "KeyNotFound"
-    r = api.post("/keys/nope/refresh")
-    assert r.status_code == 404 and error_of(r)["code"] == "KeyNotFound"
-    key = api.create_key("ECDSA", "secp256k1")
-    r = api.post(f"/keys/{key['id']}/refresh", {"force": True})
-    assert r.status_code == 400 and error_of(r)["code"] == "InvalidRequest"
-    _, other = api.other_org()
-    r = api.client.post(f"/keys/{key['id']}/refresh", headers=other)
-    assert r.status_code == 404 and error_of(r)["code"] == "KeyNotFound"
-    assert api.delete(f"/keys/{key['id']}").status_code == 200
-    r = api.post(f"/keys/{key['id']}/refresh")
-    assert r.status_code == 409 and error_of(r)["code"] == "KeyArchived"
-    assert api.vault.calls.get("refresh_key", 0) == 0
 
 
 def test_refresh_that_changes_the_public_key_is_not_stored(api: Api) -> None:

@@ -11,7 +11,9 @@ import pytest
 from apihelpers import Api, error_of
 from sqlalchemy import update
 
+from shardvault import errors
 from shardvault.api.auth import token_digest
+from shardvault.api.errors import ApiError, api_error_from, http_status
 from shardvault.db import ApiToken, make_engine
 from shardvault.db.models import utcnow
 
@@ -314,3 +316,34 @@ def test_typed_backend_errors_map_to_status_and_details(api: Api) -> None:
     r = api.get("/signers")
     assert r.status_code == 502
     assert error_of(r)["details"] == {"signers": ["sgn-test1"], "check": "signature-share"}
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (errors.InvalidEncoding("x"), 400),
+        (errors.InvalidScalar("x"), 400),
+        (errors.InvalidPoint("x"), 400),
+        (errors.InvalidParameters("x"), 400),
+        (errors.InvalidImport("x", code="InvalidShare"), 400),
+        (errors.DecryptionError("x"), 400),
+        (errors.Unauthorized("x"), 401),
+        (errors.Forbidden("x"), 403),
+        (errors.NotFound("x"), 404),
+        (errors.Conflict("x"), 409),
+        (errors.SignerMisbehaved("x"), 502),
+        (errors.ProtocolError("x"), 502),
+        (errors.SessionReused("x"), 502),
+        (errors.NonceReused("x"), 502),
+        (errors.SignersUnavailable("x"), 503),
+        (errors.AuxInfoNotReady("x"), 503),
+        (errors.ShardvaultError("x"), 500),
+        (ApiError(409, "KeyArchived", "x"), 409),
+    ],
+)
+def test_every_error_type_has_its_status(error: errors.ShardvaultError, status: int) -> None:
+    """The API's table (api/errors.py), most specific class first; the root error
+    types themselves carry no HTTP status."""
+    assert http_status(error) == status
+    assert api_error_from(error).status == status
+    assert not hasattr(errors, "http_status") and not hasattr(errors, "HTTP_STATUS")

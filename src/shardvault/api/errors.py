@@ -1,6 +1,8 @@
 """The error envelope ``{"error": {"code", "message", "details"?}}`` for every
 failure the API can produce, including FastAPI's own validation errors, unknown
-routes, wrong methods, oversized and malformed bodies and unexpected exceptions.
+routes, wrong methods, oversized and malformed bodies and unexpected exceptions,
+and the HTTP status of each typed error (:func:`http_status`): the error types in
+:mod:`shardvault.errors` are raised by every layer and know nothing of HTTP.
 
 Nothing here ever echoes request bodies, tokens or key material: validation
 details carry field locations and pydantic's messages (never the ``input``), and
@@ -23,12 +25,19 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shardvault.errors import (
+    AuxInfoNotReady,
+    Conflict,
+    DecryptionError,
+    Forbidden,
+    InvalidEncoding,
     InvalidImport,
+    InvalidParameters,
+    NotFound,
     ProtocolError,
     ShardvaultError,
     SignerMisbehaved,
     SignersUnavailable,
-    http_status,
+    Unauthorized,
 )
 
 __all__ = [
@@ -38,6 +47,7 @@ __all__ = [
     "api_error_from",
     "error_response",
     "http_exception_handler",
+    "http_status",
     "shardvault_error_handler",
     "validation_exception_handler",
 ]
@@ -53,6 +63,23 @@ _HTTP_CODES: Mapping[int, str] = {
     406: "NotAcceptable",
     413: "BodyTooLarge",
     415: "UnsupportedMediaType",
+}
+
+
+#: HTTP status per error class (most specific class wins; default 500).
+_STATUS_BY_ERROR: Mapping[type[ShardvaultError], int] = {
+    InvalidEncoding: 400,
+    InvalidParameters: 400,
+    InvalidImport: 400,
+    DecryptionError: 400,
+    Unauthorized: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    SignerMisbehaved: 502,
+    ProtocolError: 502,
+    SignersUnavailable: 503,
+    AuxInfoNotReady: 503,
 }
 
 
@@ -72,6 +99,17 @@ class ApiError(ShardvaultError):
         self.status = status
         self.details = dict(details or {})
         self.headers = dict(headers or {})
+
+
+def http_status(exc: ShardvaultError) -> int:
+    """The status the API answers a typed error with: an :class:`ApiError`'s own, else
+    that of the nearest class in :data:`_STATUS_BY_ERROR`, else 500."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    for cls in type(exc).__mro__:
+        if cls in _STATUS_BY_ERROR:
+            return _STATUS_BY_ERROR[cls]
+    return 500
 
 
 def error_response(

@@ -1,14 +1,14 @@
-"""Chain signature kinds (issue 6): what the vault signs for a ``Transaction``,
-``Eip191``, ``Eip712``, ``Psbt``, ``Bip322`` or Solana ``Message`` request, and how the
-result is assembled.
+"""Chain signature kinds: what the vault signs for a ``Transaction``, ``Eip191``,
+``Eip712``, ``Psbt``, ``Bip322`` or Solana ``Message`` request, and how the result is
+assembled.
 
-:func:`prepare` validates the whole request *before* anything is stored or signed (a
-malformed transaction, a wrong chain id, a PSBT without an input of this key answer 400
-and leave no signature row). It returns a :class:`ChainJob`: the payloads for the back
-end (one, or one per PSBT input to sign, each with its Taproot root) and a function that
-assembles the result from their signatures. Everything that can be computed before
-signing is (sighashes, addresses, the BIP 322 challenge), so the finishing step only
-places and checks signatures.
+:func:`prepare_chain_job` validates the whole request *before* anything is stored or
+signed (a malformed transaction, a wrong chain id, a PSBT without an input of this key
+answer 400 and leave no signature row). It returns a :class:`SigningJob`: the payloads
+for the back end (one, or one per PSBT input to sign, each with its Taproot root) and a
+function that assembles the result from their signatures. Everything that can be
+computed before signing is (sighashes, addresses, the BIP 322 challenge), so the
+finishing step only places and checks signatures.
 """
 
 from __future__ import annotations
@@ -16,26 +16,31 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from shardvault.api.encoding import hex0x, parse_hex0x
 from shardvault.api.errors import ApiError
 from shardvault.api.schemas import SignatureRequest
+from shardvault.api.signing.jobs import (
+    BackendSignature,
+    SigningJob,
+    SigningResult,
+    compact_ecdsa,
+    der_result,
+    ecdsa_values,
+    evm_result,
+    raw_result,
+)
 from shardvault.chains import bitcoin, eip712, evm, psbt, solana
 from shardvault.chains.networks import Network, address_for, get_network
-from shardvault.crypto.ecdsa_der import der_encode_ecdsa
 from shardvault.errors import ShardvaultError
 
 __all__ = [
     "CHAIN_KINDS",
     "MAX_PSBT_SIGNATURES",
-    "BackendSignature",
-    "ChainJob",
-    "ChainResult",
-    "plain_result",
-    "prepare",
+    "is_chain_request",
+    "parse_psbt",
+    "prepare_chain_job",
 ]
 
 #: At most this many PSBT inputs are signed per request (each is one threshold
@@ -43,53 +48,16 @@ __all__ = [
 #: PSBTs answer 400 ``TooManyInputs`` and sign nothing.
 MAX_PSBT_SIGNATURES = 256
 
-#: Kinds handled here (``Hash`` and ``Message`` without a Solana network stay in app.py).
+#: Kinds handled here (``Hash`` and ``Message`` without a Solana network: ``plain.py``).
 CHAIN_KINDS = frozenset({"Transaction", "Eip191", "Eip712", "Psbt", "Bip322"})
 
 
-@dataclass(frozen=True, slots=True)
-class BackendSignature:
-    """One signature from the back end, checked by the API: ECDSA ``(r, s, recid)``
-    (recovers to the key) or a 64-byte Schnorr/EdDSA ``raw``."""
-
-    raw: bytes
-    r: int | None = None
-    s: int | None = None
-    recid: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChainResult:
-    """What is stored and answered: the signature fields (``encoded`` None: no single
-    signature, e.g. a PSBT), the signed payload and extra fields."""
-
-    r: bytes | None
-    s: bytes | None
-    recid: int | None
-    encoded: bytes | None
-    signed_data: bytes | None = None
-    details: dict[str, Any] | None = None
-
-
-@dataclass(slots=True)
-class ChainJob:
-    """The normalized request (stored, compared for idempotency), what to sign
-    (``(payload, taproot_root)`` pairs, in order) and how to assemble the result from
-    one back-end signature per payload."""
-
-    normalized: dict[str, Any]
-    payloads: list[tuple[bytes, bytes | None]] = field(default_factory=list)
-    finish: Callable[[list[BackendSignature]], ChainResult] | None = None
-
-    def single(
-        self,
-        payload: bytes,
-        finish: Callable[[BackendSignature], ChainResult],
-        root: bytes | None = None,
-    ) -> None:
-        """A job of one signature."""
-        self.payloads = [(payload, root)]
-        self.finish = lambda sigs: finish(sigs[0])
+def is_chain_request(kind: str, network: Network | None) -> bool:
+    """Whether a request of ``kind`` on ``network`` is prepared here (a ``Message`` on a
+    Solana network is a Solana off-chain message)."""
+    return kind in CHAIN_KINDS or (
+        kind == "Message" and network is not None and network.family == "Solana"
+    )
 
 
 def _kind_error(scheme: str, kind: str, network: Network | None, why: str) -> ApiError:
@@ -130,46 +98,6 @@ def _require(
         raise _kind_error(scheme, kind, network, f"kind {kind} does not exist on {network.name}")
 
 
-def _evm_signature(sig: BackendSignature) -> tuple[int, int, int]:
-    assert sig.r is not None and sig.s is not None and sig.recid is not None
-    return sig.r, sig.s, sig.recid
-
-
-def _evm_result(sig: BackendSignature, signed_data: bytes | None = None) -> ChainResult:
-    r, s, recid = _evm_signature(sig)
-    return ChainResult(
-        r=r.to_bytes(32, "big"),
-        s=s.to_bytes(32, "big"),
-        recid=recid,
-        encoded=evm.signature_65(r, s, recid),
-        signed_data=signed_data,
-    )
-
-
-def _raw_result(sig: BackendSignature, signed_data: bytes | None = None) -> ChainResult:
-    return ChainResult(
-        r=sig.raw[:32], s=sig.raw[32:64], recid=None, encoded=sig.raw, signed_data=signed_data
-    )
-
-
-def _der_result(sig: BackendSignature, signed_data: bytes | None = None) -> ChainResult:
-    """An ECDSA signature (low s, checked by the API) with its DER encoding."""
-    r, s, recid = _evm_signature(sig)
-    return ChainResult(
-        r=r.to_bytes(32, "big"),
-        s=s.to_bytes(32, "big"),
-        recid=recid,
-        encoded=der_encode_ecdsa(r, s),
-        signed_data=signed_data,
-    )
-
-
-def plain_result(sig: BackendSignature) -> ChainResult:
-    """A ``Hash`` or raw ``Message`` signature: ECDSA as r, s, recid and DER; Schnorr
-    and EdDSA as their 64 bytes."""
-    return _der_result(sig) if sig.recid is not None else _raw_result(sig)
-
-
 _B64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 
 
@@ -192,7 +120,7 @@ def parse_psbt(value: str) -> bytes:
     )
 
 
-def _psbt_job(job: ChainJob, raw: bytes, scheme: str, public_key: bytes) -> None:
+def _psbt_job(job: SigningJob, raw: bytes, scheme: str, public_key: bytes) -> None:
     """Plan the PSBT now (nothing signed): one payload per input this key signs."""
     kind: Any = scheme
     try:
@@ -217,13 +145,13 @@ def _psbt_job(job: ChainJob, raw: bytes, scheme: str, public_key: bytes) -> None
         )
     root = b"" if scheme == "Schnorr" else None  # BIP 86: key path, no script tree
 
-    def finish(sigs: list[BackendSignature]) -> ChainResult:
+    def finish(sigs: list[BackendSignature]) -> SigningResult:
         if scheme == "ECDSA":
-            compact = [_compact_ecdsa(sig) for sig in sigs]
+            compact = [compact_ecdsa(sig) for sig in sigs]
         else:
             compact = [sig.raw for sig in sigs]
         result = plan.complete(compact)
-        return ChainResult(
+        return SigningResult(
             r=None,
             s=None,
             recid=None,
@@ -236,19 +164,14 @@ def _psbt_job(job: ChainJob, raw: bytes, scheme: str, public_key: bytes) -> None
     job.finish = finish
 
 
-def _compact_ecdsa(sig: BackendSignature) -> bytes:
-    r, s, _recid = _evm_signature(sig)
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
-
-
 def _chain_error(exc: ShardvaultError, field_name: str) -> ApiError:
     """A 400 naming the request field for a chain module's complaint about it."""
     return ApiError(400, exc.code, exc.message, details={"field": field_name})
 
 
-def prepare(
+def prepare_chain_job(
     scheme: str, curve: str, public_key: bytes, body: SignatureRequest, network_name: str | None
-) -> ChainJob:
+) -> SigningJob:
     """Validate a chain-kind request for a key; raises :class:`ApiError` (400)."""
     kind = body.kind
     network = get_network(network_name) if network_name is not None else None
@@ -262,7 +185,7 @@ def prepare(
     normalized: dict[str, Any] = {"kind": kind}
     if network is not None:
         normalized["network"] = network.name
-    job = ChainJob(normalized)
+    job = SigningJob(normalized)
 
     if kind == "Transaction":
         assert body.transaction is not None
@@ -277,9 +200,9 @@ def prepare(
             except ShardvaultError as exc:
                 raise _chain_error(exc, "transaction") from None
 
-            def finish_evm(sig: BackendSignature) -> ChainResult:
-                r, s, recid = _evm_signature(sig)
-                return _evm_result(sig, tx.assemble(r, s, recid))
+            def finish_evm(sig: BackendSignature) -> SigningResult:
+                r, s, recid = ecdsa_values(sig)
+                return evm_result(sig, tx.assemble(r, s, recid))
 
             job.single(tx.signing_hash(), finish_evm)
         elif net.family == "Solana":
@@ -297,8 +220,8 @@ def prepare(
                     details={"field": "transaction"},
                 )
 
-            def finish_solana(sig: BackendSignature) -> ChainResult:
-                return _raw_result(sig, solana.place_signature(payload, public_key, sig.raw))
+            def finish_solana(sig: BackendSignature) -> SigningResult:
+                return raw_result(sig, solana.place_signature(payload, public_key, sig.raw))
 
             job.single(payload.message, finish_solana)
         else:
@@ -310,7 +233,7 @@ def prepare(
         assert isinstance(body.message, str)
         message = parse_hex0x(body.message, "message")
         normalized["message"] = hex0x(message)
-        job.single(evm.eip191_hash(message), _evm_result)
+        job.single(evm.eip191_hash(message), evm_result)
     elif kind == "Message":
         # Only reached for Solana networks: a Solana off-chain message.
         net = _require_network(kind, network, ("Solana",))
@@ -322,7 +245,7 @@ def prepare(
             offchain = solana.offchain_message(message)
         except ShardvaultError as exc:
             raise _chain_error(exc, "message") from None
-        job.single(offchain, _raw_result)
+        job.single(offchain, raw_result)
     elif kind == "Eip712":
         _require(scheme, kind, network, schemes=("ECDSA",), families=("EVM",))
         document = {
@@ -348,7 +271,7 @@ def prepare(
                 details={"field": "domain.chainId"},
             )
         normalized.update(document)
-        job.single(typed.digest, _evm_result)
+        job.single(typed.digest, evm_result)
     elif kind == "Psbt":
         _require(scheme, kind, network, schemes=("ECDSA", "Schnorr"), families=("Bitcoin",))
         assert body.psbt is not None
@@ -368,14 +291,14 @@ def prepare(
             raise _chain_error(exc, "message") from None
         signing: Any = scheme
 
-        def finish_bip322(sig: BackendSignature) -> ChainResult:
-            signature = _compact_ecdsa(sig) if scheme == "ECDSA" else sig.raw
+        def finish_bip322(sig: BackendSignature) -> SigningResult:
+            signature = compact_ecdsa(sig) if scheme == "ECDSA" else sig.raw
             encoded = bitcoin.bip322_complete_simple(
                 challenge, public_key=public_key, scheme=signing, signature=signature
             )
             if scheme == "ECDSA":
-                return _der_result(sig, encoded.encode("ascii"))
-            return _raw_result(sig, encoded.encode("ascii"))
+                return der_result(sig, encoded.encode("ascii"))
+            return raw_result(sig, encoded.encode("ascii"))
 
         job.single(challenge.sighash, finish_bip322, root=b"" if scheme == "Schnorr" else None)
     else:  # pragma: no cover - the schema admits no other kind here

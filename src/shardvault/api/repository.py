@@ -1,5 +1,9 @@
-"""The API's database operations: short synchronous transactions, each run in a
-worker thread by the routes (never held open across a call to the signers).
+"""The API's database operations (:class:`ApiRepository`): the rows of orgs, tokens,
+keys' public metadata, signatures and wallets. Short synchronous transactions, each
+run in a worker thread by the routes (never held open across a call to the signers).
+
+Named a repository, not a store: ``signer/store.py`` is the signers' share store
+(sealed secrets at rest); nothing secret is kept here.
 
 Read-modify-write operations lock the key row (``SELECT ... FOR UPDATE`` on
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so marking a key exported or archived
@@ -8,9 +12,12 @@ and claiming a signature slot are serialised per key.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,7 +25,7 @@ from sqlalchemy.orm import Session
 from shardvault.api.auth import Principal, lookup_principal
 from shardvault.api.errors import ApiError
 from shardvault.db.engine import read_sessionmaker, write_sessionmaker
-from shardvault.db.ids import new_id
+from shardvault.db.ids import is_id, new_id
 from shardvault.db.models import (
     KEY_ACTIVE,
     KEY_ARCHIVED,
@@ -32,9 +39,27 @@ from shardvault.db.models import (
     utcnow,
 )
 
-__all__ = ["Claim", "Store", "key_not_found", "signature_not_found", "wallet_not_found"]
+__all__ = [
+    "ApiRepository",
+    "Claim",
+    "check_key_id",
+    "check_signature_id",
+    "check_wallet_id",
+    "in_thread",
+    "key_not_found",
+    "signature_not_found",
+    "wallet_not_found",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 _CLAIM_ATTEMPTS = 5
+
+
+async def in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run one of the repository's synchronous operations in a worker thread."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
 
 
 def key_not_found(key_id: str) -> ApiError:
@@ -49,6 +74,22 @@ def wallet_not_found(wallet_id: str) -> ApiError:
     return ApiError(404, "WalletNotFound", f"wallet {wallet_id} not found")
 
 
+def check_key_id(key_id: str) -> None:
+    """404 ``KeyNotFound`` for an id no key can have, without a database read."""
+    if not is_id(key_id, "key"):
+        raise key_not_found(key_id)
+
+
+def check_signature_id(signature_id: str) -> None:
+    if not is_id(signature_id, "sig"):
+        raise signature_not_found(signature_id)
+
+
+def check_wallet_id(wallet_id: str) -> None:
+    if not is_id(wallet_id, "wa"):
+        raise wallet_not_found(wallet_id)
+
+
 def _check_signable(key: KeyRow) -> None:
     if key.status != KEY_ACTIVE:
         raise ApiError(409, "KeyArchived", f"key {key.id} is archived and cannot sign")
@@ -58,7 +99,7 @@ def _check_signable(key: KeyRow) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """Result of :meth:`Store.claim_signature`: a new Pending row this request must
+    """Result of :meth:`ApiRepository.claim_signature`: a new Pending row this request must
     complete (``created``), or the row an earlier request with the same externalId made."""
 
     signature: SignatureRow
@@ -66,7 +107,9 @@ class Claim:
     created: bool
 
 
-class Store:
+class ApiRepository:
+    """The API database's operations, over one engine (read and write sessions)."""
+
     def __init__(self, engine: Engine) -> None:
         self._read = read_sessionmaker(engine)
         self._write = write_sessionmaker(engine)

@@ -1,0 +1,174 @@
+"""A key as the API keeps it: the row (:class:`KeyRow`, public metadata) and the
+record the back end works on (:class:`KeyRecord`), and the steps the keys and wallets
+routes share: a new key by DKG, checked and turned into a row; discarding the shares
+of a key that could not be stored; refusing archived or exported keys; checking what
+a refresh returned before it is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+
+from shardvault.api.errors import ApiError
+from shardvault.coordinator.backend import KeyRecord, SigningBackend
+from shardvault.crypto.groups import SECP256K1, Point
+from shardvault.crypto.shamir import public_shares_consistent
+from shardvault.db.ids import new_id
+from shardvault.db.models import KEY_ACTIVE, KeyRow, utcnow
+from shardvault.errors import InvalidEncoding
+from shardvault.protocols.registry import PROTOCOLS, protocol_for_scheme
+
+__all__ = [
+    "discard_key",
+    "generate_key",
+    "key_record",
+    "refreshed_record_is_consistent",
+    "require_usable",
+    "row_from_record",
+    "supported_pairs",
+]
+
+logger = logging.getLogger("shardvault.api")
+
+#: Public key sizes per curve (Ed25519: 32 bytes; secp256k1: 33-byte compressed).
+_PUBLIC_KEY_SIZES = {"ed25519": 32, "secp256k1": 33}
+
+
+def supported_pairs() -> list[dict[str, str]]:
+    """Every (protocol, curve, scheme) the vault has keys of, for error details."""
+    return [{"protocol": p, "curve": c, "scheme": s} for (p, c), s in PROTOCOLS.items()]
+
+
+def key_record(key: KeyRow) -> KeyRecord:
+    """What the back end needs to know of a stored key."""
+    return KeyRecord(
+        key_id=key.id,
+        protocol=key.protocol,
+        curve=key.curve,
+        public_key=bytes.fromhex(key.public_key),
+        min_signers=key.min_signers,
+        signer_ids=tuple(key.signer_ids),
+        verifying_shares={sid: bytes.fromhex(v) for sid, v in key.verifying_shares.items()},
+    )
+
+
+def row_from_record(
+    record: KeyRecord,
+    *,
+    expected: tuple[str, str, str, int],
+    org_id: str,
+    scheme: str,
+    name: str | None,
+    imported: bool,
+) -> KeyRow:
+    """The row to store for what the back end created; refuses inconsistent records."""
+    got = (record.key_id, record.protocol, record.curve, record.min_signers)
+    size = _PUBLIC_KEY_SIZES.get(record.curve)
+    if got != expected or size is None or len(record.public_key) != size:
+        raise RuntimeError("signing back end returned a key record that does not match")
+    if len(set(record.signer_ids)) != len(record.signer_ids) or not (
+        1 <= record.min_signers <= len(record.signer_ids)
+    ):
+        raise RuntimeError("signing back end returned an inconsistent signer set")
+    return KeyRow(
+        id=record.key_id,
+        org_id=org_id,
+        scheme=scheme,
+        curve=record.curve,
+        protocol=record.protocol,
+        public_key=record.public_key.hex(),
+        name=name,
+        status=KEY_ACTIVE,
+        imported=imported,
+        exported=False,
+        date_created=utcnow(),
+        shares_erased=False,
+        min_signers=record.min_signers,
+        signer_ids=list(record.signer_ids),
+        verifying_shares={sid: v.hex() for sid, v in record.verifying_shares.items()},
+    )
+
+
+async def discard_key(backend: SigningBackend, record: KeyRecord) -> None:
+    """Best effort: the API could not store a key the signers created."""
+    with anyio.CancelScope(shield=True):
+        try:
+            await backend.delete_key(record)
+        except Exception:
+            logger.warning("could not erase the shares of unstored key %s", record.key_id)
+
+
+async def generate_key(
+    backend: SigningBackend,
+    org_id: str,
+    scheme: str,
+    curve: str,
+    name: str | None,
+    *,
+    min_signers: int,
+) -> tuple[KeyRecord, KeyRow]:
+    """A new key by DKG and the row to store for it (not stored yet: on any failure to
+    store it the caller must :func:`discard_key` the record)."""
+    protocol = protocol_for_scheme(scheme, curve)
+    if protocol is None:
+        raise ApiError(
+            400,
+            "UnsupportedScheme",
+            f"unsupported scheme/curve combination {scheme}/{curve}",
+            details={"supported": supported_pairs()},
+        )
+    key_id = new_id("key")
+    expected = (key_id, protocol, curve, min_signers)
+    record = await backend.generate_key(key_id, protocol, curve, min_signers)
+    try:
+        row = row_from_record(
+            record, expected=expected, org_id=org_id, scheme=scheme, name=name, imported=False
+        )
+    except BaseException:
+        await discard_key(backend, record)
+        raise
+    logger.info("key %s generated (%s/%s)", key_id, protocol, curve)
+    return record, row
+
+
+def require_usable(key: KeyRow) -> None:
+    """409 for a key that is archived or was exported."""
+    if key.status != KEY_ACTIVE:
+        raise ApiError(409, "KeyArchived", f"key {key.id} is archived")
+    if key.exported:
+        raise ApiError(409, "KeyExported", f"key {key.id} was exported")
+
+
+def _verifying_shares_consistent(
+    public_key: bytes, min_signers: int, signer_ids: tuple[str, ...], shares: dict[str, bytes]
+) -> bool:
+    """Whether secp256k1 verifying shares (signer ``signer_ids[i]`` holds index i + 1)
+    lie on one polynomial of degree ``min_signers - 1`` through the public key."""
+    try:
+        points: dict[int, Point] = {
+            signer_ids.index(sid) + 1: SECP256K1.decode_point(v) for sid, v in shares.items()
+        }
+        group_key = SECP256K1.decode_point(public_key)
+    except (ValueError, InvalidEncoding):
+        return False
+    if len(points) < min_signers:
+        return False
+    return public_shares_consistent(SECP256K1, group_key, points, min_signers)
+
+
+def refreshed_record_is_consistent(record: KeyRecord, refreshed: KeyRecord) -> bool:
+    """Whether a refresh of ``record`` kept the key's identity (id, protocol, curve,
+    threshold, signers, the set of verifying shares) and its new verifying shares lie
+    on one polynomial through the (unchanged) public key."""
+    shares = dict(refreshed.verifying_shares)
+    return (
+        (refreshed.key_id, refreshed.protocol, refreshed.curve, refreshed.min_signers)
+        == (record.key_id, record.protocol, record.curve, record.min_signers)
+        and tuple(refreshed.signer_ids) == record.signer_ids
+        and set(shares) == set(record.verifying_shares)
+        and _verifying_shares_consistent(
+            record.public_key, record.min_signers, record.signer_ids, shares
+        )
+    )

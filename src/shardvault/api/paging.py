@@ -1,0 +1,47 @@
+"""Pagination of the list routes: newest first, ``limit`` rows per page, and an
+opaque ``paginationToken`` (base64url of the last id of the page) for the next one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from shardvault.api.encoding import b64url_decode, b64url_encode
+from shardvault.api.errors import ApiError
+from shardvault.db.ids import is_id
+
+__all__ = ["one_page", "parse_page_token"]
+
+R = TypeVar("R")
+
+
+def _page_token(last_id: str) -> str:
+    return b64url_encode(last_id.encode("ascii"))
+
+
+def one_page(rows: list[R], limit: int, id_of: Callable[[R], str]) -> tuple[list[R], str | None]:
+    """The page (the first ``limit`` of the ``limit + 1`` rows fetched) and the token of
+    the next one, if that extra row exists."""
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    return page, _page_token(id_of(page[-1]))
+
+
+def parse_page_token(token: str | None, prefix: str) -> str | None:
+    """The id a ``paginationToken`` continues after (ids of ``prefix``); 400
+    ``InvalidPaginationToken`` for anything a list did not return."""
+    if token is None:
+        return None
+    try:
+        value = b64url_decode(token, "paginationToken").decode("ascii")
+    except (ApiError, UnicodeDecodeError):
+        value = ""
+    if not is_id(value, prefix):
+        raise ApiError(
+            400,
+            "InvalidPaginationToken",
+            "paginationToken is not a token this list returned",
+            details={"field": "paginationToken"},
+        )
+    return value

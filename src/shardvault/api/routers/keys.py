@@ -1,0 +1,297 @@
+"""``/keys``: generate (DKG), import, list, read, rename, delete (archive and erase
+the shares), refresh (CGGMP24) and export keys. Signatures of a key are
+``signatures.py``'s."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Body
+
+from shardvault.api.dependencies import (
+    AUTHENTICATED,
+    ERROR_RESPONSES,
+    Backend,
+    Caller,
+    KeyId,
+    Limit,
+    PageToken,
+    Repository,
+    Settings,
+)
+from shardvault.api.encoding import b64url_decode, b64url_encode
+from shardvault.api.errors import ApiError
+from shardvault.api.key_lifecycle import (
+    discard_key,
+    generate_key,
+    key_record,
+    refreshed_record_is_consistent,
+    require_usable,
+    row_from_record,
+    supported_pairs,
+)
+from shardvault.api.paging import one_page, parse_page_token
+from shardvault.api.repository import check_key_id, in_thread
+from shardvault.api.schemas import (
+    CreateKeyRequest,
+    EncryptedKeyShareOut,
+    ExportKeyRequest,
+    ExportKeyResponse,
+    ImportKeyRequest,
+    KeyList,
+    KeyOut,
+    RefreshKeyRequest,
+    UpdateKeyRequest,
+)
+from shardvault.api.views import key_out
+from shardvault.crypto import hpke
+from shardvault.db.ids import new_id
+from shardvault.db.models import KEY_ACTIVE, KEY_ARCHIVED
+from shardvault.errors import InvalidEncoding, NotFound
+from shardvault.protocols.registry import PROTOCOLS, canonical_protocol
+
+__all__ = ["router"]
+
+logger = logging.getLogger("shardvault.api")
+
+_X25519_KEY_SIZE = 32
+#: Protocols whose keys support proactive share refresh (POST /keys/{keyId}/refresh).
+_REFRESHABLE_PROTOCOLS = frozenset({"CGGMP24"})
+
+router = APIRouter(
+    prefix="/keys", tags=["keys"], dependencies=AUTHENTICATED, responses=ERROR_RESPONSES
+)
+
+
+@router.post("", response_model=KeyOut, response_model_exclude_none=True)
+async def create_key(
+    body: CreateKeyRequest,
+    caller: Caller,
+    repository: Repository,
+    backend: Backend,
+    settings: Settings,
+) -> KeyOut:
+    record, row = await generate_key(
+        backend,
+        caller.org_id,
+        body.scheme,
+        body.curve,
+        body.name,
+        min_signers=settings.default_min_signers,
+    )
+    try:
+        await in_thread(repository.insert_key, row)
+    except BaseException:
+        await discard_key(backend, record)
+        raise
+    return key_out(row)
+
+
+@router.post("/import", response_model=KeyOut, response_model_exclude_none=True)
+async def import_key(
+    body: ImportKeyRequest, caller: Caller, repository: Repository, backend: Backend
+) -> KeyOut:
+    protocol = canonical_protocol(body.protocol)
+    scheme = PROTOCOLS.get((protocol, body.curve))
+    if scheme is None:
+        raise ApiError(
+            400,
+            "UnsupportedProtocol",
+            f"unsupported protocol/curve combination {body.protocol}/{body.curve}",
+            details={"supported": supported_pairs()},
+        )
+    shares: dict[str, bytes] = {}
+    for i, item in enumerate(body.encrypted_key_shares):
+        if item.signer_id in shares:
+            raise ApiError(
+                400,
+                "DuplicateSigner",
+                f"signer {item.signer_id} appears more than once",
+                details={"signers": [item.signer_id]},
+            )
+        shares[item.signer_id] = b64url_decode(
+            item.encrypted_key_share, f"encryptedKeyShares.{i}.encryptedKeyShare"
+        )
+    if not 1 <= body.min_signers <= len(shares):
+        raise ApiError(
+            400,
+            "InvalidMinSigners",
+            f"minSigners must be between 1 and the number of shares ({len(shares)})",
+            details={"field": "minSigners"},
+        )
+    key_id = new_id("key")
+    expected = (key_id, protocol, body.curve, body.min_signers)
+    record = await backend.import_key(key_id, protocol, body.curve, body.min_signers, shares)
+    try:
+        row = row_from_record(
+            record,
+            expected=expected,
+            org_id=caller.org_id,
+            scheme=scheme,
+            name=body.name,
+            imported=True,
+        )
+        await in_thread(repository.insert_key, row)
+    except BaseException:
+        await discard_key(backend, record)
+        raise
+    logger.info("key %s imported (%s/%s)", key_id, protocol, body.curve)
+    return key_out(row)
+
+
+@router.get("", response_model=KeyList, response_model_exclude_none=True)
+async def list_keys(
+    caller: Caller, repository: Repository, limit: Limit = 50, pagination_token: PageToken = None
+) -> KeyList:
+    before = parse_page_token(pagination_token, "key")
+    rows = await in_thread(repository.list_keys, caller.org_id, before, limit + 1)
+    page, next_token = one_page(rows, limit, lambda k: k.id)
+    return KeyList(items=[key_out(k) for k in page], next_page_token=next_token)
+
+
+@router.get("/{keyId}", response_model=KeyOut, response_model_exclude_none=True)
+async def get_key(key_id: KeyId, caller: Caller, repository: Repository) -> KeyOut:
+    check_key_id(key_id)
+    return key_out(await in_thread(repository.get_key, caller.org_id, key_id))
+
+
+@router.put("/{keyId}", response_model=KeyOut, response_model_exclude_none=True)
+async def update_key(
+    key_id: KeyId, body: UpdateKeyRequest, caller: Caller, repository: Repository
+) -> KeyOut:
+    check_key_id(key_id)
+    return key_out(await in_thread(repository.rename_key, caller.org_id, key_id, body.name))
+
+
+@router.delete("/{keyId}", response_model=KeyOut, response_model_exclude_none=True)
+async def delete_key(
+    key_id: KeyId, caller: Caller, repository: Repository, backend: Backend
+) -> KeyOut:
+    check_key_id(key_id)
+    key = await in_thread(repository.get_key, caller.org_id, key_id)
+    if key.status == KEY_ARCHIVED and key.shares_erased:
+        return key_out(key)
+    # Archive first (signing is refused from now on), then erase the shares; if the
+    # signers fail, the key stays Archived and a repeated DELETE retries.
+    key = await in_thread(repository.archive_key, caller.org_id, key_id)
+    try:
+        await backend.delete_key(key_record(key))
+    except NotFound:
+        pass  # the signers no longer hold it
+    key = await in_thread(repository.mark_shares_erased, caller.org_id, key_id)
+    logger.info("key %s archived, shares erased", key_id)
+    return key_out(key)
+
+
+@router.post("/{keyId}/refresh", response_model=KeyOut, response_model_exclude_none=True)
+async def refresh_key(
+    key_id: KeyId,
+    caller: Caller,
+    repository: Repository,
+    backend: Backend,
+    _body: Annotated[RefreshKeyRequest | None, Body()] = None,
+) -> KeyOut:
+    """Proactive refresh of an ECDSA (CGGMP24) key: every signer gets a new share of
+    the same key and erases the old one. Needs every signer of the key."""
+    check_key_id(key_id)
+    key = await in_thread(repository.get_key, caller.org_id, key_id)
+    if key.protocol not in _REFRESHABLE_PROTOCOLS:
+        raise ApiError(
+            400,
+            "RefreshNotSupported",
+            f"only ECDSA (CGGMP24) keys can be refreshed; key {key_id} is "
+            f"{key.scheme} ({key.protocol})",
+            details={"scheme": key.scheme, "protocol": key.protocol},
+        )
+    require_usable(key)
+    record = key_record(key)
+    refreshed = await backend.refresh_key(record)
+    if refreshed.public_key != record.public_key:
+        logger.error("refresh of key %s returned another public key; not stored", key_id)
+        raise ApiError(
+            502,
+            "PublicKeyChanged",
+            f"the refresh of key {key_id} reported another public key; nothing was stored",
+        )
+    if not refreshed_record_is_consistent(record, refreshed):
+        logger.error("refresh of key %s returned an inconsistent record; not stored", key_id)
+        raise ApiError(
+            502,
+            "InconsistentRefresh",
+            f"the refresh of key {key_id} returned inconsistent verifying shares; "
+            "nothing was stored",
+        )
+    shares = refreshed.verifying_shares
+    key = await in_thread(
+        repository.set_verifying_shares,
+        caller.org_id,
+        key_id,
+        key.public_key,
+        {sid: v.hex() for sid, v in shares.items()},
+    )
+    logger.info("key %s refreshed (%d signers)", key_id, len(shares))
+    return key_out(key)
+
+
+@router.post("/{keyId}/export", response_model=ExportKeyResponse, response_model_exclude_none=True)
+async def export_key(
+    key_id: KeyId,
+    body: ExportKeyRequest,
+    caller: Caller,
+    repository: Repository,
+    backend: Backend,
+) -> ExportKeyResponse:
+    org = await in_thread(repository.org, caller.org_id)
+    if org is None or not org.key_export_enabled:
+        raise ApiError(
+            403,
+            "KeyExportDisabled",
+            "key export is disabled for this org (shardvault admin enable-export)",
+        )
+    check_key_id(key_id)
+    key = await in_thread(repository.get_key, caller.org_id, key_id)
+    if key.status != KEY_ACTIVE:
+        raise ApiError(409, "KeyArchived", f"key {key_id} is archived")
+    if not any(
+        canonical_protocol(s.protocol) == key.protocol and s.curve == key.curve
+        for s in body.supported_schemes
+    ):
+        raise ApiError(
+            400,
+            "UnsupportedScheme",
+            f"the key is {key.protocol}/{key.curve}, not among supportedSchemes",
+            details={"protocol": key.protocol, "curve": key.curve},
+        )
+    encryption_key = b64url_decode(body.encryption_key, "encryptionKey", size=_X25519_KEY_SIZE)
+    try:
+        hpke.validate_public_key(encryption_key)
+    except InvalidEncoding as exc:
+        raise ApiError(
+            400,
+            "InvalidEncoding",
+            f"encryptionKey: {exc.message}",
+            details={"field": "encryptionKey"},
+        ) from None
+    key, already_exported = await in_thread(repository.begin_export, caller.org_id, key_id)
+    try:
+        shares = await backend.export_key(key_record(key), encryption_key)
+    except BaseException:
+        if not already_exported:
+            with anyio.CancelScope(shield=True):
+                await in_thread(repository.undo_export, caller.org_id, key_id)
+        raise
+    logger.info("key %s exported (%d shares)", key_id, len(shares))
+    return ExportKeyResponse(
+        public_key=key.public_key,
+        protocol=key.protocol,
+        curve=key.curve,
+        min_signers=key.min_signers,
+        encrypted_key_shares=[
+            EncryptedKeyShareOut(
+                signer_id=s.signer_id, encrypted_key_share=b64url_encode(s.encrypted_key_share)
+            )
+            for s in shares
+        ],
+    )

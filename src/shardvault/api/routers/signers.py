@@ -1,0 +1,37 @@
+"""``GET /signers``: the cluster's signers with their identity and encryption keys
+(what a client seals import shares to and checks export shares against)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shardvault.api.dependencies import AUTHENTICATED, ERROR_RESPONSES, Backend
+from shardvault.api.encoding import b64url_encode
+from shardvault.api.schemas import ClusterOut, SignerOut, SignersOut
+
+__all__ = ["router"]
+
+router = APIRouter(
+    prefix="/signers", tags=["signers"], dependencies=AUTHENTICATED, responses=ERROR_RESPONSES
+)
+
+
+@router.get("", response_model=SignersOut)
+async def list_signers(backend: Backend) -> SignersOut:
+    signers = await backend.list_signers()
+    return SignersOut(
+        clusters=[
+            ClusterOut(
+                cluster_id=backend.cluster_id,
+                signers=[
+                    SignerOut(
+                        signer_id=s.signer_id,
+                        encryption_key=b64url_encode(s.encryption_key),
+                        identity_key=b64url_encode(s.identity_key),
+                        encryption_key_signature=b64url_encode(s.encryption_key_signature),
+                    )
+                    for s in signers
+                ],
+            )
+        ]
+    )

@@ -1,0 +1,232 @@
+"""The signing flow behind ``POST /keys/{keyId}/signatures`` and
+``POST /wallets/{walletId}/signatures``.
+
+:meth:`SigningService.sign_request`:
+
+1. the key's scheme, curve and public key come from a per-org cache (they never
+   change once the key exists), so the request is checked without a database read;
+2. the request becomes a :class:`SigningJob`: ``plain.py`` for ``Hash`` / ``Message``,
+   ``chains.py`` for the chain kinds. Every check runs before anything is stored; a
+   large chain payload is prepared in a worker thread, a small one on the event loop;
+3. the signature row is claimed (:meth:`ApiRepository.claim_signature`: the key is
+   read again, locked, and refused if archived, exported or gone; a repeated
+   ``externalId`` finds the row its first request made);
+4. each payload is signed by the back end on the event loop and checked
+   (``checks.py``: ECDSA recovers to the key) before the job's finishing step builds
+   the result, which is stored; a failure is stored too and frees the ``externalId``.
+
+Idempotency: a repeated ``externalId`` with the same normalized request (and wallet)
+answers the stored signature, waiting up to ``idempotency_wait_seconds`` for a first
+request that is still signing; a different request is 409 ``ExternalIdConflict``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+import anyio
+import anyio.to_thread
+
+from shardvault.api.errors import ApiError, api_error_from
+from shardvault.api.key_lifecycle import key_record
+from shardvault.api.repository import ApiRepository, in_thread
+from shardvault.api.schemas import SignatureRequest
+from shardvault.api.signing.chains import is_chain_request, prepare_chain_job
+from shardvault.api.signing.checks import checked_signature
+from shardvault.api.signing.jobs import BackendSignature, SigningJob, SigningResult
+from shardvault.api.signing.plain import prepare_plain_job
+from shardvault.chains.networks import get_network
+from shardvault.coordinator.backend import SigningBackend
+from shardvault.db.models import SIG_PENDING, SIG_SIGNED, KeyRow, SignatureRow
+from shardvault.errors import ShardvaultError
+
+__all__ = ["FactCache", "SigningService"]
+
+K = TypeVar("K")
+T = TypeVar("T")
+
+#: A key's (scheme, curve, public key).
+KeyFacts = tuple[str, str, bytes]
+#: A wallet's (key id, network).
+WalletFacts = tuple[str, str]
+
+
+class FactCache(Generic[K, T]):
+    """A cache of facts that never change once a row exists (a key's scheme, curve and
+    public key; a wallet's key and network), so a signing request is checked without a
+    database round trip. Emptied when full; whatever can change (status, deletion) is
+    still read, locked, when the signature is claimed."""
+
+    def __init__(self, load: Callable[[K], Awaitable[T]], limit: int = 65536) -> None:
+        self._load = load
+        self._limit = limit
+        self._known: dict[K, T] = {}
+
+    async def get(self, key: K) -> T:
+        found = self._known.get(key)
+        if found is None:
+            found = await self._load(key)
+            if len(self._known) >= self._limit:
+                self._known.clear()
+            self._known[key] = found
+        return found
+
+
+class SigningService:
+    """Signs requests for the API: one per app, over its back end and repository,
+    holding the per-org caches of key and wallet facts."""
+
+    def __init__(
+        self,
+        backend: SigningBackend,
+        repository: ApiRepository,
+        *,
+        idempotency_wait_seconds: float,
+        large_request_bytes: int,
+    ) -> None:
+        self._backend = backend
+        self._repository = repository
+        self._idempotency_wait_seconds = idempotency_wait_seconds
+        #: Chain payloads whose request body is larger than this many bytes are
+        #: prepared (parsed, hashed) in a worker thread, so a large PSBT or EIP-712
+        #: document never stalls the event loop.
+        self.large_request_bytes = large_request_bytes
+        #: (org, key id) -> (scheme, curve, public key)
+        self._key_facts: FactCache[tuple[str, str], KeyFacts] = FactCache(self._load_key_facts)
+        #: (org, wallet id) -> (key id, network)
+        self._wallet_facts: FactCache[tuple[str, str], WalletFacts] = FactCache(
+            self._load_wallet_facts
+        )
+
+    def is_large(self, content_length: str | None) -> bool:
+        """Whether a request body of this ``Content-Length`` is large (or of unknown
+        size)."""
+        return (
+            content_length is None
+            or not content_length.isdigit()
+            or int(content_length) > self.large_request_bytes
+        )
+
+    async def _load_key_facts(self, org_key: tuple[str, str]) -> KeyFacts:
+        key = await in_thread(self._repository.get_key, *org_key)
+        return key.scheme, key.curve, bytes.fromhex(key.public_key)
+
+    async def _load_wallet_facts(self, org_wallet: tuple[str, str]) -> WalletFacts:
+        wallet, _key = await in_thread(self._repository.get_wallet, *org_wallet)
+        return wallet.key_id, wallet.network
+
+    async def wallet_facts(self, org_id: str, wallet_id: str) -> WalletFacts:
+        """The wallet's key id and network (404 ``WalletNotFound`` for another org's or
+        an unknown wallet)."""
+        return await self._wallet_facts.get((org_id, wallet_id))
+
+    async def _prepare(
+        self,
+        org_id: str,
+        key_id: str,
+        body: SignatureRequest,
+        network_name: str | None,
+        large: bool,
+    ) -> SigningJob:
+        """The job for a request: every check that needs no database write."""
+        # A key's scheme never changes: after the first lookup the request is checked
+        # without a database round trip (the claim still reads the key, locked, and
+        # refuses archived, exported or unknown keys).
+        scheme, curve, public_key = await self._key_facts.get((org_id, key_id))
+        network = get_network(network_name) if network_name is not None else None
+        if not is_chain_request(body.kind, network):
+            return prepare_plain_job(scheme, curve, body, network)
+        if large:
+            return await anyio.to_thread.run_sync(
+                prepare_chain_job, scheme, curve, public_key, body, network_name
+            )
+        return prepare_chain_job(scheme, curve, public_key, body, network_name)
+
+    async def sign_request(
+        self,
+        org_id: str,
+        key_id: str,
+        body: SignatureRequest,
+        network: str | None,
+        wallet_id: str | None,
+        *,
+        large: bool = False,
+    ) -> SignatureRow:
+        """Sign ``body`` with the org's key ``key_id`` (for ``wallet_id``, on
+        ``network``), or answer the stored signature of an earlier request with the
+        same ``externalId``. ``large``: prepare chain payloads in a worker thread."""
+        job = await self._prepare(org_id, key_id, body, network, large)
+        normalized = job.normalized
+        repository = self._repository
+        deadline = anyio.current_time() + self._idempotency_wait_seconds
+        while True:
+            claim = await in_thread(
+                repository.claim_signature, org_id, key_id, normalized, body.external_id, wallet_id
+            )
+            if claim.created:
+                return await self._run(claim.signature, claim.key, job)
+            # An earlier request holds this externalId.
+            found: SignatureRow | None = claim.signature
+            if found is not None and (
+                found.request_body != normalized or found.wallet_id != wallet_id
+            ):
+                raise ApiError(
+                    409,
+                    "ExternalIdConflict",
+                    "externalId was already used for a different request on this key",
+                    details={"signatureId": found.id},
+                )
+            delay = 0.005
+            while found is not None and found.status == SIG_PENDING:
+                if anyio.current_time() > deadline:
+                    raise ApiError(
+                        409,
+                        "SignatureInProgress",
+                        "a request with this externalId is still being signed; retry later",
+                        details={"signatureId": found.id},
+                    )
+                await anyio.sleep(delay)
+                delay = min(delay * 2, 0.25)
+                found = await in_thread(repository.get_signature, found.id)
+            if found is not None and found.status == SIG_SIGNED:
+                return found
+            # The first attempt failed and released the externalId: claim it again.
+            if anyio.current_time() > deadline:
+                raise ApiError(409, "SignatureInProgress", "externalId is contended; retry later")
+
+    async def _sign_once(self, key: KeyRow, payload: bytes, root: bytes | None) -> BackendSignature:
+        """One back-end signature, checked (ECDSA: form and recovery to the key)."""
+        raw = await self._backend.sign(key_record(key), payload, taproot_merkle_root=root)
+        return checked_signature(key.scheme, raw, bytes.fromhex(key.public_key), payload)
+
+    async def _run(self, sig: SignatureRow, key: KeyRow, job: SigningJob) -> SignatureRow:
+        """Sign the claimed row's payloads and store the result, or the failure."""
+        repository = self._repository
+        result: SigningResult
+        try:
+            assert job.finish is not None
+            signatures = [
+                await self._sign_once(key, payload, root) for payload, root in job.payloads
+            ]
+            result = job.finish(signatures)
+        except ShardvaultError as exc:
+            with anyio.CancelScope(shield=True):
+                await in_thread(repository.fail_signature, sig.id, exc.code, exc.message)
+            raise api_error_from(exc, signatureId=sig.id) from exc
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await in_thread(
+                    repository.fail_signature, sig.id, "InternalError", "internal error"
+                )
+            raise
+        return await in_thread(
+            repository.finish_signature,
+            sig.id,
+            result.r,
+            result.s,
+            result.encoded,
+            result.recid,
+            signed_data=result.signed_data,
+            result_details=result.details,
+        )
