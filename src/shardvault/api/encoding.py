@@ -7,12 +7,13 @@ Decoders are strict and raise :class:`~shardvault.api.errors.ApiError` (400,
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from datetime import UTC, datetime
 
 from shardvault.api.errors import ApiError
+from shardvault.crypto import codec
+from shardvault.crypto.codec import B64URL_NON_CANONICAL, b64url_encode
+from shardvault.errors import InvalidEncoding
 
 __all__ = [
     "b64url_decode",
@@ -22,7 +23,6 @@ __all__ = [
     "parse_hex0x",
 ]
 
-_B64URL_RE = re.compile(r"[A-Za-z0-9_-]*")
 _HEX0X_RE = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
 
 
@@ -30,21 +30,16 @@ def _bad(field: str, what: str) -> ApiError:
     return ApiError(400, "InvalidEncoding", f"{field}: {what}", details={"field": field})
 
 
-def b64url_encode(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
 def b64url_decode(value: str, field: str, *, size: int | None = None) -> bytes:
-    """Decode unpadded base64url; rejects padding, other alphabets, non-canonical
-    trailing bits and (with ``size``) any other length."""
-    if not _B64URL_RE.fullmatch(value) or len(value) % 4 == 1:
-        raise _bad(field, "must be base64url without padding")
+    """Decode unpadded base64url (:func:`shardvault.crypto.codec.b64url_decode`);
+    rejects padding, other alphabets, non-canonical trailing bits and (with ``size``)
+    any other length."""
     try:
-        data = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
+        data = codec.b64url_decode(value)
+    except InvalidEncoding as exc:
+        if exc.code == B64URL_NON_CANONICAL:
+            raise _bad(field, "non-canonical base64url") from None
         raise _bad(field, "must be base64url without padding") from None
-    if b64url_encode(data) != value:
-        raise _bad(field, "non-canonical base64url")
     if size is not None and len(data) != size:
         raise _bad(field, f"must encode exactly {size} bytes")
     return data
