@@ -1,0 +1,162 @@
+"""The CGGMP24 wire formats, byte for byte: every message of an aux-info, key
+generation, refresh, presigning (with its identification round) and signing run,
+and the stored presignature encodings, hash to the values recorded in
+``golden_wire.json``.
+
+The runs are deterministic: every party draws its randomness from one seeded
+source, in the same order as when the values were recorded. So a change to any
+encoder, to the order of the fields, or to what the protocols draw and when, shows
+up here as a different digest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import random
+import secrets
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cggmp_helpers import deliver, pair, small_pair
+
+from shardvault.crypto.paillier import keypair_from_primes
+from shardvault.crypto.ring_pedersen import generate_ring_pedersen
+from shardvault.crypto.zk import affgstar, dec
+from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGen, AuxInfoPublic
+from shardvault.protocols.cggmp.keygen import CggmpKeygen
+from shardvault.protocols.cggmp.keyshare import KeyShare
+from shardvault.protocols.cggmp.presign import Presign
+from shardvault.protocols.cggmp.presignature_codec import presignature_to_bytes, public_to_bytes
+from shardvault.protocols.cggmp.refresh import CggmpRefresh
+from shardvault.protocols.cggmp.sign import SignOnline
+from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessage, StateMachine
+
+GOLDEN = Path(__file__).with_name("golden_wire.json")
+MESSAGE_HASH = hashlib.sha256(b"shardvault golden wire").digest()
+Q = 2**256 - 0x14551231950B75FC4402DA1732FC9BEBF
+
+
+class SeededRng:
+    """A deterministic stand-in for the OS CSPRNG (TEST ONLY)."""
+
+    def __init__(self, seed: int) -> None:
+        self._r = random.Random(seed)
+
+    def randbelow(self, exclusive_upper_bound: int) -> int:
+        return self._r.randrange(exclusive_upper_bound)
+
+    def randbits(self, k: int) -> int:
+        return self._r.getrandbits(k)
+
+    def token_bytes(self, nbytes: int) -> bytes:
+        return self._r.randbytes(nbytes)
+
+
+def sid(tag: str) -> bytes:
+    return hashlib.sha256(tag.encode()).digest()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.entries: list[list[Any]] = []
+        self._seen: set[tuple[str, int, int, int | None]] = set()
+
+    def __call__(self, m: ProtocolMessage, target: int) -> ProtocolMessage:
+        key = (m.protocol, m.round, m.sender, m.recipient)
+        if key not in self._seen:
+            self._seen.add(key)
+            to = "*" if m.recipient is None else str(m.recipient)
+            self.add(f"{m.protocol} r{m.round} {m.sender}->{to}", m.payload)
+        return m
+
+    def add(self, label: str, data: bytes) -> None:
+        self.entries.append([label, len(data), hashlib.sha256(data).hexdigest()])
+
+
+def run(parties: Sequence[StateMachine[Any]], recorder: Recorder) -> None:
+    deliver(parties, recorder)
+    for p in parties:
+        assert p.failed is None, p.failed
+
+
+class WrongDelta(Presign):
+    """Broadcasts delta_i + 1 in round 3 (and believes it): the others start the
+    identification round."""
+
+    def _round2(self, messages: dict[int, ProtocolMessage]) -> None:
+        super()._round2(messages)
+        msg = self._outbox[-1]
+        start = len(self.signers) * 32
+        bad = (self._deltas[self.me] + 1) % Q
+        payload = msg.payload[:start] + bad.to_bytes(32, "big") + msg.payload[start + 32 :]
+        self._deltas[self.me] = bad
+        self._payloads[3][self.me] = payload
+        self._outbox[-1] = dataclasses.replace(msg, payload=payload)
+
+
+def fixed_aux(primes: dict[int, tuple[int, int]]) -> dict[int, AuxInfo]:
+    keys = {i: keypair_from_primes(p, q, check_primes=False)[1] for i, (p, q) in primes.items()}
+    rps = {i: generate_ring_pedersen(sk.p, sk.q, check_safe=False) for i, sk in keys.items()}
+    public = AuxInfoPublic({i: rp.params for i, rp in rps.items()})
+    return {i: AuxInfo(i, keys[i], rps[i], public) for i in primes}
+
+
+def record_all(patch: Callable[[SeededRng], None]) -> list[list[Any]]:
+    rng = SeededRng(2024)
+    patch(rng)
+    out = Recorder()
+
+    aux_parties = [
+        AuxInfoGen(sid("aux"), i, 2, InMemorySessionRegistry(), primes=small_pair(i), min_bits=1024)
+        for i in (1, 2)
+    ]
+    run(aux_parties, out)
+    out.add("aux-info public", aux_parties[0].result().public.to_bytes())
+
+    keygen = [CggmpKeygen(sid("keygen"), i, 2, 3, InMemorySessionRegistry()) for i in (1, 2, 3)]
+    run(keygen, out)
+    shares: dict[int, KeyShare] = {p.me: p.result() for p in keygen}
+
+    refresh = [CggmpRefresh(sid("refresh"), shares[i], InMemorySessionRegistry()) for i in shares]
+    run(refresh, out)
+    shares = {p.me: p.result() for p in refresh}
+
+    aux = fixed_aux({1: pair(1), 2: pair(2)})
+    presign = [
+        Presign(sid("presign"), i, [1, 2], shares[i], aux[i], InMemorySessionRegistry())
+        for i in (1, 2)
+    ]
+    run(presign, out)
+    presigs = [p.result() for p in presign]
+    out.add("presignature 1", presignature_to_bytes(presigs[0]))
+    out.add("presignature public", public_to_bytes(presigs[0].public))
+
+    signing = [SignOnline(sid("sign"), p, MESSAGE_HASH, InMemorySessionRegistry()) for p in presigs]
+    run(signing, out)
+
+    cheating = [
+        (WrongDelta if i == 2 else Presign)(
+            sid("identify"), i, [1, 2], shares[i], aux[i], InMemorySessionRegistry()
+        )
+        for i in (1, 2)
+    ]
+    deliver(cheating, out)
+    err = cheating[0].failed
+    assert err is not None and err.blame == (2,) and err.check == "presign: delta G = Delta"
+    return out.entries
+
+
+def test_wire_formats_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
+    def patch(rng: SeededRng) -> None:
+        monkeypatch.setattr(secrets, "randbelow", rng.randbelow)
+        monkeypatch.setattr(secrets, "randbits", rng.randbits)
+        monkeypatch.setattr(secrets, "token_bytes", rng.token_bytes)
+        monkeypatch.setattr(dec, "REPETITIONS", 2)
+        monkeypatch.setattr(affgstar, "REPETITIONS", 2)
+
+    entries = record_all(patch)
+    assert entries == json.loads(GOLDEN.read_text())
