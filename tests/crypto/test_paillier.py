@@ -7,6 +7,7 @@ in a test marked ``slow``.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import multiprocessing
@@ -17,8 +18,9 @@ import gmpy2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rnghelpers import SeededRng
 
-from shardvault.crypto import safeprimes
+from shardvault.crypto import rng, safeprimes
 from shardvault.crypto.paillier import (
     PROTOCOL_MIN_BITS,
     PaillierPublicKey,
@@ -167,9 +169,16 @@ def test_generator_input_checks_and_expected_count() -> None:
 
 
 def test_generator_uses_only_secrets_for_randomness() -> None:
+    # Its only randomness is the rng argument, whose default is the OS CSPRNG (secrets).
+    assert "secrets.randbits" in Path(rng.__file__).read_text()
+    for fn in (generate_safe_prime, generate_safe_primes, generate_keypair):
+        assert inspect.signature(fn).parameters["rng"].default is rng.OS_RNG
     source = Path(safeprimes.__file__).read_text()
-    assert "secrets.randbits" in source
-    assert "import random" not in source
+    assert "import random" not in source and "secrets" not in source
+    # Nothing else is drawn: the same seed gives the same primes, serially and in a pool.
+    assert generate_safe_prime(128, rng=SeededRng(7)) == generate_safe_prime(128, rng=SeededRng(7))
+    pooled = [generate_safe_primes(2, 128, workers=2, rng=SeededRng(7)) for _ in range(2)]
+    assert sorted(pooled[0]) == sorted(pooled[1]) and len(set(pooled[0])) == 2
 
 
 @pytest.mark.slow

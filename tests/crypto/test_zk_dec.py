@@ -15,7 +15,7 @@ import pytest
 from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.paillier import keypair_from_primes
 from shardvault.crypto.zk import InvalidProof, dec
-from shardvault.crypto.zk.transcript import unsigned_width
+from shardvault.crypto.zk.codec import unsigned_width
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cggmp_primes.json"

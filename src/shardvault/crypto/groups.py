@@ -14,7 +14,6 @@ Arithmetic is done by the C libraries; Python only routes bytes.
 
 from __future__ import annotations
 
-import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import Final
@@ -23,6 +22,7 @@ import coincurve
 from nacl import bindings as sodium
 from nacl.exceptions import RuntimeError as SodiumRuntimeError
 
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.errors import InvalidParameters, InvalidPoint, InvalidScalar
 
 __all__ = [
@@ -92,10 +92,10 @@ class Group(ABC):
     scalar_size: int
 
     # -- scalars ---------------------------------------------------------
-    def random_scalar(self) -> int:
-        """A uniformly random nonzero scalar from the OS CSPRNG."""
+    def random_scalar(self, rng: Rng = OS_RNG) -> int:
+        """A uniformly random nonzero scalar from ``rng`` (default: the OS CSPRNG)."""
         while True:
-            k = secrets.randbelow(self.order)
+            k = rng.randbelow(self.order)
             if k != 0:
                 return k
 

@@ -7,8 +7,8 @@ malicious party would: in-flight tampering of a round-3 broadcast is equivocatio
 and is caught by the round-4 echo instead.
 
 Aux info is built ONCE for parties 1..3 (3072-bit fixture moduli, ~18 s). Most
-cases run the proofs with m = 16 repetitions (monkeypatched for speed; the proofs' own
-tests run m = 128).
+cases run the proofs with m = 16 repetitions (a test security level, for speed; the
+proofs' own tests run m = 128).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 from cggmp_helpers import deliver, new_sid
 
 from shardvault.crypto.groups import SECP256K1
-from shardvault.crypto.zk import affgstar, dec
+from shardvault.crypto.zk import SecurityLevel
 from shardvault.errors import ProtocolError
 from shardvault.protocols.cggmp.aux_info import AuxInfo
 from shardvault.protocols.cggmp.keyshare import KeyShare, trusted_dealer_key_shares
@@ -37,10 +37,8 @@ Q = SECP256K1.order
 Tamper = Callable[[ProtocolMessage, int], ProtocolMessage | None]
 
 
-@pytest.fixture
-def fast_proofs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dec, "REPETITIONS", 16)
-    monkeypatch.setattr(affgstar, "REPETITIONS", 16)
+#: m = 16 repetitions of Π_aff-g* and Π_dec (speed); everything else as the paper.
+FAST = SecurityLevel(m=16)
 
 
 def shares_2_of_3() -> dict[int, KeyShare]:
@@ -88,6 +86,7 @@ def run(
     cheater: int | None = None,
     cls: type[Presign] = Presign,
     tamper: Tamper | None = None,
+    level: SecurityLevel = FAST,
 ) -> dict[int, Presign]:
     shares = shares_2_of_3() if len(signers) < 3 else None
     if shares is None:
@@ -96,7 +95,7 @@ def run(
     sid = new_sid()
     parties = {
         i: (cls if i == cheater else Presign)(
-            sid, i, signers, shares[i], aux[i], InMemorySessionRegistry()
+            sid, i, signers, shares[i], aux[i], InMemorySessionRegistry(), level=level
         )
         for i in signers
     }
@@ -124,7 +123,6 @@ def test_honest_path_is_three_rounds(aux3: dict[int, AuxInfo]) -> None:
         assert p._gamma == p._k == p._w == 0
 
 
-@pytest.mark.usefixtures("fast_proofs")
 def test_wrong_delta_blamed(aux3: dict[int, AuxInfo]) -> None:
     parties = run(aux3, [1, 3], cheater=3, cls=WrongDelta)
     err = failure(parties[1])
@@ -136,7 +134,6 @@ def test_wrong_delta_blamed(aux3: dict[int, AuxInfo]) -> None:
     assert failure(parties[3]).blame == ()
 
 
-@pytest.mark.usefixtures("fast_proofs")
 @pytest.mark.parametrize("cheater", [2])
 def test_wrong_mta_beta_blamed_among_three(aux3: dict[int, AuxInfo], cheater: int) -> None:
     parties = run(aux3, [1, 2, 3], cheater=cheater, cls=WrongBeta)
@@ -148,7 +145,6 @@ def test_wrong_mta_beta_blamed_among_three(aux3: dict[int, AuxInfo], cheater: in
         assert err.blame == (cheater,), err.message
 
 
-@pytest.mark.usefixtures("fast_proofs")
 def test_wrong_chi_share_blamed(aux3: dict[int, AuxInfo]) -> None:
     parties = run(aux3, [2, 3], cheater=2, cls=WrongBetaHat)
     err = failure(parties[3])
@@ -157,7 +153,6 @@ def test_wrong_chi_share_blamed(aux3: dict[int, AuxInfo]) -> None:
     assert "pi-dec" in err.message
 
 
-@pytest.mark.usefixtures("fast_proofs")
 def test_round4_misreported_ciphertext(aux3: dict[int, AuxInfo]) -> None:
     """The cheater's round-4 copy of a ciphertext it received differs from what the
     honest party sent: the honest party blames it."""
@@ -166,7 +161,7 @@ def test_round4_misreported_ciphertext(aux3: dict[int, AuxInfo]) -> None:
         if m.round == 4 and m.sender == 3:
             moduli = {j: aux3[j].paillier_key.n for j in (1, 3)}
             pos = 0
-            for name, size in layout_round4([1, 3], 3, moduli):
+            for name, size in layout_round4([1, 3], 3, moduli, FAST):
                 if name == "D_in_1":
                     break
                 pos += size

@@ -237,19 +237,15 @@ def test_round1_changed_ciphertext(aux3: dict[int, AuxInfo]) -> None:
 # -- delta check and bad partial signatures --------------------------------------------
 
 
-def test_wrong_delta_share(aux3: dict[int, AuxInfo], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_delta_share(aux3: dict[int, AuxInfo]) -> None:
     """Party 3 broadcasts a wrong delta_3: the identification round (Π_dec) names it."""
-    from test_presign_identify import WrongDelta
+    from test_presign_identify import FAST, WrongDelta  # m = 16: speed; proof tests use 128
 
-    from shardvault.crypto.zk import affgstar, dec
-
-    monkeypatch.setattr(dec, "REPETITIONS", 16)  # speed; the proof tests use m = 128
-    monkeypatch.setattr(affgstar, "REPETITIONS", 16)
     _, shares = dealer(2, 3)
     sid = new_sid()
     parties = [
         (WrongDelta if i == 3 else Presign)(
-            sid, i, [1, 3], shares[i], aux3[i], InMemorySessionRegistry()
+            sid, i, [1, 3], shares[i], aux3[i], InMemorySessionRegistry(), level=FAST
         )
         for i in (1, 3)
     ]

@@ -14,18 +14,16 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import random
-import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cggmp_helpers import deliver, pair, small_pair
+from rnghelpers import SeededRng
 
 from shardvault.crypto.paillier import keypair_from_primes
 from shardvault.crypto.ring_pedersen import generate_ring_pedersen
-from shardvault.crypto.zk import affgstar, dec
+from shardvault.crypto.zk import SecurityLevel
 from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGen, AuxInfoPublic
 from shardvault.protocols.cggmp.keygen import CggmpKeygen
 from shardvault.protocols.cggmp.keyshare import KeyShare
@@ -37,23 +35,9 @@ from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessa
 
 GOLDEN = Path(__file__).with_name("golden_wire.json")
 MESSAGE_HASH = hashlib.sha256(b"shardvault golden wire").digest()
+#: Two repetitions of Π_aff-g* and Π_dec keep the identification round fast.
+FAST = SecurityLevel(m=2)
 Q = 2**256 - 0x14551231950B75FC4402DA1732FC9BEBF
-
-
-class SeededRng:
-    """A deterministic stand-in for the OS CSPRNG (TEST ONLY)."""
-
-    def __init__(self, seed: int) -> None:
-        self._r = random.Random(seed)
-
-    def randbelow(self, exclusive_upper_bound: int) -> int:
-        return self._r.randrange(exclusive_upper_bound)
-
-    def randbits(self, k: int) -> int:
-        return self._r.getrandbits(k)
-
-    def token_bytes(self, nbytes: int) -> bytes:
-        return self._r.randbytes(nbytes)
 
 
 def sid(tag: str) -> bytes:
@@ -98,36 +82,49 @@ class WrongDelta(Presign):
         self._outbox[-1] = dataclasses.replace(msg, payload=payload)
 
 
-def fixed_aux(primes: dict[int, tuple[int, int]]) -> dict[int, AuxInfo]:
+def fixed_aux(primes: dict[int, tuple[int, int]], rng: SeededRng) -> dict[int, AuxInfo]:
     keys = {i: keypair_from_primes(p, q, check_primes=False)[1] for i, (p, q) in primes.items()}
-    rps = {i: generate_ring_pedersen(sk.p, sk.q, check_safe=False) for i, sk in keys.items()}
+    rps = {
+        i: generate_ring_pedersen(sk.p, sk.q, check_safe=False, rng=rng) for i, sk in keys.items()
+    }
     public = AuxInfoPublic({i: rp.params for i, rp in rps.items()})
     return {i: AuxInfo(i, keys[i], rps[i], public) for i in primes}
 
 
-def record_all(patch: Callable[[SeededRng], None]) -> list[list[Any]]:
+def record_all() -> list[list[Any]]:
     rng = SeededRng(2024)
-    patch(rng)
     out = Recorder()
 
     aux_parties = [
-        AuxInfoGen(sid("aux"), i, 2, InMemorySessionRegistry(), primes=small_pair(i), min_bits=1024)
+        AuxInfoGen(
+            sid("aux"),
+            i,
+            2,
+            InMemorySessionRegistry(),
+            primes=small_pair(i),
+            min_bits=1024,
+            rng=rng,
+        )
         for i in (1, 2)
     ]
     run(aux_parties, out)
     out.add("aux-info public", aux_parties[0].result().public.to_bytes())
 
-    keygen = [CggmpKeygen(sid("keygen"), i, 2, 3, InMemorySessionRegistry()) for i in (1, 2, 3)]
+    keygen = [
+        CggmpKeygen(sid("keygen"), i, 2, 3, InMemorySessionRegistry(), rng=rng) for i in (1, 2, 3)
+    ]
     run(keygen, out)
     shares: dict[int, KeyShare] = {p.me: p.result() for p in keygen}
 
-    refresh = [CggmpRefresh(sid("refresh"), shares[i], InMemorySessionRegistry()) for i in shares]
+    refresh = [
+        CggmpRefresh(sid("refresh"), shares[i], InMemorySessionRegistry(), rng=rng) for i in shares
+    ]
     run(refresh, out)
     shares = {p.me: p.result() for p in refresh}
 
-    aux = fixed_aux({1: pair(1), 2: pair(2)})
+    aux = fixed_aux({1: pair(1), 2: pair(2)}, rng)
     presign = [
-        Presign(sid("presign"), i, [1, 2], shares[i], aux[i], InMemorySessionRegistry())
+        Presign(sid("presign"), i, [1, 2], shares[i], aux[i], InMemorySessionRegistry(), rng=rng)
         for i in (1, 2)
     ]
     run(presign, out)
@@ -140,7 +137,14 @@ def record_all(patch: Callable[[SeededRng], None]) -> list[list[Any]]:
 
     cheating = [
         (WrongDelta if i == 2 else Presign)(
-            sid("identify"), i, [1, 2], shares[i], aux[i], InMemorySessionRegistry()
+            sid("identify"),
+            i,
+            [1, 2],
+            shares[i],
+            aux[i],
+            InMemorySessionRegistry(),
+            level=FAST,
+            rng=rng,
         )
         for i in (1, 2)
     ]
@@ -150,13 +154,5 @@ def record_all(patch: Callable[[SeededRng], None]) -> list[list[Any]]:
     return out.entries
 
 
-def test_wire_formats_are_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:
-    def patch(rng: SeededRng) -> None:
-        monkeypatch.setattr(secrets, "randbelow", rng.randbelow)
-        monkeypatch.setattr(secrets, "randbits", rng.randbits)
-        monkeypatch.setattr(secrets, "token_bytes", rng.token_bytes)
-        monkeypatch.setattr(dec, "REPETITIONS", 2)
-        monkeypatch.setattr(affgstar, "REPETITIONS", 2)
-
-    entries = record_all(patch)
-    assert entries == json.loads(GOLDEN.read_text())
+def test_wire_formats_are_unchanged() -> None:
+    assert record_all() == json.loads(GOLDEN.read_text())

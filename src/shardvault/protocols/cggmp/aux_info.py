@@ -27,7 +27,6 @@ proof's own check name (``"pi-mod: ..."``, ``"pi-fac: ..."``, ``"pi-prm: ..."``)
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,9 +45,11 @@ from shardvault.crypto.ring_pedersen import (
     RingPedersenSecret,
     generate_ring_pedersen,
 )
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.shamir import MAX_PARTICIPANTS, check_indices
 from shardvault.crypto.zk import fac, mod, prm
-from shardvault.crypto.zk.transcript import InvalidProof
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.params import DEFAULT_LEVEL, SecurityLevel
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
 from shardvault.protocols.cggmp.common import (
     HASH,
@@ -227,6 +228,8 @@ class AuxInfoGen(StateMachine[AuxInfo]):
         *,
         primes: tuple[int, int] | None = None,
         min_bits: int = PROTOCOL_MIN_BITS,
+        level: SecurityLevel = DEFAULT_LEVEL,
+        rng: Rng = OS_RNG,
     ) -> None:
         if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= MAX_PARTICIPANTS:
             raise InvalidParameters(f"aux info needs 2..{MAX_PARTICIPANTS} parties")
@@ -236,7 +239,7 @@ class AuxInfoGen(StateMachine[AuxInfo]):
         # Claim the session id before the (possibly slow) key material is made.
         super().__init__(session_id, me, registry)
         if primes is None:
-            _, sk = generate_keypair(max(PROTOCOL_MIN_BITS, min_bits))
+            _, sk = generate_keypair(max(PROTOCOL_MIN_BITS, min_bits), rng=rng)
         else:
             if len(primes) != 2:
                 raise InvalidParameters("primes must be a pair (p, q) of safe primes")
@@ -245,16 +248,18 @@ class AuxInfoGen(StateMachine[AuxInfo]):
         if sk.n.bit_length() > MAX_MODULUS_BITS:
             raise InvalidParameters(f"modulus over {MAX_MODULUS_BITS} bits")
         # Checks that p and q are safe primes (hence Blum), as Π_mod and Π_fac need.
-        rp = generate_ring_pedersen(sk.p, sk.q, check_safe=True)
+        rp = generate_ring_pedersen(sk.p, sk.q, check_safe=True, rng=rng)
+        self.level = level
+        self._rng = rng
         self.n = n
         self.min_bits = min_bits
         self._all = set(range(1, n + 1))
         self._sk = sk
         self._rp = rp
-        prm_proof = prm.prove(rp, session_id=session_id, prover_id=me).to_bytes(sk.n)
-        self._reveal = _Reveal(
-            rp.params, prm_proof, secrets.token_bytes(_RHO), secrets.token_bytes(_U)
-        )
+        prm_proof = prm.prove(
+            rp, session_id=session_id, prover_id=me, level=level, rng=rng
+        ).to_bytes(sk.n, level=level)
+        self._reveal = _Reveal(rp.params, prm_proof, rng.token_bytes(_RHO), rng.token_bytes(_U))
         self._reveals: dict[int, _Reveal] = {me: self._reveal}
         self._payloads: dict[int, dict[int, bytes]] = {1: {}, 2: {}}
         self._rho = b""
@@ -334,7 +339,7 @@ class AuxInfoGen(StateMachine[AuxInfo]):
         except InvalidEncoding as exc:
             raise fail(exc.message) from None
         pos += size
-        prm_len = prm.PrmProof.encoded_length(params.n)
+        prm_len = prm.PrmProof.encoded_length(params.n, level=self.level)
         if len(data) != pos + prm_len + _RHO + _U:
             raise fail("wrong length")
         prm_bytes = data[pos : pos + prm_len]
@@ -385,8 +390,14 @@ class AuxInfoGen(StateMachine[AuxInfo]):
         def check_prm(sender: int) -> None:
             r = decoded[sender]
             with _proof_errors(sender, "Π_prm", "pi-prm"):
-                proof = prm.PrmProof.from_bytes(r.prm_bytes, r.params.n)
-                prm.verify(r.params, proof, session_id=self.session_id, prover_id=sender)
+                proof = prm.PrmProof.from_bytes(r.prm_bytes, r.params.n, level=self.level)
+                prm.verify(
+                    r.params,
+                    proof,
+                    session_id=self.session_id,
+                    prover_id=sender,
+                    level=self.level,
+                )
 
         stage(decoded, check_commitment)
         stage(decoded, check_size)
@@ -399,12 +410,17 @@ class AuxInfoGen(StateMachine[AuxInfo]):
                 rho[k] ^= b
         self._rho = bytes(rho)
         fs_sid = proof_session_id(self.session_id, self._rho)
-        mod_bytes = mod.prove(self._sk, session_id=fs_sid, prover_id=self.me).to_bytes(self._sk.n)
+        level, rng = self.level, self._rng
+        mod_proof = mod.prove(self._sk, session_id=fs_sid, prover_id=self.me, level=level, rng=rng)
+        mod_bytes = mod_proof.to_bytes(self._sk.n, level=level)
         echo2 = self._echo_vector(2)
         for j in sorted(self._all - {self.me}):
             verifier = self._reveals[j].params
-            fac_proof = fac.prove(self._sk, verifier, session_id=fs_sid, prover_id=self.me)
-            self.send(3, j, echo2 + mod_bytes + fac_proof.to_bytes(self._sk.n, verifier.n))
+            fac_proof = fac.prove(
+                self._sk, verifier, session_id=fs_sid, prover_id=self.me, level=level, rng=rng
+            )
+            fac_bytes = fac_proof.to_bytes(self._sk.n, verifier.n, level=level)
+            self.send(3, j, echo2 + mod_bytes + fac_bytes)
 
     def _check_distinct_moduli(self) -> None:
         """Refuse a modulus held by two parties. The blame is deterministic: a party
@@ -434,8 +450,8 @@ class AuxInfoGen(StateMachine[AuxInfo]):
 
         def decode(sender: int) -> None:
             n_j = self._reveals[sender].params.n
-            mod_len = mod.ModProof.encoded_length(n_j)
-            fac_len = fac.FacProof.encoded_length(n_j, n_me)
+            mod_len = mod.ModProof.encoded_length(n_j, level=self.level)
+            fac_len = fac.FacProof.encoded_length(n_j, n_me, level=self.level)
             data = messages[sender].payload
             if len(data) != echo_len + mod_len + fac_len:
                 raise ProtocolError(
@@ -454,14 +470,14 @@ class AuxInfoGen(StateMachine[AuxInfo]):
         def check_mod(sender: int) -> None:
             n_j = self._reveals[sender].params.n
             with _proof_errors(sender, "Π_mod", "pi-mod"):
-                proof = mod.ModProof.from_bytes(proofs[sender][0], n_j)
-                mod.verify(n_j, proof, session_id=fs_sid, prover_id=sender)
+                proof = mod.ModProof.from_bytes(proofs[sender][0], n_j, level=self.level)
+                mod.verify(n_j, proof, session_id=fs_sid, prover_id=sender, level=self.level)
 
         def check_fac(sender: int) -> None:
             n_j = self._reveals[sender].params.n
             with _proof_errors(sender, "Π_fac", "pi-fac"):
-                proof = fac.FacProof.from_bytes(proofs[sender][1], n_j, n_me)
-                fac.verify(n_j, mine, proof, session_id=fs_sid, prover_id=sender)
+                proof = fac.FacProof.from_bytes(proofs[sender][1], n_j, n_me, level=self.level)
+                fac.verify(n_j, mine, proof, session_id=fs_sid, prover_id=sender, level=self.level)
 
         stage(proofs, check_mod)
         stage(proofs, check_fac)

@@ -37,11 +37,11 @@ success.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from dataclasses import dataclass
 
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.hashing import Transcript
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.shamir import (
     check_indices,
     check_threshold,
@@ -50,7 +50,7 @@ from shardvault.crypto.shamir import (
     feldman_commit,
 )
 from shardvault.crypto.zk import sch
-from shardvault.crypto.zk.transcript import InvalidProof
+from shardvault.crypto.zk.errors import InvalidProof
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
 from shardvault.protocols.cggmp.common import (
     HASH,
@@ -154,6 +154,8 @@ class CggmpKeygen(StateMachine[KeyShare]):
         threshold: int,
         participants: int,
         registry: SessionRegistry,
+        *,
+        rng: Rng = OS_RNG,
     ) -> None:
         for name, value in (("threshold", threshold), ("participants", participants)):
             if isinstance(value, bool) or not isinstance(value, int):
@@ -164,11 +166,11 @@ class CggmpKeygen(StateMachine[KeyShare]):
         self.t = threshold
         self.n = participants
         self._all = set(range(1, participants + 1))
-        self._coefficients: list[int] = [_G.random_scalar() for _ in range(threshold)]
-        self._nonce: sch.SchNonce | None = sch.commit()
+        self._coefficients: list[int] = [_G.random_scalar(rng) for _ in range(threshold)]
+        self._nonce: sch.SchNonce | None = sch.commit(rng=rng)
         self._mine = Decommitment(
-            secrets.token_bytes(_RID),
-            secrets.token_bytes(_U),
+            rng.token_bytes(_RID),
+            rng.token_bytes(_U),
             self._nonce.commitment.A,
             tuple(feldman_commit(_G, self._coefficients)),
         )

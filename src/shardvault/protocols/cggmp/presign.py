@@ -54,15 +54,12 @@ import gmpy2
 
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierPublicKey, powmod_sec
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.zk import affg, affgstar, dec, elog, encelg
 from shardvault.crypto.zk.checks import sample_pm as _sample_pm
-from shardvault.crypto.zk.transcript import (
-    ELL_PRIME,
-    InvalidProof,
-    Reader,
-    encode_unsigned,
-    unsigned_width,
-)
+from shardvault.crypto.zk.codec import Reader, encode_unsigned, unsigned_width
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.params import DEFAULT_LEVEL, SecurityLevel
 from shardvault.errors import InvalidEncoding, InvalidParameters, NonceReused, ProtocolError
 from shardvault.protocols.cggmp.aux_info import AuxInfo
 from shardvault.protocols.cggmp.common import (
@@ -194,11 +191,13 @@ def _ct_width(n: int) -> int:
     return unsigned_width(n * n)
 
 
-def layout_round1(n_sender: int, n_receiver: int) -> list[tuple[str, int]]:
+def layout_round1(
+    n_sender: int, n_receiver: int, level: SecurityLevel = DEFAULT_LEVEL
+) -> list[tuple[str, int]]:
     """Field names and byte lengths of a round-1 payload from a sender with modulus
     ``n_sender`` to a receiver with modulus ``n_receiver`` (tests use it too)."""
     cw = _ct_width(n_sender)
-    pl = encelg.EncElgProof.encoded_length(n_sender, n_receiver)
+    pl = encelg.EncElgProof.encoded_length(n_sender, n_receiver, level=level)
     return [
         ("K", cw),
         ("G", cw),
@@ -212,9 +211,11 @@ def layout_round1(n_sender: int, n_receiver: int) -> list[tuple[str, int]]:
     ]
 
 
-def layout_round2(count: int, n_sender: int, n_receiver: int) -> list[tuple[str, int]]:
+def layout_round2(
+    count: int, n_sender: int, n_receiver: int, level: SecurityLevel = DEFAULT_LEVEL
+) -> list[tuple[str, int]]:
     """Round-2 payload fields; ``count`` is the number of signers (echo length)."""
-    aff = affg.AffgProof.encoded_length(n_receiver, n_sender, n_receiver)
+    aff = affg.AffgProof.encoded_length(n_receiver, n_sender, n_receiver, level=level)
     return [
         ("echo", count * HASH),
         ("Gamma", _PT),
@@ -239,7 +240,10 @@ def layout_round3(count: int) -> list[tuple[str, int]]:
 
 
 def layout_round4(
-    signers: Sequence[int], sender: int, moduli: dict[int, int]
+    signers: Sequence[int],
+    sender: int,
+    moduli: dict[int, int],
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> list[tuple[str, int]]:
     """Round-4 (identification) payload of ``sender``; ``moduli[j]`` is ``N_j``. Per
     peer ``j`` (ascending): the sender's MtA ciphertexts to ``j`` (``D_out``
@@ -255,9 +259,9 @@ def layout_round4(
             (f"D_out_{j}", _ct_width(n_j)),
             (f"F_out_{j}", _ct_width(n_i)),
             (f"D_in_{j}", _ct_width(n_i)),
-            (f"aff_{j}", affgstar.AffgStarProof.encoded_length(n_j, n_i)),
+            (f"aff_{j}", affgstar.AffgStarProof.encoded_length(n_j, n_i, level=level)),
         ]
-    out.append(("dec", dec.DecProof.encoded_length(n_i, len(signers))))
+    out.append(("dec", dec.DecProof.encoded_length(n_i, len(signers), level=level)))
     return out
 
 
@@ -352,6 +356,9 @@ class Presign(StateMachine[Presignature]):
         key_share: KeyShare,
         aux: AuxInfo,
         registry: SessionRegistry,
+        *,
+        level: SecurityLevel = DEFAULT_LEVEL,
+        rng: Rng = OS_RNG,
     ) -> None:
         ids = sorted(set(signers))
         if len(ids) != len(signers) or len(ids) < 2:
@@ -364,6 +371,8 @@ class Presign(StateMachine[Presignature]):
             raise InvalidParameters("aux info: own modulus does not match the public table")
         w_i, big_w = additive_shares(key_share, ids)  # checks me in ids, threshold
         super().__init__(session_id, me, registry)
+        self.level = level
+        self._rng = rng
         self.signers = tuple(ids)
         self._peers = [j for j in ids if j != me]
         self._sk = aux.paillier_key
@@ -383,13 +392,13 @@ class Presign(StateMachine[Presignature]):
         self._id_mode = 0
 
         # Round 1.
-        self._k = _G.random_scalar()
-        self._gamma = _G.random_scalar()
-        y = _G.random_scalar()
-        self._a = _G.random_scalar()
-        self._b = _G.random_scalar()
-        big_k, rho = self._sk.encrypt_with_nonce(self._k)
-        big_g, nu = self._sk.encrypt_with_nonce(self._gamma)
+        self._k = _G.random_scalar(rng)
+        self._gamma = _G.random_scalar(rng)
+        y = _G.random_scalar(rng)
+        self._a = _G.random_scalar(rng)
+        self._b = _G.random_scalar(rng)
+        big_k, rho = self._sk.encrypt_with_nonce(self._k, rng=rng)
+        big_g, nu = self._sk.encrypt_with_nonce(self._gamma, rng=rng)
         big_y = _G.mul_base(y)
         mine = _Round1(
             big_k,
@@ -425,6 +434,8 @@ class Presign(StateMachine[Presignature]):
                 self._a,
                 session_id=session_id + TAG_PSI0,
                 prover_id=me,
+                level=level,
+                rng=rng,
             )
             psi1 = encelg.prove(
                 self._sk,
@@ -438,11 +449,15 @@ class Presign(StateMachine[Presignature]):
                 self._b,
                 session_id=session_id + TAG_PSI1,
                 prover_id=me,
+                level=level,
+                rng=rng,
             )
             self.send(
                 1,
                 j,
-                bcast + psi0.to_bytes(n_i, rp_j.n) + psi1.to_bytes(n_i, rp_j.n),
+                bcast
+                + psi0.to_bytes(n_i, rp_j.n, level=level)
+                + psi1.to_bytes(n_i, rp_j.n, level=level),
                 secret=False,
             )
 
@@ -500,13 +515,13 @@ class Presign(StateMachine[Presignature]):
         def decode(j: int) -> None:
             pk_j = self._aux.paillier(j)
             with _decode_errors(j, 1):
-                f = _split(messages[j].payload, layout_round1(pk_j.n, n_i))
+                f = _split(messages[j].payload, layout_round1(pk_j.n, n_i, self.level))
                 pts = [_G.decode_point(f[name]) for name in ("Y", "A1", "A2", "B1", "B2")]
                 decoded[j] = _Round1(_ct(f["K"], pk_j, "K"), _ct(f["G"], pk_j, "G"), *pts)
             with _proof_errors(j, "Π_enc-elg", encelg.PROOF_NAME):
                 proofs[j] = (
-                    encelg.EncElgProof.from_bytes(f["psi0"], pk_j.n, n_i),
-                    encelg.EncElgProof.from_bytes(f["psi1"], pk_j.n, n_i),
+                    encelg.EncElgProof.from_bytes(f["psi0"], pk_j.n, n_i, level=self.level),
+                    encelg.EncElgProof.from_bytes(f["psi1"], pk_j.n, n_i, level=self.level),
                 )
             cw = _ct_width(pk_j.n)
             self._payloads[1][j] = messages[j].payload[: 2 * cw + 5 * _PT]
@@ -525,6 +540,7 @@ class Presign(StateMachine[Presignature]):
                     psi0,
                     session_id=self.session_id + TAG_PSI0,
                     prover_id=j,
+                    level=self.level,
                 )
             with _proof_errors(j, "Π_enc-elg (psi1, G)", encelg.PROOF_NAME):
                 encelg.verify(
@@ -537,6 +553,7 @@ class Presign(StateMachine[Presignature]):
                     psi1,
                     session_id=self.session_id + TAG_PSI1,
                     prover_id=j,
+                    level=self.level,
                 )
 
         stage(messages, decode)
@@ -556,6 +573,7 @@ class Presign(StateMachine[Presignature]):
             h=_G.generator,
             session_id=self.session_id + TAG_ELOG_GAMMA,
             prover_id=self.me,
+            rng=self._rng,
         )
         bcast2 = gamma_i.encode() + psi_elog.to_bytes()
         self._payloads[2][self.me] = bcast2
@@ -568,11 +586,12 @@ class Presign(StateMachine[Presignature]):
             rp_j = self._aux.params(j)
             n_j, n2_j = pk_j.n, pk_j.n_squared
             k_j = self._r1[j].K
-            beta = _sample_pm(1 << ELL_PRIME)
-            beta_hat = _sample_pm(1 << ELL_PRIME)
+            rng = self._rng
+            beta = _sample_pm(1 << self.level.ell_prime, rng)
+            beta_hat = _sample_pm(1 << self.level.ell_prime, rng)
             self._beta[j], self._beta_hat[j] = beta, beta_hat
-            s, s_hat = pk_j.sample_nonce(), pk_j.sample_nonce()
-            r, r_hat = sk.public_key.sample_nonce(), sk.public_key.sample_nonce()
+            s, s_hat = pk_j.sample_nonce(rng), pk_j.sample_nonce(rng)
+            r, r_hat = sk.public_key.sample_nonce(rng), sk.public_key.sample_nonce(rng)
             big_d = powmod_sec(k_j, self._gamma, n2_j) * pk_j.encrypt(-beta, s) % n2_j
             big_f = sk.encrypt(-beta, r)
             big_dh = powmod_sec(k_j, self._w, n2_j) * pk_j.encrypt(-beta_hat, s_hat) % n2_j
@@ -584,6 +603,8 @@ class Presign(StateMachine[Presignature]):
                 session_id=self.session_id + TAG_PSI,
                 prover_id=self.me,
                 prover_key=sk,
+                level=self.level,
+                rng=rng,
             )
             psi_hat = affg.prove(
                 affg.Statement(n_j, n_i, k_j, big_dh, big_fh, big_w_i),
@@ -592,6 +613,8 @@ class Presign(StateMachine[Presignature]):
                 session_id=self.session_id + TAG_PSI_HAT,
                 prover_id=self.me,
                 prover_key=sk,
+                level=self.level,
+                rng=rng,
             )
             self._mta_out[j] = _MtaOut(
                 big_d, big_f, beta, s, r, big_dh, big_fh, beta_hat, s_hat, r_hat
@@ -605,8 +628,8 @@ class Presign(StateMachine[Presignature]):
                     encode_unsigned(big_f, cw_i),
                     encode_unsigned(big_dh, cw_j),
                     encode_unsigned(big_fh, cw_i),
-                    psi.to_bytes(n_j, n_i, n_j),
-                    psi_hat.to_bytes(n_j, n_i, n_j),
+                    psi.to_bytes(n_j, n_i, n_j, level=self.level),
+                    psi_hat.to_bytes(n_j, n_i, n_j, level=self.level),
                 )
             )
             self.send(2, j, payload, secret=True)
@@ -624,7 +647,7 @@ class Presign(StateMachine[Presignature]):
         def decode(j: int) -> None:
             pk_j = self._aux.paillier(j)
             with _decode_errors(j, 2):
-                f = _split(messages[j].payload, layout_round2(count, pk_j.n, n_i))
+                f = _split(messages[j].payload, layout_round2(count, pk_j.n, n_i, self.level))
                 echoes[j] = f["echo"]
                 big_gamma = _G.decode_point(f["Gamma"])
                 d, dh = _ct(f["D"], pk_i, "D"), _ct(f["D_hat"], pk_i, "D_hat")
@@ -633,8 +656,8 @@ class Presign(StateMachine[Presignature]):
                 proof = elog.ElogProof.from_bytes(f["elog"])
             with _proof_errors(j, "Π_aff-g", affg.PROOF_NAME):
                 affs[j] = (
-                    affg.AffgProof.from_bytes(f["psi"], n_i, pk_j.n, n_i),
-                    affg.AffgProof.from_bytes(f["psi_hat"], n_i, pk_j.n, n_i),
+                    affg.AffgProof.from_bytes(f["psi"], n_i, pk_j.n, n_i, level=self.level),
+                    affg.AffgProof.from_bytes(f["psi_hat"], n_i, pk_j.n, n_i, level=self.level),
                 )
             fields[j] = (big_gamma, proof, d, ff, dh, fh)
             self._mta_in[j] = (d, ff, dh, fh)
@@ -671,6 +694,7 @@ class Presign(StateMachine[Presignature]):
                     session_id=self.session_id + TAG_PSI,
                     prover_id=j,
                     verifier_key=sk,
+                    level=self.level,
                 )
             with _proof_errors(j, "Π_aff-g (psi-hat, x)", affg.PROOF_NAME):
                 affg.verify(
@@ -680,6 +704,7 @@ class Presign(StateMachine[Presignature]):
                     session_id=self.session_id + TAG_PSI_HAT,
                     prover_id=j,
                     verifier_key=sk,
+                    level=self.level,
                 )
 
         stage(fields, check_elog)
@@ -714,6 +739,7 @@ class Presign(StateMachine[Presignature]):
             h=big_gamma,
             session_id=self.session_id + TAG_ELOG_DELTA,
             prover_id=self.me,
+            rng=self._rng,
         )
         self._deltas: dict[int, int] = {self.me: delta}
         self._big_deltas: dict[int, Point] = {self.me: big_delta}
@@ -828,12 +854,14 @@ class Presign(StateMachine[Presignature]):
                 session_id=self.session_id + TAG_ID_AFF[mode],
                 prover_id=self.me,
                 prover_key=sk,
+                level=self.level,
+                rng=self._rng,
             )
             parts += [
                 encode_unsigned(d_out, _ct_width(pk_j.n)),
                 encode_unsigned(f_out, _ct_width(n_i)),
                 encode_unsigned(d_in, _ct_width(n_i)),
-                proof.to_bytes(pk_j.n, n_i),
+                proof.to_bytes(pk_j.n, n_i, level=self.level),
             ]
             acc = acc * d_in % n2 * int(gmpy2.invert(f_out, n2)) % n2
         big_k = self._r1[self.me].K
@@ -846,8 +874,10 @@ class Presign(StateMachine[Presignature]):
             dec.Witness(x, y, rho),
             session_id=self.session_id + TAG_ID_DEC[mode],
             prover_id=self.me,
+            level=self.level,
+            rng=self._rng,
         )
-        parts.append(proof_dec.to_bytes(n_i, count))
+        parts.append(proof_dec.to_bytes(n_i, count, level=self.level))
         self.send(4, None, b"".join(parts))
 
     def _round4(self, messages: dict[int, ProtocolMessage]) -> None:
@@ -860,7 +890,7 @@ class Presign(StateMachine[Presignature]):
         def decode(i: int) -> None:
             n_i = moduli[i]
             with _decode_errors(i, 4):
-                f = _split(messages[i].payload, layout_round4(self.signers, i, moduli))
+                f = _split(messages[i].payload, layout_round4(self.signers, i, moduli, self.level))
                 peers = [j for j in self.signers if j != i]
                 pk_i = self._aux.paillier(i)
                 d_out = {j: _ct(f[f"D_out_{j}"], self._aux.paillier(j), "D_out") for j in peers}
@@ -868,11 +898,13 @@ class Presign(StateMachine[Presignature]):
                 d_in = {j: _ct(f[f"D_in_{j}"], pk_i, "D_in") for j in peers}
             with _proof_errors(i, "Π_aff-g*", affgstar.PROOF_NAME):
                 aff = {
-                    j: affgstar.AffgStarProof.from_bytes(f[f"aff_{j}"], moduli[j], n_i)
+                    j: affgstar.AffgStarProof.from_bytes(
+                        f[f"aff_{j}"], moduli[j], n_i, level=self.level
+                    )
                     for j in peers
                 }
             with _proof_errors(i, "Π_dec", dec.PROOF_NAME):
-                proof_dec = dec.DecProof.from_bytes(f["dec"], n_i, count)
+                proof_dec = dec.DecProof.from_bytes(f["dec"], n_i, count, level=self.level)
             got[i] = _Round4(f["mode"][0], f["echo"], d_out, f_out, d_in, aff, proof_dec)
 
         stage(messages, decode)
@@ -952,6 +984,7 @@ class Presign(StateMachine[Presignature]):
                         session_id=self.session_id + TAG_ID_AFF[mode],
                         prover_id=i,
                         verifier_key=key,
+                        level=self.level,
                     )
                 acc = acc * in_claim(i, j) % n2 * int(gmpy2.invert(f_sent, n2)) % n2
             with _proof_errors(i, "Π_dec", dec.PROOF_NAME):
@@ -960,6 +993,7 @@ class Presign(StateMachine[Presignature]):
                     r4.dec_proof,
                     session_id=self.session_id + TAG_ID_DEC[mode],
                     prover_id=i,
+                    level=self.level,
                 )
 
         try:

@@ -53,12 +53,12 @@ Check names: ``refresh-round1-decode``, ``refresh-round2-decode``,
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.hashing import Transcript
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.shamir import (
     derive_public_share,
     evaluate_polynomial,
@@ -66,7 +66,7 @@ from shardvault.crypto.shamir import (
     lagrange_coefficient,
 )
 from shardvault.crypto.zk import sch
-from shardvault.crypto.zk.transcript import InvalidProof
+from shardvault.crypto.zk.errors import InvalidProof
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
 from shardvault.protocols.cggmp.common import (
     HASH,
@@ -209,7 +209,14 @@ class CggmpRefresh(StateMachine[KeyShare]):
     last_round = 4
     broadcast_rounds = frozenset({1, 2, 4})
 
-    def __init__(self, session_id: bytes, key_share: KeyShare, registry: SessionRegistry) -> None:
+    def __init__(
+        self,
+        session_id: bytes,
+        key_share: KeyShare,
+        registry: SessionRegistry,
+        *,
+        rng: Rng = OS_RNG,
+    ) -> None:
         if not isinstance(key_share, KeyShare):
             raise InvalidParameters("key_share must be a KeyShare")
         if key_share.threshold < 2:
@@ -222,11 +229,11 @@ class CggmpRefresh(StateMachine[KeyShare]):
         self._order = sorted(key_share.public_shares)
         self._all = set(self._order)
         self._key = key_digest(key_share)
-        self._coefficients: list[int] = [0] + [_G.random_scalar() for _ in range(self.t - 1)]
-        self._nonces: list[sch.SchNonce] = [sch.commit() for _ in self._order]
+        self._coefficients: list[int] = [0] + [_G.random_scalar(rng) for _ in range(self.t - 1)]
+        self._nonces: list[sch.SchNonce] = [sch.commit(rng=rng) for _ in self._order]
         self._mine = RefreshDecommitment(
-            secrets.token_bytes(_RID),
-            secrets.token_bytes(_U),
+            rng.token_bytes(_RID),
+            rng.token_bytes(_U),
             tuple(feldman_commit(_G, self._coefficients[1:])),
             tuple(nonce.commitment.A for nonce in self._nonces),
         )
