@@ -26,13 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from shardvault.crypto.groups import SECP256K1
 from shardvault.errors import Conflict, Forbidden, InvalidParameters, NotFound
-from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGen
+from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGeneration
 from shardvault.protocols.cggmp.binding import NO_DERIVATION, presignature_binding
-from shardvault.protocols.cggmp.keygen import CggmpKeygen
+from shardvault.protocols.cggmp.keygen import KeyGeneration
 from shardvault.protocols.cggmp.keyshare import KeyShare
-from shardvault.protocols.cggmp.presign import Presign, Presignature
+from shardvault.protocols.cggmp.presign import Presigning
+from shardvault.protocols.cggmp.presignature import Presignature
 from shardvault.protocols.cggmp.presignature_codec import public_to_bytes
-from shardvault.protocols.cggmp.refresh import CggmpRefresh
+from shardvault.protocols.cggmp.refresh import KeyRefresh
 from shardvault.protocols.cggmp.sign import sign_share
 from shardvault.protocols.registry import ECDSA_PROTOCOL
 from shardvault.signer.ecdsa import EcdsaState, share_from_record, share_to_record
@@ -116,7 +117,7 @@ class EcdsaOps:
             raise InvalidParameters("aux info runs among all signers, in signer-id order")
         primes = self.ecdsa.primes()
         sid = _b(body["sessionId"])
-        machine = AuxInfoGen(sid, me, len(ids), self.store, primes=primes)
+        machine = AuxInfoGeneration(sid, me, len(ids), self.store, primes=primes)
 
         def finish(aux: AuxInfo) -> dict[str, Any]:
             return {"auxDigest": self.ecdsa.put_pending(aux, ids).hex()}
@@ -134,7 +135,7 @@ class EcdsaOps:
         parties, ids, me = self._parties(body)
         self.ecdsa.aux(ids)  # keys exist only once the group's aux info does
         sid = _b(body["sessionId"])
-        machine = CggmpKeygen(sid, me, int(body["minSigners"]), len(ids), self.store)
+        machine = KeyGeneration(sid, me, int(body["minSigners"]), len(ids), self.store)
 
         def finish(share: KeyShare) -> dict[str, Any]:
             self.store.put_share(key_id, ECDSA_PROTOCOL, _CURVE, share_to_record(share, ids))
@@ -176,7 +177,7 @@ class EcdsaOps:
         aux = self.ecdsa.aux(sorted(key_signers))
         binding = presignature_binding(key_id, share.public_key.encode(), indices, NO_DERIVATION)
         sid = _b(body["sessionId"])
-        machine = Presign(sid, me, indices, share, aux, self.store)
+        machine = Presigning(sid, me, indices, share, aux, self.store)
 
         def finish(presig: Presignature) -> dict[str, Any]:
             presig_id = self.ecdsa.pool.add(key_id, binding, presig, presig_id=sid.hex())
@@ -232,7 +233,7 @@ class EcdsaOps:
         if indices != sorted(share.public_shares):
             raise InvalidParameters("a refresh needs every signer of the key")
         sid = _b(body["sessionId"])
-        machine = CggmpRefresh(sid, share, self.store)
+        machine = KeyRefresh(sid, share, self.store)
 
         def finish(new: KeyShare) -> dict[str, Any]:
             payload = json.dumps(

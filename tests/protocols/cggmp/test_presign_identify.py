@@ -2,7 +2,7 @@
 check delta G = Delta (or sum S_j = delta X) fails, every party proves its share and
 the honest parties blame exactly the cheater. The honest path stays three rounds.
 
-White-box cheaters (subclasses of Presign) misbehave consistently, as a real
+White-box cheaters (subclasses of Presigning) misbehave consistently, as a real
 malicious party would: in-flight tampering of a round-3 broadcast is equivocation
 and is caught by the round-4 echo instead.
 
@@ -24,13 +24,9 @@ from shardvault.crypto.zk import SecurityLevel
 from shardvault.errors import ProtocolError
 from shardvault.protocols.cggmp.aux_info import AuxInfo
 from shardvault.protocols.cggmp.keyshare import KeyShare, trusted_dealer_key_shares
-from shardvault.protocols.cggmp.presign import (
-    CHECK_CHI,
-    CHECK_DELTA,
-    Presign,
-    layout_round3,
-    layout_round4,
-)
+from shardvault.protocols.cggmp.presign import Presigning
+from shardvault.protocols.cggmp.presign_identification import CHECK_CHI, CHECK_DELTA
+from shardvault.protocols.cggmp.presign_messages import MsgRound3, MsgRound4
 from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessage
 
 Q = SECP256K1.order
@@ -46,7 +42,7 @@ def shares_2_of_3() -> dict[int, KeyShare]:
     return {s.index: s for s in trusted_dealer_key_shares(x, 2, 3)}
 
 
-class WrongDelta(Presign):
+class WrongDelta(Presigning):
     """Broadcasts delta_i + 1 (and believes it)."""
 
     def _round2(self, messages: dict[int, ProtocolMessage]) -> None:
@@ -55,13 +51,13 @@ class WrongDelta(Presign):
         start = len(self.signers) * 32
         bad = (self._deltas[self.me] + 1) % Q
         payload = msg.payload[:start] + bad.to_bytes(32, "big") + msg.payload[start + 32 :]
-        assert len(payload) == sum(n for _, n in layout_round3(len(self.signers)))
+        assert len(payload) == MsgRound3.encoded_length(len(self.signers))
         self._deltas[self.me] = bad
-        self._payloads[3][self.me] = payload
+        self._echo.record(3, self.me, payload)
         self._outbox[-1] = dataclasses.replace(msg, payload=payload)
 
 
-class WrongBeta(Presign):
+class WrongBeta(Presigning):
     """Sends correct, proven MtA ciphertexts to its first peer but uses beta + 1 in
     its own delta_i (``hat``: in its chi_i): every round-2 proof passes."""
 
@@ -84,17 +80,17 @@ def run(
     aux: dict[int, AuxInfo],
     signers: Sequence[int],
     cheater: int | None = None,
-    cls: type[Presign] = Presign,
+    cls: type[Presigning] = Presigning,
     tamper: Tamper | None = None,
     level: SecurityLevel = FAST,
-) -> dict[int, Presign]:
+) -> dict[int, Presigning]:
     shares = shares_2_of_3() if len(signers) < 3 else None
     if shares is None:
         x = SECP256K1.random_scalar()
         shares = {s.index: s for s in trusted_dealer_key_shares(x, 3, 3)}
     sid = new_sid()
     parties = {
-        i: (cls if i == cheater else Presign)(
+        i: (cls if i == cheater else Presigning)(
             sid, i, signers, shares[i], aux[i], InMemorySessionRegistry(), level=level
         )
         for i in signers
@@ -103,7 +99,7 @@ def run(
     return parties
 
 
-def failure(p: Presign) -> ProtocolError:
+def failure(p: Presigning) -> ProtocolError:
     assert p.failed is not None, f"party {p.me} did not abort (round {p.round})"
     return p.failed
 
@@ -159,16 +155,11 @@ def test_round4_misreported_ciphertext(aux3: dict[int, AuxInfo]) -> None:
 
     def hook(m: ProtocolMessage, t: int) -> ProtocolMessage | None:
         if m.round == 4 and m.sender == 3:
+            # Flip the last byte of D_in for party 1 (D_in XOR 1, fixed width).
             moduli = {j: aux3[j].paillier_key.n for j in (1, 3)}
-            pos = 0
-            for name, size in layout_round4([1, 3], 3, moduli, FAST):
-                if name == "D_in_1":
-                    break
-                pos += size
-            pos += size - 1
-            return dataclasses.replace(
-                m, payload=m.payload[:pos] + bytes([m.payload[pos] ^ 1]) + m.payload[pos + 1 :]
-            )
+            msg = MsgRound4.decode(m.payload, sender=3, signers=[1, 3], moduli=moduli, level=FAST)
+            msg = dataclasses.replace(msg, D_in={**msg.D_in, 1: msg.D_in[1] ^ 1})
+            return dataclasses.replace(m, payload=msg.encode([1, 3], 3, moduli, FAST))
         return m
 
     parties = run(aux3, [1, 3], cheater=3, cls=WrongDelta, tamper=hook)

@@ -24,13 +24,13 @@ from rnghelpers import SeededRng
 from shardvault.crypto.paillier import keypair_from_primes
 from shardvault.crypto.ring_pedersen import generate_ring_pedersen
 from shardvault.crypto.zk import SecurityLevel
-from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGen, AuxInfoPublic
-from shardvault.protocols.cggmp.keygen import CggmpKeygen
+from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGeneration, AuxInfoPublic
+from shardvault.protocols.cggmp.keygen import KeyGeneration
 from shardvault.protocols.cggmp.keyshare import KeyShare
-from shardvault.protocols.cggmp.presign import Presign
+from shardvault.protocols.cggmp.presign import Presigning
 from shardvault.protocols.cggmp.presignature_codec import presignature_to_bytes, public_to_bytes
-from shardvault.protocols.cggmp.refresh import CggmpRefresh
-from shardvault.protocols.cggmp.sign import SignOnline
+from shardvault.protocols.cggmp.refresh import KeyRefresh
+from shardvault.protocols.cggmp.sign import Signing
 from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessage, StateMachine
 
 GOLDEN = Path(__file__).with_name("golden_wire.json")
@@ -67,7 +67,7 @@ def run(parties: Sequence[StateMachine[Any]], recorder: Recorder) -> None:
         assert p.failed is None, p.failed
 
 
-class WrongDelta(Presign):
+class WrongDelta(Presigning):
     """Broadcasts delta_i + 1 in round 3 (and believes it): the others start the
     identification round."""
 
@@ -78,7 +78,7 @@ class WrongDelta(Presign):
         bad = (self._deltas[self.me] + 1) % Q
         payload = msg.payload[:start] + bad.to_bytes(32, "big") + msg.payload[start + 32 :]
         self._deltas[self.me] = bad
-        self._payloads[3][self.me] = payload
+        self._echo.record(3, self.me, payload)
         self._outbox[-1] = dataclasses.replace(msg, payload=payload)
 
 
@@ -96,13 +96,13 @@ def record_all() -> list[list[Any]]:
     out = Recorder()
 
     aux_parties = [
-        AuxInfoGen(
+        AuxInfoGeneration(
             sid("aux"),
             i,
             2,
             InMemorySessionRegistry(),
             primes=small_pair(i),
-            min_bits=1024,
+            level=SecurityLevel(min_modulus_bits=1024),
             rng=rng,
         )
         for i in (1, 2)
@@ -111,20 +111,20 @@ def record_all() -> list[list[Any]]:
     out.add("aux-info public", aux_parties[0].result().public.to_bytes())
 
     keygen = [
-        CggmpKeygen(sid("keygen"), i, 2, 3, InMemorySessionRegistry(), rng=rng) for i in (1, 2, 3)
+        KeyGeneration(sid("keygen"), i, 2, 3, InMemorySessionRegistry(), rng=rng) for i in (1, 2, 3)
     ]
     run(keygen, out)
     shares: dict[int, KeyShare] = {p.me: p.result() for p in keygen}
 
     refresh = [
-        CggmpRefresh(sid("refresh"), shares[i], InMemorySessionRegistry(), rng=rng) for i in shares
+        KeyRefresh(sid("refresh"), shares[i], InMemorySessionRegistry(), rng=rng) for i in shares
     ]
     run(refresh, out)
     shares = {p.me: p.result() for p in refresh}
 
     aux = fixed_aux({1: pair(1), 2: pair(2)}, rng)
     presign = [
-        Presign(sid("presign"), i, [1, 2], shares[i], aux[i], InMemorySessionRegistry(), rng=rng)
+        Presigning(sid("presign"), i, [1, 2], shares[i], aux[i], InMemorySessionRegistry(), rng=rng)
         for i in (1, 2)
     ]
     run(presign, out)
@@ -132,11 +132,11 @@ def record_all() -> list[list[Any]]:
     out.add("presignature 1", presignature_to_bytes(presigs[0]))
     out.add("presignature public", public_to_bytes(presigs[0].public))
 
-    signing = [SignOnline(sid("sign"), p, MESSAGE_HASH, InMemorySessionRegistry()) for p in presigs]
+    signing = [Signing(sid("sign"), p, MESSAGE_HASH, InMemorySessionRegistry()) for p in presigs]
     run(signing, out)
 
     cheating = [
-        (WrongDelta if i == 2 else Presign)(
+        (WrongDelta if i == 2 else Presigning)(
             sid("identify"),
             i,
             [1, 2],

@@ -131,7 +131,8 @@ def _encode_z(z: int) -> bytes:
 
 
 def derive_challenge(X: Point, A: Point, *, g: Point, session_id: bytes, prover_id: int) -> int:
-    """The challenge ``e`` in ``[0, q)`` for statement ``(X, g)`` and commitment ``A``."""
+    """The challenge ``e`` in ``[0, q)`` for statement ``(X, g)`` and commitment ``A``
+    (Fig. 22, Fiat-Shamir)."""
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
     tr.append("curve", SECP256K1.name.encode())
     tr.append("g", g.encode())
@@ -243,7 +244,8 @@ def prove(
     prover_id: int,
     rng: Rng = OS_RNG,
 ) -> SchProof:
-    """Non-interactive proof of knowledge of ``x`` in ``[1, q)`` with ``X = x g``."""
+    """Non-interactive proof of knowledge of ``x`` in ``[1, q)`` with ``X = x g``
+    (Fig. 22: :func:`commit` then :func:`respond`)."""
     _check_secret(x)
     nonce = commit(g=g, rng=rng)
     response = respond(nonce, x, session_id=session_id, prover_id=prover_id)
