@@ -178,7 +178,7 @@ def derive_challenge(
     level: SecurityLevel = DEFAULT_LEVEL,
 ) -> int:
     """The challenge ``e`` in ``[-q, q]`` for statement ``(n0, ciphertext)`` and
-    ``commitment = (S, A, C)``."""
+    ``commitment = (S, A, C)`` (Fig. 14, Fiat-Shamir)."""
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
     tr.append_int("ell", level.ell)
     tr.append_int("epsilon", level.epsilon)
@@ -263,8 +263,8 @@ def prove(
 ) -> EncProof:
     """Prove that ``ciphertext = enc(plaintext; nonce)`` under ``key`` with
     ``|plaintext| <= 2^ell``, for a verifier whose ring-Pedersen parameters are
-    ``verifier``. A secret key makes the prover use CRT encryption; the samples are
-    drawn from ``rng``.
+    ``verifier`` (2021 revision, Fig. 14, the prover). A secret key makes the prover
+    use CRT encryption; the samples are drawn from ``rng``.
 
     Raises ``InvalidParameters`` for unusable inputs (the plaintext outside
     ``+-2^ell`` included). The ciphertext is not re-derived from the witness (that
@@ -316,7 +316,8 @@ def verify(
     level: SecurityLevel = DEFAULT_LEVEL,
 ) -> None:
     """Raise :class:`InvalidProof` (``check="pi-enc: ..."``) unless ``proof`` shows that
-    ``ciphertext`` encrypts, under ``key``, a plaintext in ``+-2^(ell+eps)``.
+    ``ciphertext`` encrypts, under ``key``, a plaintext in ``+-2^(ell+eps)`` (2021
+    revision, Fig. 14, the verifier).
     ``verifier`` are the verifying party's OWN ring-Pedersen parameters."""
     try:
         verifier.validate()

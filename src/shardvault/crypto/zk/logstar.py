@@ -150,7 +150,7 @@ def derive_challenge(
     level: SecurityLevel = DEFAULT_LEVEL,
 ) -> int:
     """The challenge ``e`` in ``[-q, q]`` for statement ``(n0, ciphertext, X, g)`` and
-    ``commitment = (S, A, Y, D)``."""
+    ``commitment = (S, A, Y, D)`` (Fig. 25 of 2021, Fiat-Shamir)."""
     big_s, big_a, big_y, big_d = commitment
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
     tr.append_int("ell", level.ell)
@@ -196,9 +196,9 @@ def prove(
     rng: Rng = OS_RNG,
 ) -> LogStarProof:
     """Prove that ``ciphertext = enc(x; nonce)`` under ``key`` and ``X = x g`` with
-    ``|x| <= 2^ell``, for a verifier whose ring-Pedersen parameters are ``verifier``.
-    A secret key makes the prover use CRT encryption; the samples are drawn from
-    ``rng``.
+    ``|x| <= 2^ell``, for a verifier whose ring-Pedersen parameters are ``verifier``
+    (2021 revision, Fig. 25, the prover). A secret key makes the prover use CRT
+    encryption; the samples are drawn from ``rng``.
 
     Raises ``InvalidParameters`` for unusable inputs (``x`` outside ``+-2^ell``,
     ``X != x g``, invalid points...). The ciphertext is not re-derived from the
@@ -265,8 +265,8 @@ def verify(
 ) -> None:
     """Raise :class:`InvalidProof` (``check="pi-log*: ..."``) unless ``proof`` shows that
     ``ciphertext`` encrypts under ``key`` the discrete log of ``X`` to the base ``g``,
-    with that log in ``+-2^(ell+eps)``. ``verifier`` are the verifying party's OWN
-    ring-Pedersen parameters."""
+    with that log in ``+-2^(ell+eps)`` (2021 revision, Fig. 25, the verifier).
+    ``verifier`` are the verifying party's OWN ring-Pedersen parameters."""
     try:
         verifier.validate()
     except InvalidParameters as exc:
