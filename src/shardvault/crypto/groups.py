@@ -93,7 +93,8 @@ class Group(ABC):
 
     # -- scalars ---------------------------------------------------------
     def random_scalar(self, rng: Rng = OS_RNG) -> int:
-        """A uniformly random nonzero scalar from ``rng`` (default: the OS CSPRNG)."""
+        """A uniformly random nonzero scalar from ``rng`` (RFC 9591 ``RandomScalar``,
+        section 3.1, by rejection sampling as in Appendix D, also rejecting zero)."""
         while True:
             k = rng.randbelow(self.order)
             if k != 0:
