@@ -8,8 +8,8 @@ It times, on this machine and in one run:
   so the median and the mean differ a lot);
 * aux-info generation for 3 parties at 3072 bits, from the TEST-ONLY fixture primes
   in ``tests/fixtures/cggmp_primes.json`` (so the prime search is NOT included);
-* key generation (``CggmpKeygen`` 2-of-3, all parties in-process);
-* presigning (``Presign``, signers 1 and 2), per party and in all;
+* key generation (``KeyGeneration`` 2-of-3, all parties in-process);
+* presigning (``Presigning``, signers 1 and 2), per party and in all;
 * online signing (``sign_share`` for both signers + ``combine``) and signatures per
   second with warm presignatures;
 * the modular exponentiations a presignature performs per party (counted by wrapping
@@ -53,10 +53,11 @@ from rich.console import Console
 from rich.table import Table
 
 from shardvault.crypto.safeprimes import generate_safe_prime
-from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGen
-from shardvault.protocols.cggmp.keygen import CggmpKeygen
+from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGeneration
+from shardvault.protocols.cggmp.keygen import KeyGeneration
 from shardvault.protocols.cggmp.keyshare import KeyShare
-from shardvault.protocols.cggmp.presign import Presign, Presignature
+from shardvault.protocols.cggmp.presign import Presigning
+from shardvault.protocols.cggmp.presignature import Presignature
 from shardvault.protocols.cggmp.sign import EcdsaSignature, combine, sign_share
 from shardvault.protocols.messages import InMemorySessionRegistry, StateMachine, run_locally
 
@@ -251,7 +252,9 @@ def run_aux_info() -> tuple[dict[int, AuxInfo], dict[int, int], int]:
     per_party: dict[int, int] = defaultdict(int)
     t0 = time.perf_counter_ns()
     parties = construct_timed(
-        lambda i: AuxInfoGen(sid, i, N_PARTIES, InMemorySessionRegistry(), primes=pairs[i - 1]),
+        lambda i: AuxInfoGeneration(
+            sid, i, N_PARTIES, InMemorySessionRegistry(), primes=pairs[i - 1]
+        ),
         range(1, N_PARTIES + 1),
         per_party,
     )
@@ -266,7 +269,7 @@ def run_aux_info() -> tuple[dict[int, AuxInfo], dict[int, int], int]:
 def run_keygen() -> dict[int, KeyShare]:
     sid = os.urandom(32)
     parties = [
-        CggmpKeygen(sid, i, THRESHOLD, N_PARTIES, InMemorySessionRegistry())
+        KeyGeneration(sid, i, THRESHOLD, N_PARTIES, InMemorySessionRegistry())
         for i in range(1, N_PARTIES + 1)
     ]
     run_locally(parties)
@@ -287,7 +290,7 @@ def run_presign(
     per_party: dict[int, int] = defaultdict(int)
     t0 = time.perf_counter_ns()
     parties = construct_timed(
-        lambda i: Presign(sid, i, SIGNERS, shares[i], aux[i], InMemorySessionRegistry()),
+        lambda i: Presigning(sid, i, SIGNERS, shares[i], aux[i], InMemorySessionRegistry()),
         SIGNERS,
         per_party,
     )

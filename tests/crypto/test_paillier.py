@@ -7,6 +7,7 @@ in a test marked ``slow``.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import multiprocessing
@@ -17,8 +18,9 @@ import gmpy2
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rnghelpers import SeededRng
 
-from shardvault.crypto import safeprimes
+from shardvault.crypto import rng, safeprimes
 from shardvault.crypto.paillier import (
     PROTOCOL_MIN_BITS,
     PaillierPublicKey,
@@ -167,9 +169,22 @@ def test_generator_input_checks_and_expected_count() -> None:
 
 
 def test_generator_uses_only_secrets_for_randomness() -> None:
+    # Its only randomness is the rng argument, whose default is the OS CSPRNG (secrets).
+    assert "secrets.randbits" in Path(rng.__file__).read_text()
+    for fn in (generate_safe_prime, generate_safe_primes, generate_keypair):
+        assert inspect.signature(fn).parameters["rng"].default is rng.OS_RNG
     source = Path(safeprimes.__file__).read_text()
-    assert "secrets.randbits" in source
-    assert "import random" not in source
+    assert "import random" not in source and "secrets" not in source
+    # Nothing else is drawn: the same seed gives the same prime.
+    assert generate_safe_prime(128, rng=SeededRng(7)) == generate_safe_prime(128, rng=SeededRng(7))
+    # A pool scans windows whose starts the caller's rng drew (which windows finish
+    # first depends on timing): every prime it returns is the first of such a window.
+    pooled = generate_safe_primes(2, 128, workers=2, rng=SeededRng(7))
+    replay = SeededRng(7)
+    firsts = {
+        safeprimes._search_window(128, safeprimes._random_start(128, replay))[0] for _ in range(12)
+    }
+    assert len(set(pooled)) == 2 and set(pooled) <= firsts
 
 
 @pytest.mark.slow

@@ -38,9 +38,9 @@ from shardvault.crypto.ring_pedersen import (
     generate_ring_pedersen,
     ring_pedersen_from_paillier,
 )
-from shardvault.crypto.zk import ELL, ELL_PRIME, EPSILON, InvalidProof, Q, affg
+from shardvault.crypto.zk import ELL, ELL_PRIME, EPSILON, InvalidProof, Q, SecurityLevel, affg
 from shardvault.crypto.zk.affg import AffgProof, Bounds, Statement, Witness
-from shardvault.crypto.zk.transcript import signed_width
+from shardvault.crypto.zk.codec import signed_width
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cggmp_primes.json"
@@ -107,10 +107,13 @@ def algorithm(
     params: RingPedersenParams,
     *,
     fault: str = "",
+    level: SecurityLevel | None = None,
 ) -> AffgProof:
     """The paper's prover, written independently of affg.prove: no witness checks (so
     out-of-range x, y go through) and an optional fault in one first-message element,
-    injected BEFORE the challenge is derived (so only the equation using it can fail)."""
+    injected BEFORE the challenge is derived (so only the equation using it can fail).
+    The samples are always drawn at the paper's sizes; ``level`` only changes the
+    parameters the challenge binds (default: the paper's)."""
     n0, n1, n_hat = statement.n0, statement.n1, params.n
     n0sq, n1sq = n0 * n0, n1 * n1
     x, y = witness.x, witness.y
@@ -146,7 +149,12 @@ def algorithm(
     else:
         assert fault == ""
     commitment = (int(big_a), b_x, int(b_y), big_e, big_s, big_f, big_t)
-    e = affg.derive_challenge(statement, params, commitment, session_id=SID, prover_id=PID)
+    if level is None:
+        e = affg.derive_challenge(statement, params, commitment, session_id=SID, prover_id=PID)
+    else:
+        e = affg.derive_challenge(
+            statement, params, commitment, session_id=SID, prover_id=PID, level=level
+        )
     return AffgProof(
         *commitment,
         z1=alpha + e * x,
@@ -314,7 +322,12 @@ def test_challenge_is_in_plus_minus_q_and_bound_to_every_input() -> None:
 # -- ranges (full size: soundness depends on N > 2^(ell'+eps)) --------------------------------
 
 
-def test_out_of_range_x_or_y_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+#: A level whose range checks are wide (z1, z2 bounds above 2^4000): with it the
+#: verifier checks only the equations.
+WIDE = SecurityLevel(epsilon=4000)
+
+
+def test_out_of_range_x_or_y_fails() -> None:
     cases = [
         (2 ** (ELL + EPSILON) + 1, 5, "pi-aff-g: z1 range"),  # just outside the proven range
         (-(2 ** (ELL + EPSILON)) - 1, 5, "pi-aff-g: z1 range"),
@@ -328,20 +341,15 @@ def test_out_of_range_x_or_y_fails(monkeypatch: pytest.MonkeyPatch) -> None:
         # The module's prover refuses a witness outside +-2^ell / +-2^ell'.
         with pytest.raises(InvalidParameters):
             affg.prove(statement, witness, RP3, session_id=SID, prover_id=PID)
-        proof = algorithm(statement, witness, RP3)
+        proof = algorithm(statement, witness, RP3, level=WIDE)
         assert rejected(statement, proof, RP3) == check
         proofs.append((statement, proof))
     # Every equation holds: the range checks alone catch these (widen them to see it).
-    original = Bounds.of
-
-    def wide(n_hat: int) -> Bounds:
-        return dataclasses.replace(original(n_hat), z1=2**4000, z2=2**4000)
-
-    monkeypatch.setattr(Bounds, "of", wide)
+    assert Bounds.of(RP3.n, WIDE).z1 >= 2**4000 and Bounds.of(RP3.n, WIDE).z2 >= 2**4000
     statement, proof = proofs[0]
-    affg.verify(statement, RP3, proof, session_id=SID, prover_id=PID)
+    affg.verify(statement, RP3, proof, session_id=SID, prover_id=PID, level=WIDE)
     statement, proof = proofs[3]
-    affg.verify(statement, RP3, proof, session_id=SID, prover_id=PID)
+    affg.verify(statement, RP3, proof, session_id=SID, prover_id=PID, level=WIDE)
 
 
 def test_range_boundaries_are_inclusive_and_exact() -> None:

@@ -11,12 +11,13 @@ import secrets
 from pathlib import Path
 
 import pytest
+from rnghelpers import SeededRng
 
 from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.paillier import keypair_from_primes
-from shardvault.crypto.zk import InvalidProof, affgstar
+from shardvault.crypto.zk import InvalidProof, SecurityLevel, affgstar
 from shardvault.crypto.zk.affg import Statement, Witness
-from shardvault.crypto.zk.transcript import unsigned_width
+from shardvault.crypto.zk.codec import unsigned_width
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cggmp_primes.json"
@@ -153,3 +154,24 @@ def test_malformed_encodings(honest: tuple) -> None:
     bad_point = data[:aw] + b"\x05" + data[aw + 1 :]
     with pytest.raises(InvalidEncoding):
         affgstar.AffgStarProof.from_bytes(bad_point, N0, N1)
+
+
+def test_level_sets_the_repetitions_and_a_verifier_accepts_no_fewer(honest: tuple) -> None:
+    st, wit, proof = honest
+    small = SecurityLevel(m=2)
+    few = affgstar.prove(st, wit, session_id=SID, prover_id=PID, level=small, rng=SeededRng(1))
+    assert len(few.rounds) == 2 and len(proof.rounds) == 128
+    affgstar.verify(st, few, session_id=SID, prover_id=PID, level=small)
+    # A verifier at the paper's level refuses it, decoded or not.
+    with pytest.raises(InvalidProof) as info:
+        affgstar.verify(st, few, session_id=SID, prover_id=PID)
+    assert info.value.check == "pi-aff-g*: repetition count"
+    with pytest.raises(InvalidEncoding):
+        affgstar.AffgStarProof.from_bytes(few.to_bytes(N0, N1, level=small), N0, N1)
+    # A proof made at one level does not verify at another with the same m: the
+    # transcript binds the parameters.
+    with pytest.raises(InvalidProof):
+        affgstar.verify(st, proof, session_id=SID, prover_id=PID, level=SecurityLevel(epsilon=513))
+    # The randomness comes in: the same source gives the same proof.
+    again = affgstar.prove(st, wit, session_id=SID, prover_id=PID, level=small, rng=SeededRng(1))
+    assert again == few

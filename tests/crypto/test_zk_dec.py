@@ -11,11 +11,12 @@ import secrets
 from pathlib import Path
 
 import pytest
+from rnghelpers import SeededRng
 
 from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.paillier import keypair_from_primes
-from shardvault.crypto.zk import InvalidProof, dec
-from shardvault.crypto.zk.transcript import unsigned_width
+from shardvault.crypto.zk import InvalidProof, SecurityLevel, dec
+from shardvault.crypto.zk.codec import unsigned_width
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cggmp_primes.json"
@@ -161,3 +162,18 @@ def test_malformed_encodings(honest: tuple) -> None:
         dec.DecProof.from_bytes(b"\xff" * aw + data[aw:], N, PARTIES)
     with pytest.raises(InvalidEncoding):
         dec.DecProof.from_bytes(data[:aw] + b"\x04" + data[aw + 1 :], N, PARTIES)
+
+
+def test_level_sets_the_repetitions_and_a_verifier_accepts_no_fewer(honest: tuple) -> None:
+    st, wit, proof = honest
+    small = SecurityLevel(m=3)
+    few = dec.prove(SK, st, wit, session_id=SID, prover_id=PID, level=small, rng=SeededRng(2))
+    assert len(few.rounds) == 3 and len(proof.rounds) == 128
+    dec.verify(st, few, session_id=SID, prover_id=PID, level=small)
+    with pytest.raises(InvalidProof) as info:
+        dec.verify(st, few, session_id=SID, prover_id=PID)
+    assert info.value.check == "pi-dec: repetition count"
+    with pytest.raises(InvalidEncoding):
+        dec.DecProof.from_bytes(few.to_bytes(N, PARTIES, level=small), N, PARTIES)
+    again = dec.prove(SK, st, wit, session_id=SID, prover_id=PID, level=small, rng=SeededRng(2))
+    assert again == few

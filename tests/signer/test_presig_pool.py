@@ -22,7 +22,7 @@ import pytest
 
 from shardvault.crypto.groups import SECP256K1
 from shardvault.errors import DecryptionError, InvalidEncoding, InvalidParameters
-from shardvault.protocols.cggmp.presign import Presignature, PresignaturePublic
+from shardvault.protocols.cggmp.presignature import Presignature, PresignaturePublic
 from shardvault.protocols.cggmp.presignature_codec import (
     presignature_from_bytes,
     presignature_to_bytes,

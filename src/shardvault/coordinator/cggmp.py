@@ -16,7 +16,7 @@ pools, one-round signing and key refresh.
   of the set for its partial signature (each durably consumes its presignature
   first), check every partial signature and the result (``cggmp.sign.combine``),
   return ``r || s || recid``.
-* **Refresh**: all signers run ``CggmpRefresh``; the new shares are swapped in only
+* **Refresh**: all signers run ``KeyRefresh``; the new shares are swapped in only
   when every signer finished with the same public shares, and the old ones are
   erased only after every signer has committed (otherwise rolled back).
 """

@@ -5,7 +5,8 @@
 Chinese remainder theorem (two half-size exponentiations mod ``p^2`` and
 ``q^2``); it can also encrypt with CRT. Exponentiations whose exponent depends
 on the secret primes go through ``gmpy2.powmod_sec`` (SECURITY.md item 21);
-``r^N`` has the public exponent ``N`` and uses ``gmpy2.powmod``.
+``r^N`` has the public exponent ``N`` and uses ``gmpy2.powmod``. Nonces and keys
+are drawn from an ``rng`` argument (default: the OS CSPRNG, :data:`OS_RNG`).
 
 Sizes: any distinct odd primes make a working key (tests use small ones);
 protocol use requires ``check_modulus_size(n)`` (>= 3072 bits, SECURITY.md item
@@ -14,11 +15,11 @@ protocol use requires ``check_modulus_size(n)`` (>= 3072 bits, SECURITY.md item
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 
 import gmpy2
 
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.safeprimes import generate_safe_primes
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
@@ -63,10 +64,10 @@ def powmod_sec(base: int, exp: int, mod: int) -> int:
     return int(gmpy2.powmod_sec(b, exp, mod))
 
 
-def sample_unit(n: int) -> int:
-    """A uniform element of ``Z_n^*`` from :mod:`secrets`."""
+def sample_unit(n: int, rng: Rng = OS_RNG) -> int:
+    """A uniform element of ``Z_n^*``, drawn from ``rng``."""
     while True:
-        r = secrets.randbelow(n)
+        r = rng.randbelow(n)
         if r > 0 and gmpy2.gcd(r, n) == 1:
             return r
 
@@ -160,24 +161,24 @@ class PaillierPublicKey:
         if not self.is_valid_ciphertext(c):
             raise InvalidEncoding("Paillier ciphertext must be in Z_{N^2}^*")
 
-    def sample_nonce(self) -> int:
-        return sample_unit(self._n)
+    def sample_nonce(self, rng: Rng = OS_RNG) -> int:
+        return sample_unit(self._n, rng)
 
-    def encrypt(self, m: int, r: int | None = None) -> int:
-        """``Enc(m; r)``; a fresh nonce from :mod:`secrets` when ``r`` is None.
+    def encrypt(self, m: int, r: int | None = None, *, rng: Rng = OS_RNG) -> int:
+        """``Enc(m; r)``; a fresh nonce from ``rng`` when ``r`` is None.
 
         ``m`` may be negative (``-N < m < N``); it is encrypted as ``m mod N``.
         """
         if r is None:
-            return self.encrypt_with_nonce(m)[0]
+            return self.encrypt_with_nonce(m, rng=rng)[0]
         mm = self._plaintext(m)
         rr = self._nonce(r)
         return int((1 + mm * self._n) * gmpy2.powmod(rr, self._n, self._n2) % self._n2)
 
-    def encrypt_with_nonce(self, m: int) -> tuple[int, int]:
-        """``(Enc(m; r), r)`` with a fresh nonce ``r``."""
+    def encrypt_with_nonce(self, m: int, *, rng: Rng = OS_RNG) -> tuple[int, int]:
+        """``(Enc(m; r), r)`` with a fresh nonce ``r`` from ``rng``."""
         mm = self._plaintext(m)
-        r = self.sample_nonce()
+        r = self.sample_nonce(rng)
         c = (1 + mm * self._n) * gmpy2.powmod(r, self._n, self._n2) % self._n2
         return int(c), r
 
@@ -205,10 +206,10 @@ class PaillierPublicKey:
         """``Enc(-m)`` from ``Enc(m)``."""
         return self.mul(c, -1)
 
-    def rerandomize(self, c: int) -> int:
-        """Same plaintext, fresh nonce."""
+    def rerandomize(self, c: int, *, rng: Rng = OS_RNG) -> int:
+        """Same plaintext, fresh nonce from ``rng``."""
         self.validate_ciphertext(c)
-        r = self.sample_nonce()
+        r = self.sample_nonce(rng)
         return int(c * gmpy2.powmod(r, self._n, self._n2) % self._n2)
 
 
@@ -309,17 +310,17 @@ class PaillierSecretKey:
         m = self.decrypt(c)
         return m - self.n if m > self.n // 2 else m
 
-    def encrypt(self, m: int, r: int | None = None) -> int:
+    def encrypt(self, m: int, r: int | None = None, *, rng: Rng = OS_RNG) -> int:
         """Same result as the public key's ``encrypt``, computed with CRT."""
         if r is None:
-            return self.encrypt_with_nonce(m)[0]
+            return self.encrypt_with_nonce(m, rng=rng)[0]
         pk = self._pk
         return self._encrypt(pk._plaintext(m), pk._nonce(r))
 
-    def encrypt_with_nonce(self, m: int) -> tuple[int, int]:
+    def encrypt_with_nonce(self, m: int, *, rng: Rng = OS_RNG) -> tuple[int, int]:
         pk = self._pk
         mm = pk._plaintext(m)
-        r = pk.sample_nonce()
+        r = pk.sample_nonce(rng)
         return self._encrypt(mm, r), r
 
     def _encrypt(self, m: int, r: int) -> int:
@@ -362,14 +363,15 @@ def generate_keypair(
     *,
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
+    rng: Rng = OS_RNG,
 ) -> tuple[PaillierPublicKey, PaillierSecretKey]:
     """A key whose ``N`` (exactly ``bits`` bits) is the product of two distinct safe primes.
 
-    ``workers`` and ``progress`` are passed to
+    ``workers``, ``progress`` and ``rng`` are passed to
     :func:`shardvault.crypto.safeprimes.generate_safe_primes`.
     """
     if not isinstance(bits, int) or bits % 2 or bits < 64:
         raise InvalidParameters("Paillier modulus size must be an even number of bits >= 64")
-    p, q = generate_safe_primes(2, bits // 2, workers=workers, progress=progress)
+    p, q = generate_safe_primes(2, bits // 2, workers=workers, progress=progress, rng=rng)
     # The safe-prime generator already proved both primes; skip the re-check.
     return keypair_from_primes(p, q, check_primes=False)

@@ -13,7 +13,6 @@ In CGGMP24 each party's ring-Pedersen modulus is its own Paillier modulus, so
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 import gmpy2
@@ -25,6 +24,7 @@ from shardvault.crypto.paillier import (
     powmod_sec,
     sample_unit,
 )
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.safeprimes import is_safe_prime
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
@@ -141,13 +141,16 @@ class RingPedersenSecret:
         return crt_powmod_sec(base, exp, self._p, self._q, self._p_inv_q)
 
 
-def generate_ring_pedersen(p: int, q: int, *, check_safe: bool = True) -> RingPedersenSecret:
-    """Parameters over ``N̂ = p q`` from two distinct safe primes.
+def generate_ring_pedersen(
+    p: int, q: int, *, check_safe: bool = True, rng: Rng = OS_RNG
+) -> RingPedersenSecret:
+    """Parameters over ``N̂ = p q`` from two distinct safe primes (CGGMP24 Fig. 7,
+    round 1: the ring-Pedersen part of the aux info).
 
     ``t = tau^2`` for a uniform ``tau`` in ``Z_N̂^*`` (so ``t`` is a uniform
     quadratic residue, a generator of ``QR_N̂`` with overwhelming probability),
-    ``lambda`` uniform in ``Z_phi(N̂)``, ``s = t^lambda`` (``powmod_sec``). Randomness
-    from :mod:`secrets`.
+    ``lambda`` uniform in ``Z_phi(N̂)``, ``s = t^lambda`` (``powmod_sec``); ``tau`` and
+    ``lambda`` are drawn from ``rng``.
     """
     if p == q:
         raise InvalidParameters("ring-Pedersen primes must be distinct")
@@ -157,18 +160,18 @@ def generate_ring_pedersen(p: int, q: int, *, check_safe: bool = True) -> RingPe
     phi = (p - 1) * (q - 1)
     p_inv_q = int(gmpy2.invert(p, q))
     while True:
-        tau = sample_unit(n)
+        tau = sample_unit(n, rng)
         t = tau * tau % n
-        lam = secrets.randbelow(phi)
+        lam = rng.randbelow(phi)
         s = crt_powmod_sec(t, lam, p, q, p_inv_q)
         if t not in (1, n - 1) and s not in (1, n - 1):
             break
     return RingPedersenSecret(p, q, lam, RingPedersenParams(n, s, t))
 
 
-def ring_pedersen_from_paillier(sk: PaillierSecretKey) -> RingPedersenSecret:
+def ring_pedersen_from_paillier(sk: PaillierSecretKey, *, rng: Rng = OS_RNG) -> RingPedersenSecret:
     """Ring-Pedersen parameters on a Paillier key's own modulus (CGGMP24 aux info).
 
     The key must come from safe primes (checked).
     """
-    return generate_ring_pedersen(sk.p, sk.q, check_safe=True)
+    return generate_ring_pedersen(sk.p, sk.q, check_safe=True, rng=rng)

@@ -5,7 +5,7 @@ Blum prime (``p = 3 mod 4``), which is what Π_mod needs.
 
 Search (one "window" at a time):
 
-1. Draw a random ``(bits - 1)``-bit ``q0`` from :mod:`secrets` with its two top
+1. Draw a random ``(bits - 1)``-bit ``q0`` from the ``rng`` argument with its two top
    bits set (so ``p`` has its two top bits set and the product of two such
    primes has exactly ``2 * bits`` bits), adjusted to ``q0 = 5 mod 6`` (the only
    class where neither ``q`` nor ``2q + 1`` is divisible by 2 or 3).
@@ -19,21 +19,23 @@ Search (one "window" at a time):
    Miller-Rabin rounds), an explicit strong BPSW test on ``q``, and a
    Pocklington certificate for ``p`` given ``q``.
 
-Only the starting point is random, and it comes from :mod:`secrets` (never from
-gmpy2's own generator). Scanning forward from a random start slightly favours
-primes after long prime-free gaps; this is the standard incremental search
+Only the starting point is random, and it comes from ``rng`` (default: the OS
+CSPRNG, :data:`~shardvault.crypto.rng.OS_RNG`; never gmpy2's own generator).
+Scanning forward from a random start slightly favours primes after long
+prime-free gaps; this is the standard incremental search
 (OpenSSL, GMP's ``next_prime``) and is not a concern for factoring hardness.
 
 ``generate_safe_primes`` runs the same search in several processes
 (``concurrent.futures.ProcessPoolExecutor``), each task scanning a few windows
-so that cancellation is prompt; the issue needs two 1536-bit primes per party.
+so that cancellation is prompt; the starting points are drawn in the calling
+process and handed to the tasks, so the workers draw no randomness of their own.
+Aux info needs two 1536-bit primes per party.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import secrets
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from functools import lru_cache
@@ -41,6 +43,7 @@ from multiprocessing.context import BaseContext
 
 import gmpy2
 
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.errors import InvalidParameters
 
 __all__ = [
@@ -86,17 +89,16 @@ def _check_bits(bits: int) -> None:
         raise InvalidParameters(f"safe primes need at least {MIN_BITS} bits")
 
 
-def _random_start(bits: int) -> int:
+def _random_start(bits: int, rng: Rng) -> int:
     """A random (bits-1)-bit q0 = 5 mod 6 with its two top bits set."""
     qbits = bits - 1
-    q0 = secrets.randbits(qbits) | (3 << (qbits - 2))
+    q0 = rng.randbits(qbits) | (3 << (qbits - 2))
     return q0 - (q0 % 6) + 5
 
 
-def _search_window(bits: int) -> tuple[int | None, int]:
-    """Scan one sieve window. Returns (safe prime or None, candidates tested)."""
+def _search_window(bits: int, q0: int) -> tuple[int | None, int]:
+    """Scan one sieve window from ``q0``. Returns (safe prime or None, candidates tested)."""
     qbits = bits - 1
-    q0 = _random_start(bits)
     window = WINDOW
     # Only sieve with primes below the candidates themselves (matters for tiny sizes).
     limit = 1 << (qbits - 2)
@@ -128,19 +130,22 @@ def _search_window(bits: int) -> tuple[int | None, int]:
     return None, tested
 
 
-def _search_task(bits: int, windows: int) -> tuple[int | None, int]:
-    """Process-pool task: scan up to ``windows`` windows."""
+def _search_task(bits: int, starts: tuple[int, ...]) -> tuple[int | None, int]:
+    """Process-pool task: scan the windows starting at ``starts``."""
     total = 0
-    for _ in range(windows):
-        found, tested = _search_window(bits)
+    for q0 in starts:
+        found, tested = _search_window(bits, q0)
         total += tested
         if found is not None:
             return found, total
     return None, total
 
 
-def generate_safe_prime(bits: int, *, progress: Callable[[int], None] | None = None) -> int:
-    """A random ``bits``-bit safe prime ``p = 2q + 1`` (two top bits set).
+def generate_safe_prime(
+    bits: int, *, progress: Callable[[int], None] | None = None, rng: Rng = OS_RNG
+) -> int:
+    """A random ``bits``-bit safe prime ``p = 2q + 1`` (two top bits set), each window's
+    starting point drawn from ``rng``.
 
     ``progress``, if given, is called after each sieve window with the total
     number of candidates tested so far; :func:`expected_candidates` gives the
@@ -149,7 +154,7 @@ def generate_safe_prime(bits: int, *, progress: Callable[[int], None] | None = N
     _check_bits(bits)
     total = 0
     while True:
-        found, tested = _search_window(bits)
+        found, tested = _search_window(bits, _random_start(bits, rng))
         total += tested
         if progress is not None:
             progress(total)
@@ -164,6 +169,7 @@ def generate_safe_primes(
     workers: int | None = None,
     progress: Callable[[int], None] | None = None,
     mp_context: BaseContext | None = None,
+    rng: Rng = OS_RNG,
 ) -> list[int]:
     """``count`` distinct random ``bits``-bit safe primes, searched in parallel.
 
@@ -172,7 +178,8 @@ def generate_safe_primes(
     candidates tested by all workers so far. ``mp_context`` is passed to the
     ``ProcessPoolExecutor`` (default: the platform's start method, ``fork`` on
     Linux); a multi-threaded server should pass
-    ``multiprocessing.get_context("forkserver")``.
+    ``multiprocessing.get_context("forkserver")``. Every window's starting point is
+    drawn from ``rng`` in this process.
     """
     _check_bits(bits)
     if count < 1:
@@ -191,7 +198,7 @@ def generate_safe_primes(
                 if progress is not None:
                     progress(_before + n)
 
-            p = generate_safe_prime(bits, progress=track)
+            p = generate_safe_prime(bits, progress=track, rng=rng)
             tested_before += last[0]
             if p not in found:
                 found.append(p)
@@ -200,10 +207,13 @@ def generate_safe_primes(
     total = 0
     _sieve_table()  # computed once here; forked workers inherit it
     pool = ProcessPoolExecutor(max_workers=n_workers, mp_context=mp_context)
+
+    def submit() -> Future[tuple[int | None, int]]:
+        starts = tuple(_random_start(bits, rng) for _ in range(_WINDOWS_PER_TASK))
+        return pool.submit(_search_task, bits, starts)
+
     try:
-        pending: set[Future[tuple[int | None, int]]] = {
-            pool.submit(_search_task, bits, _WINDOWS_PER_TASK) for _ in range(n_workers)
-        }
+        pending: set[Future[tuple[int | None, int]]] = {submit() for _ in range(n_workers)}
         while len(found) < count:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in done:
@@ -212,7 +222,7 @@ def generate_safe_primes(
                 if prime is not None and prime not in found and len(found) < count:
                     found.append(prime)
                 if len(found) < count:
-                    pending.add(pool.submit(_search_task, bits, _WINDOWS_PER_TASK))
+                    pending.add(submit())
             if progress is not None:
                 progress(total)
     finally:

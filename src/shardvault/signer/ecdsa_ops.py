@@ -23,13 +23,14 @@ import json
 from typing import Any
 
 from shardvault.errors import Conflict, Forbidden, InvalidParameters, NotFound
-from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGen
+from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGeneration
 from shardvault.protocols.cggmp.binding import NO_DERIVATION, presignature_binding
-from shardvault.protocols.cggmp.keygen import CggmpKeygen
+from shardvault.protocols.cggmp.keygen import KeyGeneration
 from shardvault.protocols.cggmp.keyshare import KeyShare
-from shardvault.protocols.cggmp.presign import Presign, Presignature
+from shardvault.protocols.cggmp.presign import Presigning
+from shardvault.protocols.cggmp.presignature import Presignature
 from shardvault.protocols.cggmp.presignature_codec import public_to_bytes
-from shardvault.protocols.cggmp.refresh import CggmpRefresh
+from shardvault.protocols.cggmp.refresh import KeyRefresh
 from shardvault.protocols.cggmp.sign import sign_share
 from shardvault.protocols.registry import ECDSA_PROTOCOL
 from shardvault.signer.context import Operation, SignerContext, hex_arg
@@ -85,7 +86,7 @@ class EcdsaHandlers:
             raise InvalidParameters("aux info runs among all signers, in signer-id order")
         primes = ctx.ecdsa.primes()
         sid = hex_arg(body["sessionId"])
-        machine = AuxInfoGen(sid, parties.me, len(ids), ctx.store, primes=primes)
+        machine = AuxInfoGeneration(sid, parties.me, len(ids), ctx.store, primes=primes)
 
         def finish(aux: AuxInfo) -> dict[str, Any]:
             return {"auxDigest": ctx.ecdsa.put_pending(aux, ids).hex()}
@@ -105,7 +106,7 @@ class EcdsaHandlers:
         ids = parties.signer_ids
         ctx.ecdsa.aux(ids)  # keys exist only once the group's aux info does
         sid = hex_arg(body["sessionId"])
-        machine = CggmpKeygen(sid, parties.me, int(body["minSigners"]), len(ids), ctx.store)
+        machine = KeyGeneration(sid, parties.me, int(body["minSigners"]), len(ids), ctx.store)
 
         def finish(share: KeyShare) -> dict[str, Any]:
             ctx.store.put_share(key_id, ECDSA_PROTOCOL, _CURVE, share_to_record(share, ids))
@@ -137,7 +138,7 @@ class EcdsaHandlers:
         aux = ctx.ecdsa.aux(sorted(key_signers))
         binding = presignature_binding(key_id, share.public_key.encode(), indices, NO_DERIVATION)
         sid = hex_arg(body["sessionId"])
-        machine = Presign(sid, parties.me, indices, share, aux, ctx.store)
+        machine = Presigning(sid, parties.me, indices, share, aux, ctx.store)
 
         def finish(presig: Presignature) -> dict[str, Any]:
             presig_id = ctx.ecdsa.pool.add(key_id, binding, presig, presig_id=sid.hex())
@@ -195,7 +196,7 @@ class EcdsaHandlers:
         if parties.indices != sorted(share.public_shares):
             raise InvalidParameters("a refresh needs every signer of the key")
         sid = hex_arg(body["sessionId"])
-        machine = CggmpRefresh(sid, share, ctx.store)
+        machine = KeyRefresh(sid, share, ctx.store)
 
         def finish(new: KeyShare) -> dict[str, Any]:
             payload = json.dumps(

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 
 from shardvault.errors import DecryptionError, InvalidEncoding, InvalidParameters
-from shardvault.protocols.cggmp.presign import Presignature
+from shardvault.protocols.cggmp.presignature import Presignature
 from shardvault.protocols.cggmp.presignature_codec import (
     presignature_from_bytes,
     presignature_to_bytes,

@@ -9,7 +9,9 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from shardvault.protocols.cggmp.aux_info import AuxInfoGen, _Reveal, commitment
+from shardvault.crypto.zk import SecurityLevel
+from shardvault.protocols.cggmp.aux_info import AuxInfoGeneration
+from shardvault.protocols.cggmp.aux_info_messages import AuxInfoDecommitment, commitment
 from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessage, StateMachine
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "cggmp_primes.json"
@@ -65,26 +67,37 @@ def make_parties(
     n: int,
     sid: bytes | None = None,
     primes: Sequence[tuple[int, int]] | None = None,
-) -> list[AuxInfoGen]:
+) -> list[AuxInfoGeneration]:
     sid = new_sid() if sid is None else sid
     prs = list(primes) if primes is not None else [pair(i) for i in range(1, n + 1)]
     return [
-        AuxInfoGen(sid, i, n, InMemorySessionRegistry(), primes=prs[i - 1]) for i in range(1, n + 1)
+        AuxInfoGeneration(sid, i, n, InMemorySessionRegistry(), primes=prs[i - 1])
+        for i in range(1, n + 1)
     ]
 
 
-class CommittedCheater(AuxInfoGen):
+def min_bits(bits: int) -> SecurityLevel:
+    """TEST ONLY: the paper's level, accepting moduli of ``bits`` bits."""
+    return SecurityLevel(min_modulus_bits=bits)
+
+
+class CommittedCheater(AuxInfoGeneration):
     """A party that commits (round 1) to a reveal changed by ``corrupt`` and reveals
     exactly that, so only the check after the commitment can catch it."""
 
-    def __init__(self, *args: Any, corrupt: Callable[[_Reveal], _Reveal], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        corrupt: Callable[[AuxInfoDecommitment], AuxInfoDecommitment],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.messages()  # drop the honest commitment
-        bad = corrupt(self._reveal)
-        self._reveal = bad
-        self._reveals[self.me] = bad
+        bad = corrupt(self._mine)
+        self._mine = bad
+        self._commits.openings[self.me] = bad
         v = commitment(self.session_id, self.me, bad.params, bad.prm_bytes, bad.rho, bad.u)
-        self._payloads[1][self.me] = v
+        self._commits.commitments[self.me] = v
         self.send(1, None, v)
 
 

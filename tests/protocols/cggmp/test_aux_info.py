@@ -17,6 +17,7 @@ from cggmp_helpers import (
     deliver,
     flip_byte,
     make_parties,
+    min_bits,
     new_sid,
     pair,
     small_pair,
@@ -27,8 +28,9 @@ from hypothesis import strategies as st
 from shardvault.crypto.ring_pedersen import generate_ring_pedersen
 from shardvault.crypto.zk import fac, mod, prm
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError, SessionReused
-from shardvault.protocols.cggmp import AuxInfo, AuxInfoGen, AuxInfoPublic
-from shardvault.protocols.cggmp.aux_info import PROTOCOL, _Reveal, commitment
+from shardvault.protocols.cggmp import AuxInfo, AuxInfoGeneration, AuxInfoPublic
+from shardvault.protocols.cggmp.aux_info import PROTOCOL
+from shardvault.protocols.cggmp.aux_info_messages import AuxInfoDecommitment, commitment
 from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessage
 
 HASH = 32
@@ -38,7 +40,7 @@ def replace(m: ProtocolMessage, payload: bytes) -> ProtocolMessage:
     return dataclasses.replace(m, payload=payload)
 
 
-def failure(party: AuxInfoGen) -> ProtocolError:
+def failure(party: AuxInfoGeneration) -> ProtocolError:
     err = party.failed
     assert err is not None, f"party {party.me} did not abort"
     return err
@@ -48,13 +50,13 @@ def failure(party: AuxInfoGen) -> ProtocolError:
 
 
 @pytest.fixture(scope="module")
-def honest2() -> list[AuxInfoGen]:
+def honest2() -> list[AuxInfoGeneration]:
     parties = make_parties(2)
     deliver(parties)
     return parties
 
 
-def _check_agreement(parties: list[AuxInfoGen]) -> list[AuxInfo]:
+def _check_agreement(parties: list[AuxInfoGeneration]) -> list[AuxInfo]:
     results = [p.result() for p in parties]
     n = len(parties)
     encodings = {r.public.to_bytes() for r in results}
@@ -72,7 +74,7 @@ def _check_agreement(parties: list[AuxInfoGen]) -> list[AuxInfo]:
     return results
 
 
-def test_honest_two_parties_agree(honest2: list[AuxInfoGen]) -> None:
+def test_honest_two_parties_agree(honest2: list[AuxInfoGeneration]) -> None:
     results = _check_agreement(honest2)
     # The keys work: party 2 encrypts to party 1, party 1 decrypts.
     c = results[1].public.paillier(1).encrypt(123456789)
@@ -82,7 +84,7 @@ def test_honest_two_parties_agree(honest2: list[AuxInfoGen]) -> None:
     assert pow(rp.params.t, rp.lam, rp.params.n) == rp.params.s
 
 
-def test_result_repr_hides_secrets(honest2: list[AuxInfoGen]) -> None:
+def test_result_repr_hides_secrets(honest2: list[AuxInfoGeneration]) -> None:
     r = honest2[0].result()
     text = repr(r) + repr(honest2[0])
     for secret in (r.paillier_key.p, r.paillier_key.q, r.ring_pedersen.lam):
@@ -91,7 +93,7 @@ def test_result_repr_hides_secrets(honest2: list[AuxInfoGen]) -> None:
     assert "hidden" in repr(r)
 
 
-def test_public_roundtrip(honest2: list[AuxInfoGen]) -> None:
+def test_public_roundtrip(honest2: list[AuxInfoGeneration]) -> None:
     public = honest2[0].result().public
     assert AuxInfoPublic.from_bytes(public.to_bytes()) == public
 
@@ -109,25 +111,27 @@ def test_honest_three_parties_agree() -> None:
 def test_constructor_rejects_bad_parameters() -> None:
     sid = new_sid()
     with pytest.raises(InvalidParameters):
-        AuxInfoGen(sid, 1, 1, InMemorySessionRegistry(), primes=pair(1))
+        AuxInfoGeneration(sid, 1, 1, InMemorySessionRegistry(), primes=pair(1))
     with pytest.raises(InvalidParameters):
-        AuxInfoGen(sid, 3, 2, InMemorySessionRegistry(), primes=pair(1))
+        AuxInfoGeneration(sid, 3, 2, InMemorySessionRegistry(), primes=pair(1))
     # Own modulus under 3072 bits.
     with pytest.raises(InvalidParameters, match="3072"):
-        AuxInfoGen(sid, 1, 2, InMemorySessionRegistry(), primes=small_pair(1))
+        AuxInfoGeneration(sid, 1, 2, InMemorySessionRegistry(), primes=small_pair(1))
     # Not safe primes (q of a safe prime p = 2q + 1 is prime but not safe).
     p, q = small_pair(1)
     with pytest.raises(InvalidParameters, match="safe"):
-        AuxInfoGen(sid, 1, 2, InMemorySessionRegistry(), primes=(p, (q - 1) // 2), min_bits=512)
+        AuxInfoGeneration(
+            sid, 1, 2, InMemorySessionRegistry(), primes=(p, (q - 1) // 2), level=min_bits(512)
+        )
 
 
 def test_session_id_single_use_and_foreign_messages_rejected() -> None:
     registry = InMemorySessionRegistry()
     sid = new_sid()
-    a = AuxInfoGen(sid, 1, 2, registry, primes=pair(1))
+    a = AuxInfoGeneration(sid, 1, 2, registry, primes=pair(1))
     with pytest.raises(SessionReused):
-        AuxInfoGen(sid, 2, 2, registry, primes=pair(2))
-    b = AuxInfoGen(new_sid(), 2, 2, InMemorySessionRegistry(), primes=pair(2))
+        AuxInfoGeneration(sid, 2, 2, registry, primes=pair(2))
+    b = AuxInfoGeneration(new_sid(), 2, 2, InMemorySessionRegistry(), primes=pair(2))
     (msg,) = b.messages()
     with pytest.raises(ProtocolError) as exc:
         a.receive(msg)
@@ -164,16 +168,16 @@ def test_replay_from_another_session_is_blamed() -> None:
 def test_proof_from_another_session_fails_pi_prm() -> None:
     """A Π_prm made for another session id (correctly committed) does not verify."""
 
-    def corrupt(r: _Reveal) -> _Reveal:
+    def corrupt(r: AuxInfoDecommitment) -> AuxInfoDecommitment:
         rp = generate_ring_pedersen(*pair(1))
         proof = prm.prove(rp, session_id=b"another-session-0000", prover_id=1)
-        return _Reveal(rp.params, proof.to_bytes(rp.params.n), r.rho, r.u)
+        return AuxInfoDecommitment(rp.params, proof.to_bytes(rp.params.n), r.rho, r.u)
 
     sid = new_sid()
     cheater = CommittedCheater(
         sid, 1, 2, InMemorySessionRegistry(), primes=pair(1), corrupt=corrupt
     )
-    honest = AuxInfoGen(sid, 2, 2, InMemorySessionRegistry(), primes=pair(2))
+    honest = AuxInfoGeneration(sid, 2, 2, InMemorySessionRegistry(), primes=pair(2))
     deliver([cheater, honest])
     err = failure(honest)
     assert err.blame == (1,)
@@ -225,10 +229,12 @@ def test_every_failing_party_is_named() -> None:
 
 
 def test_small_modulus_refused() -> None:
-    """Party 2 runs with a 1024-bit modulus (test-only min_bits); party 1 refuses it."""
+    """Party 2 runs with a 1024-bit modulus (a test level: 1024-bit minimum); party 1 refuses it."""
     sid = new_sid()
-    honest = AuxInfoGen(sid, 1, 2, InMemorySessionRegistry(), primes=pair(1))
-    small = AuxInfoGen(sid, 2, 2, InMemorySessionRegistry(), primes=small_pair(1), min_bits=1024)
+    honest = AuxInfoGeneration(sid, 1, 2, InMemorySessionRegistry(), primes=pair(1))
+    small = AuxInfoGeneration(
+        sid, 2, 2, InMemorySessionRegistry(), primes=small_pair(1), level=min_bits(1024)
+    )
     deliver([honest, small])
     err = failure(honest)
     assert err.blame == (2,) and err.check == "aux-modulus-size"
@@ -245,7 +251,7 @@ def test_reused_modulus_refused_and_later_party_blamed() -> None:
 
 
 def test_bad_pi_prm_blamed() -> None:
-    def corrupt(r: _Reveal) -> _Reveal:
+    def corrupt(r: AuxInfoDecommitment) -> AuxInfoDecommitment:
         proof = prm.PrmProof.from_bytes(r.prm_bytes, r.params.n)
         z = list(proof.responses)
         z[5] = (z[5] + 1) % r.params.n
@@ -253,7 +259,7 @@ def test_bad_pi_prm_blamed() -> None:
         return dataclasses.replace(r, prm_bytes=bad.to_bytes(r.params.n))
 
     sid = new_sid()
-    honest = AuxInfoGen(sid, 1, 2, InMemorySessionRegistry(), primes=pair(1))
+    honest = AuxInfoGeneration(sid, 1, 2, InMemorySessionRegistry(), primes=pair(1))
     cheater = CommittedCheater(
         sid, 2, 2, InMemorySessionRegistry(), primes=pair(2), corrupt=corrupt
     )
@@ -264,7 +270,7 @@ def test_bad_pi_prm_blamed() -> None:
 
 def _round3_tamper(
     change: str,
-) -> tuple[list[AuxInfoGen], ProtocolError]:
+) -> tuple[list[AuxInfoGeneration], ProtocolError]:
     parties = make_parties(2)
     n1 = parties[0]._sk.n
     n2 = parties[1]._sk.n

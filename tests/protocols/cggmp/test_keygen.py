@@ -18,13 +18,8 @@ from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.shamir import interpolate_secret
 from shardvault.crypto.zk import sch
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError, SessionReused
-from shardvault.protocols.cggmp.keygen import (
-    PROTOCOL,
-    CggmpKeygen,
-    Decommitment,
-    commitment,
-    proof_session_id,
-)
+from shardvault.protocols.cggmp.keygen import PROTOCOL, KeyGeneration, proof_session_id
+from shardvault.protocols.cggmp.keygen_messages import Decommitment, commitment
 from shardvault.protocols.cggmp.keyshare import KeyShare
 from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessage
 
@@ -35,12 +30,12 @@ HASH = 32
 SIZES = [(t, n) for n in range(1, 6) for t in range(1, n + 1) if t <= 3]
 
 
-def make(t: int, n: int, sid: bytes | None = None) -> list[CggmpKeygen]:
+def make(t: int, n: int, sid: bytes | None = None) -> list[KeyGeneration]:
     sid = os.urandom(32) if sid is None else sid
-    return [CggmpKeygen(sid, i, t, n, InMemorySessionRegistry()) for i in range(1, n + 1)]
+    return [KeyGeneration(sid, i, t, n, InMemorySessionRegistry()) for i in range(1, n + 1)]
 
 
-def run(t: int, n: int, tamper: Any = None) -> list[CggmpKeygen]:
+def run(t: int, n: int, tamper: Any = None) -> list[KeyGeneration]:
     parties = make(t, n)
     deliver(parties, tamper)
     return parties
@@ -55,7 +50,7 @@ def add_one(encoded: bytes) -> bytes:
 
 
 def assert_blamed(
-    parties: list[CggmpKeygen], culprits: tuple[int, ...], check: str, victims: Any = None
+    parties: list[KeyGeneration], culprits: tuple[int, ...], check: str, victims: Any = None
 ) -> None:
     """Every party in ``victims`` (default: all but the culprits) aborted, blaming
     exactly ``culprits`` with ``check``."""
@@ -135,7 +130,7 @@ def test_message_shapes_and_secret_flags() -> None:
 
     parties = run(3, 5, record)
     assert all(p.failed is None for p in parties)
-    assert CggmpKeygen.broadcast_rounds == frozenset({1, 2})
+    assert KeyGeneration.broadcast_rounds == frozenset({1, 2})
     for m in seen:
         assert m.protocol == PROTOCOL
         if m.round == 3:
@@ -171,11 +166,11 @@ def test_secrets_stay_out_of_reprs() -> None:
 def test_reused_session_id_is_refused() -> None:
     registry = InMemorySessionRegistry()
     sid = os.urandom(32)
-    CggmpKeygen(sid, 1, 2, 3, registry)
+    KeyGeneration(sid, 1, 2, 3, registry)
     with pytest.raises(SessionReused) as err:
-        CggmpKeygen(sid, 1, 2, 3, registry)
+        KeyGeneration(sid, 1, 2, 3, registry)
     assert err.value.check == "session-id"
-    CggmpKeygen(os.urandom(32), 1, 2, 3, registry)  # a fresh id is fine
+    KeyGeneration(os.urandom(32), 1, 2, 3, registry)  # a fresh id is fine
 
 
 def test_message_of_another_session_is_rejected() -> None:
@@ -195,12 +190,12 @@ def test_proof_bound_to_another_session_is_blamed() -> None:
     """A Π_sch response whose challenge binds another session id (here the bare sid,
     without rid) does not verify: the prover is blamed."""
 
-    class WrongSid(CggmpKeygen):
+    class WrongSid(KeyGeneration):
         def _schnorr_response(self, fs_sid: bytes) -> sch.SchResponse:
             return super()._schnorr_response(proof_session_id(os.urandom(32), self._rid))
 
     sid = os.urandom(32)
-    parties = [CggmpKeygen(sid, i, 2, 3, InMemorySessionRegistry()) for i in (1, 3)]
+    parties = [KeyGeneration(sid, i, 2, 3, InMemorySessionRegistry()) for i in (1, 3)]
     parties.insert(1, WrongSid(sid, 2, 2, 3, InMemorySessionRegistry()))
     deliver(parties)
     assert_blamed(parties, (2,), "pi-sch: z g = A + e X")
@@ -210,9 +205,9 @@ def test_bad_parameters_are_refused() -> None:
     reg = InMemorySessionRegistry
     for me, t, n in ((0, 2, 3), (4, 2, 3), (1, 0, 3), (1, 4, 3), (1, 2, 256), (1, True, 3)):
         with pytest.raises(InvalidParameters):
-            CggmpKeygen(os.urandom(32), me, t, n, reg())
+            KeyGeneration(os.urandom(32), me, t, n, reg())
     with pytest.raises(InvalidParameters):
-        CggmpKeygen(b"short", 1, 2, 3, reg())
+        KeyGeneration(b"short", 1, 2, 3, reg())
 
 
 def test_round3_broadcast_is_refused() -> None:
@@ -331,18 +326,18 @@ def test_misreported_echo_is_blamed() -> None:
 def test_party_with_another_threshold_is_refused() -> None:
     """A party running with another threshold is caught by the size check."""
     sid = os.urandom(32)
-    parties = [CggmpKeygen(sid, i, 2, 3, InMemorySessionRegistry()) for i in (1, 2)]
-    parties.append(CggmpKeygen(sid, 3, 3, 3, InMemorySessionRegistry()))
+    parties = [KeyGeneration(sid, i, 2, 3, InMemorySessionRegistry()) for i in (1, 2)]
+    parties.append(KeyGeneration(sid, 3, 3, 3, InMemorySessionRegistry()))
     deliver(parties)
     assert_blamed(parties, (3,), "keygen-round2-decode", victims=parties[:2])
 
 
 def test_commitment_binds_threshold_and_party() -> None:
     (p,) = make(1, 1)
-    d = p._decommitments[1]
+    d = p._commits.openings[1]
     sid = p.session_id
     base = commitment(sid, 1, 1, 1, d)
-    assert base == p._round1[1]
+    assert base == p._commits.commitments[1]
     assert commitment(sid, 2, 1, 1, d) != base
     assert commitment(sid, 1, 1, 2, d) != base
     assert commitment(os.urandom(32), 1, 1, 1, d) != base

@@ -2,13 +2,13 @@
 check delta G = Delta (or sum S_j = delta X) fails, every party proves its share and
 the honest parties blame exactly the cheater. The honest path stays three rounds.
 
-White-box cheaters (subclasses of Presign) misbehave consistently, as a real
+White-box cheaters (subclasses of Presigning) misbehave consistently, as a real
 malicious party would: in-flight tampering of a round-3 broadcast is equivocation
 and is caught by the round-4 echo instead.
 
 Aux info is built ONCE for parties 1..3 (3072-bit fixture moduli, ~18 s). Most
-cases run the proofs with m = 16 repetitions (monkeypatched for speed; the proofs' own
-tests run m = 128).
+cases run the proofs with m = 16 repetitions (a test security level, for speed; the
+proofs' own tests run m = 128).
 """
 
 from __future__ import annotations
@@ -20,27 +20,21 @@ import pytest
 from cggmp_helpers import deliver, new_sid
 
 from shardvault.crypto.groups import SECP256K1
-from shardvault.crypto.zk import affgstar, dec
+from shardvault.crypto.zk import SecurityLevel
 from shardvault.errors import ProtocolError
 from shardvault.protocols.cggmp.aux_info import AuxInfo
 from shardvault.protocols.cggmp.keyshare import KeyShare, trusted_dealer_key_shares
-from shardvault.protocols.cggmp.presign import (
-    CHECK_CHI,
-    CHECK_DELTA,
-    Presign,
-    layout_round3,
-    layout_round4,
-)
+from shardvault.protocols.cggmp.presign import Presigning
+from shardvault.protocols.cggmp.presign_identification import CHECK_CHI, CHECK_DELTA
+from shardvault.protocols.cggmp.presign_messages import MsgRound3, MsgRound4
 from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessage
 
 Q = SECP256K1.order
 Tamper = Callable[[ProtocolMessage, int], ProtocolMessage | None]
 
 
-@pytest.fixture
-def fast_proofs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dec, "REPETITIONS", 16)
-    monkeypatch.setattr(affgstar, "REPETITIONS", 16)
+#: m = 16 repetitions of Π_aff-g* and Π_dec (speed); everything else as the paper.
+FAST = SecurityLevel(m=16)
 
 
 def shares_2_of_3() -> dict[int, KeyShare]:
@@ -48,7 +42,7 @@ def shares_2_of_3() -> dict[int, KeyShare]:
     return {s.index: s for s in trusted_dealer_key_shares(x, 2, 3)}
 
 
-class WrongDelta(Presign):
+class WrongDelta(Presigning):
     """Broadcasts delta_i + 1 (and believes it)."""
 
     def _round2(self, messages: dict[int, ProtocolMessage]) -> None:
@@ -57,13 +51,13 @@ class WrongDelta(Presign):
         start = len(self.signers) * 32
         bad = (self._deltas[self.me] + 1) % Q
         payload = msg.payload[:start] + bad.to_bytes(32, "big") + msg.payload[start + 32 :]
-        assert len(payload) == sum(n for _, n in layout_round3(len(self.signers)))
+        assert len(payload) == MsgRound3.encoded_length(len(self.signers))
         self._deltas[self.me] = bad
-        self._payloads[3][self.me] = payload
+        self._echo.record(3, self.me, payload)
         self._outbox[-1] = dataclasses.replace(msg, payload=payload)
 
 
-class WrongBeta(Presign):
+class WrongBeta(Presigning):
     """Sends correct, proven MtA ciphertexts to its first peer but uses beta + 1 in
     its own delta_i (``hat``: in its chi_i): every round-2 proof passes."""
 
@@ -86,17 +80,18 @@ def run(
     aux: dict[int, AuxInfo],
     signers: Sequence[int],
     cheater: int | None = None,
-    cls: type[Presign] = Presign,
+    cls: type[Presigning] = Presigning,
     tamper: Tamper | None = None,
-) -> dict[int, Presign]:
+    level: SecurityLevel = FAST,
+) -> dict[int, Presigning]:
     shares = shares_2_of_3() if len(signers) < 3 else None
     if shares is None:
         x = SECP256K1.random_scalar()
         shares = {s.index: s for s in trusted_dealer_key_shares(x, 3, 3)}
     sid = new_sid()
     parties = {
-        i: (cls if i == cheater else Presign)(
-            sid, i, signers, shares[i], aux[i], InMemorySessionRegistry()
+        i: (cls if i == cheater else Presigning)(
+            sid, i, signers, shares[i], aux[i], InMemorySessionRegistry(), level=level
         )
         for i in signers
     }
@@ -104,7 +99,7 @@ def run(
     return parties
 
 
-def failure(p: Presign) -> ProtocolError:
+def failure(p: Presigning) -> ProtocolError:
     assert p.failed is not None, f"party {p.me} did not abort (round {p.round})"
     return p.failed
 
@@ -124,7 +119,6 @@ def test_honest_path_is_three_rounds(aux3: dict[int, AuxInfo]) -> None:
         assert p._gamma == p._k == p._w == 0
 
 
-@pytest.mark.usefixtures("fast_proofs")
 def test_wrong_delta_blamed(aux3: dict[int, AuxInfo]) -> None:
     parties = run(aux3, [1, 3], cheater=3, cls=WrongDelta)
     err = failure(parties[1])
@@ -136,7 +130,6 @@ def test_wrong_delta_blamed(aux3: dict[int, AuxInfo]) -> None:
     assert failure(parties[3]).blame == ()
 
 
-@pytest.mark.usefixtures("fast_proofs")
 @pytest.mark.parametrize("cheater", [2])
 def test_wrong_mta_beta_blamed_among_three(aux3: dict[int, AuxInfo], cheater: int) -> None:
     parties = run(aux3, [1, 2, 3], cheater=cheater, cls=WrongBeta)
@@ -148,7 +141,6 @@ def test_wrong_mta_beta_blamed_among_three(aux3: dict[int, AuxInfo], cheater: in
         assert err.blame == (cheater,), err.message
 
 
-@pytest.mark.usefixtures("fast_proofs")
 def test_wrong_chi_share_blamed(aux3: dict[int, AuxInfo]) -> None:
     parties = run(aux3, [2, 3], cheater=2, cls=WrongBetaHat)
     err = failure(parties[3])
@@ -157,23 +149,17 @@ def test_wrong_chi_share_blamed(aux3: dict[int, AuxInfo]) -> None:
     assert "pi-dec" in err.message
 
 
-@pytest.mark.usefixtures("fast_proofs")
 def test_round4_misreported_ciphertext(aux3: dict[int, AuxInfo]) -> None:
     """The cheater's round-4 copy of a ciphertext it received differs from what the
     honest party sent: the honest party blames it."""
 
     def hook(m: ProtocolMessage, t: int) -> ProtocolMessage | None:
         if m.round == 4 and m.sender == 3:
+            # Flip the last byte of D_in for party 1 (D_in XOR 1, fixed width).
             moduli = {j: aux3[j].paillier_key.n for j in (1, 3)}
-            pos = 0
-            for name, size in layout_round4([1, 3], 3, moduli):
-                if name == "D_in_1":
-                    break
-                pos += size
-            pos += size - 1
-            return dataclasses.replace(
-                m, payload=m.payload[:pos] + bytes([m.payload[pos] ^ 1]) + m.payload[pos + 1 :]
-            )
+            msg = MsgRound4.decode(m.payload, sender=3, signers=[1, 3], moduli=moduli, level=FAST)
+            msg = dataclasses.replace(msg, D_in={**msg.D_in, 1: msg.D_in[1] ^ 1})
+            return dataclasses.replace(m, payload=msg.encode([1, 3], 3, moduli, FAST))
         return m
 
     parties = run(aux3, [1, 3], cheater=3, cls=WrongDelta, tamper=hook)

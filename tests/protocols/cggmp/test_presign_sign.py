@@ -20,20 +20,18 @@ import pytest
 from cggmp_helpers import deliver, new_sid
 
 from shardvault.crypto.groups import SECP256K1
+from shardvault.crypto.zk import DEFAULT_LEVEL
 from shardvault.errors import InvalidParameters, NonceReused, ProtocolError, SessionReused
 from shardvault.protocols.cggmp.aux_info import AuxInfo
 from shardvault.protocols.cggmp.keyshare import KeyShare, trusted_dealer_key_shares
-from shardvault.protocols.cggmp.presign import (
-    Presign,
-    Presignature,
-    layout_round1,
-    layout_round2,
-    layout_round3,
-)
-from shardvault.protocols.cggmp.sign import SignOnline, combine, sign_share, verify_share
+from shardvault.protocols.cggmp.presign import Presigning
+from shardvault.protocols.cggmp.presign_messages import MsgRound1, MsgRound2, MsgRound3
+from shardvault.protocols.cggmp.presignature import Presignature
+from shardvault.protocols.cggmp.sign import Signing, combine, sign_share, verify_share
 from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessage, StateMachine
 
 Q = SECP256K1.order
+LEVEL = DEFAULT_LEVEL
 Tamper = Callable[[ProtocolMessage, int], ProtocolMessage | None]
 
 
@@ -47,10 +45,10 @@ def run_presign(
     shares: dict[int, KeyShare],
     signers: Sequence[int],
     tamper: Tamper | None = None,
-) -> list[Presign]:
+) -> list[Presigning]:
     sid = new_sid()
     parties = [
-        Presign(sid, i, signers, shares[i], aux[i], InMemorySessionRegistry()) for i in signers
+        Presigning(sid, i, signers, shares[i], aux[i], InMemorySessionRegistry()) for i in signers
     ]
     deliver(parties, tamper)
     return parties
@@ -80,29 +78,64 @@ def flip(data: bytes, pos: int) -> bytes:
     return data[:pos] + bytes([data[pos] ^ 1]) + data[pos + 1 :]
 
 
-def offset(layout: list[tuple[str, int]], name: str) -> tuple[int, int]:
-    pos = 0
-    for field, size in layout:
-        if field == name:
-            return pos, size
-        pos += size
-    raise KeyError(name)
+def flip_last(value: Any) -> Any:
+    """``value`` with the last byte of its encoding flipped (bit 0): an integer XOR 1
+    (fixed-width big-endian, two's complement when signed), a proof or a message part
+    with its last field's last byte flipped."""
+    if isinstance(value, int):
+        return value ^ 1
+    last = dataclasses.fields(value)[-1].name
+    return dataclasses.replace(value, **{last: flip_last(getattr(value, last))})
+
+
+class Codec:
+    """Decode and re-encode one party's message of one presigning round."""
+
+    def __init__(self, aux: dict[int, AuxInfo], round_: int, sender: int, receiver: int) -> None:
+        self.round, self.sender = round_, sender
+        self.n_s, self.n_r = modulus(aux, sender), modulus(aux, receiver)
+
+    def decode(self, data: bytes) -> Any:
+        if self.round == 1:
+            return MsgRound1.decode(
+                data, sender=self.sender, n_sender=self.n_s, n_receiver=self.n_r, level=LEVEL
+            )
+        if self.round == 2:
+            return MsgRound2.decode(
+                data,
+                sender=self.sender,
+                count=2,
+                n_sender=self.n_s,
+                n_receiver=self.n_r,
+                level=LEVEL,
+            )
+        return MsgRound3.decode(data, sender=self.sender, count=2)
+
+    def encode(self, msg: Any) -> bytes:
+        if self.round == 3:
+            return bytes(msg.encode())
+        return bytes(msg.encode(self.n_s, self.n_r, LEVEL))
 
 
 def tamper_field(
     round_: int,
     sender: int,
-    target: int | None,
+    target: int,
     field: str,
-    layout_of: Callable[[], list[tuple[str, int]]],
+    aux: dict[int, AuxInfo],
 ) -> Tamper:
-    """Flip the last byte of ``field`` in ``sender``'s round-``round_`` message (to
-    ``target``, or every target)."""
+    """Flip the last byte of ``field`` (``"broadcast.K"`` for a field of the part) in
+    ``sender``'s round-``round_`` message to ``target``."""
 
     def hook(m: ProtocolMessage, t: int) -> ProtocolMessage | None:
-        if m.round == round_ and m.sender == sender and (target is None or t == target):
-            start, size = offset(layout_of(), field)
-            return dataclasses.replace(m, payload=flip(m.payload, start + size - 1))
+        if m.round == round_ and m.sender == sender and t == target:
+            codec = Codec(aux, round_, sender, target)
+            msg = codec.decode(m.payload)
+            *outer, name = field.split(".")
+            part = getattr(msg, outer[0]) if outer else msg
+            part = dataclasses.replace(part, **{name: flip_last(getattr(part, name))})
+            msg = dataclasses.replace(msg, **{outer[0]: part}) if outer else part
+            return dataclasses.replace(m, payload=codec.encode(msg))
         return m
 
     return hook
@@ -157,28 +190,28 @@ def test_parameters_refused(aux3: dict[int, AuxInfo]) -> None:
     _, shares = dealer(2, 3)
     sid = new_sid()
     with pytest.raises(InvalidParameters):
-        Presign(sid, 1, [1], shares[1], aux3[1], InMemorySessionRegistry())
+        Presigning(sid, 1, [1], shares[1], aux3[1], InMemorySessionRegistry())
     with pytest.raises(InvalidParameters):
-        Presign(sid, 1, [1, 2], shares[2], aux3[1], InMemorySessionRegistry())
+        Presigning(sid, 1, [1, 2], shares[2], aux3[1], InMemorySessionRegistry())
     with pytest.raises(InvalidParameters):
-        Presign(sid, 1, [1, 1], shares[1], aux3[1], InMemorySessionRegistry())
+        Presigning(sid, 1, [1, 1], shares[1], aux3[1], InMemorySessionRegistry())
     registry = InMemorySessionRegistry()
-    Presign(sid, 1, [1, 2], shares[1], aux3[1], registry)
+    Presigning(sid, 1, [1, 2], shares[1], aux3[1], registry)
     with pytest.raises(SessionReused):
-        Presign(sid, 1, [1, 2], shares[1], aux3[1], registry)
+        Presigning(sid, 1, [1, 2], shares[1], aux3[1], registry)
 
 
 # -- tampered proofs in flight: the prover is blamed, with the proof's check -------------
 
 
-def _abort(parties: list[Presign], victim: int) -> ProtocolError:
+def _abort(parties: list[Presigning], victim: int) -> ProtocolError:
     return failure(next(p for p in parties if p.me == victim))
 
 
 @pytest.mark.parametrize("field", ["psi0", "psi1"])
 def test_enc_elg_tampered(aux3: dict[int, AuxInfo], field: str) -> None:
     _, shares = dealer(2, 3)
-    hook = tamper_field(1, 3, 1, field, lambda: layout_round1(modulus(aux3, 3), modulus(aux3, 1)))
+    hook = tamper_field(1, 3, 1, field, aux3)
     err = _abort(run_presign(aux3, shares, [1, 3], hook), 1)
     assert err.blame == (3,)
     assert err.check.startswith("pi-enc-elg: "), err.check
@@ -188,9 +221,7 @@ def test_enc_elg_tampered(aux3: dict[int, AuxInfo], field: str) -> None:
 @pytest.mark.parametrize("field", ["psi", "psi_hat"])
 def test_aff_g_tampered(aux3: dict[int, AuxInfo], field: str) -> None:
     _, shares = dealer(2, 3)
-    hook = tamper_field(
-        2, 1, 3, field, lambda: layout_round2(2, modulus(aux3, 1), modulus(aux3, 3))
-    )
+    hook = tamper_field(2, 1, 3, field, aux3)
     err = _abort(run_presign(aux3, shares, [1, 3], hook), 3)
     assert err.blame == (1,)
     assert err.check == "pi-aff-g: (1+N1)^z2 w_y^N1 = B_y Y^e", err.check
@@ -199,7 +230,7 @@ def test_aff_g_tampered(aux3: dict[int, AuxInfo], field: str) -> None:
 def test_aff_g_wrong_ciphertext(aux3: dict[int, AuxInfo]) -> None:
     """D_{j,i} changed in flight: Π_aff-g fails, sender blamed."""
     _, shares = dealer(2, 3)
-    hook = tamper_field(2, 3, 1, "D", lambda: layout_round2(2, modulus(aux3, 3), modulus(aux3, 1)))
+    hook = tamper_field(2, 3, 1, "D", aux3)
     err = _abort(run_presign(aux3, shares, [1, 3], hook), 1)
     assert err.blame == (3,)
     # D enters the challenge, so the cheapest equation (the group one) fails first.
@@ -208,9 +239,7 @@ def test_aff_g_wrong_ciphertext(aux3: dict[int, AuxInfo]) -> None:
 
 def test_elog_gamma_tampered(aux3: dict[int, AuxInfo]) -> None:
     _, shares = dealer(2, 3)
-    hook = tamper_field(
-        2, 3, 1, "elog", lambda: layout_round2(2, modulus(aux3, 3), modulus(aux3, 1))
-    )
+    hook = tamper_field(2, 3, 1, "psi_elog", aux3)
     err = _abort(run_presign(aux3, shares, [1, 3], hook), 1)
     assert err.blame == (3,)
     assert err.check.startswith("pi-elog: "), err.check
@@ -218,7 +247,7 @@ def test_elog_gamma_tampered(aux3: dict[int, AuxInfo]) -> None:
 
 def test_elog_delta_tampered(aux3: dict[int, AuxInfo]) -> None:
     _, shares = dealer(2, 3)
-    hook = tamper_field(3, 1, 3, "elog", lambda: layout_round3(2))
+    hook = tamper_field(3, 1, 3, "psi_elog", aux3)
     err = _abort(run_presign(aux3, shares, [1, 3], hook), 3)
     assert err.blame == (1,)
     assert err.check.startswith("pi-elog: "), err.check
@@ -227,7 +256,7 @@ def test_elog_delta_tampered(aux3: dict[int, AuxInfo]) -> None:
 def test_round1_changed_ciphertext(aux3: dict[int, AuxInfo]) -> None:
     """K_2 changed on its way to party 3: Π_enc-elg binds K, so 3 blames 2."""
     _, shares = dealer(3, 3)
-    hook = tamper_field(1, 2, 3, "K", lambda: layout_round1(modulus(aux3, 2), modulus(aux3, 3)))
+    hook = tamper_field(1, 2, 3, "broadcast.K", aux3)
     parties = run_presign(aux3, shares, [1, 2, 3], hook)
     err3 = _abort(parties, 3)
     assert err3.blame == (2,)
@@ -237,19 +266,15 @@ def test_round1_changed_ciphertext(aux3: dict[int, AuxInfo]) -> None:
 # -- delta check and bad partial signatures --------------------------------------------
 
 
-def test_wrong_delta_share(aux3: dict[int, AuxInfo], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_delta_share(aux3: dict[int, AuxInfo]) -> None:
     """Party 3 broadcasts a wrong delta_3: the identification round (Π_dec) names it."""
-    from test_presign_identify import WrongDelta
+    from test_presign_identify import FAST, WrongDelta  # m = 16: speed; proof tests use 128
 
-    from shardvault.crypto.zk import affgstar, dec
-
-    monkeypatch.setattr(dec, "REPETITIONS", 16)  # speed; the proof tests use m = 128
-    monkeypatch.setattr(affgstar, "REPETITIONS", 16)
     _, shares = dealer(2, 3)
     sid = new_sid()
     parties = [
-        (WrongDelta if i == 3 else Presign)(
-            sid, i, [1, 3], shares[i], aux3[i], InMemorySessionRegistry()
+        (WrongDelta if i == 3 else Presigning)(
+            sid, i, [1, 3], shares[i], aux3[i], InMemorySessionRegistry(), level=FAST
         )
         for i in (1, 3)
     ]
@@ -291,7 +316,7 @@ def test_sign_online_machine(aux3: dict[int, AuxInfo]) -> None:
     presigs = [p.result() for p in run_presign(aux3, shares, [1, 2])]
     msg_hash = secrets.token_bytes(32)
     sid = new_sid()
-    signers = [SignOnline(sid, p, msg_hash, InMemorySessionRegistry()) for p in presigs]
+    signers = [Signing(sid, p, msg_hash, InMemorySessionRegistry()) for p in presigs]
     assert all(p.consumed for p in presigs)
     deliver(signers)
     sigs = {s.result() for s in signers}
@@ -300,7 +325,7 @@ def test_sign_online_machine(aux3: dict[int, AuxInfo]) -> None:
     pub = coincurve.PublicKey.from_secret(x.to_bytes(32, "big"))
     assert pub.verify(sig.to_der(), msg_hash, hasher=None)
     with pytest.raises(NonceReused):
-        SignOnline(new_sid(), presigs[0], msg_hash, InMemorySessionRegistry())
+        Signing(new_sid(), presigs[0], msg_hash, InMemorySessionRegistry())
 
 
 def test_sign_online_bad_sigma_blamed(aux3: dict[int, AuxInfo]) -> None:
@@ -308,7 +333,7 @@ def test_sign_online_bad_sigma_blamed(aux3: dict[int, AuxInfo]) -> None:
     presigs = [p.result() for p in run_presign(aux3, shares, [1, 2])]
     msg_hash = secrets.token_bytes(32)
     sid = new_sid()
-    signers = [SignOnline(sid, p, msg_hash, InMemorySessionRegistry()) for p in presigs]
+    signers = [Signing(sid, p, msg_hash, InMemorySessionRegistry()) for p in presigs]
 
     def hook(m: ProtocolMessage, t: int) -> ProtocolMessage | None:
         if m.sender == 2:

@@ -20,13 +20,8 @@ from shardvault.crypto.shamir import feldman_commit, interpolate_secret
 from shardvault.crypto.zk import sch
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError, SessionReused
 from shardvault.protocols.cggmp.keyshare import KeyShare, trusted_dealer_key_shares
-from shardvault.protocols.cggmp.refresh import (
-    PROTOCOL,
-    CggmpRefresh,
-    RefreshDecommitment,
-    commitment,
-    dealt_image,
-)
+from shardvault.protocols.cggmp.refresh import PROTOCOL, KeyRefresh, dealt_image
+from shardvault.protocols.cggmp.refresh_messages import RefreshDecommitment, commitment
 from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessage
 
 G = SECP256K1
@@ -39,12 +34,12 @@ def dealt(t: int, n: int) -> tuple[int, list[KeyShare]]:
     return x, trusted_dealer_key_shares(x, t, n)
 
 
-def make(shares: list[KeyShare], sid: bytes | None = None) -> list[CggmpRefresh]:
+def make(shares: list[KeyShare], sid: bytes | None = None) -> list[KeyRefresh]:
     sid = os.urandom(32) if sid is None else sid
-    return [CggmpRefresh(sid, s, InMemorySessionRegistry()) for s in shares]
+    return [KeyRefresh(sid, s, InMemorySessionRegistry()) for s in shares]
 
 
-def run(t: int, n: int, tamper: Any = None) -> tuple[int, list[KeyShare], list[CggmpRefresh]]:
+def run(t: int, n: int, tamper: Any = None) -> tuple[int, list[KeyShare], list[KeyRefresh]]:
     x, old = dealt(t, n)
     parties = make(old)
     deliver(parties, tamper)
@@ -59,12 +54,12 @@ def add_one(encoded: bytes) -> bytes:
     return G.encode_scalar(G.decode_scalar(encoded) + 1)
 
 
-def assert_erased(p: CggmpRefresh) -> None:
+def assert_erased(p: KeyRefresh) -> None:
     assert p._coefficients == [] and p._nonces == [] and p._own_share == 0 and p._new is None
 
 
 def assert_blamed(
-    parties: list[CggmpRefresh], culprits: tuple[int, ...], check: str, victims: Any = None
+    parties: list[KeyRefresh], culprits: tuple[int, ...], check: str, victims: Any = None
 ) -> None:
     """Every party in ``victims`` (default: all but the culprits) aborted, blaming
     exactly ``culprits`` with ``check``, sent nothing more and dropped its secrets."""
@@ -79,7 +74,7 @@ def assert_blamed(
         assert_erased(p)
 
 
-def assert_nobody_finished(parties: list[CggmpRefresh]) -> None:
+def assert_nobody_finished(parties: list[KeyRefresh]) -> None:
     assert all(p.done and p.failed is not None for p in parties)
 
 
@@ -152,7 +147,7 @@ def test_message_shapes_and_secret_flags() -> None:
 
     _, _, parties = run(3, 4, record)
     assert all(p.failed is None for p in parties)
-    assert CggmpRefresh.broadcast_rounds == frozenset({1, 2, 4})
+    assert KeyRefresh.broadcast_rounds == frozenset({1, 2, 4})
     for m in seen:
         assert m.protocol == PROTOCOL
         if m.round == 3:
@@ -201,29 +196,29 @@ def test_secrets_stay_out_of_reprs() -> None:
 def test_bad_parameters_are_refused() -> None:
     _, one = dealt(1, 3)
     with pytest.raises(InvalidParameters):
-        CggmpRefresh(os.urandom(32), one[0], InMemorySessionRegistry())
+        KeyRefresh(os.urandom(32), one[0], InMemorySessionRegistry())
     _, old = dealt(2, 3)
     with pytest.raises(InvalidParameters):
-        CggmpRefresh(b"short", old[0], InMemorySessionRegistry())
+        KeyRefresh(b"short", old[0], InMemorySessionRegistry())
     with pytest.raises(InvalidParameters):
-        CggmpRefresh(os.urandom(32), "share", InMemorySessionRegistry())  # type: ignore[arg-type]
+        KeyRefresh(os.urandom(32), "share", InMemorySessionRegistry())  # type: ignore[arg-type]
     s = old[0]
     bad = dict(s.public_shares)
     bad[2], bad[3] = bad[3], bad[2]
     inconsistent = KeyShare(s.index, s.secret, s.public_key, bad, s.threshold)
     with pytest.raises(InvalidParameters):
-        CggmpRefresh(os.urandom(32), inconsistent, InMemorySessionRegistry())
+        KeyRefresh(os.urandom(32), inconsistent, InMemorySessionRegistry())
 
 
 def test_reused_session_id_is_refused() -> None:
     _, old = dealt(2, 3)
     registry = InMemorySessionRegistry()
     sid = os.urandom(32)
-    CggmpRefresh(sid, old[0], registry)
+    KeyRefresh(sid, old[0], registry)
     with pytest.raises(SessionReused) as err:
-        CggmpRefresh(sid, old[0], registry)
+        KeyRefresh(sid, old[0], registry)
     assert err.value.check == "session-id"
-    CggmpRefresh(os.urandom(32), old[0], registry)
+    KeyRefresh(os.urandom(32), old[0], registry)
 
 
 def test_message_of_another_session_is_rejected() -> None:
@@ -252,7 +247,7 @@ def test_proof_bound_to_other_randomness_is_blamed() -> None:
     """Party 2's Π_sch challenges bind a wrong rid: every other party rejects its
     proofs, blames 2 with the proof's check, and nobody finishes."""
 
-    class WrongRid(CggmpRefresh):
+    class WrongRid(KeyRefresh):
         def _schnorr_responses(self) -> list[sch.SchResponse]:
             rid, self._rid = self._rid, os.urandom(32)
             try:
@@ -263,7 +258,7 @@ def test_proof_bound_to_other_randomness_is_blamed() -> None:
     _, old = dealt(2, 3)
     sid = os.urandom(32)
     parties = [
-        (WrongRid if s.index == 2 else CggmpRefresh)(sid, s, InMemorySessionRegistry()) for s in old
+        (WrongRid if s.index == 2 else KeyRefresh)(sid, s, InMemorySessionRegistry()) for s in old
     ]
     deliver(parties)
     assert_blamed(parties, (2,), "pi-sch: z g = A + e X")
@@ -351,7 +346,7 @@ def test_committed_zero_share_is_blamed() -> None:
     """Party 2 commits to a polynomial with f(3) = 0 (3-of-4: a_1 = -3 a_2), which
     would leave party 3's share unrefreshed by it: caught in round 2 by everyone."""
 
-    class ZeroAtThree(CggmpRefresh):
+    class ZeroAtThree(KeyRefresh):
         def __init__(self, *args: Any) -> None:
             super().__init__(*args)
             self.messages()
@@ -360,15 +355,15 @@ def test_committed_zero_share_is_blamed() -> None:
             self._mine = dataclasses.replace(
                 self._mine, feldman=tuple(feldman_commit(G, self._coefficients[1:]))
             )
-            self._decommitments[self.me] = self._mine
+            self._commits.openings[self.me] = self._mine
             v = commitment(self.session_id, self.me, self._key, self._mine)
-            self._round1[self.me] = v
+            self._commits.commitments[self.me] = v
             self.send(1, None, v)
 
     _, old = dealt(3, 4)
     sid = os.urandom(32)
     parties = [
-        (ZeroAtThree if s.index == 2 else CggmpRefresh)(sid, s, InMemorySessionRegistry())
+        (ZeroAtThree if s.index == 2 else KeyRefresh)(sid, s, InMemorySessionRegistry())
         for s in old
     ]
     deliver(parties)

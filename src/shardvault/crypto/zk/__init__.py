@@ -1,20 +1,36 @@
-"""Zero-knowledge proofs of CGGMP24 (Canetti, Gennaro, Goldfeder, Makriyannis, Peled).
+"""Zero-knowledge proofs of CGGMP24 (Canetti, Gennaro, Goldfeder, Makriyannis, Peled;
+ePrint 2021/060, 2024-10-21 revision).
 
-Implemented: Π_prm (:mod:`.prm`), Π_mod (:mod:`.mod`), Π_fac (:mod:`.fac`),
-Π_enc (:mod:`.enc`, the 2021 range proof), Π_log* (:mod:`.logstar`), Π_sch
-(:mod:`.sch`), Π_aff-g (:mod:`.affg`), Π_enc-elg (:mod:`.encelg`) and Π_elog
-(:mod:`.elog`) of the 2024 presigning, and Π_aff-g* (:mod:`.affgstar`) and Π_dec
-(:mod:`.dec`) of its identification round. Π_fac follows the 2024 revision (no sigma).
-Shared Fiat-Shamir plumbing and parameters: :mod:`.transcript`. See docs/cggmp.md.
+The proofs: Π_prm (:mod:`.prm`, Fig. 13), Π_mod (:mod:`.mod`, Fig. 12), Π_fac
+(:mod:`.fac`, Fig. 26) of aux info; Π_sch (:mod:`.sch`, Fig. 22) of key generation
+and refresh; Π_enc-elg (:mod:`.encelg`, Fig. 24), Π_aff-g (:mod:`.affg`, Fig. 25) and
+Π_elog (:mod:`.elog`, Fig. 23) of presigning; Π_aff-g* (:mod:`.affgstar`, Fig. 27)
+and Π_dec (:mod:`.dec`, Fig. 28) of its identification round; and the 2021 range
+proofs Π_enc (:mod:`.enc`) and Π_log* (:mod:`.logstar`).
+
+What they share: the security parameters (:mod:`.params`), Fiat-Shamir
+(:mod:`.transcript`), the byte codec (:mod:`.codec`), small checks and samplers
+(:mod:`.checks`) and the error (:mod:`.errors`). See docs/cggmp.md.
 """
 
-from shardvault.crypto.zk.transcript import (
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.params import (
+    DEFAULT_LEVEL,
     ELL,
     ELL_PRIME,
     EPSILON,
     ITERATIONS,
-    InvalidProof,
     Q,
+    SecurityLevel,
 )
 
-__all__ = ["ELL", "ELL_PRIME", "EPSILON", "ITERATIONS", "InvalidProof", "Q"]
+__all__ = [
+    "DEFAULT_LEVEL",
+    "ELL",
+    "ELL_PRIME",
+    "EPSILON",
+    "ITERATIONS",
+    "InvalidProof",
+    "Q",
+    "SecurityLevel",
+]

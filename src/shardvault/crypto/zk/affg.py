@@ -1,5 +1,6 @@
-"""Π_aff-g: Paillier affine operation with group commitment in range (CGGMP24, the
-Raff-g proof), against the VERIFIER's ring-Pedersen parameters ``(N̂, s, t)``.
+"""Π_aff-g: Paillier affine operation with group commitment in range (CGGMP24,
+2024-10-21 revision, Fig. 25; the Raff-g relation), against the VERIFIER's
+ring-Pedersen parameters ``(N̂, s, t)``.
 
 Statement ``(N0, N1, C, D, Y, X)`` with ``C, D`` in ``Z_N0²^*``, ``Y`` in ``Z_N1²^*``
 and ``X`` a secp256k1 point; witness ``(x, y, rho, rho_y)`` with
@@ -16,7 +17,8 @@ updated to the revised paper, reads ``Y = enc_{N_i}(y; rho_y)`` with ``N_i`` the
 prover's modulus). ``x`` and ``y`` are signed; plaintexts are taken mod ``N`` as
 in :mod:`shardvault.crypto.paillier` (``(1 + N)^y = 1 + y N mod N²`` for every
 integer ``y``). Soundness: ``|x| <= 2^(ell+eps)``, ``|y| <= 2^(ell'+eps)``.
-Parameters: ``ell = 256``, ``eps = 512``, ``ell' = 1280``, ``e`` uniform in ``+-q``.
+Parameters (``level``, by default): ``ell = 256``, ``eps = 512``, ``ell' = 1280``,
+``e`` uniform in ``+-q``.
 
 * prover samples ``alpha <- +-2^(ell+eps)``, ``beta <- +-2^(ell'+eps)``,
   ``r <- Z_N0^*``, ``r_y <- Z_N1^*``, ``gamma, delta <- +-2^(ell+eps) N̂``,
@@ -64,26 +66,23 @@ import gmpy2
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierSecretKey, powmod_sec, sample_unit
 from shardvault.crypto.ring_pedersen import RingPedersenParams
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.zk.checks import is_int as _is_int
 from shardvault.crypto.zk.checks import is_modulus as _is_modulus
 from shardvault.crypto.zk.checks import is_point as _is_point
 from shardvault.crypto.zk.checks import is_unit as _is_unit
 from shardvault.crypto.zk.checks import is_unit_sq as _is_unit_sq
-from shardvault.crypto.zk.checks import sample_pm as _sample_pm
-from shardvault.crypto.zk.transcript import (
-    ELL,
-    ELL_PRIME,
-    EPSILON,
-    ChallengeStream,
-    InvalidProof,
-    Q,
+from shardvault.crypto.zk.checks import sample_pm
+from shardvault.crypto.zk.codec import (
     Reader,
     encode_signed,
     encode_unsigned,
-    proof_transcript,
     signed_width,
     unsigned_width,
 )
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.params import DEFAULT_LEVEL, SecurityLevel
+from shardvault.crypto.zk.transcript import ChallengeStream, proof_transcript
 from shardvault.errors import InvalidEncoding, InvalidParameters, InvalidPoint
 
 __all__ = [
@@ -100,6 +99,8 @@ __all__ = [
 
 PROOF_NAME = "pi-aff-g"
 _POINT_WIDTH: Final = SECP256K1.element_size  # 33
+#: The group order (``alpha`` is redrawn when ``alpha = 0 mod q``).
+_Q: Final = SECP256K1.order
 
 #: ``(A, B_x, B_y, E, S, F, T)``: the prover's first message.
 Commitment = tuple[int, Point, int, int, int, int, int]
@@ -118,17 +119,17 @@ class Bounds:
     z34: int  # honest max |z3|, |z4|
 
     @classmethod
-    def of(cls, n_hat: int) -> Bounds:
-        gamma = n_hat << (ELL + EPSILON)
-        m = n_hat << ELL
+    def of(cls, n_hat: int, level: SecurityLevel = DEFAULT_LEVEL) -> Bounds:
+        gamma = n_hat << (level.ell + level.epsilon)
+        m = n_hat << level.ell
         return cls(
-            x=1 << ELL,
-            y=1 << ELL_PRIME,
-            z1=1 << (ELL + EPSILON),
-            z2=1 << (ELL_PRIME + EPSILON),
+            x=1 << level.ell,
+            y=1 << level.ell_prime,
+            z1=1 << (level.ell + level.epsilon),
+            z2=1 << (level.ell_prime + level.epsilon),
             gamma=gamma,
             m=m,
-            z34=gamma + Q * m,
+            z34=gamma + level.q * m,
         )
 
 
@@ -158,8 +159,10 @@ class Witness:
         return "Witness(hidden)"
 
 
-def _widths(n0: int, n1: int, n_hat: int) -> tuple[int, int, int, tuple[int, ...], int, int]:
-    b = Bounds.of(n_hat)
+def _widths(
+    n0: int, n1: int, n_hat: int, level: SecurityLevel
+) -> tuple[int, int, int, tuple[int, ...], int, int]:
+    b = Bounds.of(n_hat, level)
     zw = tuple(signed_width(v) for v in (b.z1, b.z2, b.z34, b.z34))
     return (
         unsigned_width(n0 * n0),
@@ -194,14 +197,18 @@ class AffgProof:
         return (self.A, self.B_x, self.B_y, self.E, self.S, self.F, self.T)
 
     @staticmethod
-    def encoded_length(n0: int, n1: int, n_hat: int) -> int:
-        aw, byw, ew, zw, ww, wyw = _widths(n0, n1, n_hat)
+    def encoded_length(
+        n0: int, n1: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL
+    ) -> int:
+        aw, byw, ew, zw, ww, wyw = _widths(n0, n1, n_hat, level)
         return aw + _POINT_WIDTH + byw + 4 * ew + sum(zw) + ww + wyw
 
-    def to_bytes(self, n0: int, n1: int, n_hat: int) -> bytes:
+    def to_bytes(
+        self, n0: int, n1: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL
+    ) -> bytes:
         """Fixed-width encoding for verifier modulus ``n0``, prover modulus ``n1`` and
         ring-Pedersen modulus ``n_hat``."""
-        aw, byw, ew, zw, ww, wyw = _widths(n0, n1, n_hat)
+        aw, byw, ew, zw, ww, wyw = _widths(n0, n1, n_hat, level)
         try:
             bx = SECP256K1.encode_point(self.B_x)
         except InvalidPoint:
@@ -216,9 +223,17 @@ class AffgProof:
         return b"".join(parts)
 
     @classmethod
-    def from_bytes(cls, data: bytes, n0: int, n1: int, n_hat: int) -> AffgProof:
-        aw, byw, ew, zw, ww, wyw = _widths(n0, n1, n_hat)
-        r = Reader(data, cls.encoded_length(n0, n1, n_hat), "pi-aff-g proof")
+    def from_bytes(
+        cls,
+        data: bytes,
+        n0: int,
+        n1: int,
+        n_hat: int,
+        *,
+        level: SecurityLevel = DEFAULT_LEVEL,
+    ) -> AffgProof:
+        aw, byw, ew, zw, ww, wyw = _widths(n0, n1, n_hat, level)
+        r = Reader(data, cls.encoded_length(n0, n1, n_hat, level=level), "pi-aff-g proof")
         big_a = r.unsigned(aw, n0 * n0, "A")
         try:
             b_x = SECP256K1.decode_point(r.take(_POINT_WIDTH))
@@ -240,14 +255,16 @@ def derive_challenge(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> int:
-    """The challenge ``e`` in ``[-q, q]`` for ``commitment = (A, B_x, B_y, E, S, F, T)``."""
+    """The challenge ``e`` in ``[-q, q]`` for ``commitment = (A, B_x, B_y, E, S, F, T)``
+    (Fig. 25, Fiat-Shamir)."""
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
     tr.append("curve", SECP256K1.name.encode())
-    tr.append_int("ell", ELL)
-    tr.append_int("epsilon", EPSILON)
-    tr.append_int("ell-prime", ELL_PRIME)
-    tr.append_int("q", Q)
+    tr.append_int("ell", level.ell)
+    tr.append_int("epsilon", level.epsilon)
+    tr.append_int("ell-prime", level.ell_prime)
+    tr.append_int("q", level.q)
     tr.append_int("N-hat", verifier.n)
     tr.append_int("s", verifier.s)
     tr.append_int("t", verifier.t)
@@ -263,7 +280,7 @@ def derive_challenge(
     tr.append_int("B_y", b_y)
     for label, value in zip("ESFT", (big_e, big_s, big_f, big_t), strict=True):
         tr.append_int(label, value)
-    return ChallengeStream(tr).signed(Q)
+    return ChallengeStream(tr).signed(level.q)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -343,9 +360,12 @@ def prove(
     session_id: bytes,
     prover_id: int,
     prover_key: PaillierSecretKey | None = None,
+    level: SecurityLevel = DEFAULT_LEVEL,
+    rng: Rng = OS_RNG,
 ) -> AffgProof:
     """Prove knowledge of ``(x, y, rho, rho_y)`` for ``statement`` to the verifier whose
-    ring-Pedersen parameters are ``verifier``.
+    ring-Pedersen parameters are ``verifier`` (Fig. 25, the prover; its samples drawn
+    from ``rng``).
 
     ``prover_key`` (optional) is the prover's own Paillier secret key for ``N1``; with
     it ``B_y`` is computed with CRT. Raises ``InvalidParameters`` for a malformed
@@ -364,7 +384,7 @@ def prove(
     n0, n1 = statement.n0, statement.n1
     n0sq, n1sq = n0 * n0, n1 * n1
     n_hat = verifier.n
-    b = Bounds.of(n_hat)
+    b = Bounds.of(n_hat, level)
     x, y, rho, rho_y = witness.x, witness.y, witness.rho, witness.rho_y
     if not (_is_int(x) and abs(x) <= b.x):
         raise InvalidParameters("pi-aff-g witness: x must be an integer with |x| <= 2^ell")
@@ -378,14 +398,14 @@ def prove(
         raise InvalidParameters("pi-aff-g: prover_key does not match N1")
 
     while True:
-        alpha = _sample_pm(b.z1)
-        if alpha % Q:  # B_x = alpha G must not be the identity (probability ~2^-256)
+        alpha = sample_pm(b.z1, rng)
+        if alpha % _Q:  # B_x = alpha G must not be the identity (probability ~2^-256)
             break
-    beta = _sample_pm(b.z2)
-    r = sample_unit(n0)
-    r_y = sample_unit(n1)
-    gamma, delta = _sample_pm(b.gamma), _sample_pm(b.gamma)
-    m, mu = _sample_pm(b.m), _sample_pm(b.m)
+    beta = sample_pm(b.z2, rng)
+    r = sample_unit(n0, rng)
+    r_y = sample_unit(n1, rng)
+    gamma, delta = sample_pm(b.gamma, rng), sample_pm(b.gamma, rng)
+    m, mu = sample_pm(b.m, rng), sample_pm(b.m, rng)
 
     # Secret exponents (alpha, x, y, beta, gamma, delta, m, mu) through powmod_sec; the
     # exponent N of r^N is public (as in crypto/paillier.py).
@@ -407,7 +427,7 @@ def prove(
     big_t = verifier.commit_secret(y, mu)
     commitment: Commitment = (int(big_a), b_x, int(b_y), big_e, big_s, big_f, big_t)
     e = derive_challenge(
-        statement, verifier, commitment, session_id=session_id, prover_id=prover_id
+        statement, verifier, commitment, session_id=session_id, prover_id=prover_id, level=level
     )
     return AffgProof(
         *commitment,
@@ -435,11 +455,12 @@ def verify(
     session_id: bytes,
     prover_id: int,
     verifier_key: PaillierSecretKey | None = None,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> None:
     """Raise :class:`InvalidProof` (``check="pi-aff-g: ..."``) unless ``proof`` shows
     knowledge of ``(x, y, rho, rho_y)`` for ``statement`` with ``|x| <= 2^(ell+eps)``
-    and ``|y| <= 2^(ell'+eps)``. ``verifier`` are the verifying party's OWN
-    ring-Pedersen parameters.
+    and ``|y| <= 2^(ell'+eps)`` (Fig. 25, the verifier). ``verifier`` are the
+    verifying party's OWN ring-Pedersen parameters.
 
     ``verifier_key`` (optional) is the verifier's own Paillier secret key for ``N0``;
     with it the ``N0²`` equation, and the ring-Pedersen equations when ``N̂ = N0`` (as
@@ -458,7 +479,7 @@ def verify(
     n0, n1 = statement.n0, statement.n1
     n0sq, n1sq = n0 * n0, n1 * n1
     n_hat = verifier.n
-    b = Bounds.of(n_hat)
+    b = Bounds.of(n_hat, level)
 
     if not _is_unit_sq(proof.A, n0, n0sq):
         raise _fail("A range", "A is not in Z_N0²^*")
@@ -483,7 +504,12 @@ def verify(
         raise _fail("z2 range", "z2 is outside +-2^(ell'+eps)")
 
     e = derive_challenge(
-        statement, verifier, proof.commitment, session_id=session_id, prover_id=prover_id
+        statement,
+        verifier,
+        proof.commitment,
+        session_id=session_id,
+        prover_id=prover_id,
+        level=level,
     )
     z1, z2 = proof.z1, proof.z2
 

@@ -14,7 +14,7 @@ parallel repetitions with binary challenges instead (an extractor gets ``x`` and
 ``y`` from the answers to ``e = 0`` and ``e = 1``). Soundness: ``|x| <= 2^(ell+eps+1)``,
 ``|y| <= 2^(ell'+eps+1)``, error ``2^-m``.
 
-Per repetition ``k`` (``m = 128``):
+Per repetition ``k`` (``m = level.m``, 128 by default):
 
 * prover samples ``alpha <- +-2^(ell+eps)`` (redrawn if ``alpha = 0 mod q``),
   ``beta <- +-2^(ell'+eps)``, ``r <- Z_N0^*``, ``s <- Z_N1^*`` and sends
@@ -52,33 +52,28 @@ import gmpy2
 
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierSecretKey, powmod_sec, sample_unit
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.zk.affg import Statement, Witness
 from shardvault.crypto.zk.checks import is_int as _is_int
 from shardvault.crypto.zk.checks import is_modulus as _is_modulus
 from shardvault.crypto.zk.checks import is_point as _is_point
 from shardvault.crypto.zk.checks import is_unit as _is_unit
 from shardvault.crypto.zk.checks import is_unit_sq as _is_unit_sq
-from shardvault.crypto.zk.checks import sample_pm as _sample_pm
-from shardvault.crypto.zk.transcript import (
-    ELL,
-    ELL_PRIME,
-    EPSILON,
-    ITERATIONS,
-    ChallengeStream,
-    InvalidProof,
-    Q,
+from shardvault.crypto.zk.checks import sample_pm
+from shardvault.crypto.zk.codec import (
     Reader,
     encode_signed,
     encode_unsigned,
-    proof_transcript,
     signed_width,
     unsigned_width,
 )
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.params import DEFAULT_LEVEL, SecurityLevel
+from shardvault.crypto.zk.transcript import ChallengeStream, proof_transcript
 from shardvault.errors import InvalidEncoding, InvalidParameters, InvalidPoint
 
 __all__ = [
     "PROOF_NAME",
-    "REPETITIONS",
     "AffgStarProof",
     "Statement",
     "Witness",
@@ -89,11 +84,19 @@ __all__ = [
 
 PROOF_NAME = "pi-aff-g-star"
 _CHECK = "pi-aff-g*"
-#: m, the number of parallel repetitions (binary challenges). Read at call time.
-REPETITIONS: int = ITERATIONS
 _PT: Final = SECP256K1.element_size
-_Z_BOUND: Final = 1 << (ELL + EPSILON)
-_ZP_BOUND: Final = 1 << (ELL_PRIME + EPSILON)
+#: The group order (``alpha`` is redrawn when ``alpha = 0 mod q``).
+_Q: Final = SECP256K1.order
+
+
+def _z_bound(level: SecurityLevel) -> int:
+    """``2^(ell+eps)``: ``alpha`` and the ``z`` range."""
+    return 1 << (level.ell + level.epsilon)
+
+
+def _zp_bound(level: SecurityLevel) -> int:
+    """``2^(ell'+eps)``: ``beta`` and the ``z'`` range."""
+    return 1 << (level.ell_prime + level.epsilon)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,12 +112,12 @@ class Round:
     lam: int
 
 
-def _widths(n0: int, n1: int) -> tuple[int, int, int, int, int, int]:
+def _widths(n0: int, n1: int, level: SecurityLevel) -> tuple[int, int, int, int, int, int]:
     return (
         unsigned_width(n0 * n0),
         unsigned_width(n1 * n1),
-        signed_width(_Z_BOUND),
-        signed_width(_ZP_BOUND),
+        signed_width(_z_bound(level)),
+        signed_width(_zp_bound(level)),
         unsigned_width(n0),
         unsigned_width(n1),
     )
@@ -127,13 +130,13 @@ class AffgStarProof:
     rounds: tuple[Round, ...]
 
     @staticmethod
-    def encoded_length(n0: int, n1: int) -> int:
-        aw, bw, zw, zpw, ww, lw = _widths(n0, n1)
-        return REPETITIONS * (aw + _PT + bw + zw + zpw + ww + lw)
+    def encoded_length(n0: int, n1: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> int:
+        aw, bw, zw, zpw, ww, lw = _widths(n0, n1, level)
+        return level.m * (aw + _PT + bw + zw + zpw + ww + lw)
 
-    def to_bytes(self, n0: int, n1: int) -> bytes:
-        aw, bw, zw, zpw, ww, lw = _widths(n0, n1)
-        if len(self.rounds) != REPETITIONS:
+    def to_bytes(self, n0: int, n1: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> bytes:
+        aw, bw, zw, zpw, ww, lw = _widths(n0, n1, level)
+        if len(self.rounds) != level.m:
             raise InvalidEncoding("pi-aff-g* proof: wrong repetition count")
         parts: list[bytes] = []
         for rd in self.rounds:
@@ -153,11 +156,13 @@ class AffgStarProof:
         return b"".join(parts)
 
     @classmethod
-    def from_bytes(cls, data: bytes, n0: int, n1: int) -> AffgStarProof:
-        aw, bw, zw, zpw, ww, lw = _widths(n0, n1)
-        r = Reader(data, cls.encoded_length(n0, n1), "pi-aff-g* proof")
+    def from_bytes(
+        cls, data: bytes, n0: int, n1: int, *, level: SecurityLevel = DEFAULT_LEVEL
+    ) -> AffgStarProof:
+        aw, bw, zw, zpw, ww, lw = _widths(n0, n1, level)
+        r = Reader(data, cls.encoded_length(n0, n1, level=level), "pi-aff-g* proof")
         rounds = []
-        for _ in range(REPETITIONS):
+        for _ in range(level.m):
             a = r.unsigned(aw, n0 * n0, "A")
             try:
                 big_r = SECP256K1.decode_point(r.take(_PT))
@@ -178,13 +183,15 @@ def derive_challenge(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> tuple[int, ...]:
-    """The ``m`` challenge bits for the first messages ``[(A, R, B), ...]``."""
+    """The ``m`` challenge bits for the first messages ``[(A, R, B), ...]`` (Fig. 27,
+    Fiat-Shamir)."""
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
     tr.append("curve", SECP256K1.name.encode())
-    tr.append_int("ell", ELL)
-    tr.append_int("epsilon", EPSILON)
-    tr.append_int("ell-prime", ELL_PRIME)
+    tr.append_int("ell", level.ell)
+    tr.append_int("epsilon", level.epsilon)
+    tr.append_int("ell-prime", level.ell_prime)
     tr.append_int("m", len(commitments))
     tr.append_int("N0", statement.n0)
     tr.append_int("N1", statement.n1)
@@ -235,21 +242,23 @@ def prove(
     session_id: bytes,
     prover_id: int,
     prover_key: PaillierSecretKey | None = None,
+    level: SecurityLevel = DEFAULT_LEVEL,
+    rng: Rng = OS_RNG,
 ) -> AffgStarProof:
-    """Prove knowledge of ``(x, y, rho, rho_y)`` for ``statement`` (publicly
-    verifiable: no verifier parameters). ``prover_key`` (optional) is the prover's
-    secret key for ``N1`` (CRT for ``B``). ``InvalidParameters`` for a malformed
-    statement or witness ranges; a witness that does not match ``D``/``Y``/``X``
-    gives a proof that fails verification."""
+    """Prove knowledge of ``(x, y, rho, rho_y)`` for ``statement`` (Fig. 27, the
+    prover; publicly verifiable: no verifier parameters; samples drawn from ``rng``).
+    ``prover_key`` (optional) is the prover's secret key for ``N1`` (CRT for ``B``).
+    ``InvalidParameters`` for a malformed statement or witness ranges; a witness that
+    does not match ``D``/``Y``/``X`` gives a proof that fails verification."""
     bad = _check_statement(statement)
     if bad is not None:
         raise InvalidParameters(f"pi-aff-g* statement: {bad} check fails")
     n0, n1 = statement.n0, statement.n1
     n0sq, n1sq = n0 * n0, n1 * n1
     x, y, rho, rho_y = witness.x, witness.y, witness.rho, witness.rho_y
-    if not (_is_int(x) and abs(x) <= 1 << ELL):
+    if not (_is_int(x) and abs(x) <= 1 << level.ell):
         raise InvalidParameters("pi-aff-g* witness: x must be an integer with |x| <= 2^ell")
-    if not (_is_int(y) and abs(y) <= 1 << ELL_PRIME):
+    if not (_is_int(y) and abs(y) <= 1 << level.ell_prime):
         raise InvalidParameters("pi-aff-g* witness: y must be an integer with |y| <= 2^ell'")
     if not _is_unit(rho, n0):
         raise InvalidParameters("pi-aff-g* witness: rho must be in Z_N0^*")
@@ -258,16 +267,16 @@ def prove(
     if prover_key is not None and prover_key.n != n1:
         raise InvalidParameters("pi-aff-g*: prover_key does not match N1")
 
-    m = REPETITIONS
+    z_bound, zp_bound = _z_bound(level), _zp_bound(level)
     eph: list[tuple[int, int, int, int]] = []
     commitments: list[tuple[int, Point, int]] = []
-    for _ in range(m):
+    for _ in range(level.m):
         while True:
-            alpha = _sample_pm(_Z_BOUND)
-            if alpha % Q:
+            alpha = sample_pm(z_bound, rng)
+            if alpha % _Q:
                 break
-        beta = _sample_pm(_ZP_BOUND)
-        r, s = sample_unit(n0), sample_unit(n1)
+        beta = sample_pm(zp_bound, rng)
+        r, s = sample_unit(n0, rng), sample_unit(n1, rng)
         # alpha, beta secret: C^alpha through powmod_sec; (1 + N)^beta = 1 + beta N.
         big_a = (
             powmod_sec(statement.C, alpha, n0sq)
@@ -282,7 +291,9 @@ def prove(
             big_b = (1 + beta * n1) % n1sq * int(gmpy2.powmod(s, n1, n1sq)) % n1sq
         eph.append((alpha, beta, r, s))
         commitments.append((int(big_a), SECP256K1.mul_base(alpha), int(big_b)))
-    e = derive_challenge(statement, commitments, session_id=session_id, prover_id=prover_id)
+    e = derive_challenge(
+        statement, commitments, session_id=session_id, prover_id=prover_id, level=level
+    )
     rounds = []
     for (alpha, beta, r, s), (big_a, big_r, big_b), bit in zip(eph, commitments, e, strict=True):
         rounds.append(
@@ -313,10 +324,12 @@ def verify(
     session_id: bytes,
     prover_id: int,
     verifier_key: PaillierSecretKey | None = None,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> None:
     """Raise :class:`InvalidProof` (``check="pi-aff-g*: ..."``) unless ``proof`` is
-    valid for ``statement``. ``verifier_key`` (optional): the secret key of ``N0``
-    when the verifier owns it (CRT for ``w^N0``); same outcome, faster."""
+    valid for ``statement`` (Fig. 27, the verifier: exactly ``level.m`` repetitions).
+    ``verifier_key`` (optional): the secret key of ``N0`` when the verifier owns it
+    (CRT for ``w^N0``); same outcome, faster."""
     if verifier_key is not None and verifier_key.n != statement.n0:
         raise InvalidParameters("pi-aff-g*: verifier_key does not match N0")
     bad = _check_statement(statement)
@@ -325,8 +338,9 @@ def verify(
     n0, n1 = statement.n0, statement.n1
     n0sq, n1sq = n0 * n0, n1 * n1
     rounds = proof.rounds
-    if len(rounds) != REPETITIONS:
-        raise _fail("repetition count", f"expected {REPETITIONS} repetitions")
+    if len(rounds) != level.m:
+        raise _fail("repetition count", f"expected {level.m} repetitions")
+    z_bound, zp_bound = _z_bound(level), _zp_bound(level)
     for k, rd in enumerate(rounds):
         if not _is_unit_sq(rd.A, n0):
             raise _fail("A range", f"A_{k} is not in Z_N0²^*")
@@ -338,15 +352,16 @@ def verify(
             raise _fail("w range", f"w_{k} is not in Z_N0^*")
         if not _is_unit(rd.lam, n1):
             raise _fail("lam range", f"lam_{k} is not in Z_N1^*")
-        if not _is_int(rd.z) or abs(rd.z) > _Z_BOUND:
+        if not _is_int(rd.z) or abs(rd.z) > z_bound:
             raise _fail("z range", f"z_{k} is outside +-2^(ell+eps)")
-        if not _is_int(rd.z_prime) or abs(rd.z_prime) > _ZP_BOUND:
+        if not _is_int(rd.z_prime) or abs(rd.z_prime) > zp_bound:
             raise _fail("z' range", f"z'_{k} is outside +-2^(ell'+eps)")
     e = derive_challenge(
         statement,
         [(rd.A, rd.R, rd.B) for rd in rounds],
         session_id=session_id,
         prover_id=prover_id,
+        level=level,
     )
     for k, (rd, bit) in enumerate(zip(rounds, e, strict=True)):
         rhs = rd.R + statement.X if bit else rd.R

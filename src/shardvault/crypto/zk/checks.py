@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import secrets
 from typing import TypeGuard
 
 import gmpy2
 
 from shardvault.crypto.groups import SECP256K1, Point
+from shardvault.crypto.rng import Rng
 from shardvault.errors import InvalidPoint
 
 __all__ = ["is_int", "is_modulus", "is_point", "is_unit", "is_unit_sq", "sample_pm"]
 
 
-def sample_pm(bound: int) -> int:
-    """Uniform in ``[-bound, bound]`` from :mod:`secrets`."""
-    return secrets.randbelow(2 * bound + 1) - bound
+def sample_pm(bound: int, rng: Rng) -> int:
+    """Uniform in ``[-bound, bound]``, drawn from ``rng``."""
+    return rng.randbelow(2 * bound + 1) - bound
 
 
 def is_int(v: object) -> TypeGuard[int]:

@@ -1,5 +1,5 @@
 """Π_dec: Paillier special decryption in the exponent (CGGMP24, 2024-10-21 revision,
-Fig. 28), used by the presigning identification round. Setup-less (binary
+Section A.6, Fig. 28), used by the presigning identification round. Setup-less (binary
 challenges, ``m`` repetitions) so that one broadcast proof convinces every party.
 
 Statement ``(N, K, D, X, S, h, n)``; witness ``(x, y, rho)`` with
@@ -17,7 +17,7 @@ bound is widened by ``eps + 1 + ceil(log2 n)`` bits, as synedrion does (PAPER.md
 "Range of delta_i"). ``N`` must exceed ``2^(ybits+eps+2)`` for the statement to be
 meaningful (3072-bit moduli: ``ybits + eps <= 2313`` for 255 signers).
 
-Per repetition (``m = 128``):
+Per repetition (``m = level.m``, 128 by default):
 
 * prover samples ``alpha <- +-2^(ell+eps)``, ``beta <- +-2^(ybits+eps)`` (each
   redrawn if ``= 0 mod q``), ``r <- Z_N^*`` and sends
@@ -48,32 +48,27 @@ import gmpy2
 
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierSecretKey, powmod_sec, sample_unit
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.zk.checks import is_int as _is_int
 from shardvault.crypto.zk.checks import is_modulus as _is_modulus
 from shardvault.crypto.zk.checks import is_point as _is_point
 from shardvault.crypto.zk.checks import is_unit as _is_unit
 from shardvault.crypto.zk.checks import is_unit_sq as _is_unit_sq
-from shardvault.crypto.zk.checks import sample_pm as _sample_pm
-from shardvault.crypto.zk.transcript import (
-    ELL,
-    ELL_PRIME,
-    EPSILON,
-    ITERATIONS,
-    ChallengeStream,
-    InvalidProof,
-    Q,
+from shardvault.crypto.zk.checks import sample_pm
+from shardvault.crypto.zk.codec import (
     Reader,
     encode_signed,
     encode_unsigned,
-    proof_transcript,
     signed_width,
     unsigned_width,
 )
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.params import DEFAULT_LEVEL, SecurityLevel
+from shardvault.crypto.zk.transcript import ChallengeStream, proof_transcript
 from shardvault.errors import InvalidEncoding, InvalidParameters, InvalidPoint
 
 __all__ = [
     "PROOF_NAME",
-    "REPETITIONS",
     "DecProof",
     "Statement",
     "Witness",
@@ -85,17 +80,22 @@ __all__ = [
 
 PROOF_NAME = "pi-dec"
 #: m, the number of parallel repetitions (binary challenges). Read at call time.
-REPETITIONS: int = ITERATIONS
 _PT: Final = SECP256K1.element_size
-_Z_BOUND: Final = 1 << (ELL + EPSILON)
+#: The group order (``alpha``, ``beta`` are redrawn when they are 0 mod q).
+_Q: Final = SECP256K1.order
 _MAX_PARTIES: Final = 1 << 16
 
 
-def y_bits(parties: int) -> int:
+def _z_bound(level: SecurityLevel) -> int:
+    """``2^(ell+eps)``: ``alpha`` and the ``z`` range."""
+    return 1 << (level.ell + level.epsilon)
+
+
+def y_bits(parties: int, level: SecurityLevel = DEFAULT_LEVEL) -> int:
     """``ell' + eps + 1 + ceil(log2 parties)``: the bit bound of the witness ``y``."""
     if not _is_int(parties) or not 2 <= parties <= _MAX_PARTIES:
         raise InvalidParameters("pi-dec: the number of parties must be in 2..65536")
-    return ELL_PRIME + EPSILON + 1 + (parties - 1).bit_length()
+    return level.ell_prime + level.epsilon + 1 + (parties - 1).bit_length()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,11 +136,11 @@ class Round:
     nu: int
 
 
-def _widths(n: int, parties: int) -> tuple[int, int, int, int]:
+def _widths(n: int, parties: int, level: SecurityLevel) -> tuple[int, int, int, int]:
     return (
         unsigned_width(n * n),
-        signed_width(_Z_BOUND),
-        signed_width(1 << (y_bits(parties) + EPSILON)),
+        signed_width(_z_bound(level)),
+        signed_width(1 << (y_bits(parties, level) + level.epsilon)),
         unsigned_width(n),
     )
 
@@ -152,13 +152,13 @@ class DecProof:
     rounds: tuple[Round, ...]
 
     @staticmethod
-    def encoded_length(n: int, parties: int) -> int:
-        aw, zw, ww, nw = _widths(n, parties)
-        return REPETITIONS * (aw + 2 * _PT + zw + ww + nw)
+    def encoded_length(n: int, parties: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> int:
+        aw, zw, ww, nw = _widths(n, parties, level)
+        return level.m * (aw + 2 * _PT + zw + ww + nw)
 
-    def to_bytes(self, n: int, parties: int) -> bytes:
-        aw, zw, ww, nw = _widths(n, parties)
-        if len(self.rounds) != REPETITIONS:
+    def to_bytes(self, n: int, parties: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> bytes:
+        aw, zw, ww, nw = _widths(n, parties, level)
+        if len(self.rounds) != level.m:
             raise InvalidEncoding("pi-dec proof: wrong repetition count")
         parts: list[bytes] = []
         for rd in self.rounds:
@@ -177,11 +177,13 @@ class DecProof:
         return b"".join(parts)
 
     @classmethod
-    def from_bytes(cls, data: bytes, n: int, parties: int) -> DecProof:
-        aw, zw, ww, nw = _widths(n, parties)
-        r = Reader(data, cls.encoded_length(n, parties), "pi-dec proof")
+    def from_bytes(
+        cls, data: bytes, n: int, parties: int, *, level: SecurityLevel = DEFAULT_LEVEL
+    ) -> DecProof:
+        aw, zw, ww, nw = _widths(n, parties, level)
+        r = Reader(data, cls.encoded_length(n, parties, level=level), "pi-dec proof")
         rounds = []
-        for _ in range(REPETITIONS):
+        for _ in range(level.m):
             a = r.unsigned(aw, n * n, "A")
             try:
                 b = SECP256K1.decode_point(r.take(_PT))
@@ -201,13 +203,15 @@ def derive_challenge(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> tuple[int, ...]:
-    """The ``m`` challenge bits for the first messages ``[(A, B, C), ...]``."""
+    """The ``m`` challenge bits for the first messages ``[(A, B, C), ...]`` (Fig. 28,
+    Fiat-Shamir)."""
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
     tr.append("curve", SECP256K1.name.encode())
-    tr.append_int("ell", ELL)
-    tr.append_int("epsilon", EPSILON)
-    tr.append_int("ell-prime", ELL_PRIME)
+    tr.append_int("ell", level.ell)
+    tr.append_int("epsilon", level.epsilon)
+    tr.append_int("ell-prime", level.ell_prime)
     tr.append_int("parties", statement.parties)
     tr.append_int("m", len(commitments))
     tr.append_int("N", statement.n)
@@ -253,9 +257,12 @@ def prove(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
+    rng: Rng = OS_RNG,
 ) -> DecProof:
-    """Prove knowledge of ``(x, y, rho)`` for ``statement``; ``key`` is the prover's
-    own Paillier secret key for ``N`` (CRT for ``A``). ``InvalidParameters`` for a
+    """Prove knowledge of ``(x, y, rho)`` for ``statement`` (Fig. 28, the prover;
+    samples drawn from ``rng``); ``key`` is the prover's own Paillier secret key for
+    ``N`` (CRT for ``A``). ``InvalidParameters`` for a
     malformed statement, a key for another modulus or witness ranges; a witness that
     does not match the statement gives a proof that fails verification."""
     bad = _check_statement(statement)
@@ -265,9 +272,9 @@ def prove(
     if key.n != n:
         raise InvalidParameters("pi-dec: key does not match N")
     n2 = n * n
-    ybits = y_bits(statement.parties)
+    ybits = y_bits(statement.parties, level)
     x, y, rho = witness.x, witness.y, witness.rho
-    if not (_is_int(x) and abs(x) <= 1 << ELL):
+    if not (_is_int(x) and abs(x) <= 1 << level.ell):
         raise InvalidParameters("pi-dec witness: x must be an integer with |x| <= 2^ell")
     if not (_is_int(y) and abs(y) <= 1 << ybits):
         raise InvalidParameters("pi-dec witness: y is outside +-2^(ell'+eps+1+log n)")
@@ -275,19 +282,20 @@ def prove(
         raise InvalidParameters("pi-dec witness: rho must be in Z_N^*")
 
     k_inv = int(gmpy2.invert(statement.K, n2))
-    w_bound = 1 << (ybits + EPSILON)
+    w_bound = 1 << (ybits + level.epsilon)
+    z_bound = _z_bound(level)
     eph: list[tuple[int, int, int]] = []
     commitments: list[tuple[int, Point, Point]] = []
-    for _ in range(REPETITIONS):
+    for _ in range(level.m):
         while True:
-            alpha = _sample_pm(_Z_BOUND)
-            if alpha % Q:
+            alpha = sample_pm(z_bound, rng)
+            if alpha % _Q:
                 break
         while True:
-            beta = _sample_pm(w_bound)
-            if beta % Q:
+            beta = sample_pm(w_bound, rng)
+            if beta % _Q:
                 break
-        r = sample_unit(n)
+        r = sample_unit(n, rng)
         # K^-alpha with alpha secret: powmod_sec on K^-1 (the sign of alpha is not
         # hidden, as elsewhere); enc(beta; r) by CRT.
         k_part = powmod_sec(k_inv, alpha, n2) if alpha > 0 else powmod_sec(statement.K, -alpha, n2)
@@ -296,7 +304,9 @@ def prove(
         commitments.append(
             (int(big_a), SECP256K1.mul(statement.h, beta), SECP256K1.mul_base(alpha))
         )
-    e = derive_challenge(statement, commitments, session_id=session_id, prover_id=prover_id)
+    e = derive_challenge(
+        statement, commitments, session_id=session_id, prover_id=prover_id, level=level
+    )
     rounds = []
     for (alpha, beta, r), (big_a, big_b, big_c), bit in zip(eph, commitments, e, strict=True):
         rounds.append(
@@ -319,18 +329,26 @@ def _fail(check: str, message: str) -> InvalidProof:
     return InvalidProof(f"Π_dec rejected: {message}", check=f"{PROOF_NAME}: {check}")
 
 
-def verify(statement: Statement, proof: DecProof, *, session_id: bytes, prover_id: int) -> None:
+def verify(
+    statement: Statement,
+    proof: DecProof,
+    *,
+    session_id: bytes,
+    prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
+) -> None:
     """Raise :class:`InvalidProof` (``check="pi-dec: ..."``) unless ``proof`` is valid
-    for ``statement``."""
+    for ``statement`` (Fig. 28, the verifier: exactly ``level.m`` repetitions)."""
     bad = _check_statement(statement)
     if bad is not None:
         raise _fail(bad, f"statement fails the {bad} check")
     n = statement.n
     n2 = n * n
-    w_bound = 1 << (y_bits(statement.parties) + EPSILON)
+    w_bound = 1 << (y_bits(statement.parties, level) + level.epsilon)
+    z_bound = _z_bound(level)
     rounds = proof.rounds
-    if len(rounds) != REPETITIONS:
-        raise _fail("repetition count", f"expected {REPETITIONS} repetitions")
+    if len(rounds) != level.m:
+        raise _fail("repetition count", f"expected {level.m} repetitions")
     for k, rd in enumerate(rounds):
         if not _is_unit_sq(rd.A, n):
             raise _fail("A range", f"A_{k} is not in Z_N²^*")
@@ -340,7 +358,7 @@ def verify(statement: Statement, proof: DecProof, *, session_id: bytes, prover_i
             raise _fail("C point", f"C_{k} is not a valid secp256k1 point")
         if not _is_unit(rd.nu, n):
             raise _fail("nu range", f"nu_{k} is not in Z_N^*")
-        if not _is_int(rd.z) or abs(rd.z) > _Z_BOUND:
+        if not _is_int(rd.z) or abs(rd.z) > z_bound:
             raise _fail("z range", f"z_{k} is outside +-2^(ell+eps)")
         if not _is_int(rd.w) or abs(rd.w) > w_bound:
             raise _fail("w range", f"w_{k} is outside +-2^(ybits+eps)")
@@ -349,6 +367,7 @@ def verify(statement: Statement, proof: DecProof, *, session_id: bytes, prover_i
         [(rd.A, rd.B, rd.C) for rd in rounds],
         session_id=session_id,
         prover_id=prover_id,
+        level=level,
     )
     for k, (rd, bit) in enumerate(zip(rounds, e, strict=True)):
         rhs = rd.C + statement.X if bit else rd.C

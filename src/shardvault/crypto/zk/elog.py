@@ -1,5 +1,5 @@
-"""Π_elog: discrete log with El-Gamal commitment (CGGMP, ePrint 2021/060 as revised
-in 2024, Appendix A.1; the Relog relation), over secp256k1. Pure group proof: no
+"""Π_elog: discrete log with El-Gamal commitment (CGGMP24, 2024-10-21 revision,
+Section A.1, Fig. 23; the Relog relation), over secp256k1. Pure group proof: no
 Paillier modulus, no ring-Pedersen parameters, no range.
 
 Statement ``(L, M, X, Y, h)``; witness ``(y, lambda)`` in ``F_q`` with
@@ -41,18 +41,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shardvault.crypto.groups import SECP256K1, Point
-from shardvault.crypto.zk.transcript import (
-    ChallengeStream,
-    InvalidProof,
-    Q,
-    Reader,
-    proof_transcript,
-)
+from shardvault.crypto.rng import OS_RNG, Rng
+from shardvault.crypto.zk.codec import Reader
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.transcript import ChallengeStream, proof_transcript
 from shardvault.errors import InvalidEncoding, InvalidParameters, InvalidPoint
 
 __all__ = ["PROOF_NAME", "ElogProof", "derive_challenge", "prove", "verify"]
 
 PROOF_NAME = "pi-elog"
+
+#: The group order: challenges and responses are scalars.
+Q = SECP256K1.order
 
 _POINT_SIZE = SECP256K1.element_size
 _SCALAR_SIZE = SECP256K1.scalar_size
@@ -114,7 +114,7 @@ def derive_challenge(
     prover_id: int,
 ) -> int:
     """The challenge ``e`` in ``[0, q)`` for statement ``(L, M, X, Y, h)`` and
-    ``commitment = (A, N, B)``."""
+    ``commitment = (A, N, B)`` (Fig. 23, Fiat-Shamir)."""
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
     tr.append_int("q", Q)
     tr.append("curve", SECP256K1.name.encode())
@@ -163,9 +163,10 @@ def prove(
     h: Point,
     session_id: bytes,
     prover_id: int,
+    rng: Rng = OS_RNG,
 ) -> ElogProof:
     """Prove knowledge of ``y, lam`` with ``L = lam G``, ``M = y G + lam X`` and
-    ``Y = y h``.
+    ``Y = y h`` (Fig. 23, the prover; ``alpha`` and ``m`` drawn from ``rng``).
 
     Raises ``InvalidParameters`` for unusable inputs (invalid points, ``y`` or
     ``lam`` outside ``[1, q)``, a witness that does not match the statement);
@@ -184,8 +185,8 @@ def prove(
     if SECP256K1.mul(base, y) != big_y:
         raise InvalidParameters("Y is not y h")
     while True:
-        alpha = SECP256K1.random_scalar()  # secrets, nonzero
-        m = SECP256K1.random_scalar()
+        alpha = SECP256K1.random_scalar(rng)  # nonzero
+        m = SECP256K1.random_scalar(rng)
         big_n = SECP256K1.add(SECP256K1.mul_base(m), SECP256K1.mul(big_x, alpha))
         if not big_n.is_identity():
             break
@@ -221,7 +222,7 @@ def verify(
 ) -> None:
     """Raise :class:`InvalidProof` (``check="pi-elog: ..."``) unless ``proof`` shows
     knowledge of ``y, lambda`` with ``L = lambda G``, ``M = y G + lambda X`` and
-    ``Y = y h``."""
+    ``Y = y h`` (Fig. 23, the verifier)."""
     st = _statement(L, M, X, Y, h)
     if isinstance(st, str):
         raise _fail(st, f"{st} is not a valid secp256k1 point other than the identity")

@@ -4,8 +4,8 @@ numbering; the Renc relation), against the VERIFIER's ring-Pedersen parameters
 
 Statement ``(N0, K)``; witness ``(k, rho)`` with ``K = enc_N0(k; rho)`` and
 ``|k| <= 2^ell``. Soundness: ``K`` encrypts some ``k`` with ``|k| <= 2^(ell+eps)``
-(the slack ``eps``). Parameters: ``ell = 256``, ``eps = 512``, challenge ``e``
-uniform in ``+-q`` (q = secp256k1 order).
+(the slack ``eps``). Parameters (``level``, by default): ``ell = 256``,
+``eps = 512``, challenge ``e`` uniform in ``+-q`` (q = secp256k1 order).
 
 (The 2024 revision's presigning replaces Π_enc by Π_enc-elg, which adds an
 El-Gamal commitment to ``k``; this module is the plain Paillier range proof, which
@@ -53,20 +53,18 @@ from shardvault.crypto.paillier import (
     sample_unit,
 )
 from shardvault.crypto.ring_pedersen import RingPedersenParams
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.zk.checks import is_unit, sample_pm
-from shardvault.crypto.zk.transcript import (
-    ELL,
-    EPSILON,
-    ChallengeStream,
-    InvalidProof,
-    Q,
+from shardvault.crypto.zk.codec import (
     Reader,
     encode_signed,
     encode_unsigned,
-    proof_transcript,
     signed_width,
     unsigned_width,
 )
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.params import DEFAULT_LEVEL, SecurityLevel
+from shardvault.crypto.zk.transcript import ChallengeStream, proof_transcript
 from shardvault.errors import InvalidParameters
 
 __all__ = [
@@ -75,6 +73,7 @@ __all__ = [
     "Bounds",
     "EncProof",
     "derive_challenge",
+    "min_n0",
     "paillier_encrypt",
     "prove",
     "verify",
@@ -82,9 +81,15 @@ __all__ = [
 
 PROOF_NAME = "pi-enc"
 
-#: Smallest statement modulus N0 accepted (exclusive): 2^(ell+eps+1). Below it the
-#: range +-2^(ell+eps) wraps around Z_N0 and the proof is meaningless.
-MIN_N0 = 1 << (ELL + EPSILON + 1)
+
+def min_n0(level: SecurityLevel = DEFAULT_LEVEL) -> int:
+    """Smallest statement modulus N0 accepted (exclusive): 2^(ell+eps+1). Below it the
+    range +-2^(ell+eps) wraps around Z_N0 and the proof is meaningless."""
+    return 1 << (level.ell + level.epsilon + 1)
+
+
+#: :func:`min_n0` at the default level.
+MIN_N0 = min_n0()
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +102,16 @@ class Bounds:
     z3: int  # honest max |z3| = gamma + q mu
 
     @classmethod
-    def of(cls, n_hat: int) -> Bounds:
-        mu = n_hat << ELL
-        gamma = n_hat << (ELL + EPSILON)
-        return cls(z1=1 << (ELL + EPSILON), mu=mu, gamma=gamma, z3=gamma + Q * mu)
+    def of(cls, n_hat: int, level: SecurityLevel = DEFAULT_LEVEL) -> Bounds:
+        le = level.ell + level.epsilon
+        mu = n_hat << level.ell
+        gamma = n_hat << le
+        return cls(z1=1 << le, mu=mu, gamma=gamma, z3=gamma + level.q * mu)
 
 
-def _widths(n0: int, n_hat: int) -> tuple[int, int, int, int, int]:
+def _widths(n0: int, n_hat: int, level: SecurityLevel) -> tuple[int, int, int, int, int]:
     """Bytes of (S/C, A, z2, z1, z3)."""
-    b = Bounds.of(n_hat)
+    b = Bounds.of(n_hat, level)
     return (
         unsigned_width(n_hat),
         unsigned_width(n0 * n0),
@@ -127,13 +133,13 @@ class EncProof:
     z3: int
 
     @staticmethod
-    def encoded_length(n0: int, n_hat: int) -> int:
-        rw, aw, zw, z1w, z3w = _widths(n0, n_hat)
+    def encoded_length(n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> int:
+        rw, aw, zw, z1w, z3w = _widths(n0, n_hat, level)
         return 2 * rw + aw + zw + z1w + z3w
 
-    def to_bytes(self, n0: int, n_hat: int) -> bytes:
+    def to_bytes(self, n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> bytes:
         """Fixed-width encoding for statement modulus ``n0`` and verifier modulus ``n_hat``."""
-        rw, aw, zw, z1w, z3w = _widths(n0, n_hat)
+        rw, aw, zw, z1w, z3w = _widths(n0, n_hat, level)
         return b"".join(
             (
                 encode_unsigned(self.S, rw),
@@ -146,9 +152,11 @@ class EncProof:
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes, n0: int, n_hat: int) -> EncProof:
-        rw, aw, zw, z1w, z3w = _widths(n0, n_hat)
-        r = Reader(data, cls.encoded_length(n0, n_hat), "pi-enc proof")
+    def from_bytes(
+        cls, data: bytes, n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL
+    ) -> EncProof:
+        rw, aw, zw, z1w, z3w = _widths(n0, n_hat, level)
+        r = Reader(data, cls.encoded_length(n0, n_hat, level=level), "pi-enc proof")
         big_s = r.unsigned(rw, n_hat, "S")
         big_c = r.unsigned(rw, n_hat, "C")
         big_a = r.unsigned(aw, n0 * n0, "A")
@@ -167,13 +175,14 @@ def derive_challenge(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> int:
     """The challenge ``e`` in ``[-q, q]`` for statement ``(n0, ciphertext)`` and
-    ``commitment = (S, A, C)``."""
+    ``commitment = (S, A, C)`` (Fig. 14, Fiat-Shamir)."""
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
-    tr.append_int("ell", ELL)
-    tr.append_int("epsilon", EPSILON)
-    tr.append_int("q", Q)
+    tr.append_int("ell", level.ell)
+    tr.append_int("epsilon", level.epsilon)
+    tr.append_int("q", level.q)
     tr.append_int("N-hat", verifier.n)
     tr.append_int("s", verifier.s)
     tr.append_int("t", verifier.t)
@@ -181,7 +190,7 @@ def derive_challenge(
     tr.append_int("K", ciphertext)
     for label, value in zip("SAC", commitment, strict=True):
         tr.append_int(label, value)
-    return ChallengeStream(tr).signed(Q)
+    return ChallengeStream(tr).signed(level.q)
 
 
 # -- helpers shared with Π_log* ---------------------------------------------------------------
@@ -193,11 +202,11 @@ def paillier_encrypt(key: PaillierPublicKey | PaillierSecretKey, m: int, r: int)
     return key.encrypt(m % key.n, r)
 
 
-def check_statement_key(n0: int) -> str | None:
+def check_statement_key(n0: int, level: SecurityLevel = DEFAULT_LEVEL) -> str | None:
     """Why ``n0`` is not an acceptable statement modulus, or None."""
     if not isinstance(n0, int) or isinstance(n0, bool) or n0 % 2 == 0:
         return "N0 must be an odd integer"
-    if n0 <= MIN_N0:
+    if n0 <= min_n0(level):
         return "N0 must exceed 2^(ell+eps+1)"
     return None
 
@@ -208,20 +217,21 @@ def check_witness(
     ciphertext: int,
     plaintext: int,
     nonce: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> None:
     """Prover-side input checks (``InvalidParameters``; messages never name secrets)."""
     try:
         verifier.validate()
     except InvalidParameters as exc:
         raise InvalidParameters(f"verifier ring-Pedersen parameters: {exc.message}") from None
-    problem = check_statement_key(key.n)
+    problem = check_statement_key(key.n, level)
     if problem is not None:
         raise InvalidParameters(problem)
     if not as_public_key(key).is_valid_ciphertext(ciphertext):
         raise InvalidParameters("ciphertext must be in Z_{N0^2}^*")
     if not isinstance(plaintext, int) or isinstance(plaintext, bool):
         raise InvalidParameters("plaintext must be an integer")
-    if abs(plaintext) > 1 << ELL:
+    if abs(plaintext) > 1 << level.ell:
         raise InvalidParameters("plaintext is outside +-2^ell")
     if not is_unit(nonce, key.n):
         raise InvalidParameters("nonce must be in Z_N0^*")
@@ -248,24 +258,27 @@ def prove(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
+    rng: Rng = OS_RNG,
 ) -> EncProof:
     """Prove that ``ciphertext = enc(plaintext; nonce)`` under ``key`` with
     ``|plaintext| <= 2^ell``, for a verifier whose ring-Pedersen parameters are
-    ``verifier``. A secret key makes the prover use CRT encryption.
+    ``verifier`` (2021 revision, Fig. 14, the prover). A secret key makes the prover
+    use CRT encryption; the samples are drawn from ``rng``.
 
     Raises ``InvalidParameters`` for unusable inputs (the plaintext outside
     ``+-2^ell`` included). The ciphertext is not re-derived from the witness (that
     would cost an encryption): a mismatched witness gives a proof that fails
     verification.
     """
-    check_witness(key, verifier, ciphertext, plaintext, nonce)
+    check_witness(key, verifier, ciphertext, plaintext, nonce, level)
     n0 = key.n
     n_hat = verifier.n
-    b = Bounds.of(n_hat)
-    alpha = sample_pm(b.z1)
-    mu = sample_pm(b.mu)
-    r = sample_unit(n0)
-    gamma = sample_pm(b.gamma)
+    b = Bounds.of(n_hat, level)
+    alpha = sample_pm(b.z1, rng)
+    mu = sample_pm(b.mu, rng)
+    r = sample_unit(n0, rng)
+    gamma = sample_pm(b.gamma, rng)
     big_s = verifier.commit_secret(plaintext, mu)
     big_a = paillier_encrypt(key, alpha, r)
     big_c = verifier.commit_secret(alpha, gamma)
@@ -276,6 +289,7 @@ def prove(
         (big_s, big_a, big_c),
         session_id=session_id,
         prover_id=prover_id,
+        level=level,
     )
     return EncProof(
         S=big_s,
@@ -299,9 +313,11 @@ def verify(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> None:
     """Raise :class:`InvalidProof` (``check="pi-enc: ..."``) unless ``proof`` shows that
-    ``ciphertext`` encrypts, under ``key``, a plaintext in ``+-2^(ell+eps)``.
+    ``ciphertext`` encrypts, under ``key``, a plaintext in ``+-2^(ell+eps)`` (2021
+    revision, Fig. 14, the verifier).
     ``verifier`` are the verifying party's OWN ring-Pedersen parameters."""
     try:
         verifier.validate()
@@ -309,7 +325,7 @@ def verify(
         raise _fail("parameters", exc.message) from None
     if not isinstance(key, PaillierPublicKey):
         raise _fail("N0", "N0 must be a Paillier public key")
-    problem = check_statement_key(key.n)
+    problem = check_statement_key(key.n, level)
     if problem is not None:
         raise _fail("N0", problem)
     n0, n0_sq = key.n, key.n_squared
@@ -324,7 +340,7 @@ def verify(
         raise _fail("C range", "C is not in Z_N̂^*")
     if not is_unit(proof.z2, n0):
         raise _fail("z2 range", "z2 is not in Z_N0^*")
-    b = Bounds.of(n_hat)
+    b = Bounds.of(n_hat, level)
     if not isinstance(proof.z3, int) or abs(proof.z3) > b.z3:
         raise _fail("z3 size", "|z3| exceeds its honest bound")
     # The paper's range check: z1 in +-2^(ell+eps).
@@ -337,6 +353,7 @@ def verify(
         (proof.S, proof.A, proof.C),
         session_id=session_id,
         prover_id=prover_id,
+        level=level,
     )
     # Cheaper equation first (mod N̂, ~15 ms at 3072 bits; the N0^2 one is ~30 ms).
     lhs2 = verifier.commit(proof.z1, proof.z3)

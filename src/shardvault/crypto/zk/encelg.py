@@ -1,5 +1,5 @@
-"""Π_enc-elg: Paillier encryption in range with El-Gamal commitment (CGGMP, ePrint
-2021/060 as revised in 2024, Appendix A.2; the Renc-elg relation), over secp256k1,
+"""Π_enc-elg: Paillier encryption in range with El-Gamal commitment (CGGMP24,
+2024-10-21 revision, Section A.2, Fig. 24; the Renc-elg relation), over secp256k1,
 against the VERIFIER's ring-Pedersen parameters ``(N̂, s, t)``. The 2024
 presigning's replacement for Π_enc.
 
@@ -7,8 +7,8 @@ Statement ``(N0, C, A, B, X)``; witness ``(x, rho, b)`` with ``C = enc_N0(x; rho
 ``|x| <= 2^ell``, ``B = b G`` and ``X = b A + x G`` (``G`` the generator); with
 ``A = a G`` that is ``X = (a b + x) G``. ``a`` itself is not needed by the prover
 (``A`` enters only as a public base). Soundness: ``C`` encrypts some ``x`` with
-``|x| <= 2^(ell+eps)`` and ``X - x G = b A`` with ``b = log_G B``. Parameters:
-``ell = 256``, ``eps = 512``, challenge ``e`` uniform in ``+-q``.
+``|x| <= 2^(ell+eps)`` and ``X - x G = b A`` with ``b = log_G B``. Parameters
+(``level``, by default): ``ell = 256``, ``eps = 512``, challenge ``e`` uniform in ``+-q``.
 
 * prover samples ``alpha <- +-2^(ell+eps)``, ``mu <- +-2^ell N̂``, ``r <- Z_N0^*``,
   ``beta <- F_q``, ``gamma <- +-2^(ell+eps) N̂`` and sends ``S = s^x t^mu mod N̂``,
@@ -55,7 +55,15 @@ import gmpy2
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierPublicKey, PaillierSecretKey, sample_unit
 from shardvault.crypto.ring_pedersen import RingPedersenParams
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.zk.checks import is_unit, sample_pm
+from shardvault.crypto.zk.codec import (
+    Reader,
+    encode_signed,
+    encode_unsigned,
+    signed_width,
+    unsigned_width,
+)
 from shardvault.crypto.zk.enc import (
     Bounds,
     check_statement_key,
@@ -63,19 +71,9 @@ from shardvault.crypto.zk.enc import (
     paillier_encrypt,
     response_nonce,
 )
-from shardvault.crypto.zk.transcript import (
-    ELL,
-    EPSILON,
-    ChallengeStream,
-    InvalidProof,
-    Q,
-    Reader,
-    encode_signed,
-    encode_unsigned,
-    proof_transcript,
-    signed_width,
-    unsigned_width,
-)
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.params import DEFAULT_LEVEL, SecurityLevel
+from shardvault.crypto.zk.transcript import ChallengeStream, proof_transcript
 from shardvault.errors import InvalidEncoding, InvalidParameters, InvalidPoint
 
 __all__ = ["PROOF_NAME", "Bounds", "EncElgProof", "derive_challenge", "prove", "verify"]
@@ -84,11 +82,13 @@ PROOF_NAME = "pi-enc-elg"
 
 _POINT_SIZE = SECP256K1.element_size
 _SCALAR_SIZE = SECP256K1.scalar_size
+#: The group order: ``w`` is a scalar.
+_Q = SECP256K1.order
 
 
-def _widths(n0: int, n_hat: int) -> tuple[int, int, int, int, int]:
+def _widths(n0: int, n_hat: int, level: SecurityLevel) -> tuple[int, int, int, int, int]:
     """Bytes of (S/T, D, z2, z1, z3)."""
-    b = Bounds.of(n_hat)
+    b = Bounds.of(n_hat, level)
     return (
         unsigned_width(n_hat),
         unsigned_width(n0 * n0),
@@ -99,7 +99,7 @@ def _widths(n0: int, n_hat: int) -> tuple[int, int, int, int, int]:
 
 
 def _encode_scalar(value: int) -> bytes:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < Q:
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < _Q:
         raise InvalidEncoding("pi-enc-elg proof: w must be an integer in [0, q)")
     return value.to_bytes(_SCALAR_SIZE, "big")
 
@@ -119,13 +119,13 @@ class EncElgProof:
     z3: int
 
     @staticmethod
-    def encoded_length(n0: int, n_hat: int) -> int:
-        rw, dw, zw, z1w, z3w = _widths(n0, n_hat)
+    def encoded_length(n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> int:
+        rw, dw, zw, z1w, z3w = _widths(n0, n_hat, level)
         return 2 * rw + dw + 2 * _POINT_SIZE + zw + _SCALAR_SIZE + z1w + z3w
 
-    def to_bytes(self, n0: int, n_hat: int) -> bytes:
+    def to_bytes(self, n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> bytes:
         """Fixed-width encoding for statement modulus ``n0`` and verifier modulus ``n_hat``."""
-        rw, dw, zw, z1w, z3w = _widths(n0, n_hat)
+        rw, dw, zw, z1w, z3w = _widths(n0, n_hat, level)
         return b"".join(
             (
                 encode_unsigned(self.S, rw),
@@ -141,16 +141,18 @@ class EncElgProof:
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes, n0: int, n_hat: int) -> EncElgProof:
-        rw, dw, zw, z1w, z3w = _widths(n0, n_hat)
-        r = Reader(data, cls.encoded_length(n0, n_hat), "pi-enc-elg proof")
+    def from_bytes(
+        cls, data: bytes, n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL
+    ) -> EncElgProof:
+        rw, dw, zw, z1w, z3w = _widths(n0, n_hat, level)
+        r = Reader(data, cls.encoded_length(n0, n_hat, level=level), "pi-enc-elg proof")
         big_s = r.unsigned(rw, n_hat, "S")
         big_t = r.unsigned(rw, n_hat, "T")
         big_d = r.unsigned(dw, n0 * n0, "D")
         big_y = SECP256K1.decode_point(r.take(_POINT_SIZE))
         big_z = SECP256K1.decode_point(r.take(_POINT_SIZE))
         z2 = r.unsigned(zw, n0, "z2")
-        w = r.unsigned(_SCALAR_SIZE, Q, "w")
+        w = r.unsigned(_SCALAR_SIZE, _Q, "w")
         z1 = r.signed(z1w)
         z3 = r.signed(z3w)
         r.finish()
@@ -168,14 +170,15 @@ def derive_challenge(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> int:
     """The challenge ``e`` in ``[-q, q]`` for statement ``(n0, ciphertext, A, B, X)``
-    and ``commitment = (S, T, D, Y, Z)``."""
+    and ``commitment = (S, T, D, Y, Z)`` (Fig. 24, Fiat-Shamir)."""
     big_s, big_t, big_d, big_y, big_z = commitment
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
-    tr.append_int("ell", ELL)
-    tr.append_int("epsilon", EPSILON)
-    tr.append_int("q", Q)
+    tr.append_int("ell", level.ell)
+    tr.append_int("epsilon", level.epsilon)
+    tr.append_int("q", level.q)
     tr.append("curve", SECP256K1.name.encode())
     tr.append_int("N-hat", verifier.n)
     tr.append_int("s", verifier.s)
@@ -190,7 +193,7 @@ def derive_challenge(
     tr.append_int("D", big_d)
     tr.append("Y", big_y.encode())
     tr.append("Z", big_z.encode())
-    return ChallengeStream(tr).signed(Q)
+    return ChallengeStream(tr).signed(level.q)
 
 
 def _valid_point(p: object) -> Point | None:
@@ -204,7 +207,7 @@ def _valid_point(p: object) -> Point | None:
 
 
 def _is_scalar(value: object, low: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value < Q
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value < _Q
 
 
 def prove(
@@ -220,17 +223,20 @@ def prove(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
+    rng: Rng = OS_RNG,
 ) -> EncElgProof:
     """Prove that ``ciphertext = enc(x; nonce)`` under ``key`` with ``|x| <= 2^ell``,
     ``B = b G`` and ``X = b A + x G``, for a verifier whose ring-Pedersen parameters
-    are ``verifier``. A secret key makes the prover use CRT encryption.
+    are ``verifier`` (Fig. 24, the prover; its samples drawn from ``rng``). A secret
+    key makes the prover use CRT encryption.
 
     Raises ``InvalidParameters`` for unusable inputs (``x`` outside ``+-2^ell``,
     ``b`` outside ``[1, q)``, ``B != b G``, ``X != b A + x G``, invalid points...).
     The ciphertext is not re-derived from the witness: a mismatched witness gives
     a proof that fails verification.
     """
-    check_witness(key, verifier, ciphertext, x, nonce)
+    check_witness(key, verifier, ciphertext, x, nonce, level)
     points = []
     for name, p in (("A", A), ("B", B), ("X", X)):
         valid = _valid_point(p)
@@ -247,17 +253,17 @@ def prove(
     if SECP256K1.add(SECP256K1.mul(big_a, b), SECP256K1.mul_base(x)) != big_x:
         raise InvalidParameters("X is not b A + x G")
     n0 = key.n
-    bounds = Bounds.of(verifier.n)
-    alpha = sample_pm(bounds.z1)
+    bounds = Bounds.of(verifier.n, level)
+    alpha = sample_pm(bounds.z1, rng)
     while True:
-        beta = SECP256K1.random_scalar()  # secrets, nonzero: Z is never the identity
+        beta = SECP256K1.random_scalar(rng)  # nonzero: Z is never the identity
         big_y = SECP256K1.add(SECP256K1.mul(big_a, beta), SECP256K1.mul_base(alpha))
         if not big_y.is_identity():
             break
-        alpha = sample_pm(bounds.z1)
-    mu = sample_pm(bounds.mu)
-    r = sample_unit(n0)
-    gamma = sample_pm(bounds.gamma)
+        alpha = sample_pm(bounds.z1, rng)
+    mu = sample_pm(bounds.mu, rng)
+    r = sample_unit(n0, rng)
+    gamma = sample_pm(bounds.gamma, rng)
     big_s = verifier.commit_secret(x, mu)
     big_t = verifier.commit_secret(alpha, gamma)
     big_d = paillier_encrypt(key, alpha, r)
@@ -272,6 +278,7 @@ def prove(
         (big_s, big_t, big_d, big_y, big_z),
         session_id=session_id,
         prover_id=prover_id,
+        level=level,
     )
     return EncElgProof(
         S=big_s,
@@ -280,7 +287,7 @@ def prove(
         Y=big_y,
         Z=big_z,
         z1=alpha + e * x,
-        w=(beta + e * b) % Q,
+        w=(beta + e * b) % _Q,
         z2=response_nonce(r, nonce, e, n0),
         z3=gamma + e * mu,
     )
@@ -301,18 +308,19 @@ def verify(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> None:
     """Raise :class:`InvalidProof` (``check="pi-enc-elg: ..."``) unless ``proof`` shows
     that ``ciphertext`` encrypts under ``key`` some ``x`` in ``+-2^(ell+eps)`` with
-    ``X = b A + x G`` for ``b = log_G B``. ``verifier`` are the verifying party's OWN
-    ring-Pedersen parameters."""
+    ``X = b A + x G`` for ``b = log_G B`` (Fig. 24, the verifier). ``verifier`` are
+    the verifying party's OWN ring-Pedersen parameters."""
     try:
         verifier.validate()
     except InvalidParameters as exc:
         raise _fail("parameters", exc.message) from None
     if not isinstance(key, PaillierPublicKey):
         raise _fail("N0", "N0 must be a Paillier public key")
-    problem = check_statement_key(key.n)
+    problem = check_statement_key(key.n, level)
     if problem is not None:
         raise _fail("N0", problem)
     n0, n0_sq = key.n, key.n_squared
@@ -341,7 +349,7 @@ def verify(
         raise _fail("z2 range", "z2 is not in Z_N0^*")
     if not _is_scalar(proof.w, 0):
         raise _fail("w range", "w is not an integer in [0, q)")
-    bounds = Bounds.of(n_hat)
+    bounds = Bounds.of(n_hat, level)
     if not isinstance(proof.z3, int) or abs(proof.z3) > bounds.z3:
         raise _fail("z3 size", "|z3| exceeds its honest bound")
     # The paper's range check: z1 in +-2^(ell+eps).
@@ -357,6 +365,7 @@ def verify(
         (proof.S, proof.T, proof.D, big_y, big_z),
         session_id=session_id,
         prover_id=prover_id,
+        level=level,
     )
     # Cheapest equations first: group (~0.1 ms each), mod N̂ (~15 ms), mod N0^2 (~30 ms).
     if SECP256K1.mul_base(proof.w) != SECP256K1.add(big_z, SECP256K1.mul(big_b, e)):

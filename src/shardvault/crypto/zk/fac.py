@@ -9,8 +9,8 @@ no ``sigma``: the prover sends no ``sigma``, ``v = r - e nu p`` and ``R = s^N0``
 
 Statement ``N0``; witness ``p, q`` with ``N0 = p q``. Soundness: ``|p|, |q| <=
 2^(ell+eps) sqrt(N0)``, hence both factors exceed ``sqrt(N0) / 2^(ell+eps)``
-(about ``2^768`` for a 3072-bit ``N0``). Parameters: ``ell = 256``,
-``eps = 512``, challenge ``e`` uniform in ``+-q`` (q = secp256k1 order).
+(about ``2^768`` for a 3072-bit ``N0``). Parameters (``level``, by default):
+``ell = 256``, ``eps = 512``, challenge ``e`` uniform in ``+-q`` (q = secp256k1 order).
 
 * prover samples ``alpha, beta <- +-2^(ell+eps) sqrt(N0)``, ``mu, nu <- +-2^ell N̂``,
   ``r <- +-2^(ell+eps) N0 N̂``, ``x, y <- +-2^(ell+eps) N̂``
@@ -48,20 +48,18 @@ import gmpy2
 
 from shardvault.crypto.paillier import PaillierSecretKey, powmod_sec
 from shardvault.crypto.ring_pedersen import RingPedersenParams
-from shardvault.crypto.zk.checks import sample_pm as _sample_pm
-from shardvault.crypto.zk.transcript import (
-    ELL,
-    EPSILON,
-    ChallengeStream,
-    InvalidProof,
-    Q,
+from shardvault.crypto.rng import OS_RNG, Rng
+from shardvault.crypto.zk.checks import sample_pm
+from shardvault.crypto.zk.codec import (
     Reader,
     encode_signed,
     encode_unsigned,
-    proof_transcript,
     signed_width,
     unsigned_width,
 )
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.params import DEFAULT_LEVEL, SecurityLevel
+from shardvault.crypto.zk.transcript import ChallengeStream, proof_transcript
 from shardvault.errors import InvalidParameters
 
 __all__ = ["PROOF_NAME", "Bounds", "FacProof", "derive_challenge", "prove", "verify"]
@@ -81,9 +79,9 @@ class Bounds:
     v: int  # honest max |v| (|e nu p| <= q 2^ell N̂ N0 since p < N0)
 
     @classmethod
-    def of(cls, n0: int, n_hat: int) -> Bounds:
-        le = ELL + EPSILON
-        mu = n_hat << ELL
+    def of(cls, n0: int, n_hat: int, level: SecurityLevel = DEFAULT_LEVEL) -> Bounds:
+        le = level.ell + level.epsilon
+        mu = n_hat << level.ell
         xy = n_hat << le
         r = (n0 * n_hat) << le
         return cls(
@@ -91,13 +89,13 @@ class Bounds:
             mu=mu,
             r=r,
             xy=xy,
-            w=xy + Q * mu,
-            v=r + Q * mu * n0,
+            w=xy + level.q * mu,
+            v=r + level.q * mu * n0,
         )
 
 
-def _widths(n0: int, n_hat: int) -> tuple[int, tuple[int, ...]]:
-    b = Bounds.of(n0, n_hat)
+def _widths(n0: int, n_hat: int, level: SecurityLevel) -> tuple[int, tuple[int, ...]]:
+    b = Bounds.of(n0, n_hat, level)
     # z1, z2, w1, w2, v
     return unsigned_width(n_hat), tuple(signed_width(x) for x in (b.z, b.z, b.w, b.w, b.v))
 
@@ -118,13 +116,13 @@ class FacProof:
     v: int
 
     @staticmethod
-    def encoded_length(n0: int, n_hat: int) -> int:
-        ew, sw = _widths(n0, n_hat)
+    def encoded_length(n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> int:
+        ew, sw = _widths(n0, n_hat, level)
         return 5 * ew + sum(sw)
 
-    def to_bytes(self, n0: int, n_hat: int) -> bytes:
+    def to_bytes(self, n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> bytes:
         """Fixed-width encoding for prover modulus ``n0`` and verifier modulus ``n_hat``."""
-        ew, sw = _widths(n0, n_hat)
+        ew, sw = _widths(n0, n_hat, level)
         head = [encode_unsigned(v, ew) for v in (self.P, self.Q, self.A, self.B, self.T)]
         tail = [
             encode_signed(v, width)
@@ -133,9 +131,11 @@ class FacProof:
         return b"".join(head + tail)
 
     @classmethod
-    def from_bytes(cls, data: bytes, n0: int, n_hat: int) -> FacProof:
-        ew, sw = _widths(n0, n_hat)
-        r = Reader(data, cls.encoded_length(n0, n_hat), "pi-fac proof")
+    def from_bytes(
+        cls, data: bytes, n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL
+    ) -> FacProof:
+        ew, sw = _widths(n0, n_hat, level)
+        r = Reader(data, cls.encoded_length(n0, n_hat, level=level), "pi-fac proof")
         big_p, big_q, big_a, big_b, big_t = (r.unsigned(ew, n_hat, f) for f in "PQABT")
         z1, z2, w1, w2, v = (r.signed(width) for width in sw)
         r.finish()
@@ -149,19 +149,21 @@ def derive_challenge(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> int:
-    """The challenge ``e`` in ``[-q, q]`` for ``commitment = (P, Q, A, B, T)``."""
+    """The challenge ``e`` in ``[-q, q]`` for ``commitment = (P, Q, A, B, T)`` (Fig. 26,
+    Fiat-Shamir)."""
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
-    tr.append_int("ell", ELL)
-    tr.append_int("epsilon", EPSILON)
-    tr.append_int("q", Q)
+    tr.append_int("ell", level.ell)
+    tr.append_int("epsilon", level.epsilon)
+    tr.append_int("q", level.q)
     tr.append_int("N-hat", verifier.n)
     tr.append_int("s", verifier.s)
     tr.append_int("t", verifier.t)
     tr.append_int("N0", n0)
     for label, value in zip("PQABT", commitment, strict=True):
         tr.append_int(label, value)
-    return ChallengeStream(tr).signed(Q)
+    return ChallengeStream(tr).signed(level.q)
 
 
 def prove(
@@ -170,20 +172,22 @@ def prove(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
+    rng: Rng = OS_RNG,
 ) -> FacProof:
     """Prove that ``sk.n`` has no small factor, for a verifier whose ring-Pedersen
-    parameters are ``verifier``."""
+    parameters are ``verifier`` (Fig. 26, the prover; its samples drawn from ``rng``)."""
     try:
         verifier.validate()
     except InvalidParameters as exc:
         raise InvalidParameters(f"verifier ring-Pedersen parameters: {exc.message}") from None
     p, q, n0 = sk.p, sk.q, sk.n
     n_hat, t = verifier.n, verifier.t
-    b = Bounds.of(n0, n_hat)
-    alpha, beta = _sample_pm(b.z), _sample_pm(b.z)
-    mu, nu = _sample_pm(b.mu), _sample_pm(b.mu)
-    r = _sample_pm(b.r)
-    x, y = _sample_pm(b.xy), _sample_pm(b.xy)
+    b = Bounds.of(n0, n_hat, level)
+    alpha, beta = sample_pm(b.z, rng), sample_pm(b.z, rng)
+    mu, nu = sample_pm(b.mu, rng), sample_pm(b.mu, rng)
+    r = sample_pm(b.r, rng)
+    x, y = sample_pm(b.xy, rng), sample_pm(b.xy, rng)
     big_p = verifier.commit_secret(p, mu)
     big_q = verifier.commit_secret(q, nu)
     big_a = verifier.commit_secret(alpha, x)
@@ -195,6 +199,7 @@ def prove(
         (big_p, big_q, big_a, big_b, big_t),
         session_id=session_id,
         prover_id=prover_id,
+        level=level,
     )
     return FacProof(
         P=big_p,
@@ -221,10 +226,11 @@ def verify(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> None:
     """Raise :class:`InvalidProof` (``check="pi-fac: ..."``) unless ``proof`` shows that
-    ``n0`` has no factor below ``sqrt(n0) / 2^(ell+eps)``. ``verifier`` are the
-    verifying party's OWN ring-Pedersen parameters."""
+    ``n0`` has no factor below ``sqrt(n0) / 2^(ell+eps)`` (Fig. 26, the verifier).
+    ``verifier`` are the verifying party's OWN ring-Pedersen parameters."""
     if not isinstance(n0, int) or n0 < 3:
         raise _fail("N0", "N0 must be an integer > 2")
     try:
@@ -232,7 +238,7 @@ def verify(
     except InvalidParameters as exc:
         raise _fail("parameters", exc.message) from None
     n_hat, s, t = verifier.n, verifier.s, verifier.t
-    b = Bounds.of(n0, n_hat)
+    b = Bounds.of(n0, n_hat, level)
     fields = (proof.P, proof.Q, proof.A, proof.B, proof.T)
     for name, value in zip("PQABT", fields, strict=True):
         if not isinstance(value, int) or not 0 < value < n_hat or gmpy2.gcd(value, n_hat) != 1:
@@ -255,6 +261,7 @@ def verify(
         (proof.P, proof.Q, proof.A, proof.B, proof.T),
         session_id=session_id,
         prover_id=prover_id,
+        level=level,
     )
     lhs1 = gmpy2.powmod(s, proof.z1, n_hat) * gmpy2.powmod(t, proof.w1, n_hat) % n_hat
     if lhs1 != proof.A * gmpy2.powmod(proof.P, e, n_hat) % n_hat:

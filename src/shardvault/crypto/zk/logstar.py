@@ -5,8 +5,8 @@ an arbitrary base point ``g``, against the VERIFIER's ring-Pedersen parameters
 
 Statement ``(N0, C, X, g)``; witness ``(x, rho)`` with ``C = enc_N0(x; rho)``,
 ``X = x g`` and ``|x| <= 2^ell``. Soundness: ``C`` encrypts and ``X`` is the
-``g``-multiple of the same ``x`` with ``|x| <= 2^(ell+eps)``. Parameters:
-``ell = 256``, ``eps = 512``, challenge ``e`` uniform in ``+-q``.
+``g``-multiple of the same ``x`` with ``|x| <= 2^(ell+eps)``. Parameters (``level``,
+by default): ``ell = 256``, ``eps = 512``, challenge ``e`` uniform in ``+-q``.
 
 * prover samples ``alpha <- +-2^(ell+eps)``, ``mu <- +-2^ell N̂``, ``r <- Z_N0^*``,
   ``gamma <- +-2^(ell+eps) N̂`` and sends ``S = s^x t^mu mod N̂``,
@@ -46,7 +46,15 @@ import gmpy2
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.paillier import PaillierPublicKey, PaillierSecretKey, sample_unit
 from shardvault.crypto.ring_pedersen import RingPedersenParams
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.zk.checks import is_unit, sample_pm
+from shardvault.crypto.zk.codec import (
+    Reader,
+    encode_signed,
+    encode_unsigned,
+    signed_width,
+    unsigned_width,
+)
 from shardvault.crypto.zk.enc import (
     Bounds,
     check_statement_key,
@@ -54,19 +62,9 @@ from shardvault.crypto.zk.enc import (
     paillier_encrypt,
     response_nonce,
 )
-from shardvault.crypto.zk.transcript import (
-    ELL,
-    EPSILON,
-    ChallengeStream,
-    InvalidProof,
-    Q,
-    Reader,
-    encode_signed,
-    encode_unsigned,
-    proof_transcript,
-    signed_width,
-    unsigned_width,
-)
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.params import DEFAULT_LEVEL, SecurityLevel
+from shardvault.crypto.zk.transcript import ChallengeStream, proof_transcript
 from shardvault.errors import InvalidParameters, InvalidPoint
 
 __all__ = ["PROOF_NAME", "Bounds", "LogStarProof", "derive_challenge", "prove", "verify"]
@@ -74,11 +72,13 @@ __all__ = ["PROOF_NAME", "Bounds", "LogStarProof", "derive_challenge", "prove", 
 PROOF_NAME = "pi-log*"
 
 _POINT_SIZE = SECP256K1.element_size
+#: The group order (``alpha`` is redrawn when ``alpha = 0 mod q``).
+_Q = SECP256K1.order
 
 
-def _widths(n0: int, n_hat: int) -> tuple[int, int, int, int, int]:
+def _widths(n0: int, n_hat: int, level: SecurityLevel) -> tuple[int, int, int, int, int]:
     """Bytes of (S/D, A, z2, z1, z3)."""
-    b = Bounds.of(n_hat)
+    b = Bounds.of(n_hat, level)
     return (
         unsigned_width(n_hat),
         unsigned_width(n0 * n0),
@@ -101,13 +101,13 @@ class LogStarProof:
     z3: int
 
     @staticmethod
-    def encoded_length(n0: int, n_hat: int) -> int:
-        rw, aw, zw, z1w, z3w = _widths(n0, n_hat)
+    def encoded_length(n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> int:
+        rw, aw, zw, z1w, z3w = _widths(n0, n_hat, level)
         return 2 * rw + aw + _POINT_SIZE + zw + z1w + z3w
 
-    def to_bytes(self, n0: int, n_hat: int) -> bytes:
+    def to_bytes(self, n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> bytes:
         """Fixed-width encoding for statement modulus ``n0`` and verifier modulus ``n_hat``."""
-        rw, aw, zw, z1w, z3w = _widths(n0, n_hat)
+        rw, aw, zw, z1w, z3w = _widths(n0, n_hat, level)
         return b"".join(
             (
                 encode_unsigned(self.S, rw),
@@ -121,9 +121,11 @@ class LogStarProof:
         )
 
     @classmethod
-    def from_bytes(cls, data: bytes, n0: int, n_hat: int) -> LogStarProof:
-        rw, aw, zw, z1w, z3w = _widths(n0, n_hat)
-        r = Reader(data, cls.encoded_length(n0, n_hat), "pi-log* proof")
+    def from_bytes(
+        cls, data: bytes, n0: int, n_hat: int, *, level: SecurityLevel = DEFAULT_LEVEL
+    ) -> LogStarProof:
+        rw, aw, zw, z1w, z3w = _widths(n0, n_hat, level)
+        r = Reader(data, cls.encoded_length(n0, n_hat, level=level), "pi-log* proof")
         big_s = r.unsigned(rw, n_hat, "S")
         big_d = r.unsigned(rw, n_hat, "D")
         big_a = r.unsigned(aw, n0 * n0, "A")
@@ -145,14 +147,15 @@ def derive_challenge(
     *,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> int:
     """The challenge ``e`` in ``[-q, q]`` for statement ``(n0, ciphertext, X, g)`` and
-    ``commitment = (S, A, Y, D)``."""
+    ``commitment = (S, A, Y, D)`` (Fig. 25 of 2021, Fiat-Shamir)."""
     big_s, big_a, big_y, big_d = commitment
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
-    tr.append_int("ell", ELL)
-    tr.append_int("epsilon", EPSILON)
-    tr.append_int("q", Q)
+    tr.append_int("ell", level.ell)
+    tr.append_int("epsilon", level.epsilon)
+    tr.append_int("q", level.q)
     tr.append("curve", SECP256K1.name.encode())
     tr.append_int("N-hat", verifier.n)
     tr.append_int("s", verifier.s)
@@ -165,7 +168,7 @@ def derive_challenge(
     tr.append_int("A", big_a)
     tr.append("Y", big_y.encode())
     tr.append_int("D", big_d)
-    return ChallengeStream(tr).signed(Q)
+    return ChallengeStream(tr).signed(level.q)
 
 
 def _valid_point(p: object) -> Point | None:
@@ -189,16 +192,19 @@ def prove(
     g: Point,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
+    rng: Rng = OS_RNG,
 ) -> LogStarProof:
     """Prove that ``ciphertext = enc(x; nonce)`` under ``key`` and ``X = x g`` with
-    ``|x| <= 2^ell``, for a verifier whose ring-Pedersen parameters are ``verifier``.
-    A secret key makes the prover use CRT encryption.
+    ``|x| <= 2^ell``, for a verifier whose ring-Pedersen parameters are ``verifier``
+    (2021 revision, Fig. 25, the prover). A secret key makes the prover use CRT
+    encryption; the samples are drawn from ``rng``.
 
     Raises ``InvalidParameters`` for unusable inputs (``x`` outside ``+-2^ell``,
     ``X != x g``, invalid points...). The ciphertext is not re-derived from the
     witness: a mismatched witness gives a proof that fails verification.
     """
-    check_witness(key, verifier, ciphertext, x, nonce)
+    check_witness(key, verifier, ciphertext, x, nonce, level)
     base, statement = _valid_point(g), _valid_point(X)
     if base is None:
         raise InvalidParameters("g must be a valid secp256k1 point other than the identity")
@@ -207,14 +213,14 @@ def prove(
     if SECP256K1.mul(base, x) != statement:
         raise InvalidParameters("X is not x * g")
     n0 = key.n
-    b = Bounds.of(verifier.n)
+    b = Bounds.of(verifier.n, level)
     while True:
-        alpha = sample_pm(b.z1)
-        if alpha % Q:
+        alpha = sample_pm(b.z1, rng)
+        if alpha % _Q:
             break
-    mu = sample_pm(b.mu)
-    r = sample_unit(n0)
-    gamma = sample_pm(b.gamma)
+    mu = sample_pm(b.mu, rng)
+    r = sample_unit(n0, rng)
+    gamma = sample_pm(b.gamma, rng)
     big_s = verifier.commit_secret(x, mu)
     big_a = paillier_encrypt(key, alpha, r)
     big_y = SECP256K1.mul(base, alpha)
@@ -228,6 +234,7 @@ def prove(
         (big_s, big_a, big_y, big_d),
         session_id=session_id,
         prover_id=prover_id,
+        level=level,
     )
     return LogStarProof(
         S=big_s,
@@ -254,18 +261,19 @@ def verify(
     g: Point,
     session_id: bytes,
     prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
 ) -> None:
     """Raise :class:`InvalidProof` (``check="pi-log*: ..."``) unless ``proof`` shows that
     ``ciphertext`` encrypts under ``key`` the discrete log of ``X`` to the base ``g``,
-    with that log in ``+-2^(ell+eps)``. ``verifier`` are the verifying party's OWN
-    ring-Pedersen parameters."""
+    with that log in ``+-2^(ell+eps)`` (2021 revision, Fig. 25, the verifier).
+    ``verifier`` are the verifying party's OWN ring-Pedersen parameters."""
     try:
         verifier.validate()
     except InvalidParameters as exc:
         raise _fail("parameters", exc.message) from None
     if not isinstance(key, PaillierPublicKey):
         raise _fail("N0", "N0 must be a Paillier public key")
-    problem = check_statement_key(key.n)
+    problem = check_statement_key(key.n, level)
     if problem is not None:
         raise _fail("N0", problem)
     n0, n0_sq = key.n, key.n_squared
@@ -287,7 +295,7 @@ def verify(
         raise _fail("D range", "D is not in Z_N̂^*")
     if not is_unit(proof.z2, n0):
         raise _fail("z2 range", "z2 is not in Z_N0^*")
-    b = Bounds.of(n_hat)
+    b = Bounds.of(n_hat, level)
     if not isinstance(proof.z3, int) or abs(proof.z3) > b.z3:
         raise _fail("z3 size", "|z3| exceeds its honest bound")
     # The paper's range check: z1 in +-2^(ell+eps).
@@ -302,6 +310,7 @@ def verify(
         (proof.S, proof.A, big_y, proof.D),
         session_id=session_id,
         prover_id=prover_id,
+        level=level,
     )
     # Cheapest equation first: group (~0.1 ms), mod N̂ (~15 ms), mod N0^2 (~30 ms).
     if SECP256K1.mul(base, proof.z1) != SECP256K1.add(big_y, SECP256K1.mul(statement, e)):

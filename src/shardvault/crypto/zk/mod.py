@@ -1,7 +1,8 @@
-"""Π_mod: ``N`` is a Paillier-Blum modulus (CGGMP24, the Rmod proof).
+"""Π_mod: ``N`` is a Paillier-Blum modulus (CGGMP24, 2024-10-21 revision, Fig. 12;
+the Rmod relation).
 
 Statement ``N``; witness Blum primes ``p, q = 3 mod 4`` with ``N = p q``. The
-paper's protocol with ``m = 128`` challenges:
+paper's protocol with ``m`` challenges (``level.m``, 128 by default):
 
 * prover: ``w`` uniform in ``Z_N`` with Jacobi symbol ``(w/N) = -1``;
 * challenge: ``y_1..y_m`` in ``Z_N^*`` (Fiat-Shamir, see below);
@@ -29,21 +30,17 @@ Encoding: ``w || (x_i || z_i || flags_i) for i = 1..m`` with elements on
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 import gmpy2
 
 from shardvault.crypto.paillier import PaillierSecretKey, crt_combine, powmod_sec
-from shardvault.crypto.zk.transcript import (
-    ITERATIONS,
-    ChallengeStream,
-    InvalidProof,
-    Reader,
-    encode_unsigned,
-    proof_transcript,
-    unsigned_width,
-)
+from shardvault.crypto.rng import OS_RNG, Rng
+from shardvault.crypto.zk.checks import is_unit
+from shardvault.crypto.zk.codec import Reader, encode_unsigned, unsigned_width
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.params import DEFAULT_LEVEL, SecurityLevel
+from shardvault.crypto.zk.transcript import ChallengeStream, proof_transcript
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
 __all__ = ["PROOF_NAME", "ModProof", "derive_challenge", "prove", "verify"]
@@ -62,13 +59,13 @@ class ModProof:
     z: tuple[int, ...]
 
     @staticmethod
-    def encoded_length(n: int) -> int:
+    def encoded_length(n: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> int:
         w = unsigned_width(n)
-        return w + ITERATIONS * (2 * w + 1)
+        return w + level.m * (2 * w + 1)
 
-    def to_bytes(self, n: int) -> bytes:
+    def to_bytes(self, n: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> bytes:
         """Fixed-width encoding for the modulus ``n``."""
-        if not len(self.x) == len(self.a) == len(self.b) == len(self.z) == ITERATIONS:
+        if not len(self.x) == len(self.a) == len(self.b) == len(self.z) == level.m:
             raise InvalidParameters("pi-mod proof must have m iterations")
         width = unsigned_width(n)
         out = [encode_unsigned(self.w, width)]
@@ -79,15 +76,15 @@ class ModProof:
         return b"".join(out)
 
     @classmethod
-    def from_bytes(cls, data: bytes, n: int) -> ModProof:
+    def from_bytes(cls, data: bytes, n: int, *, level: SecurityLevel = DEFAULT_LEVEL) -> ModProof:
         width = unsigned_width(n)
-        r = Reader(data, cls.encoded_length(n), "pi-mod proof")
+        r = Reader(data, cls.encoded_length(n, level=level), "pi-mod proof")
         w = r.unsigned(width, n, "w")
         xs: list[int] = []
         zs: list[int] = []
         as_: list[int] = []
         bs: list[int] = []
-        for _ in range(ITERATIONS):
+        for _ in range(level.m):
             xs.append(r.unsigned(width, n, "x_i"))
             zs.append(r.unsigned(width, n, "z_i"))
             flags = r.byte()
@@ -99,27 +96,42 @@ class ModProof:
         return cls(w, tuple(xs), tuple(as_), tuple(bs), tuple(zs))
 
 
-def derive_challenge(n: int, w: int, *, session_id: bytes, prover_id: int) -> tuple[int, ...]:
-    """The challenges ``y_1..y_m`` in ``Z_N^*``."""
+def derive_challenge(
+    n: int,
+    w: int,
+    *,
+    session_id: bytes,
+    prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
+) -> tuple[int, ...]:
+    """The challenges ``y_1..y_m`` in ``Z_N^*`` (Fig. 12, Fiat-Shamir)."""
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
-    tr.append_int("m", ITERATIONS)
+    tr.append_int("m", level.m)
     tr.append_int("N", n)
     tr.append_int("w", w)
     stream = ChallengeStream(tr)
-    return tuple(stream.unit(n) for _ in range(ITERATIONS))
+    return tuple(stream.unit(n) for _ in range(level.m))
 
 
-def prove(sk: PaillierSecretKey, *, session_id: bytes, prover_id: int) -> ModProof:
-    """Prove that ``sk.n`` is a Paillier-Blum modulus (``sk`` must have Blum primes)."""
+def prove(
+    sk: PaillierSecretKey,
+    *,
+    session_id: bytes,
+    prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
+    rng: Rng = OS_RNG,
+) -> ModProof:
+    """Prove that ``sk.n`` is a Paillier-Blum modulus (``sk`` must have Blum primes):
+    Fig. 12's prover, ``w`` drawn from ``rng``."""
     if not sk.is_blum:
         raise InvalidParameters("Π_mod needs Blum primes (p = q = 3 mod 4)")
     p, q, n = sk.p, sk.q, sk.n
     p_inv_q = int(gmpy2.invert(p, q))
     while True:
-        w = secrets.randbelow(n)
+        w = rng.randbelow(n)
         if gmpy2.jacobi(w, n) == -1:
             break
-    ys = derive_challenge(n, w, session_id=session_id, prover_id=prover_id)
+    ys = derive_challenge(n, w, session_id=session_id, prover_id=prover_id, level=level)
     # z_i = y_i^(N^-1 mod phi) mod N, computed mod p and mod q.
     dp = int(gmpy2.invert(n % (p - 1), p - 1))
     dq = int(gmpy2.invert(n % (q - 1), q - 1))
@@ -158,32 +170,35 @@ def _fail(check: str, message: str) -> InvalidProof:
     return InvalidProof(f"Π_mod rejected: {message}", check=f"pi-mod: {check}")
 
 
-def _is_unit(v: object, n: int) -> bool:
-    return isinstance(v, int) and 0 < v < n and gmpy2.gcd(v, n) == 1
-
-
-def verify(n: int, proof: ModProof, *, session_id: bytes, prover_id: int) -> None:
+def verify(
+    n: int,
+    proof: ModProof,
+    *,
+    session_id: bytes,
+    prover_id: int,
+    level: SecurityLevel = DEFAULT_LEVEL,
+) -> None:
     """Raise :class:`InvalidProof` (``check="pi-mod: ..."``) unless ``proof`` shows that
-    ``n`` is a Paillier-Blum modulus."""
+    ``n`` is a Paillier-Blum modulus (Fig. 12, the verifier)."""
     if not isinstance(n, int) or n < 3 or n % 2 == 0:
         raise _fail("N odd", "N must be an odd integer > 1")
     if gmpy2.is_prime(n, 30):
         raise _fail("N not prime", "N is prime")
-    if not len(proof.x) == len(proof.a) == len(proof.b) == len(proof.z) == ITERATIONS:
-        raise _fail("iteration count", f"expected {ITERATIONS} iterations")
+    if not len(proof.x) == len(proof.a) == len(proof.b) == len(proof.z) == level.m:
+        raise _fail("iteration count", f"expected {level.m} iterations")
     w = proof.w
     if not isinstance(w, int) or not 0 < w < n:
         raise _fail("w range", "w is not in [1, N)")
     if gmpy2.jacobi(w, n) != -1:
         raise _fail("jacobi(w, N) = -1", "w does not have Jacobi symbol -1")
-    for i in range(ITERATIONS):
+    for i in range(level.m):
         if proof.a[i] not in (0, 1) or proof.b[i] not in (0, 1):
             raise _fail("flags", f"a_{i}/b_{i} not in {{0, 1}}")
-        if not _is_unit(proof.x[i], n):
+        if not is_unit(proof.x[i], n):
             raise _fail("x_i range/gcd", f"x_{i} is not in Z_N^*")
-        if not _is_unit(proof.z[i], n):
+        if not is_unit(proof.z[i], n):
             raise _fail("z_i range/gcd", f"z_{i} is not in Z_N^*")
-    ys = derive_challenge(n, w, session_id=session_id, prover_id=prover_id)
+    ys = derive_challenge(n, w, session_id=session_id, prover_id=prover_id, level=level)
     for i, y in enumerate(ys):
         if gmpy2.powmod(proof.z[i], n, n) != y:
             raise _fail("z_i^N = y_i", f"iteration {i}: z_i^N != y_i")

@@ -1,5 +1,5 @@
-"""Π_sch: Schnorr proof of knowledge of a discrete logarithm over secp256k1 (CGGMP,
-ePrint 2021/060: the Π_sch of key generation, key refresh and aux info),
+"""Π_sch: Schnorr proof of knowledge of a discrete logarithm over secp256k1 (CGGMP24,
+2024-10-21 revision, Fig. 22: the Π_sch of key generation and key refresh),
 non-interactive by Fiat-Shamir.
 
 Statement ``(X, g)``; witness ``x`` in ``[1, q)`` with ``X = x g`` (``g`` defaults
@@ -42,7 +42,9 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from shardvault.crypto.groups import SECP256K1, Point
-from shardvault.crypto.zk.transcript import ChallengeStream, InvalidProof, proof_transcript
+from shardvault.crypto.rng import OS_RNG, Rng
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.crypto.zk.transcript import ChallengeStream, proof_transcript
 from shardvault.errors import InvalidEncoding, InvalidParameters, InvalidPoint, NonceReused
 
 __all__ = [
@@ -129,7 +131,8 @@ def _encode_z(z: int) -> bytes:
 
 
 def derive_challenge(X: Point, A: Point, *, g: Point, session_id: bytes, prover_id: int) -> int:
-    """The challenge ``e`` in ``[0, q)`` for statement ``(X, g)`` and commitment ``A``."""
+    """The challenge ``e`` in ``[0, q)`` for statement ``(X, g)`` and commitment ``A``
+    (Fig. 22, Fiat-Shamir)."""
     tr = proof_transcript(PROOF_NAME, session_id, prover_id)
     tr.append("curve", SECP256K1.name.encode())
     tr.append("g", g.encode())
@@ -173,9 +176,9 @@ class SchNonce:
 
     __slots__ = ("_alpha", "_commitment", "_g", "_lock")
 
-    def __init__(self, g: Point) -> None:
+    def __init__(self, g: Point, rng: Rng = OS_RNG) -> None:
         self._g = _base(g)
-        self._alpha: int | None = SECP256K1.random_scalar()  # secrets, nonzero
+        self._alpha: int | None = SECP256K1.random_scalar(rng)  # nonzero
         self._commitment = SchCommitment(_mul(self._g, self._alpha))
         self._lock = threading.Lock()
 
@@ -209,13 +212,15 @@ class SchNonce:
         raise TypeError("SchNonce is single-use and cannot be copied or pickled")
 
 
-def commit(*, g: Point = SECP256K1.generator) -> SchNonce:
-    """First step: a fresh single-use nonce; send ``nonce.commitment`` (``A``)."""
-    return SchNonce(g)
+def commit(*, g: Point = SECP256K1.generator, rng: Rng = OS_RNG) -> SchNonce:
+    """First step (Fig. 22, the prover's ``alpha <- F_q``, ``A = alpha g``): a fresh
+    single-use nonce drawn from ``rng``; send ``nonce.commitment`` (``A``)."""
+    return SchNonce(g, rng)
 
 
 def respond(nonce: SchNonce, x: int, *, session_id: bytes, prover_id: int) -> SchResponse:
-    """Second step: ``z = alpha + e x mod q`` for ``X = x g`` (``g`` as in :func:`commit`).
+    """Second step (Fig. 22, the prover's response): ``z = alpha + e x mod q`` for
+    ``X = x g`` (``g`` as in :func:`commit`).
 
     Consumes ``nonce``: a second call raises ``NonceReused``. Input errors
     (``InvalidParameters``) are raised before the nonce is consumed.
@@ -231,10 +236,18 @@ def respond(nonce: SchNonce, x: int, *, session_id: bytes, prover_id: int) -> Sc
     return SchResponse((alpha + e * x) % _Q)
 
 
-def prove(x: int, *, g: Point = SECP256K1.generator, session_id: bytes, prover_id: int) -> SchProof:
-    """Non-interactive proof of knowledge of ``x`` in ``[1, q)`` with ``X = x g``."""
+def prove(
+    x: int,
+    *,
+    g: Point = SECP256K1.generator,
+    session_id: bytes,
+    prover_id: int,
+    rng: Rng = OS_RNG,
+) -> SchProof:
+    """Non-interactive proof of knowledge of ``x`` in ``[1, q)`` with ``X = x g``
+    (Fig. 22: :func:`commit` then :func:`respond`)."""
     _check_secret(x)
-    nonce = commit(g=g)
+    nonce = commit(g=g, rng=rng)
     response = respond(nonce, x, session_id=session_id, prover_id=prover_id)
     return SchProof(nonce.commitment.A, response.z)
 
@@ -252,7 +265,7 @@ def verify(
     prover_id: int,
 ) -> None:
     """Raise :class:`InvalidProof` (``check="pi-sch: ..."``) unless ``proof`` shows
-    knowledge of the discrete log of ``X`` to the base ``g``."""
+    knowledge of the discrete log of ``X`` to the base ``g`` (Fig. 22, the verifier)."""
     base, statement, big_a = _valid_point(g), _valid_point(X), _valid_point(proof.A)
     if base is None:
         raise _fail("g", "g is not a valid secp256k1 point other than the identity")

@@ -1,4 +1,4 @@
-"""Fiat-Shamir plumbing shared by the CGGMP24 proofs.
+"""Fiat-Shamir for the CGGMP24 proofs: the transcript and the challenge stream.
 
 * :func:`proof_transcript` starts a :class:`shardvault.crypto.hashing.Transcript`
   (injective: every label and value is length-prefixed) under the domain
@@ -8,9 +8,8 @@
   stream of bytes, ``SHA-512(tag || seed || counter)`` with
   ``seed = SHA-512(transcript)``, from which challenges are drawn by rejection
   sampling (uniform, no modular bias).
-* The security parameters (paper: ell = 256, epsilon = 512, ell' = 1280,
-  m = 128 iterations, challenge space +-q with q the secp256k1 order).
-* Fixed-width integer encoding used by the proofs' ``to_bytes``/``from_bytes``.
+
+The security parameters are :mod:`.params`; the integer codec is :mod:`.codec`.
 """
 
 from __future__ import annotations
@@ -20,37 +19,11 @@ from typing import Final
 
 import gmpy2
 
-from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.hashing import Transcript
-from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
+from shardvault.crypto.zk.errors import InvalidProof
+from shardvault.errors import InvalidParameters
 
-__all__ = [
-    "ELL",
-    "ELL_PRIME",
-    "EPSILON",
-    "ITERATIONS",
-    "ChallengeStream",
-    "InvalidProof",
-    "Q",
-    "Reader",
-    "append_signed",
-    "encode_signed",
-    "encode_unsigned",
-    "proof_transcript",
-    "signed_width",
-    "unsigned_width",
-]
-
-#: ell: bit bound of honest plaintexts / secrets (paper: ell = 256).
-ELL: Final = 256
-#: epsilon: slack of the range proofs (paper: epsilon = 2 * ell = 512).
-EPSILON: Final = 512
-#: ell': bit bound of the affine-operation masks (paper: ell' = 5 * ell = 1280).
-ELL_PRIME: Final = 1280
-#: m: iterations of Π_mod and Π_prm (soundness error 2^-m).
-ITERATIONS: Final = 128
-#: q: the challenge space +-q of the range proofs (the secp256k1 group order).
-Q: Final = SECP256K1.order
+__all__ = ["ChallengeStream", "append_signed", "proof_transcript"]
 
 _STREAM_TAG: Final = b"shardvault/cggmp24/fiat-shamir-stream/v1"
 _MAX_SESSION_ID: Final = 65535
@@ -58,10 +31,6 @@ _MAX_PROVER_ID: Final = (1 << 32) - 1
 #: Bound on rejection-sampling draws per challenge element (acceptance is >= 1/2
 #: per draw for honest moduli; hitting this means a malformed statement).
 _MAX_DRAWS: Final = 256
-
-
-class InvalidProof(ProtocolError):
-    """A zero-knowledge proof failed a check. ``check`` names it (``"pi-mod: ..."``)."""
 
 
 def proof_transcript(proof: str, session_id: bytes, prover_id: int) -> Transcript:
@@ -141,66 +110,3 @@ class ChallengeStream:
         """``count`` uniform bits (0/1), least significant bit of each byte first."""
         data = self.read((count + 7) // 8)
         return tuple((data[i >> 3] >> (i & 7)) & 1 for i in range(count))
-
-
-# -- fixed-width integer codec --------------------------------------------------------------
-
-
-def unsigned_width(bound: int) -> int:
-    """Bytes for values in ``[0, bound)``."""
-    return max(1, ((bound - 1).bit_length() + 7) // 8)
-
-
-def signed_width(bound: int) -> int:
-    """Bytes for two's-complement values in ``[-bound, bound]``."""
-    return (bound.bit_length() + 8) // 8
-
-
-def encode_unsigned(value: int, width: int) -> bytes:
-    if value < 0 or value.bit_length() > 8 * width:
-        raise InvalidEncoding(f"value does not fit in {width} unsigned bytes")
-    return value.to_bytes(width, "big")
-
-
-def encode_signed(value: int, width: int) -> bytes:
-    try:
-        return value.to_bytes(width, "big", signed=True)
-    except OverflowError:
-        raise InvalidEncoding(f"value does not fit in {width} signed bytes") from None
-
-
-class Reader:
-    """Cursor over an encoded proof; every read is bounds-checked."""
-
-    __slots__ = ("_data", "_pos", "_what")
-
-    def __init__(self, data: bytes, expected_len: int, what: str) -> None:
-        if not isinstance(data, bytes):
-            raise InvalidEncoding(f"{what}: expected bytes")
-        if len(data) != expected_len:
-            raise InvalidEncoding(f"{what}: expected {expected_len} bytes, got {len(data)}")
-        self._data, self._pos, self._what = data, 0, what
-
-    def take(self, n: int) -> bytes:
-        if self._pos + n > len(self._data):
-            raise InvalidEncoding(f"{self._what}: truncated")
-        out = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return out
-
-    def unsigned(self, width: int, below: int, field: str) -> int:
-        """An integer in ``[0, below)``."""
-        v = int.from_bytes(self.take(width), "big")
-        if v >= below:
-            raise InvalidEncoding(f"{self._what}: {field} out of range")
-        return v
-
-    def signed(self, width: int) -> int:
-        return int.from_bytes(self.take(width), "big", signed=True)
-
-    def byte(self) -> int:
-        return self.take(1)[0]
-
-    def finish(self) -> None:
-        if self._pos != len(self._data):
-            raise InvalidEncoding(f"{self._what}: trailing bytes")

@@ -1,13 +1,20 @@
-"""CGGMP24 threshold ECDSA protocols (sans-I/O state machines). See docs/cggmp.md."""
+"""CGGMP24 threshold ECDSA protocols (sans-I/O state machines). See docs/cggmp.md.
 
-from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGen, AuxInfoPublic
-from shardvault.protocols.cggmp.keygen import CggmpKeygen
+The paper's protocols, one state machine each: :class:`AuxInfoGeneration` (Fig. 7,
+aux info), :class:`KeyGeneration` (Fig. 6), :class:`KeyRefresh` (Fig. 7, the share
+refresh), :class:`Presigning` (Fig. 8, with the identification round of Fig. 9) and
+:class:`Signing` (Fig. 10; or :func:`sign_share` and :func:`combine`).
+"""
+
+from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGeneration, AuxInfoPublic
+from shardvault.protocols.cggmp.keygen import KeyGeneration
 from shardvault.protocols.cggmp.keyshare import KeyShare
-from shardvault.protocols.cggmp.presign import Presign, Presignature, PresignaturePublic
-from shardvault.protocols.cggmp.refresh import CggmpRefresh
+from shardvault.protocols.cggmp.presign import Presigning
+from shardvault.protocols.cggmp.presignature import Presignature, PresignaturePublic
+from shardvault.protocols.cggmp.refresh import KeyRefresh
 from shardvault.protocols.cggmp.sign import (
     EcdsaSignature,
-    SignOnline,
+    Signing,
     combine,
     sign_share,
     verify_share,
@@ -15,16 +22,16 @@ from shardvault.protocols.cggmp.sign import (
 
 __all__ = [
     "AuxInfo",
-    "AuxInfoGen",
+    "AuxInfoGeneration",
     "AuxInfoPublic",
-    "CggmpKeygen",
-    "CggmpRefresh",
     "EcdsaSignature",
+    "KeyGeneration",
+    "KeyRefresh",
     "KeyShare",
-    "Presign",
     "Presignature",
     "PresignaturePublic",
-    "SignOnline",
+    "Presigning",
+    "Signing",
     "combine",
     "sign_share",
     "verify_share",

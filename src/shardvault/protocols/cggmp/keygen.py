@@ -1,6 +1,7 @@
-"""CGGMP24 threshold key generation on secp256k1 (ePrint 2021/060 rev. 2024, the
-threshold "Key Generation" figure; cf. Lockness ``cggmp21`` ``keygen/threshold.rs``),
-as a sans-I/O state machine with echo broadcast and identifiable abort.
+"""CGGMP24 threshold key generation on secp256k1 (ePrint 2021/060, 2024-10-21
+revision, Fig. 6 "ECDSA Key-Generation", carried over to Shamir shares; cf. Lockness
+``cggmp21`` ``keygen/threshold.rs``), as a sans-I/O state machine with echo broadcast
+and identifiable abort.
 
 Parties ``1..n``, threshold ``t`` (any ``t`` shares reconstruct the key; the
 polynomials have degree ``t - 1``), ``sid`` the session id. Party ``i`` samples
@@ -17,6 +18,8 @@ polynomials have degree ``t - 1``), ``sid`` the session id. Party ``i`` samples
    share ``sigma_ij = f_i(j)`` and the Π_sch response ``z_i`` for ``a_i0``, whose
    challenge binds ``(sid, rid)`` (as the Π_sch session id) and the prover ``i``.
    Receivers check Feldman (``sigma_ij G = sum_k j^k F_ik``) and Π_sch, then finish.
+
+Rounds 1-2 are :mod:`.commit_reveal`'s; the messages are :mod:`.keygen_messages`.
 
 Result (:class:`KeyShare`): ``x_j = sum_i sigma_ij``, ``X = sum_i F_i0``, and every
 party's public share ``X_k = sum_i F_i(k)``; ``check_consistent()`` is run.
@@ -36,12 +39,9 @@ success.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from dataclasses import dataclass
-
-from shardvault.crypto.groups import SECP256K1, Point
+from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.hashing import Transcript
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.shamir import (
     check_indices,
     check_threshold,
@@ -50,78 +50,24 @@ from shardvault.crypto.shamir import (
     feldman_commit,
 )
 from shardvault.crypto.zk import sch
-from shardvault.crypto.zk.transcript import InvalidProof
-from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
-from shardvault.protocols.cggmp.common import (
-    HASH,
-    check_echo_vectors,
-    echo_entry_hash,
-    stage,
+from shardvault.errors import InvalidParameters, ProtocolError
+from shardvault.protocols.cggmp.commit_reveal import CommitReveal
+from shardvault.protocols.cggmp.common import proof_errors, stage, xor_all
+from shardvault.protocols.cggmp.keygen_messages import (
+    RID_SIZE,
+    U_SIZE,
+    Decommitment,
+    MsgRound2,
+    MsgRound3,
+    commitment,
 )
 from shardvault.protocols.cggmp.keyshare import KeyShare
 from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
 
-__all__ = ["PROTOCOL", "CggmpKeygen", "Decommitment", "commitment", "proof_session_id"]
+__all__ = ["PROTOCOL", "KeyGeneration", "proof_session_id"]
 
 PROTOCOL = "cggmp24/keygen"
 _G = SECP256K1
-_RID = 32  # 2 kappa bits of joint randomness (kappa = 128)
-_U = 32  # commitment blinding
-_POINT = _G.element_size  # 33
-_SCALAR = _G.scalar_size  # 32
-
-
-@dataclass(frozen=True, slots=True)
-class Decommitment:
-    """The round-2 opening of ``V_i``: ``(rid_i, u_i, A_i, F_i)``. All public."""
-
-    rid: bytes
-    u: bytes
-    sch_commitment: Point
-    feldman: tuple[Point, ...]
-
-    def to_bytes(self) -> bytes:
-        return (
-            self.rid
-            + self.u
-            + self.sch_commitment.encode()
-            + b"".join(c.encode() for c in self.feldman)
-        )
-
-    @staticmethod
-    def encoded_length(threshold: int) -> int:
-        return _RID + _U + _POINT + threshold * _POINT
-
-    @classmethod
-    def from_bytes(cls, data: bytes, threshold: int) -> Decommitment:
-        """Exact length; every point on the curve and not the identity."""
-        if len(data) != cls.encoded_length(threshold):
-            raise InvalidEncoding("keygen decommitment: wrong length")
-        rid, u = data[:_RID], data[_RID : _RID + _U]
-        pos = _RID + _U
-        a = _G.decode_point(data[pos : pos + _POINT])
-        pos += _POINT
-        feldman = tuple(
-            _G.decode_point(data[pos + k * _POINT : pos + (k + 1) * _POINT])
-            for k in range(threshold)
-        )
-        return cls(rid, u, a, feldman)
-
-
-def commitment(
-    session_id: bytes, party: int, threshold: int, participants: int, d: Decommitment
-) -> bytes:
-    """``V_i = H(sid, i, t, n, rid_i, F_i, A_i, u_i)`` (injective transcript)."""
-    tr = Transcript("shardvault/cggmp24/keygen/commit/v1")
-    tr.append("session-id", session_id)
-    tr.append_int("party", party)
-    tr.append_int("threshold", threshold)
-    tr.append_int("participants", participants)
-    tr.append("rid", d.rid)
-    tr.extend("F", (c.encode() for c in d.feldman))
-    tr.append("A", d.sch_commitment.encode())
-    tr.append("u", d.u)
-    return hashlib.sha256(tr.encode()).digest()
 
 
 def proof_session_id(session_id: bytes, rid: bytes) -> bytes:
@@ -133,12 +79,9 @@ def proof_session_id(session_id: bytes, rid: bytes) -> bytes:
     return tr.encode()
 
 
-def _entry_hash(session_id: bytes, round_: int, sender: int, payload: bytes) -> bytes:
-    return echo_entry_hash("shardvault/cggmp24/keygen/echo/v1", session_id, round_, sender, payload)
-
-
-class CggmpKeygen(StateMachine[KeyShare]):
-    """One party ``me`` of a CGGMP24 ``threshold``-of-``participants`` key generation.
+class KeyGeneration(StateMachine[KeyShare]):
+    """One party ``me`` of a CGGMP24 ``threshold``-of-``participants`` key generation;
+    its randomness comes from ``rng``.
 
     Result: this party's :class:`KeyShare`. ``repr`` hides every secret.
     """
@@ -154,6 +97,8 @@ class CggmpKeygen(StateMachine[KeyShare]):
         threshold: int,
         participants: int,
         registry: SessionRegistry,
+        *,
+        rng: Rng = OS_RNG,
     ) -> None:
         for name, value in (("threshold", threshold), ("participants", participants)):
             if isinstance(value, bool) or not isinstance(value, int):
@@ -164,25 +109,31 @@ class CggmpKeygen(StateMachine[KeyShare]):
         self.t = threshold
         self.n = participants
         self._all = set(range(1, participants + 1))
-        self._coefficients: list[int] = [_G.random_scalar() for _ in range(threshold)]
-        self._nonce: sch.SchNonce | None = sch.commit()
+        # Fig. 6, round 1: f_i, the Π_sch nonce for a_i0, rid_i and u_i.
+        self._coefficients: list[int] = [_G.random_scalar(rng) for _ in range(threshold)]
+        self._nonce: sch.SchNonce | None = sch.commit(rng=rng)
         self._mine = Decommitment(
-            secrets.token_bytes(_RID),
-            secrets.token_bytes(_U),
+            rng.token_bytes(RID_SIZE),
+            rng.token_bytes(U_SIZE),
             self._nonce.commitment.A,
             tuple(feldman_commit(_G, self._coefficients)),
         )
-        self._decommitments: dict[int, Decommitment] = {me: self._mine}
-        self._round1: dict[int, bytes] = {}
+        self._commits = CommitReveal(
+            protocol="keygen",
+            echo_domain="shardvault/cggmp24/keygen/echo/v1",
+            session_id=session_id,
+            me=me,
+            order=sorted(self._all),
+            opening=self._mine,
+            commit=lambda j, d: commitment(session_id, j, threshold, participants, d),
+        )
         self._rid = b""
         self._own_share = 0
-        v_i = commitment(session_id, me, threshold, participants, self._mine)
-        self._round1[me] = v_i
-        self.send(1, None, v_i)
+        self.send(1, None, self._commits.own_commitment().encode())
         self._advance()  # a 1-of-1 generation has nobody to wait for
 
     def __repr__(self) -> str:
-        return f"CggmpKeygen(me={self.me}, t={self.t}, n={self.n}, round={self.round})"
+        return f"KeyGeneration(me={self.me}, t={self.t}, n={self.n}, round={self.round})"
 
     def expected_senders(self, round_: int) -> set[int]:
         return self._all - {self.me}
@@ -200,85 +151,37 @@ class CggmpKeygen(StateMachine[KeyShare]):
             self._coefficients, self._nonce, self._own_share = [], None, 0
             raise
 
-    # -- echo ----------------------------------------------------------------------
-    def _echo_vector(self) -> bytes:
-        return b"".join(
-            _entry_hash(self.session_id, 1, j, self._round1[j]) for j in sorted(self._all)
-        )
-
-    def _check_echoes(self, claims: dict[int, bytes]) -> None:
-        """See :func:`common.check_echo_vectors`."""
-        check_echo_vectors(
-            me=self.me,
-            order=sorted(self._all),
-            mine=self._echo_vector(),
-            claims=claims,
-            round_=1,
-            check="keygen-echo-broadcast",
-        )
-
     # -- round handlers --------------------------------------------------------------
     def _round1_received(self, messages: dict[int, ProtocolMessage]) -> None:
-        def check(sender: int) -> None:
-            if len(messages[sender].payload) != HASH:
-                raise ProtocolError(
-                    f"round-1 commitment of party {sender} has the wrong size",
-                    blame=(sender,),
-                    check="keygen-round1-decode",
-                )
-
-        stage(messages, check)
-        for sender, msg in messages.items():
-            self._round1[sender] = msg.payload
-        self.send(2, None, self._echo_vector() + self._mine.to_bytes())
+        """Fig. 6, round 2: after every ``V_j``, broadcast the echo and the opening."""
+        self._commits.commitments_received(messages)
+        self.send(2, None, MsgRound2(self._commits.echo_vector(), self._mine).encode())
 
     def _round2_received(self, messages: dict[int, ProtocolMessage]) -> None:
-        echo_len = self.n * HASH
-        echoes: dict[int, bytes] = {}
-        decoded: dict[int, Decommitment] = {}
+        """Fig. 6, round 3: check the echoes and openings, derive ``rid`` and send each
+        party its share with the Π_sch response."""
+        decoded: dict[int, MsgRound2] = {}
 
         def decode(sender: int) -> None:
-            data = messages[sender].payload
-            if len(data) != echo_len + Decommitment.encoded_length(self.t):
-                raise ProtocolError(
-                    f"round-2 payload of party {sender} has the wrong size",
-                    blame=(sender,),
-                    check="keygen-round2-decode",
-                )
-            try:
-                decoded[sender] = Decommitment.from_bytes(data[echo_len:], self.t)
-            except InvalidEncoding as exc:
-                raise ProtocolError(
-                    f"round-2 payload of party {sender} is malformed: {exc.message}",
-                    blame=(sender,),
-                    check="keygen-round2-decode",
-                ) from None
-            echoes[sender] = data[:echo_len]
+            decoded[sender] = MsgRound2.decode(
+                messages[sender].payload, sender=sender, parties=self.n, threshold=self.t
+            )
 
         stage(messages, decode)
-        self._check_echoes(echoes)
-
-        def check_commitment(sender: int) -> None:
-            v = commitment(self.session_id, sender, self.t, self.n, decoded[sender])
-            if v != self._round1[sender]:
-                raise ProtocolError(
-                    f"party {sender}'s decommitment does not match its round-1 commitment",
-                    blame=(sender,),
-                    check="keygen-commitment",
-                )
-
-        stage(decoded, check_commitment)
-        self._decommitments.update(decoded)
-        rid = bytearray(_RID)
-        for j in sorted(self._decommitments):
-            for k, b in enumerate(self._decommitments[j].rid):
-                rid[k] ^= b
-        self._rid = bytes(rid)
+        openings = {j: m.decommitment for j, m in decoded.items()}
+        self._commits.check_openings(
+            {j: m.echo for j, m in decoded.items()},
+            openings,
+            "party {sender}'s decommitment does not match its round-1 commitment",
+        )
+        self._commits.accept(openings)
+        opened = self._commits.openings
+        self._rid = xor_all((opened[j].rid for j in sorted(opened)), RID_SIZE)
         z = self._schnorr_response(proof_session_id(self.session_id, self._rid))
         q = _G.order
         for j in sorted(self._all - {self.me}):
             share = evaluate_polynomial(self._coefficients, j, q)
-            self.send(3, j, _G.encode_scalar(share) + z.to_bytes(), secret=True)
+            self.send(3, j, MsgRound3(share, z).encode(), secret=True)
         self._own_share = evaluate_polynomial(self._coefficients, self.me, q)
         self._coefficients = []  # erased: only f_i(me) is still needed
 
@@ -290,28 +193,19 @@ class CggmpKeygen(StateMachine[KeyShare]):
         return sch.respond(nonce, self._coefficients[0], session_id=fs_sid, prover_id=self.me)
 
     def _round3_received(self, messages: dict[int, ProtocolMessage]) -> None:
-        shares: dict[int, int] = {}
-        responses: dict[int, sch.SchResponse] = {}
+        """Fig. 6, output: check every share against its Feldman commitments and every
+        Π_sch, then sum the shares."""
+        received: dict[int, MsgRound3] = {}
 
         def decode(sender: int) -> None:
-            data = messages[sender].payload
-            try:
-                if len(data) != _SCALAR + _SCALAR:
-                    raise InvalidEncoding("wrong length")
-                shares[sender] = _G.decode_scalar(data[:_SCALAR])
-                responses[sender] = sch.SchResponse.from_bytes(data[_SCALAR:])
-            except InvalidEncoding as exc:
-                raise ProtocolError(
-                    f"round-3 payload of party {sender} is malformed: {exc.message}",
-                    blame=(sender,),
-                    check="keygen-round3-decode",
-                ) from None
+            received[sender] = MsgRound3.decode(messages[sender].payload, sender=sender)
 
         stage(messages, decode)
+        opened = self._commits.openings
 
         def check_feldman(sender: int) -> None:
-            expected = derive_public_share(_G, self._decommitments[sender].feldman, self.me)
-            if _G.mul_base(shares[sender]) != expected:
+            expected = derive_public_share(_G, opened[sender].feldman, self.me)
+            if _G.mul_base(received[sender].sigma) != expected:
                 raise ProtocolError(
                     f"party {sender}'s share for us does not match its Feldman commitments",
                     blame=(sender,),
@@ -321,31 +215,27 @@ class CggmpKeygen(StateMachine[KeyShare]):
         fs_sid = proof_session_id(self.session_id, self._rid)
 
         def check_sch(sender: int) -> None:
-            d = self._decommitments[sender]
-            try:
+            d = opened[sender]
+            with proof_errors(sender, "Π_sch for its constant term", sch.PROOF_NAME):
                 sch.verify_response(
                     d.feldman[0],
                     sch.SchCommitment(d.sch_commitment),
-                    responses[sender],
+                    received[sender].psi,
                     session_id=fs_sid,
                     prover_id=sender,
                 )
-            except InvalidProof as exc:
-                raise ProtocolError(
-                    f"party {sender}'s Π_sch for its constant term does not verify: {exc.message}",
-                    blame=(sender,),
-                    check=exc.check,
-                ) from None
 
-        stage(shares, check_feldman)
-        stage(responses, check_sch)
+        stage(received, check_feldman)
+        stage(received, check_sch)
+        shares = {j: m.sigma for j, m in received.items()}
         shares[self.me] = self._own_share
         self._own_share = 0
         self._finish(sum(shares.values()) % _G.order)
 
     def _finish(self, secret: int) -> None:
-        parties = sorted(self._decommitments)
-        summed = [_G.sum(self._decommitments[i].feldman[k] for i in parties) for k in range(self.t)]
+        opened = self._commits.openings
+        parties = sorted(opened)
+        summed = [_G.sum(opened[i].feldman[k] for i in parties) for k in range(self.t)]
         public = {k: derive_public_share(_G, summed, k) for k in sorted(self._all)}
         if summed[0].is_identity() or secret == 0 or any(p.is_identity() for p in public.values()):
             raise ProtocolError(

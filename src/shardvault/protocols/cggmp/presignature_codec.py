@@ -1,11 +1,12 @@
-"""Byte encodings of a CGGMP24 presignature (``presign.Presignature``) and of its
-public part (``presign.PresignaturePublic``).
+"""Byte encodings of a CGGMP24 presignature (``presignature.Presignature``) and of
+its public part (``presignature.PresignaturePublic``).
 
 ``presignature_to_bytes`` carries the secret scalars ``k_i`` and ``chi_i``: a signer
 seals it before it stores it (``signer.presig_pool``). ``public_to_bytes`` is the
 canonical public part, equal at every signer of the session; the coordinator
 decodes it to combine partial signatures. Every decoder is strict: truncated,
-trailing or repeated fields and points off the curve raise ``InvalidEncoding``.
+trailing or repeated fields and points off the curve raise ``InvalidEncoding``
+(read with the CGGMP24 codec's :class:`~shardvault.crypto.zk.codec.Reader`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from __future__ import annotations
 import struct
 
 from shardvault.crypto.groups import SECP256K1, Point
+from shardvault.crypto.zk.codec import Reader
 from shardvault.errors import InvalidEncoding, InvalidParameters
-from shardvault.protocols.cggmp.presign import Presignature, PresignaturePublic
+from shardvault.protocols.cggmp.presignature import Presignature, PresignaturePublic
 
 __all__ = [
     "presignature_from_bytes",
@@ -85,73 +87,52 @@ def public_to_bytes(pub: PresignaturePublic) -> bytes:
     )
 
 
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._pos = 0
+def _point_at(r: Reader) -> Point:
+    """A length-prefixed point; length 0 is the identity."""
+    n = r.byte()
+    if n == 0:
+        return SECP256K1.identity
+    return SECP256K1.decode_point(r.take(n))
 
-    def take(self, n: int) -> bytes:
-        if n < 0 or self._pos + n > len(self._data):
-            raise InvalidEncoding("presignature encoding is truncated")
-        out = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return out
 
-    def u32(self) -> int:
-        value: int = _U32.unpack(self.take(4))[0]
-        return value
-
-    def scalar(self) -> int:
-        return SECP256K1.decode_scalar(self.take(_SC))
-
-    def point(self) -> Point:
-        n = self.take(1)[0]
-        if n == 0:
-            return SECP256K1.identity
-        return SECP256K1.decode_point(self.take(n))
-
-    def point_map(self) -> dict[int, Point]:
-        out: dict[int, Point] = {}
-        for _ in range(self.u32()):
-            j = self.u32()
-            if j in out:
-                raise InvalidEncoding("presignature encoding repeats a party index")
-            out[j] = self.point()
-        return out
-
-    def end(self) -> None:
-        if self._pos != len(self._data):
-            raise InvalidEncoding("presignature encoding has trailing bytes")
+def _point_map_at(r: Reader) -> dict[int, Point]:
+    out: dict[int, Point] = {}
+    for _ in range(r.u32()):
+        j = r.u32()
+        if j in out:
+            raise InvalidEncoding("presignature encoding repeats a party index")
+        out[j] = _point_at(r)
+    return out
 
 
 def presignature_from_bytes(data: bytes) -> Presignature:
     """Inverse of ``presignature_to_bytes``; raises ``InvalidEncoding`` (or
     ``InvalidParameters`` for out-of-range scalars) on anything malformed."""
-    r = _Reader(data)
+    r = Reader(data, None, "presignature encoding")
     if r.take(len(_MAGIC)) != _MAGIC:
         raise InvalidEncoding("not a presignature encoding (v1)")
     me = r.u32()
-    k_i = r.scalar()
-    chi_i = r.scalar()
+    k_i = SECP256K1.decode_scalar(r.take(_SC))
+    chi_i = SECP256K1.decode_scalar(r.take(_SC))
     public = _read_public(r)
-    r.end()
+    r.finish()
     return Presignature(me, k_i, chi_i, public)
 
 
 def public_from_bytes(data: bytes) -> PresignaturePublic:
     """Inverse of ``public_to_bytes``; ``InvalidEncoding`` on anything malformed."""
-    r = _Reader(data)
+    r = Reader(data, None, "presignature encoding")
     public = _read_public(r)
-    r.end()
+    r.finish()
     return public
 
 
-def _read_public(r: _Reader) -> PresignaturePublic:
+def _read_public(r: Reader) -> PresignaturePublic:
     session_id = r.take(r.u32())
     signers = tuple(r.u32() for _ in range(r.u32()))
-    public_key = r.point()
-    big_r = r.point()
-    gamma = r.point()
-    delta = r.point_map()
-    s = r.point_map()
+    public_key = _point_at(r)
+    big_r = _point_at(r)
+    gamma = _point_at(r)
+    delta = _point_map_at(r)
+    s = _point_map_at(r)
     return PresignaturePublic(session_id, signers, public_key, big_r, gamma, delta, s)

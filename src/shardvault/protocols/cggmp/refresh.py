@@ -2,11 +2,12 @@
 as a sans-I/O state machine with echo broadcast, a confirmation round and
 identifiable abort (SECURITY.md items 2-4 and 10).
 
-This is the share-refresh part of the paper's "Auxiliary Info & Key Refresh"
-figure (ePrint 2021/060 rev. 2024; cf. Lockness ``cggmp21``
-``key_refresh/non_threshold.rs``), carried over to Shamir (threshold) shares the
-way :mod:`shardvault.protocols.cggmp.keygen` carries over key generation. The
-Paillier / ring-Pedersen half of that figure is :mod:`.aux_info`.
+This is the share-refresh part of the paper's "Auxiliary Info. & Key Refresh in
+Three Rounds" (ePrint 2021/060, 2024-10-21 revision, Fig. 7; cf. Lockness
+``cggmp21`` ``key_refresh/non_threshold.rs``), carried over to Shamir (threshold)
+shares the way :mod:`shardvault.protocols.cggmp.keygen` carries over key
+generation. The Paillier / ring-Pedersen half of that figure is :mod:`.aux_info`.
+Rounds 1-2 are :mod:`.commit_reveal`'s; the messages are :mod:`.refresh_messages`.
 
 Every party ``i`` of the key (all ``n`` of them; threshold ``t >= 2``, ``sid`` the
 session id) samples ``f_i(x) = a_i1 x + ... + a_i(t-1) x^(t-1)``: a random
@@ -53,12 +54,11 @@ Check names: ``refresh-round1-decode``, ``refresh-round2-decode``,
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.hashing import Transcript
+from shardvault.crypto.rng import OS_RNG, Rng
 from shardvault.crypto.shamir import (
     derive_public_share,
     evaluate_polynomial,
@@ -66,22 +66,26 @@ from shardvault.crypto.shamir import (
     lagrange_coefficient,
 )
 from shardvault.crypto.zk import sch
-from shardvault.crypto.zk.transcript import InvalidProof
-from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError
-from shardvault.protocols.cggmp.common import (
-    HASH,
-    check_echo_vectors,
-    echo_entry_hash,
-    stage,
-)
+from shardvault.errors import InvalidParameters, ProtocolError
+from shardvault.protocols.cggmp.commit_reveal import CommitReveal
+from shardvault.protocols.cggmp.common import proof_errors, stage, xor_all
 from shardvault.protocols.cggmp.keyshare import KeyShare
+from shardvault.protocols.cggmp.refresh_messages import (
+    RID_SIZE,
+    U_SIZE,
+    MsgComplaint,
+    MsgConfirm,
+    MsgRound2,
+    MsgRound3,
+    RefreshDecommitment,
+    commitment,
+    decode_round4,
+)
 from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
 
 __all__ = [
     "PROTOCOL",
-    "CggmpRefresh",
-    "RefreshDecommitment",
-    "commitment",
+    "KeyRefresh",
     "confirmation_hash",
     "dealt_image",
     "key_digest",
@@ -90,52 +94,6 @@ __all__ = [
 
 PROTOCOL = "cggmp24/refresh"
 _G = SECP256K1
-_RID = 32
-_U = 32
-_POINT = _G.element_size  # 33
-_SCALAR = _G.scalar_size  # 32
-_OK = 0
-_COMPLAIN = 1
-
-
-@dataclass(frozen=True, slots=True)
-class RefreshDecommitment:
-    """The round-2 opening of ``V_i``: ``(rid_i, u_i, C_i1..C_i(t-1), B_i1..B_in)``.
-
-    ``feldman`` omits ``C_i0`` (the identity: the polynomial has no constant term);
-    ``sch_commitments[k]`` is the Π_sch nonce commitment for the share dealt to the
-    ``k``-th party in ascending index order. All public.
-    """
-
-    rid: bytes
-    u: bytes
-    feldman: tuple[Point, ...]
-    sch_commitments: tuple[Point, ...]
-
-    def to_bytes(self) -> bytes:
-        return (
-            self.rid
-            + self.u
-            + b"".join(c.encode() for c in self.feldman)
-            + b"".join(b.encode() for b in self.sch_commitments)
-        )
-
-    @staticmethod
-    def encoded_length(threshold: int, participants: int) -> int:
-        return _RID + _U + (threshold - 1 + participants) * _POINT
-
-    @classmethod
-    def from_bytes(cls, data: bytes, threshold: int, participants: int) -> RefreshDecommitment:
-        """Exact length; every point on the curve and not the identity."""
-        if len(data) != cls.encoded_length(threshold, participants):
-            raise InvalidEncoding("refresh decommitment: wrong length")
-        rid, u = data[:_RID], data[_RID : _RID + _U]
-        pos = _RID + _U
-        points = [
-            _G.decode_point(data[pos + k * _POINT : pos + (k + 1) * _POINT])
-            for k in range(threshold - 1 + participants)
-        ]
-        return cls(rid, u, tuple(points[: threshold - 1]), tuple(points[threshold - 1 :]))
 
 
 def key_digest(share: KeyShare) -> bytes:
@@ -147,19 +105,6 @@ def key_digest(share: KeyShare) -> bytes:
     ids = sorted(share.public_shares)
     tr.extend("ids", (i.to_bytes(1, "big") for i in ids))
     tr.extend("X_j", (share.public_shares[i].encode() for i in ids))
-    return hashlib.sha256(tr.encode()).digest()
-
-
-def commitment(session_id: bytes, party: int, key: bytes, d: RefreshDecommitment) -> bytes:
-    """``V_i = H(sid, i, key, rid_i, C_i, B_i, u_i)`` (injective transcript)."""
-    tr = Transcript("shardvault/cggmp24/refresh/commit/v1")
-    tr.append("session-id", session_id)
-    tr.append_int("party", party)
-    tr.append("key", key)
-    tr.append("rid", d.rid)
-    tr.extend("C", (c.encode() for c in d.feldman))
-    tr.extend("B", (b.encode() for b in d.sch_commitments))
-    tr.append("u", d.u)
     return hashlib.sha256(tr.encode()).digest()
 
 
@@ -194,22 +139,24 @@ def confirmation_hash(
     return hashlib.sha256(tr.encode()).digest()
 
 
-def _entry_hash(session_id: bytes, round_: int, sender: int, payload: bytes) -> bytes:
-    return echo_entry_hash(
-        "shardvault/cggmp24/refresh/echo/v1", session_id, round_, sender, payload
-    )
-
-
-class CggmpRefresh(StateMachine[KeyShare]):
+class KeyRefresh(StateMachine[KeyShare]):
     """Party ``key_share.index`` of a refresh of ``key_share``'s key among ALL its
-    parties. Result: a new :class:`KeyShare` (same index, threshold, public key and
-    party set). ``repr`` hides every secret; secrets are dropped on abort."""
+    parties; its randomness comes from ``rng``. Result: a new :class:`KeyShare` (same
+    index, threshold, public key and party set). ``repr`` hides every secret; secrets
+    are dropped on abort."""
 
     protocol = PROTOCOL
     last_round = 4
     broadcast_rounds = frozenset({1, 2, 4})
 
-    def __init__(self, session_id: bytes, key_share: KeyShare, registry: SessionRegistry) -> None:
+    def __init__(
+        self,
+        session_id: bytes,
+        key_share: KeyShare,
+        registry: SessionRegistry,
+        *,
+        rng: Rng = OS_RNG,
+    ) -> None:
         if not isinstance(key_share, KeyShare):
             raise InvalidParameters("key_share must be a KeyShare")
         if key_share.threshold < 2:
@@ -222,29 +169,36 @@ class CggmpRefresh(StateMachine[KeyShare]):
         self._order = sorted(key_share.public_shares)
         self._all = set(self._order)
         self._key = key_digest(key_share)
-        self._coefficients: list[int] = [0] + [_G.random_scalar() for _ in range(self.t - 1)]
-        self._nonces: list[sch.SchNonce] = [sch.commit() for _ in self._order]
+        # Fig. 7, round 1: f_i with f_i(0) = 0, one Π_sch nonce per dealt share, rid_i, u_i.
+        self._coefficients: list[int] = [0] + [_G.random_scalar(rng) for _ in range(self.t - 1)]
+        self._nonces: list[sch.SchNonce] = [sch.commit(rng=rng) for _ in self._order]
         self._mine = RefreshDecommitment(
-            secrets.token_bytes(_RID),
-            secrets.token_bytes(_U),
+            rng.token_bytes(RID_SIZE),
+            rng.token_bytes(U_SIZE),
             tuple(feldman_commit(_G, self._coefficients[1:])),
             tuple(nonce.commitment.A for nonce in self._nonces),
         )
-        self._decommitments: dict[int, RefreshDecommitment] = {self.me: self._mine}
+        key = self._key
+        self._commits = CommitReveal(
+            protocol="refresh",
+            echo_domain="shardvault/cggmp24/refresh/echo/v1",
+            session_id=session_id,
+            me=self.me,
+            order=self._order,
+            opening=self._mine,
+            commit=lambda j, d: commitment(session_id, j, key, d),
+        )
         #: ``_images[i][k] = F_i(k)``, the public image of the share ``i`` deals ``k``.
         self._images: dict[int, dict[int, Point]] = {}
-        self._round1: dict[int, bytes] = {}
         self._rid = b""
         self._own_share = 0
         self._new: KeyShare | None = None
         self._confirm = b""
         self._pending: ProtocolError | None = None
-        v_i = commitment(session_id, self.me, self._key, self._mine)
-        self._round1[self.me] = v_i
-        self.send(1, None, v_i)
+        self.send(1, None, self._commits.own_commitment().encode())
 
     def __repr__(self) -> str:
-        return f"CggmpRefresh(me={self.me}, t={self.t}, n={self.n}, round={self.round})"
+        return f"KeyRefresh(me={self.me}, t={self.t}, n={self.n}, round={self.round})"
 
     def expected_senders(self, round_: int) -> set[int]:
         return self._all - {self.me}
@@ -267,76 +221,33 @@ class CggmpRefresh(StateMachine[KeyShare]):
         """An aborted run is never resumed: drop every secret it still holds."""
         self._coefficients, self._nonces, self._own_share, self._new = [], [], 0, None
 
-    # -- echo ----------------------------------------------------------------------
-    def _echo_vector(self) -> bytes:
-        return b"".join(_entry_hash(self.session_id, 1, j, self._round1[j]) for j in self._order)
-
-    def _check_echoes(self, claims: dict[int, bytes]) -> None:
-        """See :func:`common.check_echo_vectors`."""
-        check_echo_vectors(
-            me=self.me,
-            order=self._order,
-            mine=self._echo_vector(),
-            claims=claims,
-            round_=1,
-            check="refresh-echo-broadcast",
-        )
-
     # -- round handlers --------------------------------------------------------------
     def _round1_received(self, messages: dict[int, ProtocolMessage]) -> None:
-        def check(sender: int) -> None:
-            if len(messages[sender].payload) != HASH:
-                raise ProtocolError(
-                    f"round-1 commitment of party {sender} has the wrong size",
-                    blame=(sender,),
-                    check="refresh-round1-decode",
-                )
-
-        stage(messages, check)
-        for sender, msg in messages.items():
-            self._round1[sender] = msg.payload
-        self.send(2, None, self._echo_vector() + self._mine.to_bytes())
+        """Fig. 7, round 2: after every ``V_j``, broadcast the echo and the opening."""
+        self._commits.commitments_received(messages)
+        self.send(2, None, MsgRound2(self._commits.echo_vector(), self._mine).encode())
 
     def _round2_received(self, messages: dict[int, ProtocolMessage]) -> None:
-        echo_len = self.n * HASH
-        echoes: dict[int, bytes] = {}
-        decoded: dict[int, RefreshDecommitment] = {}
+        """Fig. 7, round 3: check the echoes, the openings and that nobody deals a zero
+        share; derive ``rid``; send each party its share and every Π_sch response."""
+        decoded: dict[int, MsgRound2] = {}
 
         def decode(sender: int) -> None:
-            data = messages[sender].payload
-            if len(data) != echo_len + RefreshDecommitment.encoded_length(self.t, self.n):
-                raise ProtocolError(
-                    f"round-2 payload of party {sender} has the wrong size",
-                    blame=(sender,),
-                    check="refresh-round2-decode",
-                )
-            try:
-                decoded[sender] = RefreshDecommitment.from_bytes(data[echo_len:], self.t, self.n)
-            except InvalidEncoding as exc:
-                raise ProtocolError(
-                    f"round-2 payload of party {sender} is malformed: {exc.message}",
-                    blame=(sender,),
-                    check="refresh-round2-decode",
-                ) from None
-            echoes[sender] = data[:echo_len]
+            decoded[sender] = MsgRound2.decode(
+                messages[sender].payload, sender=sender, parties=self.n, threshold=self.t
+            )
 
         stage(messages, decode)
-        self._check_echoes(echoes)
-
-        def check_commitment(sender: int) -> None:
-            if (
-                commitment(self.session_id, sender, self._key, decoded[sender])
-                != self._round1[sender]
-            ):
-                raise ProtocolError(
-                    f"party {sender}'s decommitment does not match its round-1 commitment "
-                    "(or it refreshes another key)",
-                    blame=(sender,),
-                    check="refresh-commitment",
-                )
+        openings = {j: m.decommitment for j, m in decoded.items()}
+        self._commits.check_openings(
+            {j: m.echo for j, m in decoded.items()},
+            openings,
+            "party {sender}'s decommitment does not match its round-1 commitment "
+            "(or it refreshes another key)",
+        )
 
         def check_images(sender: int) -> None:
-            images = {k: dealt_image(decoded[sender].feldman, k) for k in self._order}
+            images = {k: dealt_image(openings[sender].feldman, k) for k in self._order}
             self._images[sender] = images
             if any(p.is_identity() for p in images.values()):
                 raise ProtocolError(
@@ -345,21 +256,17 @@ class CggmpRefresh(StateMachine[KeyShare]):
                     check="refresh-zero-share",
                 )
 
-        stage(decoded, check_commitment)
-        stage(decoded, check_images)
-        self._decommitments.update(decoded)
+        stage(openings, check_images)
+        self._commits.accept(openings)
         self._images[self.me] = {k: dealt_image(self._mine.feldman, k) for k in self._order}
-        rid = bytearray(_RID)
-        for j in sorted(self._decommitments):
-            for k, b in enumerate(self._decommitments[j].rid):
-                rid[k] ^= b
-        self._rid = bytes(rid)
-        proofs = b"".join(z.to_bytes() for z in self._schnorr_responses())
+        opened = self._commits.openings
+        self._rid = xor_all((opened[j].rid for j in sorted(opened)), RID_SIZE)
+        proofs = tuple(self._schnorr_responses())
         q = _G.order
         for j in self._order:
             if j != self.me:
                 share = evaluate_polynomial(self._coefficients, j, q)
-                self.send(3, j, _G.encode_scalar(share) + proofs, secret=True)
+                self.send(3, j, MsgRound3(share, proofs).encode(), secret=True)
         self._own_share = evaluate_polynomial(self._coefficients, self.me, q)
         self._coefficients = []  # erased: only f_i(me) is still needed
 
@@ -377,32 +284,20 @@ class CggmpRefresh(StateMachine[KeyShare]):
         return out
 
     def _round3_received(self, messages: dict[int, ProtocolMessage]) -> None:
-        """Failed checks do not abort here: they become a round-4 complaint, so every
-        party learns of the fault and nobody finishes."""
-        shares: dict[int, int] = {}
-        responses: dict[int, list[sch.SchResponse]] = {}
-        expected_len = _SCALAR + self.n * _SCALAR
+        """Fig. 7, output (our confirmation round): check the shares dealt to us and
+        every Π_sch. Failed checks do not abort here: they become a round-4 complaint,
+        so every party learns of the fault and nobody finishes."""
+        received: dict[int, MsgRound3] = {}
+        opened = self._commits.openings
 
         def decode(sender: int) -> None:
-            data = messages[sender].payload
-            try:
-                if len(data) != expected_len:
-                    raise InvalidEncoding("wrong length")
-                shares[sender] = _G.decode_scalar(data[:_SCALAR])
-                responses[sender] = [
-                    sch.SchResponse.from_bytes(data[_SCALAR * (k + 1) : _SCALAR * (k + 2)])
-                    for k in range(self.n)
-                ]
-            except InvalidEncoding as exc:
-                raise ProtocolError(
-                    f"round-3 payload of party {sender} is malformed: {exc.message}",
-                    blame=(sender,),
-                    check="refresh-round3-decode",
-                ) from None
+            received[sender] = MsgRound3.decode(
+                messages[sender].payload, sender=sender, parties=self.n
+            )
 
         def check_feldman(sender: int) -> None:
             expected = self._images[sender][self.me]
-            if _G.mul_base(shares[sender]) != expected:
+            if _G.mul_base(received[sender].share) != expected:
                 raise ProtocolError(
                     f"party {sender}'s share for us does not match its Feldman commitments",
                     blame=(sender,),
@@ -410,33 +305,27 @@ class CggmpRefresh(StateMachine[KeyShare]):
                 )
 
         def check_sch(sender: int) -> None:
-            d = self._decommitments[sender]
+            d = opened[sender]
             for pos, k in enumerate(self._order):
-                try:
+                with proof_errors(sender, f"Π_sch for its share of party {k}", sch.PROOF_NAME):
                     sch.verify_response(
                         self._images[sender][k],
                         sch.SchCommitment(d.sch_commitments[pos]),
-                        responses[sender][pos],
+                        received[sender].psi[pos],
                         session_id=proof_session_id(self.session_id, self._rid, k),
                         prover_id=sender,
                     )
-                except InvalidProof as exc:
-                    raise ProtocolError(
-                        f"party {sender}'s Π_sch for its share of party {k} does not verify: "
-                        f"{exc.message}",
-                        blame=(sender,),
-                        check=exc.check,
-                    ) from None
 
         try:
             stage(messages, decode)
-            stage(shares, check_feldman)
-            stage(responses, check_sch)
+            stage(received, check_feldman)
+            stage(received, check_sch)
         except ProtocolError as exc:
             self._pending = exc
             self._erase()
-            self.send(4, None, bytes([_COMPLAIN]) + bytes(sorted(exc.blame)))
+            self.send(4, None, MsgComplaint(tuple(sorted(exc.blame))).encode())
             return
+        shares = {j: m.share for j, m in received.items()}
         shares[self.me] = self._own_share
         self._own_share = 0
         self._new = self._refreshed(shares)
@@ -447,12 +336,13 @@ class CggmpRefresh(StateMachine[KeyShare]):
             self._new.public_key,
             self._new.public_shares,
         )
-        self.send(4, None, bytes([_OK]) + self._confirm)
+        self.send(4, None, MsgConfirm(self._confirm).encode())
 
     def _refreshed(self, shares: dict[int, int]) -> KeyShare:
+        """``x_i' = x_i + sum_j f_j(i)``, ``X_k' = X_k + sum_j F_j(k)``, checked."""
         q = _G.order
         old = self._old
-        dealers = sorted(self._decommitments)
+        dealers = sorted(self._commits.openings)
         secret = (old.secret + sum(shares.values())) % q
         public = {
             k: _G.sum(
@@ -482,28 +372,18 @@ class CggmpRefresh(StateMachine[KeyShare]):
             raise fail from None
 
     def _round4_received(self, messages: dict[int, ProtocolMessage]) -> None:
+        """Our confirmation round (not in Fig. 7): finish only if every party confirmed
+        the same new public shares; otherwise name the complainers, the accused or the
+        mismatched confirmations."""
         confirmations: dict[int, bytes] = {}
         complaints: dict[int, tuple[int, ...]] = {}
 
         def decode(sender: int) -> None:
-            p = messages[sender].payload
-            if len(p) == 1 + HASH and p[0] == _OK:
-                confirmations[sender] = p[1:]
-                return
-            accused = tuple(p[1:])
-            if (
-                len(p) >= 2
-                and p[0] == _COMPLAIN
-                and list(accused) == sorted(set(accused))
-                and set(accused) <= self._all - {sender}
-            ):
-                complaints[sender] = accused
-                return
-            raise ProtocolError(
-                f"round-4 payload of party {sender} is malformed",
-                blame=(sender,),
-                check="refresh-round4-decode",
-            )
+            msg = decode_round4(messages[sender].payload, sender=sender, parties=self._all)
+            if isinstance(msg, MsgConfirm):
+                confirmations[sender] = msg.confirmation
+            else:
+                complaints[sender] = msg.accused
 
         stage(messages, decode)
         if self._pending is not None:

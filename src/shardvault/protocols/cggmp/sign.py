@@ -1,4 +1,5 @@
-"""CGGMP24 one-round signing from a presignature (the paper's "Signing" figure).
+"""CGGMP24 one-round signing from a presignature (ePrint 2021/060, 2024-10-21
+revision, Fig. 10 "ECDSA Signing").
 
 Each signer ``i`` of the presigning set sends ``sigma_i = k_i m + r chi_i mod q``
 (``m`` the message hash as an integer mod q, ``r = x(R) mod q``); anyone holding
@@ -18,13 +19,13 @@ import coincurve
 
 from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.errors import InvalidParameters, NonceReused, ProtocolError
-from shardvault.protocols.cggmp.presign import Presignature, PresignaturePublic
+from shardvault.protocols.cggmp.presignature import Presignature, PresignaturePublic
 from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
 
 __all__ = [
     "PROTOCOL",
     "EcdsaSignature",
-    "SignOnline",
+    "Signing",
     "combine",
     "message_scalar",
     "sign_share",
@@ -67,8 +68,9 @@ def message_scalar(message_hash: bytes) -> int:
 
 
 def sign_share(presig: Presignature, message_hash: bytes) -> int:
-    """``sigma_i = k_i m + r chi_i mod q``. Consumes the presignature (a second call
-    raises ``NonceReused``); a persistent pool marks it consumed durably first."""
+    """Fig. 10, step 1: ``sigma_i = k_i m + r chi_i mod q``. Consumes the presignature
+    (a second call raises ``NonceReused``); a persistent pool marks it consumed
+    durably first."""
     m = message_scalar(message_hash)
     r = presig.r
     if r == 0:
@@ -78,7 +80,7 @@ def sign_share(presig: Presignature, message_hash: bytes) -> int:
 
 
 def verify_share(public: PresignaturePublic, j: int, sigma_j: int, message_hash: bytes) -> bool:
-    """The paper's per-party check ``sigma_j Gamma = m Delta_j + r S_j``."""
+    """The paper's per-party check (Fig. 10, output): ``sigma_j Gamma = m Delta_j + r S_j``."""
     if not isinstance(sigma_j, int) or isinstance(sigma_j, bool) or not 0 <= sigma_j < _Q:
         return False
     m = message_scalar(message_hash)
@@ -93,7 +95,8 @@ def combine(
     message_hash: bytes,
     public_key: Point | None = None,
 ) -> EcdsaSignature:
-    """Combine the signers' ``sigma_j`` into a verified ECDSA signature.
+    """Combine the signers' ``sigma_j`` into a verified ECDSA signature (Fig. 10,
+    output: ``s = sum sigma_j``).
 
     ``ProtocolError`` with ``check="sign: sigma_j Gamma = m Delta_j + r S_j"`` and the
     bad signers in ``blame`` when partial signatures fail the per-party check;
@@ -143,7 +146,7 @@ def combine(
     return sig
 
 
-class SignOnline(StateMachine[EcdsaSignature]):
+class Signing(StateMachine[EcdsaSignature]):
     """The one-round online signing as a state machine among the presigning set:
     each signer broadcasts ``sigma_i`` (32 bytes) and every signer combines and
     verifies. The presignature is consumed in the constructor, before ``sigma_i``
@@ -171,7 +174,7 @@ class SignOnline(StateMachine[EcdsaSignature]):
         self.send(1, None, sigma.to_bytes(32, "big"))
 
     def __repr__(self) -> str:
-        return f"SignOnline(me={self.me}, signers={list(self.public.signers)}, round={self.round})"
+        return f"Signing(me={self.me}, signers={list(self.public.signers)}, round={self.round})"
 
     def expected_senders(self, round_: int) -> set[int]:
         return set(self.public.signers) - {self.me}
