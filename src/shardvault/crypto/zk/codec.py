@@ -5,12 +5,14 @@ Integers are big-endian on widths fixed by the moduli (``unsigned_width``) or by
 signed bound (``signed_width``, two's complement), so every encoding has an exact
 length known to the receiver before it reads a byte. :class:`Reader` is the one
 cursor every CGGMP24 decoder uses (the proofs, the round messages and the stored
-presignatures): each read is bounds-checked and every failure is an
-``InvalidEncoding`` naming what was being read.
+presignatures), built on the shared :class:`~shardvault.crypto.codec.ByteReader`:
+each read is bounds-checked and every failure is an ``InvalidEncoding`` naming what
+was being read.
 """
 
 from __future__ import annotations
 
+from shardvault.crypto.codec import ByteReader
 from shardvault.errors import InvalidEncoding
 
 __all__ = [
@@ -45,32 +47,23 @@ def encode_signed(value: int, width: int) -> bytes:
         raise InvalidEncoding(f"value does not fit in {width} signed bytes") from None
 
 
-class Reader:
-    """Cursor over an encoding; every read is bounds-checked.
+class Reader(ByteReader):
+    """:class:`shardvault.crypto.codec.ByteReader` for a CGGMP24 encoding named
+    ``what``: failures read ``"{what}: truncated"`` / ``"{what}: trailing bytes"``.
 
     ``expected_len`` is the exact length of a fixed-size encoding (checked up front);
     ``None`` reads a variable-size one, whose end :meth:`finish` checks.
     """
 
-    __slots__ = ("_data", "_pos", "_what")
+    __slots__ = ("_what",)
 
     def __init__(self, data: bytes, expected_len: int | None, what: str) -> None:
         if not isinstance(data, bytes):
             raise InvalidEncoding(f"{what}: expected bytes")
         if expected_len is not None and len(data) != expected_len:
             raise InvalidEncoding(f"{what}: expected {expected_len} bytes, got {len(data)}")
-        self._data, self._pos, self._what = data, 0, what
-
-    @property
-    def remaining(self) -> int:
-        return len(self._data) - self._pos
-
-    def take(self, n: int) -> bytes:
-        if n < 0 or self._pos + n > len(self._data):
-            raise InvalidEncoding(f"{self._what}: truncated")
-        out = self._data[self._pos : self._pos + n]
-        self._pos += n
-        return out
+        super().__init__(data, truncated=f"{what}: truncated", trailing=f"{what}: trailing bytes")
+        self._what = what
 
     def unsigned(self, width: int, below: int, field: str) -> int:
         """An integer in ``[0, below)``."""
@@ -82,13 +75,6 @@ class Reader:
     def signed(self, width: int) -> int:
         return int.from_bytes(self.take(width), "big", signed=True)
 
-    def byte(self) -> int:
-        return self.take(1)[0]
-
     def u32(self) -> int:
         """A 4-byte big-endian length or count."""
         return int.from_bytes(self.take(4), "big")
-
-    def finish(self) -> None:
-        if self._pos != len(self._data):
-            raise InvalidEncoding(f"{self._what}: trailing bytes")
