@@ -309,7 +309,7 @@ def clone(presigs: Sequence[Presignature]) -> list[Presignature]:
     """BENCHMARK ONLY: fresh copies of an unused presignature pair, so the online
     step can be timed many times. Every copy signs the SAME message (so the same
     signature comes out and nothing about the throwaway key leaks); a real signer
-    must never do this (SECURITY.md item 15)."""
+    must never do this (docs/security.md item 15)."""
     return [Presignature(p.me, p.k_i, p.chi_i, p.public) for p in presigs]
 
 

@@ -1,4 +1,4 @@
-"""Source-level checks for SECURITY.md item 20 (only the OS CSPRNG for secrets)."""
+"""Source-level checks for docs/security.md item 20 (only the OS CSPRNG for secrets)."""
 
 from __future__ import annotations
 

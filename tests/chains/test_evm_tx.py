@@ -17,7 +17,7 @@ from evmhelpers import vault_sign
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shardvault.chains import evm
+from shardvault.chains import evm, evm_tx
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
 N = evm.SECP256K1_N
@@ -138,7 +138,7 @@ def _reference(tx: dict[str, Any]) -> tuple[bytes, bytes, Any]:
     return unsigned, ref_hash, signed
 
 
-def _recid(tx: evm.EvmTransaction, v: int) -> int:
+def _recid(tx: evm_tx.EvmTransaction, v: int) -> int:
     return v - 35 - 2 * tx.chain_id if tx.tx_type == 0 else v
 
 
@@ -146,7 +146,7 @@ def _recid(tx: evm.EvmTransaction, v: int) -> int:
 def test_matches_eth_account(name: str) -> None:
     tx_dict = TXS[name]
     unsigned, ref_hash, signed = _reference(tx_dict)
-    tx = evm.parse_unsigned_transaction(unsigned, tx_dict["chainId"])
+    tx = evm_tx.parse_unsigned_transaction(unsigned, tx_dict["chainId"])
     assert tx.tx_type == tx_dict.get("type", 0)
     assert tx.chain_id == tx_dict["chainId"]
     assert tx.nonce == tx_dict["nonce"]
@@ -167,7 +167,7 @@ def test_vault_signature_recovers_to_sender(name: str) -> None:
     tx_dict = TXS[name]
     unsigned, _, _ = _reference(tx_dict)
     acct = Account.create()
-    tx = evm.parse_unsigned_transaction(unsigned, tx_dict["chainId"])
+    tx = evm_tx.parse_unsigned_transaction(unsigned, tx_dict["chainId"])
     r, s, recid = vault_sign(bytes(acct.key), tx.signing_hash())
     assembled = tx.assemble(r, s, recid)
     assert Account.recover_transaction(assembled) == acct.address
@@ -176,7 +176,7 @@ def test_vault_signature_recovers_to_sender(name: str) -> None:
 
 def test_access_list_and_authorizations_are_exposed() -> None:
     unsigned, _, _ = _reference(TXS["eip7702"])
-    tx = evm.parse_unsigned_transaction(unsigned, 1)
+    tx = evm_tx.parse_unsigned_transaction(unsigned, 1)
     assert [evm.checksum_encode(e.address) for e in tx.access_list] == [TO, DELEGATE]
     assert len(tx.access_list[0].storage_keys) == 2
     auths = tx.authorization_list
@@ -194,17 +194,17 @@ def test_pre_eip155_legacy_is_signed_with_replay_protection() -> None:
     tx_dict = TXS["legacy transfer"]
     unsigned, ref_hash, signed = _reference(tx_dict)
     six_fields = pyrlp.encode(pyrlp.decode(unsigned)[:6])
-    tx = evm.parse_unsigned_transaction(six_fields, 1)
+    tx = evm_tx.parse_unsigned_transaction(six_fields, 1)
     assert tx.signing_hash() == ref_hash
     assert tx.assemble(signed.r, signed.s, _recid(tx, signed.v)) == bytes(signed.raw_transaction)
     # The same 6-field payload on another network is bound to that network.
-    other = evm.parse_unsigned_transaction(six_fields, 10)
+    other = evm_tx.parse_unsigned_transaction(six_fields, 10)
     assert other.chain_id == 10 and other.signing_hash() != ref_hash
 
 
 def test_legacy_v_encoding() -> None:
     unsigned, _, _ = _reference(TXS["legacy zeroes"])
-    tx = evm.parse_unsigned_transaction(unsigned, 137)
+    tx = evm_tx.parse_unsigned_transaction(unsigned, 137)
     for recid in (0, 1):
         fields = pyrlp.decode(tx.assemble(1, 2, recid))
         assert int.from_bytes(fields[6], "big") == 35 + 2 * 137 + recid
@@ -217,7 +217,7 @@ def test_legacy_v_encoding() -> None:
 
 def _code(raw: bytes, chain_id: int) -> str:
     with pytest.raises((InvalidEncoding, InvalidParameters)) as info:
-        evm.parse_unsigned_transaction(raw, chain_id)
+        evm_tx.parse_unsigned_transaction(raw, chain_id)
     return info.value.code
 
 
@@ -226,7 +226,7 @@ def test_chain_id_mismatch(name: str) -> None:
     tx_dict = TXS[name]
     unsigned, _, _ = _reference(tx_dict)
     with pytest.raises(InvalidParameters) as info:
-        evm.parse_unsigned_transaction(unsigned, tx_dict["chainId"] + 1)
+        evm_tx.parse_unsigned_transaction(unsigned, tx_dict["chainId"] + 1)
     assert info.value.code == "ChainIdMismatch"
 
 
@@ -235,7 +235,7 @@ def test_signed_input_is_refused(name: str) -> None:
     tx_dict = TXS[name]
     _, _, signed = _reference(tx_dict)
     with pytest.raises(InvalidEncoding) as info:
-        evm.parse_unsigned_transaction(bytes(signed.raw_transaction), tx_dict["chainId"])
+        evm_tx.parse_unsigned_transaction(bytes(signed.raw_transaction), tx_dict["chainId"])
     assert info.value.code == "InvalidTransaction"
 
 
@@ -335,37 +335,37 @@ def test_invalid_transactions(name: str) -> None:
 
 def test_mismatch_on_legacy_eip155() -> None:
     assert _code(legacy(0, 1, 21000, A20, 0, b"", 5, 0, 0), 1) == "ChainIdMismatch"
-    assert evm.parse_unsigned_transaction(legacy(0, 1, 21000, A20, 0, b"", 5, 0, 0), 5)
+    assert evm_tx.parse_unsigned_transaction(legacy(0, 1, 21000, A20, 0, b"", 5, 0, 0), 5)
 
 
 def test_valid_minimal_transactions() -> None:
-    assert evm.parse_unsigned_transaction(t2(*GOOD_T2), 1).tx_type == 2
-    assert evm.parse_unsigned_transaction(t4(*GOOD_T4), 1).authorization_list[0].r == 5
-    assert evm.parse_unsigned_transaction(bytearray(t2(*GOOD_T2)), 1).nonce == 0
+    assert evm_tx.parse_unsigned_transaction(t2(*GOOD_T2), 1).tx_type == 2
+    assert evm_tx.parse_unsigned_transaction(t4(*GOOD_T4), 1).authorization_list[0].r == 5
+    assert evm_tx.parse_unsigned_transaction(bytearray(t2(*GOOD_T2)), 1).nonce == 0
 
 
 @pytest.mark.parametrize("chain_id", [0, -1, 2**256, True, "1", None])
 def test_bad_expected_chain_id(chain_id: Any) -> None:
     with pytest.raises(InvalidParameters) as info:
-        evm.parse_unsigned_transaction(t2(*GOOD_T2), chain_id)
+        evm_tx.parse_unsigned_transaction(t2(*GOOD_T2), chain_id)
     assert info.value.code == "InvalidParameters"
 
 
 def test_raw_must_be_bytes() -> None:
     with pytest.raises(InvalidParameters):
-        evm.parse_unsigned_transaction(t2(*GOOD_T2).hex(), 1)  # type: ignore[arg-type]
+        evm_tx.parse_unsigned_transaction(t2(*GOOD_T2).hex(), 1)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("recid", [2, 3, -1, 4])
 def test_assemble_rejects_unencodable_recid(recid: int) -> None:
-    tx = evm.parse_unsigned_transaction(t2(*GOOD_T2), 1)
+    tx = evm_tx.parse_unsigned_transaction(t2(*GOOD_T2), 1)
     with pytest.raises(InvalidParameters) as info:
         tx.assemble(1, 2, recid)
     assert info.value.code == "InvalidSignature"
 
 
 def test_assemble_rejects_high_s() -> None:
-    tx = evm.parse_unsigned_transaction(legacy(0, 1, 21000, A20, 0, b""), 1)
+    tx = evm_tx.parse_unsigned_transaction(legacy(0, 1, 21000, A20, 0, b""), 1)
     with pytest.raises(InvalidParameters):
         tx.assemble(1, N - 1, 0)
 
@@ -373,7 +373,7 @@ def test_assemble_rejects_high_s() -> None:
 @given(st.sampled_from([b"", b"\x01", b"\x02", b"\x04"]), st.binary(max_size=200))
 def test_fuzz_only_typed_errors(prefix: bytes, body: bytes) -> None:
     try:
-        tx = evm.parse_unsigned_transaction(prefix + body, 1)
+        tx = evm_tx.parse_unsigned_transaction(prefix + body, 1)
     except (InvalidEncoding, InvalidParameters) as exc:
         assert exc.code in {"InvalidTransaction", "ChainIdMismatch"}
         return
@@ -388,7 +388,7 @@ def test_fuzz_mutated_transactions(name: str, pos: int, byte: int) -> None:
     mutated = bytearray(unsigned)
     mutated[pos % len(mutated)] = byte
     try:
-        tx = evm.parse_unsigned_transaction(bytes(mutated), TXS[name]["chainId"])
+        tx = evm_tx.parse_unsigned_transaction(bytes(mutated), TXS[name]["chainId"])
     except (InvalidEncoding, InvalidParameters) as exc:
         assert exc.code in {"InvalidTransaction", "ChainIdMismatch"}
         return
@@ -414,13 +414,13 @@ BASE_T2: dict[str, Any] = {
 
 
 def test_direct_construction_matches_parse() -> None:
-    assert evm.EvmTransaction(**BASE_T2) == evm.parse_unsigned_transaction(t2(*GOOD_T2), 1)
-    auth = evm.Authorization(1, A20, 0, 1, 5, 6)
-    built = evm.EvmTransaction(**{**BASE_T2, "tx_type": 4, "authorization_list": (auth,)})
-    assert built == evm.parse_unsigned_transaction(t4(*GOOD_T4), 1)
+    assert evm_tx.EvmTransaction(**BASE_T2) == evm_tx.parse_unsigned_transaction(t2(*GOOD_T2), 1)
+    auth = evm_tx.Authorization(1, A20, 0, 1, 5, 6)
+    built = evm_tx.EvmTransaction(**{**BASE_T2, "tx_type": 4, "authorization_list": (auth,)})
+    assert built == evm_tx.parse_unsigned_transaction(t4(*GOOD_T4), 1)
 
 
-AUTH_OK = evm.Authorization(1, A20, 0, 1, 5, 6)
+AUTH_OK = evm_tx.Authorization(1, A20, 0, 1, 5, 6)
 
 BAD_FIELDS: dict[str, dict[str, Any]] = {
     "type 3": {"tx_type": 3},
@@ -444,14 +444,14 @@ BAD_FIELDS: dict[str, dict[str, Any]] = {
         "max_priority_fee_per_gas": None,
     },
     "access entry not an entry": {"access_list": ((A20, ()),)},
-    "access address short": {"access_list": (evm.AccessListEntry(A20[:19], ()),)},
-    "access key short": {"access_list": (evm.AccessListEntry(A20, (K32[:31],)),)},
+    "access address short": {"access_list": (evm_tx.AccessListEntry(A20[:19], ()),)},
+    "access key short": {"access_list": (evm_tx.AccessListEntry(A20, (K32[:31],)),)},
     "authorizations on type 2": {"authorization_list": (AUTH_OK,)},
     "type 4 no authorizations": {"tx_type": 4},
     "type 4 creation": {"tx_type": 4, "to": None, "authorization_list": (AUTH_OK,)},
     "authorization y parity": {
         "tx_type": 4,
-        "authorization_list": (evm.Authorization(1, A20, 0, 256, 5, 6),),
+        "authorization_list": (evm_tx.Authorization(1, A20, 0, 256, 5, 6),),
     },
     "authorization not an authorization": {"tx_type": 4, "authorization_list": ((1, A20),)},
 }
@@ -460,5 +460,5 @@ BAD_FIELDS: dict[str, dict[str, Any]] = {
 @pytest.mark.parametrize("name", sorted(BAD_FIELDS))
 def test_direct_construction_is_validated(name: str) -> None:
     with pytest.raises(InvalidParameters) as info:
-        evm.EvmTransaction(**{**BASE_T2, **BAD_FIELDS[name]})
+        evm_tx.EvmTransaction(**{**BASE_T2, **BAD_FIELDS[name]})
     assert info.value.code == "InvalidTransaction"

@@ -23,7 +23,8 @@ from shardvault.chains.btc_address import (
     taproot_output_key,
 )
 from shardvault.chains.btc_tx import Transaction, TxIn, TxOut
-from shardvault.chains.psbt import Psbt, der_encode_signature, plan_psbt_signing, sign_psbt
+from shardvault.chains.psbt import Psbt
+from shardvault.chains.psbt_signing import der_encode_signature, plan_psbt_signing, sign_psbt
 from shardvault.crypto import bip340
 from shardvault.crypto.groups import SECP256K1
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError

@@ -18,8 +18,8 @@ from shared_vectors import LOCAL_VECTORS
 from solders.keypair import Keypair
 from solders.signature import Signature
 
-from shardvault.chains import solana
-from shardvault.chains.solana import OffchainFormat
+from shardvault.chains import solana, solana_offchain
+from shardvault.chains.solana_offchain import OffchainFormat
 from shardvault.errors import InvalidEncoding, InvalidParameters, ShardvaultError
 
 DOMAIN = b"\xffsolana offchain"
@@ -53,32 +53,32 @@ def sha256_b58(data: bytes) -> str:
 
 
 def test_agave_ascii_vector() -> None:
-    out = solana.offchain_message(ASCII_TEXT)
+    out = solana_offchain.offchain_message(ASCII_TEXT)
     assert out == ASCII_SERIALIZED
-    assert out == solana.offchain_message(ASCII_TEXT.encode())
+    assert out == solana_offchain.offchain_message(ASCII_TEXT.encode())
     assert sha256_b58(out) == ASCII_HASH
-    parsed = solana.parse_offchain_message(out)
+    parsed = solana_offchain.parse_offchain_message(out)
     fmt = FORMATS[_ASCII["format"]]
     assert fmt is OffchainFormat.RESTRICTED_ASCII
-    assert parsed == solana.OffchainMessage(_ASCII["version"], fmt, ASCII_TEXT.encode())
+    assert parsed == solana_offchain.OffchainMessage(_ASCII["version"], fmt, ASCII_TEXT.encode())
 
 
 def test_agave_utf8_vector() -> None:
-    out = solana.offchain_message(UTF8_TEXT)
+    out = solana_offchain.offchain_message(UTF8_TEXT)
     assert out == UTF8_SERIALIZED
     assert sha256_b58(out) == UTF8_HASH
-    parsed = solana.parse_offchain_message(out)
+    parsed = solana_offchain.parse_offchain_message(out)
     assert parsed.format is FORMATS[_UTF8["format"]] is OffchainFormat.LIMITED_UTF8
     assert parsed.version == _UTF8["version"]
     assert parsed.message.decode() == UTF8_TEXT
 
 
 def test_layout() -> None:
-    out = solana.offchain_message("hi")
+    out = solana_offchain.offchain_message("hi")
     assert out == DOMAIN + b"\x00" + b"\x00" + b"\x02\x00" + b"hi"
-    assert len(solana.OFFCHAIN_SIGNING_DOMAIN) == 16
-    assert solana.OFFCHAIN_MAX_LEN_LEDGER == 1212
-    assert solana.OFFCHAIN_MAX_LEN == 65515
+    assert len(solana_offchain.OFFCHAIN_SIGNING_DOMAIN) == 16
+    assert solana_offchain.OFFCHAIN_MAX_LEN_LEDGER == 1212
+    assert solana_offchain.OFFCHAIN_MAX_LEN == 65515
 
 
 @pytest.mark.parametrize(
@@ -97,24 +97,24 @@ def test_layout() -> None:
     ],
 )
 def test_format_selection(text: str, fmt: OffchainFormat) -> None:
-    out = solana.offchain_message(text)
+    out = solana_offchain.offchain_message(text)
     body = text.encode()
     assert out[17] == fmt
     assert int.from_bytes(out[18:20], "little") == len(body)
     assert out[20:] == body
-    assert solana.parse_offchain_message(out).format is fmt
+    assert solana_offchain.parse_offchain_message(out).format is fmt
 
 
 @pytest.mark.parametrize("bad", [b"", "", b"\xff\xfe", b"\xc3", "x" * 65516, b"\x80" * 2000])
 def test_offchain_rejects(bad: bytes | str) -> None:
     with pytest.raises(InvalidParameters) as exc:
-        solana.offchain_message(bad)
+        solana_offchain.offchain_message(bad)
     assert exc.value.code == "InvalidMessage"
 
 
 def test_offchain_only_version_0() -> None:
     with pytest.raises(InvalidParameters):
-        solana.offchain_message("hi", version=1)
+        solana_offchain.offchain_message("hi", version=1)
 
 
 def _with(data: bytes, pos: int, value: int) -> bytes:
@@ -141,27 +141,27 @@ def _with(data: bytes, pos: int, value: int) -> bytes:
 )
 def test_parse_offchain_rejects(bad: bytes) -> None:
     with pytest.raises(InvalidEncoding) as exc:
-        solana.parse_offchain_message(bad)
+        solana_offchain.parse_offchain_message(bad)
     assert exc.value.code == "InvalidMessage"
 
 
 def test_parse_accepts_wider_format_like_agave() -> None:
     wider = _with(ASCII_SERIALIZED, 17, 2)
-    assert solana.parse_offchain_message(wider).format is OffchainFormat.EXTENDED_UTF8
+    assert solana_offchain.parse_offchain_message(wider).format is OffchainFormat.EXTENDED_UTF8
 
 
 def test_sign_and_verify_with_solders() -> None:
     kp = Keypair.from_seed(bytes(range(32)))
-    data = solana.offchain_message("Sign in to shardvault")
+    data = solana_offchain.offchain_message("Sign in to shardvault")
     sig = kp.sign_message(data)
-    assert solana.verify_offchain_message(data, bytes(kp.pubkey()), bytes(sig))
+    assert solana_offchain.verify_offchain_message(data, bytes(kp.pubkey()), bytes(sig))
     # The same through a PyNaCl signer (what the vault callback would produce).
     nacl_sig = nacl.signing.SigningKey(bytes(range(32))).sign(data).signature
     assert nacl_sig == bytes(sig)
     assert Signature(nacl_sig).verify(kp.pubkey(), data)
     other = Keypair.from_seed(bytes([1] * 32))
-    assert not solana.verify_offchain_message(data, bytes(other.pubkey()), bytes(sig))
-    assert not solana.verify_offchain_message(data, bytes(kp.pubkey()), bytes(64))
+    assert not solana_offchain.verify_offchain_message(data, bytes(other.pubkey()), bytes(sig))
+    assert not solana_offchain.verify_offchain_message(data, bytes(kp.pubkey()), bytes(64))
     # An off-chain message is never a transaction message.
     with pytest.raises(InvalidEncoding) as exc:
         solana.prepare(data)
@@ -170,8 +170,8 @@ def test_sign_and_verify_with_solders() -> None:
 
 @given(st.text(min_size=1, max_size=300))
 def test_round_trip(text: str) -> None:
-    out = solana.offchain_message(text)
-    parsed = solana.parse_offchain_message(out)
+    out = solana_offchain.offchain_message(text)
+    parsed = solana_offchain.parse_offchain_message(out)
     assert parsed.message.decode() == text
     expected = (
         OffchainFormat.RESTRICTED_ASCII
@@ -187,6 +187,6 @@ def test_round_trip(text: str) -> None:
 def test_parse_random_bytes_only_raises_our_errors(data: bytes) -> None:
     for candidate in (data, DOMAIN + data):
         try:
-            solana.parse_offchain_message(candidate)
+            solana_offchain.parse_offchain_message(candidate)
         except ShardvaultError as exc:
             assert exc.code == "InvalidMessage"

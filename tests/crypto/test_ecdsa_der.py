@@ -8,7 +8,7 @@ from coincurve.ecdsa import cdata_to_der
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shardvault.chains.psbt import der_encode_signature
+from shardvault.chains.psbt_signing import der_encode_signature
 from shardvault.crypto.ecdsa_der import der_encode_ecdsa
 from shardvault.errors import InvalidParameters
 

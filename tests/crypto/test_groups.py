@@ -1,5 +1,5 @@
 """Tests for shardvault.crypto.groups: group laws, cross-checks against independent
-implementations, and rejection of every malformed encoding (SECURITY.md items 5, 6, 7).
+implementations, and rejection of every malformed encoding (docs/security.md items 5, 6, 7).
 
 Independent references used here (never the code under test):
 

@@ -1,6 +1,6 @@
 """Tests for shardvault.crypto.hashing: RFC 9380 expand_message_xmd known answers,
 hash_to_field, BIP 340 tagged hashes and the injective Fiat-Shamir transcript
-(SECURITY.md item 14).
+(docs/security.md item 14).
 
 References: ``tests/vectors/rfc9380-expand-message-xmd-sha256.json`` (RFC 9380 Appendix
 K.1) and, for random inputs, a direct transcription of RFC 9380 section 5.3.1 below.

@@ -1,4 +1,4 @@
-"""Paillier (CRT) and safe-prime generation for CGGMP24 (SECURITY.md items 11, 20, 21).
+"""Paillier (CRT) and safe-prime generation for CGGMP24 (docs/security.md items 11, 20, 21).
 
 Moduli come from tests/fixtures/cggmp_primes.json (TEST-ONLY pregenerated safe
 primes); fresh generation is exercised at small sizes, and once at 1536 bits

@@ -1,5 +1,5 @@
 """Tests for shardvault.crypto.shamir: Shamir splitting, Feldman verification, Lagrange
-interpolation and parameter checks (SECURITY.md items 6, 9, 21), on both groups.
+interpolation and parameter checks (docs/security.md items 6, 9, 21), on both groups.
 
 Expected share values are recomputed here from the polynomial definition (own Horner
 evaluation), never taken from the module under test.
@@ -335,7 +335,7 @@ def test_interpolate_rejects_bad_share_sets(group: Group) -> None:
 
 
 # ---------------------------------------------------------------------------
-# Secrets stay out of reprs (SECURITY.md item 21)
+# Secrets stay out of reprs (docs/security.md item 21)
 # ---------------------------------------------------------------------------
 
 

@@ -20,7 +20,7 @@ import coincurve
 import pytest
 from coincurve.ecdsa import cdata_to_der, der_to_cdata, serialize_compact, signature_normalize
 
-from shardvault.chains.psbt import der_encode_signature
+from shardvault.chains.psbt_signing import der_encode_signature
 from shardvault.crypto.ecdsa_der import der_encode_ecdsa
 
 VECTORS_FILE = (

@@ -1,5 +1,5 @@
 """Π_aff-g, Paillier affine operation with group commitment in range, against the
-verifier's ring-Pedersen parameters (SECURITY.md items 5, 7, 13, 14, 21).
+verifier's ring-Pedersen parameters (docs/security.md items 5, 7, 13, 14, 21).
 
 Moduli use TEST-ONLY pregenerated safe primes (tests/fixtures/cggmp_primes.json).
 

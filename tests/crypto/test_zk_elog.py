@@ -1,4 +1,4 @@
-"""Π_elog, discrete log with El-Gamal commitment over secp256k1 (SECURITY.md items 5,
+"""Π_elog, discrete log with El-Gamal commitment over secp256k1 (docs/security.md items 5,
 7 and 14). A pure group proof: no Paillier modulus, so no size question arises.
 """
 

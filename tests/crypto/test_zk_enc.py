@@ -1,5 +1,5 @@
 """Π_enc, Paillier encryption in range against the verifier's ring-Pedersen parameters
-(SECURITY.md items 13 and 14).
+(docs/security.md items 13 and 14).
 
 Moduli use TEST-ONLY pregenerated safe primes (tests/fixtures/cggmp_primes.json).
 Most cases run on 1024-bit moduli (512-bit fixture primes): every check under test

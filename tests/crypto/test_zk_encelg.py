@@ -1,5 +1,5 @@
 """Π_enc-elg, Paillier encryption in range with El-Gamal commitment, over secp256k1,
-against the verifier's ring-Pedersen parameters (SECURITY.md items 5, 13 and 14).
+against the verifier's ring-Pedersen parameters (docs/security.md items 5, 13 and 14).
 
 Moduli use TEST-ONLY pregenerated safe primes (tests/fixtures/cggmp_primes.json).
 Most cases run on 1024-bit moduli (512-bit fixture primes): the checks under test

@@ -1,5 +1,5 @@
 """Π_fac, the no-small-factor proof against the verifier's ring-Pedersen parameters
-(SECURITY.md items 11, 13 and 14).
+(docs/security.md items 11, 13 and 14).
 
 Moduli use TEST-ONLY pregenerated safe primes (tests/fixtures/cggmp_primes.json).
 The soundness tests need full-size moduli: with ell + eps = 768 the proof only

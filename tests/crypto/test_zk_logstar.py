@@ -1,5 +1,5 @@
 """Π_log*, group element vs Paillier encryption in range, over secp256k1 with an
-arbitrary base point, against the verifier's ring-Pedersen parameters (SECURITY.md
+arbitrary base point, against the verifier's ring-Pedersen parameters (docs/security.md
 items 5, 13 and 14).
 
 Moduli use TEST-ONLY pregenerated safe primes (tests/fixtures/cggmp_primes.json).

@@ -1,4 +1,4 @@
-"""Π_mod, the Paillier-Blum modulus proof (SECURITY.md items 11 and 14).
+"""Π_mod, the Paillier-Blum modulus proof (docs/security.md items 11 and 14).
 
 Honest moduli use TEST-ONLY pregenerated safe primes (tests/fixtures/cggmp_primes.json).
 Bad moduli are built here and "proved" by a best-effort cheating prover that

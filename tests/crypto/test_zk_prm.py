@@ -1,4 +1,4 @@
-"""Ring-Pedersen parameters and Π_prm (SECURITY.md items 12 and 14).
+"""Ring-Pedersen parameters and Π_prm (docs/security.md items 12 and 14).
 
 Pregenerated TEST-ONLY safe primes: tests/fixtures/cggmp_primes.json.
 """

@@ -1,5 +1,5 @@
 """Π_sch, Schnorr proof of knowledge over secp256k1: non-interactive and commit-first
-(SECURITY.md items 5, 6, 8, 14 and 21)."""
+(docs/security.md items 5, 6, 8, 14 and 21)."""
 
 from __future__ import annotations
 

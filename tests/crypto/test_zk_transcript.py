@@ -1,4 +1,4 @@
-"""Fiat-Shamir plumbing of the CGGMP24 proofs (SECURITY.md item 14)."""
+"""Fiat-Shamir plumbing of the CGGMP24 proofs (docs/security.md item 14)."""
 
 from __future__ import annotations
 

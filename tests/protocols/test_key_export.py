@@ -1,6 +1,6 @@
 """Key export (shardvault.protocols.key_export, docs/import-export-format.md section 4):
 round trips, blame naming every signer at fault, and every rejection with its code
-(SECURITY.md item 6)."""
+(docs/security.md item 6)."""
 
 from __future__ import annotations
 

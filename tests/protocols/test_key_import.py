@@ -1,5 +1,5 @@
 """Key import (shardvault.protocols.key_import, docs/import-export-format.md section 3):
-round trips, and every rejection with its code (SECURITY.md items 4, 5, 9)."""
+round trips, and every rejection with its code (docs/security.md items 4, 5, 9)."""
 
 from __future__ import annotations
 

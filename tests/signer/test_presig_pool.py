@@ -1,4 +1,4 @@
-"""Persistent presignature pool (SECURITY.md item 15): presignatures sealed at rest,
+"""Persistent presignature pool (docs/security.md item 15): presignatures sealed at rest,
 bound to (key id, binding), handed out at most once — across threads, across two
 pool instances on one file, and across a crash between ``take`` and sending.
 

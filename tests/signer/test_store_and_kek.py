@@ -1,5 +1,5 @@
 """Signer store: secrets sealed at rest under a KEK kept away from the data, 0600 files,
-persistent session ids, erasure (SECURITY.md items 2, 22)."""
+persistent session ids, erasure (docs/security.md items 2, 22)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Envelopes: signed by the sender, secret payloads sealed to the recipient, header bound
-(SECURITY.md item 1)."""
+(docs/security.md item 1)."""
 
 from __future__ import annotations
 

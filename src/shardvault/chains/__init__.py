@@ -1,3 +1,3 @@
-"""Network encodings (issue 6): addresses, what to sign for each kind of payload, and
+"""Network encodings: addresses, what to sign for each kind of payload, and
 how to put a signature back into the payload. Pure functions, no I/O; signing is a
 callback into the vault."""

@@ -1,4 +1,4 @@
-"""Bitcoin for the vault (issue 6): addresses, transactions, PSBT signing and BIP 322 simple
+"""Bitcoin for the vault: addresses, transactions, PSBT signing and BIP 322 simple
 message signatures. Pure functions, no I/O; signing is a callback into the vault.
 
 Keys: an ECDSA secp256k1 key (33-byte compressed) -> P2WPKH (bech32); a Schnorr BIP 340
@@ -81,7 +81,8 @@ from shardvault.chains.btc_tx import (
     sighash_segwit_v0,
     sighash_taproot,
 )
-from shardvault.chains.psbt import Psbt, PsbtSignResult, der_encode_signature, sign_psbt
+from shardvault.chains.psbt import Psbt
+from shardvault.chains.psbt_signing import PsbtSignResult, der_encode_signature, sign_psbt
 from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.hashing import tagged_hash
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError

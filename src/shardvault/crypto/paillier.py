@@ -4,12 +4,12 @@
 ``Z_N^*``. The secret key holds the primes ``p, q`` and decrypts with the
 Chinese remainder theorem (two half-size exponentiations mod ``p^2`` and
 ``q^2``); it can also encrypt with CRT. Exponentiations whose exponent depends
-on the secret primes go through ``gmpy2.powmod_sec`` (SECURITY.md item 21);
+on the secret primes go through ``gmpy2.powmod_sec`` (docs/security.md item 21);
 ``r^N`` has the public exponent ``N`` and uses ``gmpy2.powmod``. Nonces and keys
 are drawn from an ``rng`` argument (default: the OS CSPRNG, :data:`OS_RNG`).
 
 Sizes: any distinct odd primes make a working key (tests use small ones);
-protocol use requires ``check_modulus_size(n)`` (>= 3072 bits, SECURITY.md item
+protocol use requires ``check_modulus_size(n)`` (>= 3072 bits, docs/security.md item
 11), and Π_mod needs Blum primes (``p = q = 3 mod 4``), which safe primes are.
 """
 

@@ -2,7 +2,7 @@
 
 Every function or state machine that draws randomness accepts ``rng: Rng`` and
 defaults to :data:`OS_RNG`, the operating system's CSPRNG (``secrets``,
-SECURITY.md item 20). Passing the source in, as ZF frost's ``rng: &mut R`` does,
+docs/security.md item 20). Passing the source in, as ZF frost's ``rng: &mut R`` does,
 keeps the protocol code free of hidden global state and lets a test drive a
 protocol from a seeded source of its own without patching module globals. The
 method names are those of the ``secrets`` module.

@@ -1,4 +1,4 @@
-"""Background generation of a signer's Paillier safe primes (issue 5, item 4).
+"""Background generation of a signer's Paillier safe primes.
 
 A signer needs ``count`` (two) ``bits``-bit (1536-bit) safe primes for its
 Paillier / ring-Pedersen modulus before it can take part in CGGMP24 aux info.

@@ -1,4 +1,4 @@
-"""A signer's persistent pool of CGGMP24 presignatures (SECURITY.md item 15).
+"""A signer's persistent pool of CGGMP24 presignatures (docs/security.md item 15).
 
 One SQLite file per signer (0600, WAL, ``synchronous = FULL``, ``secure_delete``),
 one row per presignature, keyed by ``(key_id, binding)``. ``binding`` is fixed

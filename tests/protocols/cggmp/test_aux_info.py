@@ -1,5 +1,5 @@
 """CGGMP24 aux-info generation: honest runs agree; every fault aborts with the right
-party blamed and a specific check (SECURITY.md items 2, 3, 4, 11, 12, 14).
+party blamed and a specific check (docs/security.md items 2, 3, 4, 11, 12, 14).
 
 Moduli come from TEST-ONLY pregenerated safe primes (tests/fixtures/cggmp_primes.json):
 every run is at the real size, 3072-bit moduli from the three 1536-bit pairs (one

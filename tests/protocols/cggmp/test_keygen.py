@@ -1,5 +1,5 @@
 """CGGMP24 threshold key generation: honest runs agree and give a working ECDSA key;
-every fault aborts with the right party blamed and a named check (SECURITY.md items
+every fault aborts with the right party blamed and a named check (docs/security.md items
 2, 3, 4, 8, 21)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """CGGMP24 presigning (3 rounds) and one-round signing: honest runs give signatures
 that libsecp256k1 verifies; a tampered proof of each type aborts blaming its prover
 with the proof's check; a wrong delta share trips the delta G = Delta check; a bad
-partial signature is caught before release (SECURITY.md items 4, 13-16).
+partial signature is caught before release (docs/security.md items 4, 13-16).
 
 Aux info is built ONCE for parties 1..3 from TEST-ONLY fixture primes (3072-bit
 moduli; ~18 s) and reused by every test.

@@ -1,7 +1,7 @@
 """CGGMP24 key-share refresh: honest runs give new shares of the same key (old and
 new never mix), every fault aborts with the right party blamed and a named check,
 and nobody finishes unless every party confirmed the same new public shares
-(SECURITY.md items 2, 3, 4, 10)."""
+(docs/security.md items 2, 3, 4, 10)."""
 
 from __future__ import annotations
 

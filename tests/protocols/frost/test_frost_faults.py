@@ -1,5 +1,5 @@
 """Misbehaviour is caught and blamed; malformed input is rejected with typed errors;
-session ids and nonces are single-use (SECURITY.md items 2, 4, 5, 6, 8, 17, 19)."""
+session ids and nonces are single-use (docs/security.md items 2, 4, 5, 6, 8, 17, 19)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Fuzzed protocol payloads (SECURITY.md item 7): whatever bytes arrive, a party either
+"""Fuzzed protocol payloads (docs/security.md item 7): whatever bytes arrive, a party either
 accepts them or fails with a typed error; it never crashes with anything else."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Randomness enters FROST only through the ``rng`` argument (dealer split, DKG
 coefficients and proof nonce, signing nonces), and the signing nonces stay hedged with
-the secret share and the signing request when that source is weak (SECURITY.md item 17).
+the secret share and the signing request when that source is weak (docs/security.md item 17).
 """
 
 from __future__ import annotations

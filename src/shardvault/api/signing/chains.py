@@ -31,7 +31,7 @@ from shardvault.api.signing.jobs import (
     evm_result,
     raw_result,
 )
-from shardvault.chains import bitcoin, eip712, evm, psbt, solana
+from shardvault.chains import bitcoin, eip712, evm, evm_tx, psbt_signing, solana, solana_offchain
 from shardvault.chains.networks import Network, address_for, get_network
 from shardvault.errors import ShardvaultError
 
@@ -124,7 +124,7 @@ def _psbt_job(job: SigningJob, raw: bytes, scheme: str, public_key: bytes) -> No
     """Plan the PSBT now (nothing signed): one payload per input this key signs."""
     kind: Any = scheme
     try:
-        plan = psbt.plan_psbt_signing(raw, public_key=public_key, scheme=kind)
+        plan = psbt_signing.plan_psbt_signing(raw, public_key=public_key, scheme=kind)
     except ShardvaultError as exc:
         raise _chain_error(exc, "psbt") from None
     skipped = [{"index": i, "reason": why} for i, why in plan.skipped]
@@ -196,7 +196,7 @@ def prepare_chain_job(
             _require(scheme, kind, net, schemes=("ECDSA",), families=("EVM",))
             assert net.chain_id is not None
             try:
-                tx = evm.parse_unsigned_transaction(raw, net.chain_id)
+                tx = evm_tx.parse_unsigned_transaction(raw, net.chain_id)
             except ShardvaultError as exc:
                 raise _chain_error(exc, "transaction") from None
 
@@ -242,7 +242,7 @@ def prepare_chain_job(
         message = parse_hex0x(body.message, "message")
         normalized["message"] = hex0x(message)
         try:
-            offchain = solana.offchain_message(message)
+            offchain = solana_offchain.offchain_message(message)
         except ShardvaultError as exc:
             raise _chain_error(exc, "message") from None
         job.single(offchain, raw_result)

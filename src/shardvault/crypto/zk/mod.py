@@ -12,7 +12,7 @@ paper's protocol with ``m`` challenges (``level.m``, 128 by default):
 * verifier: ``N`` odd and not prime; ``z_i^N = y_i`` and
   ``x_i^4 = (-1)^a_i w^b_i y_i (mod N)`` for every ``i``.
 
-Extra verifier checks (cheap, never violated by an honest prover; SECURITY.md
+Extra verifier checks (cheap, never violated by an honest prover; docs/security.md
 item 11): ``0 < w < N`` with ``(w/N) = -1`` (which implies ``gcd(w, N) = 1``),
 ``x_i`` and ``z_i`` in ``[1, N)`` with ``gcd(., N) = 1``, flags in ``{0, 1}``,
 exactly ``m`` iterations.

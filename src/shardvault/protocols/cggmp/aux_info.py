@@ -175,7 +175,7 @@ class AuxInfoGeneration(StateMachine[AuxInfo]):
     fresh 1536-bit safe primes are generated (slow: seconds to a minute).
     ``level``: the proofs' parameters and ``level.min_modulus_bits``, the smallest
     modulus accepted (own and peers'; protocol use keeps the default 3072,
-    SECURITY.md item 11; tests lower it). Randomness comes from ``rng``.
+    docs/security.md item 11; tests lower it). Randomness comes from ``rng``.
     """
 
     protocol = PROTOCOL

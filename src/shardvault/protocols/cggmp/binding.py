@@ -1,4 +1,4 @@
-"""What a presignature is bound to before it is made (SECURITY.md item 15).
+"""What a presignature is bound to before it is made (docs/security.md item 15).
 
 A CGGMP24 presignature is only valid for one key and one set of signers, and any
 derivation or tweak must be fixed before presigning (never applied to a raw

@@ -29,7 +29,7 @@ Party indices are key-share indices; aux info must cover every signer. Each sign
    ``D_{i,j}``).
 
 Output: ``delta = sum delta_j`` with the checks ``delta G = sum Delta_j`` (never
-skipped; SECURITY.md item 16) and ``sum S_j = delta X``; ``R = delta^-1 Gamma``.
+skipped; docs/security.md item 16) and ``sum S_j = delta X``; ``R = delta^-1 Gamma``.
 
 4. (broadcast, ONLY when an output check fails) the identification round,
    :mod:`.presign_identification`: every party names the cheaters and aborts with
@@ -494,7 +494,7 @@ class Presigning(StateMachine[Presignature]):
         stage(got, check_elog)
         delta = sum(self._deltas.values()) % _Q
         big_delta = _G.sum(self._big_deltas[j] for j in self.signers)
-        # SECURITY.md item 16: never skipped. A failure starts the identification
+        # docs/security.md item 16: never skipped. A failure starts the identification
         # round (round 4) instead of aborting at once.
         if delta == 0 or _G.mul_base(delta) != big_delta:
             self._start_identification(MODE_DELTA)

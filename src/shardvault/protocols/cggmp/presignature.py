@@ -42,7 +42,7 @@ class Presignature:
     """Signer ``me``'s presignature ``(R, k_i, chi_i)`` plus the public part. Used at
     most once: ``consume()`` (called by ``sign.sign_share``) marks it spent in memory;
     a persistent pool must also mark it durably BEFORE a partial signature leaves
-    (SECURITY.md item 15). ``repr`` hides ``k_i`` and ``chi_i``."""
+    (docs/security.md item 15). ``repr`` hides ``k_i`` and ``chi_i``."""
 
     __slots__ = ("_chi", "_consumed", "_k", "me", "public")
 

@@ -1,6 +1,6 @@
 """CGGMP24 proactive key-share refresh on secp256k1: new shares of the SAME key,
 as a sans-I/O state machine with echo broadcast, a confirmation round and
-identifiable abort (SECURITY.md items 2-4 and 10).
+identifiable abort (docs/security.md items 2-4 and 10).
 
 This is the share-refresh part of the paper's "Auxiliary Info. & Key Refresh in
 Three Rounds" (ePrint 2021/060, 2024-10-21 revision, Fig. 7; cf. Lockness

@@ -7,7 +7,7 @@ the presignature's public part combines ``s = sum sigma_j``. Before release the
 combiner checks every partial signature with the paper's per-party equation
 ``sigma_j Gamma = m Delta_j + r S_j`` (so a bad share names its signer), then the
 final signature with libsecp256k1 (coincurve): low-s normalised, recovery id
-checked by recovering the public key (SECURITY.md item 16).
+checked by recovering the public key (docs/security.md item 16).
 """
 
 from __future__ import annotations

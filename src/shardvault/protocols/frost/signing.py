@@ -9,7 +9,7 @@ group commitment has odd y.
 
 Nonces are hedged: ``nonce_generate`` (section 4.1) hashes 32 random bytes from the
 ``rng`` the caller passes (default the OS CSPRNG) with the secret share and, when
-given, extra context such as the session id and message (SECURITY.md item 17); a
+given, extra context such as the session id and message (docs/security.md item 17); a
 ``SigningNonces`` object yields its scalars once, erases them and then refuses.
 """
 

@@ -1,4 +1,4 @@
-"""Wallets (issue 6): the ``wallets`` table; signatures gain ``wallet_id``,
+"""Wallets: the ``wallets`` table; signatures gain ``wallet_id``,
 ``signed_data`` and ``result_details`` (all nullable).
 
 Revision ID: 0002
