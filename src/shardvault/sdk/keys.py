@@ -182,9 +182,8 @@ class KeysApi:
         the result against the key's public key before returning it.
 
         Returns secp256k1 (Schnorr and ECDSA keys): the 32-byte big-endian private
-        key; ed25519: the 32-byte
-        little-endian signing scalar. An Ed25519 seed cannot come back: the scalar
-        is SHA-512(seed) clamped, a one-way function, and only the scalar was ever
-        shared among the signers.
+        key; ed25519: the 32-byte little-endian signing scalar. An Ed25519 seed
+        cannot come back: the scalar is SHA-512(seed) clamped, a one-way function,
+        and only the scalar was ever shared among the signers.
         """
         return export_private_key(self._client, self.get(key_id))
