@@ -55,6 +55,7 @@ __all__ = [
     "page_of",
     "print_listing",
     "short",
+    "show_page",
 ]
 
 app = typer.Typer(
@@ -248,6 +249,28 @@ def print_listing(table: Table, *, wide: bool = False) -> None:
         unbounded = console.options.update_width(1 << 16)
         console.width = max(console.width, console.measure(table, options=unbounded).maximum)
     console.print(table)
+
+
+def show_page(
+    items: list[Any],
+    next_token: str | None,
+    table: Callable[..., Table],
+    *,
+    noun: str,
+    wide: bool,
+    as_json: bool,
+) -> None:
+    """A page of a paginated listing: JSON, or the listing ``table(items, wide=wide)`` (or
+    ``no <noun>``), then the option that fetches the next page when there is one."""
+    if as_json:
+        echo_page_json(items, next_token)
+        return
+    if items:
+        print_listing(table(items, wide=wide), wide=wide)
+    else:
+        out().print(f"no {noun}")
+    if next_token:
+        out().print(f"next page: --pagination-token {next_token}")
 
 
 def clip(text: str | None) -> Text:

@@ -21,13 +21,12 @@ from shardvault.cli.common import (
     cli_errors,
     clip,
     echo_json,
-    echo_page_json,
     iso_date,
     kv_table,
     listing,
     out,
     page_of,
-    print_listing,
+    show_page,
 )
 
 if TYPE_CHECKING:
@@ -143,15 +142,14 @@ def keys_list(
     """
     with common.connect(data_dir, base_url, token) as client:
         items, next_token = page_of(client.keys, limit, pagination_token)
-    if as_json:
-        echo_page_json(items, next_token)
-        return
-    if items:
-        print_listing(keys_table(items, wide=wide), wide=wide)
-    else:
-        out().print("no keys")
-    if next_token:
-        out().print(f"next page: --pagination-token {next_token}")
+    show_page(
+        items,
+        next_token,
+        keys_table,
+        noun="keys",
+        wide=wide,
+        as_json=as_json,
+    )
 
 
 @keys_app.command("get")

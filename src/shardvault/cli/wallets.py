@@ -29,6 +29,7 @@ from shardvault.cli.common import (
     page_of,
     print_listing,
     short,
+    show_page,
 )
 
 if TYPE_CHECKING:
@@ -154,15 +155,14 @@ def wallets_list(
     """
     with common.connect(data_dir, base_url, token) as client:
         items, next_token = page_of(client.wallets, limit, pagination_token)
-    if as_json:
-        echo_page_json(items, next_token)
-        return
-    if items:
-        print_listing(wallets_table(items, wide=wide), wide=wide)
-    else:
-        out().print("no wallets")
-    if next_token:
-        out().print(f"next page: --pagination-token {next_token}")
+    show_page(
+        items,
+        next_token,
+        wallets_table,
+        noun="wallets",
+        wide=wide,
+        as_json=as_json,
+    )
 
 
 @wallets_app.command("get")
