@@ -14,7 +14,6 @@ format, which signers hold a key, and how to take signers offline.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from abc import ABC, abstractmethod
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from apihelpers import EXPORT_INFO, Api, FakeVault
+from apihelpers import EXPORT_INFO, Api, FakeVault, b64u, unb64u
 
 from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord, SigningBackend
 from shardvault.crypto import hpke
@@ -185,14 +184,6 @@ def _not_started(fn: Callable[[], Any]) -> Any:
     raise RuntimeError("the test client is not started")
 
 
-def _b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64u(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class FakeBackend(BackendUnderTest):
     """The FakeVault (its ``offline`` signers answer as the coordinator's do)."""
 
@@ -217,7 +208,7 @@ class FakeBackend(BackendUnderTest):
         return [
             {
                 "signerId": sid,
-                "encryptedKeyShare": _b64u(bytes([s.index]) + s.value.to_bytes(32, "big")),
+                "encryptedKeyShare": b64u(bytes([s.index]) + s.value.to_bytes(32, "big")),
             }
             for sid, s in zip(self.signer_ids, shares, strict=True)
         ]
@@ -227,7 +218,7 @@ class FakeBackend(BackendUnderTest):
         for item in out["encryptedKeyShares"]:
             plain = hpke.open_sealed(
                 requester,
-                _unb64u(item["encryptedKeyShare"]),
+                unb64u(item["encryptedKeyShare"]),
                 info=EXPORT_INFO,
                 aad=item["signerId"].encode(),
             )
@@ -276,11 +267,11 @@ class EmbeddedBackend(BackendUnderTest):
             min_signers=min_signers,
             signers=signers,
         )
-        return [{"signerId": sid, "encryptedKeyShare": _b64u(blob)} for sid, blob in blobs]
+        return [{"signerId": sid, "encryptedKeyShare": b64u(blob)} for sid, blob in blobs]
 
     def export_secret(self, key: Mapping[str, Any], out: Mapping[str, Any], requester: Any) -> int:
         return key_export.open_export_shares(
-            [(s["signerId"], _unb64u(s["encryptedKeyShare"])) for s in out["encryptedKeyShares"]],
+            [(s["signerId"], unb64u(s["encryptedKeyShare"])) for s in out["encryptedKeyShares"]],
             signer_identity_keys={d.signer_id: d.identity_key for d in self._descriptors()},
             key_pair=requester,
             key_id=key["id"],

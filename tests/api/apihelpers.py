@@ -22,8 +22,10 @@ Blob formats:
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,6 +67,26 @@ SUITES: dict[tuple[str, str], Ciphersuite] = {
 }
 EXPORT_INFO = b"shardvault-test-export"
 BASE_URL = "http://testserver"
+
+
+#: The shapes of a key id and of an API date.
+KEY_ID = re.compile(r"key-[0-7][0-9a-hjkmnp-tv-z]{25}")
+ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+def b64u(data: bytes) -> str:
+    """base64url without padding, written independently of the code under test."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unb64u(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def b64url_strict(value: str) -> bytes:
+    """``unb64u``, asserting first that the API wrote the unpadded URL alphabet."""
+    assert "=" not in value and "+" not in value and "/" not in value
+    return unb64u(value)
 
 
 @dataclass

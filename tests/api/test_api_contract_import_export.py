@@ -6,7 +6,6 @@ apibackends.py). CGGMP24 keys: test_api_contract_ecdsa.py."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import coincurve
 import pytest
 from apibackends import ContractApi
-from apihelpers import error_of, verify_bip340
+from apihelpers import b64u, error_of, unb64u, verify_bip340
 from nacl.signing import SigningKey, VerifyKey
 
 from shardvault.api import set_key_export
@@ -24,14 +23,6 @@ from shardvault.crypto.keyformats import (
     scalar_to_private_key_bytes,
     secp256k1_scalar_from_bytes,
 )
-
-
-def _b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64u(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def _import_body(api: ContractApi, secret: int, curve: str, protocol: str) -> dict[str, Any]:
@@ -81,7 +72,7 @@ def test_import_sign_export(any_api: ContractApi) -> None:
     r = c.post(
         f"/keys/{tr['id']}/export",
         {
-            "encryptionKey": _b64u(requester.public_key),
+            "encryptionKey": b64u(requester.public_key),
             "supportedSchemes": [{"protocol": "FROST_BITCOIN", "curve": "secp256k1"}],
         },
     )
@@ -116,9 +107,9 @@ def test_bad_imports_are_400_and_store_nothing(any_api: ContractApi, bad: str) -
     body = json.loads(json.dumps(body))
     shares = body["encryptedKeyShares"]
     if bad == "tampered":
-        blob = bytearray(_unb64u(shares[1]["encryptedKeyShare"]))
+        blob = bytearray(unb64u(shares[1]["encryptedKeyShare"]))
         blob[-1] ^= 1
-        shares[1]["encryptedKeyShare"] = _b64u(bytes(blob))
+        shares[1]["encryptedKeyShare"] = b64u(bytes(blob))
     else:
         shares.pop()
     r = any_api.post("/keys/import", body)
@@ -140,7 +131,7 @@ def test_failed_export_leaves_the_key_signing(any_api: ContractApi) -> None:
     r = any_api.post(
         f"/keys/{key['id']}/export",
         {
-            "encryptionKey": _b64u(HpkeKeyPair.generate().public_key),
+            "encryptionKey": b64u(HpkeKeyPair.generate().public_key),
             "supportedSchemes": [{"protocol": "FROST", "curve": "ed25519"}],
         },
     )

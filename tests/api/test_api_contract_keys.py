@@ -4,23 +4,14 @@ embedded vault alike (see apibackends.py). CGGMP24 keys: test_api_contract_ecdsa
 
 from __future__ import annotations
 
-import base64
 import re
 
 import pytest
 from apibackends import ContractApi
-from apihelpers import error_of
+from apihelpers import ISO, KEY_ID, b64url_strict, error_of
 from nacl.signing import VerifyKey
 
 from shardvault.transport.identity import encryption_key_statement
-
-KEY_ID = re.compile(r"key-[0-7][0-9a-hjkmnp-tv-z]{25}")
-ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-
-
-def b64url_strict(value: str) -> bytes:
-    assert "=" not in value and "+" not in value and "/" not in value
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
 # -- create -----------------------------------------------------------------------------

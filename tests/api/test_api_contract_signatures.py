@@ -10,12 +10,11 @@ import re
 
 import pytest
 from apibackends import ContractApi
-from apihelpers import error_of, verify_bip340
+from apihelpers import ISO, error_of, verify_bip340
 from nacl.signing import VerifyKey
 
 SIG_ID = re.compile(r"sig-[0-7][0-9a-hjkmnp-tv-z]{25}")
 HEX0X = re.compile(r"0x(?:[0-9a-f]{2})*")
-ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 
 
 def _h(data: bytes) -> str:

@@ -7,7 +7,6 @@ it computes in the background from the start of the session."""
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import coincurve
 import pytest
 from apibackends import ContractApi
-from apihelpers import error_of, verify_ecdsa_signature
+from apihelpers import b64u, error_of, verify_ecdsa_signature
 
 from shardvault.api import set_key_export
 from shardvault.api.repository import ApiRepository
@@ -27,10 +26,6 @@ from shardvault.db import make_engine
 @pytest.fixture(autouse=True)
 def _ecdsa_ready(any_api: ContractApi) -> None:
     any_api.backend.wait_ecdsa_ready()
-
-
-def b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def import_body(api: ContractApi, secret: int, protocol: str = "CGGMP24") -> dict[str, Any]:

@@ -7,7 +7,6 @@ share: test_api_contract_threshold_ecdsa.py."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import os
 import re
@@ -15,7 +14,7 @@ from typing import Any
 
 import coincurve
 import pytest
-from apihelpers import Api, error_of, verify_ecdsa_signature
+from apihelpers import Api, b64u, error_of, verify_ecdsa_signature
 
 from shardvault.api.repository import ApiRepository
 from shardvault.coordinator.backend import KeyRecord
@@ -25,14 +24,6 @@ from shardvault.db import make_engine
 from shardvault.errors import SignersUnavailable
 
 SIGNERS = ["sgn-test1", "sgn-test2", "sgn-test3"]
-
-
-def b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64u_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def import_body(secret: int, protocol: str = "CGGMP24") -> dict[str, Any]:

@@ -5,7 +5,6 @@ none). Everything both back ends do alike is in the contract suite
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import AsyncIterator
@@ -14,7 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
-from apihelpers import BASE_URL, error_of
+from apihelpers import BASE_URL, b64u, error_of, unb64u
 
 from shardvault.api import create_app, ensure_admin
 from shardvault.crypto.keyformats import ed25519_scalar_from_seed
@@ -22,14 +21,6 @@ from shardvault.protocols import key_import
 from shardvault.server import embedded
 
 pytestmark = pytest.mark.anyio
-
-
-def b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def unb64u(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 class Client:

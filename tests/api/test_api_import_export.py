@@ -9,7 +9,7 @@ from typing import Any
 
 import coincurve
 import pytest
-from apihelpers import EXPORT_INFO, Api, error_of, verify_bip340
+from apihelpers import EXPORT_INFO, Api, b64u, error_of, verify_bip340
 from nacl.bindings import crypto_scalarmult_ed25519_base_noclamp
 from nacl.signing import VerifyKey
 
@@ -20,10 +20,6 @@ from shardvault.crypto.shamir import interpolate_secret, split_secret
 from shardvault.errors import InvalidImport, SignersUnavailable
 
 SIGNERS = ["sgn-test1", "sgn-test2", "sgn-test3"]
-
-
-def b64u(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def shares_in_test_format(group: Group, secret: int, t: int = 2) -> list[dict[str, str]]:

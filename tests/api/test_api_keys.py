@@ -4,27 +4,18 @@ validation. Behaviour both back ends share: test_api_contract_keys.py."""
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import json
 import re
 from pathlib import Path
 
 import pytest
-from apihelpers import Api, FakeVault, error_of
+from apihelpers import ISO, KEY_ID, Api, FakeVault, error_of
 from fastapi.testclient import TestClient
 
 from shardvault.api import create_app, ensure_admin
 from shardvault.coordinator.backend import KeyRecord
 from shardvault.errors import SignersUnavailable
-
-KEY_ID = re.compile(r"key-[0-7][0-9a-hjkmnp-tv-z]{25}")
-ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-
-
-def b64url_strict(value: str) -> bytes:
-    assert "=" not in value and "+" not in value and "/" not in value
-    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
 
 
 # -- create -----------------------------------------------------------------------------
