@@ -41,7 +41,7 @@ from shardvault.transport.envelope import (
     seal_envelope,
     verify_envelope_signature,
 )
-from shardvault.transport.identity import PartyKeys, SignerDescriptor
+from shardvault.transport.identity import PartyKeys, SignerDescriptor, party_to_json
 from shardvault.transport.rpc import decode_reply, encode_request
 
 __all__ = ["SessionParties", "SignerSessions", "reply_from"]
@@ -101,15 +101,7 @@ class SessionParties:
         return cls(
             {d.signer_id: i for i, d in ordered},
             {i: PartyKeys(d.identity_key, d.encryption_key) for i, d in ordered},
-            [
-                {
-                    "index": i,
-                    "signerId": d.signer_id,
-                    "identityKey": d.identity_key.hex(),
-                    "encryptionKey": d.encryption_key.hex(),
-                }
-                for i, d in ordered
-            ],
+            [party_to_json(i, d) for i, d in ordered],
         )
 
     @property

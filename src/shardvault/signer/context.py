@@ -1,6 +1,6 @@
 """What every request handler of a signer node shares: the signer's identity and
-encryption keys, its share store, its CGGMP24 state, and the checks and argument
-decoding common to all operations."""
+encryption keys, its share store, its CGGMP24 state, and the checks common to all
+operations."""
 
 from __future__ import annotations
 
@@ -15,20 +15,10 @@ from shardvault.errors import Conflict, InvalidParameters, NotFound
 from shardvault.signer.ecdsa import EcdsaState
 from shardvault.signer.store import SignerStore
 
-__all__ = ["Operation", "SignerContext", "hex_arg"]
+__all__ = ["Operation", "SignerContext"]
 
 #: A request handler: the decoded request body in, the encoded reply out.
 Operation = Callable[[dict[str, Any]], bytes]
-
-
-def hex_arg(value: Any) -> bytes:
-    """A request's hex-encoded bytes argument."""
-    if not isinstance(value, str):
-        raise InvalidParameters("expected a hex string")
-    try:
-        return bytes.fromhex(value)
-    except ValueError as exc:
-        raise InvalidParameters("malformed hex") from exc
 
 
 @dataclass(frozen=True, eq=False)

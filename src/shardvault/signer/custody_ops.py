@@ -30,11 +30,11 @@ from shardvault.protocols import key_export, key_import
 from shardvault.protocols.frost.ciphersuites import suite_for
 from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from shardvault.protocols.registry import ECDSA_PROTOCOL
-from shardvault.signer.context import Operation, SignerContext, hex_arg
+from shardvault.signer.context import Operation, SignerContext
 from shardvault.signer.ecdsa import drop_refresh_state, imported_share_record, share_from_record
 from shardvault.signer.frost_keys import key_from_record, key_to_record
 from shardvault.signer.sessions import SESSION_TTL_SECONDS
-from shardvault.transport.rpc import encode_ok
+from shardvault.transport.rpc import encode_ok, hex_arg
 
 __all__ = ["CustodyHandlers"]
 

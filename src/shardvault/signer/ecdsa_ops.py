@@ -33,7 +33,7 @@ from shardvault.protocols.cggmp.presignature_codec import public_to_bytes
 from shardvault.protocols.cggmp.refresh import KeyRefresh
 from shardvault.protocols.cggmp.sign import sign_share
 from shardvault.protocols.registry import ECDSA_PROTOCOL
-from shardvault.signer.context import Operation, SignerContext, hex_arg
+from shardvault.signer.context import Operation, SignerContext
 from shardvault.signer.ecdsa import (
     REFRESH_NEXT,
     REFRESH_PREVIOUS,
@@ -42,7 +42,7 @@ from shardvault.signer.ecdsa import (
     share_to_record,
 )
 from shardvault.signer.sessions import SessionHost
-from shardvault.transport.rpc import encode_ok
+from shardvault.transport.rpc import encode_ok, hex_arg
 
 __all__ = ["EcdsaHandlers"]
 

@@ -15,9 +15,10 @@ from shardvault.protocols.frost.ciphersuites import suite_for
 from shardvault.protocols.frost.dkg import FrostDkg
 from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from shardvault.protocols.frost.session import FrostSigner
-from shardvault.signer.context import Operation, SignerContext, hex_arg
+from shardvault.signer.context import Operation, SignerContext
 from shardvault.signer.frost_keys import key_from_record, key_to_record
 from shardvault.signer.sessions import SessionHost
+from shardvault.transport.rpc import hex_arg
 
 __all__ = ["FrostHandlers"]
 

@@ -23,10 +23,10 @@ from typing import Any
 
 from shardvault.errors import Forbidden, InvalidParameters, NotFound
 from shardvault.protocols.messages import COORDINATOR, StateMachine
-from shardvault.signer.context import SignerContext, hex_arg
+from shardvault.signer.context import SignerContext
 from shardvault.transport.envelope import Envelope, open_envelope, seal_envelope
-from shardvault.transport.identity import PartyKeys
-from shardvault.transport.rpc import encode_ok
+from shardvault.transport.identity import PartyKeys, party_from_json
+from shardvault.transport.rpc import encode_ok, hex_arg
 
 __all__ = ["SESSION_TTL_SECONDS", "SessionHost", "SessionParties"]
 
@@ -40,12 +40,17 @@ Finish = Callable[[Any], dict[str, Any]]
 @dataclass(frozen=True, slots=True)
 class SessionParties:
     """A start request's parties, checked: public keys by party index (the
-    coordinator as party 0), the signer ids in the listed order, and this signer's
-    own index."""
+    coordinator as party 0), each signer's id by party index in the listed order,
+    and this signer's own index."""
 
     keys: dict[int, PartyKeys]
-    signer_ids: list[str]
+    signer_of: dict[int, str]
     me: int
+
+    @property
+    def signer_ids(self) -> list[str]:
+        """The signer ids in the listed order."""
+        return list(self.signer_of.values())
 
     @property
     def indices(self) -> list[int]:
@@ -84,21 +89,21 @@ class SessionHost:
         """The ``parties`` of a start request. This signer must be one of them, under
         its own identity key; indices are distinct, in 1..255."""
         keys = {COORDINATOR: PartyKeys(self._coordinator_key, b"")}
-        ids: list[str] = []
+        signer_of: dict[int, str] = {}
         me = 0
-        for p in body["parties"]:
-            index = int(p["index"])
+        for entry in body["parties"]:
+            index, signer_id, party = party_from_json(entry)
             if index in keys or not (1 <= index <= 255):
                 raise InvalidParameters("party indices must be distinct, in 1..255")
-            keys[index] = PartyKeys(hex_arg(p["identityKey"]), hex_arg(p["encryptionKey"]))
-            ids.append(str(p["signerId"]))
-            if p["signerId"] == self._ctx.signer_id:
-                if keys[index].identity_key != self._ctx.identity_key:
+            keys[index] = party
+            signer_of[index] = signer_id
+            if signer_id == self._ctx.signer_id:
+                if party.identity_key != self._ctx.identity_key:
                     raise Forbidden("the session lists another identity key for this signer")
                 me = index
         if me == 0:
             raise Forbidden("this signer is not a party of the session")
-        return SessionParties(keys, ids, me)
+        return SessionParties(keys, signer_of, me)
 
     def key_parties(
         self, body: dict[str, Any], key_signers: list[str], index: int
@@ -107,9 +112,8 @@ class SessionHost:
         its own index of the key (``key_signers[index - 1]``), and this signer at its
         share index ``index``."""
         parties = self.parties(body)
-        for p in body["parties"]:
-            i = int(p["index"])
-            if i > len(key_signers) or key_signers[i - 1] != p["signerId"]:
+        for i, signer_id in parties.signer_of.items():
+            if i > len(key_signers) or key_signers[i - 1] != signer_id:
                 raise Forbidden("session parties do not match the key's signers")
         if parties.me != index:
             raise Forbidden("this signer's index in the session is not its share index")

@@ -4,14 +4,24 @@ vouches for its encryption key.
 
 Shared by both ends: the signers and the coordinator address each other with
 ``PartyKeys``; a client (the SDK) checks a ``SignerDescriptor`` before it seals an
-import share to that signer.
+import share to that signer. A session's start request names its parties with
+``party_to_json`` (the coordinator) and ``party_from_json`` (the signer).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["PartyKeys", "SignerDescriptor", "encryption_key_statement"]
+from shardvault.transport.rpc import hex_arg
+
+__all__ = [
+    "PartyKeys",
+    "SignerDescriptor",
+    "encryption_key_statement",
+    "party_from_json",
+    "party_to_json",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,3 +49,21 @@ def encryption_key_statement(signer_id: str, encryption_key: bytes) -> bytes:
     """The exact bytes a signer signs to vouch for its encryption key."""
     sid = signer_id.encode()
     return b"shardvault/signer-encryption-key/v1" + bytes([len(sid)]) + sid + encryption_key
+
+
+def party_to_json(index: int, signer: SignerDescriptor) -> dict[str, Any]:
+    """One entry of a start request's ``parties``: a signer at party ``index``."""
+    return {
+        "index": index,
+        "signerId": signer.signer_id,
+        "identityKey": signer.identity_key.hex(),
+        "encryptionKey": signer.encryption_key.hex(),
+    }
+
+
+def party_from_json(entry: Any) -> tuple[int, str, PartyKeys]:
+    """``(index, signer id, keys)`` of one ``party_to_json`` entry. Bad hex raises
+    ``InvalidParameters``; a missing or mistyped field ``KeyError``/``TypeError``/
+    ``ValueError`` (a malformed request). The caller checks the indices."""
+    keys = PartyKeys(hex_arg(entry["identityKey"]), hex_arg(entry["encryptionKey"]))
+    return int(entry["index"]), str(entry["signerId"]), keys

@@ -43,6 +43,7 @@ __all__ = [
     "encode_error",
     "encode_ok",
     "encode_request",
+    "hex_arg",
 ]
 
 _LABEL = b"shardvault/rpc/v1"
@@ -117,6 +118,16 @@ def decode_request(
     if guard is not None:
         guard.check(body)
     return body
+
+
+def hex_arg(value: Any) -> bytes:
+    """A request's hex-encoded bytes argument."""
+    if not isinstance(value, str):
+        raise InvalidParameters("expected a hex string")
+    try:
+        return bytes.fromhex(value)
+    except ValueError as exc:
+        raise InvalidParameters("malformed hex") from exc
 
 
 def encode_ok(**values: Any) -> bytes:
