@@ -69,8 +69,8 @@ from shardvault.crypto.shamir import (
     lagrange_coefficient,
 )
 from shardvault.errors import DecryptionError, ProtocolError
-from shardvault.protocols.cggmp.commit_reveal import CommitReveal
-from shardvault.protocols.cggmp.common import proof_errors, stage, xor_all
+from shardvault.protocols.commit_reveal import CommitReveal
+from shardvault.protocols.common import proof_errors, stage, xor_all
 from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
 from shardvault.protocols.refresh_messages import (
     RID_SIZE,

@@ -4,7 +4,7 @@ prime-order group, with their byte encodings. CGGMP24 key refresh
 points and scalars are encoded by the group (33/32 bytes on secp256k1, 32/32 on
 Ed25519).
 
-Round 1 is :class:`~shardvault.protocols.cggmp.commit_reveal.MsgCommitment` (``V_i``).
+Round 1 is :class:`~shardvault.protocols.commit_reveal.MsgCommitment` (``V_i``).
 
 * :class:`MsgRound2` (broadcast): the echo vector of round 1 and the opening
   :class:`RefreshDecommitment`: ``echo (n x 32) || rid_i (32) || u_i (32) ||
@@ -32,7 +32,7 @@ from shardvault.crypto import hpke
 from shardvault.crypto.groups import Group, Point
 from shardvault.crypto.hashing import Transcript
 from shardvault.errors import InvalidEncoding, ProtocolError
-from shardvault.protocols.cggmp.common import HASH, decode_errors
+from shardvault.protocols.common import HASH, decode_errors
 
 __all__ = [
     "EPHEMERAL_KEY_SIZE",

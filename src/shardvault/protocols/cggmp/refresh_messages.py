@@ -2,7 +2,7 @@
 to Shamir shares): :mod:`shardvault.protocols.refresh_messages` on secp256k1 (33-byte
 points, 32-byte scalars), under the domain ``shardvault/cggmp24/refresh/v2``.
 
-Round 1 is :class:`~shardvault.protocols.cggmp.commit_reveal.MsgCommitment` (``V_i``).
+Round 1 is :class:`~shardvault.protocols.commit_reveal.MsgCommitment` (``V_i``).
 
 * ``MsgRound2`` (broadcast): ``echo (n x 32) || rid_i (32) || u_i (32) || E_i (32) ||
   C_i1 .. C_i(t-1) || B_i1 .. B_in`` (``E_i`` the round-3 ephemeral X25519 key).
