@@ -459,6 +459,7 @@ class ZeroShareRefresh(StateMachine[T]):
         shares[self.me] = self._own_share
         self._own_share = 0
         secret, public = self._refreshed(shares)
+        self._old_secret = 0  # the caller keeps the old share until every party finished
         self._new = self._output(secret, public)
         self._confirm = confirmation_hash(
             spec, self.session_id, self._rid, self.t, self._public_key, public

@@ -123,7 +123,6 @@ class KeyRefresh(ZeroShareRefresh[KeyShare]):
         if key_share.threshold < 2:
             raise InvalidParameters("a 1-of-n key cannot be refreshed: every share is the key")
         key_share.check_consistent()
-        self._old = key_share
         super().__init__(
             session_id,
             key_share.index,
