@@ -148,6 +148,10 @@ class BackendUnderTest(ABC):
         return self.recorder.cluster_id
 
     @property
+    def roster(self) -> Roster | None:
+        return self.recorder.roster
+
+    @property
     @abstractmethod
     def signer_ids(self) -> tuple[str, ...]: ...
 

@@ -1,4 +1,4 @@
-"""Pinned identities (issue 12 part 4, docs/security.md item 33): a hostile
+"""Pinned identities (issue 12 part 4, docs/security.md item 30): a hostile
 coordinator cannot hand a signer a fake peer, and the coordinator's pins survive a
 restart. Both attacks are played with real protocol messages against the embedded
 vault's signer nodes."""

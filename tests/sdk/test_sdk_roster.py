@@ -1,5 +1,5 @@
 """The SDK pins the cluster's signed roster from ``credentials.json`` (issue 12 part
-4, docs/security.md item 33): a man-in-the-middle on ``GET /signers`` that swaps a
+4, docs/security.md item 30): a man-in-the-middle on ``GET /signers`` that swaps a
 signer's identity and encryption keys for a self-consistent pair of its own gets no
 import share and no export, and the signer is named."""
 

@@ -1,5 +1,5 @@
 """A signer pins the cluster roster once and takes its peers' keys from it only
-(docs/security.md item 33): what it signs, what it pins, what it refuses."""
+(docs/security.md item 30): what it signs, what it pins, what it refuses."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The cluster roster's canonical bytes, JSON form and signature checks
-(transport/roster.py; docs/security.md item 33)."""
+(transport/roster.py; docs/security.md item 30)."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ through ``save`` before anything else happens. With a stored roster it checks it
 (signatures, cluster id, signers). Either way the coordinator then pins it (a
 signer presenting other keys is refused, named) and hands it to every signer
 (``roster.pin``): a signer pins it if it has none, confirms it if it holds the same
-one, and refuses another (docs/security.md item 33).
+one, and refuses another (docs/security.md item 30).
 
 Where the roster is kept is the caller's choice (the embedded vault: its data
 directory, next to ``cluster.json``).

@@ -193,7 +193,7 @@ class SignerNode:
 
     def _roster_sign(self, body: dict[str, Any]) -> bytes:
         """Sign a roster that lists this signer under its own keys, if no other roster
-        is pinned here (the cluster's first start; docs/security.md item 33)."""
+        is pinned here (the cluster's first start; docs/security.md item 30)."""
         roster = Roster.from_json(body["roster"])
         pinned = self._ctx.roster
         pinned.check_own_entry(roster)

@@ -7,7 +7,7 @@ own keys; it pins only a roster whose every signature verifies; it stores it sea
 in its store (meta ``roster``) and never replaces it: once pinned, another roster is
 refused (``InvalidRoster``, code ``RosterMismatch``), the same one is accepted again
 (each later start hands it over once more). A signer without a roster runs no
-session. See docs/security.md item 33.
+session. See docs/security.md item 30.
 """
 
 from __future__ import annotations

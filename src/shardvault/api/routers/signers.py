@@ -1,6 +1,6 @@
 """``GET /signers``: the cluster's signers with their identity and encryption keys
 (what a client seals import shares to and checks export shares against), and the
-fingerprint of the cluster roster they signed (docs/security.md item 33)."""
+fingerprint of the cluster roster they signed (docs/security.md item 30)."""
 
 from __future__ import annotations
 
