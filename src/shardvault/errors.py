@@ -138,3 +138,15 @@ class InvalidImport(ShardvaultError):
     def __init__(self, message: str, *, code: str | None = None, signers: tuple[str, ...] = ()):
         super().__init__(message, code=code)
         self.signers = tuple(signers)
+
+
+class InvalidRoster(ShardvaultError):
+    """A cluster roster that cannot be pinned: malformed, a signature missing or not
+    verifying, an entry that is not the signer's own keys, or a roster other than the
+    one already pinned (code ``RosterMismatch``). ``signers`` names who is at issue."""
+
+    code = "InvalidRoster"
+
+    def __init__(self, message: str, *, signers: tuple[str, ...] = (), code: str | None = None):
+        super().__init__(message, code=code)
+        self.signers = tuple(signers)

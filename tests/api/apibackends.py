@@ -32,6 +32,7 @@ from shardvault.protocols import key_export, key_import
 from shardvault.protocols.registry import canonical_protocol
 from shardvault.server.embedded import EmbeddedVault
 from shardvault.transport.identity import SignerDescriptor
+from shardvault.transport.roster import Roster
 
 FIXTURE_PRIMES = Path(__file__).resolve().parents[1] / "fixtures" / "cggmp_primes.json"
 _GROUPS = {"ed25519": ED25519, "secp256k1": SECP256K1}
@@ -65,6 +66,10 @@ class CallRecorder:
     @property
     def cluster_id(self) -> str:
         return self.inner.cluster_id
+
+    @property
+    def roster(self) -> Roster | None:
+        return self.inner.roster
 
     async def list_signers(self) -> Sequence[SignerDescriptor]:
         self._count("list_signers")
@@ -141,6 +146,10 @@ class BackendUnderTest(ABC):
     @property
     def cluster_id(self) -> str:
         return self.recorder.cluster_id
+
+    @property
+    def roster(self) -> Roster | None:
+        return self.recorder.roster
 
     @property
     @abstractmethod

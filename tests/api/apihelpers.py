@@ -60,6 +60,7 @@ from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from shardvault.protocols.frost.session import FrostCoordinator, FrostSigner
 from shardvault.protocols.messages import InMemorySessionRegistry, run_locally
 from shardvault.transport.identity import SignerDescriptor, encryption_key_statement
+from shardvault.transport.roster import Roster, RosterEntry, sign_roster
 
 SUITES: dict[tuple[str, str], Ciphersuite] = {
     ("FROST", "ed25519"): FROST_ED25519,
@@ -169,6 +170,26 @@ class FakeVault:
     @property
     def cluster_id(self) -> str:
         return "cl-test"
+
+    @property
+    def roster(self) -> Roster:
+        """A real roster of the fake signers' keys, signed by each of them."""
+        unsigned = Roster.of(
+            self.cluster_id,
+            2,
+            [
+                RosterEntry(sid, bytes(k.verify_key), e.public_key)
+                for sid, k, e in zip(
+                    self.signer_ids, self._identities, self._encryption, strict=True
+                )
+            ],
+        )
+        return unsigned.with_signatures(
+            {
+                sid: sign_roster(unsigned, k)
+                for sid, k in zip(self.signer_ids, self._identities, strict=True)
+            }
+        )
 
     def _enter(self, method: str) -> None:
         self.calls[method] = self.calls.get(method, 0) + 1

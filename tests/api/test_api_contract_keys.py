@@ -4,6 +4,7 @@ embedded vault alike (see apibackends.py). CGGMP24 keys: test_api_contract_ecdsa
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import pytest
@@ -160,6 +161,15 @@ def test_signers_json_and_encodings(any_api: ContractApi) -> None:
     (cluster,) = body["clusters"]
     assert cluster["clusterId"] == any_api.backend.cluster_id
     assert [s["signerId"] for s in cluster["signers"]] == list(any_api.backend.signer_ids)
+    # The one addition to the Dfns shape: the fingerprint of the roster every signer
+    # signed (docs/security.md item 30), recomputed here from the roster's entries.
+    roster = any_api.backend.roster
+    assert roster is not None
+    roster.verify()
+    assert set(cluster) == {"clusterId", "signers", "rosterFingerprint"}
+    assert cluster["rosterFingerprint"] == hashlib.sha256(roster.canonical_bytes()).hexdigest()
+    listed = {s["signerId"]: b64url_strict(s["identityKey"]) for s in cluster["signers"]}
+    assert listed == roster.identity_keys()
     for s in cluster["signers"]:
         assert set(s) == {"signerId", "encryptionKey", "identityKey", "encryptionKeySignature"}
         enc = b64url_strict(s["encryptionKey"])

@@ -1,8 +1,9 @@
 """First-run setup and admin settings.
 
 ``ensure_admin`` gives a fresh vault an org, an admin service account and a token,
-written to ``<data-dir>/credentials.json`` (``{"baseUrl", "token", "orgId"}``,
-mode 0600); later runs keep the existing token. ``set_key_export`` is behind
+written to ``<data-dir>/credentials.json`` (``{"baseUrl", "token", "orgId"}`` and
+the cluster's signed ``roster``, which the SDK pins; mode 0600); later runs keep
+the existing token. ``set_key_export`` is behind
 ``shardvault admin enable-export``.
 """
 
@@ -12,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -98,8 +100,15 @@ def _new_admin(session: Any, org_id: str, name: str) -> str:
     return account_id
 
 
-def ensure_admin(database_url: str, data_dir: Path, base_url: str) -> Path:
-    """Make sure ``<data_dir>/credentials.json`` holds a working admin token.
+def ensure_admin(
+    database_url: str,
+    data_dir: Path,
+    base_url: str,
+    roster: Mapping[str, Any] | None = None,
+) -> Path:
+    """Make sure ``<data_dir>/credentials.json`` holds a working admin token (and
+    ``roster``, the cluster roster's JSON, when given: the SDK pins the signers'
+    identity keys from it).
 
     * First run: migrate, create an org, an admin service account and a token, and
       write ``{"baseUrl", "token", "orgId"}`` with mode 0600.
@@ -129,6 +138,8 @@ def ensure_admin(database_url: str, data_dir: Path, base_url: str) -> Path:
             if row is not None:
                 assert existing is not None
                 wanted = {**existing, "baseUrl": base_url, "token": token, "orgId": row.org_id}
+                if roster is not None:
+                    wanted["roster"] = dict(roster)
                 if wanted != existing or (path.stat().st_mode & 0o777) != 0o600:
                     _write_private_json(path, wanted)
                 return path
@@ -151,7 +162,10 @@ def ensure_admin(database_url: str, data_dir: Path, base_url: str) -> Path:
                 ).first()
                 account_id = account.id if account else _new_admin(s, org_id, _ADMIN_NAME)
             token = issue_token(s, org_id, account_id)
-        _write_private_json(path, {"baseUrl": base_url, "token": token, "orgId": org_id})
+        written: dict[str, Any] = {"baseUrl": base_url, "token": token, "orgId": org_id}
+        if roster is not None:
+            written["roster"] = dict(roster)
+        _write_private_json(path, written)
         logger.info("wrote admin credentials for org %s to %s", org_id, path)
         return path
     finally:

@@ -299,6 +299,10 @@ class SignerOut(_Response):
 class ClusterOut(_Response):
     cluster_id: str
     signers: list[SignerOut]
+    #: SHA-256 of the cluster roster's canonical bytes (hex), for operators and clients
+    #: to compare with the roster they pinned (credentials.json); an addition to the
+    #: Dfns shape.
+    roster_fingerprint: str | None = None
 
 
 class SignersOut(_Response):

@@ -121,12 +121,15 @@ WideOpt = Annotated[
 
 
 def connect(data_dir: Path, base_url: str | None, token: str | None) -> Client:
-    """A :class:`shardvault.sdk.Client` from the options, else the credentials file.
+    """A :class:`shardvault.sdk.Client` from the options, else the credentials file
+    (whose cluster roster it then pins, as ``Client.from_credentials_file`` does).
 
     Every command gets its client here, as ``common.connect(...)``: the one seam
     tests replace (tests/clihelpers.py ``route_cli_to``)."""
     from shardvault.sdk import Client, CredentialsError
+    from shardvault.sdk._signers import roster_from_credentials
 
+    roster = None
     if base_url is None or token is None:
         path = data_dir / CREDENTIALS_FILE
         try:
@@ -144,7 +147,8 @@ def connect(data_dir: Path, base_url: str | None, token: str | None) -> Client:
         token = token if token is not None else data.get("token")
         if not isinstance(base_url, str) or not isinstance(token, str) or not token:
             raise CredentialsError(f"{path} must have string fields baseUrl and token")
-    return Client(base_url, token=token)
+        roster = roster_from_credentials(data, path)
+    return Client(base_url, token=token, roster=roster)
 
 
 # -- errors -------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from shardvault.transport.identity import SignerDescriptor
+from shardvault.transport.roster import Roster
 
 __all__ = [
     "EcdsaStatus",
@@ -62,6 +63,10 @@ class SigningBackend(Protocol):
 
     @property
     def cluster_id(self) -> str: ...
+
+    @property
+    def roster(self) -> Roster | None:
+        """The cluster roster, signed by every signer (None if none is formed yet)."""
 
     async def list_signers(self) -> Sequence[SignerDescriptor]: ...
 

@@ -7,8 +7,8 @@ seals its share to the requester) and erasure. Signing goes to the protocol's
 service: ``FrostService`` (``coordinator.frost``) or ``CggmpService``
 (``coordinator.cggmp``, which also runs aux info, presignature pools and refresh).
 All of them talk to the signers through one ``SignerSessions``
-(``coordinator.sessions``): signed requests, identity pinning, session relay and
-blame.
+(``coordinator.sessions``): signed requests, pinning to the cluster roster
+(``coordinator.roster``), session relay and blame.
 
 It holds no secret but its own identity key.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from nacl.signing import SigningKey
@@ -25,6 +25,7 @@ from nacl.signing import SigningKey
 from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord
 from shardvault.coordinator.cggmp import CggmpService
 from shardvault.coordinator.frost import FrostService
+from shardvault.coordinator.roster import establish_roster
 from shardvault.coordinator.sessions import SessionParties, SignerSessions, reply_from
 from shardvault.errors import (
     InvalidImport,
@@ -37,6 +38,7 @@ from shardvault.errors import (
 from shardvault.protocols.registry import ECDSA_PROTOCOL, PROTOCOLS
 from shardvault.transport.base import Transport
 from shardvault.transport.identity import SignerDescriptor
+from shardvault.transport.roster import Roster
 
 __all__ = ["Coordinator"]
 
@@ -103,6 +105,25 @@ class Coordinator:
     @property
     def identity_key(self) -> bytes:
         return self.sessions.identity_key
+
+    @property
+    def roster(self) -> Roster | None:
+        """The cluster roster (None until ``establish_roster``)."""
+        return self.sessions.roster
+
+    async def establish_roster(
+        self, threshold: int, stored: Roster | None, save: Callable[[Roster], None]
+    ) -> Roster:
+        """Form the roster at the cluster's first start (``stored`` None; ``save`` keeps
+        it), or check the stored one; pin it here and on every signer
+        (``coordinator.roster``)."""
+        return await establish_roster(
+            self.sessions,
+            cluster_id=self._cluster_id,
+            threshold=threshold,
+            stored=stored,
+            save=save,
+        )
 
     async def list_signers(self) -> Sequence[SignerDescriptor]:
         return await self.sessions.list_signers()

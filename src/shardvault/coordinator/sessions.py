@@ -1,7 +1,9 @@
 """Talking to the signers: the session plumbing every coordinator service uses.
 
 ``SignerSessions`` sends signed requests to the signer nodes over a ``Transport``,
-pins each signer's identity key on first sight (a changed key is refused), tracks
+pins each signer's identity and encryption keys to the cluster roster (a signer
+presenting other keys is refused, named; before the roster is formed, at the
+cluster's first start, a key is pinned on first sight), tracks
 which signers answer, starts a protocol session on a set of signers and relays
 their signed envelopes until every party is finished, and turns a failure into a
 typed error naming the missing or misbehaving signer (blame). It knows nothing of
@@ -42,6 +44,7 @@ from shardvault.transport.envelope import (
     verify_envelope_signature,
 )
 from shardvault.transport.identity import PartyKeys, SignerDescriptor, party_to_json
+from shardvault.transport.roster import Roster
 from shardvault.transport.rpc import decode_reply, encode_request
 
 __all__ = ["SessionParties", "SignerSessions", "reply_from"]
@@ -101,7 +104,7 @@ class SessionParties:
         return cls(
             {d.signer_id: i for i, d in ordered},
             {i: PartyKeys(d.identity_key, d.encryption_key) for i, d in ordered},
-            [party_to_json(i, d) for i, d in ordered],
+            [party_to_json(i, d.signer_id) for i, d in ordered],
         )
 
     @property
@@ -128,7 +131,10 @@ class SignerSessions:
         #: a signer that answered this recently counts as reachable without a ping
         self.recent_seconds = recent_seconds
         self._registry = InMemorySessionRegistry()
-        #: identity keys pinned on first sight; a changed key is refused.
+        #: the cluster roster: every signer's keys must be its entry's (pin_roster)
+        self._roster: Roster | None = None
+        #: each signer's descriptor as last seen (and, before the roster, pinned on
+        #: first sight: a changed identity key is refused).
         self._pinned: dict[str, SignerDescriptor] = {}
         #: monotonic time of each signer's last answer (see reachable).
         self._last_seen: dict[str, float] = {}
@@ -140,6 +146,30 @@ class SignerSessions:
     @property
     def identity_key(self) -> bytes:
         return bytes(self._identity.verify_key)
+
+    @property
+    def roster(self) -> Roster | None:
+        return self._roster
+
+    def pin_roster(self, roster: Roster) -> None:
+        """From now on every signer must present exactly its roster entry's keys."""
+        if set(roster.signer_ids) != set(self._signer_ids):
+            raise SignerMisbehaved(
+                "the roster lists other signers than the cluster's",
+                signers=tuple(sorted(set(roster.signer_ids) ^ set(self._signer_ids))),
+                check="roster",
+            )
+        self._roster = roster
+        for signer_id, desc in list(self._pinned.items()):
+            if not self._matches(desc):
+                del self._pinned[signer_id]
+                self._last_seen.pop(signer_id, None)
+
+    def _matches(self, desc: SignerDescriptor) -> bool:
+        entry = None if self._roster is None else self._roster.entry(desc.signer_id)
+        return entry is not None and entry.party_keys == PartyKeys(
+            desc.identity_key, desc.encryption_key
+        )
 
     @property
     def registry(self) -> InMemorySessionRegistry:
@@ -207,6 +237,23 @@ class SignerSessions:
                 signers=(signer_id,),
                 check="identity",
             )
+        if self._roster is not None:
+            if not self._matches(desc):
+                raise SignerMisbehaved(
+                    f"signer {signer_id} presented other keys than the cluster roster's "
+                    f"(roster {self._roster.fingerprint[:16]})",
+                    signers=(signer_id,),
+                    check="roster",
+                )
+            with reply_from(signer_id):
+                fingerprint = reply.get("rosterFingerprint")
+            if fingerprint is not None and fingerprint != self._roster.fingerprint:
+                raise SignerMisbehaved(
+                    f"signer {signer_id} has pinned another roster ({fingerprint!s:.16}) "
+                    f"than the coordinator's ({self._roster.fingerprint[:16]})",
+                    signers=(signer_id,),
+                    check="roster",
+                )
         self._pinned[signer_id] = desc
         return desc
 

@@ -1,26 +1,37 @@
 """Signer nodes as the client sees them: ``GET /signers`` (:class:`SignersApi`) and
 client-side trust in them: check each signer's encryption-key signature (and, if
-configured, its pinned identity key) before sealing anything to it."""
+configured, its pinned identity key) before sealing anything to it. The pins come
+from the cluster roster in ``credentials.json`` (``roster_from_credentials``) or
+from the caller."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
 
 from shardvault.crypto.hpke import validate_public_key
-from shardvault.errors import ShardvaultError
+from shardvault.errors import InvalidRoster, ShardvaultError
 from shardvault.sdk._http import Requester, parse
-from shardvault.sdk.errors import InvalidArgument, InvalidResponse, SignerVerificationError
+from shardvault.sdk.errors import (
+    CredentialsError,
+    InvalidArgument,
+    InvalidResponse,
+    SignerVerificationError,
+)
 from shardvault.sdk.models import Cluster, SignerInfo
 from shardvault.transport.identity import encryption_key_statement
+from shardvault.transport.roster import Roster
 
 __all__ = [
     "SignersApi",
     "VerifiedSigner",
     "list_clusters",
+    "roster_from_credentials",
     "select_cluster",
     "verify_signer",
     "verify_signers",
@@ -37,6 +48,21 @@ def list_clusters(client: Requester) -> list[Cluster]:
     if not isinstance(clusters, list):
         raise InvalidResponse("GET /signers: expected {clusters: [...]}")
     return [parse(Cluster, c, "signer cluster") for c in clusters]
+
+
+def roster_from_credentials(data: Mapping[str, Any], path: Path) -> Roster | None:
+    """The roster of a ``credentials.json`` (``data``, read from ``path``), every
+    signature checked; None if the file has none. A roster that does not parse or
+    verify raises :class:`CredentialsError` naming the signer at issue."""
+    raw = data.get("roster")
+    if raw is None:
+        return None
+    try:
+        roster = Roster.from_json(raw)
+        roster.verify()
+    except InvalidRoster as exc:
+        raise CredentialsError(f"{path}: {exc.message}") from None
+    return roster
 
 
 class SignersApi:

@@ -23,8 +23,9 @@ from typing import Any, Self
 import httpx
 
 from shardvault import __version__
+from shardvault.errors import ShardvaultError
 from shardvault.sdk._http import error_from_response
-from shardvault.sdk._signers import SignersApi
+from shardvault.sdk._signers import SignersApi, roster_from_credentials
 from shardvault.sdk.errors import (
     ApiConnectionError,
     CredentialsError,
@@ -34,6 +35,7 @@ from shardvault.sdk.errors import (
 from shardvault.sdk.keys import KeysApi
 from shardvault.sdk.signature_requests import SIGNATURE_KINDS, signature_body
 from shardvault.sdk.wallets import NetworksApi, WalletsApi
+from shardvault.transport.roster import Roster
 
 __all__ = [
     "SIGNATURE_KINDS",
@@ -52,6 +54,9 @@ class Client:
 
     ``pinned_identity_keys`` (signer id -> 32-byte Ed25519 identity key), when given,
     makes import and export refuse any signer whose identity key is not pinned.
+    ``roster``, the cluster roster signed by every signer (its signatures checked
+    here), pins its signers' identity keys unless ``pinned_identity_keys`` is given;
+    ``from_credentials_file`` passes the roster of ``credentials.json``.
     ``transport`` replaces httpx's network transport (tests, proxies).
     """
 
@@ -63,12 +68,22 @@ class Client:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
         pinned_identity_keys: Mapping[str, bytes] | None = None,
+        roster: Roster | None = None,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise InvalidArgument("base_url must be an http:// or https:// URL")
         if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
             raise InvalidArgument("token must be a non-empty single-line string")
         self.base_url = base_url.rstrip("/")
+        if roster is not None:
+            try:
+                roster.verify()
+            except ShardvaultError as exc:
+                raise InvalidArgument(f"roster: {exc.message}") from None
+        #: The cluster roster this client pinned (None: not pinned from a roster).
+        self.roster = roster
+        if pinned_identity_keys is None and roster is not None:
+            pinned_identity_keys = roster.identity_keys()
         self.pinned_identity_keys: Mapping[str, bytes] | None = (
             None
             if pinned_identity_keys is None
@@ -92,7 +107,12 @@ class Client:
     @classmethod
     def from_credentials_file(cls, path: str | Path, **kwargs: Any) -> Self:
         """A client from a ``credentials.json`` written by ``shardvault up``
-        (``{"baseUrl", "token", "orgId"}``). ``kwargs`` go to the constructor."""
+        (``{"baseUrl", "token", "orgId", "roster"}``). The roster's signatures are
+        checked (``CredentialsError`` naming the signer otherwise) and its signers'
+        identity keys pinned: import and export then refuse a signer whose keys in
+        ``GET /signers`` differ (``SignerNotPinned``). A file without a roster (written
+        before rosters existed) pins nothing. ``kwargs`` go to the constructor
+        (``pinned_identity_keys=`` replaces the roster's pins)."""
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -107,6 +127,7 @@ class Client:
         base_url, token = data.get("baseUrl"), data.get("token")
         if not isinstance(base_url, str) or not isinstance(token, str) or not token:
             raise CredentialsError(f"{path} must have string fields baseUrl and token")
+        kwargs.setdefault("roster", roster_from_credentials(data, path))
         return cls(base_url, token=token, **kwargs)
 
     # -- plumbing --------------------------------------------------------------

@@ -76,6 +76,8 @@ class SignerInfo(ApiModel):
 class Cluster(ApiModel):
     cluster_id: str
     signers: list[SignerInfo]
+    #: SHA-256 of the cluster roster (hex), to compare with ``Client.roster.fingerprint``
+    roster_fingerprint: str | None = None
 
 
 class Key(ApiModel):

@@ -2,6 +2,7 @@
 the in-memory transport. Files under ``<data-dir>``::
 
     cluster.json                   cluster id and signer ids (public)
+    roster.json                    the cluster roster, signed by every signer (public)
     coordinator.key                the coordinator's identity key, sealed under the KEK
     signers/<n>/signer-id          each signer's id
     signers/<n>/store.sqlite3      each signer's store (0600, secrets sealed under its KEK)
@@ -10,6 +11,14 @@ the in-memory transport. Files under ``<data-dir>``::
 ``ecdsa_primes`` says where the signers' Paillier primes come from: "generate"
 (searched in the background at first start, the default), "off" (no ECDSA), or a
 TEST-ONLY list of one pregenerated pair per signer.
+
+The roster (``transport.roster``) is formed at the first start, when every signer
+signs it, and written to ``roster.json`` before the API serves; at every later start
+it is read back (its signatures checked), pinned by the coordinator and handed to
+each signer, which confirms it. It lives here, beside ``cluster.json`` and the
+signers' files it describes, rather than in the API database: the database can be
+replaced (``--database-url``) without touching the signers, and the pins must not
+be lost with it.
 
 Signers can be stopped and started (tests, failure drills); a stopped signer is
 unreachable exactly as a crashed remote one would be.
@@ -30,20 +39,55 @@ from nacl.signing import SigningKey
 
 from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord
 from shardvault.coordinator.coordinator import Coordinator
-from shardvault.errors import DecryptionError, InvalidParameters
+from shardvault.errors import DecryptionError, InvalidParameters, InvalidRoster
 from shardvault.signer.ecdsa import PrimeSource
 from shardvault.signer.kek import derive_store_key
 from shardvault.signer.node import SignerNode, new_signer_id
 from shardvault.transport.identity import SignerDescriptor
 from shardvault.transport.memory import InMemoryTransport
+from shardvault.transport.roster import Roster
 
-__all__ = ["EmbeddedVault"]
+__all__ = ["ROSTER_FILE", "EmbeddedVault"]
+
+#: The cluster roster in the data directory.
+ROSTER_FILE = "roster.json"
 
 
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` (0600), durable before it is in place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def load_roster(data_dir: Path) -> Roster | None:
+    """The roster stored in ``data_dir`` (None before the first start); a file that
+    does not parse raises ``InvalidRoster`` (its signatures are checked by the
+    coordinator)."""
+    path = data_dir / ROSTER_FILE
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise InvalidRoster(f"{path} is not a readable roster") from exc
+    return Roster.from_json(data)
+
+
+def save_roster(data_dir: Path, roster: Roster) -> None:
+    _write_atomically(
+        data_dir / ROSTER_FILE, (json.dumps(roster.to_json(), indent=2) + "\n").encode()
+    )
 
 
 class EmbeddedVault:
@@ -107,6 +151,12 @@ class EmbeddedVault:
                 "signers": [new_signer_id() for _ in range(self._count)],
             }
             cluster_file.write_text(json.dumps(cluster, indent=2) + "\n")
+        stored = load_roster(self.data_dir)
+        if stored is not None and stored.threshold != self.threshold:
+            raise InvalidParameters(
+                f"{self.data_dir} holds a {stored.threshold}-of-{len(stored.signers)} vault; "
+                f"it cannot be started with threshold {self.threshold}"
+            )
         identity = self._coordinator_identity()
         coordinator_key = bytes(identity.verify_key)
         for n, signer_id in enumerate(cluster["signers"], start=1):
@@ -125,7 +175,15 @@ class EmbeddedVault:
             cluster_id=cluster["clusterId"],
             presig_pool_target=self._presig_pool_target,
         )
-        await self._coordinator.list_signers()  # pin every signer's identity now
+        # The roster: formed and signed by every signer at the first start, else read
+        # back; pinned here and by every signer before anything else runs.
+        try:
+            await self._coordinator.establish_roster(
+                self.threshold, stored, lambda r: save_roster(self.data_dir, r)
+            )
+        except BaseException:
+            await self.stop()
+            raise
         if self._ecdsa_primes != "off":
             self._coordinator.ecdsa.start()
         else:
@@ -175,6 +233,10 @@ class EmbeddedVault:
     @property
     def signer_ids(self) -> tuple[str, ...]:
         return self.coordinator.signer_ids
+
+    @property
+    def roster(self) -> Roster | None:
+        return self.coordinator.roster
 
     async def list_signers(self) -> Sequence[SignerDescriptor]:
         return await self.coordinator.list_signers()

@@ -3,8 +3,9 @@ EmbeddedVault + create_app + uvicorn + the admin credentials.
 
 ``serve_embedded`` is used by ``shardvault up`` (``server/up.py``); ``BackgroundVault``
 runs the same thing in a background thread for end-to-end tests and benchmarks.
-The admin credentials file is written before the API answers its first request, so
-whoever sees ``GET /health`` answer can read ``credentials.json``.
+The admin credentials file (with the cluster's signed roster, which the SDK pins) is
+written before the API answers its first request, so whoever sees ``GET /health``
+answer can read ``credentials.json``.
 """
 
 from __future__ import annotations
@@ -103,7 +104,14 @@ async def serve_embedded(
         base_url = base_url_for(sock)
         # Before the API answers anything: a script that waits for GET /health and
         # then reads credentials.json must find it (written atomically, 0600).
-        credentials = await asyncio.to_thread(ensure_admin, database_url, data_dir, base_url)
+        roster = vault.roster
+        credentials = await asyncio.to_thread(
+            ensure_admin,
+            database_url,
+            data_dir,
+            base_url,
+            None if roster is None else roster.to_json(),
+        )
         server = server_factory(uvicorn.Config(app, log_level=log_level, lifespan="auto"))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:

@@ -1,6 +1,6 @@
 """What every request handler of a signer node shares: the signer's identity and
-encryption keys, its share store, its CGGMP24 state, and the checks common to all
-operations."""
+encryption keys, its share store, its CGGMP24 state, its pinned roster, and the
+checks common to all operations."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from nacl.signing import SigningKey
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.errors import Conflict, InvalidParameters, NotFound
 from shardvault.signer.ecdsa import EcdsaState
+from shardvault.signer.roster import PinnedRoster
 from shardvault.signer.store import SignerStore
 
 __all__ = ["Operation", "SignerContext"]
@@ -32,6 +33,8 @@ class SignerContext:
     hpke: HpkeKeyPair
     store: SignerStore
     ecdsa: EcdsaState
+    #: The cluster roster this signer pinned: its peers' keys, and nothing else.
+    roster: PinnedRoster
 
     def __repr__(self) -> str:
         return f"SignerContext({self.signer_id})"

@@ -5,6 +5,8 @@ performs on the coordinator's signed requests.
 the request (signed by the coordinator, addressed to this signer, fresh, not a
 replay) and dispatches it by operation to the handlers composed here:
 
+* ``roster.sign`` / ``roster.pin``: the cluster roster, signed and pinned at first
+  start (``signer.roster``); peers' keys come from it only;
 * ``SessionHost`` (``signer.sessions``): open protocol sessions and ``deliver``;
 * ``FrostHandlers`` (``signer.frost_ops``): FROST key generation and signing;
 * ``EcdsaHandlers`` (``signer.ecdsa_ops``): CGGMP24 aux info, key generation,
@@ -36,9 +38,11 @@ from shardvault.signer.custody_ops import CustodyHandlers
 from shardvault.signer.ecdsa import EcdsaState, PrimeSource
 from shardvault.signer.ecdsa_ops import EcdsaHandlers
 from shardvault.signer.frost_ops import FrostHandlers
+from shardvault.signer.roster import PinnedRoster
 from shardvault.signer.sessions import SessionHost
 from shardvault.signer.store import SignerStore
 from shardvault.transport.identity import SignerDescriptor, encryption_key_statement
+from shardvault.transport.roster import Roster, sign_roster
 from shardvault.transport.rpc import ReplayGuard, decode_request, encode_error, encode_ok
 
 __all__ = ["SignerNode", "new_signer_id"]
@@ -66,12 +70,15 @@ class SignerNode:
         if encryption is None:
             encryption = HpkeKeyPair.generate().private_bytes()
             store.put_secret("encryption_key", encryption)
+        signing_key = SigningKey(identity)
+        hpke = HpkeKeyPair.from_private_bytes(encryption)
         self._ctx = SignerContext(
             store.signer_id,
-            SigningKey(identity),
-            HpkeKeyPair.from_private_bytes(encryption),
+            signing_key,
+            hpke,
             store,
             ecdsa or EcdsaState(store, store.path.parent / "presignatures.sqlite3", "off"),
+            PinnedRoster(store, bytes(signing_key.verify_key), hpke.public_key),
         )
         self._coordinator_key = coordinator_key
         self._descriptor: SignerDescriptor | None = None
@@ -83,6 +90,8 @@ class SignerNode:
         self._ops: dict[str, Operation] = {
             "info": self._info,
             "dkg.start": self._dkg_start,
+            "roster.sign": self._roster_sign,
+            "roster.pin": self._roster_pin,
             "deliver": self._sessions.deliver,
             **self._frost.ops(),
             **self._ecdsa.ops(),
@@ -134,6 +143,11 @@ class SignerNode:
         return self._ctx.ecdsa
 
     @property
+    def roster(self) -> Roster | None:
+        """The roster this signer pinned (None before the cluster's first start)."""
+        return self._ctx.roster.current
+
+    @property
     def descriptor(self) -> SignerDescriptor:
         if self._descriptor is None:
             ctx = self._ctx
@@ -174,7 +188,23 @@ class SignerNode:
             identityKey=d.identity_key.hex(),
             encryptionKey=d.encryption_key.hex(),
             encryptionKeySignature=d.encryption_key_signature.hex(),
+            rosterFingerprint=self._ctx.roster.fingerprint,
         )
+
+    def _roster_sign(self, body: dict[str, Any]) -> bytes:
+        """Sign a roster that lists this signer under its own keys, if no other roster
+        is pinned here (the cluster's first start; docs/security.md item 30)."""
+        roster = Roster.from_json(body["roster"])
+        pinned = self._ctx.roster
+        pinned.check_own_entry(roster)
+        pinned.check_replaceable(roster)
+        return encode_ok(signature=sign_roster(roster, self._ctx.identity).hex())
+
+    def _roster_pin(self, body: dict[str, Any]) -> bytes:
+        """Pin the complete roster (or confirm the one pinned)."""
+        roster = Roster.from_json(body["roster"])
+        self._ctx.roster.pin(roster)
+        return encode_ok(fingerprint=roster.fingerprint)
 
     def _dkg_start(self, body: dict[str, Any]) -> bytes:
         if body.get("protocol") == ECDSA_PROTOCOL:

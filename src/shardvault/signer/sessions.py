@@ -2,13 +2,15 @@
 
 A start request (``dkg.start``, ``sign.start``, ``presign.start``, …) opens a
 session: the handler checks the request, builds the protocol's state machine and
-hands it here with a ``finish`` callback. ``deliver`` requests then feed it the
-envelopes the coordinator relays (each opened and checked against the session's
-parties: signed by its sender, for this session and recipient, decrypted when
-secret), and the reply carries the machine's outgoing envelopes, its round and the
-parties it still waits for (so the coordinator can name a withholder). When the
-machine finishes, ``finish`` stores its result and returns the fields of the final
-reply; a failed machine's ``ProtocolError`` (with blame) becomes the reply.
+hands it here with a ``finish`` callback. The parties' keys come from the signer's
+pinned roster only (``signer.roster``), never from the request. ``deliver``
+requests then feed it the envelopes the coordinator relays (each opened and checked
+against the session's parties: signed by its sender, for this session and
+recipient, decrypted when secret), and the reply carries the machine's outgoing
+envelopes, its round and the parties it still waits for (so the coordinator can
+name a withholder). When the machine finishes, ``finish`` stores its result and
+returns the fields of the final reply; a failed machine's ``ProtocolError`` (with
+blame) becomes the reply.
 
 This module knows no protocol; the FROST and CGGMP24 handlers use it.
 """
@@ -86,20 +88,35 @@ class SessionHost:
             del self._sessions[sid]
 
     def parties(self, body: dict[str, Any]) -> SessionParties:
-        """The ``parties`` of a start request. This signer must be one of them, under
-        its own identity key; indices are distinct, in 1..255."""
+        """The ``parties`` of a start request, with each signer's keys taken from this
+        signer's pinned roster (never from the request): a signer the roster does not
+        list, or an entry naming other keys than the roster's, is refused naming that
+        signer. This signer must be one of them; indices are distinct, in 1..255."""
+        roster = self._ctx.roster.require()
         keys = {COORDINATOR: PartyKeys(self._coordinator_key, b"")}
         signer_of: dict[int, str] = {}
         me = 0
         for entry in body["parties"]:
-            index, signer_id, party = party_from_json(entry)
+            index, signer_id, named = party_from_json(entry)
             if index in keys or not (1 <= index <= 255):
                 raise InvalidParameters("party indices must be distinct, in 1..255")
-            keys[index] = party
+            if signer_id in signer_of.values():
+                raise InvalidParameters(f"signer {signer_id} is listed twice")
+            pinned = roster.entry(signer_id)
+            if pinned is None:
+                raise Forbidden(
+                    f"signer {signer_id} is not in the roster of signer {self._ctx.signer_id}",
+                    code="UnknownSigner",
+                )
+            if named is not None and named != pinned.party_keys:
+                raise Forbidden(
+                    f"the session names keys for signer {signer_id} other than the pinned "
+                    f"roster's (signer {self._ctx.signer_id} refuses it)",
+                    code="RosterMismatch",
+                )
+            keys[index] = pinned.party_keys
             signer_of[index] = signer_id
             if signer_id == self._ctx.signer_id:
-                if party.identity_key != self._ctx.identity_key:
-                    raise Forbidden("the session lists another identity key for this signer")
                 me = index
         if me == 0:
             raise Forbidden("this signer is not a party of the session")

@@ -5,7 +5,8 @@ vouches for its encryption key.
 Shared by both ends: the signers and the coordinator address each other with
 ``PartyKeys``; a client (the SDK) checks a ``SignerDescriptor`` before it seals an
 import share to that signer. A session's start request names its parties with
-``party_to_json`` (the coordinator) and ``party_from_json`` (the signer).
+``party_to_json`` (the coordinator) and ``party_from_json`` (the signer), by id:
+each side takes the keys from the roster it pinned (``transport.roster``).
 """
 
 from __future__ import annotations
@@ -51,19 +52,20 @@ def encryption_key_statement(signer_id: str, encryption_key: bytes) -> bytes:
     return b"shardvault/signer-encryption-key/v1" + bytes([len(sid)]) + sid + encryption_key
 
 
-def party_to_json(index: int, signer: SignerDescriptor) -> dict[str, Any]:
-    """One entry of a start request's ``parties``: a signer at party ``index``."""
-    return {
-        "index": index,
-        "signerId": signer.signer_id,
-        "identityKey": signer.identity_key.hex(),
-        "encryptionKey": signer.encryption_key.hex(),
-    }
+def party_to_json(index: int, signer_id: str) -> dict[str, Any]:
+    """One entry of a start request's ``parties``: signer ``signer_id`` at party
+    ``index``. No keys: each signer takes its peers' keys from its pinned roster."""
+    return {"index": index, "signerId": signer_id}
 
 
-def party_from_json(entry: Any) -> tuple[int, str, PartyKeys]:
-    """``(index, signer id, keys)`` of one ``party_to_json`` entry. Bad hex raises
-    ``InvalidParameters``; a missing or mistyped field ``KeyError``/``TypeError``/
-    ``ValueError`` (a malformed request). The caller checks the indices."""
-    keys = PartyKeys(hex_arg(entry["identityKey"]), hex_arg(entry["encryptionKey"]))
+def party_from_json(entry: Any) -> tuple[int, str, PartyKeys | None]:
+    """``(index, signer id, keys named by the entry or None)`` of one ``parties``
+    entry. An entry may still name a signer's keys (``identityKey`` and
+    ``encryptionKey``, both or neither); the signer then checks them against its
+    roster. Bad hex raises ``InvalidParameters``; a missing or mistyped field
+    ``KeyError``/``TypeError``/``ValueError`` (a malformed request). The caller checks
+    the indices."""
+    keys = None
+    if "identityKey" in entry or "encryptionKey" in entry:
+        keys = PartyKeys(hex_arg(entry["identityKey"]), hex_arg(entry["encryptionKey"]))
     return int(entry["index"]), str(entry["signerId"]), keys

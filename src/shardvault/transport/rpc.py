@@ -26,6 +26,7 @@ from shardvault.errors import (
     InvalidImport,
     InvalidParameters,
     InvalidPoint,
+    InvalidRoster,
     InvalidScalar,
     NonceReused,
     NotFound,
@@ -139,6 +140,8 @@ def encode_error(exc: ShardvaultError) -> bytes:
     if isinstance(exc, ProtocolError):
         err["blame"] = list(exc.blame)
         err["check"] = exc.check
+    if isinstance(exc, InvalidRoster):
+        err["signers"] = list(exc.signers)
     return json.dumps({"ok": False, "error": err}, separators=(",", ":")).encode()
 
 
@@ -152,6 +155,7 @@ _TYPES: dict[str, type[ShardvaultError]] = {
         InvalidImport,
         InvalidParameters,
         InvalidPoint,
+        InvalidRoster,
         InvalidScalar,
         NonceReused,
         NotFound,
@@ -187,4 +191,9 @@ def decode_reply(data: bytes) -> dict[str, Any]:
             check=str(err.get("check", "")),
             code=code,
         )
+    if issubclass(cls, InvalidRoster):
+        names = err.get("signers", [])
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise InvalidEncoding("reply carries a malformed signers list")
+        raise cls(message, code=code, signers=tuple(names))
     raise cls(message, code=code)

@@ -1,5 +1,6 @@
 """``GET /signers``: the cluster's signers with their identity and encryption keys
-(what a client seals import shares to and checks export shares against)."""
+(what a client seals import shares to and checks export shares against), and the
+fingerprint of the cluster roster they signed (docs/security.md item 30)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ router = APIRouter(
 @router.get("", response_model=SignersOut)
 async def list_signers(backend: Backend) -> SignersOut:
     signers = await backend.list_signers()
+    roster = backend.roster
     return SignersOut(
         clusters=[
             ClusterOut(
@@ -32,6 +34,7 @@ async def list_signers(backend: Backend) -> SignersOut:
                     )
                     for s in signers
                 ],
+                roster_fingerprint=None if roster is None else roster.fingerprint,
             )
         ]
     )
