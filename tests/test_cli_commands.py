@@ -444,7 +444,15 @@ def test_live_up_import_sign_export_restart(tmp_path: Path) -> None:
         assert invoke("export-key", key["id"], "--out", str(out), *d).exit_code == 1  # exists
         assert invoke("admin", "enable-export", "--disable", *d).exit_code == 0
 
-        # the exported scalar imports again, as the same public key
+        # while the key is live, a second import of it is refused (docs/security.md
+        # item 33); once it is deleted, the exported scalar imports again, as the same
+        # public key
+        result = invoke(
+            "import-key", "--curve", "ed25519", "--protocol", "FROST", "--min-signers", "3",
+            "--ed25519-format", "scalar", "--key-file", str(out), "--json", *d,
+        )  # fmt: skip
+        assert result.exit_code == 1 and "DuplicateKey" in result.output
+        assert invoke("keys", "delete", key["id"], *d).exit_code == 0
         result = invoke(
             "import-key", "--curve", "ed25519", "--protocol", "FROST", "--min-signers", "3",
             "--ed25519-format", "scalar", "--key-file", str(out), "--json", *d,

@@ -8,7 +8,9 @@ import base64
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -48,21 +50,74 @@ def _signers(http: httpx.Client) -> list[tuple[str, bytes]]:
     ]
 
 
+def _context(http: httpx.Client) -> key_import.ImportContext:
+    out = http.post("/keys/import/context", json={}).json()
+    issued = datetime.fromisoformat(out["issuedAt"].replace("Z", "+00:00"))
+    import_id = base64.urlsafe_b64decode(out["importId"] + "==")
+    return key_import.ImportContext(import_id, int(issued.timestamp()))
+
+
+class Shares(list[dict[str, str]]):
+    """``encryptedKeyShares`` and the import context they were sealed under."""
+
+    context: key_import.ImportContext
+
+
 def _shares(
-    http: httpx.Client, secret: int, t: int = 2, curve: str = "ed25519", protocol: str = "FROST"
-) -> list[dict[str, str]]:
+    http: httpx.Client,
+    secret: int,
+    t: int = 2,
+    curve: str = "ed25519",
+    protocol: str = "FROST",
+    context: key_import.ImportContext | None = None,
+) -> Shares:
+    context = context or _context(http)
     _, blobs = key_import.seal_import_shares(
-        secret, curve=curve, protocol=protocol, min_signers=t, signers=_signers(http)
+        secret,
+        context=context,
+        curve=curve,
+        protocol=protocol,
+        min_signers=t,
+        signers=_signers(http),
     )
-    return [{"signerId": sid, "encryptedKeyShare": b64(blob)} for sid, blob in blobs]
+    out = Shares({"signerId": sid, "encryptedKeyShare": b64(blob)} for sid, blob in blobs)
+    out.context = context
+    return out
 
 
-def _body(shares: list[dict[str, str]], **over: Any) -> dict[str, Any]:
+@dataclass
+class Sealing:
+    """Shares of one case, all sealed under one fresh context: ``good`` (2-of-3 of the
+    test's secret), ``other`` (2-of-3 of another key), ``three`` and ``three_other``
+    (3-of-3 of two more keys)."""
+
+    good: Shares
+    other: Shares
+    three: Shares
+    three_other: Shares
+
+    def body(self, shares: list[dict[str, str]], **over: Any) -> dict[str, Any]:
+        return _body(self.good, encryptedKeyShares=list(shares), **over)
+
+
+def _sealing(http: httpx.Client, secret: int) -> Sealing:
+    ctx = _context(http)
+
+    def fresh(t: int) -> Shares:
+        return _shares(http, ed25519_scalar_from_seed(os.urandom(32)), t=t, context=ctx)
+
+    return Sealing(_shares(http, secret, context=ctx), fresh(2), fresh(3), fresh(3))
+
+
+def _body(shares: Shares, **over: Any) -> dict[str, Any]:
+    """An import body of ``shares`` (those of another sealing may be mixed in with
+    ``encryptedKeyShares=``), with the ``importId`` they were sealed under."""
     return {
         "curve": "ed25519",
         "protocol": "FROST",
         "minSigners": 2,
-        "encryptedKeyShares": shares,
+        "encryptedKeyShares": list(shares),
+        "importId": b64(shares.context.import_id),
         **over,
     }
 
@@ -86,63 +141,90 @@ def _no_signer_holds_anything_new(live: BackgroundVault, before: dict[str, list[
 def test_each_bad_import_is_a_specific_400_and_stores_nothing(
     live: BackgroundVault, http: httpx.Client
 ) -> None:
+    """Each case is sealed under its own fresh import context (a context is spent once
+    a signer opened a share under it)."""
     assert live.vault is not None
-    good = _shares(http, ed25519_scalar_from_seed(os.urandom(32)))
-    other = _shares(http, ed25519_scalar_from_seed(os.urandom(32)))
-    one = _shares(http, ed25519_scalar_from_seed(os.urandom(32)), t=1)
-    one_other = _shares(http, ed25519_scalar_from_seed(os.urandom(32)), t=1)
-    cases: list[tuple[str, dict[str, Any], str]] = [
-        ("unknown curve/protocol", _body(good, curve="secp256k1"), "UnsupportedProtocol"),
-        ("unknown protocol", _body(good, protocol="FROST_ED448"), "UnsupportedProtocol"),
-        ("minSigners 0", _body(good, minSigners=0), "InvalidMinSigners"),
-        ("minSigners > n", _body(good, minSigners=4), "InvalidMinSigners"),
-        ("missing signer", _body(good[:2]), "MissingSigner"),
+    secret = ed25519_scalar_from_seed(os.urandom(32))
+    cases: list[tuple[str, Callable[[Sealing], dict[str, Any]], str]] = [
+        (
+            "unknown curve/protocol",
+            lambda s: s.body(s.good, curve="secp256k1"),
+            "UnsupportedProtocol",
+        ),
+        (
+            "unknown protocol",
+            lambda s: s.body(s.good, protocol="FROST_ED448"),
+            "UnsupportedProtocol",
+        ),
+        ("minSigners 0", lambda s: s.body(s.good, minSigners=0), "InvalidMinSigners"),
+        ("minSigners 1", lambda s: s.body(s.good, minSigners=1), "InvalidMinSigners"),
+        ("minSigners > n", lambda s: s.body(s.good, minSigners=4), "InvalidMinSigners"),
+        ("missing signer", lambda s: s.body(s.good[:2]), "MissingSigner"),
         (
             "extra signer",
-            _body([*good, {**good[0], "signerId": "sgn-0000000000"}]),
+            lambda s: s.body([*s.good, {**s.good[0], "signerId": "sgn-0000000000"}]),
             "UnknownSigner",
         ),
-        ("duplicate share", _body([good[0], good[0], good[2]]), "DuplicateSigner"),
+        ("duplicate share", lambda s: s.body([s.good[0], s.good[0], s.good[2]]), "DuplicateSigner"),
         (
             "sealed for another signer",
-            _body(
-                [{**good[0], "encryptedKeyShare": good[1]["encryptedKeyShare"]}, good[1], good[2]]
+            lambda s: s.body(
+                [
+                    {**s.good[0], "encryptedKeyShare": s.good[1]["encryptedKeyShare"]},
+                    s.good[1],
+                    s.good[2],
+                ]
             ),
             "ShareIndexMismatch",
         ),
-        ("tampered ciphertext", _body([_flip(good[0]), good[1], good[2]]), "ShareDecryptionFailed"),
-        ("wrong minSigners for the shares", _body(one, minSigners=2), "CommitmentCountMismatch"),
+        (
+            "tampered ciphertext",
+            lambda s: s.body([_flip(s.good[0]), s.good[1], s.good[2]]),
+            "ShareDecryptionFailed",
+        ),
+        (
+            "wrong minSigners for the shares",
+            lambda s: s.body(s.three, minSigners=2),
+            "CommitmentCountMismatch",
+        ),
         (
             "commitments differ between signers",
-            _body([one[0], one_other[1], one[2]], minSigners=1),
+            lambda s: s.body([s.three[0], s.three_other[1], s.three[2]], minSigners=3),
             "CommitmentMismatch",
         ),
-        ("shares of two imports", _body([good[0], other[1], good[2]]), "CommitmentMismatch"),
+        (
+            "shares of two imports",
+            lambda s: s.body([s.good[0], s.other[1], s.good[2]]),
+            "CommitmentMismatch",
+        ),
         (
             "malformed base64url",
-            _body(
-                [{**good[0], "encryptedKeyShare": good[0]["encryptedKeyShare"] + "="}, *good[1:]]
+            lambda s: s.body(
+                [
+                    {**s.good[0], "encryptedKeyShare": s.good[0]["encryptedKeyShare"] + "="},
+                    *s.good[1:],
+                ]
             ),
             "InvalidEncoding",
         ),
         (
             "not base64 at all",
-            _body([{**good[0], "encryptedKeyShare": "!!"}, *good[1:]]),
+            lambda s: s.body([{**s.good[0], "encryptedKeyShare": "!!"}, *s.good[1:]]),
             "InvalidEncoding",
         ),
     ]
     keys_before = _key_count(http)
     shares_before = {sid: n.store.key_ids() for sid, n in live.vault.nodes.items()}
-    for name, body, code in cases:
-        r = http.post("/keys/import", json=body)
+    for name, build, code in cases:
+        r = http.post("/keys/import", json=build(_sealing(http, secret)))
         assert r.status_code == 400, (name, r.text)
         err = r.json()["error"]
         assert err["code"] == code, (name, err)
         assert "Traceback" not in r.text
     assert _key_count(http) == keys_before
     assert _no_signer_holds_anything_new(live, shares_before)
-    # The good shares still import.
-    r = http.post("/keys/import", json=_body(good))
+    # The key still imports, sealed under a fresh context.
+    r = http.post("/keys/import", json=_body(_sealing(http, secret).good))
     assert r.status_code == 200, r.text
     assert r.json()["imported"] is True
 
@@ -182,7 +264,8 @@ def test_nothing_secret_in_logs(
         key = sdk.keys.import_key(seed, curve="ed25519", protocol="FROST", min_signers=2)
         assert key.public_key_bytes == bytes(SigningKey(seed).verify_key)
         sdk.keys.sign(key.id, message=b"log test")
-        http.post("/keys/import", json=_body([_flip(s) for s in _shares(http, scalar)]))
+        sealed = _shares(http, scalar)
+        http.post("/keys/import", json=_body(sealed, encryptedKeyShares=[_flip(x) for x in sealed]))
         set_key_export(live.database_url, True)
         exported = sdk.keys.export_key(key.id)
     assert live.vault is not None

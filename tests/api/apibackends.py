@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from shardvault.crypto import hpke
 from shardvault.crypto.groups import ED25519, SECP256K1
 from shardvault.crypto.shamir import interpolate_secret, split_secret
 from shardvault.protocols import key_export, key_import
+from shardvault.protocols.key_import import ImportContext
 from shardvault.protocols.registry import canonical_protocol
 from shardvault.server.embedded import EmbeddedVault
 from shardvault.transport.identity import SignerDescriptor
@@ -89,10 +90,17 @@ class CallRecorder:
         curve: str,
         min_signers: int,
         encrypted_shares: Mapping[str, bytes],
+        context: ImportContext,
     ) -> KeyRecord:
         self._count("import_key")
         self.new_key_ids.append(key_id)
-        return await self.inner.import_key(key_id, protocol, curve, min_signers, encrypted_shares)
+        return await self.inner.import_key(
+            key_id, protocol, curve, min_signers, encrypted_shares, context
+        )
+
+    async def reconcile_imports(self, live_key_ids: Collection[str]) -> dict[str, list[str]]:
+        self._count("reconcile_imports")
+        return await self.inner.reconcile_imports(live_key_ids)
 
     async def sign(
         self, key: KeyRecord, message: bytes, *, taproot_merkle_root: bytes | None = None
@@ -161,9 +169,16 @@ class BackendUnderTest(ABC):
 
     @abstractmethod
     def import_shares(
-        self, secret: int, *, curve: str, protocol: str, min_signers: int = 2
+        self,
+        secret: int,
+        *,
+        curve: str,
+        protocol: str,
+        context: ImportContext,
+        min_signers: int = 2,
     ) -> list[dict[str, str]]:
-        """``encryptedKeyShares`` of an import of ``secret`` in this back end's format."""
+        """``encryptedKeyShares`` of an import of ``secret`` under ``context``, in this
+        back end's format."""
 
     @abstractmethod
     def export_secret(self, key: Mapping[str, Any], out: Mapping[str, Any], requester: Any) -> int:
@@ -211,7 +226,13 @@ class FakeBackend(BackendUnderTest):
         self.vault.reset()
 
     def import_shares(
-        self, secret: int, *, curve: str, protocol: str, min_signers: int = 2
+        self,
+        secret: int,
+        *,
+        curve: str,
+        protocol: str,
+        context: ImportContext,
+        min_signers: int = 2,
     ) -> list[dict[str, str]]:
         shares, _ = split_secret(_GROUPS[curve], secret, min_signers, len(self.signer_ids))
         return [
@@ -266,11 +287,18 @@ class EmbeddedBackend(BackendUnderTest):
         return self.run(self.vault.list_signers)  # type: ignore[no-any-return]
 
     def import_shares(
-        self, secret: int, *, curve: str, protocol: str, min_signers: int = 2
+        self,
+        secret: int,
+        *,
+        curve: str,
+        protocol: str,
+        context: ImportContext,
+        min_signers: int = 2,
     ) -> list[dict[str, str]]:
         signers = [(d.signer_id, d.encryption_key) for d in self._descriptors()]
         _, blobs = key_import.seal_import_shares(
             secret,
+            context=context,
             curve=curve,
             protocol=canonical_protocol(protocol),
             min_signers=min_signers,
@@ -309,3 +337,25 @@ class ContractApi(Api):
     ``vault`` is the back end's own object, ``backend`` what the tests may rely on."""
 
     backend: BackendUnderTest
+
+    def import_body(
+        self,
+        secret: int,
+        curve: str,
+        protocol: str,
+        *,
+        min_signers: int = 2,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A complete ``POST /keys/import`` body of ``secret``, sealed under a fresh
+        context of this org (or of the org whose auth ``headers`` are given)."""
+        context = self.import_context(headers)
+        return {
+            "curve": curve,
+            "protocol": protocol,
+            "minSigners": min_signers,
+            "encryptedKeyShares": self.backend.import_shares(
+                secret, curve=curve, protocol=protocol, context=context, min_signers=min_signers
+            ),
+            "importId": b64u(context.import_id),
+        }

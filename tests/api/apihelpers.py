@@ -26,8 +26,9 @@ import base64
 import hashlib
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,7 @@ from shardvault.protocols.frost.ciphersuites import (
 from shardvault.protocols.frost.dkg import FrostDkg
 from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from shardvault.protocols.frost.session import FrostCoordinator, FrostSigner
+from shardvault.protocols.key_import import ImportContext
 from shardvault.protocols.messages import InMemorySessionRegistry, run_locally
 from shardvault.transport.identity import SignerDescriptor, encryption_key_statement
 from shardvault.transport.roster import Roster, RosterEntry, sign_roster
@@ -325,7 +327,11 @@ class FakeVault:
         curve: str,
         min_signers: int,
         encrypted_shares: Mapping[str, bytes],
+        context: ImportContext,
     ) -> KeyRecord:
+        """The test share format carries no context: the API's own checks of the
+        context (org, expiry, one use) and of duplicate public keys are what the
+        contract suite exercises here."""
         self._enter("import_key")
         self._require_signers()
         ecdsa = self._check_ecdsa(protocol, curve)
@@ -444,6 +450,9 @@ class FakeVault:
             if sid not in self.offline
         ]
 
+    async def reconcile_imports(self, live_key_ids: Collection[str]) -> dict[str, list[str]]:
+        return {}  # the fake keeps no half-imported keys
+
     async def delete_key(self, key: KeyRecord) -> None:
         self._enter("delete_key")
         self._require_signers()
@@ -542,6 +551,20 @@ class Api:
         r = self.post("/keys", {"scheme": scheme, "curve": curve, **extra})
         assert r.status_code == 200, r.text
         return r.json()
+
+    def import_context(self, headers: dict[str, str] | None = None) -> ImportContext:
+        """A fresh one-time import context (``POST /keys/import/context``) of this org
+        (or of the org whose auth ``headers`` are given)."""
+        r = self.client.post("/keys/import/context", json={}, headers=headers or self.auth)
+        assert r.status_code == 200, r.text
+        out = r.json()
+        issued = datetime.fromisoformat(out["issuedAt"].replace("Z", "+00:00"))
+        return ImportContext(unb64u(out["importId"]), int(issued.timestamp()))
+
+    def with_context(self, body: dict[str, Any], context: ImportContext | None = None) -> Any:
+        """``body`` with the ``importId`` of ``context`` (default: a fresh one)."""
+        context = context or self.import_context()
+        return {**body, "importId": b64u(context.import_id)}
 
     def other_org(self) -> tuple[str, dict[str, str]]:
         """A second org: its id and its admin's auth headers."""

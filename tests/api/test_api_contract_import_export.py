@@ -26,12 +26,7 @@ from shardvault.crypto.keyformats import (
 
 
 def _import_body(api: ContractApi, secret: int, curve: str, protocol: str) -> dict[str, Any]:
-    return {
-        "curve": curve,
-        "protocol": protocol,
-        "minSigners": 2,
-        "encryptedKeyShares": api.backend.import_shares(secret, curve=curve, protocol=protocol),
-    }
+    return api.import_body(secret, curve, protocol)
 
 
 def test_import_sign_export(any_api: ContractApi) -> None:

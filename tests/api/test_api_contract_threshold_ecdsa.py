@@ -29,14 +29,7 @@ def _ecdsa_ready(any_api: ContractApi) -> None:
 
 
 def import_body(api: ContractApi, secret: int, protocol: str = "CGGMP24") -> dict[str, Any]:
-    return {
-        "curve": "secp256k1",
-        "protocol": protocol,
-        "minSigners": 2,
-        "encryptedKeyShares": api.backend.import_shares(
-            secret, curve="secp256k1", protocol=protocol
-        ),
-    }
+    return api.import_body(secret, "secp256k1", protocol)
 
 
 def _verifying_shares(api: ContractApi, key_id: str) -> dict[str, str]:

@@ -40,13 +40,7 @@ def ecdsa_ready(any_api: ContractApi) -> None:
 
 def import_key(any_api: ContractApi, secret: int, protocol: str, curve: str) -> Any:
     """Import ``secret`` in the back end's share format."""
-    body = {
-        "curve": curve,
-        "protocol": protocol,
-        "minSigners": 2,
-        "encryptedKeyShares": any_api.backend.import_shares(secret, curve=curve, protocol=protocol),
-    }
-    r = any_api.post("/keys/import", body)
+    r = any_api.post("/keys/import", any_api.import_body(secret, curve, protocol))
     assert r.status_code == 200, r.text
     return r.json()
 

@@ -186,7 +186,9 @@ def test_ecdsa_before_aux_info_is_503(api: Api) -> None:
     _assert_aux_not_ready(api.post("/keys", {"scheme": "ECDSA", "curve": "secp256k1"}))
     assert api.get("/keys").json()["items"] == [ready_key]  # nothing stored
 
-    _assert_aux_not_ready(api.post("/keys/import", import_body(SECP256K1.random_scalar())))
+    _assert_aux_not_ready(
+        api.post("/keys/import", api.with_context(import_body(SECP256K1.random_scalar())))
+    )
 
     err = _assert_aux_not_ready(_sign(api, ready_key["id"], os.urandom(32)))
     sig_id = err["details"]["signatureId"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import AsyncIterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,8 +52,11 @@ async def setup(tmp_path: Path, database_url: str) -> AsyncIterator[tuple[Client
 async def _import_body(c: Client, secret: int, curve: str, protocol: str) -> dict[str, Any]:
     cluster = (await c.call("GET", "/signers")).json()["clusters"][0]
     signers = [(s["signerId"], unb64u(s["encryptionKey"])) for s in cluster["signers"]]
+    out = (await c.call("POST", "/keys/import/context", {})).json()
+    issued = datetime.fromisoformat(out["issuedAt"].replace("Z", "+00:00"))
+    context = key_import.ImportContext(unb64u(out["importId"]), int(issued.timestamp()))
     _, blobs = key_import.seal_import_shares(
-        secret, curve=curve, protocol=protocol, min_signers=2, signers=signers
+        secret, context=context, curve=curve, protocol=protocol, min_signers=2, signers=signers
     )
     return {
         "curve": curve,
@@ -61,6 +65,7 @@ async def _import_body(c: Client, secret: int, curve: str, protocol: str) -> dic
         "encryptedKeyShares": [
             {"signerId": sid, "encryptedKeyShare": b64u(blob)} for sid, blob in blobs
         ],
+        "importId": out["importId"],
     }
 
 

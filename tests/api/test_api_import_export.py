@@ -54,6 +54,7 @@ def import_body(**overrides: Any) -> dict[str, Any]:
         ({"protocol": "CGGMP21", "curve": "ed25519"}, "UnsupportedProtocol"),
         ({"protocol": "cggmp24", "curve": "secp256k1"}, "UnsupportedProtocol"),
         ({"minSigners": 0}, "InvalidMinSigners"),
+        ({"minSigners": 1}, "InvalidMinSigners"),
         ({"minSigners": -1}, "InvalidMinSigners"),
         ({"minSigners": 4}, "InvalidMinSigners"),
         ({"minSigners": "2"}, "InvalidRequest"),
@@ -66,7 +67,7 @@ def import_body(**overrides: Any) -> dict[str, Any]:
     ],
 )
 def test_import_validation_codes(api: Api, overrides: dict[str, Any], code: str) -> None:
-    r = api.post("/keys/import", import_body(**overrides))
+    r = api.post("/keys/import", api.with_context(import_body(**overrides)))
     assert r.status_code == 400
     assert error_of(r)["code"] == code
     assert api.vault.calls.get("import_key", 0) == 0
@@ -77,7 +78,7 @@ def test_import_validation_codes(api: Api, overrides: dict[str, Any], code: str)
 def test_import_missing_fields(api: Api, missing: str) -> None:
     body = import_body()
     del body[missing]
-    r = api.post("/keys/import", body)
+    r = api.post("/keys/import", api.with_context(body))
     assert r.status_code == 400
     err = error_of(r)
     assert err["code"] == "InvalidRequest"
@@ -100,7 +101,7 @@ def test_import_missing_fields(api: Api, missing: str) -> None:
 def test_import_bad_base64url_names_the_field(api: Api, blob: str) -> None:
     body = import_body()
     body["encryptedKeyShares"][1]["encryptedKeyShare"] = blob
-    r = api.post("/keys/import", body)
+    r = api.post("/keys/import", api.with_context(body))
     assert r.status_code == 400
     err = error_of(r)
     assert err["code"] == "InvalidEncoding"
@@ -111,7 +112,7 @@ def test_import_bad_base64url_names_the_field(api: Api, blob: str) -> None:
 def test_import_duplicate_signer(api: Api) -> None:
     body = import_body()
     body["encryptedKeyShares"][2]["signerId"] = "sgn-test1"
-    r = api.post("/keys/import", body)
+    r = api.post("/keys/import", api.with_context(body))
     assert r.status_code == 400
     err = error_of(r)
     assert err["code"] == "DuplicateSigner"
@@ -131,7 +132,7 @@ def test_import_duplicate_signer(api: Api) -> None:
 def test_backend_rejection_is_400_and_stores_nothing(api: Api, mutate: Any) -> None:
     body = import_body()
     mutate(body)
-    r = api.post("/keys/import", body)
+    r = api.post("/keys/import", api.with_context(body))
     assert r.status_code == 400, r.text
     err = error_of(r)
     assert err["code"] in {"SignerMismatch", "InvalidShare"}
@@ -147,7 +148,7 @@ def test_backend_error_codes_pass_through(api: Api) -> None:
         code="CommitmentMismatch",
         signers=("sgn-test2",),
     )
-    r = api.post("/keys/import", import_body())
+    r = api.post("/keys/import", api.with_context(import_body()))
     assert r.status_code == 400
     assert error_of(r) == {
         "code": "CommitmentMismatch",
@@ -161,7 +162,7 @@ def test_backend_error_codes_pass_through(api: Api) -> None:
 def test_import_ed25519_then_sign_under_the_original_key(api: Api) -> None:
     secret = ED25519.random_scalar()
     body = import_body(name="imported", encryptedKeyShares=shares_in_test_format(ED25519, secret))
-    r = api.post("/keys/import", body)
+    r = api.post("/keys/import", api.with_context(body))
     assert r.status_code == 200, r.text
     key = r.json()
     expected_pub = crypto_scalarmult_ed25519_base_noclamp(secret.to_bytes(32, "little"))
@@ -181,7 +182,7 @@ def test_import_secp256k1_frost_bitcoin(api: Api) -> None:
         protocol="FROST_BITCOIN",
         encryptedKeyShares=shares_in_test_format(SECP256K1, secret),
     )
-    key = api.post("/keys/import", body).json()
+    key = api.post("/keys/import", api.with_context(body)).json()
     pub = coincurve.PrivateKey(secret.to_bytes(32, "big")).public_key.format()
     assert key["publicKey"] == pub.hex()
     assert key["scheme"] == "Schnorr"
@@ -214,9 +215,8 @@ def test_export_is_disabled_by_default(api: Api) -> None:
 
 def test_export_flow_returns_shares_and_stops_signing(api: Api) -> None:
     secret = ED25519.random_scalar()
-    key = api.post(
-        "/keys/import", import_body(encryptedKeyShares=shares_in_test_format(ED25519, secret))
-    ).json()
+    body = import_body(encryptedKeyShares=shares_in_test_format(ED25519, secret))
+    key = api.post("/keys/import", api.with_context(body)).json()
     assert set_key_export(api.database_url, True, org_id=api.org_id) == api.org_id
     requester = hpke.HpkeKeyPair.generate()
     r = api.post(f"/keys/{key['id']}/export", export_body(requester))

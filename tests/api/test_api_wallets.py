@@ -56,7 +56,7 @@ def import_key(api: Api, group: Group, secret: int, protocol: str, curve: str) -
             for sid, s in zip(api.vault.signer_ids, shares, strict=True)
         ],
     }
-    r = api.post("/keys/import", body)
+    r = api.post("/keys/import", api.with_context(body))
     assert r.status_code == 200, r.text
     return r.json()
 

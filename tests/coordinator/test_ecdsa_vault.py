@@ -108,14 +108,16 @@ def test_imported_ethereum_key_keeps_its_address(runner: VaultRunner) -> None:
     account = Account.create()
     secret = int.from_bytes(bytes(account.key), "big")
     v = runner.vault
+    context = key_import.ImportContext.issue()
     _, blobs = key_import.seal_import_shares(
         secret,
+        context=context,
         curve="secp256k1",
         protocol="CGGMP24",
         min_signers=2,
         signers=[(d.signer_id, d.encryption_key) for d in runner.run(v.list_signers())],
     )
-    key = runner.run(v.import_key("key-eth", "CGGMP24", "secp256k1", 2, dict(blobs)))
+    key = runner.run(v.import_key("key-eth", "CGGMP24", "secp256k1", 2, dict(blobs), context))
     message = encode_defunct(text="shardvault signs for this address")
     digest = _hash_eip191_message(message)
     sig = runner.run(v.sign(key, digest))

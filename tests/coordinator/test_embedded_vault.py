@@ -27,6 +27,7 @@ from shardvault.errors import (
     SignersUnavailable,
 )
 from shardvault.protocols import key_import
+from shardvault.protocols.key_import import ImportContext
 from shardvault.transport.rpc import decode_reply, encode_request
 
 
@@ -39,14 +40,16 @@ def _xonly_verify(pub33: bytes, msg: bytes, sig: bytes, root: bytes | None) -> b
 
 def _import(runner: VaultRunner, key_id: str, secret: int, curve: str, protocol: str, t: int = 2):  # type: ignore[no-untyped-def]
     signers = runner.run(runner.vault.list_signers())
+    context = ImportContext.issue()
     _, blobs = key_import.seal_import_shares(
         secret,
+        context=context,
         curve=curve,
         protocol=protocol,
         min_signers=t,
         signers=[(d.signer_id, d.encryption_key) for d in signers],
     )
-    return runner.run(runner.vault.import_key(key_id, protocol, curve, t, dict(blobs)))
+    return runner.run(runner.vault.import_key(key_id, protocol, curve, t, dict(blobs), context))
 
 
 def test_dkg_sign_and_availability(runner: VaultRunner) -> None:
@@ -109,16 +112,28 @@ def test_import_sign_export_delete(runner: VaultRunner) -> None:
         runner.run(v.sign(ed, b"gone"))
 
 
-def _blobs(runner: VaultRunner, secret: int, t: int = 2) -> dict[str, bytes]:
+class Sealed(dict[str, bytes]):
+    """An import's blobs (signer id -> blob) and the context they were sealed under."""
+
+    context: ImportContext
+
+
+def _blobs(
+    runner: VaultRunner, secret: int, t: int = 2, context: ImportContext | None = None
+) -> Sealed:
     signers = runner.run(runner.vault.list_signers())
+    context = context or ImportContext.issue()
     _, blobs = key_import.seal_import_shares(
         secret,
+        context=context,
         curve="ed25519",
         protocol="FROST",
         min_signers=t,
         signers=[(d.signer_id, d.encryption_key) for d in signers],
     )
-    return dict(blobs)
+    out = Sealed(blobs)
+    out.context = context
+    return out
 
 
 def _holds_nothing(runner: VaultRunner, key_id: str) -> bool:
@@ -144,6 +159,7 @@ def test_bad_imports_store_nothing(runner: VaultRunner) -> None:
     swapped[ids[0]], swapped[ids[1]] = blobs[ids[1]], blobs[ids[0]]
     cases.append(("swapped", swapped, 2, "ShareIndexMismatch"))
     cases.append(("wrong t", dict(blobs), 3, ""))
+    cases.append(("t = 1", dict(blobs), 1, "InvalidMinSigners"))
     missing = {k: blobs[k] for k in ids[:2]}
     cases.append(("missing signer", missing, 2, "MissingSigner"))
     unknown = dict(blobs)
@@ -156,24 +172,29 @@ def test_bad_imports_store_nothing(runner: VaultRunner) -> None:
     for n, (name, shares, t, code) in enumerate(cases):
         key_id = f"key-bad-{n}"
         with pytest.raises(InvalidImport) as err:
-            runner.run(v.import_key(key_id, "FROST", "ed25519", t, shares))
+            runner.run(v.import_key(key_id, "FROST", "ed25519", t, shares, blobs.context))
         if code:
-            assert err.value.code == code, name
+            assert err.value.code in (code, "ImportContextUsed"), name
         assert _holds_nothing(runner, key_id), name
-    # The good blobs still import afterwards.
-    rec = runner.run(v.import_key("key-good", "FROST", "ed25519", 2, blobs))
+    # The signers whose share opened consumed the context: even the good blobs are now
+    # refused, and the same key sealed under a fresh context imports.
+    with pytest.raises(InvalidImport) as err:
+        runner.run(v.import_key("key-good", "FROST", "ed25519", 2, blobs, blobs.context))
+    assert err.value.code == "ImportContextUsed"
+    fresh = _blobs(runner, secret)
+    rec = runner.run(v.import_key("key-good", "FROST", "ed25519", 2, fresh, fresh.context))
     assert rec.public_key == ED25519.mul_base(secret).encode()
 
 
 def test_commitment_mismatch_between_signers(runner: VaultRunner) -> None:
     """Signers that each got a valid share of *different* imports never activate."""
     v = runner.vault
-    a = _blobs(runner, ed25519_scalar_from_seed(os.urandom(32)), t=1)
-    b = _blobs(runner, ed25519_scalar_from_seed(os.urandom(32)), t=1)
+    a = _blobs(runner, ed25519_scalar_from_seed(os.urandom(32)))
+    b = _blobs(runner, ed25519_scalar_from_seed(os.urandom(32)), context=a.context)
     ids = sorted(a)
     mixed = {ids[0]: a[ids[0]], ids[1]: b[ids[1]], ids[2]: a[ids[2]]}
     with pytest.raises(InvalidImport) as err:
-        runner.run(v.import_key("key-mix", "FROST", "ed25519", 1, mixed))
+        runner.run(v.import_key("key-mix", "FROST", "ed25519", 2, mixed, a.context))
     assert err.value.code in ("CommitmentMismatch", "ShareDecryptionFailed")
     assert _holds_nothing(runner, "key-mix")
 
@@ -347,11 +368,12 @@ def test_erased_key_ids_cannot_come_back(runner: VaultRunner) -> None:
     """A replayed (or repeated) import of a deleted key id is refused by every signer."""
     v = runner.vault
     blobs = _blobs(runner, ed25519_scalar_from_seed(os.urandom(32)))
-    rec = runner.run(v.import_key("key-tomb", "FROST", "ed25519", 2, blobs))
+    rec = runner.run(v.import_key("key-tomb", "FROST", "ed25519", 2, blobs, blobs.context))
     runner.run(v.delete_key(rec))
     assert _holds_nothing(runner, "key-tomb")
+    fresh = _blobs(runner, ed25519_scalar_from_seed(os.urandom(32)))
     with pytest.raises(InvalidImport):
-        runner.run(v.import_key("key-tomb", "FROST", "ed25519", 2, blobs))
+        runner.run(v.import_key("key-tomb", "FROST", "ed25519", 2, fresh, fresh.context))
     assert _holds_nothing(runner, "key-tomb")
 
 
@@ -388,7 +410,7 @@ def test_import_lost_between_commit_and_activate_leaves_nothing_usable(
 
     v.transport.register(flaky, drop_after_commit)
     with pytest.raises(SignersUnavailable):
-        runner.run(v.import_key("key-flaky", "FROST", "ed25519", 2, blobs))
+        runner.run(v.import_key("key-flaky", "FROST", "ed25519", 2, blobs, blobs.context))
     assert calls == ["commit"]
     row = v.nodes[flaky].store.get_share("key-flaky")
     assert row.status == "Pending"

@@ -16,7 +16,12 @@ from shardvault.crypto.groups import Group, group_by_name
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.errors import InvalidImport
 from shardvault.protocols.key_export import open_export_shares, seal_export_share
-from shardvault.protocols.key_import import ImportedShare, open_import_share, seal_import_shares
+from shardvault.protocols.key_import import (
+    ImportContext,
+    ImportedShare,
+    open_import_share,
+    seal_import_shares,
+)
 
 SUITES = [("ed25519", "FROST"), ("secp256k1", "FROST_BITCOIN"), ("secp256k1", "CGGMP24")]
 SUITE_IDS = ["FROST-ed25519", "FROST_BITCOIN-secp256k1", "CGGMP24-secp256k1"]
@@ -42,6 +47,7 @@ class Import:
     secret: int
     group_public_key: bytes
     blobs: dict[str, bytes]
+    context: ImportContext
 
     @property
     def group(self) -> Group:
@@ -51,6 +57,7 @@ class Import:
         kwargs: dict[str, Any] = {
             "key_pair": self.keys[sid],
             "my_signer_id": sid,
+            "context": self.context,
             "curve": self.curve,
             "protocol": self.protocol,
             "min_signers": self.t,
@@ -75,14 +82,16 @@ def make_import(
     group = group_by_name(curve)
     if secret is None:
         secret = group.random_scalar()
+    context = ImportContext(det("import id " + tag)[:16], 1_796_644_800)
     gpk, blobs = seal_import_shares(
         secret,
+        context=context,
         curve=curve,
         protocol=protocol,
         min_signers=t,
         signers=[(sid, keys[sid].public_key) for sid in reversed(ids)],
     )
-    return Import(curve, protocol, t, sorted(ids), keys, secret, gpk, dict(blobs))
+    return Import(curve, protocol, t, sorted(ids), keys, secret, gpk, dict(blobs), context)
 
 
 def expect_import_error(code: str, fn: Callable[[], object]) -> InvalidImport:

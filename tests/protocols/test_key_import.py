@@ -29,8 +29,12 @@ from shardvault.crypto.keyformats import ed25519_scalar_from_seed
 from shardvault.crypto.shamir import interpolate_secret
 from shardvault.errors import InvalidImport
 from shardvault.protocols.key_import import (
+    IMPORT_CONTEXT_MAX_AGE_SECONDS,
+    IMPORT_CONTEXT_MAX_SKEW_SECONDS,
     IMPORT_INFO,
+    ImportContext,
     ImportedShare,
+    check_import_context_fresh,
     commitments_hash,
     import_aad,
     import_blob_size,
@@ -40,7 +44,11 @@ from shardvault.protocols.key_import import (
     open_import_share,
     seal_import_shares,
 )
-from shardvault.protocols.key_transfer import party_indices
+from shardvault.protocols.key_transfer import (
+    check_min_signers,
+    min_signers_problem,
+    party_indices,
+)
 
 # ---------------------------------------------------------------------------------------
 # Import: round trips
@@ -55,8 +63,8 @@ from shardvault.protocols.key_transfer import party_indices
 def test_import_round_trip_any_t_recombine(suite: tuple[str, str], data: st.DataObject) -> None:
     curve, protocol = suite
     group = group_by_name(curve)
-    n = data.draw(st.integers(1, 7), label="n")
-    t = data.draw(st.integers(1, n), label="t")
+    n = data.draw(st.integers(2, 7), label="n")
+    t = data.draw(st.integers(2, n), label="t")
     secret = data.draw(st.integers(1, group.order - 1), label="secret")
     ids = data.draw(
         st.lists(
@@ -71,8 +79,10 @@ def test_import_round_trip_any_t_recombine(suite: tuple[str, str], data: st.Data
     )
     sks = data.draw(st.lists(st.binary(min_size=32, max_size=32), min_size=n, max_size=n))
     keys = {sid: HpkeKeyPair.from_private_bytes(sk) for sid, sk in zip(ids, sks, strict=True)}
+    context = ImportContext.issue()
     gpk, blobs = seal_import_shares(
         secret,
+        context=context,
         curve=curve,
         protocol=protocol,
         min_signers=t,
@@ -87,6 +97,7 @@ def test_import_round_trip_any_t_recombine(suite: tuple[str, str], data: st.Data
             blob,
             key_pair=keys[sid],
             my_signer_id=sid,
+            context=context,
             curve=curve,
             protocol=protocol,
             min_signers=t,
@@ -98,6 +109,7 @@ def test_import_round_trip_any_t_recombine(suite: tuple[str, str], data: st.Data
         opened[sid] = share
     digests = {
         import_commitments_digest(
+            context=context,
             curve=curve,
             protocol=protocol,
             min_signers=t,
@@ -139,6 +151,7 @@ def test_signers_given_in_any_order_get_sorted_indices() -> None:
     keys = {sid: HpkeKeyPair.generate() for sid in ids}
     _, blobs = seal_import_shares(
         12345,
+        context=ImportContext.issue(),
         curve="secp256k1",
         protocol="FROST_BITCOIN",
         min_signers=2,
@@ -161,6 +174,7 @@ def test_imported_share_repr_hides_the_value() -> None:
 def test_coefficients_come_from_the_rng() -> None:
     signers = [(f"sgn-{j}", HpkeKeyPair.generate().public_key) for j in range(3)]
     context: dict[str, Any] = {
+        "context": ImportContext.issue(),
         "curve": "secp256k1",
         "protocol": "FROST_BITCOIN",
         "min_signers": 2,
@@ -212,7 +226,8 @@ HEADER = 7
         (lambda b: b"", "MalformedShare"),
         (lambda b: b"SVKE" + b[4:], "MalformedShare"),
         (lambda b: flip(b, 0), "MalformedShare"),
-        (lambda b: b[:4] + b"\x02" + b[5:], "UnsupportedVersion"),
+        (lambda b: b[:4] + b"\x01" + b[5:], "UnsupportedVersion"),  # format 1: no context
+        (lambda b: b[:4] + b"\x03" + b[5:], "UnsupportedVersion"),
         (lambda b: b[:5] + b"\x02" + b[6:], "ShareIndexMismatch"),
         (lambda b: b[:5] + b"\x00" + b[6:], "ShareIndexMismatch"),
         (lambda b: b[:6] + b"\x03" + b[7:], "CommitmentCountMismatch"),
@@ -266,6 +281,7 @@ def test_share_sealed_for_another_index_does_not_open(imp: Import) -> None:
     # The client swapped the keys of a and b, so b's share (index 2) is sealed to a's key.
     _, blobs = seal_import_shares(
         imp.secret,
+        context=imp.context,
         curve=imp.curve,
         protocol=imp.protocol,
         min_signers=imp.t,
@@ -284,7 +300,13 @@ def test_share_sealed_for_another_index_does_not_open(imp: Import) -> None:
     ("overrides", "code"),
     [
         ({"min_signers": 3}, "CommitmentCountMismatch"),
-        ({"min_signers": 1}, "CommitmentCountMismatch"),
+        ({"min_signers": 1}, "InvalidMinSigners"),
+        ({"context": ImportContext(bytes(16), 1_796_644_800)}, "ShareDecryptionFailed"),
+        (
+            {"context": ImportContext(det("import id ")[:16], 1_796_644_801)},
+            "ShareDecryptionFailed",
+        ),
+        ({"context": None}, "InvalidImportContext"),
         ({"protocol": "CGGMP24"}, "ShareDecryptionFailed"),
         ({"curve": "ed25519", "protocol": "FROST"}, "MalformedShare"),
         ({"signer_ids": ["sgn-00", "sgn-01", "sgn-02", "sgn-03"]}, "ShareDecryptionFailed"),
@@ -316,6 +338,7 @@ def test_share_from_another_import_is_caught_by_the_digest(imp: Import) -> None:
     theirs = other.open(imp.ids[1])
     assert mine.group_public_key == theirs.group_public_key
     ctx: dict[str, Any] = {
+        "context": imp.context,
         "curve": imp.curve,
         "protocol": imp.protocol,
         "min_signers": 2,
@@ -333,6 +356,7 @@ def test_share_from_another_import_is_caught_by_the_digest(imp: Import) -> None:
 def test_commitments_digest_binds_the_context(imp: Import) -> None:
     c = imp.open(imp.ids[0]).commitments
     base: dict[str, Any] = {
+        "context": imp.context,
         "curve": imp.curve,
         "protocol": imp.protocol,
         "min_signers": 2,
@@ -342,7 +366,14 @@ def test_commitments_digest_binds_the_context(imp: Import) -> None:
     assert d0 == import_commitments_digest(
         commitments=c, **{**base, "signer_ids": list(reversed(imp.ids))}
     )
-    for change in ({"protocol": "CGGMP24"}, {"signer_ids": [*imp.ids, "sgn-99"]}):
+    other_id = ImportContext(bytes(16), imp.context.issued_at)
+    other_time = ImportContext(imp.context.import_id, imp.context.issued_at + 1)
+    for change in (
+        {"protocol": "CGGMP24"},
+        {"signer_ids": [*imp.ids, "sgn-99"]},
+        {"context": other_id},
+        {"context": other_time},
+    ):
         assert import_commitments_digest(commitments=c, **{**base, **change}) != d0
     expect_import_error(
         "CommitmentCountMismatch", lambda: import_commitments_digest(commitments=c[:1], **base)
@@ -366,6 +397,7 @@ def _seal_custom(
     t = len(commitments)
     c_hash = commitments_hash(commitments)
     aad = import_aad(
+        context=imp.context,
         curve=imp.curve,
         protocol=imp.protocol,
         min_signers=t,
@@ -382,7 +414,7 @@ def _seal_custom(
         + inner
     )
     sealed = hpke.seal(imp.keys[sid].public_key, plaintext, info=IMPORT_INFO, aad=aad)
-    return b"SVKI" + bytes([1, index, t]) + b"".join(commitments) + sealed
+    return b"SVKI" + bytes([2, index, t]) + b"".join(commitments) + sealed
 
 
 def test_share_inconsistent_with_commitments(imp: Import) -> None:
@@ -443,16 +475,18 @@ def _signers(n: int = 3) -> list[tuple[str, bytes]]:
         ({"signers": [*_signers(2), ("sgn-0", _signers(1)[0][1])]}, "DuplicateSigner"),
         ({"signers": []}, "InvalidMinSigners"),
         ({"min_signers": 0}, "InvalidMinSigners"),
+        ({"min_signers": 1}, "InvalidMinSigners"),
         ({"min_signers": 4}, "InvalidMinSigners"),
         ({"min_signers": 2.0}, "InvalidMinSigners"),
+        ({"context": None}, "InvalidImportContext"),
         ({"signers": _signers(256), "min_signers": 2}, "InvalidMinSigners"),
         ({"curve": "ed25519"}, "UnsupportedProtocol"),
         ({"protocol": "CGGMP24", "curve": "ed25519"}, "UnsupportedProtocol"),
         ({"protocol": "frost_bitcoin"}, "UnsupportedProtocol"),
         ({"signers": [("", b"\x09" + bytes(31))]}, "InvalidSignerId"),
-        ({"signers": [("sgn-é", b"\x09" + bytes(31))], "min_signers": 1}, "InvalidSignerId"),
-        ({"signers": [("s" * 256, b"\x09" + bytes(31))], "min_signers": 1}, "InvalidSignerId"),
-        ({"signers": [(1, b"\x09" + bytes(31))], "min_signers": 1}, "InvalidSignerId"),
+        ({"signers": [("sgn-é", b"\x09" + bytes(31))], "min_signers": 2}, "InvalidSignerId"),
+        ({"signers": [("s" * 256, b"\x09" + bytes(31))], "min_signers": 2}, "InvalidSignerId"),
+        ({"signers": [(1, b"\x09" + bytes(31))], "min_signers": 2}, "InvalidSignerId"),
         ({"signers": [*_signers(2), ("sgn-x", bytes(32))]}, "InvalidEncryptionKey"),
         ({"signers": [*_signers(2), ("sgn-x", b"\x09" * 31)]}, "InvalidEncryptionKey"),
         ({"signers": [*_signers(2), ("sgn-x", "key")]}, "InvalidEncryptionKey"),
@@ -471,6 +505,7 @@ def _signers(n: int = 3) -> list[tuple[str, bytes]]:
 def test_seal_rejects(kwargs: dict[str, Any], code: str) -> None:
     args: dict[str, Any] = {
         "secret": 42,
+        "context": ImportContext.issue(),
         "curve": "secp256k1",
         "protocol": "FROST_BITCOIN",
         "min_signers": 2,
@@ -485,7 +520,12 @@ def test_errors_name_no_secret() -> None:
     secret = 0x1234567890ABCDEF1234567890ABCDEF
     with pytest.raises(InvalidImport) as info:
         seal_import_shares(
-            secret, curve="secp256k1", protocol="FROST_BITCOIN", min_signers=9, signers=_signers()
+            secret,
+            context=ImportContext.issue(),
+            curve="secp256k1",
+            protocol="FROST_BITCOIN",
+            min_signers=9,
+            signers=_signers(),
         )
     assert str(secret) not in str(info.value) and f"{secret:x}" not in str(info.value).lower()
 
@@ -512,6 +552,7 @@ def test_match_import_shares() -> None:
 
 def test_import_aad_index_and_signer_pairs_are_validated() -> None:
     args: dict[str, Any] = {
+        "context": ImportContext.issue(),
         "curve": "secp256k1",
         "protocol": "FROST_BITCOIN",
         "min_signers": 2,
@@ -525,6 +566,53 @@ def test_import_aad_index_and_signer_pairs_are_validated() -> None:
     expect_import_error(
         "InvalidSignerId",
         lambda: seal_import_shares(
-            5, curve="secp256k1", protocol="FROST_BITCOIN", min_signers=1, signers=[("sgn-a",)]
+            5,
+            context=ImportContext.issue(),
+            curve="secp256k1",
+            protocol="FROST_BITCOIN",
+            min_signers=2,
+            signers=[("sgn-a",)],
         ),
     )
+
+
+# --- issue 12: one-time import contexts and minSigners >= 2 ------------------------------
+
+
+def test_import_context_freshness_is_the_signers_own_check() -> None:
+    """docs/security.md item 27: a signer refuses a context older than its window (or
+    dated in the future) by its own clock, whatever the API says."""
+    ctx = ImportContext(bytes(range(16)), 1_000_000)
+    check_import_context_fresh(ctx, 1_000_000 + IMPORT_CONTEXT_MAX_AGE_SECONDS)
+    check_import_context_fresh(ctx, 1_000_000 - IMPORT_CONTEXT_MAX_SKEW_SECONDS)
+    for now in (
+        1_000_000 + IMPORT_CONTEXT_MAX_AGE_SECONDS + 1,
+        1_000_000 - IMPORT_CONTEXT_MAX_SKEW_SECONDS - 1,
+    ):
+        expect_import_error(
+            "ImportContextExpired", lambda n=now: check_import_context_fresh(ctx, n)
+        )
+    assert ctx.encode() == bytes(range(16)) + (1_000_000).to_bytes(8, "big")
+    fresh = ImportContext.issue()
+    assert len(fresh.import_id) == 16 and fresh.import_id != ImportContext.issue().import_id
+    for bad in ((bytes(15), 1), (bytes(17), 1), (bytes(16), -1), (bytes(16), True)):
+        expect_import_error("InvalidImportContext", lambda b=bad: ImportContext(*b))
+
+
+def test_min_signers_one_is_refused_saying_why() -> None:
+    """docs/security.md item 31: minSigners 1 would give every signer the whole key."""
+    for fn in (
+        lambda: check_min_signers(1, 3, InvalidImport),
+        lambda: seal_import_shares(
+            5,
+            context=ImportContext.issue(),
+            curve="ed25519",
+            protocol="FROST",
+            min_signers=1,
+            signers=_signers(3),
+        ),
+    ):
+        err = expect_import_error("InvalidMinSigners", fn)
+        assert "whole key" in err.message
+    assert min_signers_problem(2, 3) is None
+    assert min_signers_problem(1, 3, minimum=1) is None  # export of an older 1-of-n key

@@ -32,6 +32,7 @@ from shardvault.protocols.key_export import (
 )
 from shardvault.protocols.key_import import (
     IMPORT_INFO,
+    ImportContext,
     ImportedShare,
     commitments_hash,
     import_aad,
@@ -48,6 +49,8 @@ VECTOR_PATH = Path(__file__).resolve().parents[1] / "vectors" / "shardvault-impo
 
 EXAMPLE_IDS_AS_GIVEN = ["sgn-7k2m9", "sgn-0a4f1", "sgn-3x8q5"]
 EXAMPLE_KEY_ID = "key-5d1c0e"
+#: 2026-12-07T12:00:00Z, the issue time of the example's import context.
+EXAMPLE_ISSUED_AT = 1796644800
 
 
 def _hx(label: str) -> bytes:
@@ -63,8 +66,10 @@ def build_example() -> dict[str, Any]:
     ids = sorted(EXAMPLE_IDS_AS_GIVEN)
     x25519 = {sid: HpkeKeyPair.from_private_bytes(_hx("x25519 " + sid)) for sid in ids}
     ephemerals = [HpkeKeyPair.from_private_bytes(_hx("ephemeral " + sid)) for sid in ids]
+    context = ImportContext(_hx("import id")[:16], EXAMPLE_ISSUED_AT)
     gpk, blobs = seal_import_shares(
         secret,
+        context=context,
         curve=curve,
         protocol=protocol,
         min_signers=t,
@@ -82,6 +87,7 @@ def build_example() -> dict[str, Any]:
         header_size = 7 + t * 33
         sealed = blob[header_size:]
         aad = import_aad(
+            context=context,
             curve=curve,
             protocol=protocol,
             min_signers=t,
@@ -95,6 +101,7 @@ def build_example() -> dict[str, Any]:
             blob,
             key_pair=x25519[sid],
             my_signer_id=sid,
+            context=context,
             curve=curve,
             protocol=protocol,
             min_signers=t,
@@ -121,7 +128,12 @@ def build_example() -> dict[str, Any]:
             }
         )
     digest = import_commitments_digest(
-        curve=curve, protocol=protocol, min_signers=t, signer_ids=ids, commitments=commitments
+        context=context,
+        curve=curve,
+        protocol=protocol,
+        min_signers=t,
+        signer_ids=ids,
+        commitments=commitments,
     )
     request = {
         "curve": curve,
@@ -131,6 +143,7 @@ def build_example() -> dict[str, Any]:
             {"signerId": s["signer_id"], "encryptedKeyShare": s["encrypted_key_share_b64url"]}
             for s in signers
         ],
+        "importId": b64url_encode(context.import_id),
     }
 
     # Export of the same key by signers 1 and 3 to a one-time requester key.
@@ -213,6 +226,9 @@ def build_example() -> dict[str, Any]:
             "curve": curve,
             "protocol": protocol,
             "min_signers": t,
+            "import_id": context.import_id.hex(),
+            "import_id_b64url": b64url_encode(context.import_id),
+            "issued_at": context.issued_at,
             "hpke_suite_id": hpke.SUITE_ID.hex(),
             "hpke_info": IMPORT_INFO.decode(),
             "signer_ids_as_given": EXAMPLE_IDS_AS_GIVEN,
@@ -262,8 +278,14 @@ def test_worked_example_matches_the_documented_layouts() -> None:
     assert commitments[1] == SECP256K1.mul_base(a1).encode()
     c_hash = hashlib.sha256(b"".join(commitments)).digest()
     assert c_hash.hex() == imp_v["commitments_hash"]
+    assert imp_v["request"]["importId"] == imp_v["import_id_b64url"]
+    import_id = bytes.fromhex(imp_v["import_id"])
+    assert len(import_id) == 16
+    assert base64.urlsafe_b64decode(imp_v["import_id_b64url"] + "==") == import_id
     context = (
-        b"\x01"
+        b"\x02"
+        + import_id
+        + imp_v["issued_at"].to_bytes(8, "big")
         + lp(b"secp256k1")
         + lp(b"FROST_BITCOIN")
         + bytes([2, 3])
@@ -277,7 +299,7 @@ def test_worked_example_matches_the_documented_layouts() -> None:
         assert s["share"] == share.to_bytes(32, "big").hex()
         aad = b"SVKI" + context + bytes([i]) + lp(commitments[0]) + c_hash
         assert s["aad"] == aad.hex()
-        header = b"SVKI" + bytes([1, i, 2]) + b"".join(commitments)
+        header = b"SVKI" + bytes([2, i, 2]) + b"".join(commitments)
         assert s["header"] == header.hex()
         pt = bytes([i]) + share.to_bytes(32, "big") + commitments[0] + b"".join(commitments)
         assert s["plaintext"] == pt.hex()
@@ -293,7 +315,7 @@ def test_worked_example_matches_the_documented_layouts() -> None:
     for s in exp_v["shares"]:
         i = s["index"]
         statement = (
-            b"shardvault/export-statement/v1\x01"
+            b"shardvault/export-statement/v1\x02"
             + lp(exp_v["key_id"].encode())
             + lp(b"secp256k1")
             + lp(b"FROST_BITCOIN")
@@ -311,7 +333,7 @@ def test_worked_example_matches_the_documented_layouts() -> None:
         )
         blob = bytes.fromhex(s["encrypted_key_share"])
         assert blob == (
-            b"SVKE\x01"
+            b"SVKE\x02"
             + bytes([i])
             + bytes.fromhex(s["public_share"])
             + bytes.fromhex(s["signature"])
@@ -326,6 +348,7 @@ def test_doc_quotes_the_worked_example() -> None:
     v = json.loads(VECTOR_PATH.read_text())
     imp_v, exp_v = v["import"], v["export"]
     quoted = [imp_v["secret"], *imp_v["commitments"], imp_v["commitments_hash"]]
+    quoted += [imp_v["import_id"], imp_v["import_id_b64url"], str(imp_v["issued_at"])]
     quoted.append(imp_v["commitments_digest"])
     for s in imp_v["signers"]:
         quoted += [s[k] for k in s if k not in ("signer_id", "index")]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -23,7 +23,7 @@ from nacl.signing import SigningKey
 
 from shardvault.crypto.hpke import HpkeKeyPair
 from shardvault.protocols.key_export import seal_export_share
-from shardvault.protocols.key_import import open_import_share
+from shardvault.protocols.key_import import ImportContext, open_import_share
 from shardvault.protocols.registry import scheme_for_protocol
 from shardvault.sdk.encoding import b64url_decode, b64url_encode
 from shardvault.transport.identity import encryption_key_statement
@@ -60,6 +60,9 @@ class FakeApi:
     bad_export: set[str] = field(default_factory=set)
     #: report another public key than the imported one
     lie_about_public_key: bool = False
+    #: import contexts issued (import id -> issue time) and those used
+    contexts: dict[bytes, int] = field(default_factory=dict)
+    used_contexts: set[bytes] = field(default_factory=set)
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self.handle)
@@ -82,6 +85,20 @@ class FakeApi:
                     ]
                 },
             )
+        if request.method == "POST" and path == "/keys/import/context":
+            ctx = ImportContext.issue()
+            self.contexts[ctx.import_id] = ctx.issued_at
+            issued = datetime.fromtimestamp(ctx.issued_at, UTC)
+            return httpx.Response(
+                200,
+                json={
+                    "importId": b64url_encode(ctx.import_id),
+                    "issuedAt": issued.isoformat().replace("+00:00", ".000Z"),
+                    "expiresAt": (issued + timedelta(minutes=10))
+                    .isoformat()
+                    .replace("+00:00", ".000Z"),
+                },
+            )
         if request.method == "POST" and path == "/keys/import":
             return self._import(json.loads(request.content))
         parts = path.strip("/").split("/")
@@ -97,6 +114,10 @@ class FakeApi:
 
     def _import(self, body: dict[str, Any]) -> httpx.Response:
         ids = [s["signerId"] for s in body["encryptedKeyShares"]]
+        import_id = b64url_decode(body["importId"])
+        assert import_id in self.contexts and import_id not in self.used_contexts
+        self.used_contexts.add(import_id)
+        context = ImportContext(import_id, self.contexts[import_id])
         opened = {}
         for entry in body["encryptedKeyShares"]:
             signer = next(s for s in self.signers if s.signer_id == entry["signerId"])
@@ -104,6 +125,7 @@ class FakeApi:
                 b64url_decode(entry["encryptedKeyShare"]),
                 key_pair=signer.hpke,
                 my_signer_id=signer.signer_id,
+                context=context,
                 curve=body["curve"],
                 protocol=body["protocol"],
                 min_signers=body["minSigners"],

@@ -381,10 +381,14 @@ def test_import_ed25519_seed_and_export_scalar(fake_api: Any) -> None:
         assert sorted(body) == [
             "curve",
             "encryptedKeyShares",
+            "importId",
             "minSigners",
             "name",
             "protocol",
         ]
+        # the context was fetched just before (one per import) and sealed into the shares
+        assert fake_api.requests[-2].url.path == "/keys/import/context"
+        assert fake_api.used_contexts == set(fake_api.contexts)
         assert [s["signerId"] for s in body["encryptedKeyShares"]] == sorted(
             s.signer_id for s in fake_api.signers
         )
@@ -506,6 +510,8 @@ def test_import_refuses_bad_arguments_before_sending(fake_api: Any) -> None:
             )
         with pytest.raises(InvalidArgument):
             client.keys.import_key(os.urandom(32), curve="ed25519", protocol="FROST", min_signers=0)
+        with pytest.raises(InvalidArgument, match="whole key"):
+            client.keys.import_key(os.urandom(32), curve="ed25519", protocol="FROST", min_signers=1)
         with pytest.raises(InvalidArgument, match="exceeds"):
             client.keys.import_key(os.urandom(32), curve="ed25519", protocol="FROST", min_signers=4)
         with pytest.raises(InvalidArgument, match="ed25519 keys only"):

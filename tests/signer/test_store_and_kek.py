@@ -5,11 +5,19 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
 
-from shardvault.errors import Conflict, DecryptionError, InvalidParameters, NotFound, SessionReused
+from shardvault.errors import (
+    Conflict,
+    DecryptionError,
+    InvalidImport,
+    InvalidParameters,
+    NotFound,
+    SessionReused,
+)
 from shardvault.signer.kek import KEK_ENV, derive_store_key, load_or_create_kek, parse_kek
 from shardvault.signer.store import SignerStore
 
@@ -19,7 +27,13 @@ def test_secrets_are_sealed_on_disk(tmp_path: Path) -> None:
     store = SignerStore(tmp_path / "s.sqlite3", "sgn-a", kek)
     secret = os.urandom(32)
     store.put_secret("identity_key", secret)
-    store.put_share("key-1", "FROST", "ed25519", b'{"share": "' + secret.hex().encode() + b'"}')
+    store.put_share(
+        "key-1",
+        "FROST",
+        "ed25519",
+        b'{"share": "' + secret.hex().encode() + b'"}',
+        public_key=b"pk-1",
+    )
     store.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert secret not in raw and secret.hex().encode() not in raw
@@ -50,9 +64,9 @@ def test_sessions_persist_and_shares_erase(tmp_path: Path) -> None:
     store = SignerStore(tmp_path / "s.sqlite3", "sgn-a", kek)
     sid = os.urandom(32)
     store.claim(sid)
-    store.put_share("key-1", "FROST", "ed25519", b"{}")
+    store.put_share("key-1", "FROST", "ed25519", b"{}", public_key=b"pk-1")
     with pytest.raises(Conflict):
-        store.put_share("key-1", "FROST", "ed25519", b"{}")
+        store.put_share("key-1", "FROST", "ed25519", b"{}", public_key=b"pk-1")
     store.close()
     store = SignerStore(tmp_path / "s.sqlite3", "sgn-a", kek)
     with pytest.raises(SessionReused):
@@ -61,6 +75,50 @@ def test_sessions_persist_and_shares_erase(tmp_path: Path) -> None:
     assert not store.erase_share("key-1")
     with pytest.raises(NotFound):
         store.get_share("key-1")
+
+
+def test_one_live_share_per_public_key(tmp_path: Path) -> None:
+    """docs/security.md item 27: a second live share of a public key is refused (even
+    under another key id); erasing the first frees the public key again."""
+    store = SignerStore(tmp_path / "s.sqlite3", "sgn-a", os.urandom(32))
+    store.put_share("key-1", "FROST", "ed25519", b"{}", public_key=b"pk", status="Pending")
+    assert store.holds_public_key(b"pk") == "key-1"
+    with pytest.raises(Conflict) as info:
+        store.put_share("key-2", "FROST", "ed25519", b"{}", public_key=b"pk")
+    assert info.value.code == "DuplicateKey"
+    assert store.key_ids() == ["key-1"]  # nothing half-stored
+    assert store.erase_share("key-1")
+    assert store.holds_public_key(b"pk") is None
+    store.put_share("key-2", "FROST", "ed25519", b"{}", public_key=b"pk")
+    assert store.holds_public_key(b"pk") == "key-2"
+
+
+def test_import_ids_are_consumed_durably_and_pruned(tmp_path: Path) -> None:
+    """docs/security.md item 27: an import id is used once, across a restart; ids
+    older than the signers' acceptance window are forgotten."""
+    kek = os.urandom(32)
+    store = SignerStore(tmp_path / "s.sqlite3", "sgn-a", kek)
+    store.consume_import_id(b"i" * 16, 1000, forget_before=0)
+    store.consume_import_id(b"o" * 16, 10, forget_before=0)
+    store.close()
+    store = SignerStore(tmp_path / "s.sqlite3", "sgn-a", kek)
+    with pytest.raises(InvalidImport) as info:
+        store.consume_import_id(b"i" * 16, 1000, forget_before=0)
+    assert info.value.code == "ImportContextUsed" and info.value.signers == ("sgn-a",)
+    store.consume_import_id(b"n" * 16, 2000, forget_before=500)  # prunes issued_at 10
+    store.consume_import_id(b"o" * 16, 10, forget_before=0)
+
+
+def test_stray_erase_only_touches_old_pending_shares(tmp_path: Path) -> None:
+    store = SignerStore(tmp_path / "s.sqlite3", "sgn-a", os.urandom(32))
+    store.put_share("key-p", "FROST", "ed25519", b"{}", public_key=b"p", status="Pending")
+    store.put_share("key-a", "FROST", "ed25519", b"{}", public_key=b"a")
+    now = time.time() + 1
+    assert not store.erase_share("key-a", only_pending_before=now)  # Active: kept
+    assert not store.erase_share("key-p", only_pending_before=now - 3600)  # too young
+    assert store.key_ids() == ["key-a", "key-p"]
+    assert store.erase_share("key-p", only_pending_before=now)
+    assert store.was_erased("key-p") and store.key_ids() == ["key-a"]
 
 
 def test_kek_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,6 +18,7 @@ from shardvault.crypto.shamir import public_shares_consistent
 from shardvault.db.ids import new_id
 from shardvault.db.models import KEY_ACTIVE, KeyRow, utcnow
 from shardvault.errors import InvalidEncoding
+from shardvault.protocols.key_transfer import MIN_THRESHOLD
 from shardvault.protocols.registry import PROTOCOLS, protocol_for_scheme
 
 __all__ = [
@@ -118,6 +119,14 @@ async def generate_key(
             "UnsupportedScheme",
             f"unsupported scheme/curve combination {scheme}/{curve}",
             details={"supported": supported_pairs()},
+        )
+    if min_signers < MIN_THRESHOLD:
+        raise ApiError(
+            400,
+            "InvalidMinSigners",
+            f"minSigners must be at least {MIN_THRESHOLD}: with minSigners={min_signers} "
+            "every signer would hold the whole key (the server's threshold setting)",
+            details={"field": "minSigners"},
         )
     key_id = new_id("key")
     expected = (key_id, protocol, curve, min_signers)

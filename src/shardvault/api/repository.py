@@ -15,10 +15,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -32,12 +33,14 @@ from shardvault.db.models import (
     SIG_FAILED,
     SIG_PENDING,
     SIG_SIGNED,
+    ImportContextRow,
     KeyRow,
     Org,
     SignatureRow,
     WalletRow,
     utcnow,
 )
+from shardvault.protocols.key_import import IMPORT_CONTEXT_LIFETIME_SECONDS, ImportContext
 
 __all__ = [
     "ApiRepository",
@@ -45,6 +48,7 @@ __all__ = [
     "check_key_id",
     "check_signature_id",
     "check_wallet_id",
+    "duplicate_key",
     "in_thread",
     "key_not_found",
     "signature_not_found",
@@ -72,6 +76,15 @@ def signature_not_found(signature_id: str) -> ApiError:
 
 def wallet_not_found(wallet_id: str) -> ApiError:
     return ApiError(404, "WalletNotFound", f"wallet {wallet_id} not found")
+
+
+def duplicate_key() -> ApiError:
+    return ApiError(
+        409,
+        "DuplicateKey",
+        "a live key with the same public key already exists; delete it before importing "
+        "this key again",
+    )
 
 
 def check_key_id(key_id: str) -> None:
@@ -181,6 +194,80 @@ class ApiRepository:
                 raise ApiError(409, "Conflict", f"key {key_id} changed during the refresh")
             key.verifying_shares = dict(verifying_shares)
         return key
+
+    def insert_imported_key(self, key: KeyRow) -> KeyRow:
+        """Insert an imported key unless a live key of any org has its public key (409
+        ``DuplicateKey``, naming nothing but the conflict); checked in the inserting
+        transaction (SQLite: BEGIN IMMEDIATE serialises writers)."""
+        with self._write.begin() as s:
+            dup = s.scalars(
+                select(KeyRow.id)
+                .where(KeyRow.curve == key.curve, KeyRow.public_key == key.public_key)
+                .where(KeyRow.shares_erased == false())
+                .limit(1)
+                .with_for_update()
+            ).one_or_none()
+            if dup is not None:
+                raise duplicate_key()
+            s.add(key)
+        return key
+
+    def live_key_ids(self) -> set[str]:
+        """Ids of every key (all orgs) whose shares may still exist on the signers."""
+        with self._read() as s:
+            return set(s.scalars(select(KeyRow.id).where(KeyRow.shares_erased == false())))
+
+    # -- import contexts ---------------------------------------------------------
+    def issue_import_context(self, org_id: str) -> tuple[ImportContext, ImportContextRow]:
+        """A fresh one-time import context for ``org_id`` (random id, issued now)."""
+        issued = utcnow().replace(microsecond=0)
+        context = ImportContext.issue(issued.timestamp())
+        row = ImportContextRow(
+            id=context.import_id.hex(),
+            org_id=org_id,
+            issued_at=issued,
+            expires_at=issued + timedelta(seconds=IMPORT_CONTEXT_LIFETIME_SECONDS),
+            used_at=None,
+        )
+        with self._write.begin() as s:
+            s.add(row)
+        return context, row
+
+    def take_import_context(self, org_id: str, import_id: bytes) -> ImportContext:
+        """Mark the context used and return it: 404 ``ImportContextNotFound`` (unknown,
+        or issued to another org), 400 ``ImportContextExpired``, 409
+        ``ImportContextUsed``. Taken before the signers are asked, so a failed import
+        needs a new context too (the signers consume it as well)."""
+        with self._write.begin() as s:
+            row = s.scalars(
+                select(ImportContextRow)
+                .where(ImportContextRow.id == import_id.hex())
+                .with_for_update()
+            ).one_or_none()
+            if row is None or row.org_id != org_id:
+                raise ApiError(
+                    404,
+                    "ImportContextNotFound",
+                    "importId is not an import context issued to this org "
+                    "(POST /keys/import/context)",
+                    details={"field": "importId"},
+                )
+            if row.used_at is not None:
+                raise ApiError(
+                    409,
+                    "ImportContextUsed",
+                    "this import context was already used; fetch a new one and seal again",
+                    details={"field": "importId"},
+                )
+            if utcnow() >= row.expires_at:
+                raise ApiError(
+                    400,
+                    "ImportContextExpired",
+                    "this import context expired; fetch a new one and seal again",
+                    details={"field": "importId"},
+                )
+            row.used_at = utcnow()
+            return ImportContext(import_id, int(row.issued_at.timestamp()))
 
     def begin_export(self, org_id: str, key_id: str) -> tuple[KeyRow, bool]:
         """Mark the key exported *before* the shares leave (fail closed: it stops

@@ -23,6 +23,7 @@ __all__ = [
     "ExportKeyRequest",
     "ExportKeyResponse",
     "HealthOut",
+    "ImportContextOut",
     "ImportKeyRequest",
     "KeyList",
     "KeyOut",
@@ -93,6 +94,18 @@ class ImportKeyRequest(_Request):
     protocol: str = _short()
     min_signers: int
     encrypted_key_shares: list[EncryptedKeyShare] = Field(min_length=1, max_length=255)
+    #: base64url of the 16-byte id of a context from POST /keys/import/context (ours,
+    #: not Dfns'): the shares were sealed under it.
+    import_id: str = Field(min_length=1, max_length=64)
+
+
+class ImportContextOut(_Response):
+    """``POST /keys/import/context``: seal the import under these (one use, this org,
+    until ``expiresAt``)."""
+
+    import_id: str = Field(description="base64url of 16 random bytes")
+    issued_at: str
+    expires_at: str
 
 
 class RefreshKeyRequest(_Request):

@@ -61,7 +61,7 @@ def read_key(spec: str) -> bytearray:
 @cli_errors
 def import_key(
     curve: Annotated[Literal["ed25519", "secp256k1"], typer.Option(help="Curve of the key.")],
-    min_signers: Annotated[int, typer.Option(min=1, help="Signers needed to sign.")],
+    min_signers: Annotated[int, typer.Option(min=2, help="Signers needed to sign (at least 2).")],
     key_file: Annotated[
         str,
         typer.Option(

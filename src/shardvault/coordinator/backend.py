@@ -8,10 +8,11 @@ missing signers), ``SignerMisbehaved`` (502, naming the party at fault).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from shardvault.protocols.key_import import ImportContext
 from shardvault.transport.identity import SignerDescriptor
 from shardvault.transport.roster import Roster
 
@@ -81,7 +82,18 @@ class SigningBackend(Protocol):
         curve: str,
         min_signers: int,
         encrypted_shares: Mapping[str, bytes],
-    ) -> KeyRecord: ...
+        context: ImportContext,
+    ) -> KeyRecord:
+        """Import shares sealed under ``context`` (issued by the API to this org, checked
+        unexpired and unused by the API; the signers check it again themselves).
+        Refuses (``InvalidImport``) a reused context (``ImportContextUsed``), one too old
+        (``ImportContextExpired``) and a public key a signer already holds
+        (``DuplicateKey``)."""
+
+    async def reconcile_imports(self, live_key_ids: Collection[str]) -> dict[str, list[str]]:
+        """At start: erase signers' shares left Pending by imports that never activated
+        (key ids not in ``live_key_ids``; each signer erases only Pending shares past
+        their grace period). Returns signer id -> erased key ids."""
 
     async def sign(
         self, key: KeyRecord, message: bytes, *, taproot_merkle_root: bytes | None = None

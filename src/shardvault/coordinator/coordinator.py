@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from nacl.signing import SigningKey
@@ -35,6 +35,8 @@ from shardvault.errors import (
     SignerMisbehaved,
     SignersUnavailable,
 )
+from shardvault.protocols.key_import import ImportContext
+from shardvault.protocols.key_transfer import min_signers_problem
 from shardvault.protocols.registry import ECDSA_PROTOCOL, PROTOCOLS
 from shardvault.transport.base import Transport
 from shardvault.transport.identity import SignerDescriptor
@@ -134,11 +136,12 @@ class Coordinator:
     ) -> KeyRecord:
         if (protocol, curve) not in PROTOCOLS:
             raise InvalidParameters(f"unsupported protocol/curve {protocol}/{curve}")
+        ids = list(self.signer_ids)
+        problem = min_signers_problem(min_signers, len(ids))
+        if problem is not None:
+            raise InvalidParameters(problem, code="InvalidMinSigners")
         if protocol == ECDSA_PROTOCOL:
             self.ecdsa.require_ready()
-        ids = list(self.signer_ids)
-        if not (1 <= min_signers <= len(ids)):
-            raise InvalidParameters(f"minSigners must be between 1 and {len(ids)}")
         descs = await self.sessions.require_all(ids)
         parties = SessionParties.of([(i + 1, descs[s]) for i, s in enumerate(ids)])
         sid = self.sessions.new_session_id()
@@ -178,13 +181,16 @@ class Coordinator:
         curve: str,
         min_signers: int,
         encrypted_shares: Mapping[str, bytes],
+        context: ImportContext,
     ) -> KeyRecord:
+        """Import a key sealed by a client under ``context`` (the one-time import context
+        the API issued). Every signer checks the context itself (its age, that it was
+        never used, that the shares open under it) and that it holds no live share of
+        the same public key."""
         if (protocol, curve) not in PROTOCOLS:
             raise InvalidImport(
                 f"unsupported protocol/curve {protocol}/{curve}", code="UnsupportedProtocol"
             )
-        if protocol == ECDSA_PROTOCOL:
-            self.ecdsa.require_ready()
         ids = sorted(encrypted_shares)
         unknown = [s for s in ids if s not in self.signer_ids]
         if unknown:
@@ -198,11 +204,11 @@ class Coordinator:
                 code="MissingSigner",
                 signers=tuple(missing),
             )
-        if not (1 <= min_signers <= len(ids)):
-            raise InvalidImport(
-                f"minSigners must be between 1 and the number of shares ({len(ids)})",
-                code="InvalidMinSigners",
-            )
+        problem = min_signers_problem(min_signers, len(ids))
+        if problem is not None:
+            raise InvalidImport(problem, code="InvalidMinSigners")
+        if protocol == ECDSA_PROTOCOL:
+            self.ecdsa.require_ready()
         await self.sessions.require_all(ids)
         results = await asyncio.gather(
             *(
@@ -214,6 +220,8 @@ class Coordinator:
                     curve=curve,
                     minSigners=min_signers,
                     signerIds=ids,
+                    importId=context.import_id.hex(),
+                    issuedAt=context.issued_at,
                     blob=encrypted_shares[s].hex(),
                 )
                 for s in ids
@@ -271,6 +279,36 @@ class Coordinator:
             record = _key_record(key_id, protocol, curve, min_signers, ids, prepared[ids[0]])
         self.ecdsa.key_added(record)
         return record
+
+    async def reconcile_imports(self, live_key_ids: Collection[str]) -> dict[str, list[str]]:
+        """At start: every key id a signer holds that is not among ``live_key_ids`` (the
+        API's keys) is a candidate stray of an import that died between commit and
+        activate; ask the signer to erase it. The signer erases it only if it is still
+        Pending and past its grace period, so a wrong (or hostile) list cannot erase an
+        Active share. Returns signer id -> key ids erased; unreachable signers are
+        skipped (the next start retries)."""
+        live = set(live_key_ids)
+        erased: dict[str, list[str]] = {}
+        statuses = await self.sessions.call_each(list(self.signer_ids), "keys.statuses")
+        for sid, reply in statuses.items():
+            if isinstance(reply, BaseException):
+                log.warning("reconcile: signer %s unreachable (%s)", sid, reply)
+                continue
+            with reply_from(sid):
+                candidates = [
+                    str(k["keyId"])
+                    for k in reply["keys"]
+                    if str(k["keyId"]) not in live and k["status"] == "Pending"
+                ]
+            for key_id in candidates:
+                try:
+                    await self.sessions.call(sid, "import.erase_stray", keyId=key_id)
+                except ShardvaultError as exc:
+                    log.info("reconcile: signer %s kept %s (%s)", sid, key_id, exc.code)
+                    continue
+                erased.setdefault(sid, []).append(key_id)
+                log.warning("reconcile: signer %s erased stray import share %s", sid, key_id)
+        return erased
 
     async def _abort_import(self, key_id: str, ids: Sequence[str]) -> None:
         await self.sessions.call_each(ids, "import.abort", keyId=key_id)

@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "ApiToken",
     "Base",
+    "ImportContextRow",
     "KeyRow",
     "Org",
     "ServiceAccount",
@@ -207,3 +208,20 @@ class WalletRow(Base):
     tags: Mapped[list[str]]
     external_id: Mapped[str | None] = mapped_column(String(255))
     date_created: Mapped[datetime]
+
+
+class ImportContextRow(Base):
+    """A one-time import context (``POST /keys/import/context``, 0003): issued to one
+    org, accepted by ``POST /keys/import`` once and before it expires. The signers
+    check it again themselves (docs/import-export-format.md section 3)."""
+
+    __tablename__ = "import_contexts"
+
+    #: Lowercase hex of the 16 random bytes of the import id.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    #: Whole seconds (the issue time is bound into the import's AAD as Unix seconds).
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    #: Set when POST /keys/import took it (whether or not the import then succeeded).
+    used_at: Mapped[datetime | None]

@@ -141,7 +141,7 @@ def _check_export_context(
 ) -> tuple[Group, Point, int]:
     group = check_protocol(curve, protocol, InvalidParameters)
     check_id(key_id, "key id", "InvalidKeyId", InvalidParameters)
-    t = check_min_signers(min_signers, n, InvalidParameters)
+    t = check_min_signers(min_signers, n, InvalidParameters, minimum=1)
     try:
         gpk = group.decode_point(bytes(group_public_key))
     except (InvalidEncoding, TypeError):

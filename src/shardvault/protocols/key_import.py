@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -47,9 +49,15 @@ from shardvault.protocols.key_transfer import (
 
 __all__ = [
     "COMMITMENTS_DIGEST_MAGIC",
+    "IMPORT_CONTEXT_LIFETIME_SECONDS",
+    "IMPORT_CONTEXT_MAX_AGE_SECONDS",
+    "IMPORT_CONTEXT_MAX_SKEW_SECONDS",
+    "IMPORT_ID_SIZE",
     "IMPORT_INFO",
     "IMPORT_MAGIC",
+    "ImportContext",
     "ImportedShare",
+    "check_import_context_fresh",
     "commitments_hash",
     "import_aad",
     "import_blob_size",
@@ -68,8 +76,70 @@ IMPORT_MAGIC: Final = b"SVKI"
 COMMITMENTS_DIGEST_MAGIC: Final = b"SVKC"
 """First 4 bytes of the input of :func:`import_commitments_digest`."""
 
+IMPORT_ID_SIZE: Final = 16
+"""Bytes of a server-issued import id (random, from the API's CSPRNG)."""
+IMPORT_CONTEXT_LIFETIME_SECONDS: Final = 600
+"""How long the API accepts an import context after issuing it (10 minutes)."""
+IMPORT_CONTEXT_MAX_AGE_SECONDS: Final = IMPORT_CONTEXT_LIFETIME_SECONDS + 300
+"""How old (by its own clock) a context a signer still accepts: the API's lifetime plus
+5 minutes of margin for clock drift. A signer forgets used import ids older than this."""
+IMPORT_CONTEXT_MAX_SKEW_SECONDS: Final = 120
+"""How far in the future (by its own clock) a signer accepts an issue time."""
+
 _TAG_SIZE: Final = 16
 _IMPORT_HEADER_FIXED: Final = 7  # magic 4, version 1, index 1, count 1
+
+
+@dataclass(frozen=True, slots=True)
+class ImportContext:
+    """The one-time context the API issues before a client seals an import
+    (``POST /keys/import/context``); bound into every share's AAD and into the
+    commitments digest, so a sealed share opens for this import only.
+
+    ``import_id``: 16 random bytes from the server; ``issued_at``: Unix seconds."""
+
+    import_id: bytes
+    issued_at: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.import_id, bytes) or len(self.import_id) != IMPORT_ID_SIZE:
+            raise InvalidImport(
+                f"an import id is {IMPORT_ID_SIZE} bytes", code="InvalidImportContext"
+            )
+        if (
+            isinstance(self.issued_at, bool)
+            or not isinstance(self.issued_at, int)
+            or not 0 <= self.issued_at < 2**63
+        ):
+            raise InvalidImport(
+                "an import context's issue time is Unix seconds", code="InvalidImportContext"
+            )
+
+    @classmethod
+    def issue(cls, now: float | None = None) -> ImportContext:
+        """A fresh context: 16 bytes from the OS CSPRNG, issued now (whole seconds)."""
+        return cls(secrets.token_bytes(IMPORT_ID_SIZE), int(time.time() if now is None else now))
+
+    def encode(self) -> bytes:
+        """``import_id (16) || issued_at (8, big-endian)`` as bound into AAD and digest."""
+        return self.import_id + self.issued_at.to_bytes(8, "big")
+
+
+def check_import_context_fresh(context: ImportContext, now: float) -> None:
+    """A signer's own check (its clock ``now``, Unix seconds): the context was issued at
+    most :data:`IMPORT_CONTEXT_MAX_AGE_SECONDS` ago and not more than
+    :data:`IMPORT_CONTEXT_MAX_SKEW_SECONDS` ahead. Code ``ImportContextExpired``."""
+    age = now - context.issued_at
+    if age > IMPORT_CONTEXT_MAX_AGE_SECONDS:
+        raise InvalidImport(
+            f"the import context was issued {int(age)} s ago; a signer accepts at most "
+            f"{IMPORT_CONTEXT_MAX_AGE_SECONDS} s",
+            code="ImportContextExpired",
+        )
+    if -age > IMPORT_CONTEXT_MAX_SKEW_SECONDS:
+        raise InvalidImport(
+            f"the import context is dated {int(-age)} s in the future", code="ImportContextExpired"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,11 +169,18 @@ def commitments_hash(commitments: Sequence[bytes]) -> bytes:
 
 
 def _context_fields(
-    curve: str, protocol: str, min_signers: int, ordered_ids: Sequence[str]
+    context: ImportContext,
+    curve: str,
+    protocol: str,
+    min_signers: int,
+    ordered_ids: Sequence[str],
 ) -> bytes:
+    if not isinstance(context, ImportContext):
+        raise InvalidImport("an import needs its import context", code="InvalidImportContext")
     return b"".join(
         (
             bytes([FORMAT_VERSION]),
+            context.encode(),
             length_prefixed(curve.encode("ascii")),
             length_prefixed(protocol.encode("ascii")),
             bytes([min_signers, len(ordered_ids)]),
@@ -114,6 +191,7 @@ def _context_fields(
 
 def import_aad(
     *,
+    context: ImportContext,
     curve: str,
     protocol: str,
     min_signers: int,
@@ -124,7 +202,8 @@ def import_aad(
 ) -> bytes:
     """The HPKE AAD of import share ``index`` (layout in docs/import-export-format.md)::
 
-        "SVKI" || version(1) || lp(curve) || lp(protocol) || min_signers(1) || n(1)
+        "SVKI" || version(1) || import_id(16) || issued_at(8)
+        || lp(curve) || lp(protocol) || min_signers(1) || n(1)
         || lp(id_1) .. lp(id_n)   (sorted) || index(1) || lp(group public key)
         || commitments_hash(32)
 
@@ -138,7 +217,7 @@ def import_aad(
     return b"".join(
         (
             IMPORT_MAGIC,
-            _context_fields(curve, protocol, t, ordered),
+            _context_fields(context, curve, protocol, t, ordered),
             bytes([index]),
             length_prefixed(bytes(group_public_key)),
             bytes(commitments_hash),
@@ -148,6 +227,7 @@ def import_aad(
 
 def import_commitments_digest(
     *,
+    context: ImportContext,
     curve: str,
     protocol: str,
     min_signers: int,
@@ -156,11 +236,12 @@ def import_commitments_digest(
 ) -> bytes:
     """What the signers of one import compare before the key goes Active (32 bytes).
 
-    ``SHA-256("SVKC" || version || lp(curve) || lp(protocol) || min_signers || n
-    || lp(id_1) .. lp(id_n) || lp(C_0) || SHA-256(C_0 || .. || C_{t-1}))``. It is the
-    import AAD without the index, so it is the same for every signer exactly when they
-    all saw the same curve, protocol, threshold, signer set and commitments. Signers
-    compute it from their :class:`ImportedShare` (``share.commitments``).
+    ``SHA-256("SVKC" || version || import_id || issued_at || lp(curve) || lp(protocol)
+    || min_signers || n || lp(id_1) .. lp(id_n) || lp(C_0)
+    || SHA-256(C_0 || .. || C_{t-1}))``. It is the import AAD without the index, so it
+    is the same for every signer exactly when they all saw the same import context,
+    curve, protocol, threshold, signer set and commitments. Signers compute it from
+    their :class:`ImportedShare` (``share.commitments``).
     """
     check_protocol(curve, protocol, InvalidImport)
     ordered = check_signer_ids(signer_ids, InvalidImport)
@@ -174,7 +255,7 @@ def import_commitments_digest(
         b"".join(
             (
                 COMMITMENTS_DIGEST_MAGIC,
-                _context_fields(curve, protocol, t, ordered),
+                _context_fields(context, curve, protocol, t, ordered),
                 length_prefixed(points[0]),
                 commitments_hash(points),
             )
@@ -262,6 +343,7 @@ def _decode_commitments(
 def seal_import_shares(
     secret: int,
     *,
+    context: ImportContext,
     curve: str,
     protocol: str,
     min_signers: int,
@@ -272,7 +354,8 @@ def seal_import_shares(
 ) -> tuple[bytes, list[tuple[str, bytes]]]:
     """Split ``secret`` and seal one share to each signer (the client half of an import).
 
-    ``signers``: (signer id, 32-byte X25519 encryption key), in any order. The signer
+    ``context``: the one-time context the API issued for this import (bound into every
+    AAD). ``signers``: (signer id, 32-byte X25519 encryption key), in any order. The signer
     at position ``j`` of the sorted ids gets ``f(j + 1)``.
 
     The coefficients a_1..a_{t-1} are drawn from ``rng`` and each HPKE ephemeral key is
@@ -283,8 +366,11 @@ def seal_import_shares(
     Returns ``(encoded group public key, [(signer id, import blob)])`` in sorted-id order.
     Raises :class:`InvalidImport` (codes ``UnsupportedProtocol``, ``InvalidSignerId``,
     ``DuplicateSigner``, ``InvalidMinSigners``, ``InvalidEncryptionKey``,
-    ``InvalidSecret``, ``InvalidCoefficients``, ``InvalidEphemeralKeys``).
+    ``InvalidSecret``, ``InvalidCoefficients``, ``InvalidEphemeralKeys``,
+    ``InvalidImportContext``).
     """
+    if not isinstance(context, ImportContext):
+        raise InvalidImport("an import needs its import context", code="InvalidImportContext")
     group = check_protocol(curve, protocol, InvalidImport)
     if isinstance(signers, str | bytes):
         raise InvalidImport("signers must be (signer id, key) pairs", code="InvalidSignerId")
@@ -344,6 +430,7 @@ def seal_import_shares(
             )
         )
         aad = import_aad(
+            context=context,
             curve=curve,
             protocol=protocol,
             min_signers=t,
@@ -368,6 +455,7 @@ def open_import_share(
     *,
     key_pair: HpkeKeyPair,
     my_signer_id: str,
+    context: ImportContext,
     curve: str,
     protocol: str,
     min_signers: int,
@@ -375,8 +463,10 @@ def open_import_share(
 ) -> ImportedShare:
     """Open and fully check this signer's import share (the signer half of an import).
 
-    The context (curve, protocol, min_signers, signer_ids) is the import request's; the
-    share only opens if the client sealed it for exactly that context and this index.
+    The context (import context, curve, protocol, min_signers, signer_ids) is the import
+    request's; the share only opens if the client sealed it for exactly that context and
+    this index. Whether the import context is fresh and unused is the caller's check
+    (:func:`check_import_context_fresh`, the signer's store).
     Raises :class:`InvalidImport` naming ``my_signer_id``, with code:
 
     ``UnsupportedProtocol``, ``InvalidSignerId``, ``DuplicateSigner``,
@@ -389,6 +479,8 @@ def open_import_share(
     ``InvalidShareScalar`` (zero or non-canonical); ``ShareVerificationFailed``
     (Feldman check).
     """
+    if not isinstance(context, ImportContext):
+        raise InvalidImport("an import needs its import context", code="InvalidImportContext")
     group = check_protocol(curve, protocol, InvalidImport)
     ordered = check_signer_ids(signer_ids, InvalidImport)
     t = check_min_signers(min_signers, len(ordered), InvalidImport)
@@ -437,6 +529,7 @@ def open_import_share(
     group_public_key = commitments[0]
     c_hash = commitments_hash(commitments)
     aad = import_aad(
+        context=context,
         curve=curve,
         protocol=protocol,
         min_signers=t,

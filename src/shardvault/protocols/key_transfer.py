@@ -17,7 +17,7 @@ ids, threshold) and raise the caller's error type (:class:`InvalidImport` on imp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final, NoReturn
+from typing import Final, NoReturn, cast
 
 from shardvault.crypto.groups import Group, group_by_name
 from shardvault.crypto.shamir import MAX_PARTICIPANTS
@@ -25,6 +25,7 @@ from shardvault.errors import InvalidImport, InvalidParameters, ShardvaultError
 
 __all__ = [
     "FORMAT_VERSION",
+    "MIN_THRESHOLD",
     "SCALAR_SIZE",
     "SUPPORTED_PROTOCOLS",
     "check_id",
@@ -33,10 +34,11 @@ __all__ = [
     "check_signer_ids",
     "fail",
     "length_prefixed",
+    "min_signers_problem",
     "party_indices",
 ]
 
-FORMAT_VERSION: Final = 1
+FORMAT_VERSION: Final = 2
 """The version byte of every blob, AAD, digest input and statement."""
 
 SUPPORTED_PROTOCOLS: Final[frozenset[tuple[str, str]]] = frozenset(
@@ -109,20 +111,40 @@ def check_signer_ids(signer_ids: Sequence[str], error: type[ShardvaultError]) ->
     return tuple(sorted(ids))
 
 
-def check_min_signers(min_signers: object, n: int, error: type[ShardvaultError]) -> int:
-    """``1 <= min_signers <= n <= 255``; code ``InvalidMinSigners``."""
-    if (
-        isinstance(min_signers, bool)
-        or not isinstance(min_signers, int)
-        or not 1 <= min_signers <= n <= MAX_PARTICIPANTS
-    ):
-        fail(
-            error,
-            "InvalidMinSigners",
-            f"need 1 <= minSigners <= signers <= {MAX_PARTICIPANTS}, got "
-            f"minSigners={min_signers!r}, signers={n}",
+MIN_THRESHOLD: Final = 2
+"""The smallest ``minSigners``: with 1, every signer would hold the whole key."""
+
+
+def min_signers_problem(min_signers: object, n: int, *, minimum: int = MIN_THRESHOLD) -> str | None:
+    """Why ``min_signers`` of ``n`` signers is refused (None if it is fine):
+    ``2 <= min_signers <= n <= 255``. One rule for import and key generation; an
+    export (``minimum=1``) still opens a key made before the rule."""
+    if isinstance(min_signers, bool) or not isinstance(min_signers, int):
+        return f"minSigners must be an integer, got {min_signers!r}"
+    if min_signers < minimum:
+        if minimum == MIN_THRESHOLD and min_signers == 1:
+            return (
+                f"minSigners must be at least {MIN_THRESHOLD}: with minSigners=1 every "
+                "signer would hold the whole key"
+            )
+        return f"minSigners must be at least {minimum}, got {min_signers}"
+    if not min_signers <= n <= MAX_PARTICIPANTS:
+        return (
+            f"need {minimum} <= minSigners <= signers <= {MAX_PARTICIPANTS}, got "
+            f"minSigners={min_signers}, signers={n}"
         )
-    return min_signers
+    return None
+
+
+def check_min_signers(
+    min_signers: object, n: int, error: type[ShardvaultError], *, minimum: int = MIN_THRESHOLD
+) -> int:
+    """``minimum <= min_signers <= n <= 255`` (:func:`min_signers_problem`; ``minimum``
+    is 2 except for export); code ``InvalidMinSigners``."""
+    problem = min_signers_problem(min_signers, n, minimum=minimum)
+    if problem is not None:
+        fail(error, "InvalidMinSigners", problem)
+    return cast(int, min_signers)
 
 
 def party_indices(signer_ids: Sequence[str]) -> dict[str, int]:

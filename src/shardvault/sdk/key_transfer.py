@@ -7,11 +7,14 @@ as they can.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from shardvault.crypto.hpke import HpkeKeyPair
+from shardvault.errors import ShardvaultError
 from shardvault.protocols.key_export import open_export_shares
-from shardvault.protocols.key_import import seal_import_shares
+from shardvault.protocols.key_import import ImportContext, seal_import_shares
+from shardvault.protocols.key_transfer import MIN_THRESHOLD
 from shardvault.protocols.registry import canonical_protocol, scheme_for_protocol
 from shardvault.sdk._http import Requester, parse, require_bytes, segment
 from shardvault.sdk._keymaterial import (
@@ -20,11 +23,11 @@ from shardvault.sdk._keymaterial import (
     scalar_to_private_key,
 )
 from shardvault.sdk._signers import list_clusters, select_cluster, verify_signers
-from shardvault.sdk.encoding import b64url_encode
+from shardvault.sdk.encoding import b64url_decode, b64url_encode
 from shardvault.sdk.errors import InvalidArgument, InvalidResponse
 from shardvault.sdk.models import ExportedKey, Key
 
-__all__ = ["export_private_key", "import_private_key"]
+__all__ = ["export_private_key", "fetch_import_context", "import_private_key"]
 
 
 def import_private_key(
@@ -46,8 +49,13 @@ def import_private_key(
         protocol = canonical_protocol(protocol)
     if scheme_for_protocol(protocol, curve) is None:
         raise InvalidArgument(f"unsupported protocol/curve combination {protocol}/{curve}")
-    if isinstance(min_signers, bool) or not isinstance(min_signers, int) or min_signers < 1:
-        raise InvalidArgument("min_signers must be a positive int")
+    if isinstance(min_signers, bool) or not isinstance(min_signers, int):
+        raise InvalidArgument("min_signers must be an int")
+    if min_signers < MIN_THRESHOLD:
+        raise InvalidArgument(
+            f"min_signers must be at least {MIN_THRESHOLD}: with {min_signers} every signer "
+            "would hold the whole key"
+        )
     clusters = list_clusters(client)
     cluster = select_cluster(clusters, cluster_id)
     signers = verify_signers(cluster.signers, client.pinned_identity_keys)
@@ -59,8 +67,11 @@ def import_private_key(
     secret = private_key_to_scalar(raw, curve=curve, ed25519_format=ed25519_format)
     del raw
     try:
+        # A fresh one-time context per import (bad arguments are refused before this).
+        context = fetch_import_context(client)
         group_public_key, sealed = seal_import_shares(
             secret,
+            context=context,
             curve=curve,
             protocol=protocol,
             min_signers=min_signers,
@@ -75,6 +86,7 @@ def import_private_key(
         "encryptedKeyShares": [
             {"signerId": sid, "encryptedKeyShare": b64url_encode(blob)} for sid, blob in sealed
         ],
+        "importId": b64url_encode(context.import_id),
     }
     if name is not None:
         body["name"] = name
@@ -85,6 +97,21 @@ def import_private_key(
             f"but the imported key's public key is {bytes(group_public_key).hex()}"
         )
     return key
+
+
+def fetch_import_context(client: Requester) -> ImportContext:
+    """``POST /keys/import/context``: the one-time context to seal one import under."""
+    data = client.request("POST", "/keys/import/context", json_body={})
+    if not isinstance(data, dict):
+        raise InvalidResponse("POST /keys/import/context: expected an object")
+    try:
+        import_id = b64url_decode(str(data["importId"]), what="importId")
+        issued = datetime.fromisoformat(str(data["issuedAt"]).replace("Z", "+00:00"))
+        if issued.tzinfo is None or issued.microsecond:
+            raise ValueError("issuedAt must be whole seconds, UTC")
+        return ImportContext(import_id, int(issued.timestamp()))
+    except (KeyError, ValueError, ShardvaultError) as exc:
+        raise InvalidResponse(f"POST /keys/import/context: bad context ({exc})") from None
 
 
 def export_private_key(client: Requester, key: Key) -> bytes:

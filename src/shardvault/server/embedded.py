@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -40,6 +40,8 @@ from nacl.signing import SigningKey
 from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord
 from shardvault.coordinator.coordinator import Coordinator
 from shardvault.errors import DecryptionError, InvalidParameters, InvalidRoster
+from shardvault.protocols.key_import import ImportContext
+from shardvault.protocols.key_transfer import min_signers_problem
 from shardvault.signer.ecdsa import PrimeSource
 from shardvault.signer.kek import derive_store_key
 from shardvault.signer.node import SignerNode, new_signer_id
@@ -103,8 +105,9 @@ class EmbeddedVault:
         ecdsa_primes: Literal["generate", "off"] | Sequence[tuple[int, int]] = "generate",
         presig_pool_target: int = 8,
     ) -> None:
-        if not (1 <= threshold <= signers <= 255):
-            raise InvalidParameters("need 1 <= threshold <= signers <= 255")
+        problem = min_signers_problem(threshold, signers)
+        if problem is not None:
+            raise InvalidParameters(f"threshold: {problem}", code="InvalidMinSigners")
         if not isinstance(ecdsa_primes, str) and len(ecdsa_primes) != signers:
             raise InvalidParameters("ecdsa_primes needs one pair of primes per signer")
         self._ecdsa_primes = ecdsa_primes
@@ -253,10 +256,14 @@ class EmbeddedVault:
         curve: str,
         min_signers: int,
         encrypted_shares: Mapping[str, bytes],
+        context: ImportContext,
     ) -> KeyRecord:
         return await self.coordinator.import_key(
-            key_id, protocol, curve, min_signers, encrypted_shares
+            key_id, protocol, curve, min_signers, encrypted_shares, context
         )
+
+    async def reconcile_imports(self, live_key_ids: Collection[str]) -> dict[str, list[str]]:
+        return await self.coordinator.reconcile_imports(live_key_ids)
 
     async def sign(
         self, key: KeyRecord, message: bytes, *, taproot_merkle_root: bytes | None = None

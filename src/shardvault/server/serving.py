@@ -11,6 +11,7 @@ answer can read ``credentials.json``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import socket
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -22,6 +23,8 @@ from typing import Any
 import uvicorn
 
 from shardvault.api import create_app, ensure_admin
+from shardvault.api.repository import ApiRepository
+from shardvault.db.engine import make_engine
 from shardvault.errors import ShardvaultError
 from shardvault.server.embedded import EmbeddedVault
 
@@ -32,8 +35,11 @@ __all__ = [
     "base_url_for",
     "bind_socket",
     "default_database_url",
+    "reconcile_imports_at_start",
     "serve_embedded",
 ]
+
+log = logging.getLogger("shardvault.server")
 
 #: The API's SQLite database in the data directory (the default database).
 API_DATABASE_FILE = "api.sqlite3"
@@ -42,6 +48,27 @@ API_DATABASE_FILE = "api.sqlite3"
 def default_database_url(data_dir: Path) -> str:
     """``sqlite:///<absolute data dir>/api.sqlite3``."""
     return f"sqlite:///{(data_dir.resolve() / API_DATABASE_FILE).as_posix()}"
+
+
+def _live_key_ids(database_url: str) -> set[str]:
+    engine = make_engine(database_url)
+    try:
+        return ApiRepository(engine).live_key_ids()
+    finally:
+        engine.dispose()
+
+
+async def reconcile_imports_at_start(
+    vault: EmbeddedVault, database_url: str
+) -> dict[str, list[str]]:
+    """Erase the signers' shares left Pending by imports that died between commit and
+    activate: every key id a signer holds that the API database does not know (as a
+    key whose shares may exist) is offered to that signer, which erases it only if it
+    is still Pending and past its grace period. Returns signer id -> erased key ids."""
+    erased = await vault.reconcile_imports(await asyncio.to_thread(_live_key_ids, database_url))
+    for signer_id, key_ids in erased.items():
+        log.warning("signer %s: erased stray import shares %s", signer_id, ", ".join(key_ids))
+    return erased
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -101,6 +128,7 @@ async def serve_embedded(
     await vault.start()
     try:
         app = create_app(vault, database_url, default_min_signers=threshold)
+        await reconcile_imports_at_start(vault, database_url)
         base_url = base_url_for(sock)
         # Before the API answers anything: a script that waits for GET /health and
         # then reads credentials.json must find it (written atomically, 0600).

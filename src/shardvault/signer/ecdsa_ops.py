@@ -109,7 +109,13 @@ class EcdsaHandlers:
         machine = KeyGeneration(sid, parties.me, int(body["minSigners"]), len(ids), ctx.store)
 
         def finish(share: KeyShare) -> dict[str, Any]:
-            ctx.store.put_share(key_id, ECDSA_PROTOCOL, _CURVE, share_to_record(share, ids))
+            ctx.store.put_share(
+                key_id,
+                ECDSA_PROTOCOL,
+                _CURVE,
+                share_to_record(share, ids),
+                public_key=share.public_key.encode(),
+            )
             return {
                 "publicKey": share.public_key.encode().hex(),
                 "verifyingShares": _verifying(share),

@@ -45,7 +45,13 @@ class FrostHandlers:
 
         def finish(result: tuple[KeyPackage, PublicKeyPackage]) -> dict[str, Any]:
             kp, public = result
-            ctx.store.put_share(key_id, protocol, curve, key_to_record(kp, public, ids))
+            ctx.store.put_share(
+                key_id,
+                protocol,
+                curve,
+                key_to_record(kp, public, ids),
+                public_key=public.group_public_key.encode(),
+            )
             return {
                 "publicKey": public.group_public_key.encode().hex(),
                 "verifyingShares": {

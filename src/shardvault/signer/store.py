@@ -3,9 +3,13 @@
 Tables: ``meta`` (the signer's id and its sealed identity/encryption keys),
 ``shares`` (one sealed key package per key, with public status columns) and
 ``sessions`` (every session id this signer ever took part in, so a replayed
-session is refused even after a restart). Every sealed value's AAD binds the
-signer id, the table and the row key, so a sealed value cannot be moved to
-another row or another signer's file. Deleted rows are overwritten
+session is refused even after a restart), ``erased`` (tombstones of erased key ids),
+``import_ids`` (every import context this signer accepted a share under, kept until
+no signer would accept its issue time any more, so a replayed import is refused) and
+``live_public_keys`` (the public key of every share held, Pending or Active: at most
+one live share per public key, checked without opening any sealed record). Every
+sealed value's AAD binds the signer id, the table and the row key, so a sealed value
+cannot be moved to another row or another signer's file. Deleted rows are overwritten
 (``PRAGMA secure_delete``).
 """
 
@@ -22,10 +26,10 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from shardvault.errors import Conflict, DecryptionError, NotFound, SessionReused
+from shardvault.errors import Conflict, DecryptionError, InvalidImport, NotFound, SessionReused
 from shardvault.signer.kek import derive_store_key
 
-__all__ = ["ShareRow", "SignerStore"]
+__all__ = ["ShareRow", "ShareStatus", "SignerStore"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -39,6 +43,15 @@ CREATE TABLE IF NOT EXISTS shares (
 );
 CREATE TABLE IF NOT EXISTS sessions (session_id BLOB PRIMARY KEY, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS erased (key_id TEXT PRIMARY KEY, erased REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS import_ids (
+    import_id BLOB PRIMARY KEY,
+    issued_at INTEGER NOT NULL,
+    used REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS live_public_keys (
+    public_key BLOB PRIMARY KEY,
+    key_id TEXT NOT NULL UNIQUE
+);
 """
 
 
@@ -53,6 +66,16 @@ class ShareRow:
 
     def __repr__(self) -> str:
         return f"ShareRow({self.key_id}, {self.protocol}, {self.curve}, {self.status}, <sealed>)"
+
+
+@dataclass(frozen=True, slots=True)
+class ShareStatus:
+    """A held share's public columns (no secret): what reconciliation looks at."""
+
+    key_id: str
+    status: str
+    #: Unix time the share was stored.
+    created: float
 
 
 class SignerStore:
@@ -128,14 +151,24 @@ class SignerStore:
             raise NotFound(f"signer {self.signer_id} holds no share of key {key_id}")
 
     def put_share(
-        self, key_id: str, protocol: str, curve: str, record: bytes, *, status: str = "Active"
+        self,
+        key_id: str,
+        protocol: str,
+        curve: str,
+        record: bytes,
+        *,
+        public_key: bytes,
+        status: str = "Active",
     ) -> None:
-        """Store a share. ``status`` "Pending" (an import not yet confirmed everywhere)
-        neither signs nor exports until ``activate``."""
+        """Store a share of the key whose encoded group public key is ``public_key``.
+        ``status`` "Pending" (an import not yet confirmed everywhere) neither signs nor
+        exports until ``activate``. Refused (``Conflict``) when the key id is held, or
+        when a live share of the same public key is (code ``DuplicateKey``)."""
         if status not in ("Active", "Pending"):
             raise ValueError("a new share is Active or Pending")
         sealed = self.seal("shares", key_id, record)
         with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(
                     "INSERT INTO shares (key_id, protocol, curve, status, sealed, created) "
@@ -143,7 +176,28 @@ class SignerStore:
                     (key_id, protocol, curve, status, sealed, time.time()),
                 )
             except sqlite3.IntegrityError as exc:
+                self._db.execute("ROLLBACK")
                 raise Conflict(f"signer {self.signer_id} already holds key {key_id}") from exc
+            try:
+                self._db.execute(
+                    "INSERT INTO live_public_keys (public_key, key_id) VALUES (?, ?)",
+                    (bytes(public_key), key_id),
+                )
+            except sqlite3.IntegrityError as exc:
+                self._db.execute("ROLLBACK")
+                raise Conflict(
+                    f"signer {self.signer_id} already holds a live share of this public key",
+                    code="DuplicateKey",
+                ) from exc
+            self._db.execute("COMMIT")
+
+    def holds_public_key(self, public_key: bytes) -> str | None:
+        """The key id of the live share (Pending or Active) of ``public_key``, if any."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT key_id FROM live_public_keys WHERE public_key = ?", (bytes(public_key),)
+            ).fetchone()
+        return None if row is None else str(row[0])
 
     def activate(self, key_id: str) -> None:
         """Pending -> Active (idempotent for an Active share)."""
@@ -172,20 +226,62 @@ class SignerStore:
             row = self._db.execute("SELECT 1 FROM erased WHERE key_id = ?", (key_id,)).fetchone()
         return row is not None
 
-    def erase_share(self, key_id: str) -> bool:
+    def erase_share(self, key_id: str, *, only_pending_before: float | None = None) -> bool:
         """Delete the share (overwritten on disk) and keep a tombstone, so the key id can
-        never hold a share again (a replayed import cannot bring it back)."""
+        never hold a share again (a replayed import cannot bring it back); its public key
+        leaves the live index. With ``only_pending_before`` (Unix time) the share is
+        erased only if it is still Pending and was stored before then (stray imports);
+        otherwise nothing happens and False is returned."""
         with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            if only_pending_before is not None:
+                row = self._db.execute(
+                    "SELECT status, created FROM shares WHERE key_id = ?", (key_id,)
+                ).fetchone()
+                if row is None or row[0] != "Pending" or row[1] >= only_pending_before:
+                    self._db.execute("ROLLBACK")
+                    return False
             self._db.execute(
                 "INSERT OR IGNORE INTO erased (key_id, erased) VALUES (?, ?)", (key_id, time.time())
             )
             cur = self._db.execute("DELETE FROM shares WHERE key_id = ?", (key_id,))
+            self._db.execute("DELETE FROM live_public_keys WHERE key_id = ?", (key_id,))
+            self._db.execute("COMMIT")
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return cur.rowcount > 0
 
     def key_ids(self) -> list[str]:
         with self._lock:
             return [r[0] for r in self._db.execute("SELECT key_id FROM shares ORDER BY key_id")]
+
+    def share_statuses(self) -> list[ShareStatus]:
+        """Every held share's id, status and creation time (public columns only)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT key_id, status, created FROM shares ORDER BY key_id"
+            ).fetchall()
+        return [ShareStatus(str(k), str(s), float(c)) for k, s, c in rows]
+
+    # -- import contexts -----------------------------------------------------------
+    def consume_import_id(self, import_id: bytes, issued_at: int, *, forget_before: int) -> None:
+        """Record ``import_id`` as used, durably (full fsync), before a share sealed under
+        it is accepted. A second use raises :class:`InvalidImport` (code
+        ``ImportContextUsed``). Ids issued before ``forget_before`` (Unix seconds) are
+        pruned: the signer refuses their issue time anyway."""
+        with self._lock:
+            self._db.execute("DELETE FROM import_ids WHERE issued_at < ?", (forget_before,))
+            try:
+                self._db.execute(
+                    "INSERT INTO import_ids (import_id, issued_at, used) VALUES (?, ?, ?)",
+                    (bytes(import_id), issued_at, time.time()),
+                )
+            except sqlite3.IntegrityError as exc:
+                raise InvalidImport(
+                    f"signer {self.signer_id}: import context {bytes(import_id).hex()} was "
+                    "already used",
+                    code="ImportContextUsed",
+                    signers=(self.signer_id,),
+                ) from exc
 
     # -- sessions (a persistent SessionRegistry) -----------------------------------
     def claim(self, session_id: bytes) -> None:

@@ -21,7 +21,7 @@ from shardvault.api.dependencies import (
     Repository,
     Settings,
 )
-from shardvault.api.encoding import b64url_decode, b64url_encode
+from shardvault.api.encoding import b64url_decode, b64url_encode, iso_utc
 from shardvault.api.errors import ApiError
 from shardvault.api.key_lifecycle import (
     discard_key,
@@ -39,6 +39,7 @@ from shardvault.api.schemas import (
     EncryptedKeyShareOut,
     ExportKeyRequest,
     ExportKeyResponse,
+    ImportContextOut,
     ImportKeyRequest,
     KeyList,
     KeyOut,
@@ -49,7 +50,9 @@ from shardvault.api.views import key_out
 from shardvault.crypto import hpke
 from shardvault.db.ids import new_id
 from shardvault.db.models import KEY_ACTIVE, KEY_ARCHIVED
-from shardvault.errors import InvalidEncoding, NotFound
+from shardvault.errors import InvalidEncoding, InvalidImport, NotFound
+from shardvault.protocols.key_import import IMPORT_ID_SIZE
+from shardvault.protocols.key_transfer import min_signers_problem
 from shardvault.protocols.registry import PROTOCOLS, canonical_protocol
 
 __all__ = ["router"]
@@ -89,6 +92,23 @@ async def create_key(
     return key_out(row)
 
 
+#: Signer refusals of an import that are conflicts with earlier state, not bad input.
+_CONFLICT_IMPORT_CODES = frozenset({"ImportContextUsed", "DuplicateKey"})
+
+
+@router.post("/import/context", response_model=ImportContextOut)
+async def create_import_context(caller: Caller, repository: Repository) -> ImportContextOut:
+    """A one-time import context: seal the import's shares under it (it is bound into
+    every share's AAD) and send its ``importId`` with ``POST /keys/import``, from this
+    org, before ``expiresAt``. Ours, not Dfns'."""
+    context, row = await in_thread(repository.issue_import_context, caller.org_id)
+    return ImportContextOut(
+        import_id=b64url_encode(context.import_id),
+        issued_at=iso_utc(row.issued_at),
+        expires_at=iso_utc(row.expires_at),
+    )
+
+
 @router.post("/import", response_model=KeyOut, response_model_exclude_none=True)
 async def import_key(
     body: ImportKeyRequest, caller: Caller, repository: Repository, backend: Backend
@@ -114,16 +134,23 @@ async def import_key(
         shares[item.signer_id] = b64url_decode(
             item.encrypted_key_share, f"encryptedKeyShares.{i}.encryptedKeyShare"
         )
-    if not 1 <= body.min_signers <= len(shares):
-        raise ApiError(
-            400,
-            "InvalidMinSigners",
-            f"minSigners must be between 1 and the number of shares ({len(shares)})",
-            details={"field": "minSigners"},
-        )
+    problem = min_signers_problem(body.min_signers, len(shares))
+    if problem is not None:
+        raise ApiError(400, "InvalidMinSigners", problem, details={"field": "minSigners"})
+    import_id = b64url_decode(body.import_id, "importId", size=IMPORT_ID_SIZE)
+    context = await in_thread(repository.take_import_context, caller.org_id, import_id)
     key_id = new_id("key")
     expected = (key_id, protocol, body.curve, body.min_signers)
-    record = await backend.import_key(key_id, protocol, body.curve, body.min_signers, shares)
+    try:
+        record = await backend.import_key(
+            key_id, protocol, body.curve, body.min_signers, shares, context
+        )
+    except InvalidImport as exc:
+        if exc.code in _CONFLICT_IMPORT_CODES:
+            raise ApiError(
+                409, exc.code, exc.message, details={"signers": list(exc.signers)}
+            ) from exc
+        raise
     try:
         row = row_from_record(
             record,
@@ -133,7 +160,7 @@ async def import_key(
             name=body.name,
             imported=True,
         )
-        await in_thread(repository.insert_key, row)
+        await in_thread(repository.insert_imported_key, row)
     except BaseException:
         await discard_key(backend, record)
         raise
