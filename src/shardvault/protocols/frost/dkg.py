@@ -155,7 +155,7 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
         r = g.mul_base(k)
         c0 = self._commitments[me][0]
         c = pok_challenge(suite, session_id, me, threshold, participants, c0, r)
-        mu = (k + self._coefficients[0] * c) % g.order
+        mu = g.scalars.mul_add(self._coefficients[0], c, k)
         package = (
             b"".join(p.encode() for p in self._commitments[me]) + r.encode() + g.encode_scalar(mu)
         )
@@ -386,7 +386,7 @@ class FrostDkg(StateMachine[tuple[KeyPackage, PublicKeyPackage]]):
 
     def _finish(self) -> None:
         g = self.suite.group
-        share = sum(self._received_shares.values()) % g.order
+        share = g.scalars.sum(list(self._received_shares.values()))
         # Sum the commitment vectors coefficient-wise: the group polynomial's commitments.
         summed = [
             g.sum(self._commitments[i][k] for i in sorted(self._commitments)) for k in range(self.t)
