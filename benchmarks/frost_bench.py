@@ -595,7 +595,8 @@ FOOTNOTES = [
     "with frost-rs's aggregate.",
     "(c) FrostSigner x2 + FrostCoordinator + run_locally: session ids, message framing, "
     "hedged nonces, key normalisation; compared with the frost-rs end-to-end row.",
-    "(d) ours: FrostDkg (4-round machine: echo broadcast + confirmation hash) via "
+    "(d) ours: FrostDkg (5-round machine: commit-then-reveal, echo broadcast, "
+    "confirmation hash) via "
     "run_locally; frost-rs: dkg part1/2/3 for every party; all parties in one process.",
     "BIP 340: frost-rs 1.0 has no Taproot ciphersuite, so no reference (n/a).",
     "Ratio = ours median / frost-rs median, both measured interleaved in this run. "

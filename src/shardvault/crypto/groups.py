@@ -9,7 +9,11 @@ Scalars are plain Python ints reduced mod ``group.order``; points are immutable
   in the prime-order subgroup, not of small order (the identity included).
 
 Encoding the identity fails, as RFC 9591's ``SerializeElement`` requires.
-Arithmetic is done by the C libraries; Python only routes bytes.
+Arithmetic is done by the C libraries; Python only routes bytes. Point
+multiplication by a scalar is constant-time in both (libsecp256k1's
+``secp256k1_ec_pubkey_create`` and ``_tweak_mul``, libsodium's
+``crypto_scalarmult_ed25519_base_noclamp`` and ``_noclamp``); arithmetic on secret
+scalars goes through ``group.scalars`` (:mod:`shardvault.crypto.scalars`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from nacl import bindings as sodium
 from nacl.exceptions import RuntimeError as SodiumRuntimeError
 
 from shardvault.crypto.rng import OS_RNG, Rng
+from shardvault.crypto.scalars import ED25519_SCALARS, SECP256K1_SCALARS, ScalarField
 from shardvault.errors import InvalidParameters, InvalidPoint, InvalidScalar
 
 __all__ = [
@@ -90,6 +95,8 @@ class Group(ABC):
     order: int
     element_size: int
     scalar_size: int
+    #: Constant-time arithmetic mod ``order`` (the C library's), for secret scalars.
+    scalars: ScalarField
 
     # -- scalars ---------------------------------------------------------
     def random_scalar(self, rng: Rng = OS_RNG) -> int:
@@ -176,6 +183,7 @@ class Secp256k1Group(Group):
     field_prime = _SECP_P
     element_size = 33
     scalar_size = 32
+    scalars = SECP256K1_SCALARS
 
     def __init__(self) -> None:
         self._identity = Point(self, b"")
@@ -285,6 +293,7 @@ class Ed25519Group(Group):
     order = _ED_L
     element_size = 32
     scalar_size = 32
+    scalars = ED25519_SCALARS
 
     def __init__(self) -> None:
         self._identity = Point(self, _ED_IDENTITY)

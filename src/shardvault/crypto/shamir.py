@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from shardvault.crypto.groups import Group, Point
 from shardvault.crypto.rng import OS_RNG, Rng
+from shardvault.crypto.scalars import scalar_field
 from shardvault.errors import InvalidParameters, InvalidScalar
 
 __all__ = [
@@ -67,10 +68,19 @@ def check_indices(indices: Sequence[int], n: int | None = None) -> None:
 
 def evaluate_polynomial(coefficients: Sequence[int], x: int, order: int) -> int:
     """Horner evaluation of sum(a_k x^k) mod order (RFC 9591 Appendix C.1.1
-    ``polynomial_evaluate``)."""
+    ``polynomial_evaluate``). The coefficients are secret: for secp256k1's and
+    Ed25519's orders the products and sums are the C library's constant-time ones
+    (:mod:`shardvault.crypto.scalars`); the point ``x`` is public."""
+    field = scalar_field(order)
+    if field is None:
+        acc = 0
+        for a in reversed(coefficients):
+            acc = (acc * x + a) % order
+        return acc
+    x %= order
     acc = 0
     for a in reversed(coefficients):
-        acc = (acc * x + a) % order
+        acc = field.mul_add(acc, x, a)
     return acc
 
 
@@ -164,7 +174,11 @@ def interpolate_secret(group: Group, shares: Mapping[int, int] | Sequence[Secret
     check_indices(indices)
     if not pairs:
         raise InvalidParameters("need at least one share")
-    return sum(v * lagrange_coefficient(i, indices, group.order) for i, v in pairs) % group.order
+    f = group.scalars  # the shares and the secret: constant-time products and sums
+    acc = 0
+    for i, v in pairs:
+        acc = f.mul_add(v, lagrange_coefficient(i, indices, group.order), acc)
+    return acc
 
 
 def predict_public_share(

@@ -16,13 +16,14 @@ from shardvault.errors import (
     ProtocolError,
     SessionReused,
 )
+from shardvault.protocols.common import HASH, echo_entry_hash
 from shardvault.protocols.frost.ciphersuites import (
     FROST_ED25519,
     FROST_SECP256K1,
     FROST_SECP256K1_TR,
     Ciphersuite,
 )
-from shardvault.protocols.frost.dkg import FrostDkg
+from shardvault.protocols.frost.dkg import FrostDkg, Opening, package_commitment
 from shardvault.protocols.frost.keys import KeyPackage, trusted_dealer_keygen
 from shardvault.protocols.frost.session import FrostCoordinator, FrostSigner
 from shardvault.protocols.frost.signing import commit, sign
@@ -256,12 +257,23 @@ def test_secrets_stay_out_of_reprs() -> None:
 
 @suites
 def test_dkg_bad_proof_of_knowledge_is_blamed(suite: Ciphersuite) -> None:
+    """Party 2 commits to, then opens, a package whose proof of knowledge fails."""
+    sid = os.urandom(32)
+    parties = [FrostDkg(suite, sid, i, 2, 3, InMemorySessionRegistry()) for i in (1, 2, 3)]
+    opening = parties[1]._reveal.openings[2]
+    bad = Opening(flip_last_bit(opening.package), opening.salt)
+    commitment = package_commitment(suite, sid, 2, 2, 3, bad)
+
     def tamper(m: ProtocolMessage, target: int) -> ProtocolMessage:
         if m.sender == 2 and m.round == 1:
-            return dataclasses.replace(m, payload=flip_last_bit(m.payload[:-1]) + m.payload[-1:])
+            return dataclasses.replace(m, payload=commitment)
+        if m.sender == 2 and m.round == 2:  # its echo of its own commitment, then the opening
+            own = echo_entry_hash("shardvault/frost-dkg/echo/v1", sid, 1, 2, commitment)
+            payload = m.payload[:HASH] + own + m.payload[2 * HASH : -len(bad.encode())]
+            return dataclasses.replace(m, payload=payload + bad.encode())
         return m
 
-    parties = run_dkg(suite, 2, 3, tamper)
+    deliver(parties, tamper)
     for p in parties:
         if p.me == 2:
             continue
@@ -286,9 +298,9 @@ def test_dkg_dealer_of_a_bad_share_is_blamed(suite: Ciphersuite) -> None:
     reveals a bad one again: every party aborts, blaming 3."""
 
     def tamper(m: ProtocolMessage, target: int) -> ProtocolMessage:
-        if m.sender == 3 and m.round == 2 and target == 1:
+        if m.sender == 3 and m.round == 3 and target == 1:
             return _bump_share(suite, m)
-        if m.sender == 3 and m.round == 4:
+        if m.sender == 3 and m.round == 5:
             return _bump_share(suite, m, offset=2)  # count, complainer id, share
         return m
 
@@ -305,9 +317,9 @@ def test_dkg_dealer_of_a_bad_share_is_blamed(suite: Ciphersuite) -> None:
 @suites
 def test_dkg_garbled_reveal_is_blamed(suite: Ciphersuite) -> None:
     def tamper(m: ProtocolMessage, target: int) -> ProtocolMessage:
-        if m.sender == 2 and m.round == 2 and target == 4:
+        if m.sender == 2 and m.round == 3 and target == 4:
             return _bump_share(suite, m)
-        if m.sender == 2 and m.round == 4:
+        if m.sender == 2 and m.round == 5:
             return dataclasses.replace(m, payload=b"\x00")
         return m
 
@@ -327,9 +339,9 @@ def test_dkg_complaint_resolved_by_a_good_reveal(suite: Ciphersuite) -> None:
     publicly, it checks out, the complainer adopts it and the key is usable."""
 
     def tamper(m: ProtocolMessage, target: int) -> ProtocolMessage:
-        if m.sender == 3 and m.round == 2 and target == 1:
+        if m.sender == 3 and m.round == 3 and target == 1:
             return _bump_share(suite, m)
-        if m.sender == 2 and m.round == 2 and target == 4:
+        if m.sender == 2 and m.round == 3 and target == 4:
             return _bump_share(suite, m)
         return m
 
@@ -344,7 +356,7 @@ def test_dkg_complaint_resolved_by_a_good_reveal(suite: Ciphersuite) -> None:
 @suites
 def test_dkg_complaint_about_an_unknown_party_is_blamed(suite: Ciphersuite) -> None:
     def tamper(m: ProtocolMessage, target: int) -> ProtocolMessage:
-        if m.sender == 2 and m.round == 3:
+        if m.sender == 2 and m.round == 4:
             return dataclasses.replace(m, payload=bytes([1]) + m.payload[1:33] + bytes([1, 9]))
         return m
 
@@ -359,7 +371,7 @@ def test_dkg_complaint_about_an_unknown_party_is_blamed(suite: Ciphersuite) -> N
 def test_dkg_equivocating_broadcast_is_caught_by_echo(suite: Ciphersuite) -> None:
     sid = os.urandom(32)
     parties = [FrostDkg(suite, sid, i, 2, 3, InMemorySessionRegistry()) for i in (1, 2, 3)]
-    # Party 3 sends party 1 a different (individually valid) round-1 broadcast.
+    # Party 3 sends party 1 a different (well-formed) round-1 commitment.
     twin = FrostDkg(suite, sid, 3, 2, 3, InMemorySessionRegistry())
     (other_payload,) = [m.payload for m in twin.messages()]
 

@@ -230,7 +230,7 @@ class KeyGeneration(StateMachine[KeyShare]):
         shares = {j: m.sigma for j, m in received.items()}
         shares[self.me] = self._own_share
         self._own_share = 0
-        self._finish(sum(shares.values()) % _G.order)
+        self._finish(_G.scalars.sum(list(shares.values())))  # constant-time on the shares
 
     def _finish(self, secret: int) -> None:
         opened = self._commits.openings

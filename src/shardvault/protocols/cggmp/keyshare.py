@@ -83,4 +83,5 @@ def additive_shares(share: KeyShare, signers: Sequence[int]) -> tuple[int, dict[
         raise InvalidParameters("signer set must contain this party and only known parties")
     q = _G.order
     lam = {j: lagrange_coefficient(j, ids, q) for j in ids}
-    return lam[share.index] * share.secret % q, {j: share.public_shares[j] * lam[j] for j in ids}
+    w_i = _G.scalars.mul(share.secret, lam[share.index])  # constant-time on x_i
+    return w_i, {j: share.public_shares[j] * lam[j] for j in ids}

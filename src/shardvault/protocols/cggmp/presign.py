@@ -427,18 +427,20 @@ class Presigning(StateMachine[Presignature]):
         if big_gamma.is_identity():
             raise ProtocolError("Gamma is the identity", check="presign-gamma")
         k = self._k
-        delta = self._gamma * k
-        chi = self._w * k
-        for j in self._peers:
-            delta += sk.decrypt_signed(got[j].D) + self._beta[j]
-            chi += sk.decrypt_signed(got[j].D_hat) + self._beta_hat[j]
-        delta %= _Q
-        chi %= _Q
+        # The MtA shares alpha + beta come out of Paillier (gmpy2, variable-time:
+        # docs/security.md item 21) as integers of about |N| bits and are reduced mod
+        # q in Python; the products and sums of the scalars k_i, gamma_i, w_i are
+        # libsecp256k1's constant-time ones.
+        f = _G.scalars
+        mta_delta = sum(sk.decrypt_signed(got[j].D) + self._beta[j] for j in self._peers)
+        mta_chi = sum(sk.decrypt_signed(got[j].D_hat) + self._beta_hat[j] for j in self._peers)
+        delta = f.mul_add(self._gamma, k, mta_delta % _Q)
+        chi = f.mul_add(self._w, k, mta_chi % _Q)
         self._chi = chi
         self._delta = delta
         self._big_gamma = big_gamma
-        big_delta = big_gamma * k
-        big_s = big_gamma * chi
+        big_delta = _G.mul(big_gamma, k)  # libsecp256k1, constant-time in k and chi
+        big_s = _G.mul(big_gamma, chi)
         me = self._r1[self.me]
         proof = elog.prove(
             me.A1,

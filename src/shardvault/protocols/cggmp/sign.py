@@ -76,7 +76,9 @@ def sign_share(presig: Presignature, message_hash: bytes) -> int:
     if r == 0:
         raise ProtocolError("r = 0: presignature unusable", check="sign: r != 0")
     k, chi = presig.consume()
-    return (k * m + r * chi) % _Q
+    # Constant-time on k_i and chi_i (libsecp256k1); m and r are public.
+    f = _G.scalars
+    return f.add(f.mul(k, m), f.mul(chi, r))
 
 
 def verify_share(public: PresignaturePublic, j: int, sigma_j: int, message_hash: bytes) -> bool:

@@ -20,7 +20,7 @@ from nacl import bindings as sodium
 
 from shardvault.crypto import bip340
 from shardvault.crypto.groups import ED25519, SECP256K1, Group, Point, Secp256k1Group
-from shardvault.crypto.hashing import hash_to_field_sha256, tagged_hash
+from shardvault.crypto.hashing import expand_message_xmd_sha256, tagged_hash
 from shardvault.errors import InvalidEncoding, InvalidParameters
 
 __all__ = [
@@ -107,8 +107,9 @@ class Ed25519Ciphersuite(Ciphersuite):
     signature_size = 64
 
     def _to_scalar(self, digest: bytes) -> int:
-        # crypto_core_ed25519_scalar_reduce would do the same; int arithmetic is exact.
-        return int.from_bytes(digest, "little") % self.group.order
+        # The 64-byte digest mod L, by libsodium (crypto_core_ed25519_scalar_reduce,
+        # constant-time: H3's output is a secret nonce).
+        return self.group.scalars.reduce_wide(digest)
 
     def h1(self, m: bytes) -> int:
         return self._to_scalar(_sha512(self.context + b"rho" + m))
@@ -139,6 +140,10 @@ class Ed25519Ciphersuite(Ciphersuite):
         return True
 
 
+#: RFC 9380 hash_to_field's L for secp256k1: ceil((256 + 128) / 8).
+HASH_TO_FIELD_BYTES: Final = 48
+
+
 class Secp256k1Ciphersuite(Ciphersuite):
     """RFC 9591 section 6.5, FROST(secp256k1, SHA-256)."""
 
@@ -148,7 +153,11 @@ class Secp256k1Ciphersuite(Ciphersuite):
     signature_size = 65
 
     def _h2f(self, m: bytes, tag: bytes) -> int:
-        return hash_to_field_sha256(m, self.context + tag, self.group.order)
+        """RFC 9380 hash_to_field (48 bytes of expand_message_xmd, mod n), reduced by
+        libsecp256k1 (constant-time: H3's output is a secret nonce)."""
+        return self.group.scalars.reduce_wide(
+            expand_message_xmd_sha256(m, self.context + tag, HASH_TO_FIELD_BYTES)
+        )
 
     def h1(self, m: bytes) -> int:
         return self._h2f(m, b"rho")

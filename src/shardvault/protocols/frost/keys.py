@@ -154,7 +154,7 @@ def normalize_key_package(kp: KeyPackage, merkle_root: bytes | None) -> KeyPacka
     return KeyPackage(
         kp.ciphersuite,
         kp.identifier,
-        (sign * kp.signing_share + tweak) % g.order,
+        g.scalars.mul_add(kp.signing_share, sign, tweak),  # constant-time on the share
         kp.verifying_share * sign + g.mul_base(tweak),
         key,
         kp.min_signers,

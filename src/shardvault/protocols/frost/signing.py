@@ -241,10 +241,15 @@ def sign(
     ctx = _context(suite, key_package.group_public_key, commitments, msg)
     hiding, binding = nonces.take()
     q = suite.group.order
+    f = suite.group.scalars
     lam = lagrange_coefficient(key_package.identifier, ctx.participants, q)
     rho = ctx.binding_factors[key_package.identifier]
-    nonce = (hiding + binding * rho) * ctx.nonce_sign
-    return (nonce + lam * key_package.signing_share * ctx.challenge) % q
+    # z_i = ±(d_i + e_i rho_i) + (lambda_i c) s_i: the public factors are combined
+    # with Python ints, every operation on a secret by the C library.
+    nonce = f.mul_add(binding, rho, hiding)
+    if ctx.nonce_sign != 1:  # the parity of R is public
+        nonce = f.neg(nonce)
+    return f.mul_add(key_package.signing_share, lam * ctx.challenge % q, nonce)
 
 
 def _share_ok(
