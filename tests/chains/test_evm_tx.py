@@ -14,7 +14,7 @@ import rlp as pyrlp
 from eth_account import Account
 from eth_account._utils.legacy_transactions import serializable_unsigned_transaction_from_dict
 from evmhelpers import vault_sign
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from shardvault.chains import evm, evm_tx
@@ -383,17 +383,26 @@ def test_fuzz_only_typed_errors(prefix: bytes, body: bytes) -> None:
 
 
 @given(st.sampled_from(sorted(TXS)), st.integers(0, 10_000), st.integers(0, 255))
+# Found by this test: the byte that lengthens a legacy transaction's empty data to
+# swallow the EIP-155 tail leaves a 6-field (pre-EIP-155) transaction.
+@example("legacy transfer", 131, 131)
 def test_fuzz_mutated_transactions(name: str, pos: int, byte: int) -> None:
+    chain_id = TXS[name]["chainId"]
     unsigned, _, _ = _reference(TXS[name])
     mutated = bytearray(unsigned)
     mutated[pos % len(mutated)] = byte
     try:
-        tx = evm_tx.parse_unsigned_transaction(bytes(mutated), TXS[name]["chainId"])
+        tx = evm_tx.parse_unsigned_transaction(bytes(mutated), chain_id)
     except (InvalidEncoding, InvalidParameters) as exc:
         assert exc.code in {"InvalidTransaction", "ChainIdMismatch"}
         return
-    # Anything accepted is canonical: what we sign is exactly what we were given.
-    assert tx.signing_payload() == bytes(mutated)
+    expected = bytes(mutated)
+    if tx.tx_type == 0 and len(pyrlp.decode(expected)) == 6:
+        # A pre-EIP-155 legacy transaction is signed with EIP-155 replay protection
+        # for the wallet's chain (module docstring): its fields plus [chainId, 0, 0].
+        expected = pyrlp.encode([*pyrlp.decode(expected), chain_id, 0, 0])
+    # Anything else accepted is canonical: what we sign is exactly what we were given.
+    assert tx.signing_payload() == expected
 
 
 # ---------------------------------------------------------------------------
