@@ -174,11 +174,15 @@ class ApiRepository:
     def set_verifying_shares(
         self, org_id: str, key_id: str, public_key: str, verifying_shares: dict[str, str]
     ) -> KeyRow:
-        """Store the verifying shares of a refreshed key (same public key)."""
+        """Store the verifying shares of a refreshed key (same public key). The key's
+        status is checked again here, under the row lock: a DELETE (archived) or an
+        export that won the race since the refresh began leaves the stored shares as
+        they are (409 ``KeyArchived`` / ``KeyExported``; docs/security.md item 33)."""
         with self._write.begin() as s:
             key = self._key(s, org_id, key_id, lock=True)
             if key.public_key != public_key:  # pragma: no cover - keys never change key
                 raise ApiError(409, "Conflict", f"key {key_id} changed during the refresh")
+            _check_signable(key)
             key.verifying_shares = dict(verifying_shares)
         return key
 
