@@ -18,6 +18,9 @@
 Idempotency: a repeated ``externalId`` with the same normalized request (and wallet)
 answers the stored signature, waiting up to ``idempotency_wait_seconds`` for a first
 request that is still signing; a different request is 409 ``ExternalIdConflict``.
+A first request whose process died mid-sign holds the ``externalId`` only until its
+claim's lease expires (renewed before every payload): then a retry resolves it
+Failed ``Interrupted`` and signs afresh (docs/security.md item 26).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import anyio.to_thread
 
 from shardvault.api.errors import ApiError, api_error_from
 from shardvault.api.key_lifecycle import key_record
-from shardvault.api.repository import ApiRepository, in_thread
+from shardvault.api.repository import ApiRepository, in_thread, lease_expired
 from shardvault.api.schemas import SignatureRequest
 from shardvault.api.signing.chains import is_chain_request, prepare_chain_job
 from shardvault.api.signing.checks import checked_signature
@@ -179,6 +182,8 @@ class SigningService:
                 )
             delay = 0.005
             while found is not None and found.status == SIG_PENDING:
+                if lease_expired(found):
+                    break  # its process died: the next claim resolves it, takes the id
                 if anyio.current_time() > deadline:
                     raise ApiError(
                         409,
@@ -195,8 +200,19 @@ class SigningService:
             if anyio.current_time() > deadline:
                 raise ApiError(409, "SignatureInProgress", "externalId is contended; retry later")
 
-    async def _sign_once(self, key: KeyRow, payload: bytes, root: bytes | None) -> BackendSignature:
-        """One back-end signature, checked (ECDSA: form and recovery to the key)."""
+    async def _sign_once(
+        self, sig: SignatureRow, key: KeyRow, payload: bytes, root: bytes | None
+    ) -> BackendSignature:
+        """One back-end signature, checked (ECDSA: form and recovery to the key). The
+        claim's lease is renewed first; a claim lost meanwhile signs nothing."""
+        if not await in_thread(self._repository.renew_lease, sig.id):
+            raise ApiError(
+                409,
+                "SignatureInterrupted",
+                f"signature {sig.id} was resolved as interrupted (its lease expired); "
+                "retry the request",
+                details={"signatureId": sig.id},
+            )
         raw = await self._backend.sign(key_record(key), payload, taproot_merkle_root=root)
         return checked_signature(key.scheme, raw, bytes.fromhex(key.public_key), payload)
 
@@ -207,13 +223,15 @@ class SigningService:
         try:
             assert job.finish is not None
             signatures = [
-                await self._sign_once(key, payload, root) for payload, root in job.payloads
+                await self._sign_once(sig, key, payload, root) for payload, root in job.payloads
             ]
             result = job.finish(signatures)
         except ShardvaultError as exc:
             with anyio.CancelScope(shield=True):
                 await in_thread(repository.fail_signature, sig.id, exc.code, exc.message)
             raise api_error_from(exc, signatureId=sig.id) from exc
+        except ApiError:
+            raise  # the row is no longer this process's (resolved as interrupted)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await in_thread(
