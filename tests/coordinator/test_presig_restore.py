@@ -220,3 +220,20 @@ def test_reuse_recovers_the_key() -> None:
     found, recovered = recover_from_reuse(partials(os.urandom(32)), partials(os.urandom(32)))
     assert recovered == x
     assert found == {i: (k[i], chi[i]) for i in (1, 2)}
+
+
+def test_one_signer_restarted_alone_still_signs(runner: VaultRunner) -> None:
+    """A signer restarted on its own (the coordinator keeps running) discards its
+    pool; the coordinator's warm ids for it are stale. The first NotFound drops the
+    stale list, the signature is made with a fresh presignature, the pool refills."""
+    runner.vault.coordinator.ecdsa.pool_target = 4  # more stale ids than sign attempts
+    key = runner.run(runner.vault.generate_key("key-one", "CGGMP24", "secp256k1", 2))
+    wait_warm(runner, key, 4)
+    first = key.signer_ids[0]
+    runner.vault.stop_signer(first)
+    runner.vault.start_signer(first)
+    assert runner.vault.nodes[first].ecdsa.discarded_at_start["presignatures"] == 4
+    for _ in range(3):
+        digest = os.urandom(32)
+        check_signature(key, digest, runner.run(runner.vault.sign(key, digest)))
+    wait_warm(runner, key, 4)
