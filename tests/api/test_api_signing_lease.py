@@ -139,6 +139,36 @@ async def test_retry_after_a_crash_waits_for_the_lease_then_signs(
     await second.close()
 
 
+async def test_a_slow_signature_keeps_its_lease(database_url: str, token: str) -> None:
+    """A live process renews its lease while the back end signs: a retry after the
+    lease's nominal length still waits (409), and the first request's result stands."""
+    vault = FakeVault()
+    api = Api(vault, database_url, token, idempotency_wait_seconds=0.05, signing_lease_seconds=0.3)
+    key = (await api.post("/keys", {"scheme": "EdDSA", "curve": "ed25519"})).json()
+    path = f"/keys/{key['id']}/signatures"
+    body = {"kind": "Message", "message": "0x04", "externalId": "slow"}
+    vault.sign_delay = 1.2
+    answers: dict[str, httpx.Response] = {}
+
+    async def first() -> None:
+        answers["first"] = await api.post(path, body)
+
+    async def retry() -> None:
+        await anyio.sleep(0.8)  # well past the 0.3 s lease: renewed meanwhile
+        answers["retry"] = await api.post(path, body)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(first)
+        tg.start_soon(retry)
+    assert answers["first"].status_code == 200, answers["first"].text
+    assert answers["retry"].status_code == 409
+    assert error_of(answers["retry"])["code"] == "SignatureInProgress"
+    assert vault.calls["sign"] == 1
+    again = await api.post(path, body)
+    assert again.json() == answers["first"].json()
+    await api.close()
+
+
 async def test_api_start_resolves_expired_claims(database_url: str, token: str) -> None:
     vault = FakeVault()
     first = Api(vault, database_url, token, signing_lease_seconds=0.2)

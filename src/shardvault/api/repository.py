@@ -11,7 +11,8 @@ and claiming a signature slot are serialised per key.
 
 Signature claims carry a lease (docs/security.md item 26): a new Pending row names
 this repository's ``owner`` (one per API process) and expires ``lease_seconds``
-later unless the signing renews it (before each payload it sends to the back end).
+later unless the signing renews it (before each payload it sends to the back end,
+and every third of the lease while the back end signs).
 A Pending row whose lease expired was left by a process that died mid-sign: the
 next claim of its ``externalId`` (or :meth:`ApiRepository.resolve_expired_claims`,
 run when the API starts) marks it Failed ``Interrupted`` and releases the
@@ -69,7 +70,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _CLAIM_ATTEMPTS = 5
-#: How long a claim's lease runs by default (seconds); renewed before each payload.
+#: How long a claim's lease runs by default (seconds); renewed while the row signs.
 DEFAULT_LEASE_SECONDS = 120.0
 #: The failure recorded on a row whose signing process died.
 INTERRUPTED = "Interrupted"
@@ -158,6 +159,7 @@ class ApiRepository:
         self._read = read_sessionmaker(engine)
         self._write = write_sessionmaker(engine)
         self.owner = owner or "api-" + secrets.token_hex(8)
+        self.lease_seconds = lease_seconds
         self._lease = timedelta(seconds=lease_seconds)
 
     # -- auth and orgs -----------------------------------------------------------

@@ -19,12 +19,13 @@ Idempotency: a repeated ``externalId`` with the same normalized request (and wal
 answers the stored signature, waiting up to ``idempotency_wait_seconds`` for a first
 request that is still signing; a different request is 409 ``ExternalIdConflict``.
 A first request whose process died mid-sign holds the ``externalId`` only until its
-claim's lease expires (renewed before every payload): then a retry resolves it
+claim's lease expires (renewed while it signs): then a retry resolves it
 Failed ``Interrupted`` and signs afresh (docs/security.md item 26).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -45,6 +46,8 @@ from shardvault.db.models import SIG_PENDING, SIG_SIGNED, KeyRow, SignatureRow
 from shardvault.errors import ShardvaultError
 
 __all__ = ["FactCache", "SigningService"]
+
+logger = logging.getLogger("shardvault.api")
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -204,7 +207,8 @@ class SigningService:
         self, sig: SignatureRow, key: KeyRow, payload: bytes, root: bytes | None
     ) -> BackendSignature:
         """One back-end signature, checked (ECDSA: form and recovery to the key). The
-        claim's lease is renewed first; a claim lost meanwhile signs nothing."""
+        claim's lease is renewed first (a claim lost meanwhile signs nothing) and
+        then every third of the lease while the back end signs."""
         if not await in_thread(self._repository.renew_lease, sig.id):
             raise ApiError(
                 409,
@@ -213,8 +217,37 @@ class SigningService:
                 "retry the request",
                 details={"signatureId": sig.id},
             )
-        raw = await self._backend.sign(key_record(key), payload, taproot_merkle_root=root)
+        outcome: list[bytes | Exception] = []
+
+        async def sign() -> None:
+            try:
+                outcome.append(
+                    await self._backend.sign(key_record(key), payload, taproot_merkle_root=root)
+                )
+            except Exception as exc:  # re-raised below, outside the task group
+                outcome.append(exc)
+            finally:
+                tg.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sign)
+            tg.start_soon(self._keep_lease, sig.id)
+        raw = outcome[0]
+        if isinstance(raw, Exception):
+            raise raw
         return checked_signature(key.scheme, raw, bytes.fromhex(key.public_key), payload)
+
+    async def _keep_lease(self, signature_id: str) -> None:
+        """Renew the claim's lease every third of it while the back end signs (a slow
+        signature is not taken for a dead process's)."""
+        period = self._repository.lease_seconds / 3
+        while True:
+            await anyio.sleep(period)
+            try:
+                if not await in_thread(self._repository.renew_lease, signature_id):
+                    return  # resolved elsewhere: finishing will report it
+            except Exception:  # a database hiccup: try again next period
+                logger.warning("could not renew the lease of signature %s", signature_id)
 
     async def _run(self, sig: SignatureRow, key: KeyRow, job: SigningJob) -> SignatureRow:
         """Sign the claimed row's payloads and store the result, or the failure."""
