@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python benchmarks/frost_bench.py
 	$(BIN)/python benchmarks/api_bench.py
 	$(BIN)/python benchmarks/cggmp_bench.py
+	$(BIN)/python benchmarks/presig_restart_bench.py
 	$(BIN)/python benchmarks/chains_bench.py
 
 clean:

@@ -1,4 +1,4 @@
-"""docs/security.md stays checkable: all 32 checklist items, in order, each saying
+"""docs/security.md stays checkable: all 33 checklist items, in order, each saying
 where it is enforced (or that it is not built yet) and which tests show it; every
 file, function and test it cites exists; every "docs/security.md item N" cited in
 the repository names one of its items.
@@ -27,7 +27,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "security.md"
-ITEMS = 32
+ITEMS = 33
 
 _HEADING = re.compile(r"^### (\d+)\. \S", re.M)
 _CITATION = re.compile(r"`((?:src/shardvault|tests)/[^`\s]*)`")

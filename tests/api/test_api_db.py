@@ -114,7 +114,7 @@ def _check_migrated(url: str) -> None:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(ctx, Base.metadata) == []
-            assert ctx.get_current_revision() == "0003"
+            assert ctx.get_current_revision() == "0004"
     finally:
         engine.dispose()
 
@@ -298,3 +298,45 @@ async def test_postgres_concurrent_duplicates_sign_once(pg_url: str, tmp_path: P
                 tg.start_soon(one)
     assert len(set(ids)) == 1 and len(ids) == 5
     assert vault.calls["sign"] == 1
+
+
+def test_pending_rows_from_before_leases_are_resolved_at_start(tmp_path: Path) -> None:
+    """A row left Pending under revision 0002 (no lease) blocked its externalId
+    forever; after the 0004 upgrade the API's start resolves it Failed
+    ``Interrupted`` and frees the externalId (docs/security.md item 26)."""
+    url = f"sqlite:///{tmp_path / 'api.sqlite3'}"
+    upgrade_database(url, "0002")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as c:
+            now = utcnow().replace(tzinfo=None)
+            c.execute(
+                text("INSERT INTO orgs (id, name, date_created) VALUES ('or-1', 'o', :now);"),
+                {"now": now},
+            )
+            c.execute(
+                text(
+                    "INSERT INTO keys (id, org_id, scheme, curve, protocol, public_key, "
+                    "status, imported, exported, date_created, shares_erased, min_signers, "
+                    "signer_ids, verifying_shares) VALUES ('key-1', 'or-1', 'EdDSA', "
+                    "'ed25519', 'FROST', '00', 'Active', 0, 0, :now, 0, 2, '[]', '{}')"
+                ),
+                {"now": now},
+            )
+            c.execute(
+                text(
+                    "INSERT INTO signatures (id, key_id, status, request_body, external_id, "
+                    "date_requested) VALUES ('sig-1', 'key-1', 'Pending', '{}', 'x', :now)"
+                ),
+                {"now": now},
+            )
+    finally:
+        engine.dispose()
+    create_app(FakeVault(), url)  # upgrades to head, then resolves
+    engine = make_engine(url)
+    try:
+        with read_sessionmaker(engine)() as s:
+            sig = s.get_one(SignatureRow, "sig-1")
+        assert (sig.status, sig.error_code, sig.external_id) == ("Failed", "Interrupted", None)
+    finally:
+        engine.dispose()

@@ -282,3 +282,34 @@ def test_refresh_with_an_inconsistent_record_is_not_stored(
     r = api.post(f"/keys/{key['id']}/refresh")
     assert r.status_code == 502 and error_of(r)["code"] == "InconsistentRefresh"
     assert _verifying_shares(api, key["id"]) == before
+
+
+@pytest.mark.parametrize("race", ["delete", "export"])
+def test_refresh_racing_a_delete_or_export_stores_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch, race: str
+) -> None:
+    """docs/security.md item 33: the key is archived (a DELETE) or marked exported
+    after the refresh read it and before it stores the new verifying shares; the
+    store re-checks under its lock and refuses (409), storing nothing."""
+    key = api.create_key("ECDSA", "secp256k1")
+    before = _verifying_shares(api, key["id"])
+    original = api.vault.refresh_key
+
+    async def raced(record: KeyRecord) -> KeyRecord:
+        out = await original(record)
+        engine = make_engine(api.database_url)
+        try:
+            repository = ApiRepository(engine)
+            if race == "delete":
+                repository.archive_key(api.org_id, key["id"])
+            else:
+                repository.begin_export(api.org_id, key["id"])
+        finally:
+            engine.dispose()
+        return out
+
+    monkeypatch.setattr(api.vault, "refresh_key", raced)
+    r = api.post(f"/keys/{key['id']}/refresh")
+    assert r.status_code == 409, r.text
+    assert error_of(r)["code"] == ("KeyArchived" if race == "delete" else "KeyExported")
+    assert _verifying_shares(api, key["id"]) == before

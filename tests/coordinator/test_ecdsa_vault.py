@@ -226,7 +226,9 @@ def test_consumed_presignature_survives_crash_and_restart(runner: VaultRunner) -
     wait_ready(runner)
     v = runner.vault
     node = v.nodes[signer]
-    assert node.ecdsa.pool.status(presig_id) == "consumed"
+    # The start discarded the whole pool (docs/security.md item 29): the row is gone.
+    assert node.ecdsa.pool.status(presig_id) is None
+    assert node.ecdsa.discarded_at_start["presignatures"] >= 0
     with pytest.raises(NotFound):
         runner.run(
             v.coordinator.sessions.call(
@@ -246,18 +248,25 @@ def test_consumed_presignature_survives_crash_and_restart(runner: VaultRunner) -
     check_signature(key, digest, runner.run(v.sign(key, digest)))
 
 
-def test_warm_pool_survives_restart(runner: VaultRunner) -> None:
+def test_warm_pool_refills_after_restart(runner: VaultRunner) -> None:
+    """A restart discards every signer's pool (docs/security.md item 29); the
+    coordinator's inventory starts empty and the pool keeper refills it."""
     v = runner.vault
     key = runner.run(v.generate_key("key-warm", "CGGMP24", "secp256k1", 2))
     deadline = time.monotonic() + 90
     while v.coordinator.ecdsa.warm(key) < 2:
         assert time.monotonic() < deadline
         runner.run(_sleep(0.2))
+    binding = _binding(key, [1, 2])
+    before = set(v.coordinator.ecdsa._presigs[(key.key_id, binding)])
     runner.restart()
     wait_ready(runner)
-    deadline = time.monotonic() + 30
+    # Every key of this module's vault refills now (two presignatures each, several
+    # seconds apiece on a loaded machine), not only this one.
+    deadline = time.monotonic() + 600
     while runner.vault.coordinator.ecdsa.warm(key) < 2:
         assert time.monotonic() < deadline
         runner.run(_sleep(0.2))
+    assert before.isdisjoint(runner.vault.coordinator.ecdsa._presigs[(key.key_id, binding)])
     digest = os.urandom(32)
     check_signature(key, digest, runner.run(runner.vault.sign(key, digest)))

@@ -266,3 +266,60 @@ def test_discard_key(tmp_path: Path, store: SignerStore) -> None:
     assert pool.count(KEY, BIND) == 0 and pool.take(KEY, BIND) is None
     assert pool.count("key-2", BIND) == 1
     pool.close()
+
+
+def test_discard_all_erases_every_row_on_disk(tmp_path: Path, store: SignerStore) -> None:
+    """What a signer does at every start (docs/security.md item 29): every row goes,
+    and neither the database file nor its WAL keeps a sealed payload."""
+    pool = pool_at(tmp_path, store)
+    ids = [pool.add(KEY, BIND, fake_presig()) for _ in range(3)]
+    pool.add("key-2", BIND, fake_presig())
+    assert pool.take(KEY, BIND) is not None
+    with raw(tmp_path) as db:
+        payloads = [bytes(r[0]) for r in db.execute("SELECT sealed FROM presignatures")]
+    discarded = pool.discard_all()
+    assert (discarded.presignatures, discarded.keys, discarded.recreated) == (3, 2, None)
+    assert all(pool.status(i) is None for i in ids) and pool.take(KEY, BIND) is None
+    on_disk = b"".join(
+        p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("presigs.sqlite3")
+    )
+    assert not any(payload and payload[:32] in on_disk for payload in payloads)
+    assert pool.discard_all().as_json() == {"presignatures": 0, "keys": 0}
+    pool.close()
+
+
+def test_discard_all_erases_another_signers_rows(tmp_path: Path, store: SignerStore) -> None:
+    stranger = SignerStore(tmp_path / "other.sqlite3", "sgn-b", os.urandom(32))
+    theirs = pool_at(tmp_path, stranger)
+    theirs.add(KEY, BIND, fake_presig())
+    theirs.close()
+    mine = pool_at(tmp_path, store)  # their file, copied into this signer's directory
+    assert mine.discard_all().presignatures == 1
+    assert mine.available(KEY) == {}
+    mine.add(KEY, BIND, fake_presig())
+    assert mine.take(KEY, BIND) is not None
+    mine.close()
+
+
+def test_a_pool_file_of_another_version_is_recreated(tmp_path: Path, store: SignerStore) -> None:
+    with raw(tmp_path) as db:
+        db.execute("CREATE TABLE presignatures (id TEXT PRIMARY KEY, payload BLOB)")
+        db.execute("INSERT INTO presignatures VALUES ('x', x'00')")
+        db.execute("PRAGMA user_version = 7")
+    pool = pool_at(tmp_path, store)
+    discarded = pool.discard_all()
+    assert discarded.presignatures == 0
+    assert discarded.recreated == "pool file of schema version 7"
+    pid = pool.add(KEY, BIND, fake_presig())
+    assert pool.take(KEY, BIND) is not None and pool.status(pid) == "consumed"
+    pool.close()
+
+
+def test_an_unreadable_pool_file_is_recreated(tmp_path: Path, store: SignerStore) -> None:
+    (tmp_path / "presigs.sqlite3").write_bytes(b"not a database, " * 512)
+    pool = pool_at(tmp_path, store)
+    assert pool.discard_all().recreated == "unreadable pool file (DatabaseError)"
+    pool.add(KEY, BIND, fake_presig())
+    assert pool.count(KEY, BIND) == 1
+    assert stat.S_IMODE((tmp_path / "presigs.sqlite3").stat().st_mode) == 0o600
+    pool.close()

@@ -9,6 +9,7 @@ back end (the coordinator and its signers).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -35,6 +36,8 @@ from shardvault.errors import ShardvaultError
 
 __all__ = ["create_app"]
 
+logger = logging.getLogger("shardvault.api")
+
 
 def create_app(
     backend: SigningBackend,
@@ -45,6 +48,7 @@ def create_app(
     migrate: bool = True,
     idempotency_wait_seconds: float = 30.0,
     large_request_bytes: int = 64 * 1024,
+    signing_lease_seconds: float = 120.0,
 ) -> FastAPI:
     """The shardvault REST API.
 
@@ -53,18 +57,25 @@ def create_app(
     The other settings are :class:`ApiSettings`'s: ``max_body_bytes``,
     ``default_min_signers`` (threshold of generated keys), ``idempotency_wait_seconds``
     (how long a repeated ``externalId`` waits for its first request) and
-    ``large_request_bytes`` (larger chain requests are prepared in a worker thread).
+    ``large_request_bytes`` (larger chain requests are prepared in a worker thread)
+    and ``signing_lease_seconds`` (a signature claim's lease). Signature rows left
+    Pending by a process that died (lease expired) are resolved Failed
+    ``Interrupted`` here, before the app serves.
     """
     settings = ApiSettings(
         max_body_bytes=max_body_bytes,
         default_min_signers=default_min_signers,
         idempotency_wait_seconds=idempotency_wait_seconds,
         large_request_bytes=large_request_bytes,
+        signing_lease_seconds=signing_lease_seconds,
     )
     if migrate:
         upgrade_database(database_url)
     engine = make_engine(database_url)
-    repository = ApiRepository(engine)
+    repository = ApiRepository(engine, lease_seconds=settings.signing_lease_seconds)
+    interrupted = repository.resolve_expired_claims()
+    if interrupted:
+        logger.warning("%d signature(s) left Pending by a stopped process: Failed", interrupted)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -8,18 +8,29 @@ Named a repository, not a store: ``signer/store.py`` is the signers' share store
 Read-modify-write operations lock the key row (``SELECT ... FOR UPDATE`` on
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so marking a key exported or archived
 and claiming a signature slot are serialised per key.
+
+Signature claims carry a lease (docs/security.md item 26): a new Pending row names
+this repository's ``owner`` (one per API process) and expires ``lease_seconds``
+later unless the signing renews it (before each payload it sends to the back end,
+and every third of the lease while the back end signs).
+A Pending row whose lease expired was left by a process that died mid-sign: the
+next claim of its ``externalId`` (or :meth:`ApiRepository.resolve_expired_claims`,
+run when the API starts) marks it Failed ``Interrupted`` and releases the
+``externalId``, so the retry signs afresh. The presignature the dead process took
+was consumed durably by the signers, so the retry's signature uses a new one.
 """
 
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import anyio.to_thread
-from sqlalchemy import Engine, false, select
+from sqlalchemy import Engine, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -43,6 +54,8 @@ from shardvault.db.models import (
 from shardvault.protocols.key_import import IMPORT_CONTEXT_LIFETIME_SECONDS, ImportContext
 
 __all__ = [
+    "DEFAULT_LEASE_SECONDS",
+    "INTERRUPTED",
     "ApiRepository",
     "Claim",
     "check_key_id",
@@ -51,6 +64,7 @@ __all__ = [
     "duplicate_key",
     "in_thread",
     "key_not_found",
+    "lease_expired",
     "signature_not_found",
     "wallet_not_found",
 ]
@@ -59,6 +73,13 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _CLAIM_ATTEMPTS = 5
+#: How long a claim's lease runs by default (seconds); renewed while the row signs.
+DEFAULT_LEASE_SECONDS = 120.0
+#: The failure recorded on a row whose signing process died.
+INTERRUPTED = "Interrupted"
+_INTERRUPTED_MESSAGE = (
+    "signing was interrupted (the API process stopped before it stored a result); retry the request"
+)
 
 
 async def in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -120,12 +141,38 @@ class Claim:
     created: bool
 
 
-class ApiRepository:
-    """The API database's operations, over one engine (read and write sessions)."""
+def lease_expired(sig: SignatureRow, now: datetime | None = None) -> bool:
+    """A Pending row's lease ran out (a row without one predates leases)."""
+    return sig.lease_expires is None or sig.lease_expires <= (now or utcnow())
 
-    def __init__(self, engine: Engine) -> None:
+
+def _interrupt(sig: SignatureRow) -> None:
+    sig.status = SIG_FAILED
+    sig.external_id = None
+    sig.error_code = INTERRUPTED
+    sig.error_message = _INTERRUPTED_MESSAGE
+    sig.lease_expires = None
+
+
+class ApiRepository:
+    """The API database's operations, over one engine (read and write sessions).
+    ``owner`` names this process in the signature leases it takes (default: a fresh
+    random name); ``lease_seconds``: how long a claim stays Pending without renewal."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        owner: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+    ) -> None:
+        if not lease_seconds > 0:
+            raise ValueError("lease_seconds must be positive")
         self._read = read_sessionmaker(engine)
         self._write = write_sessionmaker(engine)
+        self.owner = owner or "api-" + secrets.token_hex(8)
+        self.lease_seconds = lease_seconds
+        self._lease = timedelta(seconds=lease_seconds)
 
     # -- auth and orgs -----------------------------------------------------------
     def principal(self, token: str) -> Principal | None:
@@ -187,11 +234,15 @@ class ApiRepository:
     def set_verifying_shares(
         self, org_id: str, key_id: str, public_key: str, verifying_shares: dict[str, str]
     ) -> KeyRow:
-        """Store the verifying shares of a refreshed key (same public key)."""
+        """Store the verifying shares of a refreshed key (same public key). The key's
+        status is checked again here, under the row lock: a DELETE (archived) or an
+        export that won the race since the refresh began leaves the stored shares as
+        they are (409 ``KeyArchived`` / ``KeyExported``; docs/security.md item 33)."""
         with self._write.begin() as s:
             key = self._key(s, org_id, key_id, lock=True)
             if key.public_key != public_key:  # pragma: no cover - keys never change key
                 raise ApiError(409, "Conflict", f"key {key_id} changed during the refresh")
+            _check_signable(key)
             key.verifying_shares = dict(verifying_shares)
         return key
 
@@ -298,9 +349,11 @@ class ApiRepository:
         external_id: str | None,
         wallet_id: str | None = None,
     ) -> Claim:
-        """Insert a Pending signature row, or return the row already holding this
-        (key, externalId). The UNIQUE(key_id, external_id) constraint makes the claim
-        atomic across threads, processes and API replicas."""
+        """Insert a Pending signature row leased to this process, or return the row
+        already holding this (key, externalId). The UNIQUE(key_id, external_id)
+        constraint makes the claim atomic across threads, processes and API replicas.
+        A Pending row for the same request whose lease expired is resolved Failed
+        ``Interrupted`` and a new row claimed in the same transaction."""
         for _ in range(_CLAIM_ATTEMPTS):
             try:
                 with self._write.begin() as s:
@@ -312,17 +365,29 @@ class ApiRepository:
                                 SignatureRow.external_id == external_id,
                             )
                         ).one_or_none()
-                        if existing is not None:
+                        if existing is not None and not (
+                            existing.status == SIG_PENDING
+                            and lease_expired(existing)
+                            and existing.request_body == request_body
+                            and existing.wallet_id == wallet_id
+                        ):
                             return Claim(existing, key, created=False)
+                        if existing is not None:
+                            # Its process died mid-sign: resolve it, take the id over.
+                            _interrupt(existing)
+                            s.flush()
                     _check_signable(key)
+                    now = utcnow()
                     sig = SignatureRow(
                         id=new_id("sig"),
                         key_id=key_id,
                         status=SIG_PENDING,
                         request_body=request_body,
                         external_id=external_id,
-                        date_requested=utcnow(),
+                        date_requested=now,
                         wallet_id=wallet_id,
+                        lease_owner=self.owner,
+                        lease_expires=now + self._lease,
                     )
                     s.add(sig)
                     s.flush()
@@ -369,7 +434,16 @@ class ApiRepository:
         result_details: dict[str, Any] | None = None,
     ) -> SignatureRow:
         with self._write.begin() as s:
-            sig = s.get_one(SignatureRow, signature_id)
+            sig = s.get_one(SignatureRow, signature_id, with_for_update=True)
+            if sig.status != SIG_PENDING or sig.lease_owner != self.owner:
+                raise ApiError(
+                    409,
+                    "SignatureInterrupted",
+                    f"signature {signature_id} was resolved as interrupted while it was "
+                    "signing (its lease expired); retry the request",
+                    details={"signatureId": signature_id},
+                )
+            sig.lease_expires = None
             sig.status = SIG_SIGNED
             sig.sig_r, sig.sig_s, sig.sig_encoded, sig.sig_recid = r, s_, encoded, recid
             sig.signed_data = signed_data
@@ -381,12 +455,48 @@ class ApiRepository:
         """Record the failure and release the externalId: no signature left the
         signers, so a retry with the same externalId may sign (once)."""
         with self._write.begin() as s:
-            sig = s.get_one(SignatureRow, signature_id)
+            sig = s.get_one(SignatureRow, signature_id, with_for_update=True)
+            if sig.status != SIG_PENDING or sig.lease_owner != self.owner:
+                return sig  # already resolved (interrupted) by another process
+            sig.lease_expires = None
             sig.status = SIG_FAILED
             sig.external_id = None
             sig.error_code = code[:64]
             sig.error_message = message[:1024]
         return sig
+
+    def renew_lease(self, signature_id: str) -> bool:
+        """Extend this process's lease on a Pending row; False when the row is no
+        longer ours to sign (resolved as interrupted by another process)."""
+        with self._write.begin() as s:
+            result = s.execute(
+                update(SignatureRow)
+                .where(
+                    SignatureRow.id == signature_id,
+                    SignatureRow.status == SIG_PENDING,
+                    SignatureRow.lease_owner == self.owner,
+                )
+                .values(lease_expires=utcnow() + self._lease)
+            )
+            return bool(getattr(result, "rowcount", 0) == 1)
+
+    def resolve_expired_claims(self) -> int:
+        """Mark every Pending row whose lease expired (or that has none) Failed
+        ``Interrupted`` and release its ``externalId``; returns how many. Run when the
+        API starts: rows whose lease still runs may belong to a live replica."""
+        now = utcnow()
+        with self._write.begin() as s:
+            rows = s.scalars(
+                select(SignatureRow)
+                .where(
+                    SignatureRow.status == SIG_PENDING,
+                    or_(SignatureRow.lease_expires.is_(None), SignatureRow.lease_expires <= now),
+                )
+                .with_for_update()
+            ).all()
+            for sig in rows:
+                _interrupt(sig)
+        return len(rows)
 
     # -- wallets -----------------------------------------------------------------
     @staticmethod

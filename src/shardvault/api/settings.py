@@ -15,17 +15,23 @@ class ApiSettings:
     ``POST /wallets``. ``idempotency_wait_seconds``: how long a request repeating an
     ``externalId`` whose first request is still signing waits for it before answering
     409. ``large_request_bytes``: chain signature requests with a larger body are
-    prepared (parsed, hashed) in a worker thread instead of on the event loop."""
+    prepared (parsed, hashed) in a worker thread instead of on the event loop.
+    ``signing_lease_seconds``: how long a signature claim stays Pending without being
+    renewed (it is renewed before each payload is signed); after that a retry of the
+    same request takes it over (the process that held it is taken for dead)."""
 
     max_body_bytes: int = 1_048_576
     default_min_signers: int = 2
     idempotency_wait_seconds: float = 30.0
     large_request_bytes: int = 64 * 1024
+    signing_lease_seconds: float = 120.0
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
             raise ValueError("max_body_bytes must be positive")
         if self.default_min_signers < 1:
             raise ValueError("default_min_signers must be positive")
+        if not self.signing_lease_seconds > 0:
+            raise ValueError("signing_lease_seconds must be positive")
         if self.large_request_bytes < 0:
             raise ValueError("large_request_bytes must not be negative")

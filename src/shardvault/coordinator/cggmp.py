@@ -11,11 +11,14 @@ pools, one-round signing and key refresh.
   made in the background, one session at a time, refilled as soon as one is used.
   Each signer keeps its presignatures sealed in its own pool, filed under the
   session id and bound to key, signer set and derivation; the coordinator holds only
-  their ids (rebuilt from the signers' inventories after a restart).
+  their ids (rebuilt from the signers' inventories after a restart; a signer
+  discards its whole pool at every start, so after the signers restart that
+  inventory is empty and the pools refill in the background).
 * **Signing**: take a warm presignature id (or presign on the spot), ask each signer
   of the set for its partial signature (each durably consumes its presignature
-  first), check every partial signature and the result (``cggmp.sign.combine``),
-  return ``r || s || recid``.
+  first; a signer that answers NotFound restarted since, so the set's warm ids are
+  dropped and the signature presigns afresh), check every partial signature and
+  the result (``cggmp.sign.combine``), return ``r || s || recid``.
 * **Refresh**: all signers run ``KeyRefresh``; the new shares are swapped in only
   when every signer finished with the same public shares, and the old ones are
   erased only after every signer has committed (otherwise rolled back).
@@ -385,8 +388,12 @@ class CggmpService:
                 excluded.update(exc.signers)
                 continue
             except NotFound:
-                # A signer no longer holds that presignature (lost pool, restore from
-                # backup): it is burned everywhere; presign afresh.
+                # A signer no longer holds that presignature: it restarted, and a
+                # signer discards its whole pool at every start (docs/security.md
+                # item 29). Every warm id of this set is stale then: drop them all
+                # (the keeper refills) and presign afresh.
+                if warm is not None:
+                    warm.clear()
                 if attempt == 2:
                     raise
                 continue

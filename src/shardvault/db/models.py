@@ -185,6 +185,10 @@ class SignatureRow(Base):
     signed_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: Extra result fields of chain kinds (``signedInputs``, ``skippedInputs``; 0002).
     result_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The claim's lease while Pending (0004): which API process signs the row, and
+    #: until when; a Pending row whose lease expired was left by a process that died.
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires: Mapped[datetime | None]
 
 
 class WalletRow(Base):

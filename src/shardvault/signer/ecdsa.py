@@ -171,6 +171,19 @@ class EcdsaState:
         self._lock = threading.Lock()
         self._aux: tuple[AuxInfo, list[str], bytes] | None = None
         self.pool = PresignaturePool(pool_path, store)
+        # docs/security.md item 29: nothing in the pool survives a start (a restored
+        # backup or snapshot of it would hand out consumed presignatures again).
+        # This runs before the node is reachable, so before it answers any request.
+        discarded = self.pool.discard_all()
+        #: What the start discarded, for ``ecdsa.status`` (``discardedAtStart``).
+        self.discarded_at_start = discarded.as_json()
+        log.info(
+            "signer %s: discarded %d presignatures of %d keys at start%s",
+            store.signer_id,
+            discarded.presignatures,
+            discarded.keys,
+            "" if discarded.recreated is None else f" ({discarded.recreated}, recreated)",
+        )
         self._worker: PrimeWorker | None = None
         if primes == "off":
             return
@@ -207,6 +220,7 @@ class EcdsaState:
             "auxDigest": None if active is None else active[2].hex(),
             "pending": pending is not None,
             "error": error,
+            "discardedAtStart": self.discarded_at_start,
         }
 
     # -- aux info ----------------------------------------------------------------------

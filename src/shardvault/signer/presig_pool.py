@@ -23,6 +23,14 @@ a crash at any point after it (e.g. between ``take`` and sending the partial
 signature) leaves the row consumed with its payload erased, so it can never be
 handed out again. Consumed rows stay as tombstones (no payload) until
 ``discard_key``; ids are random and never reused.
+
+Restores (docs/security.md item 29): a copy of this file (a backup, a VM snapshot)
+brings consumed rows back as available, and nothing kept beside the file can prove
+it is the newest (a whole-VM snapshot restores that too). So the signer calls
+``discard_all`` at every start, before it answers any request: every row goes
+(``secure_delete`` overwrites the pages, the WAL is checkpointed and truncated),
+and the coordinator refills the pool. A file this code does not recognise (another
+schema version, another signer's, not a database at all) is erased and recreated.
 """
 
 from __future__ import annotations
@@ -32,6 +40,7 @@ import secrets
 import sqlite3
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from shardvault.errors import DecryptionError, InvalidEncoding, InvalidParameters
@@ -44,7 +53,9 @@ from shardvault.signer.store import SignerStore
 
 __all__ = [
     "DEFAULT_TARGET",
+    "SCHEMA_VERSION",
     "TABLE",
+    "Discarded",
     "PresignaturePool",
 ]
 
@@ -52,6 +63,9 @@ __all__ = [
 DEFAULT_TARGET = 8
 #: The table name bound into every sealed payload's AAD.
 TABLE = "presignatures"
+#: ``PRAGMA user_version`` of a pool file this code writes.
+SCHEMA_VERSION = 1
+_COLUMNS = ["id", "key_id", "binding", "status", "sealed", "created"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS presignatures (
@@ -66,6 +80,37 @@ CREATE INDEX IF NOT EXISTS presignatures_lookup ON presignatures (key_id, bindin
 """
 
 # -- the pool ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Discarded:
+    """What ``discard_all`` erased: available presignatures, the keys they were of,
+    and why the file itself was recreated (``None``: it was this signer's pool)."""
+
+    presignatures: int
+    keys: int
+    recreated: str | None = None
+
+    def as_json(self) -> dict[str, object]:
+        out: dict[str, object] = {"presignatures": self.presignatures, "keys": self.keys}
+        if self.recreated is not None:
+            out["recreated"] = self.recreated
+        return out
+
+
+def _erase_file(path: Path) -> None:
+    """Overwrite a file we cannot open as a pool with zeros, then remove it (and its
+    WAL and shared-memory files)."""
+    for name in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            size = name.stat().st_size
+        except FileNotFoundError:
+            continue
+        with open(name, "r+b") as fh:
+            fh.write(bytes(size))
+            fh.flush()
+            os.fsync(fh.fileno())
+        name.unlink()
 
 
 def _aad_row(presig_id: str, key_id: str, binding: bytes) -> str:
@@ -96,20 +141,44 @@ class PresignaturePool:
     def __init__(self, path: Path, store: SignerStore, *, timeout: float = 30.0) -> None:
         self.path = path
         self._store = store
+        self._timeout = timeout
+        self._lock = threading.Lock()
+        #: Why the file was recreated at open (see ``Discarded.recreated``), if it was.
+        self._recreated: str | None = None
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
-            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            self._db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            # Not a database (or not one SQLite can read): nothing in it is usable.
+            self._recreated = f"unreadable pool file ({type(exc).__name__})"
+            _erase_file(path)
+            self._db = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
             pass
-        self._db = sqlite3.connect(
-            path, timeout=timeout, check_same_thread=False, isolation_level=None
+        db = sqlite3.connect(
+            self.path, timeout=self._timeout, check_same_thread=False, isolation_level=None
         )
-        self._lock = threading.Lock()
-        with self._lock:
-            self._db.execute("PRAGMA secure_delete = ON")
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.executescript(_SCHEMA)
+        try:
+            db.execute("PRAGMA secure_delete = ON")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            columns = [r[1] for r in db.execute("PRAGMA table_info(presignatures)")]
+            if columns and (columns != _COLUMNS or version not in (0, SCHEMA_VERSION)):
+                # A pool of another schema version: its rows mean nothing to this code.
+                self._recreated = f"pool file of schema version {version}"
+                db.execute("DROP TABLE presignatures")
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except BaseException:
+            db.close()
+            raise
+        return db
 
     def close(self) -> None:
         with self._lock:
@@ -254,6 +323,28 @@ class PresignaturePool:
                 "open for this row, key and binding, or does not decode)"
             ) from failure
         return row_id, presig
+
+    def discard_all(self) -> Discarded:
+        """Erase every row (available, consumed, rejected) in one transaction,
+        overwritten on disk (``secure_delete``), then checkpoint and truncate the WAL
+        so no frame keeps an old payload. What the signer does at every start: a
+        restored copy of this file can never hand out a presignature again. Rows
+        sealed for another signer are erased like the others (they never opened)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                count, keys = self._db.execute(
+                    "SELECT COUNT(*), COUNT(DISTINCT key_id) FROM presignatures "
+                    "WHERE status = 'available'"
+                ).fetchone()
+                self._db.execute("DELETE FROM presignatures")
+                self._db.execute("COMMIT")  # WAL + synchronous=FULL: fsynced here
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._checkpoint()
+        return Discarded(int(count), int(keys), self._recreated)
 
     def discard_key(self, key_id: str) -> int:
         """Delete every presignature (and tombstone) of ``key_id``, overwritten on

@@ -18,10 +18,14 @@
 Idempotency: a repeated ``externalId`` with the same normalized request (and wallet)
 answers the stored signature, waiting up to ``idempotency_wait_seconds`` for a first
 request that is still signing; a different request is 409 ``ExternalIdConflict``.
+A first request whose process died mid-sign holds the ``externalId`` only until its
+claim's lease expires (renewed while it signs): then a retry resolves it
+Failed ``Interrupted`` and signs afresh (docs/security.md item 26).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -30,7 +34,7 @@ import anyio.to_thread
 
 from shardvault.api.errors import ApiError, api_error_from
 from shardvault.api.key_lifecycle import key_record
-from shardvault.api.repository import ApiRepository, in_thread
+from shardvault.api.repository import ApiRepository, in_thread, lease_expired
 from shardvault.api.schemas import SignatureRequest
 from shardvault.api.signing.chains import is_chain_request, prepare_chain_job
 from shardvault.api.signing.checks import checked_signature
@@ -42,6 +46,8 @@ from shardvault.db.models import SIG_PENDING, SIG_SIGNED, KeyRow, SignatureRow
 from shardvault.errors import ShardvaultError
 
 __all__ = ["FactCache", "SigningService"]
+
+logger = logging.getLogger("shardvault.api")
 
 K = TypeVar("K")
 T = TypeVar("T")
@@ -179,6 +185,8 @@ class SigningService:
                 )
             delay = 0.005
             while found is not None and found.status == SIG_PENDING:
+                if lease_expired(found):
+                    break  # its process died: the next claim resolves it, takes the id
                 if anyio.current_time() > deadline:
                     raise ApiError(
                         409,
@@ -195,10 +203,51 @@ class SigningService:
             if anyio.current_time() > deadline:
                 raise ApiError(409, "SignatureInProgress", "externalId is contended; retry later")
 
-    async def _sign_once(self, key: KeyRow, payload: bytes, root: bytes | None) -> BackendSignature:
-        """One back-end signature, checked (ECDSA: form and recovery to the key)."""
-        raw = await self._backend.sign(key_record(key), payload, taproot_merkle_root=root)
+    async def _sign_once(
+        self, sig: SignatureRow, key: KeyRow, payload: bytes, root: bytes | None
+    ) -> BackendSignature:
+        """One back-end signature, checked (ECDSA: form and recovery to the key). The
+        claim's lease is renewed first (a claim lost meanwhile signs nothing) and
+        then every third of the lease while the back end signs."""
+        if not await in_thread(self._repository.renew_lease, sig.id):
+            raise ApiError(
+                409,
+                "SignatureInterrupted",
+                f"signature {sig.id} was resolved as interrupted (its lease expired); "
+                "retry the request",
+                details={"signatureId": sig.id},
+            )
+        outcome: list[bytes | Exception] = []
+
+        async def sign() -> None:
+            try:
+                outcome.append(
+                    await self._backend.sign(key_record(key), payload, taproot_merkle_root=root)
+                )
+            except Exception as exc:  # re-raised below, outside the task group
+                outcome.append(exc)
+            finally:
+                tg.cancel_scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(sign)
+            tg.start_soon(self._keep_lease, sig.id)
+        raw = outcome[0]
+        if isinstance(raw, Exception):
+            raise raw
         return checked_signature(key.scheme, raw, bytes.fromhex(key.public_key), payload)
+
+    async def _keep_lease(self, signature_id: str) -> None:
+        """Renew the claim's lease every third of it while the back end signs (a slow
+        signature is not taken for a dead process's)."""
+        period = self._repository.lease_seconds / 3
+        while True:
+            await anyio.sleep(period)
+            try:
+                if not await in_thread(self._repository.renew_lease, signature_id):
+                    return  # resolved elsewhere: finishing will report it
+            except Exception:  # a database hiccup: try again next period
+                logger.warning("could not renew the lease of signature %s", signature_id)
 
     async def _run(self, sig: SignatureRow, key: KeyRow, job: SigningJob) -> SignatureRow:
         """Sign the claimed row's payloads and store the result, or the failure."""
@@ -207,13 +256,15 @@ class SigningService:
         try:
             assert job.finish is not None
             signatures = [
-                await self._sign_once(key, payload, root) for payload, root in job.payloads
+                await self._sign_once(sig, key, payload, root) for payload, root in job.payloads
             ]
             result = job.finish(signatures)
         except ShardvaultError as exc:
             with anyio.CancelScope(shield=True):
                 await in_thread(repository.fail_signature, sig.id, exc.code, exc.message)
             raise api_error_from(exc, signatureId=sig.id) from exc
+        except ApiError:
+            raise  # the row is no longer this process's (resolved as interrupted)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await in_thread(
