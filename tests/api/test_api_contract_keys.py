@@ -209,7 +209,7 @@ def test_refresh_refuses_other_schemes(any_api: ContractApi) -> None:
         err = error_of(r)
         assert err["code"] == "RefreshNotSupported"
         assert err["details"]["scheme"] == scheme
-    assert any_api.backend.calls.get("refresh_key", 0) == 0
+    assert any_api.backend.calls.get("run_epoch", 0) == 0
 
 
 # -- signers offline ----------------------------------------------------------------------

@@ -9,6 +9,9 @@ back end (the coordinator and its signers).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +28,7 @@ from shardvault.api.errors import (
     shardvault_error_handler,
     validation_exception_handler,
 )
+from shardvault.api.refresh_epoch import apply_missed_epoch, refresh_on_schedule
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.routers import ROUTERS
 from shardvault.api.settings import ApiSettings
@@ -34,6 +38,8 @@ from shardvault.db.engine import make_engine, upgrade_database
 from shardvault.errors import ShardvaultError
 
 __all__ = ["create_app"]
+
+logger = logging.getLogger("shardvault.api")
 
 
 def create_app(
@@ -45,6 +51,7 @@ def create_app(
     migrate: bool = True,
     idempotency_wait_seconds: float = 30.0,
     large_request_bytes: int = 64 * 1024,
+    refresh_every_seconds: float | None = None,
 ) -> FastAPI:
     """The shardvault REST API.
 
@@ -54,6 +61,9 @@ def create_app(
     ``default_min_signers`` (threshold of generated keys), ``idempotency_wait_seconds``
     (how long a repeated ``externalId`` waits for its first request) and
     ``large_request_bytes`` (larger chain requests are prepared in a worker thread).
+    ``refresh_every_seconds``: run a refresh epoch on that schedule (``shardvault up
+    --refresh-every``). At start, the verifying shares of an epoch the signers
+    committed but this API did not store are stored (``apply_missed_epoch``).
     """
     settings = ApiSettings(
         max_body_bytes=max_body_bytes,
@@ -69,8 +79,25 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
+            changed = await apply_missed_epoch(backend, repository)
+        except Exception as exc:  # the API still serves; the next epoch applies them
+            logger.error("could not apply the last refresh epoch: %r", exc)
+        else:
+            if changed:
+                logger.warning("stored the verifying shares of %d keys from an epoch", changed)
+        schedule = None
+        if refresh_every_seconds is not None:
+            schedule = asyncio.create_task(
+                refresh_on_schedule(backend, repository, refresh_every_seconds),
+                name="refresh-epochs",
+            )
+        try:
             yield
         finally:
+            if schedule is not None:
+                schedule.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await schedule
             engine.dispose()
 
     app = FastAPI(

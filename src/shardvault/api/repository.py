@@ -182,6 +182,30 @@ class ApiRepository:
             key.verifying_shares = dict(verifying_shares)
         return key
 
+    def refreshable_keys(self) -> list[KeyRow]:
+        """Every key of every org whose shares a refresh epoch re-deals: Active and
+        never exported (an exported key's secret is out; it no longer signs)."""
+        with self._read() as s:
+            rows = s.scalars(
+                select(KeyRow)
+                .where(KeyRow.status == KEY_ACTIVE, KeyRow.exported.is_(False))
+                .order_by(KeyRow.id)
+            ).all()
+            return list(rows)
+
+    def apply_epoch_shares(self, shares: dict[str, dict[str, str]]) -> int:
+        """Store the verifying shares a refresh epoch gave each key (key id -> signer
+        id -> hex); returns how many rows changed (idempotent)."""
+        changed = 0
+        with self._write.begin() as s:
+            for key_id, verifying in shares.items():
+                key = s.get(KeyRow, key_id, with_for_update=True)
+                if key is None or key.verifying_shares == verifying:
+                    continue
+                key.verifying_shares = dict(verifying)
+                changed += 1
+        return changed
+
     def begin_export(self, org_id: str, key_id: str) -> tuple[KeyRow, bool]:
         """Mark the key exported *before* the shares leave (fail closed: it stops
         signing now). Returns the key and whether it was already exported."""

@@ -3,6 +3,7 @@ the in-memory transport. Files under ``<data-dir>``::
 
     cluster.json                   cluster id and signer ids (public)
     coordinator.key                the coordinator's identity key, sealed under the KEK
+    epochs.json                    the refresh epochs' log (public; resumes a commit)
     signers/<n>/signer-id          each signer's id
     signers/<n>/store.sqlite3      each signer's store (0600, secrets sealed under its KEK)
     signers/<n>/presignatures.sqlite3  its CGGMP24 presignature pool (0600, sealed)
@@ -28,7 +29,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from nacl.signing import SigningKey
 
-from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord
+from shardvault.coordinator.backend import EcdsaStatus, EpochResult, ExportedShare, KeyRecord
 from shardvault.coordinator.coordinator import Coordinator
 from shardvault.errors import DecryptionError, InvalidParameters
 from shardvault.signer.ecdsa import PrimeSource
@@ -56,7 +57,7 @@ class EmbeddedVault:
         signers: int = 3,
         threshold: int = 2,
         kek: bytes,
-        ecdsa_primes: Literal["generate", "off"] | Sequence[tuple[int, int]] = "generate",
+        ecdsa_primes: Literal["generate", "off"] | Sequence[tuple[int, ...]] = "generate",
         presig_pool_target: int = 8,
     ) -> None:
         if not (1 <= threshold <= signers <= 255):
@@ -115,7 +116,7 @@ class EmbeddedVault:
             self._primes[signer_id] = (
                 self._ecdsa_primes
                 if isinstance(self._ecdsa_primes, str)
-                else tuple(self._ecdsa_primes[n - 1])  # type: ignore[assignment]
+                else tuple(self._ecdsa_primes[n - 1])
             )
             self._open_node(signer_id, directory, coordinator_key)
         self._coordinator = Coordinator(
@@ -124,8 +125,12 @@ class EmbeddedVault:
             identity,
             cluster_id=cluster["clusterId"],
             presig_pool_target=self._presig_pool_target,
+            epoch_log=self.data_dir / "epochs.json",
         )
         await self._coordinator.list_signers()  # pin every signer's identity now
+        # An epoch the coordinator had decided but not committed everywhere is
+        # finished now (and one it had not decided is aborted on every signer).
+        await self._coordinator.epochs.resume()
         if self._ecdsa_primes != "off":
             self._coordinator.ecdsa.start()
         else:
@@ -212,5 +217,8 @@ class EmbeddedVault:
     async def ecdsa_status(self) -> EcdsaStatus:
         return await self.coordinator.ecdsa_status()
 
-    async def refresh_key(self, key: KeyRecord) -> KeyRecord:
-        return await self.coordinator.refresh_key(key)
+    async def run_epoch(self, keys: Sequence[KeyRecord], *, fresh_primes: bool) -> EpochResult:
+        return await self.coordinator.run_epoch(keys, fresh_primes=fresh_primes)
+
+    async def epochs(self) -> Sequence[EpochResult]:
+        return await self.coordinator.epochs_log()

@@ -262,3 +262,11 @@ class PresignaturePool:
             cur = self._db.execute("DELETE FROM presignatures WHERE key_id = ?", (key_id,))
             self._checkpoint()
         return int(cur.rowcount)
+
+    def discard_all(self) -> int:
+        """Delete every presignature (a refresh epoch: all were made under the old aux
+        info), overwritten on disk, and checkpoint the WAL; returns how many went."""
+        with self._lock:
+            cur = self._db.execute("DELETE FROM presignatures")
+            self._checkpoint()
+        return int(cur.rowcount)
