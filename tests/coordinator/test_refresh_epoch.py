@@ -1,4 +1,4 @@
-"""Refresh epochs on the embedded vault (docs/security.md item 33): new aux info on
+"""Refresh epochs on the embedded vault (docs/security.md item 28): new aux info on
 every signer (new Paillier primes from the in-memory spare stock), new shares of
 every ECDSA key, old p, q, lambda, old shares and every presignature erased from the
 store files; a crash between commit and erasure finishes the erasure at the next

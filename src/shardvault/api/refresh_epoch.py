@@ -1,4 +1,4 @@
-"""Refresh epochs as the API runs them (docs/security.md item 33): the keys to
+"""Refresh epochs as the API runs them (docs/security.md item 28): the keys to
 re-deal come from the API database (every Active, never exported key of every org),
 the back end renews aux info and shares on every signer, and the API stores each
 key's new verifying shares. ``POST /admin/refresh``, ``POST /keys/{keyId}/refresh``

@@ -220,7 +220,7 @@ class EpochKeysOut(_Response):
 
 
 class EpochOut(_Response):
-    """One refresh epoch of the signer group (docs/security.md item 33)."""
+    """One refresh epoch of the signer group (docs/security.md item 28)."""
 
     epoch: int
     state: Literal["running", "committing", "committed", "aborted"]

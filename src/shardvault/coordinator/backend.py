@@ -53,7 +53,7 @@ class EcdsaStatus:
 
 @dataclass(frozen=True, slots=True)
 class EpochResult:
-    """One refresh epoch of the signer group (docs/security.md item 33): new aux info
+    """One refresh epoch of the signer group (docs/security.md item 28): new aux info
     on every signer and new shares of every key, old material erased."""
 
     epoch: int

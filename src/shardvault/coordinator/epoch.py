@@ -1,4 +1,4 @@
-"""The coordinator's side of a refresh EPOCH (docs/security.md item 33).
+"""The coordinator's side of a refresh EPOCH (docs/security.md item 28).
 
 Aux info (each signer's Paillier N_i and ring-Pedersen s_i, t_i) is shared by every
 key of the signer group, so a refresh renews the whole group at once:

@@ -16,7 +16,7 @@ that does not *open* (wrong KEK, tampered ciphertext) is not regenerated:
 :meth:`PrimeWorker.start` raises the store's :class:`DecryptionError`, so a
 misconfigured KEK never silently replaces the signer's primes.
 
-Spare primes for the next refresh epoch (docs/security.md item 33): once the
+Spare primes for the next refresh epoch (docs/security.md item 28): once the
 persisted primes are ready, the worker keeps searching until it holds ``spares``
 more PAIRS, kept in process memory ONLY: never sealed to the store, never logged.
 A stock written to disk would be stolen together with the store before the epoch

@@ -1,4 +1,4 @@
-"""A signer's side of a refresh EPOCH (docs/security.md item 33): new aux info and
+"""A signer's side of a refresh EPOCH (docs/security.md item 28): new aux info and
 new shares of every key of the group, committed in one transaction, the old
 material erased durably.
 

@@ -1,7 +1,7 @@
 """``/admin``: operations on the whole signer group, for admin tokens only.
 
 ``POST /admin/refresh`` runs a refresh epoch (new aux info and new shares of every
-key; docs/security.md item 33), ``GET /admin/refresh`` lists recent epochs."""
+key; docs/security.md item 28), ``GET /admin/refresh`` lists recent epochs."""
 
 from __future__ import annotations
 

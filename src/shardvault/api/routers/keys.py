@@ -193,7 +193,7 @@ async def refresh_key(
 ) -> KeyOut:
     """Proactive refresh: runs a refresh EPOCH of the whole signer group (new
     Paillier primes and ring-Pedersen parameters on every signer, new shares of EVERY
-    key, old material erased; docs/security.md item 33), since a share-only refresh
+    key, old material erased; docs/security.md item 28), since a share-only refresh
     leaves the signers' aux info, and so the key, to an attacker across time. Answers
     with this key (same public key, new verifying shares). Needs every signer."""
     check_key_id(key_id)
