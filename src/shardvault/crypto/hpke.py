@@ -196,10 +196,13 @@ def seal_with_ephemeral(
     aad: bytes,
     ephemeral: HpkeKeyPair,
 ) -> bytes:
-    """:func:`seal` with a caller-chosen ephemeral key. For deterministic test vectors ONLY.
+    """:func:`seal` with a caller-chosen ephemeral key: for test vectors, and for
+    protocols that draw every random value from the ``rng`` they are given (the
+    refresh's round-3 dealings draw a fresh ``HpkeKeyPair.generate(rng)`` per box).
 
-    Reusing an ephemeral key for two messages to the same recipient and ``info``
-    reuses the AEAD key and nonce, which destroys ChaCha20-Poly1305's security.
+    The key must be fresh for every call: reusing an ephemeral key for two messages to
+    the same recipient and ``info`` reuses the AEAD key and nonce, which destroys
+    ChaCha20-Poly1305's security.
     """
     return _seal(recipient_public_key, plaintext, info, aad, ephemeral._key_pair)
 

@@ -13,6 +13,7 @@ __all__ = [
     "ECDSA_PROTOCOL",
     "PROTOCOLS",
     "PROTOCOL_ALIASES",
+    "REFRESH_PROTOCOLS",
     "canonical_protocol",
     "protocol_for_scheme",
     "scheme_for_protocol",
@@ -30,6 +31,16 @@ PROTOCOLS: Mapping[tuple[str, str], str] = {
 
 #: Accepted spellings of a protocol name on import; keys are stored under the value.
 PROTOCOL_ALIASES: Mapping[str, str] = {"CGGMP21": "CGGMP24"}
+
+
+#: Key protocol -> the session protocol that refreshes its shares (the name in every
+#: refresh message's header: ``protocols.cggmp.refresh.PROTOCOL``,
+#: ``protocols.frost.refresh.PROTOCOL``), for the coordinator to route a refresh epoch.
+REFRESH_PROTOCOLS: Mapping[str, str] = {
+    "CGGMP24": "cggmp24/refresh",
+    "FROST": "frost/refresh",
+    "FROST_BITCOIN": "frost/refresh",
+}
 
 
 def canonical_protocol(protocol: str) -> str:

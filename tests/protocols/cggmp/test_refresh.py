@@ -15,14 +15,16 @@ import coincurve
 import pytest
 from cggmp_helpers import deliver, flip_byte
 
+from shardvault.crypto import hpke
 from shardvault.crypto.groups import SECP256K1
+from shardvault.crypto.rng import OS_RNG
 from shardvault.crypto.shamir import feldman_commit, interpolate_secret
-from shardvault.crypto.zk import sch
 from shardvault.errors import InvalidEncoding, InvalidParameters, ProtocolError, SessionReused
 from shardvault.protocols.cggmp.keyshare import KeyShare, trusted_dealer_key_shares
-from shardvault.protocols.cggmp.refresh import PROTOCOL, KeyRefresh, dealt_image
+from shardvault.protocols.cggmp.refresh import PROTOCOL, SPEC, KeyRefresh
 from shardvault.protocols.cggmp.refresh_messages import RefreshDecommitment, commitment
 from shardvault.protocols.messages import InMemorySessionRegistry, ProtocolMessage
+from shardvault.protocols.refresh_core import dealt_image, open_dealing, seal_dealing
 
 G = SECP256K1
 Q = G.order
@@ -34,9 +36,35 @@ def dealt(t: int, n: int) -> tuple[int, list[KeyShare]]:
     return x, trusted_dealer_key_shares(x, t, n)
 
 
+#: Every party made by ``make``, by (session id, index): round-3 tampering opens and
+#: reseals a dealing with its recipient's ephemeral key.
+_LIVE: dict[tuple[bytes, int], KeyRefresh] = {}
+
+
 def make(shares: list[KeyShare], sid: bytes | None = None) -> list[KeyRefresh]:
     sid = os.urandom(32) if sid is None else sid
-    return [KeyRefresh(sid, s, InMemorySessionRegistry()) for s in shares]
+    parties = [KeyRefresh(sid, s, InMemorySessionRegistry()) for s in shares]
+    _LIVE.update({(sid, p.me): p for p in parties})
+    return parties
+
+
+def in_the_clear(m: ProtocolMessage, target: int, mutate: Any) -> ProtocolMessage:
+    """A round-3 dealing whose PLAINTEXT ``mutate`` changed, resealed as its sender
+    would (the sender cheats: the box opens, the content is wrong)."""
+    recipient = _LIVE[(m.session_id, target)]
+    assert recipient._ephemeral is not None
+    plain = open_dealing(SPEC, recipient._ephemeral, m.payload, m)
+    sealed = seal_dealing(
+        SPEC,
+        recipient._ephemeral.public_key,
+        mutate(plain),
+        protocol=m.protocol,
+        session_id=m.session_id,
+        sender=m.sender,
+        recipient=target,
+        rng=OS_RNG,
+    )
+    return dataclasses.replace(m, payload=sealed)
 
 
 def run(t: int, n: int, tamper: Any = None) -> tuple[int, list[KeyShare], list[KeyRefresh]]:
@@ -56,6 +84,7 @@ def add_one(encoded: bytes) -> bytes:
 
 def assert_erased(p: KeyRefresh) -> None:
     assert p._coefficients == [] and p._nonces == [] and p._own_share == 0 and p._new is None
+    assert p._ephemeral is None
 
 
 def assert_blamed(
@@ -107,6 +136,7 @@ def test_refresh_keeps_the_key_and_changes_every_share(t: int, n: int) -> None:
                 }
                 assert interpolate_secret(G, mixed) != x
     assert all(p._own_share == 0 and p._coefficients == [] and p._new is None for p in parties)
+    assert all(p._ephemeral is None for p in parties)  # dropped once round 3 is processed
 
 
 @pytest.mark.parametrize(("t", "n", "signers"), [(2, 3, (1, 3)), (3, 5, (2, 4, 5))])
@@ -168,12 +198,14 @@ def test_zero_constant_term_is_implicit_and_the_commitments_are_exact() -> None:
     assert len(d.feldman) == 2 and len(d.sch_commitments) == 4
     for k in range(1, 5):
         f_k = sum(a * k**m for m, a in enumerate(p._coefficients)) % Q
-        assert dealt_image(d.feldman, k) == G.mul_base(f_k)
-    assert RefreshDecommitment.from_bytes(d.to_bytes(), 3, 4) == d
+        assert dealt_image(G, d.feldman, k) == G.mul_base(f_k)
+    assert RefreshDecommitment.from_bytes(d.to_bytes(), 3, 4, G) == d
     with pytest.raises(InvalidEncoding):
-        RefreshDecommitment.from_bytes(d.to_bytes()[:-1], 3, 4)
+        RefreshDecommitment.from_bytes(d.to_bytes()[:-1], 3, 4, G)
     with pytest.raises(InvalidEncoding):  # the identity has no encoding
-        RefreshDecommitment.from_bytes(d.to_bytes()[:-33] + bytes(33), 3, 4)
+        RefreshDecommitment.from_bytes(d.to_bytes()[:-33] + bytes(33), 3, 4, G)
+    with pytest.raises(InvalidEncoding):  # a small-order X25519 key
+        RefreshDecommitment.from_bytes(d.to_bytes()[:64] + bytes(32) + d.to_bytes()[96:], 3, 4, G)
 
 
 def test_secrets_stay_out_of_reprs() -> None:
@@ -248,7 +280,7 @@ def test_proof_bound_to_other_randomness_is_blamed() -> None:
     proofs, blames 2 with the proof's check, and nobody finishes."""
 
     class WrongRid(KeyRefresh):
-        def _schnorr_responses(self) -> list[sch.SchResponse]:
+        def _schnorr_responses(self) -> list[int]:
             rid, self._rid = self._rid, os.urandom(32)
             try:
                 return super()._schnorr_responses()
@@ -284,7 +316,7 @@ def test_tampered_feldman_share_to_one_party() -> None:
 
     def tamper(m: ProtocolMessage, target: int) -> ProtocolMessage:
         if m.sender == 3 and m.round == 3 and target == 1:
-            return replace(m, add_one(m.payload[:32]) + m.payload[32:])
+            return in_the_clear(m, target, lambda p: add_one(p[:32]) + p[32:])
         return m
 
     _, _, parties = run(2, 3, tamper)
@@ -297,7 +329,7 @@ def test_tampered_feldman_share_to_one_party() -> None:
 def test_tampered_feldman_shares_to_everyone() -> None:
     def tamper(m: ProtocolMessage, target: int) -> ProtocolMessage:
         if m.sender == 4 and m.round == 3:
-            return replace(m, add_one(m.payload[:32]) + m.payload[32:])
+            return in_the_clear(m, target, lambda p: add_one(p[:32]) + p[32:])
         return m
 
     _, _, parties = run(3, 5, tamper)
@@ -308,7 +340,7 @@ def test_tampered_feldman_shares_to_everyone() -> None:
 def test_tampered_schnorr_response_is_blamed() -> None:
     def tamper(m: ProtocolMessage, target: int) -> ProtocolMessage:
         if m.sender == 2 and m.round == 3:
-            return replace(m, m.payload[:64] + add_one(m.payload[64:96]) + m.payload[96:])
+            return in_the_clear(m, target, lambda p: p[:64] + add_one(p[64:96]) + p[96:])
         return m
 
     _, _, parties = run(2, 3, tamper)
@@ -317,10 +349,10 @@ def test_tampered_schnorr_response_is_blamed() -> None:
 
 
 def _opening(m: ProtocolMessage, t: int, n: int) -> tuple[bytes, RefreshDecommitment]:
-    return m.payload[: n * HASH], RefreshDecommitment.from_bytes(m.payload[n * HASH :], t, n)
+    return m.payload[: n * HASH], RefreshDecommitment.from_bytes(m.payload[n * HASH :], t, n, G)
 
 
-@pytest.mark.parametrize("field_", ["rid", "u", "feldman", "sch_commitments"])
+@pytest.mark.parametrize("field_", ["rid", "u", "ephemeral_key", "feldman", "sch_commitments"])
 def test_tampered_decommitment_is_blamed(field_: str) -> None:
     t, n = 3, 4
 
@@ -331,6 +363,9 @@ def test_tampered_decommitment_is_blamed(field_: str) -> None:
                 bad = dataclasses.replace(d, rid=flip_byte(d.rid, 0))
             elif field_ == "u":
                 bad = dataclasses.replace(d, u=flip_byte(d.u, 31))
+            elif field_ == "ephemeral_key":
+                other = hpke.HpkeKeyPair.generate().public_key
+                bad = dataclasses.replace(d, ephemeral_key=other)
             elif field_ == "feldman":
                 bad = dataclasses.replace(d, feldman=(d.feldman[0], G.generator))
             else:
@@ -442,11 +477,17 @@ def test_false_complaint_is_blamed() -> None:
         (2, lambda p: p + b"\x00", "refresh-round2-decode"),
         (2, lambda p: p[:-1], "refresh-round2-decode"),
         # First Feldman commitment: 05 is no point prefix.
-        (2, lambda p: p[: 3 * HASH + 64] + b"\x05" + p[3 * HASH + 65 :], "refresh-round2-decode"),
-        (3, lambda p: p + b"\x00", "refresh-round3-decode"),
-        (3, lambda p: b"\xff" * 32 + p[32:], "refresh-round3-decode"),  # share >= q
-        (3, lambda p: bytes(32) + p[32:], "refresh-feldman"),  # share 0: off the commitments
-        (3, lambda p: p[:32] + b"\xff" * 32 + p[64:], "refresh-round3-decode"),  # z >= q
+        (2, lambda p: p[: 3 * HASH + 96] + b"\x05" + p[3 * HASH + 97 :], "refresh-round2-decode"),
+        # E_i = 0: a small-order X25519 key.
+        (2, lambda p: p[: 3 * HASH + 64] + bytes(32) + p[3 * HASH + 96 :], "refresh-round2-decode"),
+        # Round 3 on the wire: a sealed box that does not open (tampered, or not sealed).
+        (3, lambda p: flip_byte(p, 40), "refresh-dealing-decrypt"),
+        (3, lambda p: p[:-1], "refresh-dealing-decrypt"),
+        # Round 3 inside the box (the sender seals a malformed dealing).
+        (-3, lambda p: p + b"\x00", "refresh-round3-decode"),
+        (-3, lambda p: b"\xff" * 32 + p[32:], "refresh-round3-decode"),  # share >= q
+        (-3, lambda p: bytes(32) + p[32:], "refresh-feldman"),  # share 0: off the commitments
+        (-3, lambda p: p[:32] + b"\xff" * 32 + p[64:], "refresh-round3-decode"),  # z >= q
         (4, lambda p: p + b"\x00", "refresh-round4-decode"),
         (4, lambda p: b"\x02" + p[1:], "refresh-round4-decode"),
         (4, lambda p: b"\x01", "refresh-round4-decode"),  # complaint naming nobody
@@ -456,14 +497,18 @@ def test_false_complaint_is_blamed() -> None:
     ],
 )
 def test_malformed_payloads_are_blamed(round_: int, mutate: Any, check: str) -> None:
+    """Round ``-3``: the plaintext inside the sealed dealing is malformed."""
+
     def tamper(m: ProtocolMessage, target: int) -> ProtocolMessage:
-        if m.sender == 1 and m.round == round_:
+        if m.sender == 1 and m.round == abs(round_):
+            if round_ < 0:
+                return in_the_clear(m, target, mutate)
             return replace(m, mutate(m.payload))
         return m
 
     _, _, parties = run(2, 3, tamper)
     assert_blamed(parties, (1,), check)
-    if round_ == 3:
+    if abs(round_) == 3:
         assert_nobody_finished(parties)
 
 
@@ -477,3 +522,47 @@ def test_round3_broadcast_is_refused() -> None:
         parties[0].receive(forged)
     assert err.value.check == "broadcast"
     assert not parties[0].done
+
+
+def test_dealing_sealed_for_another_pair_is_blamed_on_its_sender() -> None:
+    """Party 3 seals its dealing for party 1 under the AAD of (3 -> 2) (or of another
+    session): the box is bound to (protocol, sid, sender, recipient), so it does not
+    open at 1, which blames 3 with refresh-dealing-decrypt; nobody finishes."""
+
+    def tamper(m: ProtocolMessage, target: int) -> ProtocolMessage:
+        if m.sender == 3 and m.round == 3 and target == 1:
+            recipient = _LIVE[(m.session_id, 1)]
+            assert recipient._ephemeral is not None
+            plain = open_dealing(SPEC, recipient._ephemeral, m.payload, m)
+            sealed = seal_dealing(
+                SPEC,
+                recipient._ephemeral.public_key,
+                plain,
+                protocol=m.protocol,
+                session_id=m.session_id,
+                sender=3,
+                recipient=2,
+                rng=OS_RNG,
+            )
+            return replace(m, sealed)
+        return m
+
+    _, _, parties = run(2, 3, tamper)
+    assert_nobody_finished(parties)
+    assert_blamed(parties, (3,), "refresh-dealing-decrypt", victims=[parties[0]])
+    assert_blamed(parties, (1, 3), "refresh-complaint", victims=[parties[1]])
+
+
+def test_ephemeral_key_is_committed_fresh_and_dropped_after_round_3() -> None:
+    """E_i is in the round-1 commitment, differs per party and per session, and the
+    secret is gone once round 3 is processed."""
+    _, old = dealt(2, 3)
+    first, second = make(old), make(old)
+    keys = {p._mine.ephemeral_key for p in first + second}
+    assert len(keys) == 6
+    p = first[0]
+    assert commitment(p.session_id, p.me, p._key, p._mine) == p._commits.commitments[p.me]
+    other = dataclasses.replace(p._mine, ephemeral_key=second[0]._mine.ephemeral_key)
+    assert commitment(p.session_id, p.me, p._key, other) != p._commits.commitments[p.me]
+    deliver(first, lambda m, t: None if m.round == 4 else m)
+    assert all(q.round == 4 and q._ephemeral is None for q in first)

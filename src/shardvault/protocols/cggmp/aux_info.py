@@ -60,8 +60,8 @@ from shardvault.protocols.cggmp.aux_info_messages import (
     MsgRound3,
     commitment,
 )
-from shardvault.protocols.cggmp.commit_reveal import CommitReveal
-from shardvault.protocols.cggmp.common import proof_errors, stage, xor_all
+from shardvault.protocols.commit_reveal import CommitReveal
+from shardvault.protocols.common import proof_errors, stage, xor_all
 from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The messages of CGGMP24 aux-info generation (the aux-info part of Fig. 7), typed
 and named after the paper, with their byte encodings.
 
-Round 1 is :class:`~shardvault.protocols.cggmp.commit_reveal.MsgCommitment` (``V_i``).
+Round 1 is :class:`~shardvault.protocols.commit_reveal.MsgCommitment` (``V_i``).
 
 * :class:`MsgRound2` (broadcast): the echo vector of round 1 and the opening
   :class:`AuxInfoDecommitment` ``(N_i, s_i, t_i, Π_prm, rho_i, u_i)``:
@@ -25,7 +25,7 @@ from shardvault.crypto.ring_pedersen import RingPedersenParams
 from shardvault.crypto.zk import fac, mod, prm
 from shardvault.crypto.zk.params import SecurityLevel
 from shardvault.errors import InvalidEncoding, ProtocolError
-from shardvault.protocols.cggmp.common import HASH
+from shardvault.protocols.common import HASH
 
 __all__ = [
     "MAX_MODULUS_BITS",

@@ -51,8 +51,6 @@ from shardvault.crypto.shamir import (
 )
 from shardvault.crypto.zk import sch
 from shardvault.errors import InvalidParameters, ProtocolError
-from shardvault.protocols.cggmp.commit_reveal import CommitReveal
-from shardvault.protocols.cggmp.common import proof_errors, stage, xor_all
 from shardvault.protocols.cggmp.keygen_messages import (
     RID_SIZE,
     U_SIZE,
@@ -62,6 +60,8 @@ from shardvault.protocols.cggmp.keygen_messages import (
     commitment,
 )
 from shardvault.protocols.cggmp.keyshare import KeyShare
+from shardvault.protocols.commit_reveal import CommitReveal
+from shardvault.protocols.common import proof_errors, stage, xor_all
 from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
 
 __all__ = ["PROTOCOL", "KeyGeneration", "proof_session_id"]

@@ -1,7 +1,7 @@
 """The messages of CGGMP24 threshold key generation (Fig. 6, carried over to Shamir
 shares), typed and named after the paper, with their byte encodings.
 
-Round 1 is :class:`~shardvault.protocols.cggmp.commit_reveal.MsgCommitment` (``V_i``).
+Round 1 is :class:`~shardvault.protocols.commit_reveal.MsgCommitment` (``V_i``).
 
 * :class:`MsgRound2` (broadcast): the echo vector of round 1 and the opening
   :class:`Decommitment` ``(rid_i, u_i, A_i, F_i)``:
@@ -23,7 +23,7 @@ from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.hashing import Transcript
 from shardvault.crypto.zk import sch
 from shardvault.errors import InvalidEncoding, ProtocolError
-from shardvault.protocols.cggmp.common import HASH, decode_errors
+from shardvault.protocols.common import HASH, decode_errors
 
 __all__ = ["RID_SIZE", "U_SIZE", "Decommitment", "MsgRound2", "MsgRound3", "commitment"]
 

@@ -55,7 +55,6 @@ from shardvault.crypto.zk.checks import sample_pm
 from shardvault.crypto.zk.params import DEFAULT_LEVEL, SecurityLevel
 from shardvault.errors import InvalidParameters, ProtocolError
 from shardvault.protocols.cggmp.aux_info import AuxInfo
-from shardvault.protocols.cggmp.common import EchoBroadcast, proof_errors, stage
 from shardvault.protocols.cggmp.keyshare import KeyShare, additive_shares
 from shardvault.protocols.cggmp.presign_identification import (
     MODE_CHI,
@@ -71,6 +70,7 @@ from shardvault.protocols.cggmp.presign_messages import (
     Round1Broadcast,
 )
 from shardvault.protocols.cggmp.presignature import Presignature, PresignaturePublic
+from shardvault.protocols.common import EchoBroadcast, proof_errors, stage
 from shardvault.protocols.messages import ProtocolMessage, SessionRegistry, StateMachine
 
 __all__ = ["PROTOCOL", "Presigning"]

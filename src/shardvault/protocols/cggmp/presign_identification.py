@@ -31,8 +31,8 @@ from shardvault.crypto.rng import Rng
 from shardvault.crypto.zk import affg, affgstar, dec
 from shardvault.crypto.zk.params import SecurityLevel
 from shardvault.errors import ProtocolError
-from shardvault.protocols.cggmp.common import proof_errors, stage
 from shardvault.protocols.cggmp.presign_messages import MsgRound4
+from shardvault.protocols.common import proof_errors, stage
 
 __all__ = [
     "CHECK_CHI",

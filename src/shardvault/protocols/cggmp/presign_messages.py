@@ -35,7 +35,7 @@ from shardvault.crypto.zk.checks import is_unit_sq
 from shardvault.crypto.zk.codec import Reader, encode_unsigned, unsigned_width
 from shardvault.crypto.zk.params import SecurityLevel
 from shardvault.errors import InvalidEncoding
-from shardvault.protocols.cggmp.common import HASH, decode_errors, proof_errors
+from shardvault.protocols.common import HASH, decode_errors, proof_errors
 
 __all__ = [
     "MsgRound1",

@@ -1,5 +1,5 @@
 """Rounds 1 and 2 shared by CGGMP24 key generation (Fig. 6) and by aux info and key
-refresh (Fig. 7): commit, then echo and open.
+refresh (Fig. 7; the FROST refresh reuses them): commit, then echo and open.
 
 1. Every party broadcasts ``V_i``, a hash commitment to its opening
    (:class:`MsgCommitment`, 32 bytes).
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from shardvault.errors import ProtocolError
-from shardvault.protocols.cggmp.common import HASH, EchoBroadcast, stage
+from shardvault.protocols.common import HASH, EchoBroadcast, stage
 from shardvault.protocols.messages import ProtocolMessage
 
 __all__ = ["CommitReveal", "MsgCommitment"]

@@ -1,4 +1,5 @@
-"""Pieces every CGGMP24 state machine shares: staged checks that name every failing
+"""Pieces the CGGMP24 state machines and the share refresh (CGGMP24 and FROST) share:
+staged checks that name every failing
 sender, the turning of decoding and proof failures into blame, echo broadcast (the
 record of what each party broadcast, its echo vector and the check of the others'),
 and the XOR of the parties' random contributions."""
