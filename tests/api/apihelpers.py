@@ -251,6 +251,7 @@ class FakeVault:
         shares = {}
         for key in keys:
             # (keys an earlier test left in the shared API database are not re-dealt)
+            # (FROST keys are not re-dealt by this stand-in)
             new = await self._redeal(key) if key.key_id in self.ecdsa_keys else key
             shares[key.key_id] = dict(new.verifying_shares)
         result = EpochResult(

@@ -12,6 +12,7 @@ first six are the first aux info, the next six the spare stock of the epoch.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import sqlite3
@@ -27,10 +28,14 @@ from vault_runner import VaultRunner
 
 from shardvault.coordinator.backend import KeyRecord
 from shardvault.crypto import bip340
+from shardvault.crypto.groups import ED25519, SECP256K1
+from shardvault.crypto.shamir import interpolate_secret
 from shardvault.errors import Conflict, InvalidParameters, SignerMisbehaved, SignersUnavailable
+from shardvault.protocols.frost.ciphersuites import suite_for
 from shardvault.signer import epoch as signer_epoch
 from shardvault.signer.aux_primes import RECORD_NAME
-from shardvault.signer.ecdsa import AUX_ACTIVE, aux_from_record
+from shardvault.signer.ecdsa import AUX_ACTIVE, aux_from_record, share_from_record
+from shardvault.signer.frost_keys import key_from_record
 from shardvault.signer.store import SignerStore
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cggmp_primes.json"
@@ -90,6 +95,25 @@ def _sign_all(runner: VaultRunner, ecdsa: KeyRecord, ed: KeyRecord, tr: KeyRecor
     check_ecdsa(ecdsa, digest, runner.run(v.sign(ecdsa, digest)))
     VerifyKey(ed.public_key).verify(b"m", runner.run(v.sign(ed, b"m")))
     check_bip340(tr, digest, runner.run(v.sign(tr, digest)))
+
+
+def _with_shares(key: KeyRecord, result: Any) -> KeyRecord:
+    return dataclasses.replace(key, verifying_shares=dict(result.verifying_shares[key.key_id]))
+
+
+def _secret_shares(runner: VaultRunner, keys: Any) -> dict[str, dict[str, int]]:
+    """key id -> signer id -> its secret share, read from each signer's store (what a
+    thief of the store and the KEK holds)."""
+    out: dict[str, dict[str, int]] = {}
+    for key in keys:
+        for signer_id, node in runner.vault.nodes.items():
+            record = node.store.get_share(key.key_id).record
+            if key.protocol == "CGGMP24":
+                value = share_from_record(record)[0].secret
+            else:
+                value = key_from_record(suite_for(key.protocol, key.curve), record)[0].signing_share
+            out.setdefault(key.key_id, {})[signer_id] = value
+    return out
 
 
 def _raw(directory: Path) -> bytes:
@@ -156,12 +180,27 @@ def test_epoch_renews_aux_info_and_shares_and_erases_the_old(ecdsa_runner: Vault
     # the pools of the preferred signer set hold presignatures
     assert sum(bool(s["presigs"]) for s in before.values()) == 2
 
-    result = runner.run(v.run_epoch([ecdsa], fresh_primes=False))
+    stolen_before = _secret_shares(runner, (ecdsa, ed, tr))
+
+    result = runner.run(v.run_epoch([ecdsa, ed, tr], fresh_primes=False))
     assert (result.epoch, result.state, result.primes) == (1, "committed", "stock")
-    assert result.ecdsa_keys == 1 and result.duration_ms is not None
-    new_shares = result.verifying_shares[ecdsa.key_id]
-    assert set(new_shares) == set(ecdsa.verifying_shares)
-    assert all(new_shares[s] != ecdsa.verifying_shares[s] for s in new_shares)
+    assert (result.ecdsa_keys, result.frost_keys) == (1, 2)
+    assert result.duration_ms is not None
+    for key in (ecdsa, ed, tr):
+        shares = result.verifying_shares[key.key_id]
+        assert set(shares) == set(key.verifying_shares)
+        assert all(shares[s] != key.verifying_shares[s] for s in shares)
+
+    # The mobile adversary on the shares: signer A's share stolen before the epoch and
+    # signer B's after do not interpolate any key; A's and B's after do.
+    stolen_after = _secret_shares(runner, (ecdsa, ed, tr))
+    a, b = v.signer_ids[0], v.signer_ids[1]
+    for key in (ecdsa, ed, tr):
+        group = ED25519 if key.curve == "ed25519" else SECP256K1
+        mixed = {1: stolen_before[key.key_id][a], 2: stolen_after[key.key_id][b]}
+        fresh = {1: stolen_after[key.key_id][a], 2: stolen_after[key.key_id][b]}
+        assert group.mul_base(interpolate_secret(group, fresh)).encode() == key.public_key
+        assert group.mul_base(interpolate_secret(group, mixed)).encode() != key.public_key
 
     after = _snapshot(runner)
     for signer_id, old in before.items():
@@ -182,9 +221,9 @@ def test_epoch_renews_aux_info_and_shares_and_erases_the_old(ecdsa_runner: Vault
             assert p.to_bytes(192, "big") not in opened
         assert node.store.get_secret(signer_epoch.EPOCH_ERASE) is None
 
-    # Same public keys; every kind signs (the new ECDSA shares, new aux info).
-    refreshed = KeyRecord(*[getattr(ecdsa, f) for f in ecdsa.__slots__][:6], new_shares)
-    _sign_all(runner, refreshed, ed, tr)
+    # Same public keys; every kind signs (new shares, new aux info).
+    refreshed = _with_shares(ecdsa, result)
+    _sign_all(runner, refreshed, _with_shares(ed, result), _with_shares(tr, result))
     # Pools refill under the new aux info; a restart keeps the epoch.
     wait_until(runner, lambda: v.coordinator.ecdsa.warm(refreshed) >= 1)
     restart(runner)
@@ -251,9 +290,7 @@ def test_crash_between_commit_and_erasure_finishes_at_start(
             assert blob[12:44] not in raw
     (last,) = runner.run(v.epochs())
     assert last.state == "committed"
-    refreshed = KeyRecord(
-        *[getattr(ecdsa, f) for f in ecdsa.__slots__][:6], last.verifying_shares[ecdsa.key_id]
-    )
+    refreshed = _with_shares(ecdsa, last)
     _sign_all(runner, refreshed, ed, tr)
 
 
@@ -286,9 +323,7 @@ def test_a_commit_the_coordinator_decided_is_resumed(ecdsa_runner: VaultRunner) 
     v = runner.vault
     assert set(runner.run(v.coordinator.epoch_status()).values()) == {1}
     (last,) = runner.run(v.epochs())
-    refreshed = KeyRecord(
-        *[getattr(ecdsa, f) for f in ecdsa.__slots__][:6], last.verifying_shares[ecdsa.key_id]
-    )
+    refreshed = _with_shares(ecdsa, last)
     _sign_all(runner, refreshed, ed, tr)
 
 
@@ -301,3 +336,21 @@ def test_key_changes_wait_for_a_running_epoch(ecdsa_runner: VaultRunner) -> None
         assert err.value.code == "RefreshInProgress"
     finally:
         v.coordinator.epochs.running = False
+
+
+def test_a_vault_without_ecdsa_re_deals_its_frost_keys(runner: VaultRunner) -> None:
+    """No Paillier primes, no aux info: the epoch re-deals the FROST keys only."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    before = _secret_shares(runner, (ed, tr))
+    result = runner.run(v.run_epoch([ed, tr], fresh_primes=False))
+    assert (result.state, result.primes, result.frost_keys) == ("committed", "", 2)
+    after = _secret_shares(runner, (ed, tr))
+    for key in (ed, tr):
+        assert all(after[key.key_id][s] != before[key.key_id][s] for s in v.signer_ids)
+    new_ed, new_tr = _with_shares(ed, result), _with_shares(tr, result)
+    VerifyKey(ed.public_key).verify(b"after", runner.run(v.sign(new_ed, b"after")))
+    digest = os.urandom(32)
+    check_bip340(tr, digest, runner.run(v.sign(new_tr, digest)))
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {1}

@@ -19,7 +19,7 @@ from shardvault.api.key_lifecycle import key_record, refreshed_record_is_consist
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.schemas import EpochKeysOut, EpochOut
 from shardvault.coordinator.backend import EpochResult, KeyRecord, SigningBackend
-from shardvault.protocols.registry import ECDSA_PROTOCOL
+from shardvault.protocols.registry import REFRESH_PROTOCOLS
 
 __all__ = [
     "apply_missed_epoch",
@@ -31,7 +31,7 @@ __all__ = [
 logger = logging.getLogger("shardvault.api")
 
 #: Protocols whose keys an epoch re-deals.
-REFRESHED_PROTOCOLS = frozenset({ECDSA_PROTOCOL})
+REFRESHED_PROTOCOLS = frozenset(REFRESH_PROTOCOLS)
 
 
 def epoch_out(result: EpochResult) -> EpochOut:

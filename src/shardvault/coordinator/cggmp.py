@@ -148,6 +148,11 @@ class CggmpService:
         self._enabled = False
         self._detail = "ECDSA is disabled on this vault"
 
+    @property
+    def enabled(self) -> bool:
+        """False on a vault started without Paillier primes (no ECDSA, no aux info)."""
+        return self._enabled
+
     def status(self) -> EcdsaStatus:
         return EcdsaStatus(self._ready, self._progress, self._detail)
 

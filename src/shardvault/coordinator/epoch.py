@@ -7,8 +7,8 @@ key of the signer group, so a refresh renews the whole group at once:
 2. one aux-info session among all signers with NEW primes (each signer's in-memory
    spare stock, or primes generated now; ``fresh_primes`` forces the latter), kept
    pending on every signer;
-3. one re-deal session per key (CGGMP24 ``KeyRefresh``), each new share kept
-   pending beside the old one;
+3. one re-deal session per key (CGGMP24 ``KeyRefresh``, FROST ``FrostRefresh``:
+   zero-constant re-deals), each new share kept pending beside the old one;
 4. only when every signer reported success for every part with identical results
    (aux digest; public key and verifying shares of each key) the coordinator records
    its decision durably (state ``committing`` in the epoch log) and sends
@@ -48,7 +48,7 @@ from shardvault.errors import (
     SignerMisbehaved,
     SignersUnavailable,
 )
-from shardvault.protocols.registry import ECDSA_PROTOCOL
+from shardvault.protocols.registry import ECDSA_PROTOCOL, REFRESH_PROTOCOLS
 from shardvault.transport.identity import SignerDescriptor
 
 __all__ = ["EpochLog", "EpochService"]
@@ -211,10 +211,17 @@ class EpochService:
                 self.running = False
 
     async def _run(self, keys: Sequence[KeyRecord], fresh_primes: bool) -> EpochResult:
-        self._ecdsa.require_ready()
+        # A vault without ECDSA has no aux info: its epochs re-deal FROST keys only.
+        with_aux = self._ecdsa.enabled
+        if with_aux:
+            self._ecdsa.require_ready()
         for key in keys:
-            if key.protocol != ECDSA_PROTOCOL:
+            if key.protocol not in REFRESH_PROTOCOLS:
                 raise InvalidParameters(f"key {key.key_id}: no refresh for {key.protocol}")
+            if key.min_signers < 2:
+                raise InvalidParameters(
+                    f"key {key.key_id} is 1-of-n: every share is the key, a re-deal cannot help"
+                )
         ids = list(self._sessions.signer_ids)
         epoch = self._log.next_number()
         started = time.monotonic()
@@ -226,7 +233,9 @@ class EpochService:
             parties = SessionParties.of([(i + 1, descs[s]) for i, s in enumerate(ids)])
             begun = await self._start(ids, "epoch.begin", parties, epoch=epoch)
             log.info("epoch %d begun on %d signers", epoch, len(begun))
-            digest, primes = await self._aux(epoch, ids, parties, fresh_primes)
+            digest, primes = None, ""
+            if with_aux:
+                digest, primes = await self._aux(epoch, ids, parties, fresh_primes)
             sessions: dict[str, str] = {}
             verifying: dict[str, dict[str, str]] = {}
             for key in keys:

@@ -221,4 +221,6 @@ class EmbeddedVault:
         return await self.coordinator.run_epoch(keys, fresh_primes=fresh_primes)
 
     async def epochs(self) -> Sequence[EpochResult]:
-        return await self.coordinator.epochs_log()
+        if self._coordinator is None:
+            return []
+        return await self._coordinator.epochs_log()

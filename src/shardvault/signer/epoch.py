@@ -10,8 +10,8 @@ Operations (coordinator requests, all signed; see ``SignerNode.handle``):
 ``epoch.aux``      a new aux-info session among all signers with NEW primes (the
                    in-memory spare stock, or generated now); the result is kept
                    pending beside the active aux info
-``epoch.refresh``  re-deal one key (CGGMP24 ``KeyRefresh``); the new share is kept
-                   pending beside the old one
+``epoch.refresh``  re-deal one key (CGGMP24 ``KeyRefresh``, FROST ``FrostRefresh``);
+                   the new share is kept pending beside the old one
 ``epoch.commit``   in ONE SQLite transaction: the pending aux info becomes active
                    (and the prime record holds its primes), every pending share
                    replaces its old one, the epoch number is recorded and an erasure
@@ -39,6 +39,9 @@ from shardvault.errors import Conflict, InvalidParameters, NotFound
 from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoGeneration
 from shardvault.protocols.cggmp.keyshare import KeyShare
 from shardvault.protocols.cggmp.refresh import KeyRefresh
+from shardvault.protocols.frost.ciphersuites import suite_for
+from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
+from shardvault.protocols.frost.refresh import FrostRefresh
 from shardvault.protocols.registry import ECDSA_PROTOCOL
 from shardvault.signer.aux_primes import RECORD_NAME, encode_primes
 from shardvault.signer.context import Operation, SignerContext
@@ -51,6 +54,7 @@ from shardvault.signer.ecdsa import (
     share_from_record,
     share_to_record,
 )
+from shardvault.signer.frost_keys import key_from_record, key_to_record
 from shardvault.signer.sessions import SessionHost
 from shardvault.transport.rpc import encode_ok, hex_arg
 
@@ -196,7 +200,7 @@ class EpochHandlers:
         if row.status != "Active":
             raise Conflict(f"key {key_id} is {row.status} on signer {ctx.signer_id}")
         if row.protocol != ECDSA_PROTOCOL:
-            raise InvalidParameters(f"key {key_id}: no refresh for protocol {row.protocol}")
+            return self._refresh_frost(body, epoch, key_id, row.protocol, row.curve, row.record)
         share, key_signers = share_from_record(row.record)
         parties = self._sessions.key_parties(body, key_signers, share.index)
         if parties.indices != sorted(share.public_shares):
@@ -211,6 +215,36 @@ class EpochHandlers:
                 "publicKey": new.public_key.encode().hex(),
                 "verifyingShares": {
                     str(i): p.encode().hex() for i, p in sorted(new.public_shares.items())
+                },
+            }
+
+        return self._sessions.open(body, machine, parties, finish)
+
+    def _refresh_frost(
+        self,
+        body: dict[str, Any],
+        epoch: int,
+        key_id: str,
+        protocol: str,
+        curve: str,
+        record: bytes,
+    ) -> bytes:
+        """A FROST key's zero-constant re-deal (``FrostRefresh``, as ZF frost's)."""
+        ctx = self._ctx
+        kp, public, key_signers = key_from_record(suite_for(protocol, curve), record)
+        parties = self._sessions.key_parties(body, key_signers, kp.identifier)
+        if parties.indices != sorted(public.verifying_shares):
+            raise InvalidParameters("a refresh needs every signer of the key")
+        sid = hex_arg(body["sessionId"])
+        machine = FrostRefresh(sid, kp, public, ctx.store)
+
+        def finish(result: tuple[KeyPackage, PublicKeyPackage]) -> dict[str, Any]:
+            new_kp, new_public = result
+            self._keep_share(epoch, key_id, sid, key_to_record(new_kp, new_public, key_signers))
+            return {
+                "publicKey": new_public.group_public_key.encode().hex(),
+                "verifyingShares": {
+                    str(i): y.encode().hex() for i, y in sorted(new_public.verifying_shares.items())
                 },
             }
 
@@ -232,16 +266,11 @@ class EpochHandlers:
                 erase_old_epoch(ctx)
             return encode_ok(epoch=current, already=True, discardedPresignatures=0)
         self._require_begun(epoch)
-        digest = str(body["auxDigest"])
+        digest = body.get("auxDigest")
         keys = {str(k): str(v) for k, v in dict(body["keys"]).items()}
-        raw = store.get_secret(EPOCH_AUX)
-        if raw is None:
-            raise NotFound(f"signer {ctx.signer_id} holds no pending aux info of epoch {epoch}")
-        pending = json.loads(raw)
-        aux_record = bytes.fromhex(pending["record"])
-        aux, ids = aux_from_record(aux_record)  # re-checked before it becomes active
-        if pending["epoch"] != epoch or aux_digest(ids, aux.public).hex() != digest:
-            raise Conflict(f"signer {ctx.signer_id}: the pending aux info is not the agreed one")
+        meta: dict[str, bytes | None] = {}
+        if digest is not None:  # None: a vault without ECDSA (no aux info to renew)
+            meta.update(self._aux_commit(epoch, str(digest)))
         shares: dict[str, bytes] = {}
         for key_id, sid in keys.items():
             raw_share = store.get_secret(EPOCH_SHARE + key_id)
@@ -251,16 +280,8 @@ class EpochHandlers:
             if kept["epoch"] != epoch or kept["sessionId"] != sid:
                 raise Conflict(f"the new share of key {key_id} comes from another session")
             shares[key_id] = bytes.fromhex(kept["record"])
-        key = aux.paillier_key
-        meta: dict[str, bytes | None] = {
-            AUX_ACTIVE: aux_record,
-            # The prime record holds the new primes (the old ones are overwritten):
-            # a restart finds them ready instead of searching again.
-            RECORD_NAME: encode_primes([key.p, key.q], _PRIME_BITS),
-            EPOCH_NUMBER: _json({"epoch": epoch}),
-            EPOCH_ERASE: _json({"epoch": epoch}),
-            AUX_PENDING: None,
-        }
+        meta[EPOCH_NUMBER] = _json({"epoch": epoch})
+        meta[EPOCH_ERASE] = _json({"epoch": epoch})
         for name in store.secret_names(_PENDING):
             meta[name] = None
         store.commit_batch(meta, shares)
@@ -268,6 +289,26 @@ class EpochHandlers:
         log.info("signer %s: epoch %d committed (%d keys)", ctx.signer_id, epoch, len(shares))
         discarded = erase_old_epoch(ctx)
         return encode_ok(epoch=epoch, already=False, discardedPresignatures=discarded)
+
+    def _aux_commit(self, epoch: int, digest: str) -> dict[str, bytes | None]:
+        """The meta rows the commit sets for the pending aux info, checked agreed."""
+        ctx = self._ctx
+        raw = ctx.store.get_secret(EPOCH_AUX)
+        if raw is None:
+            raise NotFound(f"signer {ctx.signer_id} holds no pending aux info of epoch {epoch}")
+        pending = json.loads(raw)
+        aux_record = bytes.fromhex(pending["record"])
+        aux, ids = aux_from_record(aux_record)  # re-checked before it becomes active
+        if pending["epoch"] != epoch or aux_digest(ids, aux.public).hex() != digest:
+            raise Conflict(f"signer {ctx.signer_id}: the pending aux info is not the agreed one")
+        key = aux.paillier_key
+        return {
+            AUX_ACTIVE: aux_record,
+            # The prime record holds the new primes (the old ones are overwritten):
+            # a restart finds them ready instead of searching again.
+            RECORD_NAME: encode_primes([key.p, key.q], _PRIME_BITS),
+            AUX_PENDING: None,
+        }
 
     def abort(self, body: dict[str, Any]) -> bytes:
         ctx = self._ctx
