@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python benchmarks/api_bench.py
 	$(BIN)/python benchmarks/cggmp_bench.py
 	$(BIN)/python benchmarks/chains_bench.py
+	$(BIN)/python benchmarks/refresh_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

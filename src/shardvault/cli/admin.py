@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from shardvault.cli import common
 from shardvault.cli.common import (
     DEFAULT_DATA_DIR,
     BaseUrlOpt,
@@ -15,7 +16,6 @@ from shardvault.cli.common import (
     JsonOpt,
     TokenOpt,
     cli_errors,
-    connect,
     echo_json,
     out,
 )
@@ -79,7 +79,7 @@ def admin_refresh(
     """Run a refresh epoch of the running vault (admin token): every signer gets new
     Paillier primes and ring-Pedersen parameters, every key new shares (same public
     keys), and the old primes, shares and presignatures are erased."""
-    with connect(data_dir, base_url, token) as client:
+    with common.connect(data_dir, base_url, token) as client:
         result = client.request("POST", "/admin/refresh", json_body={"freshPrimes": fresh_primes})
     if as_json:
         echo_json(result)
