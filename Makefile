@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python benchmarks/cggmp_bench.py
 	$(BIN)/python benchmarks/presig_restart_bench.py
 	$(BIN)/python benchmarks/chains_bench.py
+	$(BIN)/python benchmarks/refresh_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -49,6 +49,32 @@ def test_keys_refresh(mock_api: Any) -> None:
     assert "refresh" in invoke("keys", "--help").output
 
 
+EPOCH = {
+    "epoch": 3,
+    "state": "committed",
+    "startedAt": "2026-01-01T00:00:00.000Z",
+    "finishedAt": "2026-01-01T00:00:02.500Z",
+    "durationMs": 2500,
+    "keys": {"ecdsa": 2, "frost": 5},
+    "primes": "stock",
+}
+
+
+def test_admin_refresh(mock_api: Any) -> None:
+    seen = mock_api(lambda request: httpx.Response(200, json=EPOCH))
+    result = invoke("admin", "refresh")
+    assert result.exit_code == 0, result.output
+    out = flat(result.output)
+    assert "epoch 3 committed in 2500 ms" in out and "2 ECDSA and 5 FROST keys" in out
+    assert "stock primes" in out
+    result = invoke("admin", "refresh", "--fresh-primes", "--json")
+    assert result.exit_code == 0 and json.loads(result.output) == EPOCH
+    assert [(r.method, r.url.path, json.loads(r.content)) for r in seen] == [
+        ("POST", "/admin/refresh", {"freshPrimes": False}),
+        ("POST", "/admin/refresh", {"freshPrimes": True}),
+    ]
+
+
 @pytest.mark.parametrize(
     ("status", "code", "message"),
     [

@@ -65,3 +65,16 @@ def test_credentials_exist_before_health_answers(
     data = asyncio.run(scenario())
     assert data["token"] and data["orgId"]
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+
+
+def test_refresh_every_durations() -> None:
+    import typer
+
+    from shardvault.cli.local import parse_duration
+
+    assert parse_duration("24h") == 86400.0
+    assert parse_duration("30m") == 1800.0
+    assert parse_duration("7d") == 7 * 86400.0
+    for bad in ("", "h", "10", "30s", "-1h", "1.5h", "1w"):
+        with pytest.raises(typer.BadParameter):
+            parse_duration(bad)

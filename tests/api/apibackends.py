@@ -24,7 +24,13 @@ from typing import Any
 
 from apihelpers import EXPORT_INFO, Api, FakeVault, b64u, unb64u
 
-from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord, SigningBackend
+from shardvault.coordinator.backend import (
+    EcdsaStatus,
+    EpochResult,
+    ExportedShare,
+    KeyRecord,
+    SigningBackend,
+)
 from shardvault.crypto import hpke
 from shardvault.crypto.groups import ED25519, SECP256K1
 from shardvault.crypto.shamir import interpolate_secret, split_secret
@@ -113,9 +119,12 @@ class CallRecorder:
         self._count("ecdsa_status")
         return await self.inner.ecdsa_status()
 
-    async def refresh_key(self, key: KeyRecord) -> KeyRecord:
-        self._count("refresh_key")
-        return await self.inner.refresh_key(key)
+    async def run_epoch(self, keys: Sequence[KeyRecord], *, fresh_primes: bool) -> EpochResult:
+        self._count("run_epoch")
+        return await self.inner.run_epoch(keys, fresh_primes=fresh_primes)
+
+    async def epochs(self) -> Sequence[EpochResult]:
+        return await self.inner.epochs()
 
     async def export_key(
         self, key: KeyRecord, requester_encryption_key: bytes

@@ -40,7 +40,7 @@ from fastapi.testclient import TestClient
 from nacl.signing import SigningKey
 
 from shardvault.api.bootstrap import create_org
-from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord
+from shardvault.coordinator.backend import EcdsaStatus, EpochResult, ExportedShare, KeyRecord
 from shardvault.crypto import hpke
 from shardvault.crypto.groups import SECP256K1, Group
 from shardvault.crypto.shamir import evaluate_polynomial, lagrange_coefficient
@@ -146,6 +146,9 @@ class FakeVault:
     #: that they raise SignersUnavailable naming the offline signers. An export
     #: returns the shares of the signers online.
     offline: set[str] = field(default_factory=set)
+    #: refresh epochs run (newest first)
+    epoch_log: list[EpochResult] = field(default_factory=list)
+    epoch_count: int = 0
     _identities: list[SigningKey] = field(default_factory=list)
     _encryption: list[hpke.HpkeKeyPair] = field(default_factory=list)
 
@@ -168,6 +171,7 @@ class FakeVault:
         self.refresh_changes_public_key = False
         self.ecdsa_sign_with_wrong_key = False
         self.offline.clear()
+        self.epoch_log.clear()
 
     @property
     def cluster_id(self) -> str:
@@ -260,9 +264,37 @@ class FakeVault:
             return EcdsaStatus(ready=True, progress=1.0, detail="ready")
         return EcdsaStatus(ready=False, progress=self.ecdsa_progress, detail="aux info")
 
-    async def refresh_key(self, key: KeyRecord) -> KeyRecord:
-        self._enter("refresh_key")
+    async def run_epoch(self, keys: Sequence[KeyRecord], *, fresh_primes: bool) -> EpochResult:
+        """A refresh epoch: every key re-dealt (the aux info is not modelled here)."""
+        self._enter("run_epoch")
         self._require_signers()
+        if not self.ecdsa_ready:
+            raise AuxInfoNotReady("the signers' ECDSA aux info does not exist yet")
+        self.epoch_count += 1
+        shares = {}
+        for key in keys:
+            # (keys an earlier test left in the shared API database are not re-dealt)
+            # (FROST keys are not re-dealt by this stand-in)
+            new = await self._redeal(key) if key.key_id in self.ecdsa_keys else key
+            shares[key.key_id] = dict(new.verifying_shares)
+        result = EpochResult(
+            epoch=self.epoch_count,
+            state="committed",
+            started_at="2026-01-01T00:00:00.000Z",
+            finished_at="2026-01-01T00:00:01.000Z",
+            duration_ms=1000,
+            ecdsa_keys=len(keys),
+            frost_keys=0,
+            primes="fresh" if fresh_primes else "stock",
+            verifying_shares=shares,
+        )
+        self.epoch_log.insert(0, result)
+        return result
+
+    async def epochs(self) -> Sequence[EpochResult]:
+        return list(self.epoch_log)
+
+    async def _redeal(self, key: KeyRecord) -> KeyRecord:
         self._check_ecdsa(key.protocol, key.curve)
         stored = self.ecdsa_keys.get(key.key_id)
         if stored is None:

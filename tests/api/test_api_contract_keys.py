@@ -211,15 +211,23 @@ def test_other_orgs_cannot_see_or_touch_keys(any_api: ContractApi) -> None:
 
 
 # -- refresh (only CGGMP24 keys refresh) -------------------------------------------------
-def test_refresh_refuses_other_schemes(any_api: ContractApi) -> None:
+def test_refresh_of_frost_keys_runs_the_group_epoch(any_api: ContractApi) -> None:
+    """EdDSA and Schnorr keys are refreshed too: POST /keys/{keyId}/refresh runs the
+    group epoch (docs/security.md item 28) and answers with the same key. (An epoch
+    renews the aux info too, so it waits for the first one.)"""
+    any_api.backend.wait_ecdsa_ready()
+    bodies = {
+        "EdDSA": {"kind": "Message", "message": "0x00"},
+        "Schnorr": {"kind": "Hash", "hash": "0x" + "11" * 32},
+    }
     for scheme, curve in (("EdDSA", "ed25519"), ("Schnorr", "secp256k1")):
         key = any_api.create_key(scheme, curve)
         r = any_api.post(f"/keys/{key['id']}/refresh")
-        assert r.status_code == 400
-        err = error_of(r)
-        assert err["code"] == "RefreshNotSupported"
-        assert err["details"]["scheme"] == scheme
-    assert any_api.backend.calls.get("refresh_key", 0) == 0
+        assert r.status_code == 200, r.text
+        assert r.json()["publicKey"] == key["publicKey"]
+        r = any_api.post(f"/keys/{key['id']}/signatures", bodies[scheme])
+        assert r.status_code == 200, r.text
+    assert any_api.backend.calls.get("run_epoch", 0) == 2
 
 
 # -- signers offline ----------------------------------------------------------------------

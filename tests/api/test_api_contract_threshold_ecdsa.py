@@ -116,7 +116,7 @@ def test_refresh_keeps_the_key_and_renews_its_shares(any_api: ContractApi) -> No
     r = any_api.post(f"/keys/{key['id']}/refresh")
     assert r.status_code == 200, r.text
     assert r.json() == key
-    assert any_api.backend.calls["refresh_key"] == 1
+    assert any_api.backend.calls["run_epoch"] == 1
     after = _verifying_shares(any_api, key["id"])
     assert set(after) == set(before) == set(any_api.backend.signer_ids)
     assert all(after[sid] != before[sid] for sid in before)
@@ -157,4 +157,4 @@ def test_refresh_unknown_archived_and_bad_bodies(any_api: ContractApi) -> None:
     assert any_api.delete(f"/keys/{key['id']}").status_code == 200
     r = any_api.post(f"/keys/{key['id']}/refresh")
     assert r.status_code == 409 and error_of(r)["code"] == "KeyArchived"
-    assert any_api.backend.calls.get("refresh_key", 0) == 0
+    assert any_api.backend.calls.get("run_epoch", 0) == 0

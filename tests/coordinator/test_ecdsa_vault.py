@@ -138,25 +138,37 @@ def test_imported_ethereum_key_keeps_its_address(runner: VaultRunner) -> None:
     assert exported == secret
 
 
-def test_refresh_changes_shares_not_key(runner: VaultRunner) -> None:
+def test_refresh_epoch_changes_shares_not_key(runner: VaultRunner) -> None:
+    """A refresh is a group epoch; with no spare primes in stock (this vault has
+    none) every signer generates fresh ones during the epoch."""
     v = runner.vault
     key = runner.run(v.generate_key("key-refresh", "CGGMP24", "secp256k1", 2))
     check_signature(key, bytes(32), runner.run(v.sign(key, bytes(32))))
     before = {s: n.store.get_share(key.key_id).record for s, n in v.nodes.items()}
-    new = runner.run(v.refresh_key(key))
-    assert new.public_key == key.public_key
+    digests = {s: n.ecdsa.status()["auxDigest"] for s, n in v.nodes.items()}
+    result = runner.run(v.run_epoch([key], fresh_primes=False))
+    assert result.state == "committed" and result.primes == "fresh"
+    new = KeyRecord(
+        key.key_id,
+        key.protocol,
+        key.curve,
+        key.public_key,
+        key.min_signers,
+        key.signer_ids,
+        dict(result.verifying_shares[key.key_id]),
+    )
     assert set(new.verifying_shares) == set(key.verifying_shares)
     assert all(new.verifying_shares[s] != key.verifying_shares[s] for s in key.signer_ids)
     for s, node in v.nodes.items():
         assert node.store.get_share(key.key_id).record != before[s]
-        # Old shares and old presignatures are gone once every signer committed.
-        assert node.store.get_secret("refresh_previous:" + key.key_id) is None
+        assert node.ecdsa.status()["auxDigest"] != digests[s]
+        # Old presignatures are gone once every signer committed.
         assert node.ecdsa.pool.count(key.key_id, _binding(new, [1, 2])) == 0
     digest = os.urandom(32)
     check_signature(new, digest, runner.run(v.sign(new, digest)))
-    with pytest.raises(InvalidParameters):
-        frost = runner.run(v.generate_key("key-frost", "FROST", "ed25519", 2))
-        runner.run(v.refresh_key(frost))
+    with pytest.raises(InvalidParameters):  # every share of a 1-of-n key is the key
+        one = runner.run(v.generate_key("key-one", "CGGMP24", "secp256k1", 1))
+        runner.run(v.run_epoch([one], fresh_primes=False))
 
 
 def _binding(key: KeyRecord, indices: list[int]) -> bytes:

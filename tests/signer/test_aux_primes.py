@@ -251,3 +251,44 @@ def test_start_is_idempotent_while_running(tmp_path: Path) -> None:
 def test_bad_parameters(tmp_path: Path, kwargs: dict[str, object]) -> None:
     with pytest.raises(ShardvaultError):
         PrimeWorker(_store(tmp_path, os.urandom(32)), **kwargs)  # type: ignore[arg-type]
+
+
+def test_spare_pairs_are_kept_in_memory_only_and_refilled(tmp_path: Path) -> None:
+    """The stock of spare pairs for the next refresh epoch (docs/security.md item 28)
+    is never written to the store, and an epoch taking one wakes the refill."""
+    kek = os.urandom(32)
+    store = _store(tmp_path, kek)
+    worker = PrimeWorker(store, bits=BITS, count=2, spares=1)
+    worker.start()
+    assert worker.wait(15)
+    deadline = time.monotonic() + 30
+    while worker.spare_count < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    persisted = decode_primes(store.get_secret(RECORD_NAME) or b"", BITS)
+    pair = worker.take_spare()
+    assert pair is not None and worker.spare_count == 0
+    _check(pair, 2, BITS)
+    assert set(pair).isdisjoint(persisted) and set(pair).isdisjoint(worker.primes())
+    # Nothing of the stock is in the store file (only the two persisted primes).
+    raw = (tmp_path / "s.sqlite3").read_bytes()
+    for p in pair:
+        assert p.to_bytes(BITS // 8, "big") not in raw
+    assert decode_primes(store.get_secret(RECORD_NAME) or b"", BITS) == persisted
+    while worker.spare_count < 1:  # refilled after the take
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert worker.take_spare() != pair
+    assert worker.stop(10)
+    store.close()
+
+
+def test_no_spares_means_none(tmp_path: Path) -> None:
+    store = _store(tmp_path, os.urandom(32))
+    worker = PrimeWorker(store, bits=BITS, count=2)
+    worker.start()
+    assert worker.wait(15)
+    assert worker.take_spare() is None
+    with pytest.raises(ShardvaultError):
+        worker.add_spares([(7, 7)])
+    store.close()

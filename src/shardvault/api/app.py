@@ -9,6 +9,8 @@ back end (the coordinator and its signers).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +28,7 @@ from shardvault.api.errors import (
     shardvault_error_handler,
     validation_exception_handler,
 )
+from shardvault.api.refresh_epoch import apply_missed_epoch, refresh_on_schedule
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.routers import ROUTERS
 from shardvault.api.settings import ApiSettings
@@ -49,6 +52,7 @@ def create_app(
     idempotency_wait_seconds: float = 30.0,
     large_request_bytes: int = 64 * 1024,
     signing_lease_seconds: float = 120.0,
+    refresh_every_seconds: float | None = None,
 ) -> FastAPI:
     """The shardvault REST API.
 
@@ -61,6 +65,9 @@ def create_app(
     and ``signing_lease_seconds`` (a signature claim's lease). Signature rows left
     Pending by a process that died (lease expired) are resolved Failed
     ``Interrupted`` here, before the app serves.
+    ``refresh_every_seconds``: run a refresh epoch on that schedule (``shardvault up
+    --refresh-every``). At start, the verifying shares of an epoch the signers
+    committed but this API did not store are stored (``apply_missed_epoch``).
     """
     settings = ApiSettings(
         max_body_bytes=max_body_bytes,
@@ -80,8 +87,25 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         try:
+            changed = await apply_missed_epoch(backend, repository)
+        except Exception as exc:  # the API still serves; the next epoch applies them
+            logger.error("could not apply the last refresh epoch: %r", exc)
+        else:
+            if changed:
+                logger.warning("stored the verifying shares of %d keys from an epoch", changed)
+        schedule = None
+        if refresh_every_seconds is not None:
+            schedule = asyncio.create_task(
+                refresh_on_schedule(backend, repository, refresh_every_seconds),
+                name="refresh-epochs",
+            )
+        try:
             yield
         finally:
+            if schedule is not None:
+                schedule.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await schedule
             engine.dispose()
 
     app = FastAPI(

@@ -13,7 +13,7 @@ import anyio
 
 from shardvault.api.errors import ApiError
 from shardvault.coordinator.backend import KeyRecord, SigningBackend
-from shardvault.crypto.groups import SECP256K1, Point
+from shardvault.crypto.groups import ED25519, SECP256K1, Group, Point
 from shardvault.crypto.shamir import public_shares_consistent
 from shardvault.db.ids import new_id
 from shardvault.db.models import KEY_ACTIVE, KeyRow, utcnow
@@ -35,6 +35,7 @@ logger = logging.getLogger("shardvault.api")
 
 #: Public key sizes per curve (Ed25519: 32 bytes; secp256k1: 33-byte compressed).
 _PUBLIC_KEY_SIZES = {"ed25519": 32, "secp256k1": 33}
+_GROUPS: dict[str, Group] = {"ed25519": ED25519, "secp256k1": SECP256K1}
 
 
 def supported_pairs() -> list[dict[str, str]]:
@@ -151,20 +152,27 @@ def require_usable(key: KeyRow) -> None:
 
 
 def _verifying_shares_consistent(
-    public_key: bytes, min_signers: int, signer_ids: tuple[str, ...], shares: dict[str, bytes]
+    curve: str,
+    public_key: bytes,
+    min_signers: int,
+    signer_ids: tuple[str, ...],
+    shares: dict[str, bytes],
 ) -> bool:
-    """Whether secp256k1 verifying shares (signer ``signer_ids[i]`` holds index i + 1)
-    lie on one polynomial of degree ``min_signers - 1`` through the public key."""
+    """Whether verifying shares (signer ``signer_ids[i]`` holds index i + 1) lie on one
+    polynomial of degree ``min_signers - 1`` through the public key."""
+    group = _GROUPS.get(curve)
+    if group is None:
+        return False
     try:
         points: dict[int, Point] = {
-            signer_ids.index(sid) + 1: SECP256K1.decode_point(v) for sid, v in shares.items()
+            signer_ids.index(sid) + 1: group.decode_point(v) for sid, v in shares.items()
         }
-        group_key = SECP256K1.decode_point(public_key)
+        group_key = group.decode_point(public_key)
     except (ValueError, InvalidEncoding):
         return False
     if len(points) < min_signers:
         return False
-    return public_shares_consistent(SECP256K1, group_key, points, min_signers)
+    return public_shares_consistent(group, group_key, points, min_signers)
 
 
 def refreshed_record_is_consistent(record: KeyRecord, refreshed: KeyRecord) -> bool:
@@ -178,6 +186,6 @@ def refreshed_record_is_consistent(record: KeyRecord, refreshed: KeyRecord) -> b
         and tuple(refreshed.signer_ids) == record.signer_ids
         and set(shares) == set(record.verifying_shares)
         and _verifying_shares_consistent(
-            record.public_key, record.min_signers, record.signer_ids, shares
+            record.curve, record.public_key, record.min_signers, record.signer_ids, shares
         )
     )

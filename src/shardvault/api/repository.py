@@ -231,21 +231,6 @@ class ApiRepository:
             key.shares_erased = True
         return key
 
-    def set_verifying_shares(
-        self, org_id: str, key_id: str, public_key: str, verifying_shares: dict[str, str]
-    ) -> KeyRow:
-        """Store the verifying shares of a refreshed key (same public key). The key's
-        status is checked again here, under the row lock: a DELETE (archived) or an
-        export that won the race since the refresh began leaves the stored shares as
-        they are (409 ``KeyArchived`` / ``KeyExported``; docs/security.md item 33)."""
-        with self._write.begin() as s:
-            key = self._key(s, org_id, key_id, lock=True)
-            if key.public_key != public_key:  # pragma: no cover - keys never change key
-                raise ApiError(409, "Conflict", f"key {key_id} changed during the refresh")
-            _check_signable(key)
-            key.verifying_shares = dict(verifying_shares)
-        return key
-
     def insert_imported_key(self, key: KeyRow) -> KeyRow:
         """Insert an imported key unless a live key of any org has its public key (409
         ``DuplicateKey``, naming nothing but the conflict); checked in the inserting
@@ -319,6 +304,30 @@ class ApiRepository:
                 )
             row.used_at = utcnow()
             return ImportContext(import_id, int(row.issued_at.timestamp()))
+
+    def refreshable_keys(self) -> list[KeyRow]:
+        """Every key of every org whose shares a refresh epoch re-deals: Active and
+        never exported (an exported key's secret is out; it no longer signs)."""
+        with self._read() as s:
+            rows = s.scalars(
+                select(KeyRow)
+                .where(KeyRow.status == KEY_ACTIVE, KeyRow.exported.is_(False))
+                .order_by(KeyRow.id)
+            ).all()
+            return list(rows)
+
+    def apply_epoch_shares(self, shares: dict[str, dict[str, str]]) -> int:
+        """Store the verifying shares a refresh epoch gave each key (key id -> signer
+        id -> hex); returns how many rows changed (idempotent)."""
+        changed = 0
+        with self._write.begin() as s:
+            for key_id, verifying in shares.items():
+                key = s.get(KeyRow, key_id, with_for_update=True)
+                if key is None or key.verifying_shares == verifying:
+                    continue
+                key.verifying_shares = dict(verifying)
+                changed += 1
+        return changed
 
     def begin_export(self, org_id: str, key_id: str) -> tuple[KeyRow, bool]:
         """Mark the key exported *before* the shares leave (fail closed: it stops

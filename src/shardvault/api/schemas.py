@@ -112,6 +112,13 @@ class RefreshKeyRequest(_Request):
     """``POST /keys/{keyId}/refresh`` takes no parameters: no body or ``{}``."""
 
 
+class RefreshEpochRequest(_Request):
+    """``POST /admin/refresh``: ``freshPrimes`` generates the signers' new Paillier
+    primes during the epoch instead of taking their in-memory spare stock."""
+
+    fresh_primes: bool = False
+
+
 class SupportedScheme(_Request):
     protocol: str = _short()
     curve: str = _short()
@@ -220,6 +227,31 @@ class WalletTagsRequest(_Request):
 
 
 # -- responses --------------------------------------------------------------------
+class EpochKeysOut(_Response):
+    ecdsa: int
+    frost: int
+
+
+class EpochOut(_Response):
+    """One refresh epoch of the signer group (docs/security.md item 28)."""
+
+    epoch: int
+    state: Literal["running", "committing", "committed", "aborted"]
+    started_at: str
+    finished_at: str | None = None
+    duration_ms: int | None = None
+    keys: EpochKeysOut
+    primes: Literal["stock", "fresh", ""] = Field(
+        description="stock: every signer took its in-memory spare primes; fresh: "
+        "primes generated during the epoch"
+    )
+    error: str | None = None
+
+
+class EpochList(_Response):
+    items: list[EpochOut]
+
+
 class HealthOut(_Response):
     status: Literal["ok"]
     ecdsa_ready: bool = Field(

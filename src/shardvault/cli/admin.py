@@ -1,5 +1,6 @@
 """``shardvault admin``: settings of the local vault, changed in its database
-directly (so it needs access to the data directory or the database URL)."""
+directly (so it needs access to the data directory or the database URL), and
+``admin refresh``, a refresh epoch of the running vault through its API."""
 
 from __future__ import annotations
 
@@ -7,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from shardvault.cli.common import DEFAULT_DATA_DIR, DataDirOpt, cli_errors, out
+from shardvault.cli import common
+from shardvault.cli.common import (
+    DEFAULT_DATA_DIR,
+    BaseUrlOpt,
+    DataDirOpt,
+    JsonOpt,
+    TokenOpt,
+    cli_errors,
+    echo_json,
+    out,
+)
 
 __all__ = ["admin_app"]
 
@@ -47,3 +58,36 @@ def admin_enable_export(
 
     changed = set_key_export(database_url, not disable, org_id)
     out().print(f"key export {'disabled' if disable else 'enabled'} for org {changed}.")
+
+
+@admin_app.command("refresh")
+@cli_errors
+def admin_refresh(
+    fresh_primes: Annotated[
+        bool,
+        typer.Option(
+            "--fresh-primes",
+            help="Generate the signers' new Paillier primes during the epoch instead of "
+            "taking their in-memory spare stock (slower; nothing prepared in advance).",
+        ),
+    ] = False,
+    data_dir: DataDirOpt = DEFAULT_DATA_DIR,
+    base_url: BaseUrlOpt = None,
+    token: TokenOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run a refresh epoch of the running vault (admin token): every signer gets new
+    Paillier primes and ring-Pedersen parameters, every key new shares (same public
+    keys), and the old primes, shares and presignatures are erased."""
+    with common.connect(data_dir, base_url, token) as client:
+        result = client.request("POST", "/admin/refresh", json_body={"freshPrimes": fresh_primes})
+    if as_json:
+        echo_json(result)
+        return
+    keys = result["keys"]
+    out().print(
+        f"epoch {result['epoch']} {result['state']} in {result.get('durationMs')} ms: "
+        f"{keys['ecdsa']} ECDSA and {keys['frost']} FROST keys re-dealt, "
+        f"new aux info on every signer ({result['primes']} primes).",
+        soft_wrap=True,
+    )

@@ -109,8 +109,9 @@ def keys_refresh(
     token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Refresh an ECDSA (CGGMP24) key's shares: every signer gets a new share of the
-    same key and erases the old one (the public key does not change). Needs every signer."""
+    """Refresh a key: runs a refresh epoch of the signer group (new Paillier primes and
+    new shares of every key; the old ones erased; the public key does not change).
+    Needs every signer."""
     with common.connect(data_dir, base_url, token) as client:
         key = client.keys.refresh(key_id)
     if as_json:

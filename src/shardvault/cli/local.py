@@ -98,6 +98,13 @@ def up(
             min=0, max=1000, help="Presignatures kept warm per ECDSA key (0: presign per request)."
         ),
     ] = 8,
+    refresh_every: Annotated[
+        str | None,
+        typer.Option(
+            help="Run a refresh epoch (new aux info and shares of every key) on this "
+            "schedule, e.g. 24h or 30m."
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded vault: the REST API and SIGNERS signer nodes in one process.
 
@@ -107,6 +114,7 @@ def up(
     from shardvault.server.serving import default_database_url
     from shardvault.server.up import run_up
 
+    every = None if refresh_every is None else parse_duration(refresh_every)
     if threshold > signers:
         raise typer.BadParameter(
             f"threshold {threshold} is larger than the number of signers ({signers})",
@@ -131,8 +139,23 @@ def up(
                 console=out(),
                 ecdsa=ecdsa,
                 presig_pool=presig_pool,
+                refresh_every_seconds=every,
             )
         )
     except KeyboardInterrupt:
         err().print("interrupted")
         raise typer.Exit(130) from None
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """``24h``, ``30m``, ``90s``, ``7d`` -> seconds (at least one minute)."""
+    value, unit = text.strip()[:-1], text.strip()[-1:].lower()
+    if unit not in _UNITS or not value.isdigit() or int(value) * _UNITS[unit] < 60:
+        raise typer.BadParameter(
+            f"{text!r}: a duration such as 24h, 30m or 7d (at least 1m)",
+            param_hint="'--refresh-every'",
+        )
+    return float(int(value) * _UNITS[unit])

@@ -18,6 +18,7 @@ from shardvault.transport.roster import Roster
 
 __all__ = [
     "EcdsaStatus",
+    "EpochResult",
     "ExportedShare",
     "KeyRecord",
     "SigningBackend",
@@ -50,6 +51,28 @@ class EcdsaStatus:
     progress: float
     #: Human-readable stage ("searching safe primes", "aux info", "ready", or an error).
     detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EpochResult:
+    """One refresh epoch of the signer group (docs/security.md item 28): new aux info
+    on every signer and new shares of every key, old material erased."""
+
+    epoch: int
+    #: running, committing (decided; resumed until every signer committed),
+    #: committed or aborted
+    state: str
+    started_at: str
+    finished_at: str | None
+    duration_ms: int | None
+    ecdsa_keys: int
+    frost_keys: int
+    #: "stock" (every signer's primes came from its in-memory spare stock) or "fresh"
+    primes: str
+    #: why an aborted epoch failed
+    error: str | None = None
+    #: key id -> signer id -> new encoded verifying share
+    verifying_shares: Mapping[str, Mapping[str, bytes]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +129,16 @@ class SigningBackend(Protocol):
     async def ecdsa_status(self) -> EcdsaStatus:
         """Readiness of ECDSA (aux info) for ``GET /health``."""
 
-    async def refresh_key(self, key: KeyRecord) -> KeyRecord:
-        """Proactive refresh of a CGGMP24 key: every signer gets a new share of the same
-        public key; old shares are erased only after all signers confirm. Returns the
-        record with the new verifying shares (same public key). Needs every signer."""
+    async def run_epoch(self, keys: Sequence[KeyRecord], *, fresh_primes: bool) -> EpochResult:
+        """A refresh epoch of the whole signer group: new aux info (new Paillier primes)
+        on every signer and new shares of every key in ``keys`` (all Active keys),
+        committed on every signer only when all agree, then the old p, q, shares and
+        every presignature erased. Needs every signer. The result carries each key's
+        new verifying shares (same public keys)."""
+
+    async def epochs(self) -> Sequence[EpochResult]:
+        """Recent epochs, newest first (a committed epoch's verifying shares included,
+        so the API can apply an epoch it did not see finish)."""
 
     async def export_key(
         self, key: KeyRecord, requester_encryption_key: bytes

@@ -19,9 +19,8 @@ pools, one-round signing and key refresh.
   first; a signer that answers NotFound restarted since, so the set's warm ids are
   dropped and the signature presigns afresh), check every partial signature and
   the result (``cggmp.sign.combine``), return ``r || s || recid``.
-* **Refresh**: all signers run ``KeyRefresh``; the new shares are swapped in only
-  when every signer finished with the same public shares, and the old ones are
-  erased only after every signer has committed (otherwise rolled back).
+* **Refresh** is a group epoch (``coordinator.epoch``); here only the pause of
+  presigning while an epoch commits and the pools' reset after it.
 """
 
 from __future__ import annotations
@@ -115,6 +114,10 @@ class CggmpService:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
+        #: cleared while a refresh epoch commits (no presigning session starts)
+        self._presign_gate = asyncio.Event()
+        self._presign_gate.set()
+        self._presigning = 0
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -147,6 +150,11 @@ class CggmpService:
         """This vault runs without ECDSA (its signers have no Paillier primes)."""
         self._enabled = False
         self._detail = "ECDSA is disabled on this vault"
+
+    @property
+    def enabled(self) -> bool:
+        """False on a vault started without Paillier primes (no ECDSA, no aux info)."""
+        return self._enabled
 
     def status(self) -> EcdsaStatus:
         return EcdsaStatus(self._ready, self._progress, self._detail)
@@ -328,6 +336,14 @@ class CggmpService:
         """Run one presigning session; every signer files the result in its pool under
         the session id. Returns that id (also added to the coordinator's list when
         ``background``; a foreground presignature is used at once)."""
+        await self._presign_gate.wait()
+        self._presigning += 1
+        try:
+            return await self._presign_session(key, indices, background=background)
+        finally:
+            self._presigning -= 1
+
+    async def _presign_session(self, key: _Key, indices: Sequence[int], *, background: bool) -> str:
         holders = [key.signer_ids[i - 1] for i in indices]
         found = await self._sessions.require_all(holders)
         parties = self._session_parties(key, indices, found)
@@ -465,74 +481,25 @@ class CggmpService:
             raise self._sessions.blame(exc, "coordinator", signer_of) from exc
         return sig.r.to_bytes(32, "big") + sig.s.to_bytes(32, "big") + bytes([sig.recid])
 
-    # -- refresh -----------------------------------------------------------------------
-    async def refresh(self, record: KeyRecord) -> KeyRecord:
-        self.require_ready()
-        if record.protocol != ECDSA_PROTOCOL:
-            raise InvalidParameters(f"only {ECDSA_PROTOCOL} keys can be refreshed")
-        key = _Key.of(record)
-        if key.threshold < 2:
-            raise InvalidParameters("a 1-of-n key cannot be refreshed: every share is the key")
-        ids = list(key.signer_ids)
-        found = await self._sessions.require_all(ids)
-        parties = self._session_parties(key, range(1, len(ids) + 1), found)
-        sid = self._sessions.new_session_id()
-        try:
-            first = await self._sessions.start_all(
-                ids,
-                "refresh.start",
-                parties.index_of,
-                sessionId=sid.hex(),
-                keyId=key.key_id,
-                parties=parties.arg,
-            )
-            finals = await self._sessions.relay(sid, first, parties)
-        except BaseException:
-            await self._gather_quietly(ids, "refresh.rollback", keyId=key.key_id)
-            raise
-        views = {
-            (r.get("publicKey"), tuple(sorted(dict(r.get("verifyingShares", {})).items())))
-            for r in finals.values()
-        }
-        if len(views) != 1:
-            await self._gather_quietly(ids, "refresh.rollback", keyId=key.key_id)
-            raise SignerMisbehaved(
-                "signers finished the refresh with different shares", check="refresh-result"
-            )
-        public_key, verifying = next(iter(views))
-        if public_key != record.public_key.hex():
-            await self._gather_quietly(ids, "refresh.rollback", keyId=key.key_id)
-            raise SignerMisbehaved("the refresh changed the public key", check="refresh-result")
-        self.key_removed(key.key_id)  # old presignatures are discarded on commit
-        try:
-            await self._sessions.start_all(
-                ids, "refresh.commit", parties.index_of, keyId=key.key_id, sessionId=sid.hex()
-            )
-        except BaseException:
-            # Some signers may have committed: put every signer back on the old share.
-            failed = await self._gather_quietly(ids, "refresh.rollback", keyId=key.key_id)
-            if failed:
-                log.error(
-                    "key %s: refresh rollback did not reach %s; they hold the new share",
-                    key.key_id,
-                    failed,
-                )
-            self.key_added(record)
-            raise
-        failed = await self._gather_quietly(ids, "refresh.finalize", keyId=key.key_id)
-        if failed:
-            log.warning("key %s: old shares not yet erased on %s", key.key_id, failed)
-        new = KeyRecord(
-            record.key_id,
-            record.protocol,
-            record.curve,
-            record.public_key,
-            record.min_signers,
-            record.signer_ids,
-            {ids[int(i) - 1]: bytes.fromhex(y) for i, y in verifying},
-        )
-        self.key_added(new)
-        return new
+    # -- refresh epochs ------------------------------------------------------------------
+    async def pause_presigning(self) -> None:
+        """Stop starting presigning sessions and wait for those running to end (an
+        epoch's commit: no presignature made under the old aux info may be filed
+        after it; the signers refuse one too)."""
+        self._presign_gate.clear()
+        while self._presigning:
+            await asyncio.sleep(0.01)
+
+    def resume_presigning(self) -> None:
+        self._presign_gate.set()
+        self._wake.set()
+
+    def epoch_committed(self, keys: Sequence[KeyRecord]) -> None:
+        """Every signer discarded its presignatures; the keys have new shares."""
+        self._presigs.clear()
+        for key in keys:
+            self.key_added(key)
+        self._wake.set()
 
     async def _gather_quietly(self, ids: Sequence[str], op: str, **args: Any) -> list[str]:
         """``op`` on every signer; the signers it failed on."""

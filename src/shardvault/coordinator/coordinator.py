@@ -18,12 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from nacl.signing import SigningKey
 
-from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord
+from shardvault.coordinator.backend import EcdsaStatus, EpochResult, ExportedShare, KeyRecord
 from shardvault.coordinator.cggmp import CggmpService
+from shardvault.coordinator.epoch import EpochService
 from shardvault.coordinator.frost import FrostService
 from shardvault.coordinator.roster import establish_roster
 from shardvault.coordinator.sessions import SessionParties, SignerSessions, reply_from
@@ -80,6 +82,7 @@ class Coordinator:
         ping_timeout: float = 2.0,
         recent_seconds: float = 2.0,
         presig_pool_target: int = 8,
+        epoch_log: Path | None = None,
     ) -> None:
         self._cluster_id = cluster_id
         #: signed calls, identity pinning, session relay and blame
@@ -95,6 +98,11 @@ class Coordinator:
         self.frost = FrostService(self.sessions)
         #: CGGMP24: aux-info setup, presignature pools, signing, refresh.
         self.ecdsa = CggmpService(self.sessions, pool_target=presig_pool_target)
+        #: refresh epochs (new aux info and shares of every key), logged in ``epoch_log``
+        self.epochs = EpochService(self.sessions, self.ecdsa, epoch_log)
+        #: key id -> the verifying shares of the last epoch (signing right after a
+        #: commit, before the API stored them, checks shares against these)
+        self._epoch_shares: dict[str, KeyRecord] = {}
 
     @property
     def cluster_id(self) -> str:
@@ -140,6 +148,7 @@ class Coordinator:
         problem = min_signers_problem(min_signers, len(ids))
         if problem is not None:
             raise InvalidParameters(problem, code="InvalidMinSigners")
+        self.epochs.require_idle()
         if protocol == ECDSA_PROTOCOL:
             self.ecdsa.require_ready()
         descs = await self.sessions.require_all(ids)
@@ -191,6 +200,9 @@ class Coordinator:
             raise InvalidImport(
                 f"unsupported protocol/curve {protocol}/{curve}", code="UnsupportedProtocol"
             )
+        self.epochs.require_idle()
+        if protocol == ECDSA_PROTOCOL:
+            self.ecdsa.require_ready()
         ids = sorted(encrypted_shares)
         unknown = [s for s in ids if s not in self.signer_ids]
         if unknown:
@@ -328,6 +340,9 @@ class Coordinator:
     async def sign(
         self, key: KeyRecord, message: bytes, *, taproot_merkle_root: bytes | None = None
     ) -> bytes:
+        latest = self._epoch_shares.get(key.key_id)
+        if latest is not None and latest.public_key == key.public_key:
+            key = latest  # an epoch committed; the caller may still hold the old shares
         if key.protocol == ECDSA_PROTOCOL:
             if taproot_merkle_root is not None:
                 raise InvalidParameters("a Taproot tweak applies to Schnorr keys only")
@@ -337,6 +352,7 @@ class Coordinator:
     async def export_key(
         self, key: KeyRecord, requester_encryption_key: bytes
     ) -> Sequence[ExportedShare]:
+        self.epochs.require_idle()
         self.ecdsa.key_removed(key.key_id)  # an exported key no longer signs
         found, missing = await self.sessions.reachable(list(key.signer_ids))
         if len(found) < key.min_signers:
@@ -375,6 +391,7 @@ class Coordinator:
         """Erase the key's shares on every signer. A signer that cannot confirm is named
         (SignersUnavailable): the API keeps the key Archived-but-not-erased, and a
         repeated DELETE tries again. A signer without the share counts as erased."""
+        self.epochs.require_idle()
         self.ecdsa.key_removed(key.key_id)
         failed = await self._erase_everywhere(key.key_id, list(key.signer_ids))
         if failed:
@@ -388,5 +405,31 @@ class Coordinator:
     async def ecdsa_status(self) -> EcdsaStatus:
         return self.ecdsa.status()
 
-    async def refresh_key(self, key: KeyRecord) -> KeyRecord:
-        return await self.ecdsa.refresh(key)
+    # -- refresh epochs ---------------------------------------------------------------
+    async def run_epoch(self, keys: Sequence[KeyRecord], *, fresh_primes: bool) -> EpochResult:
+        result = await self.epochs.run(keys, fresh_primes=fresh_primes)
+        self._remember(result, keys)
+        return result
+
+    def _remember(self, result: EpochResult, keys: Sequence[KeyRecord]) -> None:
+        self._epoch_shares = {
+            k.key_id: KeyRecord(
+                k.key_id,
+                k.protocol,
+                k.curve,
+                k.public_key,
+                k.min_signers,
+                k.signer_ids,
+                dict(result.verifying_shares[k.key_id]),
+            )
+            for k in keys
+            if k.key_id in result.verifying_shares
+        }
+
+    async def epochs_log(self) -> Sequence[EpochResult]:
+        return self.epochs.history()
+
+    async def epoch_status(self) -> dict[str, int | None]:
+        """Each signer's committed epoch (None: unreachable)."""
+        replies = await self.sessions.call_each(list(self.signer_ids), "epoch.status")
+        return {s: int(r["epoch"]) if isinstance(r, dict) else None for s, r in replies.items()}

@@ -4,6 +4,7 @@ the in-memory transport. Files under ``<data-dir>``::
     cluster.json                   cluster id and signer ids (public)
     roster.json                    the cluster roster, signed by every signer (public)
     coordinator.key                the coordinator's identity key, sealed under the KEK
+    epochs.json                    the refresh epochs' log (public; resumes a commit)
     signers/<n>/signer-id          each signer's id
     signers/<n>/store.sqlite3      each signer's store (0600, secrets sealed under its KEK)
     signers/<n>/presignatures.sqlite3  its CGGMP24 presignature pool (0600, sealed)
@@ -37,7 +38,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from nacl.signing import SigningKey
 
-from shardvault.coordinator.backend import EcdsaStatus, ExportedShare, KeyRecord
+from shardvault.coordinator.backend import EcdsaStatus, EpochResult, ExportedShare, KeyRecord
 from shardvault.coordinator.coordinator import Coordinator
 from shardvault.errors import DecryptionError, InvalidParameters, InvalidRoster
 from shardvault.protocols.key_import import ImportContext
@@ -102,7 +103,7 @@ class EmbeddedVault:
         signers: int = 3,
         threshold: int = 2,
         kek: bytes,
-        ecdsa_primes: Literal["generate", "off"] | Sequence[tuple[int, int]] = "generate",
+        ecdsa_primes: Literal["generate", "off"] | Sequence[tuple[int, ...]] = "generate",
         presig_pool_target: int = 8,
     ) -> None:
         problem = min_signers_problem(threshold, signers)
@@ -168,7 +169,7 @@ class EmbeddedVault:
             self._primes[signer_id] = (
                 self._ecdsa_primes
                 if isinstance(self._ecdsa_primes, str)
-                else tuple(self._ecdsa_primes[n - 1])  # type: ignore[assignment]
+                else tuple(self._ecdsa_primes[n - 1])
             )
             self._open_node(signer_id, directory, coordinator_key)
         self._coordinator = Coordinator(
@@ -177,6 +178,7 @@ class EmbeddedVault:
             identity,
             cluster_id=cluster["clusterId"],
             presig_pool_target=self._presig_pool_target,
+            epoch_log=self.data_dir / "epochs.json",
         )
         # The roster: formed and signed by every signer at the first start, else read
         # back; pinned here and by every signer before anything else runs.
@@ -187,6 +189,9 @@ class EmbeddedVault:
         except BaseException:
             await self.stop()
             raise
+        # An epoch the coordinator had decided but not committed everywhere is
+        # finished now (and one it had not decided is aborted on every signer).
+        await self._coordinator.epochs.resume()
         if self._ecdsa_primes != "off":
             self._coordinator.ecdsa.start()
         else:
@@ -281,5 +286,10 @@ class EmbeddedVault:
     async def ecdsa_status(self) -> EcdsaStatus:
         return await self.coordinator.ecdsa_status()
 
-    async def refresh_key(self, key: KeyRecord) -> KeyRecord:
-        return await self.coordinator.refresh_key(key)
+    async def run_epoch(self, keys: Sequence[KeyRecord], *, fresh_primes: bool) -> EpochResult:
+        return await self.coordinator.run_epoch(keys, fresh_primes=fresh_primes)
+
+    async def epochs(self) -> Sequence[EpochResult]:
+        if self._coordinator is None:
+            return []
+        return await self._coordinator.epochs_log()

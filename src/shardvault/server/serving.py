@@ -116,6 +116,7 @@ async def serve_embedded(
     database_url: str | None = None,
     log_level: str = "warning",
     server_factory: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
+    refresh_every_seconds: float | None = None,
     **vault_options: Any,
 ) -> AsyncIterator[RunningVault]:
     """Start the signers, write the admin credentials, then serve the API on ``sock``;
@@ -127,7 +128,12 @@ async def serve_embedded(
     vault = EmbeddedVault(data_dir, signers=signers, threshold=threshold, kek=kek, **vault_options)
     await vault.start()
     try:
-        app = create_app(vault, database_url, default_min_signers=threshold)
+        app = create_app(
+            vault,
+            database_url,
+            default_min_signers=threshold,
+            refresh_every_seconds=refresh_every_seconds,
+        )
         await reconcile_imports_at_start(vault, database_url)
         base_url = base_url_for(sock)
         # Before the API answers anything: a script that waits for GET /health and

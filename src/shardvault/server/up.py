@@ -158,6 +158,7 @@ async def run_up(
     console: Console,
     ecdsa: bool = True,
     presig_pool: int = 8,
+    refresh_every_seconds: float | None = None,
 ) -> None:
     """Serve the embedded vault on ``host:port`` until SIGINT/SIGTERM, reporting to
     ``console``. The KEK comes from ``SHARDVAULT_KEK``, else ``kek_file``, else the
@@ -178,6 +179,7 @@ async def run_up(
             server_factory=make_server,
             ecdsa_primes="generate" if ecdsa else "off",
             presig_pool_target=presig_pool,
+            refresh_every_seconds=refresh_every_seconds,
         ) as running:
             del kek
             base_url = running.base_url

@@ -16,6 +16,17 @@ that does not *open* (wrong KEK, tampered ciphertext) is not regenerated:
 :meth:`PrimeWorker.start` raises the store's :class:`DecryptionError`, so a
 misconfigured KEK never silently replaces the signer's primes.
 
+Spare primes for the next refresh epoch (docs/security.md item 28): once the
+persisted primes are ready, the worker keeps searching until it holds ``spares``
+more PAIRS, kept in process memory ONLY: never sealed to the store, never logged.
+A stock written to disk would be stolen together with the store before the epoch
+and would tell the thief the signer's NEXT Paillier key, which is exactly what the
+epoch must deny a mobile adversary. :meth:`PrimeWorker.take_spare` hands one pair
+to an epoch (and wakes the refill); with none ready the epoch generates fresh
+primes itself (minutes). Residual: an attacker reading the live process memory
+before the epoch sees the stock (``shardvault admin refresh --fresh-primes``
+generates the primes during the epoch instead).
+
 Stopping is cooperative: the search's progress callback raises between sieve
 windows (about 0.6 s of work at 1536 bits on one core), which aborts the
 current prime; primes already found stay persisted.
@@ -118,6 +129,7 @@ class PrimeWorker:
         count: int = 2,
         workers: int = 1,
         background: bool = False,
+        spares: int = 0,
     ) -> None:
         if isinstance(bits, bool) or not isinstance(bits, int) or not MIN_BITS <= bits < 1 << 16:
             raise InvalidParameters(f"prime size must be {MIN_BITS}..65535 bits")
@@ -125,7 +137,14 @@ class PrimeWorker:
             raise InvalidParameters("count must be positive")
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise InvalidParameters("workers must be positive")
+        if isinstance(spares, bool) or not isinstance(spares, int) or spares < 0:
+            raise InvalidParameters("spares must be >= 0")
         self._store = store
+        #: Spare pairs to keep in memory for the next epoch (0: no stock).
+        self.spares = spares
+        #: The spare pairs found so far (process memory only).
+        self._spare_pairs: list[tuple[int, int]] = []
+        self._refill = threading.Event()
         self.bits = bits
         self.count = count
         self.workers = workers
@@ -158,6 +177,37 @@ class PrimeWorker:
         """The exception that ended the search, if it failed (not set by :meth:`stop`)."""
         with self._lock:
             return self._error
+
+    @property
+    def spare_count(self) -> int:
+        """Spare pairs ready in memory for the next epoch."""
+        with self._lock:
+            return len(self._spare_pairs)
+
+    def take_spare(self) -> tuple[int, int] | None:
+        """One spare pair for an epoch (removed from the stock; the refill is woken),
+        or None when the stock is empty."""
+        with self._lock:
+            pair = self._spare_pairs.pop(0) if self._spare_pairs else None
+        self._refill.set()
+        return pair
+
+    def add_spares(self, pairs: Sequence[tuple[int, int]]) -> None:
+        """Put spare pairs into the in-memory stock (TESTS: pregenerated primes). Each
+        prime is checked as the stored ones are."""
+        for pair in pairs:
+            if len(pair) != 2 or pair[0] == pair[1]:
+                raise InvalidParameters("a spare is a pair of distinct safe primes")
+            if not all(_valid_prime(p, self.bits) for p in pair):
+                raise InvalidParameters("a spare prime fails the safe-prime check")
+        with self._lock:
+            self._spare_pairs.extend((int(p), int(q)) for p, q in pairs)
+
+    def replace_primes(self, primes: Sequence[int]) -> None:
+        """After an epoch: the persisted primes are the new aux info's (the caller wrote
+        the record in the epoch's transaction); forget the old ones in memory."""
+        with self._lock:
+            self._found = list(primes)
 
     def primes(self) -> tuple[int, ...]:
         with self._lock:
@@ -192,7 +242,8 @@ class PrimeWorker:
             if len(self._found) >= self.count:
                 self._progress = 1.0
                 self._finished.set()
-                return
+                if self.spares == 0:
+                    return
             self._thread = threading.Thread(
                 target=self._run, name=f"paillier-primes-{self._store.signer_id}", daemon=True
             )
@@ -202,6 +253,7 @@ class PrimeWorker:
         """Ask the search to stop and wait (up to ``timeout``) for its thread to end.
         Returns True once no search thread is running. Primes found so far stay stored."""
         self._stop.set()
+        self._refill.set()
         with self._lock:
             thread = self._thread
         if thread is None:
@@ -242,9 +294,16 @@ class PrimeWorker:
         with self._lock:
             self._progress = max(self._progress, self._estimate(tested, expected))
 
-    def _search_one(self, expected: float) -> int:
+    def _spare_progress(self, _tested: int) -> None:
+        if self._stop.is_set():
+            raise _Stopped
+
+    def _search_one(self, expected: float, *, spare: bool = False) -> int:
         def progress(tested: int) -> None:
-            self._on_progress(tested, expected)
+            if spare:  # the stock does not move the readiness bar
+                self._spare_progress(tested)
+            else:
+                self._on_progress(tested, expected)
 
         if self.workers == 1:
             return generate_safe_prime(self.bits, progress=progress)
@@ -279,6 +338,9 @@ class PrimeWorker:
                         self._progress = 1.0
                     else:
                         self._progress = max(self._progress, self._estimate(0, expected))
+            if not self._stop.is_set():
+                self._finished.set()
+            self._keep_spares(expected)
         except _Stopped:
             log.info("signer %s: Paillier prime search stopped", self._store.signer_id)
         except Exception as exc:
@@ -287,3 +349,19 @@ class PrimeWorker:
                 self._error = exc
         finally:
             self._finished.set()
+
+    def _keep_spares(self, expected: float) -> None:
+        """Refill the in-memory stock of spare pairs (never persisted, never logged)
+        whenever an epoch takes one, until stopped."""
+        while not self._stop.is_set() and self.spares > 0:
+            self._refill.clear()
+            while self.spare_count < self.spares and not self._stop.is_set():
+                pair = (
+                    self._search_one(expected, spare=True),
+                    self._search_one(expected, spare=True),
+                )
+                if pair[0] == pair[1]:  # astronomically unlikely at real sizes
+                    continue
+                with self._lock:
+                    self._spare_pairs.append(pair)
+            self._refill.wait()

@@ -49,8 +49,12 @@ AUX_ACTIVE = "cggmp_aux_info"
 AUX_PENDING = "cggmp_aux_info_pending"
 
 #: Where a signer's Paillier primes come from: "generate" (background search, the
-#: product default), "off" (no ECDSA), or a TEST-ONLY pair of pregenerated primes.
-PrimeSource = str | tuple[int, int]
+#: product default), "off" (no ECDSA), or a TEST-ONLY pair of pregenerated primes
+#: (optionally followed by more pairs: the in-memory spare stock of refresh epochs).
+PrimeSource = str | tuple[int, ...]
+
+#: Spare prime pairs the worker keeps in memory for the next refresh epoch.
+SPARE_PAIRS = 1
 
 _G = SECP256K1
 
@@ -187,13 +191,21 @@ class EcdsaState:
         self._worker: PrimeWorker | None = None
         if primes == "off":
             return
+        spares: list[tuple[int, int]] = []
         if isinstance(primes, tuple):
-            # TEST ONLY: pregenerated primes, stored as if the search had found them.
+            # TEST ONLY: pregenerated primes, stored as if the search had found them;
+            # further pairs go to the in-memory spare stock (no background refill).
+            if len(primes) < 2 or len(primes) % 2:
+                raise InvalidParameters("test primes come in pairs")
             if store.get_secret(RECORD_NAME) is None:
-                store.put_secret(RECORD_NAME, encode_primes(list(primes), 1536))
+                store.put_secret(RECORD_NAME, encode_primes(list(primes[:2]), 1536))
+            spares = [(primes[i], primes[i + 1]) for i in range(2, len(primes), 2)]
         elif primes != "generate":
             raise InvalidParameters("primes must be 'generate', 'off' or a pair of primes")
-        self._worker = PrimeWorker(store, background=True)
+        self._worker = PrimeWorker(
+            store, background=True, spares=SPARE_PAIRS if primes == "generate" else 0
+        )
+        self._worker.add_spares(spares)
         self._worker.start()
 
     def close(self) -> None:
@@ -208,6 +220,22 @@ class EcdsaState:
         p, q = self._worker.primes()[:2]
         return p, q
 
+    def take_spare_primes(self) -> tuple[int, int] | None:
+        """A spare pair from the in-memory stock for an epoch, or None (none ready)."""
+        if self._worker is None:
+            raise AuxInfoNotReady("ECDSA is disabled on this signer (no Paillier primes)")
+        return self._worker.take_spare()
+
+    def epoch_committed(self) -> None:
+        """After an epoch's commit: reload the (new) active aux info and give the prime
+        worker the new primes, so nothing in memory still holds the old ones."""
+        with self._lock:
+            self._aux = None
+        loaded = self._load_active()
+        if loaded is not None and self._worker is not None:
+            key = loaded[0].paillier_key
+            self._worker.replace_primes([key.p, key.q])
+
     def status(self) -> dict[str, Any]:
         worker = self._worker
         active = self._load_active()
@@ -221,6 +249,7 @@ class EcdsaState:
             "pending": pending is not None,
             "error": error,
             "discardedAtStart": self.discarded_at_start,
+            "sparePairs": 0 if worker is None else worker.spare_count,
         }
 
     # -- aux info ----------------------------------------------------------------------

@@ -11,15 +11,13 @@ signed; see ``SignerNode.handle``):
 ``sign.ecdsa``         take one presignature (durably consumed first) and return
                        this signer's partial signature and the presignature's
                        public part
-``refresh.start``      proactive refresh; the new share is kept beside the old one
-``refresh.commit``     swap in the new share (the old one is kept for rollback)
-``refresh.rollback``   restore the old share (a commit failed elsewhere)
-``refresh.finalize``   erase the old share
+
+A key's shares are refreshed only by a group epoch (``signer.epoch``): a share-only
+refresh would leave the Paillier keys, and so the key, to an attacker across time.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from shardvault.errors import Conflict, Forbidden, InvalidParameters, NotFound
@@ -30,17 +28,10 @@ from shardvault.protocols.cggmp.keyshare import KeyShare
 from shardvault.protocols.cggmp.presign import Presigning
 from shardvault.protocols.cggmp.presignature import Presignature
 from shardvault.protocols.cggmp.presignature_codec import public_to_bytes
-from shardvault.protocols.cggmp.refresh import KeyRefresh
 from shardvault.protocols.cggmp.sign import sign_share
 from shardvault.protocols.registry import ECDSA_PROTOCOL
 from shardvault.signer.context import Operation, SignerContext
-from shardvault.signer.ecdsa import (
-    REFRESH_NEXT,
-    REFRESH_PREVIOUS,
-    drop_refresh_state,
-    share_from_record,
-    share_to_record,
-)
+from shardvault.signer.ecdsa import share_from_record, share_to_record
 from shardvault.signer.sessions import SessionHost
 from shardvault.transport.rpc import encode_ok, hex_arg
 
@@ -68,10 +59,6 @@ class EcdsaHandlers:
             "presign.start": self.presign_start,
             "presign.inventory": self.presign_inventory,
             "sign.ecdsa": self.sign,
-            "refresh.start": self.refresh_start,
-            "refresh.commit": self.refresh_commit,
-            "refresh.rollback": self.refresh_rollback,
-            "refresh.finalize": self.refresh_finalize,
         }
 
     # -- aux info ----------------------------------------------------------------------
@@ -147,6 +134,9 @@ class EcdsaHandlers:
         machine = Presigning(sid, parties.me, indices, share, aux, ctx.store)
 
         def finish(presig: Presignature) -> dict[str, Any]:
+            if ctx.ecdsa.aux(sorted(key_signers)) is not aux:
+                # An epoch committed meanwhile: nothing made under old aux info is kept.
+                raise Conflict("the aux info changed during presigning (refresh epoch)")
             presig_id = ctx.ecdsa.pool.add(key_id, binding, presig, presig_id=sid.hex())
             return {"presigId": presig_id}
 
@@ -192,59 +182,3 @@ class EcdsaHandlers:
         return encode_ok(
             sigma=sigma.to_bytes(32, "big").hex(), public=public_to_bytes(presig.public).hex()
         )
-
-    # -- refresh -----------------------------------------------------------------------
-    def refresh_start(self, body: dict[str, Any]) -> bytes:
-        ctx = self._ctx
-        key_id = str(body["keyId"])
-        share, key_signers = self._active_share(key_id)
-        parties = self._sessions.key_parties(body, key_signers, share.index)
-        if parties.indices != sorted(share.public_shares):
-            raise InvalidParameters("a refresh needs every signer of the key")
-        sid = hex_arg(body["sessionId"])
-        machine = KeyRefresh(sid, share, ctx.store)
-
-        def finish(new: KeyShare) -> dict[str, Any]:
-            payload = json.dumps(
-                {"sessionId": sid.hex(), "record": share_to_record(new, key_signers).hex()}
-            ).encode()
-            ctx.store.put_secret(REFRESH_NEXT + key_id, payload)
-            return {"publicKey": new.public_key.encode().hex(), "verifyingShares": _verifying(new)}
-
-        return self._sessions.open(body, machine, parties, finish)
-
-    def refresh_commit(self, body: dict[str, Any]) -> bytes:
-        ctx = self._ctx
-        key_id = str(body["keyId"])
-        sid = str(body["sessionId"])
-        raw = ctx.store.get_secret(REFRESH_NEXT + key_id)
-        if raw is None:
-            raise NotFound(f"signer {ctx.signer_id} has no refreshed share of {key_id}")
-        pending = json.loads(raw)
-        if pending["sessionId"] != sid:
-            raise Conflict("the refreshed share comes from another session")
-        current = ctx.store.get_share(key_id)
-        new_record = bytes.fromhex(pending["record"])
-        share_from_record(new_record)  # re-checked before it replaces the old share
-        ctx.store.put_secret(REFRESH_PREVIOUS + key_id, current.record)
-        ctx.store.replace_share(key_id, new_record)
-        ctx.store.delete_secret(REFRESH_NEXT + key_id)
-        # Presignatures of the old shares are dropped: nothing made before the
-        # refresh outlives it.
-        ctx.ecdsa.pool.discard_key(key_id)
-        return encode_ok()
-
-    def refresh_rollback(self, body: dict[str, Any]) -> bytes:
-        ctx = self._ctx
-        key_id = str(body["keyId"])
-        previous = ctx.store.get_secret(REFRESH_PREVIOUS + key_id)
-        if previous is not None:
-            ctx.store.replace_share(key_id, previous)
-            ctx.store.delete_secret(REFRESH_PREVIOUS + key_id)
-            ctx.ecdsa.pool.discard_key(key_id)
-        ctx.store.delete_secret(REFRESH_NEXT + key_id)
-        return encode_ok(restored=previous is not None)
-
-    def refresh_finalize(self, body: dict[str, Any]) -> bytes:
-        drop_refresh_state(self._ctx.store, str(body["keyId"]))
-        return encode_ok()

@@ -11,7 +11,8 @@ replay) and dispatches it by operation to the handlers composed here:
 * ``FrostHandlers`` (``signer.frost_ops``): FROST key generation and signing;
 * ``EcdsaHandlers`` (``signer.ecdsa_ops``): CGGMP24 aux info, key generation,
   presigning, signing and refresh;
-* ``CustodyHandlers`` (``signer.custody_ops``): import, export and erasure.
+* ``CustodyHandlers`` (``signer.custody_ops``): import, export and erasure;
+* ``EpochHandlers`` (``signer.epoch``): refresh epochs (new aux info and shares).
 
 The node never sees another signer's share: DKG shares arrive HPKE-sealed to it
 inside signed envelopes, import shares arrive sealed by the client, and export
@@ -37,6 +38,7 @@ from shardvault.signer.context import Operation, SignerContext
 from shardvault.signer.custody_ops import CustodyHandlers
 from shardvault.signer.ecdsa import EcdsaState, PrimeSource
 from shardvault.signer.ecdsa_ops import EcdsaHandlers
+from shardvault.signer.epoch import EpochHandlers
 from shardvault.signer.frost_ops import FrostHandlers
 from shardvault.signer.roster import PinnedRoster
 from shardvault.signer.sessions import SessionHost
@@ -87,6 +89,8 @@ class SignerNode:
         self._frost = FrostHandlers(self._ctx, self._sessions)
         self._ecdsa = EcdsaHandlers(self._ctx, self._sessions)
         self._custody = CustodyHandlers(self._ctx)
+        # Finishes an epoch's erasure that a crash interrupted, before any request.
+        self._epoch = EpochHandlers(self._ctx, self._sessions)
         self._ops: dict[str, Operation] = {
             "info": self._info,
             "dkg.start": self._dkg_start,
@@ -96,6 +100,7 @@ class SignerNode:
             **self._frost.ops(),
             **self._ecdsa.ops(),
             **self._custody.ops(),
+            **self._epoch.ops(),
         }
 
     @classmethod

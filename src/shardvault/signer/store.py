@@ -138,6 +138,54 @@ class SignerStore:
             self._db.execute("DELETE FROM meta WHERE name = ?", (name,))
             self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and truncate it (after an erasure)."""
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def commit_batch(self, meta: dict[str, bytes | None], shares: dict[str, bytes]) -> None:
+        """ONE transaction (all or nothing, fsynced): every ``meta`` value set (sealed)
+        or deleted (None), every listed Active share's record replaced. Raises
+        ``NotFound`` (and changes nothing) if a listed share is missing or not Active.
+        Replaced and deleted values are overwritten on disk (``secure_delete``); the
+        caller checkpoints the WAL afterwards."""
+        sealed_meta = {n: None if v is None else self.seal("meta", n, v) for n, v in meta.items()}
+        sealed_shares = {k: self.seal("shares", k, r) for k, r in shares.items()}
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for key_id, sealed in sealed_shares.items():
+                    cur = self._db.execute(
+                        "UPDATE shares SET sealed = ? WHERE key_id = ? AND status = 'Active'",
+                        (sealed, key_id),
+                    )
+                    if cur.rowcount != 1:
+                        raise NotFound(
+                            f"signer {self.signer_id} holds no Active share of key {key_id}"
+                        )
+                for name, value in sealed_meta.items():
+                    if value is None:
+                        self._db.execute("DELETE FROM meta WHERE name = ?", (name,))
+                    else:
+                        self._db.execute(
+                            "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)",
+                            (name, value),
+                        )
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    def secret_names(self, prefix: str) -> list[str]:
+        """Names of the meta values that start with ``prefix``."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name FROM meta WHERE substr(name, 1, ?) = ? ORDER BY name",
+                (len(prefix), prefix),
+            ).fetchall()
+        return [str(r[0]) for r in rows]
+
     # -- shares --------------------------------------------------------------------
     def replace_share(self, key_id: str, record: bytes) -> None:
         """Overwrite a share's sealed record in place (key refresh); status unchanged."""

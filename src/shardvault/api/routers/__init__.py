@@ -1,10 +1,10 @@
 """The API's routes, one router per resource: ``health`` (public), ``signers``,
-``keys``, ``signatures`` (of a key), ``networks`` and ``wallets``. Each router
+``keys``, ``signatures`` (of a key), ``networks``, ``wallets`` and ``admin``. Each router
 declares what it needs as FastAPI dependencies (``api/dependencies.py``)."""
 
 from fastapi import APIRouter
 
-from shardvault.api.routers import health, keys, networks, signatures, signers, wallets
+from shardvault.api.routers import admin, health, keys, networks, signatures, signers, wallets
 
 __all__ = ["ROUTERS"]
 
@@ -16,4 +16,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     signatures.router,
     networks.router,
     wallets.router,
+    admin.router,
 )

@@ -1,5 +1,5 @@
 """``/keys``: generate (DKG), import, list, read, rename, delete (archive and erase
-the shares), refresh (CGGMP24) and export keys. Signatures of a key are
+the shares), refresh (a group epoch) and export keys. Signatures of a key are
 ``signatures.py``'s."""
 
 from __future__ import annotations
@@ -27,12 +27,12 @@ from shardvault.api.key_lifecycle import (
     discard_key,
     generate_key,
     key_record,
-    refreshed_record_is_consistent,
     require_usable,
     row_from_record,
     supported_pairs,
 )
 from shardvault.api.paging import one_page, parse_page_token
+from shardvault.api.refresh_epoch import REFRESHED_PROTOCOLS, run_refresh_epoch
 from shardvault.api.repository import check_key_id, in_thread
 from shardvault.api.schemas import (
     CreateKeyRequest,
@@ -60,8 +60,6 @@ __all__ = ["router"]
 logger = logging.getLogger("shardvault.api")
 
 _X25519_KEY_SIZE = 32
-#: Protocols whose keys support proactive share refresh (POST /keys/{keyId}/refresh).
-_REFRESHABLE_PROTOCOLS = frozenset({"CGGMP24"})
 
 router = APIRouter(
     prefix="/keys", tags=["keys"], dependencies=AUTHENTICATED, responses=ERROR_RESPONSES
@@ -220,11 +218,14 @@ async def refresh_key(
     backend: Backend,
     _body: Annotated[RefreshKeyRequest | None, Body()] = None,
 ) -> KeyOut:
-    """Proactive refresh of an ECDSA (CGGMP24) key: every signer gets a new share of
-    the same key and erases the old one. Needs every signer of the key."""
+    """Proactive refresh: runs a refresh EPOCH of the whole signer group (new
+    Paillier primes and ring-Pedersen parameters on every signer, new shares of EVERY
+    key, old material erased; docs/security.md item 28), since a share-only refresh
+    leaves the signers' aux info, and so the key, to an attacker across time. Answers
+    with this key (same public key, new verifying shares). Needs every signer."""
     check_key_id(key_id)
     key = await in_thread(repository.get_key, caller.org_id, key_id)
-    if key.protocol not in _REFRESHABLE_PROTOCOLS:
+    if key.protocol not in REFRESHED_PROTOCOLS:
         raise ApiError(
             400,
             "RefreshNotSupported",
@@ -233,32 +234,15 @@ async def refresh_key(
             details={"scheme": key.scheme, "protocol": key.protocol},
         )
     require_usable(key)
-    record = key_record(key)
-    refreshed = await backend.refresh_key(record)
-    if refreshed.public_key != record.public_key:
-        logger.error("refresh of key %s returned another public key; not stored", key_id)
+    if key.min_signers < 2:
         raise ApiError(
-            502,
-            "PublicKeyChanged",
-            f"the refresh of key {key_id} reported another public key; nothing was stored",
+            400,
+            "RefreshNotSupported",
+            f"key {key_id} is 1-of-n: every share is the key, a re-deal cannot help",
         )
-    if not refreshed_record_is_consistent(record, refreshed):
-        logger.error("refresh of key %s returned an inconsistent record; not stored", key_id)
-        raise ApiError(
-            502,
-            "InconsistentRefresh",
-            f"the refresh of key {key_id} returned inconsistent verifying shares; "
-            "nothing was stored",
-        )
-    shares = refreshed.verifying_shares
-    key = await in_thread(
-        repository.set_verifying_shares,
-        caller.org_id,
-        key_id,
-        key.public_key,
-        {sid: v.hex() for sid, v in shares.items()},
-    )
-    logger.info("key %s refreshed (%d signers)", key_id, len(shares))
+    await run_refresh_epoch(backend, repository)
+    key = await in_thread(repository.get_key, caller.org_id, key_id)
+    logger.info("key %s refreshed by a group epoch", key_id)
     return key_out(key)
 
 

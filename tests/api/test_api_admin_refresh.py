@@ -1,0 +1,90 @@
+"""``POST /admin/refresh`` and ``GET /admin/refresh`` (docs/security.md item 28) over
+the FakeVault: an epoch covers every org's Active, never exported keys, the API
+stores the new verifying shares, admin tokens only, and an epoch the API missed is
+applied at start."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import sqlalchemy
+from apihelpers import Api, error_of
+
+from shardvault.api.refresh_epoch import apply_missed_epoch
+from shardvault.api.repository import ApiRepository
+from shardvault.db.engine import make_engine
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def _verifying(api: Api, key_id: str) -> dict[str, str]:
+    engine = sqlalchemy.create_engine(api.database_url)
+    with engine.connect() as c:
+        raw = c.execute(
+            sqlalchemy.text("SELECT verifying_shares FROM keys WHERE id = :k"), {"k": key_id}
+        ).scalar_one()
+    engine.dispose()
+    return dict(raw) if isinstance(raw, dict) else dict(json.loads(raw))
+
+
+def test_admin_refresh_runs_an_epoch_over_every_org(api: Api) -> None:
+    mine = api.create_key("ECDSA", "secp256k1")
+    _, other = api.other_org()
+    r = api.client.post("/keys", json={"scheme": "ECDSA", "curve": "secp256k1"}, headers=other)
+    theirs = r.json()
+    exported = api.create_key("ECDSA", "secp256k1")
+    before = {k["id"]: _verifying(api, k["id"]) for k in (mine, theirs)}
+    engine = sqlalchemy.create_engine(api.database_url)
+    with engine.begin() as c:
+        c.execute(
+            sqlalchemy.text("UPDATE keys SET exported = 1 WHERE id = :k"), {"k": exported["id"]}
+        )
+    engine.dispose()
+
+    r = api.post("/admin/refresh", {"freshPrimes": True})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["epoch"] == 1 and body["state"] == "committed" and body["primes"] == "fresh"
+    assert body["keys"] == {"ecdsa": 2, "frost": 0}
+    assert ISO.match(body["startedAt"]) and ISO.match(body["finishedAt"])
+    assert isinstance(body["durationMs"], int)
+    for key in (mine, theirs):
+        assert _verifying(api, key["id"]) != before[key["id"]]
+    assert api.vault.calls["run_epoch"] == 1
+
+    r = api.post("/admin/refresh")
+    assert r.status_code == 200 and r.json()["primes"] == "stock"
+    listed = api.get("/admin/refresh").json()["items"]
+    assert [e["epoch"] for e in listed] == [2, 1]
+
+
+def test_admin_refresh_needs_an_admin_token(api: Api) -> None:
+    org_id, other = api.other_org()
+    engine = sqlalchemy.create_engine(api.database_url)
+    with engine.begin() as c:
+        c.execute(
+            sqlalchemy.text("UPDATE service_accounts SET is_admin = false WHERE org_id = :o"),
+            {"o": org_id},
+        )
+    engine.dispose()
+    for method in ("post", "get"):
+        r = getattr(api.client, method)("/admin/refresh", headers=other)
+        assert r.status_code == 403 and error_of(r)["code"] == "Forbidden"
+    assert api.vault.calls.get("run_epoch", 0) == 0
+    r = api.post("/admin/refresh", {"freshPrimes": "yes please"})
+    assert r.status_code == 400
+
+
+def test_an_epoch_the_api_missed_is_applied_at_start(api: Api) -> None:
+    key = api.create_key("ECDSA", "secp256k1")
+    before = _verifying(api, key["id"])
+    # The signers commit an epoch, but the API never stores it (it stopped).
+    record = api.vault._ecdsa_record(key["id"], api.vault.ecdsa_keys[key["id"]])
+    asyncio.run(api.vault.run_epoch([record], fresh_primes=False))
+    assert _verifying(api, key["id"]) == before
+    repository = ApiRepository(make_engine(api.database_url))
+    assert asyncio.run(apply_missed_epoch(api.vault, repository)) == 1
+    assert _verifying(api, key["id"]) != before
+    assert asyncio.run(apply_missed_epoch(api.vault, repository)) == 0  # idempotent

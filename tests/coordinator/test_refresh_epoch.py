@@ -1,0 +1,372 @@
+"""Refresh epochs on the embedded vault (docs/security.md item 28): new aux info on
+every signer (new Paillier primes from the in-memory spare stock), new shares of
+every ECDSA key, old p, q, lambda, old shares and every presignature erased from the
+store files; a crash between commit and erasure finishes the erasure at the next
+start; a crash of the coordinator after its decision is resumed; a failure before
+the commit changes nothing anywhere.
+
+The signers' primes are TEST-ONLY fixtures (tests/fixtures/cggmp_primes.json): the
+first six are the first aux info, the next six the spare stock of the epoch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import coincurve
+import pytest
+from nacl.signing import VerifyKey
+from vault_runner import VaultRunner
+
+from shardvault.coordinator.backend import KeyRecord
+from shardvault.crypto import bip340
+from shardvault.crypto.groups import ED25519, SECP256K1
+from shardvault.crypto.shamir import interpolate_secret
+from shardvault.errors import Conflict, InvalidParameters, SignerMisbehaved, SignersUnavailable
+from shardvault.protocols.frost.ciphersuites import suite_for
+from shardvault.signer import epoch as signer_epoch
+from shardvault.signer.aux_primes import RECORD_NAME
+from shardvault.signer.ecdsa import AUX_ACTIVE, aux_from_record, share_from_record
+from shardvault.signer.frost_keys import key_from_record
+from shardvault.signer.store import SignerStore
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cggmp_primes.json"
+
+
+def primes_with_spares() -> list[tuple[int, ...]]:
+    """TEST ONLY (public primes): per signer, its first pair and one spare pair."""
+    p = [int(x, 16) for x in json.loads(FIXTURE.read_text())["safe_primes_1536"]]
+    return [(p[2 * i], p[2 * i + 1], p[6 + 2 * i], p[7 + 2 * i]) for i in range(3)]
+
+
+def wait_until(runner: VaultRunner, cond: Any, timeout: float = 300.0) -> None:
+    """Poll ``cond`` while the vault's loop runs its background tasks."""
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline
+        runner.run(asyncio.sleep(0.1))
+
+
+def restart(runner: VaultRunner) -> None:
+    runner.restart()
+    wait_until(runner, lambda: runner.run(runner.vault.ecdsa_status()).ready)
+
+
+def check_ecdsa(key: KeyRecord, digest: bytes, sig: bytes) -> None:
+    pub = coincurve.PublicKey(key.public_key)
+    der = coincurve.ecdsa.cdata_to_der(coincurve.ecdsa.deserialize_compact(sig[:64]))
+    assert pub.verify(der, digest, hasher=None)
+
+
+def check_bip340(key: KeyRecord, msg: bytes, sig: bytes) -> None:
+    assert coincurve.PublicKeyXOnly(key.public_key[1:]).verify(sig, msg)
+    assert bip340.verify(key.public_key[1:], msg, sig)
+
+
+@pytest.fixture
+def ecdsa_runner(tmp_path: Path) -> Iterator[VaultRunner]:
+    r = VaultRunner(
+        tmp_path / "vault", os.urandom(32), ecdsa_primes=primes_with_spares(), presig_pool_target=1
+    )
+    wait_until(r, lambda: r.run(r.vault.ecdsa_status()).ready)
+    yield r
+    r.close()
+
+
+def _keys(runner: VaultRunner) -> tuple[KeyRecord, KeyRecord, KeyRecord]:
+    v = runner.vault
+    ecdsa = runner.run(v.generate_key("key-ecdsa", "CGGMP24", "secp256k1", 2))
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    return ecdsa, ed, tr
+
+
+def _sign_all(runner: VaultRunner, ecdsa: KeyRecord, ed: KeyRecord, tr: KeyRecord) -> None:
+    v = runner.vault
+    digest = os.urandom(32)
+    check_ecdsa(ecdsa, digest, runner.run(v.sign(ecdsa, digest)))
+    VerifyKey(ed.public_key).verify(b"m", runner.run(v.sign(ed, b"m")))
+    check_bip340(tr, digest, runner.run(v.sign(tr, digest)))
+
+
+def _with_shares(key: KeyRecord, result: Any) -> KeyRecord:
+    return dataclasses.replace(key, verifying_shares=dict(result.verifying_shares[key.key_id]))
+
+
+def _secret_shares(runner: VaultRunner, keys: Any) -> dict[str, dict[str, int]]:
+    """key id -> signer id -> its secret share, read from each signer's store (what a
+    thief of the store and the KEK holds)."""
+    out: dict[str, dict[str, int]] = {}
+    for key in keys:
+        for signer_id, node in runner.vault.nodes.items():
+            record = node.store.get_share(key.key_id).record
+            if key.protocol == "CGGMP24":
+                value = share_from_record(record)[0].secret
+            else:
+                value = key_from_record(suite_for(key.protocol, key.curve), record)[0].signing_share
+            out.setdefault(key.key_id, {})[signer_id] = value
+    return out
+
+
+def _raw(directory: Path) -> bytes:
+    """Every byte of the signer's store and pool files (and their WAL/journal)."""
+    return b"".join(
+        p.read_bytes() for p in sorted(directory.iterdir()) if p.name.endswith(("-wal", "3"))
+    )
+
+
+def _sealed(path: Path, sql: str) -> list[bytes]:
+    db = sqlite3.connect(path)
+    try:
+        return [bytes(r[0]) for r in db.execute(sql)]
+    finally:
+        db.close()
+
+
+def _snapshot(runner: VaultRunner) -> dict[str, dict[str, Any]]:
+    """Per signer: its aux digest, its p and q, and the sealed bytes of its aux info,
+    its prime record, its shares and its presignatures."""
+    out: dict[str, dict[str, Any]] = {}
+    for signer_id, node in runner.vault.nodes.items():
+        directory = node.store.path.parent
+        aux, _ = aux_from_record(node.store.get_secret(AUX_ACTIVE) or b"")
+        store_file = directory / "store.sqlite3"
+        out[signer_id] = {
+            "dir": directory,
+            "digest": node.ecdsa.status()["auxDigest"],
+            "p": aux.paillier_key.p,
+            "q": aux.paillier_key.q,
+            "sealed": _sealed(
+                store_file,
+                f"SELECT value FROM meta WHERE name IN ('{AUX_ACTIVE}', '{RECORD_NAME}')",
+            )
+            + _sealed(store_file, "SELECT sealed FROM shares WHERE protocol = 'CGGMP24'"),
+            "presigs": _sealed(
+                directory / "presignatures.sqlite3",
+                "SELECT sealed FROM presignatures WHERE status = 'available'",
+            ),
+        }
+    return out
+
+
+def _opened_values(directory: Path, signer_id: str, kek: bytes) -> list[bytes]:
+    """Every sealed value of the store file, opened with the KEK (what a thief holding
+    the file and the KEK recovers)."""
+    store = SignerStore(directory / "store.sqlite3", signer_id, kek)
+    try:
+        names = [str(r[0]) for r in store._db.execute("SELECT name FROM meta")]
+        values = [store.get_secret(n) or b"" for n in names]
+        values += [store.get_share(k).record for k in store.key_ids()]
+    finally:
+        store.close()
+    return values
+
+
+def test_epoch_renews_aux_info_and_shares_and_erases_the_old(ecdsa_runner: VaultRunner) -> None:
+    runner = ecdsa_runner
+    v = runner.vault
+    ecdsa, ed, tr = _keys(runner)
+    _sign_all(runner, ecdsa, ed, tr)
+    wait_until(runner, lambda: v.coordinator.ecdsa.warm(ecdsa) >= 1)
+    before = _snapshot(runner)
+    # the pools of the preferred signer set hold presignatures
+    assert sum(bool(s["presigs"]) for s in before.values()) == 2
+
+    stolen_before = _secret_shares(runner, (ecdsa, ed, tr))
+
+    result = runner.run(v.run_epoch([ecdsa, ed, tr], fresh_primes=False))
+    assert (result.epoch, result.state, result.primes) == (1, "committed", "stock")
+    assert (result.ecdsa_keys, result.frost_keys) == (1, 2)
+    assert result.duration_ms is not None
+    for key in (ecdsa, ed, tr):
+        shares = result.verifying_shares[key.key_id]
+        assert set(shares) == set(key.verifying_shares)
+        assert all(shares[s] != key.verifying_shares[s] for s in shares)
+
+    # The mobile adversary on the shares: signer A's share stolen before the epoch and
+    # signer B's after do not interpolate any key; A's and B's after do.
+    stolen_after = _secret_shares(runner, (ecdsa, ed, tr))
+    a, b = v.signer_ids[0], v.signer_ids[1]
+    for key in (ecdsa, ed, tr):
+        group = ED25519 if key.curve == "ed25519" else SECP256K1
+        mixed = {1: stolen_before[key.key_id][a], 2: stolen_after[key.key_id][b]}
+        fresh = {1: stolen_after[key.key_id][a], 2: stolen_after[key.key_id][b]}
+        assert group.mul_base(interpolate_secret(group, fresh)).encode() == key.public_key
+        assert group.mul_base(interpolate_secret(group, mixed)).encode() != key.public_key
+
+    after = _snapshot(runner)
+    for signer_id, old in before.items():
+        new = after[signer_id]
+        assert new["digest"] != old["digest"]
+        assert {new["p"], new["q"]}.isdisjoint({old["p"], old["q"]})
+        node = v.nodes[signer_id]
+        assert node.ecdsa.pool.available(ecdsa.key_id) == {}
+        assert runner.run(v.coordinator.epoch_status())[signer_id] == 1
+        # Nothing of the old epoch in the files: not its sealed bytes, and not its
+        # primes or share in anything the KEK opens.
+        raw = _raw(old["dir"])
+        for blob in old["sealed"] + old["presigs"]:
+            assert blob[12:44] not in raw
+        opened = b"\n".join(_opened_values(old["dir"], signer_id, runner.kek))
+        for p in (old["p"], old["q"]):
+            assert hex(p).encode() not in opened
+            assert p.to_bytes(192, "big") not in opened
+        assert node.store.get_secret(signer_epoch.EPOCH_ERASE) is None
+
+    # Same public keys; every kind signs (new shares, new aux info).
+    refreshed = _with_shares(ecdsa, result)
+    _sign_all(runner, refreshed, _with_shares(ed, result), _with_shares(tr, result))
+    # Pools refill under the new aux info; a restart keeps the epoch.
+    wait_until(runner, lambda: v.coordinator.ecdsa.warm(refreshed) >= 1)
+    restart(runner)
+    digest = os.urandom(32)
+    check_ecdsa(refreshed, digest, runner.run(runner.vault.sign(refreshed, digest)))
+    assert runner.run(runner.vault.coordinator.epoch_status()) == {s: 1 for s in before}
+    assert [e.state for e in runner.run(runner.vault.epochs())] == ["committed"]
+
+
+def test_a_failure_before_the_commit_changes_nothing(ecdsa_runner: VaultRunner) -> None:
+    runner = ecdsa_runner
+    v = runner.vault
+    ecdsa, ed, tr = _keys(runner)
+    before = _snapshot(runner)
+    bad = v.signer_ids[1]
+    node = v.nodes[bad]
+
+    def refuse(body: dict[str, Any]) -> bytes:
+        raise InvalidParameters("injected failure")
+
+    node._ops["epoch.refresh"] = refuse
+    with pytest.raises(SignerMisbehaved) as err:
+        runner.run(v.run_epoch([ecdsa], fresh_primes=False))
+    assert bad in err.value.signers
+    after = _snapshot(runner)
+    for signer_id, old in before.items():
+        assert after[signer_id]["digest"] == old["digest"]
+        assert after[signer_id]["sealed"] == old["sealed"]
+        assert runner.run(v.coordinator.epoch_status())[signer_id] == 0
+        store = v.nodes[signer_id].store
+        assert store.secret_names("epoch_pending:") == []
+    assert [e.state for e in runner.run(v.epochs())] == ["aborted"]
+    _sign_all(runner, ecdsa, ed, tr)
+
+
+def test_crash_between_commit_and_erasure_finishes_at_start(
+    ecdsa_runner: VaultRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = ecdsa_runner
+    v = runner.vault
+    ecdsa, ed, tr = _keys(runner)
+    wait_until(runner, lambda: v.coordinator.ecdsa.warm(ecdsa) >= 1)
+    before = _snapshot(runner)
+
+    def crash(ctx: Any) -> int:
+        raise sqlite3.OperationalError("injected crash after the commit")
+
+    monkeypatch.setattr(signer_epoch, "erase_old_epoch", crash)
+    with pytest.raises(SignersUnavailable):
+        runner.run(v.run_epoch([ecdsa], fresh_primes=False))
+    # Committed everywhere (one transaction), erasure due on every signer.
+    for node in v.nodes.values():
+        assert node.store.get_secret(signer_epoch.EPOCH_ERASE) is not None
+    assert sum(bool(n.ecdsa.pool.available(ecdsa.key_id)) for n in v.nodes.values()) == 2
+    assert runner.run(v.epochs())[0].state == "committing"
+    monkeypatch.undo()
+    restart(runner)
+    v = runner.vault
+    for signer_id, node in v.nodes.items():
+        assert node.store.get_secret(signer_epoch.EPOCH_ERASE) is None
+        assert node.ecdsa.pool.available(ecdsa.key_id) == {}
+        raw = _raw(before[signer_id]["dir"])
+        for blob in before[signer_id]["sealed"] + before[signer_id]["presigs"]:
+            assert blob[12:44] not in raw
+    (last,) = runner.run(v.epochs())
+    assert last.state == "committed"
+    refreshed = _with_shares(ecdsa, last)
+    _sign_all(runner, refreshed, ed, tr)
+
+
+def test_a_commit_the_coordinator_decided_is_resumed(ecdsa_runner: VaultRunner) -> None:
+    runner = ecdsa_runner
+    v = runner.vault
+    ecdsa, ed, tr = _keys(runner)
+    late = v.signer_ids[2]
+    node = v.nodes[late]
+    commit = node._ops["epoch.commit"]
+    calls = []
+
+    def unreachable(body: dict[str, Any]) -> bytes:
+        calls.append(body)
+        raise sqlite3.OperationalError("injected: the signer is gone before its commit")
+
+    node._ops["epoch.commit"] = unreachable
+    with pytest.raises(SignersUnavailable) as err:
+        runner.run(v.run_epoch([ecdsa], fresh_primes=False))
+    assert err.value.signers == (late,)
+    status = runner.run(v.coordinator.epoch_status())
+    assert status[late] == 0 and sorted(status.values()) == [0, 1, 1]
+    # While half committed, a new epoch first finishes this one (the late signer
+    # still refuses: the error names it) ...
+    with pytest.raises(SignersUnavailable):
+        runner.run(v.run_epoch([ecdsa], fresh_primes=False))
+    node._ops["epoch.commit"] = commit
+    # ... and a restart resumes the commit on every signer.
+    restart(runner)
+    v = runner.vault
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {1}
+    (last,) = runner.run(v.epochs())
+    refreshed = _with_shares(ecdsa, last)
+    _sign_all(runner, refreshed, ed, tr)
+
+
+def test_key_changes_wait_for_a_running_epoch(ecdsa_runner: VaultRunner) -> None:
+    """docs/security.md item 33: while an epoch re-deals the group's shares, no key is
+    created, exported or erased on the signers (409 ``RefreshInProgress``), so an
+    epoch never re-deals a key that a DELETE or an export has taken out meanwhile,
+    and a refused DELETE or export leaves every share where it was."""
+    v = ecdsa_runner.vault
+    key = ecdsa_runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    requester = os.urandom(32)
+    v.coordinator.epochs.running = True
+    try:
+        for change in (
+            v.generate_key("key-x", "FROST", "ed25519", 2),
+            v.export_key(key, requester),
+            v.delete_key(key),
+        ):
+            with pytest.raises(Conflict) as err:
+                ecdsa_runner.run(change)
+            assert err.value.code == "RefreshInProgress"
+    finally:
+        v.coordinator.epochs.running = False
+    for node in v.nodes.values():
+        assert node.store.key_ids() == ["key-ed"]
+    message = b"still here"
+    sig = ecdsa_runner.run(v.sign(key, message))
+    VerifyKey(key.public_key).verify(message, sig)
+
+
+def test_a_vault_without_ecdsa_re_deals_its_frost_keys(runner: VaultRunner) -> None:
+    """No Paillier primes, no aux info: the epoch re-deals the FROST keys only."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    before = _secret_shares(runner, (ed, tr))
+    result = runner.run(v.run_epoch([ed, tr], fresh_primes=False))
+    assert (result.state, result.primes, result.frost_keys) == ("committed", "", 2)
+    after = _secret_shares(runner, (ed, tr))
+    for key in (ed, tr):
+        assert all(after[key.key_id][s] != before[key.key_id][s] for s in v.signer_ids)
+    new_ed, new_tr = _with_shares(ed, result), _with_shares(tr, result)
+    VerifyKey(ed.public_key).verify(b"after", runner.run(v.sign(new_ed, b"after")))
+    digest = os.urandom(32)
+    check_bip340(tr, digest, runner.run(v.sign(new_tr, digest)))
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {1}
