@@ -471,7 +471,8 @@ class ZeroShareRefresh(StateMachine[T]):
         g = self._spec.group
         q = g.order
         dealers = sorted(self._commits.openings)
-        secret = (self._old_secret + sum(shares.values())) % q
+        # Constant time (the C library's scalar field; docs/security.md item 21).
+        secret = g.scalars.sum([self._old_secret, *shares.values()])
         public = {
             k: g.sum([self._old_public[k], *(self._images[i][k] for i in dealers)])
             for k in self._order

@@ -109,7 +109,7 @@ class SchnorrPok:
         g = self._suite.group
         e = self._challenge(g.mul_base(x), nonce.A, session_id, prover)
         alpha = nonce.take()
-        return (alpha + e * x) % g.order
+        return g.scalars.mul_add(e, x, alpha)  # constant time (item 21)
 
     def verify(self, X: Point, A: Point, z: int, *, session_id: bytes, prover: int) -> None:
         g = self._suite.group
