@@ -201,8 +201,6 @@ class Coordinator:
                 f"unsupported protocol/curve {protocol}/{curve}", code="UnsupportedProtocol"
             )
         self.epochs.require_idle()
-        if protocol == ECDSA_PROTOCOL:
-            self.ecdsa.require_ready()
         ids = sorted(encrypted_shares)
         unknown = [s for s in ids if s not in self.signer_ids]
         if unknown:
