@@ -370,3 +370,23 @@ def test_a_vault_without_ecdsa_re_deals_its_frost_keys(runner: VaultRunner) -> N
     digest = os.urandom(32)
     check_bip340(tr, digest, runner.run(v.sign(new_tr, digest)))
     assert set(runner.run(v.coordinator.epoch_status()).values()) == {1}
+
+
+def test_a_lost_epoch_log_does_not_stop_the_next_epoch(ecdsa_runner: VaultRunner) -> None:
+    """The next epoch's number is max(the coordinator's log, every signer's committed
+    epoch) + 1: a coordinator whose epochs.json was lost (or restored from an older
+    backup) still runs epochs instead of blaming honest signers for refusing an old
+    number."""
+    runner = ecdsa_runner
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    first = runner.run(v.run_epoch([ed], fresh_primes=True))
+    assert first.epoch == 1 and first.state == "committed"
+    (runner.data_dir / "epochs.json").unlink()
+    restart(runner)
+    v = runner.vault
+    second = runner.run(v.run_epoch([ed], fresh_primes=True))
+    assert second.epoch == 2 and second.state == "committed"
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {2}
+    refreshed = _with_shares(ed, second)
+    VerifyKey(ed.public_key).verify(b"m", runner.run(v.sign(refreshed, b"m")))

@@ -223,7 +223,7 @@ class EpochService:
                     f"key {key.key_id} is 1-of-n: every share is the key, a re-deal cannot help"
                 )
         ids = list(self._sessions.signer_ids)
-        epoch = self._log.next_number()
+        epoch = await self._next_number(ids)
         started = time.monotonic()
         entry: dict[str, Any] = {"epoch": epoch, "state": "running", "startedAt": _now()}
         self._log.entries.append(entry)
@@ -281,6 +281,28 @@ class EpochService:
             )
         log.info("epoch %d committed in %d ms (%s primes)", epoch, entry["durationMs"], primes)
         return _result(entry)
+
+    async def _next_number(self, ids: list[str]) -> int:
+        """max(this log, every signer's committed epoch) + 1: a log lost or restored
+        from an older backup must not make every signer refuse (and be blamed for
+        refusing) a number it has already committed."""
+        replies = await self._sessions.call_each(ids, "epoch.status")
+        committed = [0]
+        for signer_id, reply in replies.items():
+            if isinstance(reply, BaseException):
+                raise reply
+            try:
+                committed.append(int(reply["epoch"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SignerMisbehaved(
+                    f"signer {signer_id} sent a malformed epoch.status",
+                    signers=(signer_id,),
+                    check="epoch-status",
+                ) from exc
+        number = max(self._log.next_number(), max(committed) + 1)
+        if number != self._log.next_number():
+            log.warning("the epoch log is behind the signers: the next epoch is %d", number)
+        return number
 
     async def _start(
         self, ids: list[str], op: str, session: SessionParties, **args: Any
