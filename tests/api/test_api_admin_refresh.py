@@ -6,6 +6,7 @@ applied at start."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import re
 
@@ -88,3 +89,17 @@ def test_an_epoch_the_api_missed_is_applied_at_start(api: Api) -> None:
     assert asyncio.run(apply_missed_epoch(api.vault, repository)) == 1
     assert _verifying(api, key["id"]) != before
     assert asyncio.run(apply_missed_epoch(api.vault, repository)) == 0  # idempotent
+
+
+def test_a_decided_epoch_not_yet_committed_everywhere_is_stored(api: Api) -> None:
+    """An epoch in state ``committing`` (decided; the coordinator resumes the commit
+    on a late signer in the background) carries the keys' verifying shares from now
+    on: the API stores them, at start as after the epoch."""
+    key = api.create_key("ECDSA", "secp256k1")
+    before = _verifying(api, key["id"])
+    record = api.vault._ecdsa_record(key["id"], api.vault.ecdsa_keys[key["id"]])
+    asyncio.run(api.vault.run_epoch([record], fresh_primes=False))
+    api.vault.epoch_log[0] = dataclasses.replace(api.vault.epoch_log[0], state="committing")
+    repository = ApiRepository(make_engine(api.database_url))
+    assert asyncio.run(apply_missed_epoch(api.vault, repository)) == 1
+    assert _verifying(api, key["id"]) != before

@@ -6,7 +6,10 @@ and the ``--refresh-every`` schedule all go through :func:`run_refresh_epoch`.
 
 :func:`apply_missed_epoch` runs at start: if the process stopped after the signers
 committed an epoch but before the API stored its verifying shares, they are stored
-now (the coordinator's epoch log keeps them).
+now (the coordinator's epoch log keeps them). An epoch decided but not yet committed
+on every signer (state ``committing``) counts: its shares are the keys' from the
+decision on, so :func:`run_refresh_epoch` stores them too, and the coordinator
+finishes the commit on the late signers in the background.
 """
 
 from __future__ import annotations
@@ -101,9 +104,11 @@ async def _store(repository: ApiRepository, result: EpochResult, records: list[K
 
 
 async def apply_missed_epoch(backend: SigningBackend, repository: ApiRepository) -> int:
-    """Store the verifying shares of the newest committed epoch (idempotent)."""
+    """Store the verifying shares of the newest decided epoch (idempotent): state
+    ``committed``, or ``committing`` (decided; the coordinator's background resume
+    commits it on the signers it has not reached yet, which sign nothing meanwhile)."""
     for result in await backend.epochs():
-        if result.state == "committed":
+        if result.state in ("committing", "committed"):
             shares = {
                 k: {s: v.hex() for s, v in v_.items()} for k, v_ in result.verifying_shares.items()
             }

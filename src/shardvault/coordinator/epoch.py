@@ -16,10 +16,12 @@ key of the signer group, so a refresh renews the whole group at once:
    erases the old material.
 
 Any failure before the decision aborts everywhere (``epoch.abort``) and changes
-nothing; the error names the signer (blame). After the decision, a signer that could
-not be reached keeps the epoch ``committing``: :meth:`EpochService.resume` (called at
-start and before the next epoch) finishes the commit, so no group stays
-half-committed.
+nothing; the error names the signer (blame). After the decision, the new verifying shares are
+the keys' (the epoch's result carries them, state ``committing``, and the caller
+stores them); a signer the commit could not reach keeps the epoch ``committing``, is
+left out of signing and export (``SignerSessions.lagging``), and a background resume
+with backoff (:meth:`EpochService.resume_in_background`; also at start and before the
+next epoch) finishes the commit, so no group stays half-committed.
 
 The log (``epochs.json`` beside the coordinator's key) holds public facts only:
 epoch numbers, times, session ids, digests and verifying shares.
@@ -28,6 +30,7 @@ epoch numbers, times, session ids, digests and verifying shares.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -59,6 +62,10 @@ log = logging.getLogger("shardvault.coordinator")
 _KEEP = 100
 #: A key's re-deal takes well under a second of CPU per signer.
 REFRESH_TIMEOUT = 120.0
+#: The background resume of a decided commit: first retry after this many seconds,
+#: doubling after each failure up to RESUME_MAX_DELAY.
+RESUME_FIRST_DELAY = 1.0
+RESUME_MAX_DELAY = 60.0
 
 
 def _now() -> str:
@@ -132,6 +139,9 @@ class EpochService:
         self._ecdsa = ecdsa
         self._log = EpochLog.open(log_path)
         self._lock = asyncio.Lock()
+        self._resumer: asyncio.Task[None] | None = None
+        #: the background resume's first delay (seconds; doubles on each failure)
+        self.resume_first_delay = RESUME_FIRST_DELAY
         #: While an epoch runs, key creation, import, export and deletion are refused.
         self.running = False
 
@@ -150,9 +160,45 @@ class EpochService:
     async def resume(self) -> list[str]:
         """Finish an epoch left ``committing`` (commit on every signer) and abort one
         left ``running`` (a coordinator that stopped before deciding). Returns the
-        signers the commit still could not reach (empty when finished)."""
+        signers the commit still could not reach (empty when finished); those are
+        retried in the background (:meth:`resume_in_background`)."""
         async with self._lock:
-            return await self._resume()
+            failed = await self._resume()
+        if failed:
+            self.resume_in_background()
+        return failed
+
+    def resume_in_background(self) -> None:
+        """Retry a decided commit on the signers it has not reached, with backoff
+        (``RESUME_FIRST_DELAY`` doubling up to ``RESUME_MAX_DELAY``), until every
+        signer has committed; meanwhile those signers are left out of signing."""
+        if self._resumer is None or self._resumer.done():
+            self._resumer = asyncio.create_task(self._resume_loop(), name="epoch-resume")
+
+    async def _resume_loop(self) -> None:
+        delay = self.resume_first_delay
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                async with self._lock:
+                    failed = await self._resume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("resuming the epoch commit failed: %r", exc)
+                failed = ["?"]
+            if not failed:
+                log.info("the decided epoch is now committed on every signer")
+                return
+            delay = min(delay * 2, RESUME_MAX_DELAY)
+
+    async def stop(self) -> None:
+        """Cancel the background resume (the next start resumes from the log)."""
+        task, self._resumer = self._resumer, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _resume(self) -> list[str]:
         for entry in self._log.entries:
@@ -180,6 +226,7 @@ class EpochService:
         failed = [s for s, r in results.items() if isinstance(r, BaseException)]
         for s in failed:
             log.error("epoch %s: commit on %s failed: %r", entry["epoch"], s, results[s])
+        self._sessions.lagging = frozenset(failed)
         if not failed:
             entry["state"] = "committed"
             entry["discardedPresignatures"] = sum(
@@ -274,11 +321,17 @@ class EpochService:
         entry.update(finishedAt=_now(), durationMs=round((time.monotonic() - started) * 1000))
         self._log.save()
         if failed:
-            raise SignersUnavailable(
-                f"epoch {epoch} is decided but signers {', '.join(failed)} have not committed "
-                "yet; the commit is resumed at the next start or refresh",
-                signers=tuple(failed),
+            # Decided: the new verifying shares are the key's from now on (the caller
+            # stores them); the signers that committed sign, the late ones are left
+            # out of signing until the background resume has committed them.
+            log.warning(
+                "epoch %d is decided but signers %s have not committed yet; resuming in "
+                "the background",
+                epoch,
+                ", ".join(failed),
             )
+            self.resume_in_background()
+            return _result(entry)
         log.info("epoch %d committed in %d ms (%s primes)", epoch, entry["durationMs"], primes)
         return _result(entry)
 
