@@ -16,6 +16,7 @@ import dataclasses
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -348,18 +349,19 @@ def test_key_changes_wait_for_a_running_epoch(ecdsa_runner: VaultRunner) -> None
     v = ecdsa_runner.vault
     key = ecdsa_runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
     requester = os.urandom(32)
-    v.coordinator.epochs.running = True
-    try:
-        for change in (
-            v.generate_key("key-x", "FROST", "ed25519", 2),
-            v.export_key(key, requester),
-            v.delete_key(key),
-        ):
-            with pytest.raises(Conflict) as err:
-                ecdsa_runner.run(change)
-            assert err.value.code == "RefreshInProgress"
-    finally:
-        v.coordinator.epochs.running = False
+
+    async def during_an_epoch() -> None:
+        async with v.coordinator.epochs.lock.epoch():
+            for change in (
+                v.generate_key("key-x", "FROST", "ed25519", 2),
+                v.export_key(key, requester),
+                v.delete_key(key),
+            ):
+                with pytest.raises(Conflict) as err:
+                    await change
+                assert err.value.code == "RefreshInProgress"
+
+    ecdsa_runner.run(during_an_epoch())
     for node in v.nodes.values():
         assert node.store.key_ids() == ["key-ed"]
     message = b"still here"
@@ -403,3 +405,57 @@ def test_a_lost_epoch_log_does_not_stop_the_next_epoch(ecdsa_runner: VaultRunner
     assert set(runner.run(v.coordinator.epoch_status()).values()) == {2}
     refreshed = _with_shares(ed, second)
     VerifyKey(ed.public_key).verify(b"m", runner.run(v.sign(refreshed, b"m")))
+
+
+def test_an_epoch_waits_for_a_key_change_in_flight(ecdsa_runner: VaultRunner) -> None:
+    """Finding 3 of the issue-12 review: a DELETE already on its way to the signers
+    when an epoch starts must not land between the re-deal and the commit (a signer
+    would then fail its commit on every resume). The epoch holds the epoch lock
+    exclusively from epoch.begin to the end of the commit and waits for the key
+    changes in flight (which hold it shared); a change arriving meanwhile gets 409
+    RefreshInProgress at once."""
+    runner = ecdsa_runner
+    v = runner.vault
+    doomed = runner.run(v.generate_key("key-doomed", "FROST", "ed25519", 2))
+    kept = runner.run(v.generate_key("key-kept", "FROST", "ed25519", 2))
+    slow = v.nodes[v.signer_ids[0]]
+    delete, begin = slow._ops["delete"], slow._ops["epoch.begin"]
+    release = threading.Event()
+    events: list[str] = []
+
+    def slow_delete(body: dict[str, Any]) -> bytes:
+        events.append("delete-arrived")
+        release.wait(30)
+        events.append("delete-done")
+        return delete(body)
+
+    def logged_begin(body: dict[str, Any]) -> bytes:
+        events.append("begin")
+        return begin(body)
+
+    slow._ops["delete"] = slow_delete
+    slow._ops["epoch.begin"] = logged_begin
+
+    async def race() -> Any:
+        deleting = asyncio.ensure_future(v.delete_key(doomed))
+        while "delete-arrived" not in events:
+            await asyncio.sleep(0.01)
+        epoch = asyncio.ensure_future(v.run_epoch([kept], fresh_primes=False))
+        await asyncio.sleep(0.5)
+        with pytest.raises(Conflict) as err:
+            await v.generate_key("key-late", "FROST", "ed25519", 2)
+        assert err.value.code == "RefreshInProgress"
+        release.set()
+        await deleting
+        return await epoch
+
+    try:
+        result = runner.run(race())
+    finally:
+        release.set()
+    assert events == ["delete-arrived", "delete-done", "begin"]
+    assert result.state == "committed"
+    for node in v.nodes.values():
+        assert node.store.key_ids() == ["key-kept"]
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {1}
+    VerifyKey(kept.public_key).verify(b"m", runner.run(v.sign(_with_shares(kept, result), b"m")))

@@ -43,9 +43,9 @@ from typing import Any
 
 from shardvault.coordinator.backend import EpochResult, KeyRecord
 from shardvault.coordinator.cggmp import AUX_TIMEOUT, CggmpService
+from shardvault.coordinator.epoch_lock import EpochLock
 from shardvault.coordinator.sessions import SessionParties, SignerSessions
 from shardvault.errors import (
-    Conflict,
     InvalidParameters,
     ShardvaultError,
     SignerMisbehaved,
@@ -139,18 +139,16 @@ class EpochService:
         self._ecdsa = ecdsa
         self._log = EpochLog.open(log_path)
         self._lock = asyncio.Lock()
+        #: key changes hold it shared, an epoch (and each resume) exclusively
+        self.lock = EpochLock()
         self._resumer: asyncio.Task[None] | None = None
         #: the background resume's first delay (seconds; doubles on each failure)
         self.resume_first_delay = RESUME_FIRST_DELAY
-        #: While an epoch runs, key creation, import, export and deletion are refused.
-        self.running = False
 
-    def require_idle(self) -> None:
-        if self.running:
-            raise Conflict(
-                "a refresh epoch is running; retry when it has finished",
-                code="RefreshInProgress",
-            )
+    @property
+    def running(self) -> bool:
+        """An epoch (or a resume) runs or waits for the key changes in flight."""
+        return self.lock.epoch_held
 
     def history(self) -> list[EpochResult]:
         """Recent epochs, newest first."""
@@ -162,7 +160,7 @@ class EpochService:
         left ``running`` (a coordinator that stopped before deciding). Returns the
         signers the commit still could not reach (empty when finished); those are
         retried in the background (:meth:`resume_in_background`)."""
-        async with self._lock:
+        async with self.lock.epoch(), self._lock:
             failed = await self._resume()
         if failed:
             self.resume_in_background()
@@ -180,7 +178,7 @@ class EpochService:
         while True:
             await asyncio.sleep(delay)
             try:
-                async with self._lock:
+                async with self.lock.epoch(), self._lock:
                     failed = await self._resume()
             except asyncio.CancelledError:
                 raise
@@ -241,9 +239,9 @@ class EpochService:
     async def run(self, keys: Sequence[KeyRecord], *, fresh_primes: bool) -> EpochResult:
         """Renew aux info and re-deal ``keys`` (every Active key of the group); the
         new records are in the result's ``verifying_shares``."""
-        if self._lock.locked():
-            self.require_idle()
-        async with self._lock:
+        # Exclusive from before epoch.begin to the end of the commit: the key changes
+        # in flight finish first, new ones get 409 RefreshInProgress meanwhile.
+        async with self.lock.epoch(), self._lock:
             failed = await self._resume()
             if failed:
                 raise SignersUnavailable(
@@ -251,11 +249,7 @@ class EpochService:
                     f"unreachable: {', '.join(failed)}",
                     signers=tuple(failed),
                 )
-            self.running = True
-            try:
-                return await self._run(keys, fresh_primes)
-            finally:
-                self.running = False
+            return await self._run(keys, fresh_primes)
 
     async def _run(self, keys: Sequence[KeyRecord], fresh_primes: bool) -> EpochResult:
         # A vault without ECDSA has no aux info: its epochs re-deal FROST keys only.
