@@ -28,7 +28,7 @@ import os
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -280,8 +280,8 @@ class FakeVault:
         result = EpochResult(
             epoch=self.epoch_count,
             state="committed",
-            started_at="2026-01-01T00:00:00.000Z",
-            finished_at="2026-01-01T00:00:01.000Z",
+            started_at=_iso_now(-1.0),
+            finished_at=_iso_now(),
             duration_ms=1000,
             ecdsa_keys=len(keys),
             frost_keys=0,
@@ -602,6 +602,12 @@ class Api:
         """A second org: its id and its admin's auth headers."""
         org_id, token = create_org(self.database_url, "other")
         return org_id, {"Authorization": f"Bearer {token}"}
+
+
+def _iso_now(offset: float = 0.0) -> str:
+    """Now (plus ``offset`` seconds) as the coordinator stamps epochs."""
+    when = datetime.now(UTC) + timedelta(seconds=offset)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass

@@ -28,7 +28,7 @@ from shardvault.api.errors import (
     shardvault_error_handler,
     validation_exception_handler,
 )
-from shardvault.api.refresh_epoch import apply_missed_epoch, refresh_on_schedule
+from shardvault.api.refresh_epoch import EpochGate, apply_missed_epoch, refresh_on_schedule
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.routers import ROUTERS
 from shardvault.api.settings import ApiSettings
@@ -53,6 +53,7 @@ def create_app(
     large_request_bytes: int = 64 * 1024,
     signing_lease_seconds: float = 120.0,
     refresh_every_seconds: float | None = None,
+    key_refresh_min_interval_seconds: float = 600.0,
 ) -> FastAPI:
     """The shardvault REST API.
 
@@ -66,8 +67,11 @@ def create_app(
     Pending by a process that died (lease expired) are resolved Failed
     ``Interrupted`` here, before the app serves.
     ``refresh_every_seconds``: run a refresh epoch on that schedule (``shardvault up
-    --refresh-every``). At start, the verifying shares of an epoch the signers
-    committed but this API did not store are stored (``apply_missed_epoch``).
+    --refresh-every``). ``key_refresh_min_interval_seconds``: ``POST
+    /keys/{keyId}/refresh`` by a non-admin within that long after the last epoch
+    answers the key as that epoch refreshed it and starts none. At start, the
+    verifying shares of an epoch the signers committed (or the coordinator decided)
+    but this API did not store are stored (``apply_missed_epoch``).
     """
     settings = ApiSettings(
         max_body_bytes=max_body_bytes,
@@ -75,7 +79,9 @@ def create_app(
         idempotency_wait_seconds=idempotency_wait_seconds,
         large_request_bytes=large_request_bytes,
         signing_lease_seconds=signing_lease_seconds,
+        key_refresh_min_interval_seconds=key_refresh_min_interval_seconds,
     )
+    epochs = EpochGate()
     if migrate:
         upgrade_database(database_url)
     engine = make_engine(database_url)
@@ -96,7 +102,7 @@ def create_app(
         schedule = None
         if refresh_every_seconds is not None:
             schedule = asyncio.create_task(
-                refresh_on_schedule(backend, repository, refresh_every_seconds),
+                refresh_on_schedule(backend, repository, refresh_every_seconds, epochs),
                 name="refresh-epochs",
             )
         try:
@@ -120,6 +126,7 @@ def create_app(
     app.state.settings = settings
     app.state.repository = repository
     app.state.backend = backend
+    app.state.epochs = epochs
     app.state.signing = SigningService(
         backend,
         repository,

@@ -22,6 +22,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.params import Depends as DependsParam
 
 from shardvault.api.auth import Principal, current_principal
+from shardvault.api.refresh_epoch import EpochGate
 from shardvault.api.repository import ApiRepository
 from shardvault.api.schemas import ErrorEnvelope
 from shardvault.api.settings import ApiSettings
@@ -33,6 +34,7 @@ __all__ = [
     "ERROR_RESPONSES",
     "Backend",
     "Caller",
+    "Epochs",
     "KeyId",
     "Limit",
     "PageToken",
@@ -56,6 +58,10 @@ async def _signing(request: Request) -> SigningService:
     return cast(SigningService, request.app.state.signing)
 
 
+async def _epochs(request: Request) -> EpochGate:
+    return cast(EpochGate, request.app.state.epochs)
+
+
 async def _settings(request: Request) -> ApiSettings:
     return cast(ApiSettings, request.app.state.settings)
 
@@ -64,6 +70,7 @@ Repository = Annotated[ApiRepository, Depends(_repository)]
 Backend = Annotated[SigningBackend, Depends(_backend)]
 Signing = Annotated[SigningService, Depends(_signing)]
 Settings = Annotated[ApiSettings, Depends(_settings)]
+Epochs = Annotated[EpochGate, Depends(_epochs)]
 Caller = Annotated[Principal, Depends(current_principal)]
 
 #: The dependency of every authenticated router (the bearer token, documented in the

@@ -6,13 +6,17 @@ and the ``--refresh-every`` schedule all go through :func:`run_refresh_epoch`.
 
 :func:`apply_missed_epoch` runs at start: if the process stopped after the signers
 committed an epoch but before the API stored its verifying shares, they are stored
-now (the coordinator's epoch log keeps them).
+now (the coordinator's epoch log keeps them). An epoch decided but not yet committed
+on every signer (state ``committing``) counts: its shares are the keys' from the
+decision on, so :func:`run_refresh_epoch` stores them too, and the coordinator
+finishes the commit on the late signers in the background.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import UTC, datetime
 
 from shardvault.api.errors import ApiError
 from shardvault.api.key_lifecycle import key_record, refreshed_record_is_consistent
@@ -22,6 +26,7 @@ from shardvault.coordinator.backend import EpochResult, KeyRecord, SigningBacken
 from shardvault.protocols.registry import REFRESH_PROTOCOLS
 
 __all__ = [
+    "EpochGate",
     "apply_missed_epoch",
     "epoch_out",
     "refresh_on_schedule",
@@ -58,6 +63,67 @@ async def run_refresh_epoch(
     result = await backend.run_epoch(records, fresh_primes=fresh_primes)
     await _store(repository, result, records)
     return result
+
+
+class EpochGate:
+    """The API's epochs, one at a time (``app.state.epochs``).
+
+    ``POST /admin/refresh`` and the schedule always start an epoch (:meth:`run`; the
+    coordinator refuses one while another runs: 409 ``RefreshInProgress``).
+    ``POST /keys/{keyId}/refresh`` goes through :meth:`join_or_run`: a request while
+    an epoch runs joins it (waits for its result) instead of starting another, and a
+    non-admin caller does not start a new epoch within ``min_interval`` seconds of the
+    last decided one: the key as that epoch refreshed it is the answer. So no org's
+    user can keep the whole cluster in ``RefreshInProgress`` by repeating the call.
+    The epoch runs in its own task: a client that disconnects does not cancel it.
+    """
+
+    def __init__(self) -> None:
+        self._running: asyncio.Task[EpochResult] | None = None
+
+    def _current(self) -> asyncio.Task[EpochResult] | None:
+        task = self._running
+        return task if task is not None and not task.done() else None
+
+    async def run(
+        self, backend: SigningBackend, repository: ApiRepository, *, fresh_primes: bool = False
+    ) -> EpochResult:
+        task = asyncio.ensure_future(
+            run_refresh_epoch(backend, repository, fresh_primes=fresh_primes)
+        )
+        if self._current() is None:
+            self._running = task
+        return await asyncio.shield(task)
+
+    async def join_or_run(
+        self,
+        backend: SigningBackend,
+        repository: ApiRepository,
+        *,
+        min_interval: float,
+        admin: bool,
+    ) -> EpochResult | None:
+        """The running epoch's result, or a new epoch's; None when a non-admin asked
+        within ``min_interval`` seconds of the last decided epoch (nothing ran)."""
+        running = self._current()
+        if running is None and not admin and min_interval > 0:
+            age = await _seconds_since_last_epoch(backend)
+            running = self._current()
+            if running is None and age is not None and age < min_interval:
+                return None
+        if running is not None:
+            return await asyncio.shield(running)
+        return await self.run(backend, repository)
+
+
+async def _seconds_since_last_epoch(backend: SigningBackend) -> float | None:
+    """Seconds since the newest decided epoch finished (None: there is none)."""
+    for result in await backend.epochs():
+        if result.state in ("committing", "committed"):
+            when = result.finished_at or result.started_at
+            finished = datetime.fromisoformat(when.replace("Z", "+00:00"))
+            return (datetime.now(UTC) - finished).total_seconds()
+    return None
 
 
 async def _store(repository: ApiRepository, result: EpochResult, records: list[KeyRecord]) -> None:
@@ -101,9 +167,11 @@ async def _store(repository: ApiRepository, result: EpochResult, records: list[K
 
 
 async def apply_missed_epoch(backend: SigningBackend, repository: ApiRepository) -> int:
-    """Store the verifying shares of the newest committed epoch (idempotent)."""
+    """Store the verifying shares of the newest decided epoch (idempotent): state
+    ``committed``, or ``committing`` (decided; the coordinator's background resume
+    commits it on the signers it has not reached yet, which sign nothing meanwhile)."""
     for result in await backend.epochs():
-        if result.state == "committed":
+        if result.state in ("committing", "committed"):
             shares = {
                 k: {s: v.hex() for s, v in v_.items()} for k, v_ in result.verifying_shares.items()
             }
@@ -112,14 +180,18 @@ async def apply_missed_epoch(backend: SigningBackend, repository: ApiRepository)
 
 
 async def refresh_on_schedule(
-    backend: SigningBackend, repository: ApiRepository, every_seconds: float
+    backend: SigningBackend,
+    repository: ApiRepository,
+    every_seconds: float,
+    gate: EpochGate | None = None,
 ) -> None:
     """Run an epoch every ``every_seconds`` (``shardvault up --refresh-every``); a
     failed epoch is logged and retried at the next tick."""
+    gate = gate or EpochGate()
     while True:
         await asyncio.sleep(every_seconds)
         try:
-            await run_refresh_epoch(backend, repository)
+            await gate.run(backend, repository)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -18,13 +18,18 @@ class ApiSettings:
     prepared (parsed, hashed) in a worker thread instead of on the event loop.
     ``signing_lease_seconds``: how long a signature claim stays Pending without being
     renewed (it is renewed before each payload is signed); after that a retry of the
-    same request takes it over (the process that held it is taken for dead)."""
+    same request takes it over (the process that held it is taken for dead).
+    ``key_refresh_min_interval_seconds``: ``POST /keys/{keyId}/refresh`` by a non-admin
+    starts no epoch within that long after the last one (api/refresh_epoch.py)."""
 
     max_body_bytes: int = 1_048_576
     default_min_signers: int = 2
     idempotency_wait_seconds: float = 30.0
     large_request_bytes: int = 64 * 1024
     signing_lease_seconds: float = 120.0
+    #: POST /keys/{keyId}/refresh by a non-admin within this many seconds of the last
+    #: decided epoch starts none (the key as that epoch refreshed it is the answer).
+    key_refresh_min_interval_seconds: float = 600.0
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -33,5 +38,7 @@ class ApiSettings:
             raise ValueError("default_min_signers must be positive")
         if not self.signing_lease_seconds > 0:
             raise ValueError("signing_lease_seconds must be positive")
+        if self.key_refresh_min_interval_seconds < 0:
+            raise ValueError("key_refresh_min_interval_seconds must not be negative")
         if self.large_request_bytes < 0:
             raise ValueError("large_request_bytes must not be negative")

@@ -139,7 +139,39 @@ class Coordinator:
         return await self.sessions.list_signers()
 
     # -- SigningBackend -------------------------------------------------------------------
+    # Key changes hold the epoch lock shared (coordinator/epoch_lock.py): an epoch
+    # waits for those in flight; one arriving during an epoch gets RefreshInProgress.
     async def generate_key(
+        self, key_id: str, protocol: str, curve: str, min_signers: int
+    ) -> KeyRecord:
+        async with self.epochs.lock.key_change():
+            return await self._generate_key(key_id, protocol, curve, min_signers)
+
+    async def import_key(
+        self,
+        key_id: str,
+        protocol: str,
+        curve: str,
+        min_signers: int,
+        encrypted_shares: Mapping[str, bytes],
+        context: ImportContext,
+    ) -> KeyRecord:
+        async with self.epochs.lock.key_change():
+            return await self._import_key(
+                key_id, protocol, curve, min_signers, encrypted_shares, context
+            )
+
+    async def export_key(
+        self, key: KeyRecord, requester_encryption_key: bytes
+    ) -> Sequence[ExportedShare]:
+        async with self.epochs.lock.key_change():
+            return await self._export_key(key, requester_encryption_key)
+
+    async def delete_key(self, key: KeyRecord) -> None:
+        async with self.epochs.lock.key_change():
+            await self._delete_key(key)
+
+    async def _generate_key(
         self, key_id: str, protocol: str, curve: str, min_signers: int
     ) -> KeyRecord:
         if (protocol, curve) not in PROTOCOLS:
@@ -148,7 +180,6 @@ class Coordinator:
         problem = min_signers_problem(min_signers, len(ids))
         if problem is not None:
             raise InvalidParameters(problem, code="InvalidMinSigners")
-        self.epochs.require_idle()
         if protocol == ECDSA_PROTOCOL:
             self.ecdsa.require_ready()
         descs = await self.sessions.require_all(ids)
@@ -183,7 +214,7 @@ class Coordinator:
         self.ecdsa.key_added(record)
         return record
 
-    async def import_key(
+    async def _import_key(
         self,
         key_id: str,
         protocol: str,
@@ -200,7 +231,6 @@ class Coordinator:
             raise InvalidImport(
                 f"unsupported protocol/curve {protocol}/{curve}", code="UnsupportedProtocol"
             )
-        self.epochs.require_idle()
         ids = sorted(encrypted_shares)
         unknown = [s for s in ids if s not in self.signer_ids]
         if unknown:
@@ -347,10 +377,9 @@ class Coordinator:
             return await self.ecdsa.sign(key, message)
         return await self.frost.sign(key, message, taproot_merkle_root=taproot_merkle_root)
 
-    async def export_key(
+    async def _export_key(
         self, key: KeyRecord, requester_encryption_key: bytes
     ) -> Sequence[ExportedShare]:
-        self.epochs.require_idle()
         self.ecdsa.key_removed(key.key_id)  # an exported key no longer signs
         found, missing = await self.sessions.reachable(list(key.signer_ids))
         if len(found) < key.min_signers:
@@ -385,11 +414,10 @@ class Coordinator:
             )
         return shares
 
-    async def delete_key(self, key: KeyRecord) -> None:
+    async def _delete_key(self, key: KeyRecord) -> None:
         """Erase the key's shares on every signer. A signer that cannot confirm is named
         (SignersUnavailable): the API keeps the key Archived-but-not-erased, and a
         repeated DELETE tries again. A signer without the share counts as erased."""
-        self.epochs.require_idle()
         self.ecdsa.key_removed(key.key_id)
         failed = await self._erase_everywhere(key.key_id, list(key.signer_ids))
         if failed:

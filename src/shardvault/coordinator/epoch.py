@@ -16,10 +16,12 @@ key of the signer group, so a refresh renews the whole group at once:
    erases the old material.
 
 Any failure before the decision aborts everywhere (``epoch.abort``) and changes
-nothing; the error names the signer (blame). After the decision, a signer that could
-not be reached keeps the epoch ``committing``: :meth:`EpochService.resume` (called at
-start and before the next epoch) finishes the commit, so no group stays
-half-committed.
+nothing; the error names the signer (blame). After the decision, the new verifying shares are
+the keys' (the epoch's result carries them, state ``committing``, and the caller
+stores them); a signer the commit could not reach keeps the epoch ``committing``, is
+left out of signing and export (``SignerSessions.lagging``), and a background resume
+with backoff (:meth:`EpochService.resume_in_background`; also at start and before the
+next epoch) finishes the commit, so no group stays half-committed.
 
 The log (``epochs.json`` beside the coordinator's key) holds public facts only:
 epoch numbers, times, session ids, digests and verifying shares.
@@ -28,6 +30,7 @@ epoch numbers, times, session ids, digests and verifying shares.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -40,9 +43,9 @@ from typing import Any
 
 from shardvault.coordinator.backend import EpochResult, KeyRecord
 from shardvault.coordinator.cggmp import AUX_TIMEOUT, CggmpService
+from shardvault.coordinator.epoch_lock import EpochLock
 from shardvault.coordinator.sessions import SessionParties, SignerSessions
 from shardvault.errors import (
-    Conflict,
     InvalidParameters,
     ShardvaultError,
     SignerMisbehaved,
@@ -59,6 +62,10 @@ log = logging.getLogger("shardvault.coordinator")
 _KEEP = 100
 #: A key's re-deal takes well under a second of CPU per signer.
 REFRESH_TIMEOUT = 120.0
+#: The background resume of a decided commit: first retry after this many seconds,
+#: doubling after each failure up to RESUME_MAX_DELAY.
+RESUME_FIRST_DELAY = 1.0
+RESUME_MAX_DELAY = 60.0
 
 
 def _now() -> str:
@@ -132,15 +139,16 @@ class EpochService:
         self._ecdsa = ecdsa
         self._log = EpochLog.open(log_path)
         self._lock = asyncio.Lock()
-        #: While an epoch runs, key creation, import, export and deletion are refused.
-        self.running = False
+        #: key changes hold it shared, an epoch (and each resume) exclusively
+        self.lock = EpochLock()
+        self._resumer: asyncio.Task[None] | None = None
+        #: the background resume's first delay (seconds; doubles on each failure)
+        self.resume_first_delay = RESUME_FIRST_DELAY
 
-    def require_idle(self) -> None:
-        if self.running:
-            raise Conflict(
-                "a refresh epoch is running; retry when it has finished",
-                code="RefreshInProgress",
-            )
+    @property
+    def running(self) -> bool:
+        """An epoch (or a resume) runs or waits for the key changes in flight."""
+        return self.lock.epoch_held
 
     def history(self) -> list[EpochResult]:
         """Recent epochs, newest first."""
@@ -150,9 +158,45 @@ class EpochService:
     async def resume(self) -> list[str]:
         """Finish an epoch left ``committing`` (commit on every signer) and abort one
         left ``running`` (a coordinator that stopped before deciding). Returns the
-        signers the commit still could not reach (empty when finished)."""
-        async with self._lock:
-            return await self._resume()
+        signers the commit still could not reach (empty when finished); those are
+        retried in the background (:meth:`resume_in_background`)."""
+        async with self.lock.epoch(), self._lock:
+            failed = await self._resume()
+        if failed:
+            self.resume_in_background()
+        return failed
+
+    def resume_in_background(self) -> None:
+        """Retry a decided commit on the signers it has not reached, with backoff
+        (``RESUME_FIRST_DELAY`` doubling up to ``RESUME_MAX_DELAY``), until every
+        signer has committed; meanwhile those signers are left out of signing."""
+        if self._resumer is None or self._resumer.done():
+            self._resumer = asyncio.create_task(self._resume_loop(), name="epoch-resume")
+
+    async def _resume_loop(self) -> None:
+        delay = self.resume_first_delay
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                async with self.lock.epoch(), self._lock:
+                    failed = await self._resume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.error("resuming the epoch commit failed: %r", exc)
+                failed = ["?"]
+            if not failed:
+                log.info("the decided epoch is now committed on every signer")
+                return
+            delay = min(delay * 2, RESUME_MAX_DELAY)
+
+    async def stop(self) -> None:
+        """Cancel the background resume (the next start resumes from the log)."""
+        task, self._resumer = self._resumer, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _resume(self) -> list[str]:
         for entry in self._log.entries:
@@ -180,6 +224,7 @@ class EpochService:
         failed = [s for s, r in results.items() if isinstance(r, BaseException)]
         for s in failed:
             log.error("epoch %s: commit on %s failed: %r", entry["epoch"], s, results[s])
+        self._sessions.lagging = frozenset(failed)
         if not failed:
             entry["state"] = "committed"
             entry["discardedPresignatures"] = sum(
@@ -194,9 +239,9 @@ class EpochService:
     async def run(self, keys: Sequence[KeyRecord], *, fresh_primes: bool) -> EpochResult:
         """Renew aux info and re-deal ``keys`` (every Active key of the group); the
         new records are in the result's ``verifying_shares``."""
-        if self._lock.locked():
-            self.require_idle()
-        async with self._lock:
+        # Exclusive from before epoch.begin to the end of the commit: the key changes
+        # in flight finish first, new ones get 409 RefreshInProgress meanwhile.
+        async with self.lock.epoch(), self._lock:
             failed = await self._resume()
             if failed:
                 raise SignersUnavailable(
@@ -204,11 +249,7 @@ class EpochService:
                     f"unreachable: {', '.join(failed)}",
                     signers=tuple(failed),
                 )
-            self.running = True
-            try:
-                return await self._run(keys, fresh_primes)
-            finally:
-                self.running = False
+            return await self._run(keys, fresh_primes)
 
     async def _run(self, keys: Sequence[KeyRecord], fresh_primes: bool) -> EpochResult:
         # A vault without ECDSA has no aux info: its epochs re-deal FROST keys only.
@@ -223,7 +264,7 @@ class EpochService:
                     f"key {key.key_id} is 1-of-n: every share is the key, a re-deal cannot help"
                 )
         ids = list(self._sessions.signer_ids)
-        epoch = self._log.next_number()
+        epoch = await self._next_number(ids)
         started = time.monotonic()
         entry: dict[str, Any] = {"epoch": epoch, "state": "running", "startedAt": _now()}
         self._log.entries.append(entry)
@@ -274,13 +315,41 @@ class EpochService:
         entry.update(finishedAt=_now(), durationMs=round((time.monotonic() - started) * 1000))
         self._log.save()
         if failed:
-            raise SignersUnavailable(
-                f"epoch {epoch} is decided but signers {', '.join(failed)} have not committed "
-                "yet; the commit is resumed at the next start or refresh",
-                signers=tuple(failed),
+            # Decided: the new verifying shares are the key's from now on (the caller
+            # stores them); the signers that committed sign, the late ones are left
+            # out of signing until the background resume has committed them.
+            log.warning(
+                "epoch %d is decided but signers %s have not committed yet; resuming in "
+                "the background",
+                epoch,
+                ", ".join(failed),
             )
+            self.resume_in_background()
+            return _result(entry)
         log.info("epoch %d committed in %d ms (%s primes)", epoch, entry["durationMs"], primes)
         return _result(entry)
+
+    async def _next_number(self, ids: list[str]) -> int:
+        """max(this log, every signer's committed epoch) + 1: a log lost or restored
+        from an older backup must not make every signer refuse (and be blamed for
+        refusing) a number it has already committed."""
+        replies = await self._sessions.call_each(ids, "epoch.status")
+        committed = [0]
+        for signer_id, reply in replies.items():
+            if isinstance(reply, BaseException):
+                raise reply
+            try:
+                committed.append(int(reply["epoch"]))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise SignerMisbehaved(
+                    f"signer {signer_id} sent a malformed epoch.status",
+                    signers=(signer_id,),
+                    check="epoch-status",
+                ) from exc
+        number = max(self._log.next_number(), max(committed) + 1)
+        if number != self._log.next_number():
+            log.warning("the epoch log is behind the signers: the next epoch is %d", number)
+        return number
 
     async def _start(
         self, ids: list[str], op: str, session: SessionParties, **args: Any

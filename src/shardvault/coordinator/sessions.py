@@ -138,6 +138,10 @@ class SignerSessions:
         self._pinned: dict[str, SignerDescriptor] = {}
         #: monotonic time of each signer's last answer (see reachable).
         self._last_seen: dict[str, float] = {}
+        #: signers that have not committed an epoch the coordinator decided (they
+        #: still hold the old shares and aux info): left out of signing, presigning
+        #: and export until the background resume commits them (coordinator/epoch.py).
+        self.lagging: frozenset[str] = frozenset()
 
     @property
     def signer_ids(self) -> tuple[str, ...]:
@@ -262,11 +266,17 @@ class SignerSessions:
     ) -> tuple[dict[str, SignerDescriptor], list[str]]:
         """Signers that answer now. A signer that answered within ``recent_seconds``
         counts as reachable without a ping (unless ``fresh``); if it has gone since,
-        its session fails with SignersUnavailable and signing retries without it."""
+        its session fails with SignersUnavailable and signing retries without it.
+        A signer ``lagging`` behind a decided epoch counts as missing (unless
+        ``fresh``): its old shares no longer match the key's verifying shares."""
         now = time.monotonic()
         found: dict[str, SignerDescriptor] = {}
         to_ping = []
+        missing: list[str] = []
         for s in ids:
+            if not fresh and s in self.lagging:
+                missing.append(s)
+                continue
             seen = self._last_seen.get(s)
             if not fresh and seen is not None and now - seen < self.recent_seconds:
                 found[s] = self._pinned[s]
@@ -275,7 +285,6 @@ class SignerSessions:
         results = await asyncio.gather(
             *(self._describe(s, self.ping_timeout) for s in to_ping), return_exceptions=True
         )
-        missing: list[str] = []
         for sid, res in zip(to_ping, results, strict=True):
             if isinstance(res, SignerDescriptor):
                 found[sid] = res

@@ -210,6 +210,7 @@ class EmbeddedVault:
 
     async def stop(self) -> None:
         if self._coordinator is not None:
+            await self._coordinator.epochs.stop()
             await self._coordinator.ecdsa.stop()
         for signer_id in list(self.nodes):
             self.stop_signer(signer_id)

@@ -9,9 +9,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body
 
-from shardvault.api.dependencies import AUTHENTICATED, ERROR_RESPONSES, Backend, Caller, Repository
+from shardvault.api.dependencies import (
+    AUTHENTICATED,
+    ERROR_RESPONSES,
+    Backend,
+    Caller,
+    Epochs,
+    Repository,
+)
 from shardvault.api.errors import ApiError
-from shardvault.api.refresh_epoch import epoch_out, run_refresh_epoch
+from shardvault.api.refresh_epoch import epoch_out
 from shardvault.api.schemas import EpochList, EpochOut, RefreshEpochRequest
 
 __all__ = ["router"]
@@ -31,14 +38,16 @@ async def refresh_epoch(
     caller: Caller,
     repository: Repository,
     backend: Backend,
+    epochs: Epochs,
     body: Annotated[RefreshEpochRequest | None, Body()] = None,
 ) -> EpochOut:
     """Run a refresh epoch of the signer group: every signer gets new Paillier primes
     and ring-Pedersen parameters, every key new shares (same public keys), and the
-    old p, q, shares and presignatures are erased. Needs every signer."""
+    old p, q, shares and presignatures are erased. Needs every signer. Always starts
+    an epoch (409 ``RefreshInProgress`` while another runs)."""
     _require_admin(caller)
     fresh = body.fresh_primes if body is not None else False
-    return epoch_out(await run_refresh_epoch(backend, repository, fresh_primes=fresh))
+    return epoch_out(await epochs.run(backend, repository, fresh_primes=fresh))
 
 
 @router.get("/refresh", response_model=EpochList, response_model_exclude_none=True)

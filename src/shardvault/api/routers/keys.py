@@ -15,6 +15,7 @@ from shardvault.api.dependencies import (
     ERROR_RESPONSES,
     Backend,
     Caller,
+    Epochs,
     KeyId,
     Limit,
     PageToken,
@@ -32,7 +33,7 @@ from shardvault.api.key_lifecycle import (
     supported_pairs,
 )
 from shardvault.api.paging import one_page, parse_page_token
-from shardvault.api.refresh_epoch import REFRESHED_PROTOCOLS, run_refresh_epoch
+from shardvault.api.refresh_epoch import REFRESHED_PROTOCOLS
 from shardvault.api.repository import check_key_id, in_thread
 from shardvault.api.schemas import (
     CreateKeyRequest,
@@ -216,13 +217,21 @@ async def refresh_key(
     caller: Caller,
     repository: Repository,
     backend: Backend,
+    epochs: Epochs,
+    settings: Settings,
     _body: Annotated[RefreshKeyRequest | None, Body()] = None,
 ) -> KeyOut:
     """Proactive refresh: runs a refresh EPOCH of the whole signer group (new
     Paillier primes and ring-Pedersen parameters on every signer, new shares of EVERY
     key, old material erased; docs/security.md item 28), since a share-only refresh
     leaves the signers' aux info, and so the key, to an attacker across time. Answers
-    with this key (same public key, new verifying shares). Needs every signer."""
+    with this key (same public key, new verifying shares). Needs every signer.
+
+    The epoch is cluster-wide, so: a request while an epoch runs joins it (waits for
+    its result) instead of starting another; and a non-admin caller within
+    ``key_refresh_min_interval_seconds`` (default 10 min) of the last epoch starts
+    none: the answer (200) is the key as that last epoch refreshed it. Admins (and
+    ``POST /admin/refresh``) always start one."""
     check_key_id(key_id)
     key = await in_thread(repository.get_key, caller.org_id, key_id)
     if key.protocol not in REFRESHED_PROTOCOLS:
@@ -240,9 +249,17 @@ async def refresh_key(
             "RefreshNotSupported",
             f"key {key_id} is 1-of-n: every share is the key, a re-deal cannot help",
         )
-    await run_refresh_epoch(backend, repository)
+    result = await epochs.join_or_run(
+        backend,
+        repository,
+        min_interval=settings.key_refresh_min_interval_seconds,
+        admin=caller.is_admin,
+    )
     key = await in_thread(repository.get_key, caller.org_id, key_id)
-    logger.info("key %s refreshed by a group epoch", key_id)
+    if result is None:
+        logger.info("key %s: refreshed by the last epoch, less than the interval ago", key_id)
+    else:
+        logger.info("key %s refreshed by group epoch %d", key_id, result.epoch)
     return key_out(key)
 
 
