@@ -27,6 +27,7 @@ from nacl.signing import VerifyKey
 from vault_runner import VaultRunner
 
 from shardvault.coordinator.backend import KeyRecord
+from shardvault.coordinator.sessions import SessionParties
 from shardvault.crypto import bip340
 from shardvault.crypto.groups import ED25519, SECP256K1
 from shardvault.crypto.shamir import interpolate_secret
@@ -273,7 +274,7 @@ def test_crash_between_commit_and_erasure_finishes_at_start(
 
     monkeypatch.setattr(signer_epoch, "erase_old_epoch", crash)
     with pytest.raises(SignersUnavailable):
-        runner.run(v.run_epoch([ecdsa], fresh_primes=False))
+        runner.run(v.run_epoch([ecdsa, ed, tr], fresh_primes=False))
     # Committed everywhere (one transaction), erasure due on every signer.
     for node in v.nodes.values():
         assert node.store.get_secret(signer_epoch.EPOCH_ERASE) is not None
@@ -290,8 +291,7 @@ def test_crash_between_commit_and_erasure_finishes_at_start(
             assert blob[12:44] not in raw
     (last,) = runner.run(v.epochs())
     assert last.state == "committed"
-    refreshed = _with_shares(ecdsa, last)
-    _sign_all(runner, refreshed, ed, tr)
+    _sign_all(runner, *(_with_shares(k, last) for k in (ecdsa, ed, tr)))
 
 
 def test_a_commit_the_coordinator_decided_is_resumed(ecdsa_runner: VaultRunner) -> None:
@@ -309,22 +309,21 @@ def test_a_commit_the_coordinator_decided_is_resumed(ecdsa_runner: VaultRunner) 
 
     node._ops["epoch.commit"] = unreachable
     with pytest.raises(SignersUnavailable) as err:
-        runner.run(v.run_epoch([ecdsa], fresh_primes=False))
+        runner.run(v.run_epoch([ecdsa, ed, tr], fresh_primes=False))
     assert err.value.signers == (late,)
     status = runner.run(v.coordinator.epoch_status())
     assert status[late] == 0 and sorted(status.values()) == [0, 1, 1]
     # While half committed, a new epoch first finishes this one (the late signer
     # still refuses: the error names it) ...
     with pytest.raises(SignersUnavailable):
-        runner.run(v.run_epoch([ecdsa], fresh_primes=False))
+        runner.run(v.run_epoch([ecdsa, ed, tr], fresh_primes=False))
     node._ops["epoch.commit"] = commit
     # ... and a restart resumes the commit on every signer.
     restart(runner)
     v = runner.vault
     assert set(runner.run(v.coordinator.epoch_status()).values()) == {1}
     (last,) = runner.run(v.epochs())
-    refreshed = _with_shares(ecdsa, last)
-    _sign_all(runner, refreshed, ed, tr)
+    _sign_all(runner, *(_with_shares(k, last) for k in (ecdsa, ed, tr)))
 
 
 def test_key_changes_wait_for_a_running_epoch(ecdsa_runner: VaultRunner) -> None:
@@ -370,3 +369,81 @@ def test_a_vault_without_ecdsa_re_deals_its_frost_keys(runner: VaultRunner) -> N
     digest = os.urandom(32)
     check_bip340(tr, digest, runner.run(v.sign(new_tr, digest)))
     assert set(runner.run(v.coordinator.epoch_status()).values()) == {1}
+
+
+# -- a hostile coordinator drives the signers directly (review finding 1) ------------------
+
+
+def _hostile_each(runner: VaultRunner, op: str, **args: Any) -> dict[str, Any]:
+    """``op`` signed by the coordinator's key on every signer, outside EpochService."""
+    sessions = runner.vault.coordinator.sessions
+    return runner.run(sessions.call_each(list(sessions.signer_ids), op, **args))
+
+
+def _refusals(results: dict[str, Any]) -> set[str | None]:
+    """Every signer's refusal code (every signer must have refused)."""
+    assert all(isinstance(r, Conflict) for r in results.values()), results
+    return {r.code for r in results.values()}
+
+
+def test_a_commit_that_renews_no_aux_info_is_refused(ecdsa_runner: VaultRunner) -> None:
+    """begin(1) then commit(1, auxDigest=None, keys={}) would record epoch 1 while every
+    signer keeps its old p, q and shares; each signer refuses it by itself."""
+    runner = ecdsa_runner
+    v = runner.vault
+    ecdsa, ed, tr = _keys(runner)
+    before = _secret_shares(runner, (ecdsa, ed, tr))
+    _hostile_each(runner, "epoch.begin", epoch=1)
+    refused = _hostile_each(runner, "epoch.commit", epoch=1, auxDigest=None, keys={})
+    assert _refusals(refused) == {"AuxNotRenewed"}
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {0}
+    assert _secret_shares(runner, (ecdsa, ed, tr)) == before
+    _hostile_each(runner, "epoch.abort", epoch=1)
+    # The honest epoch still runs afterwards.
+    result = runner.run(v.run_epoch([ecdsa, ed, tr], fresh_primes=False))
+    assert result.state == "committed"
+    new = [_with_shares(k, result) for k in (ecdsa, ed, tr)]
+    _sign_all(runner, *new)
+
+
+def test_a_commit_that_omits_an_active_key_is_refused(runner: VaultRunner) -> None:
+    """A key Active at epoch.begin and still live must be re-dealt by the commit."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    before = _secret_shares(runner, (ed, tr))
+    _hostile_each(runner, "epoch.begin", epoch=1)
+    refused = _hostile_each(runner, "epoch.commit", epoch=1, auxDigest=None, keys={})
+    assert _refusals(refused) == {"KeyNotRefreshed"}
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {0}
+    assert _secret_shares(runner, (ed, tr)) == before
+    _hostile_each(runner, "epoch.abort", epoch=1)
+    # Re-dealing only one of the two keys is refused as well (by the coordinator's
+    # commit on every signer: the epoch stays uncommitted).
+    with pytest.raises(SignersUnavailable):
+        runner.run(v.run_epoch([ed], fresh_primes=False))
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {0}
+
+
+def test_epoch_aux_runs_among_exactly_the_pinned_roster(ecdsa_runner: VaultRunner) -> None:
+    """An aux-info session of two of the three signers would leave the third out of
+    the group's new aux info; every signer asked refuses it."""
+    runner = ecdsa_runner
+    sessions = runner.vault.coordinator.sessions
+    ids = list(sessions.signer_ids)
+    descs = runner.run(sessions.require_all(ids))
+    subset = ids[:2]
+    parties = SessionParties.of([(i + 1, descs[s]) for i, s in enumerate(subset)])
+    _hostile_each(runner, "epoch.begin", epoch=1)
+    results = runner.run(
+        sessions.call_each(
+            subset,
+            "epoch.aux",
+            epoch=1,
+            sessionId=os.urandom(32).hex(),
+            parties=parties.arg,
+            freshPrimes=False,
+        )
+    )
+    assert all(isinstance(r, InvalidParameters) for r in results.values()), results
+    assert {r.code for r in results.values()} == {"NotTheRoster"}
