@@ -447,3 +447,50 @@ def test_epoch_aux_runs_among_exactly_the_pinned_roster(ecdsa_runner: VaultRunne
     )
     assert all(isinstance(r, InvalidParameters) for r in results.values()), results
     assert {r.code for r in results.values()} == {"NotTheRoster"}
+
+
+# -- deletes and exports against a running epoch (review finding 3, signer side) -----------
+
+
+def test_signers_refuse_delete_and_export_between_begin_and_commit(runner: VaultRunner) -> None:
+    """A delete or export that reaches a signer between epoch.begin and the commit or
+    abort is refused by the signer itself (409 RefreshInProgress), whatever the
+    coordinator's lock; after the abort both go through again."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    _hostile_each(runner, "epoch.begin", epoch=1)
+    requester = os.urandom(32).hex()
+    for op, args in (("delete", {}), ("export", {"requesterKey": requester})):
+        refused = _hostile_each(runner, op, keyId=ed.key_id, **args)
+        assert _refusals(refused) == {"RefreshInProgress"}
+    for node in v.nodes.values():
+        assert node.store.key_ids() == [ed.key_id]
+    _hostile_each(runner, "epoch.abort", epoch=1)
+    VerifyKey(ed.public_key).verify(b"m", runner.run(v.sign(ed, b"m")))
+    runner.run(v.delete_key(ed))
+    for node in v.nodes.values():
+        assert node.store.key_ids() == []
+
+
+def test_a_key_erased_before_the_commit_is_skipped(runner: VaultRunner) -> None:
+    """A delete already past the signer's check when the epoch began lands before
+    this signer's commit: the commit skips the tombstoned key instead of failing
+    with NotFound on every resume (the group half committed for good)."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    late = v.nodes[v.signer_ids[0]]
+    commit = late._ops["epoch.commit"]
+
+    def delete_lands_first(body: dict[str, Any]) -> bytes:
+        late.store.erase_share(ed.key_id)  # the in-flight delete, on this signer only
+        return commit(body)
+
+    late._ops["epoch.commit"] = delete_lands_first
+    result = runner.run(v.run_epoch([ed, tr], fresh_primes=False))
+    assert result.state == "committed"
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {1}
+    assert late.store.key_ids() == [tr.key_id]
+    assert late.store.secret_names("epoch_pending:") == []
+    digest = os.urandom(32)
+    check_bip340(tr, digest, runner.run(v.sign(_with_shares(tr, result), digest)))

@@ -70,6 +70,7 @@ __all__ = [
     "KEY_EXPORTED",
     "EpochHandlers",
     "erase_old_epoch",
+    "require_no_epoch",
 ]
 
 log = logging.getLogger("shardvault.signer")
@@ -107,6 +108,16 @@ def erase_old_epoch(ctx: SignerContext) -> int:
     ctx.store.checkpoint()
     ctx.store.delete_secret(EPOCH_ERASE)  # deleted and checkpointed
     return discarded
+
+
+def require_no_epoch(ctx: SignerContext, what: str) -> None:
+    """Refuse (409 ``RefreshInProgress``) a key change between ``epoch.begin`` and the
+    epoch's commit or abort: the epoch re-deals the keys Active at its begin."""
+    if ctx.store.get_secret(EPOCH_BEGUN) is not None:
+        raise Conflict(
+            f"signer {ctx.signer_id}: a refresh epoch is running; {what} waits for it",
+            code="RefreshInProgress",
+        )
 
 
 def _drop_pending(ctx: SignerContext) -> None:
@@ -330,6 +341,11 @@ class EpochHandlers:
             )
         shares: dict[str, bytes] = {}
         for key_id, sid in keys.items():
+            if store.was_erased(key_id):
+                # Deleted since the begin (a delete already past its check): nothing
+                # to replace; its pending share goes with the other pending rows.
+                log.info("signer %s: epoch %d skips erased key %s", ctx.signer_id, epoch, key_id)
+                continue
             raw_share = store.get_secret(EPOCH_SHARE + key_id)
             if raw_share is None:
                 raise NotFound(f"signer {ctx.signer_id} holds no new share of key {key_id}")
