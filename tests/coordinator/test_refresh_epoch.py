@@ -494,3 +494,26 @@ def test_a_key_erased_before_the_commit_is_skipped(runner: VaultRunner) -> None:
     assert late.store.secret_names("epoch_pending:") == []
     digest = os.urandom(32)
     check_bip340(tr, digest, runner.run(v.sign(_with_shares(tr, result), digest)))
+
+
+def test_the_public_key_index_is_backfilled_at_open(runner: VaultRunner) -> None:
+    """Review finding 5: shares stored before the live public-key index existed are
+    indexed when the store opens (idempotently), so a second import of their public
+    key is refused as a duplicate."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    paths = [n.store.path for n in v.nodes.values()]
+    runner.run(v.stop())
+    for path in paths:  # a store written before the index rows existed
+        db = sqlite3.connect(path)
+        db.execute("DELETE FROM live_public_keys")
+        db.commit()
+        db.close()
+    runner.vault = runner.open()
+    runner.restart()  # a second open changes nothing
+    for node in runner.vault.nodes.values():
+        for key in (ed, tr):
+            assert node.store.holds_public_key(key.public_key) == key.key_id
+        rows = node.store._db.execute("SELECT COUNT(*) FROM live_public_keys").fetchone()
+        assert rows[0] == 2
