@@ -16,6 +16,7 @@ import dataclasses
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -517,3 +518,58 @@ def test_the_public_key_index_is_backfilled_at_open(runner: VaultRunner) -> None
             assert node.store.holds_public_key(key.public_key) == key.key_id
         rows = node.store._db.execute("SELECT COUNT(*) FROM live_public_keys").fetchone()
         assert rows[0] == 2
+
+
+def test_a_presignature_finished_under_the_old_aux_info_is_never_filed(
+    ecdsa_runner: VaultRunner,
+) -> None:
+    """Review finding 7, as a forced interleaving: a presigning session passes the
+    aux-unchanged check, then the epoch commits and erases on this signer, then the
+    presignature is added. Check and add are atomic with the commit and erasure: the
+    commit waits, and its erasure takes the presignature out."""
+    runner = ecdsa_runner
+    v = runner.vault
+    key = runner.run(v.generate_key("key-ecdsa", "CGGMP24", "secp256k1", 2))
+    wait_until(runner, lambda: v.coordinator.ecdsa.warm(key) >= 1)
+    node = next(n for n in v.nodes.values() if n.ecdsa.pool.available(key.key_id))
+    ((binding, ids),) = node.ecdsa.pool.available(key.key_id).items()
+    taken = node.ecdsa.pool.take(key.key_id, binding, ids[0])
+    assert taken is not None
+    presig = taken[1]  # a real presignature, made under the active (old) aux info
+    _, key_signers = share_from_record(node.store.get_share(key.key_id).record)
+    old_aux = node.ecdsa.aux(key_signers)
+    checked, commit_started, committed = threading.Event(), threading.Event(), threading.Event()
+    add = node.ecdsa.pool.add
+
+    def add_after_the_commit(*args: Any, **kwargs: Any) -> str:
+        checked.set()
+        assert commit_started.wait(300.0)
+        committed.wait(5.0)  # the commit runs now, unless it waits for this add
+        return add(*args, **kwargs)
+
+    commit = node._ops["epoch.commit"]
+
+    def commit_then_signal(body: dict[str, Any]) -> bytes:
+        commit_started.set()
+        try:
+            return commit(body)
+        finally:
+            committed.set()
+
+    node.ecdsa.pool.add = add_after_the_commit  # type: ignore[method-assign]
+    node._ops["epoch.commit"] = commit_then_signal
+    late_id = os.urandom(32).hex()
+    filed: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: filed.append(
+            node.ecdsa.file_presignature(key.key_id, binding, presig, late_id, key_signers, old_aux)
+        )
+    )
+    worker.start()
+    assert checked.wait(30.0)
+    result = runner.run(v.run_epoch([key], fresh_primes=False))
+    worker.join(30.0)
+    node.ecdsa.pool.add = add  # type: ignore[method-assign]
+    assert result.state == "committed" and filed == [late_id]
+    assert node.ecdsa.pool.status(late_id) != "available"
+    assert late_id not in node.ecdsa.pool.available(key.key_id).get(binding, [])

@@ -357,10 +357,13 @@ class EpochHandlers:
         meta[EPOCH_ERASE] = _json({"epoch": epoch})
         for name in store.secret_names(_PENDING):
             meta[name] = None
-        store.commit_batch(meta, shares)
-        ctx.ecdsa.epoch_committed()
-        log.info("signer %s: epoch %d committed (%d keys)", ctx.signer_id, epoch, len(shares))
-        discarded = erase_old_epoch(ctx)
+        # One lock with the filing of finished presignatures (EcdsaState.epoch_lock):
+        # none made under the old aux info is filed after the erasure.
+        with ctx.ecdsa.epoch_lock:
+            store.commit_batch(meta, shares)
+            ctx.ecdsa.epoch_committed()
+            log.info("signer %s: epoch %d committed (%d keys)", ctx.signer_id, epoch, len(shares))
+            discarded = erase_old_epoch(ctx)
         return encode_ok(epoch=epoch, already=False, discardedPresignatures=discarded)
 
     def _aux_commit(self, epoch: int, digest: str) -> dict[str, bytes | None]:
