@@ -413,7 +413,8 @@ def test_a_commit_that_omits_an_active_key_is_refused(runner: VaultRunner) -> No
     ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
     tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
     before = _secret_shares(runner, (ed, tr))
-    _hostile_each(runner, "epoch.begin", epoch=1)
+    begun = _hostile_each(runner, "epoch.begin", epoch=1)
+    assert all(r["redeal"] == [ed.key_id, tr.key_id] for r in begun.values())
     refused = _hostile_each(runner, "epoch.commit", epoch=1, auxDigest=None, keys={})
     assert _refusals(refused) == {"KeyNotRefreshed"}
     assert set(runner.run(v.coordinator.epoch_status()).values()) == {0}
@@ -573,3 +574,17 @@ def test_a_presignature_finished_under_the_old_aux_info_is_never_filed(
     assert result.state == "committed" and filed == [late_id]
     assert node.ecdsa.pool.status(late_id) != "available"
     assert late_id not in node.ecdsa.pool.available(key.key_id).get(binding, [])
+
+
+def test_exported_keys_are_not_required(runner: VaultRunner) -> None:
+    """What the signer's commit requires matches what the coordinator re-deals: not an
+    exported key (its secret is out)."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    runner.run(v.export_key(ed, os.urandom(32)))
+    begun = _hostile_each(runner, "epoch.begin", epoch=1)
+    assert all(r["redeal"] == [tr.key_id] for r in begun.values())
+    _hostile_each(runner, "epoch.abort", epoch=1)
+    result = runner.run(v.run_epoch([tr], fresh_primes=False))
+    assert result.state == "committed"

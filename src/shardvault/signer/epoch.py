@@ -212,7 +212,9 @@ class EpochHandlers:
         # The keys to re-deal now: the commit must re-deal every one still live then.
         redeal = self._keys_to_redeal()
         ctx.store.put_secret(EPOCH_BEGUN, _json({"epoch": epoch, "keys": redeal}))
-        return encode_ok(epoch=current, keys=self._active_keys())
+        # ``redeal``: what this signer's commit will require (a coordinator checks
+        # it covers them before it decides, or the decided commit is refused here).
+        return encode_ok(epoch=current, keys=self._active_keys(), redeal=redeal)
 
     def aux(self, body: dict[str, Any]) -> bytes:
         ctx = self._ctx
