@@ -175,3 +175,38 @@ async def test_key_refreshes_during_an_epoch_join_it(
     assert [x.status_code for x in replies] == [200, 200, 200], [x.text for x in replies]
     assert vault.calls["run_epoch"] == 1
     assert len({json.dumps(x.json(), sort_keys=True) for x in replies}) == 1
+
+
+def test_an_epoch_first_finishes_deletes_the_signers_refused(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DELETE the signers refused (here: during an epoch) leaves the key Archived
+    with its shares on the signers; an epoch leaving such a key out would be aborted
+    (``KeysOutOfStep``), so the API first finishes the erasure, then runs the epoch."""
+    key = api.create_key("ECDSA", "secp256k1")
+    original = api.vault.delete_key
+
+    async def refused(record: Any) -> None:
+        raise Conflict("a refresh epoch is running", code="RefreshInProgress")
+
+    monkeypatch.setattr(api.vault, "delete_key", refused)
+    r = api.delete(f"/keys/{key['id']}")
+    assert r.status_code == 409 and error_of(r)["code"] == "RefreshInProgress"
+    erased: list[str] = []
+
+    async def recording(record: Any) -> None:
+        erased.append(record.key_id)
+        await original(record)
+
+    monkeypatch.setattr(api.vault, "delete_key", recording)
+    r = api.post("/admin/refresh", {})
+    assert r.status_code == 200, r.text
+    assert erased == [key["id"]]
+    engine = sqlalchemy.create_engine(api.database_url)
+    with engine.connect() as c:
+        status, shares_erased = c.execute(
+            sqlalchemy.text("SELECT status, shares_erased FROM keys WHERE id = :k"),
+            {"k": key["id"]},
+        ).one()
+    engine.dispose()
+    assert status == "Archived" and bool(shares_erased)

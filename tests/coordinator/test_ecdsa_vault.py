@@ -23,9 +23,18 @@ from eth_keys import keys as eth_keys
 from vault_runner import VaultRunner
 
 from shardvault.coordinator.backend import KeyRecord
-from shardvault.errors import AuxInfoNotReady, InvalidParameters, NotFound, SignerMisbehaved
+from shardvault.errors import (
+    AuxInfoNotReady,
+    Conflict,
+    InvalidParameters,
+    NotFound,
+    SignerMisbehaved,
+)
 from shardvault.protocols import key_import
 from shardvault.protocols.cggmp.binding import presignature_binding
+from shardvault.server.embedded import EmbeddedVault
+from shardvault.signer.ecdsa import share_from_record
+from shardvault.signer.epoch import KEY_EXPORTED
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "cggmp_primes.json"
 Q = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -146,7 +155,14 @@ def test_refresh_epoch_changes_shares_not_key(runner: VaultRunner) -> None:
     check_signature(key, bytes(32), runner.run(v.sign(key, bytes(32))))
     before = {s: n.store.get_share(key.key_id).record for s, n in v.nodes.items()}
     digests = {s: n.ecdsa.status()["auxDigest"] for s, n in v.nodes.items()}
-    result = runner.run(v.run_epoch([key], fresh_primes=False))
+    # An epoch re-deals every live key of the group (earlier tests of this module
+    # made others): one that leaves a live key out is aborted before its decision.
+    others = [r for r in _live_ecdsa_records(v) if r.key_id != key.key_id]
+    assert others
+    with pytest.raises(Conflict) as err:
+        runner.run(v.run_epoch([key], fresh_primes=False))
+    assert err.value.code == "KeysOutOfStep" and others[0].key_id in err.value.message
+    result = runner.run(v.run_epoch([key, *others], fresh_primes=False))
     assert result.state == "committed" and result.primes == "fresh"
     new = KeyRecord(
         key.key_id,
@@ -169,6 +185,30 @@ def test_refresh_epoch_changes_shares_not_key(runner: VaultRunner) -> None:
     with pytest.raises(InvalidParameters):  # every share of a 1-of-n key is the key
         one = runner.run(v.generate_key("key-one", "CGGMP24", "secp256k1", 1))
         runner.run(v.run_epoch([one], fresh_primes=False))
+
+
+def _live_ecdsa_records(v: EmbeddedVault) -> list[KeyRecord]:
+    """The Active, never exported CGGMP24 keys the signers hold, as KeyRecords."""
+    node = next(iter(v.nodes.values()))
+    records = []
+    for key_id in node.store.key_ids():
+        row = node.store.get_share(key_id)
+        exported = node.store.get_secret(KEY_EXPORTED + key_id) is not None
+        if row.protocol != "CGGMP24" or row.status != "Active" or exported:
+            continue
+        share, ids = share_from_record(row.record)
+        records.append(
+            KeyRecord(
+                key_id,
+                "CGGMP24",
+                "secp256k1",
+                share.public_key.encode(),
+                share.threshold,
+                tuple(ids),
+                {ids[i - 1]: p.encode() for i, p in share.public_shares.items()},
+            )
+        )
+    return records
 
 
 def _binding(key: KeyRecord, indices: list[int]) -> bytes:

@@ -28,6 +28,7 @@ from nacl.signing import VerifyKey
 from vault_runner import VaultRunner
 
 from shardvault.coordinator.backend import KeyRecord
+from shardvault.coordinator.sessions import SessionParties
 from shardvault.crypto import bip340
 from shardvault.crypto.groups import ED25519, SECP256K1
 from shardvault.crypto.shamir import interpolate_secret
@@ -247,7 +248,7 @@ def test_a_failure_before_the_commit_changes_nothing(ecdsa_runner: VaultRunner) 
 
     node._ops["epoch.refresh"] = refuse
     with pytest.raises(SignerMisbehaved) as err:
-        runner.run(v.run_epoch([ecdsa], fresh_primes=False))
+        runner.run(v.run_epoch([ecdsa, ed, tr], fresh_primes=False))
     assert bad in err.value.signers
     after = _snapshot(runner)
     for signer_id, old in before.items():
@@ -275,7 +276,7 @@ def test_crash_between_commit_and_erasure_finishes_at_start(
     monkeypatch.setattr(signer_epoch, "erase_old_epoch", crash)
     # (this test is about the start: the background resume waits meanwhile)
     v.coordinator.epochs.resume_first_delay = 3600.0
-    decided = runner.run(v.run_epoch([ecdsa], fresh_primes=False))
+    decided = runner.run(v.run_epoch([ecdsa, ed, tr], fresh_primes=False))
     assert decided.state == "committing"
     # Committed everywhere (one transaction), erasure due on every signer.
     for node in v.nodes.values():
@@ -293,8 +294,7 @@ def test_crash_between_commit_and_erasure_finishes_at_start(
             assert blob[12:44] not in raw
     (last,) = runner.run(v.epochs())
     assert last.state == "committed"
-    refreshed = _with_shares(ecdsa, last)
-    _sign_all(runner, refreshed, ed, tr)
+    _sign_all(runner, *(_with_shares(k, last) for k in (ecdsa, ed, tr)))
 
 
 def test_a_commit_the_coordinator_decided_is_resumed(ecdsa_runner: VaultRunner) -> None:
@@ -461,3 +461,227 @@ def test_an_epoch_waits_for_a_key_change_in_flight(ecdsa_runner: VaultRunner) ->
         assert node.store.key_ids() == ["key-kept"]
     assert set(runner.run(v.coordinator.epoch_status()).values()) == {1}
     VerifyKey(kept.public_key).verify(b"m", runner.run(v.sign(_with_shares(kept, result), b"m")))
+
+
+# -- a hostile coordinator drives the signers directly (review finding 1) ------------------
+
+
+def _hostile_each(runner: VaultRunner, op: str, **args: Any) -> dict[str, Any]:
+    """``op`` signed by the coordinator's key on every signer, outside EpochService."""
+    sessions = runner.vault.coordinator.sessions
+    return runner.run(sessions.call_each(list(sessions.signer_ids), op, **args))
+
+
+def _refusals(results: dict[str, Any]) -> set[str | None]:
+    """Every signer's refusal code (every signer must have refused)."""
+    assert all(isinstance(r, Conflict) for r in results.values()), results
+    return {r.code for r in results.values()}
+
+
+def test_a_commit_that_renews_no_aux_info_is_refused(ecdsa_runner: VaultRunner) -> None:
+    """begin(1) then commit(1, auxDigest=None, keys={}) would record epoch 1 while every
+    signer keeps its old p, q and shares; each signer refuses it by itself."""
+    runner = ecdsa_runner
+    v = runner.vault
+    ecdsa, ed, tr = _keys(runner)
+    before = _secret_shares(runner, (ecdsa, ed, tr))
+    _hostile_each(runner, "epoch.begin", epoch=1)
+    refused = _hostile_each(runner, "epoch.commit", epoch=1, auxDigest=None, keys={})
+    assert _refusals(refused) == {"AuxNotRenewed"}
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {0}
+    assert _secret_shares(runner, (ecdsa, ed, tr)) == before
+    _hostile_each(runner, "epoch.abort", epoch=1)
+    # The honest epoch still runs afterwards.
+    result = runner.run(v.run_epoch([ecdsa, ed, tr], fresh_primes=False))
+    assert result.state == "committed"
+    new = [_with_shares(k, result) for k in (ecdsa, ed, tr)]
+    _sign_all(runner, *new)
+
+
+def test_a_commit_that_omits_an_active_key_is_refused(runner: VaultRunner) -> None:
+    """A key Active at epoch.begin and still live must be re-dealt by the commit."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    before = _secret_shares(runner, (ed, tr))
+    begun = _hostile_each(runner, "epoch.begin", epoch=1)
+    assert all(r["redeal"] == [ed.key_id, tr.key_id] for r in begun.values())
+    refused = _hostile_each(runner, "epoch.commit", epoch=1, auxDigest=None, keys={})
+    assert _refusals(refused) == {"KeyNotRefreshed"}
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {0}
+    assert _secret_shares(runner, (ed, tr)) == before
+    _hostile_each(runner, "epoch.abort", epoch=1)
+    # An epoch that leaves out a key the signers hold live is aborted before its
+    # decision (the signers' commits would refuse it and the decided epoch could never
+    # commit): nothing changes, the error names the key, and a full epoch then runs.
+    with pytest.raises(Conflict) as err:
+        runner.run(v.run_epoch([ed], fresh_primes=False))
+    assert err.value.code == "KeysOutOfStep" and tr.key_id in err.value.message
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {0}
+    assert _secret_shares(runner, (ed, tr)) == before
+    assert runner.run(v.epochs())[0].state == "aborted"
+    result = runner.run(v.run_epoch([ed, tr], fresh_primes=False))
+    assert result.state == "committed"
+
+
+def test_epoch_aux_runs_among_exactly_the_pinned_roster(ecdsa_runner: VaultRunner) -> None:
+    """An aux-info session of two of the three signers would leave the third out of
+    the group's new aux info; every signer asked refuses it."""
+    runner = ecdsa_runner
+    sessions = runner.vault.coordinator.sessions
+    ids = list(sessions.signer_ids)
+    descs = runner.run(sessions.require_all(ids))
+    subset = ids[:2]
+    parties = SessionParties.of([(i + 1, descs[s]) for i, s in enumerate(subset)])
+    _hostile_each(runner, "epoch.begin", epoch=1)
+    results = runner.run(
+        sessions.call_each(
+            subset,
+            "epoch.aux",
+            epoch=1,
+            sessionId=os.urandom(32).hex(),
+            parties=parties.arg,
+            freshPrimes=False,
+        )
+    )
+    assert all(isinstance(r, InvalidParameters) for r in results.values()), results
+    assert {r.code for r in results.values()} == {"NotTheRoster"}
+
+
+# -- deletes and exports against a running epoch (review finding 3, signer side) -----------
+
+
+def test_signers_refuse_delete_and_export_between_begin_and_commit(runner: VaultRunner) -> None:
+    """A delete or export that reaches a signer between epoch.begin and the commit or
+    abort is refused by the signer itself (409 RefreshInProgress), whatever the
+    coordinator's lock; after the abort both go through again."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    _hostile_each(runner, "epoch.begin", epoch=1)
+    requester = os.urandom(32).hex()
+    for op, args in (("delete", {}), ("export", {"requesterKey": requester})):
+        refused = _hostile_each(runner, op, keyId=ed.key_id, **args)
+        assert _refusals(refused) == {"RefreshInProgress"}
+    for node in v.nodes.values():
+        assert node.store.key_ids() == [ed.key_id]
+    _hostile_each(runner, "epoch.abort", epoch=1)
+    VerifyKey(ed.public_key).verify(b"m", runner.run(v.sign(ed, b"m")))
+    runner.run(v.delete_key(ed))
+    for node in v.nodes.values():
+        assert node.store.key_ids() == []
+
+
+def test_a_key_erased_before_the_commit_is_skipped(runner: VaultRunner) -> None:
+    """A delete already past the signer's check when the epoch began lands before
+    this signer's commit: the commit skips the tombstoned key instead of failing
+    with NotFound on every resume (the group half committed for good)."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    late = v.nodes[v.signer_ids[0]]
+    commit = late._ops["epoch.commit"]
+
+    def delete_lands_first(body: dict[str, Any]) -> bytes:
+        late.store.erase_share(ed.key_id)  # the in-flight delete, on this signer only
+        return commit(body)
+
+    late._ops["epoch.commit"] = delete_lands_first
+    result = runner.run(v.run_epoch([ed, tr], fresh_primes=False))
+    assert result.state == "committed"
+    assert set(runner.run(v.coordinator.epoch_status()).values()) == {1}
+    assert late.store.key_ids() == [tr.key_id]
+    assert late.store.secret_names("epoch_pending:") == []
+    digest = os.urandom(32)
+    check_bip340(tr, digest, runner.run(v.sign(_with_shares(tr, result), digest)))
+
+
+def test_the_public_key_index_is_backfilled_at_open(runner: VaultRunner) -> None:
+    """Review finding 5: shares stored before the live public-key index existed are
+    indexed when the store opens (idempotently), so a second import of their public
+    key is refused as a duplicate."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    paths = [n.store.path for n in v.nodes.values()]
+    runner.run(v.stop())
+    for path in paths:  # a store written before the index rows existed
+        db = sqlite3.connect(path)
+        db.execute("DELETE FROM live_public_keys")
+        db.commit()
+        db.close()
+    runner.vault = runner.open()
+    runner.restart()  # a second open changes nothing
+    for node in runner.vault.nodes.values():
+        for key in (ed, tr):
+            assert node.store.holds_public_key(key.public_key) == key.key_id
+        rows = node.store._db.execute("SELECT COUNT(*) FROM live_public_keys").fetchone()
+        assert rows[0] == 2
+
+
+def test_a_presignature_finished_under_the_old_aux_info_is_never_filed(
+    ecdsa_runner: VaultRunner,
+) -> None:
+    """Review finding 7, as a forced interleaving: a presigning session passes the
+    aux-unchanged check, then the epoch commits and erases on this signer, then the
+    presignature is added. Check and add are atomic with the commit and erasure: the
+    commit waits, and its erasure takes the presignature out."""
+    runner = ecdsa_runner
+    v = runner.vault
+    key = runner.run(v.generate_key("key-ecdsa", "CGGMP24", "secp256k1", 2))
+    wait_until(runner, lambda: v.coordinator.ecdsa.warm(key) >= 1)
+    node = next(n for n in v.nodes.values() if n.ecdsa.pool.available(key.key_id))
+    ((binding, ids),) = node.ecdsa.pool.available(key.key_id).items()
+    taken = node.ecdsa.pool.take(key.key_id, binding, ids[0])
+    assert taken is not None
+    presig = taken[1]  # a real presignature, made under the active (old) aux info
+    _, key_signers = share_from_record(node.store.get_share(key.key_id).record)
+    old_aux = node.ecdsa.aux(key_signers)
+    checked, commit_started, committed = threading.Event(), threading.Event(), threading.Event()
+    add = node.ecdsa.pool.add
+
+    def add_after_the_commit(*args: Any, **kwargs: Any) -> str:
+        checked.set()
+        assert commit_started.wait(300.0)
+        committed.wait(5.0)  # the commit runs now, unless it waits for this add
+        return add(*args, **kwargs)
+
+    commit = node._ops["epoch.commit"]
+
+    def commit_then_signal(body: dict[str, Any]) -> bytes:
+        commit_started.set()
+        try:
+            return commit(body)
+        finally:
+            committed.set()
+
+    node.ecdsa.pool.add = add_after_the_commit  # type: ignore[method-assign]
+    node._ops["epoch.commit"] = commit_then_signal
+    late_id = os.urandom(32).hex()
+    filed: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: filed.append(
+            node.ecdsa.file_presignature(key.key_id, binding, presig, late_id, key_signers, old_aux)
+        )
+    )
+    worker.start()
+    assert checked.wait(30.0)
+    result = runner.run(v.run_epoch([key], fresh_primes=False))
+    worker.join(30.0)
+    node.ecdsa.pool.add = add  # type: ignore[method-assign]
+    assert result.state == "committed" and filed == [late_id]
+    assert node.ecdsa.pool.status(late_id) != "available"
+    assert late_id not in node.ecdsa.pool.available(key.key_id).get(binding, [])
+
+
+def test_exported_keys_are_not_required(runner: VaultRunner) -> None:
+    """What the signer's commit requires matches what the coordinator re-deals: not an
+    exported key (its secret is out)."""
+    v = runner.vault
+    ed = runner.run(v.generate_key("key-ed", "FROST", "ed25519", 2))
+    tr = runner.run(v.generate_key("key-tr", "FROST_BITCOIN", "secp256k1", 2))
+    runner.run(v.export_key(ed, os.urandom(32)))
+    begun = _hostile_each(runner, "epoch.begin", epoch=1)
+    assert all(r["redeal"] == [tr.key_id] for r in begun.values())
+    _hostile_each(runner, "epoch.abort", epoch=1)
+    result = runner.run(v.run_epoch([tr], fresh_primes=False))
+    assert result.state == "committed"

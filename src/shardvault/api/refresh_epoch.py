@@ -23,12 +23,14 @@ from shardvault.api.key_lifecycle import key_record, refreshed_record_is_consist
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.schemas import EpochKeysOut, EpochOut
 from shardvault.coordinator.backend import EpochResult, KeyRecord, SigningBackend
+from shardvault.errors import NotFound, ShardvaultError
 from shardvault.protocols.registry import REFRESH_PROTOCOLS
 
 __all__ = [
     "EpochGate",
     "apply_missed_epoch",
     "epoch_out",
+    "finish_deletes",
     "refresh_on_schedule",
     "run_refresh_epoch",
 ]
@@ -55,7 +57,11 @@ def epoch_out(result: EpochResult) -> EpochOut:
 async def run_refresh_epoch(
     backend: SigningBackend, repository: ApiRepository, *, fresh_primes: bool = False
 ) -> EpochResult:
-    """One epoch over every refreshable key; stores the new verifying shares."""
+    """One epoch over every refreshable key; stores the new verifying shares. DELETEs
+    the signers have not carried out yet are finished first: the signers would
+    otherwise still hold those keys live, and an epoch leaving them out is aborted
+    (``KeysOutOfStep``)."""
+    await finish_deletes(backend, repository)
     rows = await in_thread(repository.refreshable_keys)
     records = [
         key_record(r) for r in rows if r.protocol in REFRESHED_PROTOCOLS and r.min_signers >= 2
@@ -63,6 +69,26 @@ async def run_refresh_epoch(
     result = await backend.run_epoch(records, fresh_primes=fresh_primes)
     await _store(repository, result, records)
     return result
+
+
+async def finish_deletes(backend: SigningBackend, repository: ApiRepository) -> list[str]:
+    """Erase the shares of every Archived key whose erasure the signers have not
+    confirmed; returns the key ids finished. A key the signers no longer hold counts
+    as erased; any other failure is logged and left for the DELETE's retry."""
+    finished = []
+    for row in await in_thread(repository.unfinished_deletes):
+        try:
+            await backend.delete_key(key_record(row))
+        except NotFound:
+            pass
+        except ShardvaultError as exc:
+            logger.warning("key %s: its erasure is still unfinished (%s)", row.id, exc.code)
+            continue
+        await in_thread(repository.mark_shares_erased, row.org_id, row.id)
+        finished.append(row.id)
+    if finished:
+        logger.info("before the epoch: shares of archived keys %s erased", finished)
+    return finished
 
 
 class EpochGate:

@@ -316,6 +316,17 @@ class ApiRepository:
             ).all()
             return list(rows)
 
+    def unfinished_deletes(self) -> list[KeyRow]:
+        """Archived keys (every org) whose shares the signers have not confirmed
+        erased: a DELETE the signers refused or never got (e.g. during an epoch)."""
+        with self._read() as s:
+            rows = s.scalars(
+                select(KeyRow)
+                .where(KeyRow.status == KEY_ARCHIVED, KeyRow.shares_erased == false())
+                .order_by(KeyRow.id)
+            ).all()
+            return list(rows)
+
     def apply_epoch_shares(self, shares: dict[str, dict[str, str]]) -> int:
         """Store the verifying shares a refresh epoch gave each key (key id -> signer
         id -> hex); returns how many rows changed (idempotent)."""

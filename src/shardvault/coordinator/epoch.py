@@ -46,6 +46,7 @@ from shardvault.coordinator.cggmp import AUX_TIMEOUT, CggmpService
 from shardvault.coordinator.epoch_lock import EpochLock
 from shardvault.coordinator.sessions import SessionParties, SignerSessions
 from shardvault.errors import (
+    Conflict,
     InvalidParameters,
     ShardvaultError,
     SignerMisbehaved,
@@ -66,6 +67,37 @@ REFRESH_TIMEOUT = 120.0
 #: doubling after each failure up to RESUME_MAX_DELAY.
 RESUME_FIRST_DELAY = 1.0
 RESUME_MAX_DELAY = 60.0
+
+
+def _check_redeal_covered(
+    begun: Mapping[str, Mapping[str, Any]], keys: Sequence[KeyRecord]
+) -> None:
+    """Abort before the decision if a signer holds a live key this epoch leaves out:
+    its commit would refuse (``KeyNotRefreshed``) and the decided epoch could never
+    commit. Such a key is one whose DELETE or export the signers never carried out
+    (the API archived it or marked it exported first); finishing that request, or
+    including the key, lets the next epoch run."""
+    listed = {k.key_id for k in keys}
+    missing: dict[str, list[str]] = {}
+    for signer_id, reply in begun.items():
+        redeal = reply.get("redeal", [])
+        if not isinstance(redeal, list):
+            raise SignerMisbehaved(
+                f"signer {signer_id} sent a malformed epoch.begin reply",
+                signers=(signer_id,),
+                check="epoch.begin",
+            )
+        extra = sorted(str(k) for k in redeal if str(k) not in listed)
+        if extra:
+            missing[signer_id] = extra
+    if missing:
+        keys_out = sorted({k for ks in missing.values() for k in ks})
+        raise Conflict(
+            f"keys {', '.join(keys_out)} are still live on signers "
+            f"{', '.join(sorted(missing))} but not in this epoch; finish their DELETE "
+            "or export, then refresh again",
+            code="KeysOutOfStep",
+        )
 
 
 def _now() -> str:
@@ -274,6 +306,7 @@ class EpochService:
             parties = SessionParties.of([(i + 1, descs[s]) for i, s in enumerate(ids)])
             begun = await self._start(ids, "epoch.begin", parties, epoch=epoch)
             log.info("epoch %d begun on %d signers", epoch, len(begun))
+            _check_redeal_covered(begun, keys)
             digest, primes = None, ""
             if with_aux:
                 digest, primes = await self._aux(epoch, ids, parties, fresh_primes)

@@ -39,6 +39,7 @@ from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from shardvault.protocols.registry import ECDSA_PROTOCOL
 from shardvault.signer.context import Operation, SignerContext
 from shardvault.signer.ecdsa import drop_refresh_state, imported_share_record, share_from_record
+from shardvault.signer.epoch import KEY_EXPORTED, require_no_epoch
 from shardvault.signer.frost_keys import key_from_record, key_to_record
 from shardvault.signer.sessions import SESSION_TTL_SECONDS
 from shardvault.transport.rpc import encode_ok, hex_arg
@@ -229,6 +230,7 @@ class CustodyHandlers:
     def export(self, body: dict[str, Any]) -> bytes:
         ctx = self._ctx
         key_id = str(body["keyId"])
+        require_no_epoch(ctx, "an export")
         row = ctx.store.get_share(key_id)
         if row.status != "Active":
             raise Conflict(f"key {key_id} is {row.status}")
@@ -252,10 +254,14 @@ class CustodyHandlers:
             share_value=value,
             requester_encryption_key=hex_arg(body["requesterKey"]),
         )
+        # The key's secret is out: refresh epochs no longer have to re-deal it.
+        ctx.store.put_secret(KEY_EXPORTED + key_id, b"1")
         return encode_ok(blob=blob.hex())
 
     def delete(self, body: dict[str, Any]) -> bytes:
         key_id = str(body["keyId"])
+        require_no_epoch(self._ctx, "a delete")
         self._ctx.ecdsa.pool.discard_key(key_id)
         drop_refresh_state(self._ctx.store, key_id)
+        self._ctx.store.delete_secret(KEY_EXPORTED + key_id)
         return encode_ok(erased=self._ctx.store.erase_share(key_id))

@@ -21,9 +21,10 @@ from shardvault.crypto.groups import SECP256K1, Point
 from shardvault.crypto.hashing import Transcript
 from shardvault.crypto.paillier import PaillierSecretKey
 from shardvault.crypto.ring_pedersen import RingPedersenSecret
-from shardvault.errors import AuxInfoNotReady, InvalidParameters, NotFound
+from shardvault.errors import AuxInfoNotReady, Conflict, InvalidParameters, NotFound
 from shardvault.protocols.cggmp.aux_info import AuxInfo, AuxInfoPublic
 from shardvault.protocols.cggmp.keyshare import KeyShare
+from shardvault.protocols.cggmp.presignature import Presignature
 from shardvault.signer.aux_primes import RECORD_NAME, PrimeWorker, encode_primes
 from shardvault.signer.presig_pool import PresignaturePool
 from shardvault.signer.store import SignerStore
@@ -173,6 +174,11 @@ class EcdsaState:
     def __init__(self, store: SignerStore, pool_path: Path, primes: PrimeSource) -> None:
         self._store = store
         self._lock = threading.Lock()
+        #: Held by an epoch's commit and erasure, and by the filing of a finished
+        #: presignature (its aux-unchanged check and its pool row): a presignature
+        #: made under the old aux info is either filed before the erasure (and
+        #: erased) or refused after the commit, never filed after the erasure.
+        self.epoch_lock = threading.Lock()
         self._aux: tuple[AuxInfo, list[str], bytes] | None = None
         self.pool = PresignaturePool(pool_path, store)
         # docs/security.md item 29: nothing in the pool survives a start (a restored
@@ -273,6 +279,23 @@ class EcdsaState:
         if list(ids) != list(signer_ids):
             raise AuxInfoNotReady("this signer's aux info is for another signer group")
         return aux
+
+    def file_presignature(
+        self,
+        key_id: str,
+        binding: bytes,
+        presig: Presignature,
+        presig_id: str,
+        signer_ids: Sequence[str],
+        made_under: AuxInfo,
+    ) -> str:
+        """File a finished presignature in the pool, if the aux info it was made under
+        is still the active one (an epoch that committed meanwhile refuses it)."""
+        with self.epoch_lock:
+            if self.aux(signer_ids) is not made_under:
+                # An epoch committed meanwhile: nothing made under old aux info is kept.
+                raise Conflict("the aux info changed during presigning (refresh epoch)")
+            return self.pool.add(key_id, binding, presig, presig_id=presig_id)
 
     def put_pending(self, aux: AuxInfo, signer_ids: Sequence[str]) -> bytes:
         self._store.put_secret(AUX_PENDING, aux_to_record(aux, signer_ids))

@@ -134,10 +134,9 @@ class EcdsaHandlers:
         machine = Presigning(sid, parties.me, indices, share, aux, ctx.store)
 
         def finish(presig: Presignature) -> dict[str, Any]:
-            if ctx.ecdsa.aux(sorted(key_signers)) is not aux:
-                # An epoch committed meanwhile: nothing made under old aux info is kept.
-                raise Conflict("the aux info changed during presigning (refresh epoch)")
-            presig_id = ctx.ecdsa.pool.add(key_id, binding, presig, presig_id=sid.hex())
+            presig_id = ctx.ecdsa.file_presignature(
+                key_id, binding, presig, sid.hex(), sorted(key_signers), aux
+            )
             return {"presigId": presig_id}
 
         return self._sessions.open(body, machine, parties, finish)

@@ -6,10 +6,10 @@ Operations (coordinator requests, all signed; see ``SignerNode.handle``):
 
 ``epoch.begin``    start epoch ``n`` (greater than the committed one): finish any
                    erasure still due, drop the pending material of an unfinished
-                   epoch, report the Active keys held
-``epoch.aux``      a new aux-info session among all signers with NEW primes (the
-                   in-memory spare stock, or generated now); the result is kept
-                   pending beside the active aux info
+                   epoch, record and report the Active keys held
+``epoch.aux``      a new aux-info session among exactly the pinned roster's signers
+                   with NEW primes (the in-memory spare stock, or generated now);
+                   the result is kept pending beside the active aux info
 ``epoch.refresh``  re-deal one key (CGGMP24 ``KeyRefresh``, FROST ``FrostRefresh``);
                    the new share is kept pending beside the old one
 ``epoch.commit``   in ONE SQLite transaction: the pending aux info becomes active
@@ -17,7 +17,12 @@ Operations (coordinator requests, all signed; see ``SignerNode.handle``):
                    replaces its old one, the epoch number is recorded and an erasure
                    marker is set; then the erasure (presignature pool emptied, WAL
                    checkpointed) and the marker cleared. Idempotent: a commit of an
-                   epoch already committed answers ``already``.
+                   epoch already committed answers ``already``. The signer itself
+                   refuses a commit that renews nothing: without the agreed new aux
+                   info while it holds aux info (``AuxNotRenewed``), or without a
+                   new share of a key Active at the begin and still live
+                   (``KeyNotRefreshed``); a hostile coordinator cannot make it
+                   report an epoch while it keeps its old p, q and shares.
 ``epoch.abort``    drop the pending material of an uncommitted epoch
 ``epoch.status``   the committed epoch, whether material is pending, whether an
                    erasure is due
@@ -42,7 +47,7 @@ from shardvault.protocols.cggmp.refresh import KeyRefresh
 from shardvault.protocols.frost.ciphersuites import suite_for
 from shardvault.protocols.frost.keys import KeyPackage, PublicKeyPackage
 from shardvault.protocols.frost.refresh import FrostRefresh
-from shardvault.protocols.registry import ECDSA_PROTOCOL
+from shardvault.protocols.registry import ECDSA_PROTOCOL, REFRESH_PROTOCOLS
 from shardvault.signer.aux_primes import RECORD_NAME, encode_primes
 from shardvault.signer.context import Operation, SignerContext
 from shardvault.signer.ecdsa import (
@@ -58,7 +63,15 @@ from shardvault.signer.frost_keys import key_from_record, key_to_record
 from shardvault.signer.sessions import SessionHost
 from shardvault.transport.rpc import encode_ok, hex_arg
 
-__all__ = ["EPOCH_ERASE", "EPOCH_NUMBER", "EpochHandlers", "erase_old_epoch"]
+__all__ = [
+    "EPOCH_BEGUN",
+    "EPOCH_ERASE",
+    "EPOCH_NUMBER",
+    "KEY_EXPORTED",
+    "EpochHandlers",
+    "erase_old_epoch",
+    "require_no_epoch",
+]
 
 log = logging.getLogger("shardvault.signer")
 
@@ -70,6 +83,9 @@ EPOCH_BEGUN = "epoch_pending:begun"
 EPOCH_AUX = "epoch_pending:aux"
 EPOCH_SHARE = "epoch_pending:share:"
 _PENDING = "epoch_pending:"
+#: Meta row per key this signer exported its share of (the key's secret is out: an
+#: epoch does not re-deal it, as the API does not).
+KEY_EXPORTED = "key_exported:"
 
 _PRIME_BITS = 1536
 
@@ -92,6 +108,16 @@ def erase_old_epoch(ctx: SignerContext) -> int:
     ctx.store.checkpoint()
     ctx.store.delete_secret(EPOCH_ERASE)  # deleted and checkpointed
     return discarded
+
+
+def require_no_epoch(ctx: SignerContext, what: str) -> None:
+    """Refuse (409 ``RefreshInProgress``) a key change between ``epoch.begin`` and the
+    epoch's commit or abort: the epoch re-deals the keys Active at its begin."""
+    if ctx.store.get_secret(EPOCH_BEGUN) is not None:
+        raise Conflict(
+            f"signer {ctx.signer_id}: a refresh epoch is running; {what} waits for it",
+            code="RefreshInProgress",
+        )
 
 
 def _drop_pending(ctx: SignerContext) -> None:
@@ -130,10 +156,14 @@ class EpochHandlers:
             raise InvalidParameters("epoch must be a positive integer")
         return epoch
 
-    def _require_begun(self, epoch: int) -> None:
+    def _require_begun(self, epoch: int) -> dict[str, Any]:
+        """The ``EPOCH_BEGUN`` record of ``epoch`` (its number and the keys Active at
+        its begin)."""
         raw = self._ctx.store.get_secret(EPOCH_BEGUN)
-        if raw is None or int(json.loads(raw)["epoch"]) != epoch:
+        begun: dict[str, Any] | None = None if raw is None else json.loads(raw)
+        if begun is None or int(begun["epoch"]) != epoch:
             raise Conflict(f"signer {self._ctx.signer_id} has not begun epoch {epoch}")
+        return begun
 
     def _active_keys(self) -> dict[str, str]:
         store = self._ctx.store
@@ -142,6 +172,21 @@ class EpochHandlers:
             row = store.get_share(key_id)
             if row.status == "Active":
                 out[key_id] = row.protocol
+        return out
+
+    def _keys_to_redeal(self) -> list[str]:
+        """The keys an epoch must re-deal: Active, of a refreshable protocol, at least
+        2-of-n, never exported (what the coordinator re-deals; docs/security.md 28)."""
+        store = self._ctx.store
+        out = []
+        for key_id in store.key_ids():
+            row = store.get_share(key_id)
+            if row.status != "Active" or row.protocol not in REFRESH_PROTOCOLS:
+                continue
+            data = json.loads(row.record)
+            threshold = data["threshold"] if row.protocol == ECDSA_PROTOCOL else data["minSigners"]
+            if int(threshold) >= 2 and store.get_secret(KEY_EXPORTED + key_id) is None:
+                out.append(key_id)
         return out
 
     # -- operations --------------------------------------------------------------------
@@ -164,8 +209,12 @@ class EpochHandlers:
         if ctx.store.get_secret(EPOCH_ERASE) is not None:
             erase_old_epoch(ctx)
         _drop_pending(ctx)  # an unfinished earlier epoch's material never becomes active
-        ctx.store.put_secret(EPOCH_BEGUN, _json({"epoch": epoch}))
-        return encode_ok(epoch=current, keys=self._active_keys())
+        # The keys to re-deal now: the commit must re-deal every one still live then.
+        redeal = self._keys_to_redeal()
+        ctx.store.put_secret(EPOCH_BEGUN, _json({"epoch": epoch, "keys": redeal}))
+        # ``redeal``: what this signer's commit will require (a coordinator checks
+        # it covers them before it decides, or the decided commit is refused here).
+        return encode_ok(epoch=current, keys=self._active_keys(), redeal=redeal)
 
     def aux(self, body: dict[str, Any]) -> bytes:
         ctx = self._ctx
@@ -173,8 +222,14 @@ class EpochHandlers:
         self._require_begun(epoch)
         parties = self._sessions.parties(body)
         ids = parties.signer_ids
-        if ids != sorted(ids) or len(ids) < 2:
-            raise InvalidParameters("aux info runs among all signers, in signer-id order")
+        roster_ids = list(ctx.roster.require().signer_ids)
+        if ids != roster_ids:
+            # A subset would leave a signer out of the group's new aux info.
+            raise InvalidParameters(
+                f"signer {ctx.signer_id}: an epoch's aux info runs among exactly the pinned "
+                "roster's signers, in signer-id order",
+                code="NotTheRoster",
+            )
         fresh = bool(body.get("freshPrimes", False))
         primes = None if fresh else ctx.ecdsa.take_spare_primes()
         source = "stock" if primes is not None else "fresh"
@@ -265,14 +320,34 @@ class EpochHandlers:
             if current == epoch and store.get_secret(EPOCH_ERASE) is not None:
                 erase_old_epoch(ctx)
             return encode_ok(epoch=current, already=True, discardedPresignatures=0)
-        self._require_begun(epoch)
+        begun = self._require_begun(epoch)
         digest = body.get("auxDigest")
         keys = {str(k): str(v) for k, v in dict(body["keys"]).items()}
         meta: dict[str, bytes | None] = {}
-        if digest is not None:  # None: a vault without ECDSA (no aux info to renew)
+        if digest is not None:
             meta.update(self._aux_commit(epoch, str(digest)))
+        elif store.get_secret(AUX_ACTIVE) is not None:
+            # None only suits a vault without ECDSA: an epoch always renews aux info.
+            raise Conflict(
+                f"signer {ctx.signer_id} refuses to commit epoch {epoch}: it does not renew "
+                "the active aux info (check aux-renewed)",
+                code="AuxNotRenewed",
+            )
+        live = self._active_keys()
+        omitted = sorted(k for k in begun.get("keys", []) if k in live and k not in keys)
+        if omitted:
+            raise Conflict(
+                f"signer {ctx.signer_id} refuses to commit epoch {epoch}: it does not re-deal "
+                f"key(s) {', '.join(omitted)}, Active since its begin (check every-key)",
+                code="KeyNotRefreshed",
+            )
         shares: dict[str, bytes] = {}
         for key_id, sid in keys.items():
+            if store.was_erased(key_id):
+                # Deleted since the begin (a delete already past its check): nothing
+                # to replace; its pending share goes with the other pending rows.
+                log.info("signer %s: epoch %d skips erased key %s", ctx.signer_id, epoch, key_id)
+                continue
             raw_share = store.get_secret(EPOCH_SHARE + key_id)
             if raw_share is None:
                 raise NotFound(f"signer {ctx.signer_id} holds no new share of key {key_id}")
@@ -284,10 +359,13 @@ class EpochHandlers:
         meta[EPOCH_ERASE] = _json({"epoch": epoch})
         for name in store.secret_names(_PENDING):
             meta[name] = None
-        store.commit_batch(meta, shares)
-        ctx.ecdsa.epoch_committed()
-        log.info("signer %s: epoch %d committed (%d keys)", ctx.signer_id, epoch, len(shares))
-        discarded = erase_old_epoch(ctx)
+        # One lock with the filing of finished presignatures (EcdsaState.epoch_lock):
+        # none made under the old aux info is filed after the erasure.
+        with ctx.ecdsa.epoch_lock:
+            store.commit_batch(meta, shares)
+            ctx.ecdsa.epoch_committed()
+            log.info("signer %s: epoch %d committed (%d keys)", ctx.signer_id, epoch, len(shares))
+            discarded = erase_old_epoch(ctx)
         return encode_ok(epoch=epoch, already=False, discardedPresignatures=discarded)
 
     def _aux_commit(self, epoch: int, digest: str) -> dict[str, bytes | None]:

@@ -7,7 +7,8 @@ session is refused even after a restart), ``erased`` (tombstones of erased key i
 ``import_ids`` (every import context this signer accepted a share under, kept until
 no signer would accept its issue time any more, so a replayed import is refused) and
 ``live_public_keys`` (the public key of every share held, Pending or Active: at most
-one live share per public key, checked without opening any sealed record). Every
+one live share per public key, checked without opening any sealed record; shares
+stored before the index existed are indexed when the store opens). Every
 sealed value's AAD binds the signer id, the table and the row key, so a sealed value
 cannot be moved to another row or another signer's file. Deleted rows are overwritten
 (``PRAGMA secure_delete``).
@@ -15,6 +16,8 @@ cannot be moved to another row or another signer's file. Deleted rows are overwr
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import secrets
 import sqlite3
@@ -30,6 +33,8 @@ from shardvault.errors import Conflict, DecryptionError, InvalidImport, NotFound
 from shardvault.signer.kek import derive_store_key
 
 __all__ = ["ShareRow", "ShareStatus", "SignerStore"]
+
+log = logging.getLogger("shardvault.signer")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -95,10 +100,48 @@ class SignerStore:
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.executescript(_SCHEMA)
+        self._backfill_public_keys()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _backfill_public_keys(self) -> int:
+        """Index the public key of every held share that has no index row (shares
+        stored before ``live_public_keys`` existed). Idempotent; returns how many rows
+        it added. The key records name their group key (CGGMP24 ``publicKey``, FROST
+        ``groupKey``, hex)."""
+        added = 0
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                rows = self._db.execute(
+                    "SELECT key_id, sealed FROM shares "
+                    "WHERE key_id NOT IN (SELECT key_id FROM live_public_keys) ORDER BY created"
+                ).fetchall()
+                for key_id, sealed in rows:
+                    data = json.loads(self.open("shares", str(key_id), bytes(sealed)))
+                    public_key = bytes.fromhex(str(data.get("publicKey") or data["groupKey"]))
+                    cur = self._db.execute(
+                        "INSERT OR IGNORE INTO live_public_keys (public_key, key_id) VALUES (?, ?)",
+                        (public_key, str(key_id)),
+                    )
+                    if cur.rowcount == 1:
+                        added += 1
+                    else:  # two live shares of one public key, both older than the index
+                        log.warning(
+                            "signer %s: key %s shares its public key with another held key; "
+                            "it is left out of the public-key index",
+                            self.signer_id,
+                            key_id,
+                        )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        if added:
+            log.info("signer %s: indexed %d public keys", self.signer_id, added)
+        return added
 
     # -- sealing -----------------------------------------------------------------
     def _aad(self, table: str, row: str) -> bytes:
