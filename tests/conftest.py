@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from scalarhelpers import Recorder, record_c_calls
+
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("default")
 
@@ -25,3 +27,9 @@ def mock_api(
     from clihelpers import route_cli_to
 
     return lambda handler: route_cli_to(monkeypatch, handler)
+
+
+@pytest.fixture
+def c_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, Recorder]:
+    """Spies on the C functions behind crypto/scalars (tests/scalarhelpers.py)."""
+    return record_c_calls(monkeypatch)

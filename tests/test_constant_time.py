@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import ast
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scalarhelpers import Recorder
 
-from shardvault.crypto import scalars
 from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.shamir import lagrange_coefficient
 from shardvault.protocols.cggmp.keyshare import additive_shares, trusted_dealer_key_shares
@@ -125,32 +124,6 @@ def test_static_check_catches_an_offender() -> None:
     assert found and all("line 3" in f for f in found)
     tree = ast.parse("def f(s, t):\n    s += 1\n    return -s + sum(t) % 7\n")
     assert len(python_arithmetic_on(_function(tree, "f"), {"s", "t"})) == 4
-
-
-class Recorder:
-    """Stands in for a cffi ``lib``: records each function called, then calls it."""
-
-    def __init__(self, real: Any) -> None:
-        self._real = real
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        fn = getattr(self._real, name)
-
-        def call(*args: Any) -> Any:
-            self.calls.append(name)
-            return fn(*args)
-
-        return call
-
-
-@pytest.fixture
-def c_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, Recorder]:
-    secp = Recorder(scalars._lib)
-    sodium = Recorder(scalars._sodium_lib)
-    monkeypatch.setattr(scalars, "_lib", secp)
-    monkeypatch.setattr(scalars, "_sodium_lib", sodium)
-    return {"secp256k1": secp, "ed25519": sodium}
 
 
 SUITES = [FROST_ED25519, FROST_SECP256K1, FROST_SECP256K1_TR]

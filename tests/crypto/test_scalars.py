@@ -4,14 +4,13 @@ operations give exactly what Python's integer arithmetic gives, for every operan
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scalarhelpers import Recorder
 
-from shardvault.crypto import scalars
 from shardvault.crypto.groups import ED25519, SECP256K1
 from shardvault.crypto.hashing import expand_message_xmd_sha256, hash_to_field_sha256
 from shardvault.crypto.scalars import (
@@ -112,33 +111,6 @@ def test_shamir_on_the_c_path_equals_horner_and_lagrange_on_ints(group: Any, dat
 
 def test_other_orders_keep_python_arithmetic() -> None:
     assert evaluate_polynomial([3, 5, 7], 2, 101) == (3 + 5 * 2 + 7 * 4) % 101
-
-
-class Recorder:
-    """Stands in for a cffi ``lib``: records each function called, then calls it."""
-
-    def __init__(self, real: Any) -> None:
-        self._real = real
-        self.calls: list[str] = []
-
-    def __getattr__(self, name: str) -> Callable[..., Any]:
-        fn = getattr(self._real, name)
-
-        def call(*args: Any) -> Any:
-            self.calls.append(name)
-            return fn(*args)
-
-        return call
-
-
-@pytest.fixture
-def c_calls(monkeypatch: pytest.MonkeyPatch) -> dict[str, Recorder]:
-    """The C functions the scalar fields call, by library."""
-    secp = Recorder(scalars._lib)
-    sodium = Recorder(scalars._sodium_lib)
-    monkeypatch.setattr(scalars, "_lib", secp)
-    monkeypatch.setattr(scalars, "_sodium_lib", sodium)
-    return {"secp256k1": secp, "ed25519": sodium}
 
 
 def test_operations_call_the_c_libraries(c_calls: dict[str, Recorder]) -> None:
