@@ -12,17 +12,19 @@ import logging
 import anyio
 
 from shardvault.api.errors import ApiError
+from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.coordinator.backend import KeyRecord, SigningBackend
 from shardvault.crypto.groups import ED25519, SECP256K1, Group, Point
 from shardvault.crypto.shamir import public_shares_consistent
 from shardvault.db.ids import new_id
 from shardvault.db.models import KEY_ACTIVE, KeyRow, utcnow
-from shardvault.errors import InvalidEncoding
+from shardvault.errors import InvalidEncoding, NotFound
 from shardvault.protocols.key_transfer import MIN_THRESHOLD
 from shardvault.protocols.registry import PROTOCOLS, protocol_for_scheme
 
 __all__ = [
     "discard_key",
+    "erase_shares",
     "generate_key",
     "key_record",
     "refreshed_record_is_consistent",
@@ -91,6 +93,17 @@ def row_from_record(
         signer_ids=list(record.signer_ids),
         verifying_shares={sid: v.hex() for sid, v in record.verifying_shares.items()},
     )
+
+
+async def erase_shares(backend: SigningBackend, repository: ApiRepository, key: KeyRow) -> KeyRow:
+    """Erase an Archived key's shares on the signers (a signer that no longer holds
+    them counts as done) and record that they are erased. Any other failure is
+    raised and the key stays Archived with ``shares_erased`` false, to be retried."""
+    try:
+        await backend.delete_key(key_record(key))
+    except NotFound:
+        pass  # the signers no longer hold it
+    return await in_thread(repository.mark_shares_erased, key.org_id, key.id)
 
 
 async def discard_key(backend: SigningBackend, record: KeyRecord) -> None:

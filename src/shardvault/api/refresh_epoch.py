@@ -19,11 +19,11 @@ import logging
 from datetime import UTC, datetime
 
 from shardvault.api.errors import ApiError
-from shardvault.api.key_lifecycle import key_record, refreshed_record_is_consistent
+from shardvault.api.key_lifecycle import erase_shares, key_record, refreshed_record_is_consistent
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.schemas import EpochKeysOut, EpochOut
 from shardvault.coordinator.backend import EpochResult, KeyRecord, SigningBackend
-from shardvault.errors import NotFound, ShardvaultError
+from shardvault.errors import ShardvaultError
 from shardvault.protocols.registry import REFRESH_PROTOCOLS
 
 __all__ = [
@@ -78,13 +78,10 @@ async def finish_deletes(backend: SigningBackend, repository: ApiRepository) -> 
     finished = []
     for row in await in_thread(repository.unfinished_deletes):
         try:
-            await backend.delete_key(key_record(row))
-        except NotFound:
-            pass
+            await erase_shares(backend, repository, row)
         except ShardvaultError as exc:
             logger.warning("key %s: its erasure is still unfinished (%s)", row.id, exc.code)
             continue
-        await in_thread(repository.mark_shares_erased, row.org_id, row.id)
         finished.append(row.id)
     if finished:
         logger.info("before the epoch: shares of archived keys %s erased", finished)

@@ -26,6 +26,7 @@ from shardvault.api.encoding import b64url_decode, b64url_encode, iso_utc
 from shardvault.api.errors import ApiError
 from shardvault.api.key_lifecycle import (
     discard_key,
+    erase_shares,
     generate_key,
     key_record,
     require_usable,
@@ -51,7 +52,7 @@ from shardvault.api.views import key_out
 from shardvault.crypto import hpke
 from shardvault.db.ids import new_id
 from shardvault.db.models import KEY_ACTIVE, KEY_ARCHIVED
-from shardvault.errors import InvalidEncoding, InvalidImport, NotFound
+from shardvault.errors import InvalidEncoding, InvalidImport
 from shardvault.protocols.key_import import IMPORT_ID_SIZE
 from shardvault.protocols.key_transfer import min_signers_problem
 from shardvault.protocols.registry import PROTOCOLS, canonical_protocol
@@ -202,11 +203,7 @@ async def delete_key(
     # Archive first (signing is refused from now on), then erase the shares; if the
     # signers fail, the key stays Archived and a repeated DELETE retries.
     key = await in_thread(repository.archive_key, caller.org_id, key_id)
-    try:
-        await backend.delete_key(key_record(key))
-    except NotFound:
-        pass  # the signers no longer hold it
-    key = await in_thread(repository.mark_shares_erased, caller.org_id, key_id)
+    key = await erase_shares(backend, repository, key)
     logger.info("key %s archived, shares erased", key_id)
     return key_out(key)
 
