@@ -404,8 +404,8 @@ class Coordinator:
                     shares.append(ExportedShare(s, bytes.fromhex(r["blob"])))
         if len(shares) < key.min_signers:
             errors = [r for r in results if isinstance(r, BaseException)]
-            if errors and isinstance(errors[0], NotFound):
-                raise errors[0]
+            if errors and isinstance(errors[0], NotFound | InvalidParameters):
+                raise errors[0]  # the request itself is wrong, not the signers
             raise SignersUnavailable(
                 f"only {len(shares)} of the {key.min_signers} needed signers returned a share",
                 signers=tuple(
