@@ -496,6 +496,7 @@ def test_server_text_is_printed_literally_and_locals_never_shown(mock_api: Any) 
         "status": "Active",
         "imported": False,
         "exported": False,
+        "exportable": True,
         "dateCreated": "2024-05-01T12:00:00Z",
         "protocol": "FROST",
         "minSigners": 2,
