@@ -427,3 +427,15 @@ def test_org_settings_default_off_and_change_one_at_a_time(api: Api) -> None:
         r = api.put("/org/settings", bad)
         assert r.status_code == 400, (bad, r.text)
     assert api.get("/org/settings").json()["signAfterExport"] is True
+
+
+def test_spellings_of_one_operation_grant_each_other() -> None:
+    from shardvault.api.operations import EQUIVALENT, granted_by
+
+    for group in EQUIVALENT:
+        assert group <= OPERATIONS
+        for op in group:
+            assert granted_by(op) == group
+    assert granted_by("Keys:Read") == {"Keys:Read"}
+    assert "Policies:Approvals:Approve" in granted_by("Policies:Evaluations:Vote")
+    assert "Policies:Evaluations:Vote" in granted_by("Policies:Approvals:Approve")

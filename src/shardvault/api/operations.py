@@ -5,12 +5,12 @@ for Dfns is accepted as it is. Operations without a shardvault endpoint are stor
 and shown, and grant nothing.
 
 Some operations have two Dfns spellings (the older one kept by the TypeScript SDK);
-holding either grants the route's operation (:data:`ALIASES`).
+holding either grants both (:data:`EQUIVALENT`).
 """
 
 from __future__ import annotations
 
-__all__ = ["ALIASES", "OPERATIONS", "granted_by"]
+__all__ = ["ALIASES", "EQUIVALENT", "OPERATIONS", "granted_by"]
 
 #: Every operation name a permission may list.
 OPERATIONS: frozenset[str] = frozenset(
@@ -212,19 +212,24 @@ OPERATIONS: frozenset[str] = frozenset(
     )
 )
 
-#: Operation a route checks -> older Dfns spellings that grant it too.
-ALIASES: dict[str, frozenset[str]] = {
-    "Wallets:Tags:Remove": frozenset({"Wallets:Tags:Delete"}),
-    "Permissions:Delete": frozenset({"Permissions:Archive"}),
-    "Permissions:Assign": frozenset({"PermissionAssignments:Create"}),
-    "Permissions:Revoke": frozenset({"PermissionAssignments:Revoke"}),
-    "Permissions:Assignments:Read": frozenset({"PermissionAssignments:Read"}),
-    "Policies:Delete": frozenset({"Policies:Archive"}),
-    "Policies:Evaluations:Read": frozenset({"Policies:Approvals:Read"}),
-    "Policies:Evaluations:Vote": frozenset({"Policies:Approvals:Approve"}),
-}
+#: Spellings of one operation (the newer Dfns name and the older one the TypeScript SDK
+#: still lists): holding any of them grants each of them.
+EQUIVALENT: tuple[frozenset[str], ...] = (
+    frozenset({"Wallets:Tags:Remove", "Wallets:Tags:Delete"}),
+    frozenset({"Permissions:Delete", "Permissions:Archive"}),
+    frozenset({"Permissions:Assign", "PermissionAssignments:Create"}),
+    frozenset({"Permissions:Revoke", "PermissionAssignments:Revoke"}),
+    frozenset({"Permissions:Assignments:Read", "PermissionAssignments:Read"}),
+    frozenset({"Policies:Delete", "Policies:Archive"}),
+    frozenset({"Policies:Evaluations:Read", "Policies:Approvals:Read"}),
+    frozenset({"Policies:Evaluations:Vote", "Policies:Approvals:Approve"}),
+)
+
+#: Operation -> every spelling that grants it (itself included).
+ALIASES: dict[str, frozenset[str]] = {op: group for group in EQUIVALENT for op in group}
 
 
 def granted_by(operation: str) -> frozenset[str]:
-    """The held operation names that grant ``operation``: itself and its aliases."""
-    return frozenset({operation}) | ALIASES.get(operation, frozenset())
+    """The held operation names that grant ``operation``: itself and its other
+    spellings."""
+    return ALIASES.get(operation, frozenset({operation}))
