@@ -9,11 +9,12 @@ import os
 from typing import Any
 
 from apibackends import ContractApi
-from apihelpers import Api, b64u, error_of
+from apihelpers import Api, b64u, error_of, verify_ecdsa_signature
 from nacl.signing import VerifyKey
 
 from shardvault.api import set_key_export
 from shardvault.crypto import hpke
+from shardvault.crypto.groups import SECP256K1
 from shardvault.crypto.keyformats import ed25519_scalar_from_seed
 
 
@@ -188,3 +189,27 @@ def test_export_gates_and_sign_after_export_on_both_backends(any_api: ContractAp
     VerifyKey(bytes.fromhex(key["publicKey"])).verify(
         msg, bytes.fromhex(r.json()["signature"]["encoded"][2:])
     )
+
+
+def test_sign_after_export_with_an_ecdsa_key_on_both_backends(any_api: ContractApi) -> None:
+    """CGGMP24: the coordinator drops its presignatures of an exported key; with
+    ``signAfterExport`` the key still signs (fresh presignatures) on the real signers."""
+    c = any_api
+    c.backend.wait_ecdsa_ready()
+    key = c.post("/keys/import", c.import_body(SECP256K1.random_scalar(), "secp256k1", "CGGMP24"))
+    assert key.status_code == 200, key.text
+    key_id, public_key = key.json()["id"], bytes.fromhex(key.json()["publicKey"])
+    c.put("/org/settings", {"keyExport": True, "signAfterExport": True})
+    body = {
+        "encryptionKey": b64u(hpke.HpkeKeyPair.generate().public_key),
+        "supportedSchemes": [{"protocol": "CGGMP24", "curve": "secp256k1"}],
+    }
+    r = c.post(f"/keys/{key_id}/export", body)
+    assert r.status_code == 200, r.text
+    digest = os.urandom(32)
+    r = c.post(f"/keys/{key_id}/signatures", {"kind": "Hash", "hash": "0x" + digest.hex()})
+    assert r.status_code == 200, r.text
+    verify_ecdsa_signature(public_key, digest, r.json()["signature"])
+    # refresh still refuses an exported key (its secret is out; epochs skip it)
+    r = c.post(f"/keys/{key_id}/refresh")
+    assert r.status_code == 409 and _code(r) == "KeyExported"
