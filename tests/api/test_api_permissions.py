@@ -439,3 +439,18 @@ def test_spellings_of_one_operation_grant_each_other() -> None:
     assert granted_by("Keys:Read") == {"Keys:Read"}
     assert "Policies:Approvals:Approve" in granted_by("Policies:Evaluations:Vote")
     assert "Policies:Evaluations:Vote" in granted_by("Policies:Approvals:Approve")
+
+
+def test_assignments_page(api: Api) -> None:
+    perm = api.post("/permissions", {"name": "p", "operations": ["Keys:Read"]}).json()
+    path = f"/permissions/{perm['id']}/assignments"
+    made = []
+    for _ in range(3):
+        identity, _ = api.account()
+        made.append(api.post(path, {"identityId": identity}).json()["id"])
+    first = api.get(path, params={"limit": 2}).json()
+    assert [a["id"] for a in first["items"]] == made[::-1][:2]
+    rest = api.get(path, params={"limit": 2, "paginationToken": first["nextPageToken"]}).json()
+    assert [a["id"] for a in rest["items"]] == made[:1] and "nextPageToken" not in rest
+    r = api.get(path, params={"paginationToken": first["nextPageToken"].upper()})
+    assert r.status_code == 400
