@@ -442,7 +442,10 @@ def test_live_up_import_sign_export_restart(tmp_path: Path) -> None:
         scalar = ed25519_scalar_from_seed(seed).to_bytes(32, "little")
         assert out.read_text() == scalar.hex() + "\n"
         assert invoke("export-key", key["id"], "--out", str(out), *d).exit_code == 1  # exists
-        assert invoke("admin", "enable-export", "--disable", *d).exit_code == 0
+        result = invoke("admin", "enable-export", "--sign-after-export", *d)
+        assert result.exit_code == 0 and "may still sign" in result.output
+        result = invoke("admin", "enable-export", "--disable", "--no-sign-after-export", *d)
+        assert result.exit_code == 0 and "stop signing" in result.output
 
         # while the key is live, a second import of it is refused (docs/security.md
         # item 33); once it is deleted, the exported scalar imports again, as the same
@@ -496,6 +499,7 @@ def test_server_text_is_printed_literally_and_locals_never_shown(mock_api: Any) 
         "status": "Active",
         "imported": False,
         "exported": False,
+        "exportable": True,
         "dateCreated": "2024-05-01T12:00:00Z",
         "protocol": "FROST",
         "minSigners": 2,

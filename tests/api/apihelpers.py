@@ -39,11 +39,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from nacl.signing import SigningKey
 
+from shardvault.api.auth import issue_token
 from shardvault.api.bootstrap import create_org
+from shardvault.api.permission_repository import PermissionRepository
 from shardvault.coordinator.backend import EcdsaStatus, EpochResult, ExportedShare, KeyRecord
 from shardvault.crypto import hpke
 from shardvault.crypto.groups import SECP256K1, Group
 from shardvault.crypto.shamir import evaluate_polynomial, lagrange_coefficient
+from shardvault.db.engine import make_engine, write_sessionmaker
+from shardvault.db.ids import new_id
+from shardvault.db.models import ServiceAccount, utcnow
 from shardvault.errors import (
     AuxInfoNotReady,
     InvalidImport,
@@ -602,6 +607,41 @@ class Api:
         """A second org: its id and its admin's auth headers."""
         org_id, token = create_org(self.database_url, "other")
         return org_id, {"Authorization": f"Bearer {token}"}
+
+    def account(self, *operations: str) -> tuple[str, dict[str, str]]:
+        """A non-admin service account of this org holding ``operations``: its id and
+        its auth headers."""
+        account_id, token = create_service_account(self.database_url, self.org_id, operations)
+        return account_id, {"Authorization": f"Bearer {token}"}
+
+
+def create_service_account(
+    database_url: str, org_id: str, operations: Collection[str] = (), *, name: str = "robot"
+) -> tuple[str, str]:
+    """A non-admin service account in the org, with a token and (when ``operations``
+    is not empty) a permission listing them assigned to it, written to the database
+    directly; returns ``(account_id, token)``."""
+    engine = make_engine(database_url)
+    try:
+        with write_sessionmaker(engine).begin() as s:
+            account_id = new_id("sa")
+            s.add(
+                ServiceAccount(
+                    id=account_id,
+                    org_id=org_id,
+                    name=name,
+                    is_admin=False,
+                    is_active=True,
+                    date_created=utcnow(),
+                )
+            )
+            s.flush()
+            token = issue_token(s, org_id, account_id)
+        if operations:
+            PermissionRepository(engine).grant(org_id, account_id, operations, f"{name}-role")
+    finally:
+        engine.dispose()
+    return account_id, token
 
 
 def _iso_now(offset: float = 0.0) -> str:

@@ -114,14 +114,7 @@ def test_a_non_admin_key_refresh_within_the_interval_starts_no_epoch(api: Api) -
     epoch, so a non-admin caller within the minimum interval (10 min by default) of the
     last epoch starts none and gets the key as that epoch refreshed it (200); admins
     and POST /admin/refresh always run one."""
-    org_id, other = api.other_org()
-    engine = sqlalchemy.create_engine(api.database_url)
-    with engine.begin() as c:
-        c.execute(
-            sqlalchemy.text("UPDATE service_accounts SET is_admin = false WHERE org_id = :o"),
-            {"o": org_id},
-        )
-    engine.dispose()
+    _, other = api.account("Keys:Create", "Keys:Read", "Keys:Update")
     r = api.client.post("/keys", json={"scheme": "ECDSA", "curve": "secp256k1"}, headers=other)
     assert r.status_code == 200, r.text
     key = r.json()

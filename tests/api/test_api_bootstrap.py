@@ -15,7 +15,7 @@ from apihelpers import FakeVault
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from shardvault.api import create_app, create_org, ensure_admin, set_key_export
+from shardvault.api import create_app, create_org, ensure_admin, set_key_export, set_org_settings
 from shardvault.db import ApiToken, Org, ServiceAccount, make_engine, read_sessionmaker
 from shardvault.errors import InvalidParameters, NotFound
 
@@ -149,3 +149,21 @@ def test_set_key_export(fresh_url: str, tmp_path: Path) -> None:
     assert enabled == {creds["orgId"]: False, other: True}
     with pytest.raises(NotFound):
         set_key_export(fresh_url, True, org_id="or-01m89z0nex9nwt7vng6hqqgcp5")
+
+
+def test_set_org_settings_changes_only_what_is_given(fresh_url: str, tmp_path: Path) -> None:
+    creds = json.loads(ensure_admin(fresh_url, tmp_path / "data", "http://a").read_text())
+
+    def settings() -> tuple[bool, bool]:
+        org = _rows(fresh_url)[0][0]
+        return org.key_export_enabled, org.sign_after_export
+
+    assert settings() == (False, False)
+    assert set_org_settings(fresh_url, sign_after_export=True) == creds["orgId"]
+    assert settings() == (False, True)
+    set_org_settings(fresh_url, creds["orgId"], key_export=True)
+    assert settings() == (True, True)
+    set_key_export(fresh_url, False)
+    assert settings() == (False, True)
+    set_org_settings(fresh_url, key_export=True, sign_after_export=False)
+    assert settings() == (True, False)

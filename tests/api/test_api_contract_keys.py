@@ -40,6 +40,7 @@ def test_create_key_of_each_frost_scheme(
         "custodial": True,
         "imported": False,
         "exported": False,
+        "exportable": True,
         "dateCreated": key["dateCreated"],
         "protocol": protocol,
         "minSigners": 2,

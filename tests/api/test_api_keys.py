@@ -34,6 +34,7 @@ def test_create_eddsa_key(api: Api) -> None:
         "custodial": True,
         "imported": False,
         "exported": False,
+        "exportable": True,
         "dateCreated": key["dateCreated"],
         "protocol": "FROST",
         "minSigners": 2,

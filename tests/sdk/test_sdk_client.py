@@ -586,3 +586,32 @@ def test_export_refuses_a_signer_with_a_bad_signature(fake_api: Any) -> None:
             client.keys.export_key(key.id)
     assert info.value.signer_id == bad
     assert not any(r.url.path.endswith("/export") for r in fake_api.requests)
+
+
+# -- exportable ---------------------------------------------------------------------------
+
+
+def test_exportable_is_sent_and_read() -> None:
+    sent: list[tuple[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append((request.method, json.loads(request.content)))
+        return httpx.Response(200, json=key_json(exportable=False))
+
+    with mock_client(handler) as client:
+        assert (
+            client.keys.create(scheme="EdDSA", curve="ed25519", exportable=False).exportable
+            is False
+        )
+        client.keys.create(scheme="EdDSA", curve="ed25519")
+        client.keys.update("key-1", exportable=False)
+        client.keys.update("key-1", name="n")
+        with pytest.raises(InvalidArgument):
+            client.keys.update("key-1")
+    assert sent == [
+        ("POST", {"scheme": "EdDSA", "curve": "ed25519", "exportable": False}),
+        ("POST", {"scheme": "EdDSA", "curve": "ed25519"}),
+        ("PUT", {"exportable": False}),
+        ("PUT", {"name": "n"}),
+    ]
+    assert Key.model_validate(key_json()).exportable is True  # an older server

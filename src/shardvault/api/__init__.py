@@ -2,10 +2,17 @@
 
 * :func:`create_app` -- the ASGI application over a ``SigningBackend``.
 * :func:`ensure_admin` -- first-run org/admin/token and ``credentials.json``.
-* :func:`set_key_export` -- the org setting behind ``shardvault admin enable-export``.
+* :func:`set_key_export`, :func:`set_org_settings` -- the org settings behind
+  ``shardvault admin enable-export``.
 """
 
 from shardvault.api.app import create_app
-from shardvault.api.bootstrap import create_org, ensure_admin, set_key_export
+from shardvault.api.bootstrap import create_org, ensure_admin, set_key_export, set_org_settings
 
-__all__ = ["create_app", "create_org", "ensure_admin", "set_key_export"]
+__all__ = [
+    "create_app",
+    "create_org",
+    "ensure_admin",
+    "set_key_export",
+    "set_org_settings",
+]

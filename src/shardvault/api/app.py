@@ -28,6 +28,7 @@ from shardvault.api.errors import (
     shardvault_error_handler,
     validation_exception_handler,
 )
+from shardvault.api.permission_repository import PermissionRepository
 from shardvault.api.refresh_epoch import EpochGate, apply_missed_epoch, refresh_on_schedule
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.routers import ROUTERS
@@ -127,6 +128,7 @@ def create_app(
     app.state.repository = repository
     app.state.backend = backend
     app.state.epochs = epochs
+    app.state.permissions = PermissionRepository(engine)
     app.state.signing = SigningService(
         backend,
         repository,

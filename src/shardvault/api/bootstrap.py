@@ -26,7 +26,7 @@ from shardvault.db.ids import new_id
 from shardvault.db.models import ApiToken, Org, ServiceAccount, utcnow
 from shardvault.errors import InvalidParameters, NotFound
 
-__all__ = ["CREDENTIALS_FILE", "create_org", "ensure_admin", "set_key_export"]
+__all__ = ["CREDENTIALS_FILE", "create_org", "ensure_admin", "set_key_export", "set_org_settings"]
 
 logger = logging.getLogger("shardvault.api")
 
@@ -176,6 +176,19 @@ def set_key_export(database_url: str, enabled: bool, org_id: str | None = None) 
     """Turn the org setting ``keyExport`` on or off; returns the org id.
 
     Without ``org_id`` the database must hold exactly one org (the embedded case)."""
+    return set_org_settings(database_url, org_id, key_export=enabled)
+
+
+def set_org_settings(
+    database_url: str,
+    org_id: str | None = None,
+    *,
+    key_export: bool | None = None,
+    sign_after_export: bool | None = None,
+) -> str:
+    """Change the org settings ``keyExport`` / ``signAfterExport`` given (``None``:
+    unchanged) in the database directly; returns the org id. Without ``org_id`` the
+    database must hold exactly one org (the embedded case)."""
     upgrade_database(database_url)
     engine = make_engine(database_url)
     try:
@@ -191,9 +204,14 @@ def set_key_export(database_url: str, enabled: bool, org_id: str | None = None) 
                 if len(orgs) > 1:
                     raise InvalidParameters("several orgs exist: name the org")
                 org = orgs[0]
-            org.key_export_enabled = enabled
+            if key_export is not None:
+                org.key_export_enabled = key_export
+            if sign_after_export is not None:
+                org.sign_after_export = sign_after_export
             result = org.id
     finally:
         engine.dispose()
-    logger.info("key export %s for org %s", "enabled" if enabled else "disabled", result)
+    logger.info(
+        "org %s settings: keyExport=%s signAfterExport=%s", result, key_export, sign_after_export
+    )
     return result

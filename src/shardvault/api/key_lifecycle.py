@@ -66,6 +66,7 @@ def row_from_record(
     scheme: str,
     name: str | None,
     imported: bool,
+    exportable: bool = True,
 ) -> KeyRow:
     """The row to store for what the back end created; refuses inconsistent records."""
     got = (record.key_id, record.protocol, record.curve, record.min_signers)
@@ -87,6 +88,7 @@ def row_from_record(
         status=KEY_ACTIVE,
         imported=imported,
         exported=False,
+        exportable=exportable,
         date_created=utcnow(),
         shares_erased=False,
         min_signers=record.min_signers,
@@ -156,11 +158,12 @@ async def generate_key(
     return record, row
 
 
-def require_usable(key: KeyRow) -> None:
-    """409 for a key that is archived or was exported."""
+def require_usable(key: KeyRow, *, sign_after_export: bool = False) -> None:
+    """409 for a key that is archived or was exported (unless the org setting
+    ``signAfterExport`` lets exported keys sign on)."""
     if key.status != KEY_ACTIVE:
         raise ApiError(409, "KeyArchived", f"key {key.id} is archived")
-    if key.exported:
+    if key.exported and not sign_after_export:
         raise ApiError(409, "KeyExported", f"key {key.id} was exported")
 
 

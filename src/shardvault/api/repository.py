@@ -63,6 +63,7 @@ __all__ = [
     "check_wallet_id",
     "duplicate_key",
     "in_thread",
+    "key_not_exportable",
     "key_not_found",
     "lease_expired",
     "signature_not_found",
@@ -99,6 +100,16 @@ def wallet_not_found(wallet_id: str) -> ApiError:
     return ApiError(404, "WalletNotFound", f"wallet {wallet_id} not found")
 
 
+def key_not_exportable(key_id: str) -> ApiError:
+    """403 ``KeyNotExportable``: the key's ``exportable`` flag is off."""
+    return ApiError(
+        403,
+        "KeyNotExportable",
+        f"key {key_id} is not exportable (its exportable flag is off)",
+        details={"keyId": key_id},
+    )
+
+
 def duplicate_key() -> ApiError:
     return ApiError(
         409,
@@ -124,10 +135,16 @@ def check_wallet_id(wallet_id: str) -> None:
         raise wallet_not_found(wallet_id)
 
 
-def _check_signable(key: KeyRow) -> None:
+def _sign_after_export(s: Session, org_id: str) -> bool:
+    """The org setting ``signAfterExport``: whether exported keys still sign."""
+    org = s.get(Org, org_id)
+    return org is not None and org.sign_after_export
+
+
+def _check_signable(s: Session, key: KeyRow) -> None:
     if key.status != KEY_ACTIVE:
         raise ApiError(409, "KeyArchived", f"key {key.id} is archived and cannot sign")
-    if key.exported:
+    if key.exported and not _sign_after_export(s, key.org_id):
         raise ApiError(409, "KeyExported", f"key {key.id} was exported and no longer signs")
 
 
@@ -214,6 +231,26 @@ class ApiRepository:
         with self._write.begin() as s:
             key = self._key(s, org_id, key_id, lock=True)
             key.name = name
+        return key
+
+    def update_key(
+        self, org_id: str, key_id: str, *, name: str | None, exportable: bool | None
+    ) -> KeyRow:
+        """Rename the key and/or switch ``exportable`` off; switching it back on is
+        409 ``KeyNotExportable`` (the flag only ever goes from true to false)."""
+        with self._write.begin() as s:
+            key = self._key(s, org_id, key_id, lock=True)
+            if exportable is True and not key.exportable:
+                raise ApiError(
+                    409,
+                    "KeyNotExportable",
+                    f"key {key_id} was made non-exportable; that cannot be undone",
+                    details={"field": "exportable"},
+                )
+            if name is not None:
+                key.name = name
+            if exportable is False:
+                key.exportable = False
         return key
 
     def archive_key(self, org_id: str, key_id: str) -> KeyRow:
@@ -347,6 +384,8 @@ class ApiRepository:
             key = self._key(s, org_id, key_id, lock=True)
             if key.status != KEY_ACTIVE:
                 raise ApiError(409, "KeyArchived", f"key {key_id} is archived")
+            if not key.exportable:
+                raise key_not_exportable(key_id)
             already = key.exported
             if not already:
                 key.exported = True
@@ -396,7 +435,7 @@ class ApiRepository:
                             # Its process died mid-sign: resolve it, take the id over.
                             _interrupt(existing)
                             s.flush()
-                    _check_signable(key)
+                    _check_signable(s, key)
                     now = utcnow()
                     sig = SignatureRow(
                         id=new_id("sig"),
@@ -552,7 +591,7 @@ class ApiRepository:
                     s.add(key)
                     s.flush()
                 else:
-                    _check_signable(self._key(s, wallet.org_id, wallet.key_id, lock=True))
+                    _check_signable(s, self._key(s, wallet.org_id, wallet.key_id, lock=True))
                 s.add(wallet)
         except IntegrityError:
             if wallet.external_id is None:

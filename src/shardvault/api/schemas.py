@@ -77,10 +77,21 @@ class CreateKeyRequest(_Request):
     scheme: str = _short()
     curve: str = _short()
     name: str | None = _name()
+    #: Whether the key may ever be exported (ours; default true, can be switched off).
+    exportable: bool = True
 
 
 class UpdateKeyRequest(_Request):
-    name: str = Field(min_length=1, max_length=255)
+    """Dfns takes ``{name}``; ours also ``exportable: false`` (never back to true)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    exportable: bool | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateKeyRequest:
+        if self.name is None and self.exportable is None:
+            raise ValueError("give name or exportable")
+        return self
 
 
 class EncryptedKeyShare(_Request):
@@ -97,6 +108,8 @@ class ImportKeyRequest(_Request):
     #: base64url of the 16-byte id of a context from POST /keys/import/context (ours,
     #: not Dfns'): the shares were sealed under it.
     import_id: str = Field(min_length=1, max_length=64)
+    #: Whether the key may ever be exported (ours; default true, can be switched off).
+    exportable: bool = True
 
 
 class ImportContextOut(_Response):
@@ -275,6 +288,9 @@ class KeyOut(_Response):
     imported: bool
     exported: bool
     date_exported: str | None = None
+    #: Whether the key may be exported (ours): set at create or import, can be
+    #: switched off with PUT /keys/{keyId}, never back on.
+    exportable: bool = True
     date_created: str
     protocol: str
     min_signers: int

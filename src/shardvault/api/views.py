@@ -44,6 +44,7 @@ def key_out(key: KeyRow) -> KeyOut:
         imported=key.imported,
         exported=key.exported,
         date_exported=iso_utc(key.date_exported) if key.date_exported else None,
+        exportable=key.exportable,
         date_created=iso_utc(key.date_created),
         protocol=key.protocol,
         min_signers=key.min_signers,

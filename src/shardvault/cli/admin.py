@@ -29,6 +29,14 @@ admin_app = typer.Typer(help="Administration of the local vault.", no_args_is_he
 @cli_errors
 def admin_enable_export(
     disable: Annotated[bool, typer.Option("--disable", help="Turn key export off.")] = False,
+    sign_after_export: Annotated[
+        bool | None,
+        typer.Option(
+            "--sign-after-export/--no-sign-after-export",
+            help="Also set the org setting signAfterExport: may an exported key still "
+            "sign (default: unchanged; off for a new org).",
+        ),
+    ] = None,
     org_id: Annotated[
         str | None, typer.Option(help="Org to change (default: every org of the vault).")
     ] = None,
@@ -40,7 +48,8 @@ def admin_enable_export(
 ) -> None:
     """Allow (or, with --disable, forbid) key export for the org (off by default).
 
-    Works on the vault's database directly, so it needs access to the data dir.
+    Works on the vault's database directly, so it needs access to the data dir. Over
+    the API: PUT /org/settings {keyExport, signAfterExport}.
     """
     from shardvault.sdk.errors import InvalidArgument
     from shardvault.server.serving import API_DATABASE_FILE, default_database_url
@@ -54,10 +63,15 @@ def admin_enable_export(
                 code="NotInitialized",
             )
         database_url = default_database_url(data_dir)
-    from shardvault.api.bootstrap import set_key_export
+    from shardvault.api.bootstrap import set_org_settings
 
-    changed = set_key_export(database_url, not disable, org_id)
+    changed = set_org_settings(
+        database_url, org_id, key_export=not disable, sign_after_export=sign_after_export
+    )
     out().print(f"key export {'disabled' if disable else 'enabled'} for org {changed}.")
+    if sign_after_export is not None:
+        state = "may still sign" if sign_after_export else "stop signing"
+        out().print(f"exported keys of org {changed} {state}.")
 
 
 @admin_app.command("refresh")

@@ -25,6 +25,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -34,6 +35,8 @@ __all__ = [
     "ImportContextRow",
     "KeyRow",
     "Org",
+    "PermissionAssignmentRow",
+    "PermissionRow",
     "ServiceAccount",
     "SignatureRow",
     "UTCDateTime",
@@ -103,6 +106,8 @@ class Org(Base):
     #: Org setting ``keyExport``: POST /keys/{id}/export is refused unless on.
     key_export_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     date_created: Mapped[datetime]
+    #: Org setting ``signAfterExport`` (0007): an exported key may still sign.
+    sign_after_export: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ServiceAccount(Base):
@@ -147,6 +152,9 @@ class KeyRow(Base):
     date_exported: Mapped[datetime | None]
     date_created: Mapped[datetime]
     date_archived: Mapped[datetime | None]
+    #: Whether the key may ever be exported (0007): set at create or import, can be
+    #: switched off, never back on.
+    exportable: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     #: True once the signers confirmed they erased their shares (DELETE finished).
     shares_erased: Mapped[bool] = mapped_column(Boolean, default=False)
     min_signers: Mapped[int] = mapped_column(Integer)
@@ -229,3 +237,39 @@ class ImportContextRow(Base):
     expires_at: Mapped[datetime]
     #: Set when POST /keys/import took it (whether or not the import then succeeded).
     used_at: Mapped[datetime | None]
+
+
+class PermissionRow(Base):
+    """A permission (Dfns: a "role"): a named set of operation names (0007)."""
+
+    __tablename__ = "permissions"
+    __table_args__ = (Index(None, "org_id", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    #: Dfns operation names (``Keys:Create``, ...), in the order given.
+    operations: Mapped[list[str]]
+    is_immutable: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_archived: Mapped[bool] = mapped_column(Boolean, default=False)
+    date_created: Mapped[datetime]
+    date_updated: Mapped[datetime]
+
+
+class PermissionAssignmentRow(Base):
+    """A permission assigned to an identity (a service account or user id; 0007).
+    Deleting an assignment deletes the row."""
+
+    __tablename__ = "permission_assignments"
+    __table_args__ = (
+        UniqueConstraint("permission_id", "identity_id"),
+        Index(None, "org_id", "identity_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    permission_id: Mapped[str] = mapped_column(ForeignKey("permissions.id"), index=True)
+    identity_id: Mapped[str] = mapped_column(String(40))
+    is_immutable: Mapped[bool] = mapped_column(Boolean, default=False)
+    date_created: Mapped[datetime]
+    date_updated: Mapped[datetime]

@@ -10,6 +10,7 @@ from typing import Any
 
 from shardvault.sdk._http import Requester, follow_pages, get_page, parse, segment
 from shardvault.sdk._keymaterial import Ed25519Format
+from shardvault.sdk.errors import InvalidArgument
 from shardvault.sdk.key_transfer import export_private_key, import_private_key
 from shardvault.sdk.models import Key, KeyPage, Signature, SignaturePage
 from shardvault.sdk.signature_requests import signature_body
@@ -25,11 +26,16 @@ class KeysApi:
 
     # -- CRUD ------------------------------------------------------------------
 
-    def create(self, *, scheme: str, curve: str, name: str | None = None) -> Key:
-        """A new key by distributed key generation (``POST /keys``)."""
+    def create(
+        self, *, scheme: str, curve: str, name: str | None = None, exportable: bool | None = None
+    ) -> Key:
+        """A new key by distributed key generation (``POST /keys``); ``exportable=False``
+        makes a key that can never be exported."""
         body: dict[str, Any] = {"scheme": scheme, "curve": curve}
         if name is not None:
             body["name"] = name
+        if exportable is not None:
+            body["exportable"] = exportable
         return parse(Key, self._client.request("POST", "/keys", json_body=body), "key")
 
     def get(self, key_id: str) -> Key:
@@ -44,10 +50,18 @@ class KeysApi:
         """Every key, following ``nextPageToken`` across pages."""
         return follow_pages("/keys", lambda t: self.list(limit=page_size, pagination_token=t))
 
-    def update(self, key_id: str, *, name: str) -> Key:
-        data = self._client.request(
-            "PUT", f"/keys/{segment(key_id, 'key_id')}", json_body={"name": name}
-        )
+    def update(
+        self, key_id: str, *, name: str | None = None, exportable: bool | None = None
+    ) -> Key:
+        """Rename the key and/or switch ``exportable`` off (never back on: 409)."""
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["name"] = name
+        if exportable is not None:
+            body["exportable"] = exportable
+        if not body:
+            raise InvalidArgument("give name or exportable")
+        data = self._client.request("PUT", f"/keys/{segment(key_id, 'key_id')}", json_body=body)
         return parse(Key, data, "key")
 
     def delete(self, key_id: str) -> Key:

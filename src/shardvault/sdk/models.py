@@ -94,6 +94,8 @@ class Key(ApiModel):
     imported: bool = False
     exported: bool = False
     date_exported: datetime | None = None
+    #: Whether the key may be exported (switched off, never back on).
+    exportable: bool = True
     date_created: datetime
     protocol: str
     min_signers: int

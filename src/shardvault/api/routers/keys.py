@@ -34,8 +34,9 @@ from shardvault.api.key_lifecycle import (
     supported_pairs,
 )
 from shardvault.api.paging import one_page, parse_page_token
+from shardvault.api.permissions import require_permission
 from shardvault.api.refresh_epoch import REFRESHED_PROTOCOLS
-from shardvault.api.repository import check_key_id, in_thread
+from shardvault.api.repository import check_key_id, in_thread, key_not_exportable
 from shardvault.api.schemas import (
     CreateKeyRequest,
     EncryptedKeyShareOut,
@@ -68,7 +69,12 @@ router = APIRouter(
 )
 
 
-@router.post("", response_model=KeyOut, response_model_exclude_none=True)
+@router.post(
+    "",
+    response_model=KeyOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Keys:Create")],
+)
 async def create_key(
     body: CreateKeyRequest,
     caller: Caller,
@@ -84,6 +90,7 @@ async def create_key(
         body.name,
         min_signers=settings.default_min_signers,
     )
+    row.exportable = body.exportable
     try:
         await in_thread(repository.insert_key, row)
     except BaseException:
@@ -96,7 +103,11 @@ async def create_key(
 _CONFLICT_IMPORT_CODES = frozenset({"ImportContextUsed", "DuplicateKey"})
 
 
-@router.post("/import/context", response_model=ImportContextOut)
+@router.post(
+    "/import/context",
+    response_model=ImportContextOut,
+    dependencies=[require_permission("Keys:Import")],
+)
 async def create_import_context(caller: Caller, repository: Repository) -> ImportContextOut:
     """A one-time import context: seal the import's shares under it (it is bound into
     every share's AAD) and send its ``importId`` with ``POST /keys/import``, from this
@@ -109,7 +120,12 @@ async def create_import_context(caller: Caller, repository: Repository) -> Impor
     )
 
 
-@router.post("/import", response_model=KeyOut, response_model_exclude_none=True)
+@router.post(
+    "/import",
+    response_model=KeyOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Keys:Import")],
+)
 async def import_key(
     body: ImportKeyRequest, caller: Caller, repository: Repository, backend: Backend
 ) -> KeyOut:
@@ -159,6 +175,7 @@ async def import_key(
             scheme=scheme,
             name=body.name,
             imported=True,
+            exportable=body.exportable,
         )
         await in_thread(repository.insert_imported_key, row)
     except BaseException:
@@ -168,7 +185,12 @@ async def import_key(
     return key_out(row)
 
 
-@router.get("", response_model=KeyList, response_model_exclude_none=True)
+@router.get(
+    "",
+    response_model=KeyList,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Keys:Read")],
+)
 async def list_keys(
     caller: Caller, repository: Repository, limit: Limit = 50, pagination_token: PageToken = None
 ) -> KeyList:
@@ -178,21 +200,41 @@ async def list_keys(
     return KeyList(items=[key_out(k) for k in page], next_page_token=next_token)
 
 
-@router.get("/{keyId}", response_model=KeyOut, response_model_exclude_none=True)
+@router.get(
+    "/{keyId}",
+    response_model=KeyOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Keys:Read")],
+)
 async def get_key(key_id: KeyId, caller: Caller, repository: Repository) -> KeyOut:
     check_key_id(key_id)
     return key_out(await in_thread(repository.get_key, caller.org_id, key_id))
 
 
-@router.put("/{keyId}", response_model=KeyOut, response_model_exclude_none=True)
+@router.put(
+    "/{keyId}",
+    response_model=KeyOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Keys:Update")],
+)
 async def update_key(
     key_id: KeyId, body: UpdateKeyRequest, caller: Caller, repository: Repository
 ) -> KeyOut:
+    """Rename the key (Dfns) and/or switch its ``exportable`` flag off (ours; 409
+    ``KeyNotExportable`` to switch it back on)."""
     check_key_id(key_id)
-    return key_out(await in_thread(repository.rename_key, caller.org_id, key_id, body.name))
+    key = await in_thread(
+        repository.update_key, caller.org_id, key_id, name=body.name, exportable=body.exportable
+    )
+    return key_out(key)
 
 
-@router.delete("/{keyId}", response_model=KeyOut, response_model_exclude_none=True)
+@router.delete(
+    "/{keyId}",
+    response_model=KeyOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Keys:Delete")],
+)
 async def delete_key(
     key_id: KeyId, caller: Caller, repository: Repository, backend: Backend
 ) -> KeyOut:
@@ -208,7 +250,12 @@ async def delete_key(
     return key_out(key)
 
 
-@router.post("/{keyId}/refresh", response_model=KeyOut, response_model_exclude_none=True)
+@router.post(
+    "/{keyId}/refresh",
+    response_model=KeyOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Keys:Update")],
+)
 async def refresh_key(
     key_id: KeyId,
     caller: Caller,
@@ -260,7 +307,12 @@ async def refresh_key(
     return key_out(key)
 
 
-@router.post("/{keyId}/export", response_model=ExportKeyResponse, response_model_exclude_none=True)
+@router.post(
+    "/{keyId}/export",
+    response_model=ExportKeyResponse,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Keys:Export")],
+)
 async def export_key(
     key_id: KeyId,
     body: ExportKeyRequest,
@@ -268,17 +320,25 @@ async def export_key(
     repository: Repository,
     backend: Backend,
 ) -> ExportKeyResponse:
+    """Export the key's shares, sealed to ``encryptionKey``. Four gates, in order:
+    the ``Keys:Export`` permission (403 ``PermissionDenied``), the org setting
+    ``keyExport`` (403 ``KeyExportDisabled``), the key's ``exportable`` flag (403
+    ``KeyNotExportable``), then any approval policy on ``Keys:Export``. The key stops
+    signing unless the org setting ``signAfterExport`` is on."""
     org = await in_thread(repository.org, caller.org_id)
     if org is None or not org.key_export_enabled:
         raise ApiError(
             403,
             "KeyExportDisabled",
-            "key export is disabled for this org (shardvault admin enable-export)",
+            "key export is disabled for this org (PUT /org/settings {keyExport: true}, "
+            "or shardvault admin enable-export)",
         )
     check_key_id(key_id)
     key = await in_thread(repository.get_key, caller.org_id, key_id)
     if key.status != KEY_ACTIVE:
         raise ApiError(409, "KeyArchived", f"key {key_id} is archived")
+    if not key.exportable:
+        raise key_not_exportable(key_id)
     if not any(
         canonical_protocol(s.protocol) == key.protocol and s.curve == key.curve
         for s in body.supported_schemes

@@ -17,6 +17,7 @@ from shardvault.api.dependencies import (
     Signing,
 )
 from shardvault.api.paging import one_page, parse_page_token
+from shardvault.api.permissions import require_permission
 from shardvault.api.repository import check_key_id, check_signature_id, in_thread
 from shardvault.api.schemas import SignatureList, SignatureOut, SignatureRequest
 from shardvault.api.views import signature_out
@@ -31,7 +32,12 @@ router = APIRouter(
 )
 
 
-@router.post("", response_model=SignatureOut, response_model_exclude_none=True)
+@router.post(
+    "",
+    response_model=SignatureOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Keys:Signatures:Create")],
+)
 async def create_signature(
     key_id: KeyId, body: SignatureRequest, caller: Caller, request: Request, signing: Signing
 ) -> SignatureOut:
@@ -43,7 +49,12 @@ async def create_signature(
     return signature_out(signature)
 
 
-@router.get("", response_model=SignatureList, response_model_exclude_none=True)
+@router.get(
+    "",
+    response_model=SignatureList,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Keys:Signatures:Read")],
+)
 async def list_signatures(
     key_id: KeyId,
     caller: Caller,
@@ -58,7 +69,12 @@ async def list_signatures(
     return SignatureList(items=[signature_out(sig) for sig in page], next_page_token=next_token)
 
 
-@router.get("/{signatureId}", response_model=SignatureOut, response_model_exclude_none=True)
+@router.get(
+    "/{signatureId}",
+    response_model=SignatureOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Keys:Signatures:Read")],
+)
 async def get_signature(
     key_id: KeyId, signature_id: SignatureId, caller: Caller, repository: Repository
 ) -> SignatureOut:

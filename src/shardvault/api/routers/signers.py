@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from shardvault.api.dependencies import AUTHENTICATED, ERROR_RESPONSES, Backend
 from shardvault.api.encoding import b64url_encode
+from shardvault.api.permissions import require_permission
 from shardvault.api.schemas import ClusterOut, SignerOut, SignersOut
 
 __all__ = ["router"]
@@ -17,7 +18,7 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=SignersOut)
+@router.get("", response_model=SignersOut, dependencies=[require_permission("Signers:ListSigners")])
 async def list_signers(backend: Backend) -> SignersOut:
     signers = await backend.list_signers()
     roster = backend.roster

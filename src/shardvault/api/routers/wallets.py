@@ -23,6 +23,7 @@ from shardvault.api.dependencies import (
 from shardvault.api.errors import ApiError
 from shardvault.api.key_lifecycle import discard_key, generate_key, require_usable
 from shardvault.api.paging import one_page, parse_page_token
+from shardvault.api.permissions import Permissions, ensure_permission, require_permission
 from shardvault.api.repository import check_key_id, check_wallet_id, in_thread
 from shardvault.api.schemas import (
     CreateWalletRequest,
@@ -85,19 +86,28 @@ def _existing_wallet(body: CreateWalletRequest, found: tuple[WalletRow, KeyRow])
     return wallet_out(wallet, key)
 
 
-@router.post("", response_model=WalletOut, response_model_exclude_none=True)
+@router.post(
+    "",
+    response_model=WalletOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Wallets:Create")],
+)
 async def create_wallet(
     body: CreateWalletRequest,
     caller: Caller,
     repository: Repository,
     backend: Backend,
     settings: Settings,
+    permissions: Permissions,
 ) -> WalletOut:
     """A wallet on ``network``: a new key of the network's default scheme, a new key
     of ``signingKey {scheme, curve}``, or the existing key ``signingKey {id}``.
     Repeating an ``externalId`` returns the wallet it created when the request is
-    the same, else 409 ``ExternalIdConflict``."""
+    the same, else 409 ``ExternalIdConflict``. An existing key also needs the
+    ``Keys:Reuse`` operation (Dfns)."""
     network = get_network(body.network)
+    if body.signing_key is not None and body.signing_key.id is not None:
+        await ensure_permission(permissions, caller, "Keys:Reuse")
     if body.external_id is not None:
         found = await in_thread(repository.wallet_by_external_id, caller.org_id, body.external_id)
         if found is not None:
@@ -108,7 +118,8 @@ async def create_wallet(
     if spec is not None and spec.id is not None:
         check_key_id(spec.id)
         key = await in_thread(repository.get_key, caller.org_id, spec.id)
-        require_usable(key)
+        org = await in_thread(repository.org, caller.org_id)
+        require_usable(key, sign_after_export=org is not None and org.sign_after_export)
         check_scheme(network, key.scheme, key.curve)
     else:
         scheme, curve = (
@@ -152,7 +163,12 @@ async def create_wallet(
     return wallet_out(wallet, key)
 
 
-@router.get("", response_model=WalletList, response_model_exclude_none=True)
+@router.get(
+    "",
+    response_model=WalletList,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Wallets:Read")],
+)
 async def list_wallets(
     caller: Caller, repository: Repository, limit: Limit = 50, pagination_token: PageToken = None
 ) -> WalletList:
@@ -162,13 +178,23 @@ async def list_wallets(
     return WalletList(items=[wallet_out(w, k) for w, k in page], next_page_token=next_token)
 
 
-@router.get("/{walletId}", response_model=WalletOut, response_model_exclude_none=True)
+@router.get(
+    "/{walletId}",
+    response_model=WalletOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Wallets:Read")],
+)
 async def get_wallet(wallet_id: WalletId, caller: Caller, repository: Repository) -> WalletOut:
     check_wallet_id(wallet_id)
     return wallet_out(*await in_thread(repository.get_wallet, caller.org_id, wallet_id))
 
 
-@router.put("/{walletId}", response_model=WalletOut, response_model_exclude_none=True)
+@router.put(
+    "/{walletId}",
+    response_model=WalletOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Wallets:Update")],
+)
 async def update_wallet(
     wallet_id: WalletId, body: UpdateWalletRequest, caller: Caller, repository: Repository
 ) -> WalletOut:
@@ -177,7 +203,12 @@ async def update_wallet(
     return wallet_out(*found)
 
 
-@router.put("/{walletId}/tags", response_model=WalletOut, response_model_exclude_none=True)
+@router.put(
+    "/{walletId}/tags",
+    response_model=WalletOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Wallets:Tags:Add")],
+)
 async def add_wallet_tags(
     wallet_id: WalletId, body: WalletTagsRequest, caller: Caller, repository: Repository
 ) -> WalletOut:
@@ -187,7 +218,12 @@ async def add_wallet_tags(
     return wallet_out(*found)
 
 
-@router.delete("/{walletId}/tags", response_model=WalletOut, response_model_exclude_none=True)
+@router.delete(
+    "/{walletId}/tags",
+    response_model=WalletOut,
+    response_model_exclude_none=True,
+    dependencies=[require_permission("Wallets:Tags:Remove")],
+)
 async def remove_wallet_tags(
     wallet_id: WalletId, body: WalletTagsRequest, caller: Caller, repository: Repository
 ) -> WalletOut:
@@ -204,6 +240,7 @@ async def remove_wallet_tags(
     response_model=SignatureOut,
     response_model_exclude_none=True,
     tags=["signatures"],
+    dependencies=[require_permission("Keys:Signatures:Create")],
 )
 async def create_wallet_signature(
     wallet_id: WalletId, body: SignatureRequest, caller: Caller, request: Request, signing: Signing
