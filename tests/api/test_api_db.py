@@ -114,7 +114,7 @@ def _check_migrated(url: str) -> None:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(ctx, Base.metadata) == []
-            assert ctx.get_current_revision() == "0004"
+            assert ctx.get_current_revision() == "0008"
     finally:
         engine.dispose()
 
@@ -301,8 +301,8 @@ async def test_postgres_concurrent_duplicates_sign_once(pg_url: str, tmp_path: P
 
 
 def test_pending_rows_from_before_leases_are_resolved_at_start(tmp_path: Path) -> None:
-    """A row left Pending under revision 0002 (no lease) blocked its externalId
-    forever; after the 0004 upgrade the API's start resolves it Failed
+    """A row left Pending (in flight) under revision 0002 (no lease) blocked its externalId
+    forever; after the upgrade (0008 makes it Executing) the API's start resolves it Failed
     ``Interrupted`` and frees the externalId (docs/security.md item 26)."""
     url = f"sqlite:///{tmp_path / 'api.sqlite3'}"
     upgrade_database(url, "0002")

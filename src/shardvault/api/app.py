@@ -64,7 +64,7 @@ def create_app(
     (how long a repeated ``externalId`` waits for its first request) and
     ``large_request_bytes`` (larger chain requests are prepared in a worker thread)
     and ``signing_lease_seconds`` (a signature claim's lease). Signature rows left
-    Pending by a process that died (lease expired) are resolved Failed
+    Executing by a process that died (lease expired) are resolved Failed
     ``Interrupted`` here, before the app serves.
     ``refresh_every_seconds``: run a refresh epoch on that schedule (``shardvault up
     --refresh-every``). ``key_refresh_min_interval_seconds``: ``POST
@@ -88,7 +88,7 @@ def create_app(
     repository = ApiRepository(engine, lease_seconds=settings.signing_lease_seconds)
     interrupted = repository.resolve_expired_claims()
     if interrupted:
-        logger.warning("%d signature(s) left Pending by a stopped process: Failed", interrupted)
+        logger.warning("%d signature(s) left Executing by a stopped process: Failed", interrupted)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -298,7 +298,9 @@ class SignatureOut(_Response):
     key_id: str
     wallet_id: str | None = None
     network: str | None = None
-    status: Literal["Pending", "Signed", "Failed"]
+    status: Literal["Pending", "Executing", "Signed", "Failed", "Rejected"] = Field(
+        description="Pending: waiting for a policy approval; Executing: being signed"
+    )
     request_body: dict[str, Any]
     signature: SignatureValue | None = None
     signed_data: str | None = Field(
@@ -310,9 +312,15 @@ class SignatureOut(_Response):
     skipped_inputs: list[dict[str, Any]] | None = Field(
         default=None, description="PSBT inputs left unsigned: [{index, reason}]"
     )
-    reason: str | None = Field(default=None, description="why a Failed request failed")
+    reason: str | None = Field(
+        default=None, description="why a Failed request failed, or a Rejected one was"
+    )
     external_id: str | None = None
+    approval_id: str | None = Field(
+        default=None, description="the approval a triggered policy opened (/v2/policy-approvals)"
+    )
     date_requested: str
+    date_policy_resolved: str | None = None
     date_signed: str | None = None
 
 

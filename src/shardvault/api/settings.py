@@ -16,7 +16,7 @@ class ApiSettings:
     ``externalId`` whose first request is still signing waits for it before answering
     409. ``large_request_bytes``: chain signature requests with a larger body are
     prepared (parsed, hashed) in a worker thread instead of on the event loop.
-    ``signing_lease_seconds``: how long a signature claim stays Pending without being
+    ``signing_lease_seconds``: how long a signature claim stays Executing without being
     renewed (it is renewed before each payload is signed); after that a retry of the
     same request takes it over (the process that held it is taken for dead).
     ``key_refresh_min_interval_seconds``: ``POST /keys/{keyId}/refresh`` by a non-admin

@@ -42,7 +42,7 @@ from shardvault.api.signing.jobs import BackendSignature, SigningJob, SigningRes
 from shardvault.api.signing.plain import prepare_plain_job
 from shardvault.chains.networks import get_network
 from shardvault.coordinator.backend import SigningBackend
-from shardvault.db.models import SIG_PENDING, SIG_SIGNED, KeyRow, SignatureRow
+from shardvault.db.models import SIG_EXECUTING, SIG_SIGNED, KeyRow, SignatureRow
 from shardvault.errors import ShardvaultError
 
 __all__ = ["FactCache", "SigningService"]
@@ -184,7 +184,7 @@ class SigningService:
                     details={"signatureId": found.id},
                 )
             delay = 0.005
-            while found is not None and found.status == SIG_PENDING:
+            while found is not None and found.status == SIG_EXECUTING:
                 if lease_expired(found):
                     break  # its process died: the next claim resolves it, takes the id
                 if anyio.current_time() > deadline:
