@@ -412,3 +412,71 @@ class WalletOut(_Response):
 class WalletList(_Response):
     items: list[WalletOut]
     next_page_token: str | None = None
+
+
+# -- policies (Dfns's policy engine: /v2/policies, /v2/policy-approvals) -------------
+class PolicyRequest(_Request):
+    """``POST /v2/policies`` and ``PUT /v2/policies/{policyId}``; ``rule``, ``action``
+    and ``filters`` are checked by api/policies/definitions.py."""
+
+    name: str = Field(min_length=1, max_length=255)
+    activity_kind: str = Field(min_length=1, max_length=64)
+    rule: dict[str, Any]
+    action: dict[str, Any]
+    filters: dict[str, Any] | None = None
+
+
+class ApprovalDecisionRequest(_Request):
+    value: Literal["Approved", "Denied"]
+    reason: str | None = Field(default=None, max_length=1024)
+
+
+class PolicyOut(_Response):
+    id: str
+    name: str
+    activity_kind: str
+    status: Literal["Active", "Archived"]
+    rule: dict[str, Any]
+    action: dict[str, Any]
+    filters: dict[str, Any] | None = None
+    date_created: str
+    date_updated: str
+    pending_change_request: dict[str, Any] | None = None
+
+
+class PolicyList(_Response):
+    items: list[PolicyOut]
+    next_page_token: str | None = None
+
+
+class PolicyChangeRequestOut(_Response):
+    """A change held back by a ``Policies:Modify`` approval (answered with 202)."""
+
+    id: str
+    kind: Literal["Policy"]
+    operation_kind: Literal["Update", "Delete"]
+    status: Literal["Pending", "Applied", "Failed", "Rejected"]
+    requester: dict[str, str]
+    entity_id: str
+    approval_id: str
+    date_created: str
+    date_resolved: str | None = None
+    body: dict[str, Any]
+
+
+class ApprovalOut(_Response):
+    id: str
+    initiator_id: str
+    activity: dict[str, Any]
+    status: Literal["Pending", "Approved", "Denied", "Expired"]
+    expiration_date: str | None = None
+    date_created: str
+    date_updated: str
+    date_resolved: str | None = None
+    policy_evaluations: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]
+
+
+class ApprovalList(_Response):
+    items: list[ApprovalOut]
+    next_page_token: str | None = None

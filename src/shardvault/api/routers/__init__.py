@@ -1,10 +1,21 @@
 """The API's routes, one router per resource: ``health`` (public), ``signers``,
-``keys``, ``signatures`` (of a key), ``networks``, ``wallets`` and ``admin``. Each router
-declares what it needs as FastAPI dependencies (``api/dependencies.py``)."""
+``keys``, ``signatures`` (of a key), ``networks``, ``wallets``, ``policies`` and
+``policy_approvals`` (Dfns's policy engine) and ``admin``. Each router declares
+what it needs as FastAPI dependencies (``api/dependencies.py``)."""
 
 from fastapi import APIRouter
 
-from shardvault.api.routers import admin, health, keys, networks, signatures, signers, wallets
+from shardvault.api.routers import (
+    admin,
+    health,
+    keys,
+    networks,
+    policies,
+    policy_approvals,
+    signatures,
+    signers,
+    wallets,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -16,5 +27,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     signatures.router,
     networks.router,
     wallets.router,
+    policies.router,
+    policy_approvals.router,
     admin.router,
 )

@@ -3,11 +3,12 @@ and read its signatures."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
+    PENDING_APPROVAL,
     Caller,
     KeyId,
     Limit,
@@ -20,6 +21,7 @@ from shardvault.api.paging import one_page, parse_page_token
 from shardvault.api.repository import check_key_id, check_signature_id, in_thread
 from shardvault.api.schemas import SignatureList, SignatureOut, SignatureRequest
 from shardvault.api.views import signature_out
+from shardvault.db.models import SIG_PENDING
 
 __all__ = ["router"]
 
@@ -31,15 +33,33 @@ router = APIRouter(
 )
 
 
-@router.post("", response_model=SignatureOut, response_model_exclude_none=True)
+@router.post(
+    "",
+    response_model=SignatureOut,
+    response_model_exclude_none=True,
+    responses={202: {"model": SignatureOut, "description": PENDING_APPROVAL}},
+)
 async def create_signature(
-    key_id: KeyId, body: SignatureRequest, caller: Caller, request: Request, signing: Signing
+    key_id: KeyId,
+    body: SignatureRequest,
+    caller: Caller,
+    request: Request,
+    response: Response,
+    signing: Signing,
 ) -> SignatureOut:
     check_key_id(key_id)
     large = signing.is_large(request.headers.get("content-length"))
     signature = await signing.sign_request(
-        caller.org_id, key_id, body, body.network, None, large=large
+        caller.org_id,
+        key_id,
+        body,
+        body.network,
+        None,
+        user_id=caller.service_account_id,
+        large=large,
     )
+    if signature.status == SIG_PENDING:
+        response.status_code = 202  # a policy asks for approval (Dfns: PolicyPendingError)
     return signature_out(signature)
 
 

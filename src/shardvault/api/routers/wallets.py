@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
+    PENDING_APPROVAL,
     Backend,
     Caller,
     Limit,
@@ -37,7 +38,7 @@ from shardvault.api.views import signature_out, wallet_out
 from shardvault.chains.networks import address_for, check_scheme, get_network
 from shardvault.coordinator.backend import KeyRecord
 from shardvault.db.ids import new_id
-from shardvault.db.models import WALLET_ACTIVE, KeyRow, WalletRow, utcnow
+from shardvault.db.models import SIG_PENDING, WALLET_ACTIVE, KeyRow, WalletRow, utcnow
 
 __all__ = ["router"]
 
@@ -204,9 +205,15 @@ async def remove_wallet_tags(
     response_model=SignatureOut,
     response_model_exclude_none=True,
     tags=["signatures"],
+    responses={202: {"model": SignatureOut, "description": PENDING_APPROVAL}},
 )
 async def create_wallet_signature(
-    wallet_id: WalletId, body: SignatureRequest, caller: Caller, request: Request, signing: Signing
+    wallet_id: WalletId,
+    body: SignatureRequest,
+    caller: Caller,
+    request: Request,
+    response: Response,
+    signing: Signing,
 ) -> SignatureOut:
     """Sign with the wallet's key; ``network`` is the wallet's (a different one
     in the body answers 400 ``NetworkMismatch``)."""
@@ -221,6 +228,14 @@ async def create_wallet_signature(
         )
     large = signing.is_large(request.headers.get("content-length"))
     signature = await signing.sign_request(
-        caller.org_id, key_id, body, network, wallet_id, large=large
+        caller.org_id,
+        key_id,
+        body,
+        network,
+        wallet_id,
+        user_id=caller.service_account_id,
+        large=large,
     )
+    if signature.status == SIG_PENDING:
+        response.status_code = 202  # a policy asks for approval (Dfns: PolicyPendingError)
     return signature_out(signature)
