@@ -5,6 +5,7 @@ from the EVM transaction itself, recipient whitelists and filters."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -461,3 +462,21 @@ def test_policy_changes_under_approval(api: Api) -> None:
     # the guard does not cover itself (filtered to the target): changed at once
     r = api.put(f"/v2/policies/{guard['id']}", {**approval_policy([alice.id], 1), "name": "g2"})
     assert r.status_code == 200 and r.json()["name"] == "g2"
+
+
+# -- exactly once ------------------------------------------------------------------------
+def test_concurrent_decisions_sign_once(api: Api) -> None:
+    users = [add_user(api, f"u{i}") for i in range(4)]
+    create_policy(api, approval_policy([u.id for u in users], 2))
+    key = api.create_key("EdDSA", "ed25519")
+    r = api.post(f"/keys/{key['id']}/signatures", {"kind": "Message", "message": "0x08"})
+    approval_id = r.json()["approvalId"]
+    before = api.vault.calls.get("sign", 0)
+    with ThreadPoolExecutor(len(users)) as pool:
+        answers = list(pool.map(lambda u: u.decide(approval_id, "Approved"), users))
+    codes = sorted(a.status_code for a in answers)
+    assert codes.count(200) >= 2 and set(codes) <= {200, 409}, [a.text for a in answers]
+    assert api.vault.calls.get("sign", 0) == before + 1
+    final = api.get(f"/v2/policy-approvals/{approval_id}").json()
+    assert final["status"] == "Approved"
+    assert final["activity"]["signatureRequest"]["status"] == "Signed"
