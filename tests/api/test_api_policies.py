@@ -5,18 +5,21 @@ from the EVM transaction itself, recipient whitelists and filters."""
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import rlp
-from apihelpers import Api, error_of
+from apihelpers import Api, b64u, error_of
 from eth_account import Account
 from eth_utils import to_bytes, to_checksum_address
 from sqlalchemy import update
 from wallethelpers import create_wallet
 
+from shardvault.api import set_key_export
 from shardvault.api.auth import issue_token
+from shardvault.crypto import hpke
 from shardvault.db import make_engine
 from shardvault.db.engine import write_sessionmaker
 from shardvault.db.ids import new_id
@@ -480,3 +483,75 @@ def test_concurrent_decisions_sign_once(api: Api) -> None:
     final = api.get(f"/v2/policy-approvals/{approval_id}").json()
     assert final["status"] == "Approved"
     assert final["activity"]["signatureRequest"]["status"] == "Signed"
+
+
+# -- Keys:Export, Keys:Import, Wallets:Create: held, then repeated ---------------------------
+def test_export_under_approval_then_repeated_once(api: Api) -> None:
+    alice = add_user(api, "alice")
+    key = api.create_key()
+    other_key = api.create_key()
+    set_key_export(api.database_url, True, org_id=api.org_id)
+    create_policy(
+        api,
+        {**approval_policy([alice.id], 1), "activityKind": "Keys:Export",
+         "filters": {"keyId": {"in": [key["id"]]}}},
+    )  # fmt: skip
+    body = {
+        "encryptionKey": b64u(hpke.HpkeKeyPair.generate().public_key),
+        "supportedSchemes": [{"protocol": "FROST", "curve": "ed25519"}],
+    }
+    held = api.post(f"/keys/{key['id']}/export", body)
+    assert held.status_code == 202, held.text
+    change = held.json()
+    assert (change["kind"], change["operationKind"], change["status"]) == (
+        "Keys:Export", "Export", "Pending"
+    )  # fmt: skip
+    assert change["entityId"] == key["id"] and change["body"]["keyId"] == key["id"]
+    assert api.vault.calls.get("export_key", 0) == 0
+    assert api.get(f"/keys/{key['id']}").json()["exported"] is False
+    # asking again before the decision answers the same pending request
+    assert api.post(f"/keys/{key['id']}/export", body).json()["id"] == change["id"]
+    granted = alice.decide(change["approvalId"], "Approved")
+    assert granted.status_code == 200 and granted.json()["status"] == "Approved"
+    assert granted.json()["activity"]["changeRequest"]["status"] == "Approved"
+    # another recipient key is another request: not covered by this approval
+    other = {**body, "encryptionKey": b64u(hpke.HpkeKeyPair.generate().public_key)}
+    assert api.post(f"/keys/{key['id']}/export", other).status_code == 202
+    done = api.post(f"/keys/{key['id']}/export", body)
+    assert done.status_code == 200, done.text
+    assert done.json()["encryptedKeyShares"] and api.vault.calls.get("export_key", 0) == 1
+    used = api.get(f"/v2/policy-approvals/{change['approvalId']}").json()
+    assert used["activity"]["changeRequest"]["status"] == "Applied"
+    # the filter leaves other keys alone
+    assert api.post(f"/keys/{other_key['id']}/export", body).status_code == 200
+
+
+def test_wallet_creation_held_and_import_blocked(api: Api) -> None:
+    alice = add_user(api, "alice")
+    create_policy(api, {**approval_policy([alice.id], 1), "activityKind": "Wallets:Create"})
+    body = {"network": "Ethereum", "name": "treasury"}
+    held = api.post("/wallets", body)
+    assert held.status_code == 202 and held.json()["operationKind"] == "Create"
+    assert api.get("/wallets").json()["items"] == []
+    assert alice.decide(held.json()["approvalId"], "Approved").status_code == 200
+    created = api.post("/wallets", body)
+    assert created.status_code == 200 and created.json()["name"] == "treasury"
+    assert api.post("/wallets", body).status_code == 202  # used up: asks again
+    create_policy(
+        api,
+        {"name": "no imports", "activityKind": "Keys:Import", "rule": {"kind": "AlwaysTrigger"},
+         "action": {"kind": "Block"}},
+    )  # fmt: skip
+    shares = [
+        {"signerId": s["signerId"], "encryptedKeyShare": b64u(os.urandom(48))}
+        for s in api.get("/signers").json()["clusters"][0]["signers"]
+    ]
+    r = api.post(
+        "/keys/import",
+        api.with_context(
+            {"protocol": "FROST", "curve": "ed25519", "minSigners": 2,
+             "encryptedKeyShares": shares}
+        ),
+    )  # fmt: skip
+    assert r.status_code == 403 and error_of(r)["code"] == "PolicyBlocked"
+    assert api.vault.calls.get("import_key", 0) == 0

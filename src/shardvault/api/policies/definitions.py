@@ -3,8 +3,9 @@ Dfns's shapes, checked field by field: every refusal is a 400 naming the field.
 
 * ``activityKind``: ``Wallets:Sign`` (Dfns's name) or its shardvault alias
   ``Keys:Signatures`` (both gate ``POST /keys/{keyId}/signatures`` and ``POST
-  /wallets/{walletId}/signatures``), and ``Policies:Modify`` (updating or archiving a
-  policy).
+  /wallets/{walletId}/signatures``), ``Policies:Modify`` (updating or archiving a
+  policy), and shardvault's ``Keys:Export``, ``Keys:Import`` and ``Wallets:Create``
+  (held for approval, then repeated by their initiator: api/policies/gate.py).
 * ``rule``: ``AlwaysTrigger``; for signatures also ``TransactionAmountLimit {limit,
   currency}`` (currency: the network's native asset, ``ETH``, ``BTC`` or ``SOL``;
   there is no price feed, so no fiat) and ``TransactionRecipientWhitelist
@@ -13,8 +14,8 @@ Dfns's shapes, checked field by field: every refusal is a 400 naming the field.
   {approvalGroups: [{name?, quorum, approvers: {} | {userId: {in: [...]}},
   initiatorCanApprove?}], autoRejectTimeout?}`` (minutes).
 * ``filters``: signatures ``keyId {in}``, ``walletId {in}``, ``walletTags {hasAny?,
-  hasAll?}``; ``Policies:Modify`` ``policyId {in}``. Every filter given must match
-  for the policy to apply.
+  hasAll?}``; ``Policies:Modify`` ``policyId {in}``; ``Keys:Export`` ``keyId {in}``.
+  Every filter given must match for the policy to apply.
 """
 
 from __future__ import annotations
@@ -28,8 +29,12 @@ from shardvault.api.errors import ApiError
 __all__ = [
     "ACTIVITY_KINDS",
     "CURRENCY_DECIMALS",
+    "KEYS_EXPORT",
+    "KEYS_IMPORT",
     "POLICIES_MODIFY",
+    "RETRIED_KINDS",
     "SIGNING_KINDS",
+    "WALLETS_CREATE",
     "WALLETS_SIGN",
     "PolicyDefinition",
     "limit_of",
@@ -39,9 +44,14 @@ __all__ = [
 WALLETS_SIGN = "Wallets:Sign"
 KEYS_SIGNATURES = "Keys:Signatures"
 POLICIES_MODIFY = "Policies:Modify"
+KEYS_EXPORT = "Keys:Export"
+KEYS_IMPORT = "Keys:Import"
+WALLETS_CREATE = "Wallets:Create"
 #: Both names gate the two signature routes.
 SIGNING_KINDS = frozenset({WALLETS_SIGN, KEYS_SIGNATURES})
-ACTIVITY_KINDS = SIGNING_KINDS | {POLICIES_MODIFY}
+#: Requests held for approval and then repeated by their initiator (api/policies/gate.py).
+RETRIED_KINDS = frozenset({KEYS_EXPORT, KEYS_IMPORT, WALLETS_CREATE})
+ACTIVITY_KINDS = SIGNING_KINDS | RETRIED_KINDS | {POLICIES_MODIFY}
 
 #: Native assets an amount limit may be written in, with their decimals.
 CURRENCY_DECIMALS = {"ETH": 18, "BTC": 8, "SOL": 9}
@@ -50,6 +60,9 @@ _FILTERS: dict[str, frozenset[str]] = {
     WALLETS_SIGN: frozenset({"keyId", "walletId", "walletTags"}),
     KEYS_SIGNATURES: frozenset({"keyId", "walletId", "walletTags"}),
     POLICIES_MODIFY: frozenset({"policyId"}),
+    KEYS_EXPORT: frozenset({"keyId"}),
+    KEYS_IMPORT: frozenset(),
+    WALLETS_CREATE: frozenset(),
 }
 _MAX_GROUPS = 10
 _MAX_LIST = 100

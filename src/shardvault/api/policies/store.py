@@ -27,7 +27,12 @@ from sqlalchemy.orm import Session
 
 from shardvault.api.encoding import iso_utc
 from shardvault.api.errors import ApiError
-from shardvault.api.policies.definitions import POLICIES_MODIFY, PolicyDefinition
+from shardvault.api.policies.definitions import (
+    POLICIES_MODIFY,
+    RETRIED_KINDS,
+    WALLETS_SIGN,
+    PolicyDefinition,
+)
 from shardvault.api.policies.evaluation import Outcome, can_approve, groups_satisfied, is_member
 from shardvault.api.repository import ApiRepository, check_signable
 from shardvault.db.ids import is_id, new_id
@@ -241,6 +246,55 @@ class PolicyStore:
             s.add(approval)
             return policy, approval
 
+    def hold_request(
+        self,
+        org_id: str,
+        approval: PolicyApprovalRow,
+        fingerprint: str,
+        change: dict[str, Any],
+    ) -> PolicyApprovalRow | None:
+        """For a request a policy holds (``Keys:Export``, ``Keys:Import``,
+        ``Wallets:Create``): None when an approval granted to this initiator for this
+        very request (``fingerprint``) is unused (it is used now: the request goes
+        through, once); else the Pending approval already open for it, or ``approval``,
+        stored now with ``change`` (what is asked)."""
+        with self._write.begin() as s:
+            rows = s.scalars(
+                select(PolicyApprovalRow)
+                .where(
+                    PolicyApprovalRow.org_id == org_id,
+                    PolicyApprovalRow.activity_kind == approval.activity_kind,
+                    PolicyApprovalRow.initiator_id == approval.initiator_id,
+                    PolicyApprovalRow.entity_id == fingerprint,
+                    PolicyApprovalRow.status.in_([APPROVAL_PENDING, APPROVAL_APPROVED]),
+                )
+                .order_by(PolicyApprovalRow.id)
+                .with_for_update()
+            ).all()
+            for row in rows:
+                if row.status == APPROVAL_APPROVED and (row.change or {}).get("status") == (
+                    "Approved"
+                ):
+                    used = dict(row.change or {})
+                    used["status"] = "Applied"
+                    used["dateResolved"] = iso_utc(utcnow())
+                    row.change = used
+                    row.date_updated = utcnow()
+                    return None
+            for row in rows:
+                if row.status == APPROVAL_PENDING:
+                    return row
+            approval.entity_id = fingerprint
+            approval.change = {
+                "id": new_id("cr"),
+                **change,
+                "status": "Pending",
+                "approvalId": approval.id,
+                "dateCreated": iso_utc(approval.date_created),
+            }
+            s.add(approval)
+            return approval
+
     # -- approvals ---------------------------------------------------------------
     def _view(self, s: Session, approval: PolicyApprovalRow) -> ApprovalView:
         decisions = list(
@@ -252,7 +306,7 @@ class PolicyStore:
         )
         signature = (
             s.get(SignatureRow, approval.entity_id)
-            if approval.activity_kind != POLICIES_MODIFY
+            if approval.activity_kind == WALLETS_SIGN
             else None
         )
         return ApprovalView(approval, decisions, signature)
@@ -389,6 +443,12 @@ class PolicyStore:
         now = utcnow()
         approval.status = APPROVAL_APPROVED
         approval.date_resolved = now
+        if approval.activity_kind in RETRIED_KINDS:
+            # Granted: the initiator's repeat of the same request goes through, once.
+            change = dict(approval.change or {})
+            change["status"] = "Approved"
+            approval.change = change
+            return None
         if approval.activity_kind == POLICIES_MODIFY:
             change = dict(approval.change or {})
             try:
@@ -434,7 +494,7 @@ class PolicyStore:
         approval.status = status
         approval.date_resolved = now
         approval.date_updated = now
-        if approval.activity_kind == POLICIES_MODIFY:
+        if approval.activity_kind != WALLETS_SIGN:
             change = dict(approval.change or {})
             change["status"] = "Rejected"
             change["dateResolved"] = iso_utc(now)

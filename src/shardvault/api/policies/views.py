@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from shardvault.api.encoding import iso_utc
-from shardvault.api.policies.definitions import POLICIES_MODIFY, WALLETS_SIGN
+from shardvault.api.policies.definitions import WALLETS_SIGN
 from shardvault.api.policies.store import ApprovalView
 from shardvault.api.views import signature_out
 from shardvault.db.models import PolicyApprovalRow, PolicyRow
@@ -40,8 +40,8 @@ def change_request_out(approval: PolicyApprovalRow) -> dict[str, Any]:
 def approval_out(view: ApprovalView) -> dict[str, Any]:
     approval = view.approval
     activity: dict[str, Any]
-    if approval.activity_kind == POLICIES_MODIFY:
-        activity = {"kind": POLICIES_MODIFY, "changeRequest": change_request_out(approval)}
+    if approval.activity_kind != WALLETS_SIGN:
+        activity = {"kind": approval.activity_kind, "changeRequest": change_request_out(approval)}
     else:
         activity = {"kind": WALLETS_SIGN}
         if view.signature is not None:

@@ -5,6 +5,7 @@ network (through the signing service)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
@@ -16,6 +17,7 @@ from shardvault.api.dependencies import (
     Caller,
     Limit,
     PageToken,
+    Policies,
     Repository,
     Settings,
     Signing,
@@ -24,9 +26,12 @@ from shardvault.api.dependencies import (
 from shardvault.api.errors import ApiError
 from shardvault.api.key_lifecycle import discard_key, generate_key, require_usable
 from shardvault.api.paging import one_page, parse_page_token
+from shardvault.api.policies.definitions import WALLETS_CREATE
+from shardvault.api.policies.gate import hold_for_approval
 from shardvault.api.repository import check_key_id, check_wallet_id, in_thread
 from shardvault.api.schemas import (
     CreateWalletRequest,
+    PolicyChangeRequestOut,
     SignatureOut,
     SignatureRequest,
     UpdateWalletRequest,
@@ -86,14 +91,20 @@ def _existing_wallet(body: CreateWalletRequest, found: tuple[WalletRow, KeyRow])
     return wallet_out(wallet, key)
 
 
-@router.post("", response_model=WalletOut, response_model_exclude_none=True)
+@router.post(
+    "",
+    response_model=WalletOut,
+    response_model_exclude_none=True,
+    responses={202: {"model": PolicyChangeRequestOut, "description": PENDING_APPROVAL}},
+)
 async def create_wallet(
     body: CreateWalletRequest,
     caller: Caller,
     repository: Repository,
     backend: Backend,
     settings: Settings,
-) -> WalletOut:
+    policies: Policies,
+) -> Any:
     """A wallet on ``network``: a new key of the network's default scheme, a new key
     of ``signingKey {scheme, curve}``, or the existing key ``signingKey {id}``.
     Repeating an ``externalId`` returns the wallet it created when the request is
@@ -103,6 +114,11 @@ async def create_wallet(
         found = await in_thread(repository.wallet_by_external_id, caller.org_id, body.external_id)
         if found is not None:
             return _existing_wallet(body, found)
+    held = await hold_for_approval(
+        policies, caller, WALLETS_CREATE, body.model_dump(by_alias=True, exclude_none=True)
+    )
+    if held is not None:
+        return held
     spec = body.signing_key
     record: KeyRecord | None = None
     new_key: KeyRow | None = None
