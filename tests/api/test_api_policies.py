@@ -6,10 +6,13 @@ from the EVM transaction itself, recipient whitelists and filters."""
 from __future__ import annotations
 
 import os
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+import anyio
 import rlp
 from apihelpers import Api, b64u, error_of
 from eth_account import Account
@@ -555,3 +558,38 @@ def test_wallet_creation_held_and_import_blocked(api: Api) -> None:
     )  # fmt: skip
     assert r.status_code == 403 and error_of(r)["code"] == "PolicyBlocked"
     assert api.vault.calls.get("import_key", 0) == 0
+
+
+def test_status_history_pending_executing_signed(api: Api) -> None:
+    alice = add_user(api, "alice")
+    create_policy(api, approval_policy([alice.id], 1))
+    key = api.create_key("EdDSA", "ed25519")
+    r = api.post(f"/keys/{key['id']}/signatures", {"kind": "Message", "message": "0x09"})
+    sig_path = f"/keys/{key['id']}/signatures/{r.json()['id']}"
+    seen = [api.get(sig_path).json()["status"]]
+    honest = api.vault.sign
+    release = threading.Event()
+
+    async def slow_sign(*args: Any, **kw: Any) -> Any:
+        while not release.is_set():
+            await anyio.sleep(0.01)
+        return await honest(*args, **kw)
+
+    api.vault.sign = slow_sign  # type: ignore[method-assign]
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            decision = pool.submit(alice.decide, r.json()["approvalId"], "Approved")
+            for _ in range(500):
+                status = api.get(sig_path).json()["status"]
+                if status == "Executing":
+                    seen.append(status)
+                    break
+                time.sleep(0.01)
+            release.set()
+            assert decision.result().status_code == 200
+    finally:
+        api.vault.sign = honest  # type: ignore[method-assign]
+    final = api.get(sig_path).json()
+    seen.append(final["status"])
+    assert seen == ["Pending", "Executing", "Signed"]
+    assert final["dateRequested"] <= final["datePolicyResolved"] <= final["dateSigned"]
