@@ -449,15 +449,17 @@ class PolicyList(_Response):
     next_page_token: str | None = None
 
 
-class PolicyChangeRequestOut(_Response):
-    """A change held back by a ``Policies:Modify`` approval (answered with 202)."""
+class ChangeRequestOut(_Response):
+    """A request a policy holds for approval (answered with 202): a policy change
+    (``kind: "Policy"``, Dfns's shape) or an export, import or wallet creation
+    (``kind``: its activity kind; ``Approved``: the initiator may now repeat it)."""
 
     id: str
-    kind: Literal["Policy"]
-    operation_kind: Literal["Update", "Delete"]
-    status: Literal["Pending", "Applied", "Failed", "Rejected"]
+    kind: str
+    operation_kind: Literal["Update", "Delete", "Export", "Import", "Create"]
+    status: Literal["Pending", "Approved", "Applied", "Failed", "Rejected"]
     requester: dict[str, str]
-    entity_id: str
+    entity_id: str | None = None
     approval_id: str
     date_created: str
     date_resolved: str | None = None

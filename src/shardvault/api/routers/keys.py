@@ -41,6 +41,7 @@ from shardvault.api.policies.gate import hold_for_approval
 from shardvault.api.refresh_epoch import REFRESHED_PROTOCOLS
 from shardvault.api.repository import check_key_id, in_thread
 from shardvault.api.schemas import (
+    ChangeRequestOut,
     CreateKeyRequest,
     EncryptedKeyShareOut,
     ExportKeyRequest,
@@ -49,7 +50,6 @@ from shardvault.api.schemas import (
     ImportKeyRequest,
     KeyList,
     KeyOut,
-    PolicyChangeRequestOut,
     RefreshKeyRequest,
     UpdateKeyRequest,
 )
@@ -118,7 +118,7 @@ async def create_import_context(caller: Caller, repository: Repository) -> Impor
     "/import",
     response_model=KeyOut,
     response_model_exclude_none=True,
-    responses={202: {"model": PolicyChangeRequestOut, "description": PENDING_APPROVAL}},
+    responses={202: {"model": ChangeRequestOut, "description": PENDING_APPROVAL}},
 )
 async def import_key(
     body: ImportKeyRequest,
@@ -288,7 +288,7 @@ async def refresh_key(
     "/{keyId}/export",
     response_model=ExportKeyResponse,
     response_model_exclude_none=True,
-    responses={202: {"model": PolicyChangeRequestOut, "description": PENDING_APPROVAL}},
+    responses={202: {"model": ChangeRequestOut, "description": PENDING_APPROVAL}},
 )
 async def export_key(
     key_id: KeyId,

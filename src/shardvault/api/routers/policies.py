@@ -23,7 +23,7 @@ from shardvault.api.policies.evaluation import Activity, evaluate
 from shardvault.api.policies.store import PolicyStore, new_approval
 from shardvault.api.policies.views import change_request_out, policy_out
 from shardvault.api.repository import in_thread
-from shardvault.api.schemas import PolicyChangeRequestOut, PolicyList, PolicyOut, PolicyRequest
+from shardvault.api.schemas import ChangeRequestOut, PolicyList, PolicyOut, PolicyRequest
 
 __all__ = ["router"]
 
@@ -34,7 +34,7 @@ router = APIRouter(
 PolicyId = Annotated[str, Path(alias="policyId", max_length=64)]
 _PENDING: dict[int | str, dict[str, Any]] = {
     202: {
-        "model": PolicyChangeRequestOut,
+        "model": ChangeRequestOut,
         "description": "a Policies:Modify policy asks for approval: the change request",
     }
 }
@@ -106,7 +106,7 @@ async def _change(
 
 @router.put(
     "/{policyId}",
-    response_model=PolicyOut | PolicyChangeRequestOut,
+    response_model=PolicyOut | ChangeRequestOut,
     response_model_exclude_none=True,
     responses=_PENDING,
 )
@@ -131,7 +131,7 @@ async def update_policy(
 
 @router.delete(
     "/{policyId}",
-    response_model=PolicyOut | PolicyChangeRequestOut,
+    response_model=PolicyOut | ChangeRequestOut,
     response_model_exclude_none=True,
     responses=_PENDING,
 )

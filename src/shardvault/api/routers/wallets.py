@@ -30,8 +30,8 @@ from shardvault.api.policies.definitions import WALLETS_CREATE
 from shardvault.api.policies.gate import hold_for_approval
 from shardvault.api.repository import check_key_id, check_wallet_id, in_thread
 from shardvault.api.schemas import (
+    ChangeRequestOut,
     CreateWalletRequest,
-    PolicyChangeRequestOut,
     SignatureOut,
     SignatureRequest,
     UpdateWalletRequest,
@@ -95,7 +95,7 @@ def _existing_wallet(body: CreateWalletRequest, found: tuple[WalletRow, KeyRow])
     "",
     response_model=WalletOut,
     response_model_exclude_none=True,
-    responses={202: {"model": PolicyChangeRequestOut, "description": PENDING_APPROVAL}},
+    responses={202: {"model": ChangeRequestOut, "description": PENDING_APPROVAL}},
 )
 async def create_wallet(
     body: CreateWalletRequest,
