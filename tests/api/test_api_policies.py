@@ -357,6 +357,20 @@ def test_lazy_expiry_on_decision(api: Api) -> None:
         engine.dispose()
     r = alice.decide(approval_id, "Approved")
     assert r.status_code == 409 and error_of(r)["details"]["status"] == "Expired"
+    # reading the signature applies a due timeout as well
+    b = api.post(f"/keys/{key['id']}/signatures", {"kind": "Message", "message": "0x0a"})
+    engine = make_engine(api.database_url)
+    try:
+        with write_sessionmaker(engine).begin() as s:
+            s.execute(
+                update(PolicyApprovalRow)
+                .where(PolicyApprovalRow.id == b.json()["approvalId"])
+                .values(expiration_date=utcnow() - timedelta(seconds=1))
+            )
+    finally:
+        engine.dispose()
+    sig = api.get(f"/keys/{key['id']}/signatures/{b.json()['id']}").json()
+    assert sig["status"] == "Rejected" and sig["reason"].startswith("ApprovalExpired")
 
 
 # -- rules read from the transaction ---------------------------------------------------------

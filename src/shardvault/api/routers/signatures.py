@@ -13,6 +13,7 @@ from shardvault.api.dependencies import (
     KeyId,
     Limit,
     PageToken,
+    Policies,
     Repository,
     SignatureId,
     Signing,
@@ -68,11 +69,13 @@ async def list_signatures(
     key_id: KeyId,
     caller: Caller,
     repository: Repository,
+    policies: Policies,
     limit: Limit = 50,
     pagination_token: PageToken = None,
 ) -> SignatureList:
     check_key_id(key_id)
     before = parse_page_token(pagination_token, "sig")
+    await in_thread(policies.expire_due, caller.org_id)  # lazily: approvals timed out
     rows = await in_thread(repository.list_signatures, caller.org_id, key_id, before, limit + 1)
     page, next_token = one_page(rows, limit, lambda sig: sig.id)
     return SignatureList(items=[signature_out(sig) for sig in page], next_page_token=next_token)
@@ -80,10 +83,16 @@ async def list_signatures(
 
 @router.get("/{signatureId}", response_model=SignatureOut, response_model_exclude_none=True)
 async def get_signature(
-    key_id: KeyId, signature_id: SignatureId, caller: Caller, repository: Repository
+    key_id: KeyId,
+    signature_id: SignatureId,
+    caller: Caller,
+    repository: Repository,
+    policies: Policies,
 ) -> SignatureOut:
     check_key_id(key_id)
     check_signature_id(signature_id)
-    return signature_out(
-        await in_thread(repository.get_key_signature, caller.org_id, key_id, signature_id)
-    )
+    sig = await in_thread(repository.get_key_signature, caller.org_id, key_id, signature_id)
+    if sig.status == SIG_PENDING and await in_thread(policies.expire_due, caller.org_id) > 0:
+        # its approval may have timed out: read it again
+        sig = await in_thread(repository.get_key_signature, caller.org_id, key_id, signature_id)
+    return signature_out(sig)
