@@ -607,3 +607,33 @@ def test_status_history_pending_executing_signed(api: Api) -> None:
     seen.append(final["status"])
     assert seen == ["Pending", "Executing", "Signed"]
     assert final["dateRequested"] <= final["datePolicyResolved"] <= final["dateSigned"]
+
+
+def test_policy_change_denied_and_a_guard_covering_itself(api: Api) -> None:
+    alice = add_user(api, "alice")
+    guard = create_policy(
+        api, {**approval_policy([alice.id], 1), "name": "guard", "activityKind": "Policies:Modify"}
+    )
+    # no policyId filter: the guard covers changes to itself too
+    renamed = {**approval_policy([alice.id], 1), "name": "weaker", "activityKind": "Wallets:Sign"}
+    r = api.put(f"/v2/policies/{guard['id']}", renamed)
+    assert r.status_code == 202 and r.json()["operationKind"] == "Update"
+    assert r.json()["body"]["name"] == "weaker"
+    denied = alice.decide(r.json()["approvalId"], "Denied", "no")
+    assert denied.json()["activity"]["changeRequest"]["status"] == "Rejected"
+    unchanged = api.get(f"/v2/policies/{guard['id']}").json()
+    assert unchanged["name"] == "guard" and unchanged["activityKind"] == "Policies:Modify"
+    assert "pendingChangeRequest" not in unchanged
+
+
+def test_initiator_can_approve_when_the_group_allows_it(api: Api) -> None:
+    initiator = me(api)
+    body = approval_policy([initiator.id], 1)
+    body["action"]["approvalGroups"][0]["initiatorCanApprove"] = True
+    create_policy(api, body)
+    key = api.create_key("EdDSA", "ed25519")
+    r = api.post(f"/keys/{key['id']}/signatures", {"kind": "Message", "message": "0x0b"})
+    assert r.status_code == 202
+    ok = initiator.decide(r.json()["approvalId"], "Approved")
+    assert ok.status_code == 200
+    assert ok.json()["activity"]["signatureRequest"]["status"] == "Signed"
