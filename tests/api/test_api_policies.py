@@ -150,7 +150,8 @@ def test_invalid_policies_are_typed_400s(api: Api) -> None:
     base = approval_policy(["sa-x"], 1)
     cases: list[tuple[dict[str, Any], str, str]] = [
         ({**base, "activityKind": "Wallets:Teleport"}, "UnsupportedActivityKind", "activityKind"),
-        ({**base, "rule": {"kind": "TransactionCountVelocity"}}, "UnsupportedPolicyRule",
+        ({**base, "rule": {"kind": "ChainalysisTransactionPrescreening"}},
+         "UnsupportedPolicyRule",
          "rule.kind"),
         (
             {**base, "rule": {"kind": "TransactionAmountLimit",
@@ -185,6 +186,9 @@ def test_invalid_policies_are_typed_400s(api: Api) -> None:
         assert r.status_code == 400, (body, r.text)
         err = error_of(r)
         assert (err["code"], err["details"]["field"]) == (code, field), err
+    velocity = {"kind": "TransactionCountVelocity", "configuration": {"limit": 2}}
+    r = api.post("/v2/policies", {**base, "rule": velocity})
+    assert error_of(r)["details"]["field"] == "rule.configuration.timeframe"
     r = api.post("/v2/policies", {**base, "extra": 1})
     assert r.status_code == 400
     assert api.get("/v2/policies").json()["items"] == []
@@ -637,3 +641,36 @@ def test_initiator_can_approve_when_the_group_allows_it(api: Api) -> None:
     ok = initiator.decide(r.json()["approvalId"], "Approved")
     assert ok.status_code == 200
     assert ok.json()["activity"]["signatureRequest"]["status"] == "Signed"
+
+
+def test_velocity_rules_count_the_wallets_recent_requests(api: Api) -> None:
+    wallet = eth_wallet(api)
+    other = eth_wallet(api)
+    create_policy(
+        api,
+        {"name": "at most 2 an hour", "activityKind": "Wallets:Sign",
+         "rule": {"kind": "TransactionCountVelocity",
+                  "configuration": {"limit": 2, "timeframe": 60}},
+         "action": {"kind": "Block"}, "filters": {"walletId": {"in": [wallet["id"]]}}},
+    )  # fmt: skip
+    assert sign_tx(api, wallet, 1).status_code == 200
+    assert sign_tx(api, wallet, 2).status_code == 200
+    third = sign_tx(api, wallet, 3)
+    assert third.status_code == 403
+    reason = error_of(third)["details"]["evaluations"][0]["reason"]
+    assert reason == "number of requests (3) in 60 min is above limit (2)"
+    create_policy(
+        api,
+        {"name": "1 ETH an hour", "activityKind": "Wallets:Sign",
+         "rule": {"kind": "TransactionAmountVelocity",
+                  "configuration": {"limit": 1, "currency": "ETH", "timeframe": 60}},
+         "action": {"kind": "Block"}, "filters": {"walletId": {"in": [other["id"]]}}},
+    )  # fmt: skip
+    assert sign_tx(api, other, 6 * 10**17).status_code == 200
+    assert sign_tx(api, other, 4 * 10**17).status_code == 200  # exactly 1 ETH in total
+    over = sign_tx(api, other, 1)
+    assert over.status_code == 403
+    assert (
+        "cumulative amount 1.000000000000000001 ETH in 60 min is above limit 1"
+        in (error_of(over)["details"]["evaluations"][0]["reason"])
+    )

@@ -8,8 +8,9 @@ Dfns's shapes, checked field by field: every refusal is a 400 naming the field.
   (held for approval, then repeated by their initiator: api/policies/gate.py).
 * ``rule``: ``AlwaysTrigger``; for signatures also ``TransactionAmountLimit {limit,
   currency}`` (currency: the network's native asset, ``ETH``, ``BTC`` or ``SOL``;
-  there is no price feed, so no fiat) and ``TransactionRecipientWhitelist
-  {addresses}``.
+  there is no price feed, so no fiat), ``TransactionRecipientWhitelist
+  {addresses}``, ``TransactionAmountVelocity {limit, currency, timeframe}`` and
+  ``TransactionCountVelocity {limit, timeframe}`` (minutes, 1 to 43200).
 * ``action``: ``Block`` (not for ``Policies:Modify``, as in Dfns) or ``RequestApproval
   {approvalGroups: [{name?, quorum, approvers: {} | {userId: {in: [...]}},
   initiatorCanApprove?}], autoRejectTimeout?}`` (minutes).
@@ -34,6 +35,7 @@ __all__ = [
     "POLICIES_MODIFY",
     "RETRIED_KINDS",
     "SIGNING_KINDS",
+    "VELOCITY_RULES",
     "WALLETS_CREATE",
     "WALLETS_SIGN",
     "PolicyDefinition",
@@ -67,7 +69,16 @@ _FILTERS: dict[str, frozenset[str]] = {
 _MAX_GROUPS = 10
 _MAX_LIST = 100
 _MAX_ADDRESSES = 1000
-#: Dfns bounds autoRejectTimeout to 30 days.
+#: Rules that read the transaction (signatures only).
+_TRANSACTION_RULES = (
+    "TransactionAmountLimit",
+    "TransactionRecipientWhitelist",
+    "TransactionAmountVelocity",
+    "TransactionCountVelocity",
+)
+#: Rules that look at the wallet's (or key's) recent requests too.
+VELOCITY_RULES = frozenset({"TransactionAmountVelocity", "TransactionCountVelocity"})
+#: Dfns bounds autoRejectTimeout (and velocity timeframes) to 30 days.
 _MAX_TIMEOUT_MINUTES = 43_200
 
 
@@ -127,6 +138,40 @@ def limit_of(configuration: dict[str, Any]) -> Decimal:
     return Decimal(str(configuration["limit"]))
 
 
+def _amount_limit(config: dict[str, Any]) -> dict[str, Any]:
+    limit = config.get("limit")
+    currency = config.get("currency")
+    if currency not in CURRENCY_DECIMALS:
+        raise ApiError(
+            400,
+            "UnsupportedCurrency",
+            "currency must be a network's native asset (ETH, BTC or SOL): shardvault "
+            "has no price feed, so fiat limits are not supported",
+            details={
+                "field": "rule.configuration.currency",
+                "supported": list(CURRENCY_DECIMALS),
+            },
+        )
+    try:
+        amount = Decimal(str(limit))
+    except InvalidOperation:
+        amount = Decimal(-1)
+    if (
+        isinstance(limit, bool)
+        or not isinstance(limit, int | float | str)
+        or not amount.is_finite()
+        or amount <= 0
+        or amount.as_tuple().exponent < -CURRENCY_DECIMALS[currency]  # type: ignore[operator]
+    ):
+        raise _bad(
+            "InvalidPolicy",
+            f"limit must be a positive number of {currency} (at most "
+            f"{CURRENCY_DECIMALS[currency]} decimals)",
+            "rule.configuration.limit",
+        )
+    return {"limit": limit, "currency": currency}
+
+
 def _rule(rule: dict[str, Any], kind: str) -> dict[str, Any]:
     _only(rule, {"kind", "configuration"}, "rule")
     rule_kind = rule.get("kind")
@@ -137,7 +182,7 @@ def _rule(rule: dict[str, Any], kind: str) -> dict[str, Any]:
                 "InvalidPolicy", "AlwaysTrigger takes no configuration", "rule.configuration"
             )
         return {"kind": "AlwaysTrigger", "configuration": {}}
-    if rule_kind in ("TransactionAmountLimit", "TransactionRecipientWhitelist"):
+    if rule_kind in _TRANSACTION_RULES:
         if kind not in SIGNING_KINDS:
             raise _bad(
                 "UnsupportedPolicyRule",
@@ -154,42 +199,25 @@ def _rule(rule: dict[str, Any], kind: str) -> dict[str, Any]:
                 allow_empty=True,
             )
             return {"kind": rule_kind, "configuration": {"addresses": addresses}}
-        _only(config, {"limit", "currency"}, "rule.configuration")
-        limit = config.get("limit")
-        currency = config.get("currency")
-        if currency not in CURRENCY_DECIMALS:
-            raise ApiError(
-                400,
-                "UnsupportedCurrency",
-                "currency must be a network's native asset (ETH, BTC or SOL): shardvault "
-                "has no price feed, so fiat limits are not supported",
-                details={
-                    "field": "rule.configuration.currency",
-                    "supported": list(CURRENCY_DECIMALS),
-                },
+        out: dict[str, Any] = {}
+        if rule_kind == "TransactionCountVelocity":
+            _only(config, {"limit", "timeframe"}, "rule.configuration")
+            out["limit"] = _positive_int(config.get("limit"), "rule.configuration.limit", 10**9)
+        else:
+            allowed = {"limit", "currency"}
+            if rule_kind == "TransactionAmountVelocity":
+                allowed.add("timeframe")
+            _only(config, allowed, "rule.configuration")
+            out.update(_amount_limit(config))
+        if rule_kind != "TransactionAmountLimit":
+            out["timeframe"] = _positive_int(
+                config.get("timeframe"), "rule.configuration.timeframe", _MAX_TIMEOUT_MINUTES
             )
-        try:
-            amount = Decimal(str(limit))
-        except InvalidOperation:
-            amount = Decimal(-1)
-        if (
-            isinstance(limit, bool)
-            or not isinstance(limit, int | float | str)
-            or not amount.is_finite()
-            or amount <= 0
-            or amount.as_tuple().exponent < -CURRENCY_DECIMALS[currency]  # type: ignore[operator]
-        ):
-            raise _bad(
-                "InvalidPolicy",
-                f"limit must be a positive number of {currency} (at most "
-                f"{CURRENCY_DECIMALS[currency]} decimals)",
-                "rule.configuration.limit",
-            )
-        return {"kind": rule_kind, "configuration": {"limit": limit, "currency": currency}}
+        return {"kind": rule_kind, "configuration": out}
     raise _bad(
         "UnsupportedPolicyRule",
-        f"rule kind {rule_kind!r} is not supported (AlwaysTrigger, TransactionAmountLimit, "
-        "TransactionRecipientWhitelist)",
+        f"rule kind {rule_kind!r} is not supported (AlwaysTrigger, "
+        f"{', '.join(_TRANSACTION_RULES)})",
         "rule.kind",
     )
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from shardvault.api.policies.definitions import limit_of
@@ -42,6 +44,11 @@ class Activity:
     wallet_tags: tuple[str, ...] | None = None
     policy_id: str | None = None
     transfer: Transfer | None = None
+    #: The wallet's (key route: the key's) earlier requests still standing (Pending,
+    #: Executing, Signed) as ``(dateRequested, transfer)``, for velocity rules; None:
+    #: not read.
+    recent: tuple[tuple[datetime, Transfer], ...] | None = None
+    now: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -101,6 +108,43 @@ def _whitelist_rule(config: dict[str, Any], transfer: Transfer | None) -> tuple[
     return False, "every recipient is whitelisted"
 
 
+def _within(activity: Activity, minutes: int) -> list[Transfer] | None:
+    if activity.recent is None or activity.now is None:
+        return None
+    since = activity.now - timedelta(minutes=minutes)
+    return [t for when, t in activity.recent if when >= since]
+
+
+def _count_velocity(config: dict[str, Any], activity: Activity) -> tuple[bool, str]:
+    recent = _within(activity, config["timeframe"])
+    if recent is None:
+        return True, "the recent requests cannot be read (fails closed)"
+    count, limit, minutes = len(recent) + 1, config["limit"], config["timeframe"]
+    if count > limit:
+        return True, f"number of requests ({count}) in {minutes} min is above limit ({limit})"
+    return False, f"number of requests ({count}) in {minutes} min is within limit ({limit})"
+
+
+def _amount_velocity(config: dict[str, Any], activity: Activity) -> tuple[bool, str]:
+    recent = _within(activity, config["timeframe"])
+    currency, minutes = config["currency"], config["timeframe"]
+    if recent is None or activity.transfer is None:
+        return True, "the recent requests cannot be read (fails closed)"
+    total = Decimal(0)
+    for transfer in [*recent, activity.transfer]:
+        if transfer.amount is None or transfer.currency != currency:
+            return True, (
+                f"the amount in {currency} of a request in the last {minutes} min cannot be "
+                "read (fails closed)"
+            )
+        total += transfer.amount
+    limit = limit_of(config)
+    amount = f"{total.normalize():f} {currency}"
+    if total > limit:
+        return True, f"cumulative amount {amount} in {minutes} min is above limit {limit:f}"
+    return False, f"cumulative amount {amount} in {minutes} min is within limit {limit:f}"
+
+
 def _rule(rule: dict[str, Any], activity: Activity) -> tuple[bool, str]:
     kind = rule["kind"]
     if kind == "AlwaysTrigger":
@@ -109,6 +153,10 @@ def _rule(rule: dict[str, Any], activity: Activity) -> tuple[bool, str]:
         return _amount_rule(rule["configuration"], activity.transfer)
     if kind == "TransactionRecipientWhitelist":
         return _whitelist_rule(rule["configuration"], activity.transfer)
+    if kind == "TransactionCountVelocity":
+        return _count_velocity(rule["configuration"], activity)
+    if kind == "TransactionAmountVelocity":
+        return _amount_velocity(rule["configuration"], activity)
     return True, f"unknown rule {kind} (fails closed)"  # pragma: no cover - validated
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -47,6 +47,7 @@ from shardvault.db.models import (
     SIG_FAILED,
     SIG_PENDING,
     SIG_REJECTED,
+    SIG_SIGNED,
     DecisionRow,
     KeyRow,
     PolicyApprovalRow,
@@ -193,6 +194,21 @@ class PolicyStore:
                     )
                 )
             )
+
+    def recent_signatures(
+        self, key_id: str, wallet_id: str | None, since: datetime
+    ) -> list[SignatureRow]:
+        """The wallet's (or, without one, the key's) requests since ``since`` that
+        still stand (Pending, Executing, Signed), for velocity rules."""
+        stmt = select(SignatureRow).where(
+            SignatureRow.key_id == key_id,
+            SignatureRow.date_requested >= since,
+            SignatureRow.status.in_([SIG_PENDING, SIG_EXECUTING, SIG_SIGNED]),
+        )
+        if wallet_id is not None:
+            stmt = stmt.where(SignatureRow.wallet_id == wallet_id)
+        with self._read() as s:
+            return list(s.scalars(stmt))
 
     @staticmethod
     def _apply(policy: PolicyRow, operation: str, body: dict[str, Any] | None) -> None:

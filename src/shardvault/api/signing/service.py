@@ -27,17 +27,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 import anyio
 import anyio.to_thread
 
 from shardvault.api.errors import ApiError, api_error_from
 from shardvault.api.key_lifecycle import key_record
-from shardvault.api.policies.definitions import SIGNING_KINDS, WALLETS_SIGN
+from shardvault.api.policies.definitions import SIGNING_KINDS, VELOCITY_RULES, WALLETS_SIGN
 from shardvault.api.policies.evaluation import Activity, evaluate
 from shardvault.api.policies.store import PolicyStore, new_approval
-from shardvault.api.policies.transfers import transfer_of
+from shardvault.api.policies.transfers import Transfer, transfer_of
 from shardvault.api.repository import ApiRepository, in_thread, lease_expired
 from shardvault.api.schemas import SignatureRequest
 from shardvault.api.signing.chains import is_chain_request, prepare_chain_job
@@ -53,6 +54,7 @@ from shardvault.db.models import (
     KeyRow,
     PolicyApprovalRow,
     SignatureRow,
+    utcnow,
 )
 from shardvault.errors import ShardvaultError
 
@@ -257,11 +259,29 @@ class SigningService:
         if wallet_id is not None and any("walletTags" in (p.filters or {}) for p in active):
             wallet, _key = await in_thread(self._repository.get_wallet, org_id, wallet_id)
             tags = tuple(wallet.tags)
+        now = utcnow()
+        recent: tuple[tuple[datetime, Transfer], ...] | None = None
+        velocity = [
+            p.rule["configuration"]["timeframe"] for p in active if p.rule["kind"] in VELOCITY_RULES
+        ]
+        if velocity:
+            rows = await in_thread(
+                policies.recent_signatures,
+                key_id,
+                wallet_id,
+                now - timedelta(minutes=max(velocity)),
+            )
+            recent = tuple(
+                (row.date_requested, self._transfer(row.request_body, scheme, public_key))
+                for row in rows
+            )
         activity = Activity(
             key_id=key_id,
             wallet_id=wallet_id,
             wallet_tags=tags,
             transfer=transfer_of(job.normalized, network, scheme, public_key),
+            recent=recent,
+            now=now,
         )
         outcome = evaluate(active, activity)
         if outcome.blocked_by:
@@ -274,6 +294,12 @@ class SigningService:
         if not outcome.needs_approval:
             return None
         return new_approval(org_id, user_id, WALLETS_SIGN, outcome)
+
+    @staticmethod
+    def _transfer(request: dict[str, Any], scheme: str, public_key: bytes) -> Transfer:
+        name = request.get("network")
+        network = get_network(name) if isinstance(name, str) else None
+        return transfer_of(request, network, scheme, public_key)
 
     async def execute_approved(self, sig: SignatureRow, key: KeyRow) -> SignatureRow:
         """Sign a request whose approval was just granted (the decision moved it to
