@@ -643,6 +643,21 @@ def test_initiator_can_approve_when_the_group_allows_it(api: Api) -> None:
     assert ok.json()["activity"]["signatureRequest"]["status"] == "Signed"
 
 
+def test_service_accounts_may_be_kept_out_of_a_group(api: Api) -> None:
+    alice = add_user(api, "alice")
+    body = approval_policy([alice.id], 1)
+    body["action"]["approvalGroups"][0]["serviceAccountsCanApprove"] = False
+    created = create_policy(api, body)
+    assert created["action"]["approvalGroups"][0]["serviceAccountsCanApprove"] is False
+    key = api.create_key("EdDSA", "ed25519")
+    r = api.post(f"/keys/{key['id']}/signatures", {"kind": "Message", "message": "0x0c"})
+    refused = alice.decide(r.json()["approvalId"], "Approved")
+    assert refused.status_code == 403 and error_of(refused)["code"] == "NotAnApprover"
+    refused = alice.decide(r.json()["approvalId"], "Denied")
+    assert refused.status_code == 403 and error_of(refused)["code"] == "NotAnApprover"
+    assert me(api).decide(r.json()["approvalId"], "Denied").status_code == 200  # cancel
+
+
 def test_velocity_rules_count_the_wallets_recent_requests(api: Api) -> None:
     wallet = eth_wallet(api)
     other = eth_wallet(api)

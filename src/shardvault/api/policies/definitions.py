@@ -13,7 +13,9 @@ Dfns's shapes, checked field by field: every refusal is a 400 naming the field.
   ``TransactionCountVelocity {limit, timeframe}`` (minutes, 1 to 43200).
 * ``action``: ``Block`` (not for ``Policies:Modify``, as in Dfns) or ``RequestApproval
   {approvalGroups: [{name?, quorum, approvers: {} | {userId: {in: [...]}},
-  initiatorCanApprove?}], autoRejectTimeout?}`` (minutes).
+  initiatorCanApprove?, serviceAccountsCanApprove?}], autoRejectTimeout?}`` (minutes;
+  ``serviceAccountsCanApprove`` defaults to true here: approvers are service accounts
+  until users exist).
 * ``filters``: signatures ``keyId {in}``, ``walletId {in}``, ``walletTags {hasAny?,
   hasAll?}``; ``Policies:Modify`` ``policyId {in}``; ``Keys:Export`` ``keyId {in}``.
   Every filter given must match for the policy to apply.
@@ -225,7 +227,11 @@ def _rule(rule: dict[str, Any], kind: str) -> dict[str, Any]:
 def _group(group: Any, index: int) -> dict[str, Any]:
     field = f"action.approvalGroups[{index}]"
     group = _object(group, field)
-    _only(group, {"name", "quorum", "approvers", "initiatorCanApprove"}, field)
+    _only(
+        group,
+        {"name", "quorum", "approvers", "initiatorCanApprove", "serviceAccountsCanApprove"},
+        field,
+    )
     out: dict[str, Any] = {}
     name = group.get("name")
     if name is not None:
@@ -254,15 +260,12 @@ def _group(group: Any, index: int) -> dict[str, Any]:
         out["approvers"] = {"userId": {"in": members}}
     else:
         out["approvers"] = {}  # anyone in the org
-    initiator = group.get("initiatorCanApprove")
-    if initiator is not None:
-        if not isinstance(initiator, bool):
-            raise _bad(
-                "InvalidPolicy",
-                "initiatorCanApprove must be a boolean",
-                f"{field}.initiatorCanApprove",
-            )
-        out["initiatorCanApprove"] = initiator
+    for flag in ("initiatorCanApprove", "serviceAccountsCanApprove"):
+        value = group.get(flag)
+        if value is not None:
+            if not isinstance(value, bool):
+                raise _bad("InvalidPolicy", f"{flag} must be a boolean", f"{field}.{flag}")
+            out[flag] = value
     return out
 
 

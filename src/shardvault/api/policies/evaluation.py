@@ -31,6 +31,7 @@ __all__ = [
     "evaluate",
     "groups_satisfied",
     "is_member",
+    "participates",
 ]
 
 
@@ -192,8 +193,20 @@ def is_member(group: dict[str, Any], user_id: str) -> bool:
     return members is None or user_id in members["in"]
 
 
+def participates(group: dict[str, Any], user_id: str) -> bool:
+    """A member who may take part in the group's decisions (approve or deny): not a
+    service account (ids ``sa-``) when the group says ``serviceAccountsCanApprove:
+    false``."""
+    if group.get("serviceAccountsCanApprove") is False and user_id.startswith("sa-"):
+        return False
+    return is_member(group, user_id)
+
+
 def can_approve(group: dict[str, Any], user_id: str, initiator_id: str) -> bool:
-    return is_member(group, user_id) and (
+    """A member may approve, unless they initiated the activity (and the group does
+    not say ``initiatorCanApprove``) or they are a service account (ids ``sa-``) and
+    the group says ``serviceAccountsCanApprove: false``."""
+    return participates(group, user_id) and (
         user_id != initiator_id or bool(group.get("initiatorCanApprove"))
     )
 

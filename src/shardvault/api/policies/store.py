@@ -33,7 +33,12 @@ from shardvault.api.policies.definitions import (
     WALLETS_SIGN,
     PolicyDefinition,
 )
-from shardvault.api.policies.evaluation import Outcome, can_approve, groups_satisfied, is_member
+from shardvault.api.policies.evaluation import (
+    Outcome,
+    can_approve,
+    groups_satisfied,
+    participates,
+)
 from shardvault.api.repository import ApiRepository, check_signable
 from shardvault.db.ids import is_id, new_id
 from shardvault.db.models import (
@@ -429,7 +434,7 @@ class PolicyStore:
                     )
                 if not any(can_approve(g, user_id, initiator) for g in groups):
                     raise _not_an_approver(approval_id)
-            elif user_id != initiator and not any(is_member(g, user_id) for g in groups):
+            elif user_id != initiator and not any(participates(g, user_id) for g in groups):
                 raise _not_an_approver(approval_id)
             now = utcnow()
             s.add(
