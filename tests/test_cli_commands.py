@@ -512,3 +512,31 @@ def test_server_text_is_printed_literally_and_locals_never_shown(mock_api: Any) 
     assert "[/oops] [bold]x" in result.output
     result = invoke("keys", "list")
     assert result.exit_code == 0 and "[/oops]" in result.output
+
+
+def test_sign_reports_a_request_waiting_for_approval(mock_api: Any) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        rejected = body.get("externalId") == "no"
+        return httpx.Response(
+            200 if rejected else 202,
+            json={
+                "id": "sig-2",
+                "keyId": "key-1",
+                "status": "Rejected" if rejected else "Pending",
+                "approvalId": "ap-1",
+                "reason": "PolicyDenied: not today",
+                "requestBody": body,
+                "dateRequested": "2024-05-01T12:00:00Z",
+            },
+        )
+
+    mock_api(handler)
+    result = invoke("sign", "key-1", "--message", "0x00")
+    assert result.exit_code == 1
+    assert "error ApprovalPending: signature sig-2 waits for policy approval ap-1" in (
+        " ".join(result.output.split())
+    )
+    result = invoke("sign", "key-1", "--message", "0x00", "--external-id", "no")
+    assert result.exit_code == 1
+    assert "error SigningFailed: PolicyDenied: not today" in result.output

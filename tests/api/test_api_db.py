@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shardvault.api import create_app, ensure_admin, set_key_export
+from shardvault.api.auth import issue_token
 from shardvault.crypto import hpke
 from shardvault.db import (
     Base,
@@ -46,7 +47,7 @@ from shardvault.db import (
     upgrade_database,
     write_sessionmaker,
 )
-from shardvault.db.models import utcnow
+from shardvault.db.models import ServiceAccount, utcnow
 
 PG_URL = os.environ.get(
     "SHARDVAULT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -306,8 +307,8 @@ async def test_postgres_concurrent_duplicates_sign_once(pg_url: str, tmp_path: P
 
 
 def test_pending_rows_from_before_leases_are_resolved_at_start(tmp_path: Path) -> None:
-    """A row left Pending under revision 0002 (no lease) blocked its externalId
-    forever; after the 0004 upgrade the API's start resolves it Failed
+    """A row left Pending (in flight) under revision 0002 (no lease) blocked its externalId
+    forever; after the upgrade (0008 makes it Executing) the API's start resolves it Failed
     ``Interrupted`` and frees the externalId (docs/security.md item 26)."""
     url = f"sqlite:///{tmp_path / 'api.sqlite3'}"
     upgrade_database(url, "0002")
@@ -345,3 +346,61 @@ def test_pending_rows_from_before_leases_are_resolved_at_start(tmp_path: Path) -
         assert (sig.status, sig.error_code, sig.external_id) == ("Failed", "Interrupted", None)
     finally:
         engine.dispose()
+
+
+@pytest.mark.anyio
+async def test_postgres_concurrent_approvals_sign_once(pg_url: str, tmp_path: Path) -> None:
+    """Three approvers of a 2-of-3 group decide at once on PostgreSQL: the approval
+    row lock and the conditional Pending -> Executing update sign it exactly once."""
+    vault = FakeVault(sign_delay=0.1)
+    creds = json.loads(ensure_admin(pg_url, tmp_path / "data", BASE_URL).read_text())
+    auth = {"Authorization": f"Bearer {creds['token']}"}
+    engine = make_engine(pg_url)
+    approvers: list[tuple[str, dict[str, str]]] = []
+    try:
+        with write_sessionmaker(engine).begin() as s:
+            for i in range(3):
+                account = ServiceAccount(
+                    id=new_id("sa"), org_id=creds["orgId"], name=f"approver{i}",
+                    is_admin=True, is_active=True, date_created=utcnow(),
+                )  # fmt: skip
+                s.add(account)
+                s.flush()
+                token = issue_token(s, creds["orgId"], account.id)
+                approvers.append((account.id, {"Authorization": f"Bearer {token}"}))
+    finally:
+        engine.dispose()
+    app = create_app(vault, pg_url)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as c:
+        policy = {
+            "name": "2 of 3", "activityKind": "Wallets:Sign", "rule": {"kind": "AlwaysTrigger"},
+            "action": {"kind": "RequestApproval", "approvalGroups": [
+                {"quorum": 2, "approvers": {"userId": {"in": [a for a, _ in approvers]}}}
+            ]},
+        }  # fmt: skip
+        assert (await c.post("/v2/policies", json=policy, headers=auth)).status_code == 200
+        key = (
+            await c.post("/keys", json={"scheme": "EdDSA", "curve": "ed25519"}, headers=auth)
+        ).json()
+        r = await c.post(
+            f"/keys/{key['id']}/signatures",
+            json={"kind": "Message", "message": "0x01"},
+            headers=auth,
+        )
+        assert r.status_code == 202, r.text
+        path = f"/v2/policy-approvals/{r.json()['approvalId']}"
+        codes: list[int] = []
+
+        async def decide(headers: dict[str, str]) -> None:
+            answer = await c.post(f"{path}/decisions", json={"value": "Approved"}, headers=headers)
+            codes.append(answer.status_code)
+
+        async with anyio.create_task_group() as tg:
+            for _, headers in approvers:
+                tg.start_soon(decide, headers)
+        final = (await c.get(path, headers=auth)).json()
+    assert codes.count(200) >= 2 and set(codes) <= {200, 409}, codes
+    assert vault.calls["sign"] == 1
+    assert final["status"] == "Approved"
+    assert final["activity"]["signatureRequest"]["status"] == "Signed"

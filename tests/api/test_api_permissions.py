@@ -87,6 +87,19 @@ CASES = [
         None,
         ok=(204,),
     ),
+    Case("POST", "/v2/policies", "Policies:Create", "policy"),
+    Case("GET", "/v2/policies", "Policies:Read"),
+    Case("GET", "/v2/policies/{policyId}", "Policies:Read"),
+    Case("PUT", "/v2/policies/{policyId}", "Policies:Update", "policy"),
+    Case("DELETE", "/v2/policies/{policyId}", "Policies:Archive", None),
+    Case("GET", "/v2/policy-approvals", "Policies:Approvals:Read"),
+    Case("GET", "/v2/policy-approvals/{approvalId}", "Policies:Approvals:Read"),
+    Case(
+        "POST",
+        "/v2/policy-approvals/{approvalId}/decisions",
+        "Policies:Approvals:Approve",
+        {"value": "Denied", "reason": "matrix"},
+    ),
     Case("GET", "/org/settings", "Orgs:Settings:Read"),
     Case("PUT", "/org/settings", "Orgs:Settings:Update", {"signAfterExport": False}),
 ]
@@ -150,13 +163,35 @@ def _fixtures(api: Api) -> dict[str, str]:
     r4 = api.post(f"/permissions/{r3.json()['id']}/assignments", {"identityId": identity})
     assert r4.status_code == 200, r4.text
     other_identity, _ = api.account()
+    # A policy, and an approval it opened on a key of its own (anyone may decide).
+    held = api.create_key()
+    r5 = api.post("/v2/policies", _policy(held["id"]))
+    assert r5.status_code == 200, r5.text
+    r6 = api.post(f"/keys/{held['id']}/signatures", _MESSAGE)
+    assert r6.status_code == 202, r6.text
     return {
+        "policyId": r5.json()["id"],
+        "approvalId": r6.json()["approvalId"],
         "keyId": key["id"],
         "signatureId": r.json()["id"],
         "walletId": r2.json()["id"],
         "permissionId": r3.json()["id"],
         "assignmentId": r4.json()["id"],
         "identityId": other_identity,
+    }
+
+
+def _policy(key_id: str) -> dict[str, Any]:
+    """A signature policy on one key: always asks one approval, from anyone."""
+    return {
+        "name": "matrix",
+        "activityKind": "Wallets:Sign",
+        "rule": {"kind": "AlwaysTrigger"},
+        "action": {
+            "kind": "RequestApproval",
+            "approvalGroups": [{"name": "anyone", "quorum": 1, "approvers": {}}],
+        },
+        "filters": {"keyId": {"in": [key_id]}},
     }
 
 
@@ -176,6 +211,8 @@ def _send(
     api: Api, case: Case, headers: dict[str, str], fixtures: dict[str, str]
 ) -> httpx.Response:
     body = case.body
+    if body == "policy":
+        body = _policy(fixtures["keyId"])
     if body == "export":
         body = {
             "encryptionKey": _b64u(hpke.HpkeKeyPair.generate().public_key),

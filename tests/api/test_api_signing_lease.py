@@ -3,7 +3,7 @@
 The crash is simulated in the app: the back end signs (the signers durably consume
 their presignature), then the process "dies" before it stores anything — the
 signing raises and the repository's failure write is swallowed, as a SIGKILL would
-leave it. The row stays Pending. Before the lease, every retry of the same body
+leave it. The row stays Executing. Before the lease, every retry of the same body
 waited ``idempotency_wait_seconds`` and got 409 ``SignatureInProgress``, forever,
 even across clean restarts. Now the claim carries a lease (owner and expiry in the
 row): a retry while the lease runs is still 409; once it expired, the retry (or the
@@ -31,7 +31,7 @@ from shardvault.api import create_app, ensure_admin
 from shardvault.api.repository import ApiRepository
 from shardvault.coordinator.backend import KeyRecord
 from shardvault.db import make_engine
-from shardvault.db.models import SIG_FAILED, SIG_PENDING
+from shardvault.db.models import SIG_EXECUTING, SIG_FAILED
 from shardvault.server.embedded import EmbeddedVault
 
 pytestmark = pytest.mark.anyio
@@ -78,7 +78,7 @@ def only_pending_row(database_url: str) -> str:
             ids = [
                 r[0]
                 for r in c.execute(
-                    text("SELECT id FROM signatures WHERE status = :s"), {"s": SIG_PENDING}
+                    text("SELECT id FROM signatures WHERE status = :s"), {"s": SIG_EXECUTING}
                 )
             ]
     finally:
@@ -127,7 +127,7 @@ async def test_retry_after_a_crash_waits_for_the_lease_then_signs(
     second = Api(vault, database_url, token, **options)  # a restart within the lease
     r = await second.post(path, body)
     assert r.status_code == 409 and error_of(r)["code"] == "SignatureInProgress"
-    assert row(database_url, stuck).status == SIG_PENDING
+    assert row(database_url, stuck).status == SIG_EXECUTING
     await anyio.sleep(0.6)  # the lease expires; the same process takes the retry
     r = await second.post(path, body)
     assert r.status_code == 200, r.text

@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -29,6 +30,7 @@ from shardvault.api.errors import (
     validation_exception_handler,
 )
 from shardvault.api.permission_repository import PermissionRepository
+from shardvault.api.policies import PolicyStore
 from shardvault.api.refresh_epoch import EpochGate, apply_missed_epoch, refresh_on_schedule
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.routers import ROUTERS
@@ -43,6 +45,20 @@ __all__ = ["create_app"]
 logger = logging.getLogger("shardvault.api")
 
 
+async def expire_approvals_on_schedule(policies: PolicyStore, every_seconds: float) -> None:
+    """Expire approvals past their ``autoRejectTimeout`` (and reject what they held
+    back) every ``every_seconds``; reads expire them lazily as well."""
+    while True:
+        await anyio.sleep(every_seconds)
+        try:
+            expired = await in_thread(policies.expire_due)
+        except Exception as exc:  # a database hiccup: the next sweep tries again
+            logger.warning("approval expiry sweep failed: %r", exc)
+        else:
+            if expired:
+                logger.info("%d approval(s) expired", expired)
+
+
 def create_app(
     backend: SigningBackend,
     database_url: str,
@@ -55,6 +71,7 @@ def create_app(
     signing_lease_seconds: float = 120.0,
     refresh_every_seconds: float | None = None,
     key_refresh_min_interval_seconds: float = 600.0,
+    approval_sweep_seconds: float = 30.0,
 ) -> FastAPI:
     """The shardvault REST API.
 
@@ -65,7 +82,7 @@ def create_app(
     (how long a repeated ``externalId`` waits for its first request) and
     ``large_request_bytes`` (larger chain requests are prepared in a worker thread)
     and ``signing_lease_seconds`` (a signature claim's lease). Signature rows left
-    Pending by a process that died (lease expired) are resolved Failed
+    Executing by a process that died (lease expired) are resolved Failed
     ``Interrupted`` here, before the app serves.
     ``refresh_every_seconds``: run a refresh epoch on that schedule (``shardvault up
     --refresh-every``). ``key_refresh_min_interval_seconds``: ``POST
@@ -73,6 +90,8 @@ def create_app(
     answers the key as that epoch refreshed it and starts none. At start, the
     verifying shares of an epoch the signers committed (or the coordinator decided)
     but this API did not store are stored (``apply_missed_epoch``).
+    ``approval_sweep_seconds``: how often approvals past their ``autoRejectTimeout``
+    are expired in the background (reads expire them too).
     """
     settings = ApiSettings(
         max_body_bytes=max_body_bytes,
@@ -81,15 +100,17 @@ def create_app(
         large_request_bytes=large_request_bytes,
         signing_lease_seconds=signing_lease_seconds,
         key_refresh_min_interval_seconds=key_refresh_min_interval_seconds,
+        approval_sweep_seconds=approval_sweep_seconds,
     )
     epochs = EpochGate()
     if migrate:
         upgrade_database(database_url)
     engine = make_engine(database_url)
     repository = ApiRepository(engine, lease_seconds=settings.signing_lease_seconds)
+    policies = PolicyStore(repository)
     interrupted = repository.resolve_expired_claims()
     if interrupted:
-        logger.warning("%d signature(s) left Pending by a stopped process: Failed", interrupted)
+        logger.warning("%d signature(s) left Executing by a stopped process: Failed", interrupted)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +121,10 @@ def create_app(
         else:
             if changed:
                 logger.warning("stored the verifying shares of %d keys from an epoch", changed)
+        sweep = asyncio.create_task(
+            expire_approvals_on_schedule(policies, settings.approval_sweep_seconds),
+            name="approval-expiry",
+        )
         schedule = None
         if refresh_every_seconds is not None:
             schedule = asyncio.create_task(
@@ -109,6 +134,9 @@ def create_app(
         try:
             yield
         finally:
+            sweep.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweep
             if schedule is not None:
                 schedule.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -129,11 +157,13 @@ def create_app(
     app.state.backend = backend
     app.state.epochs = epochs
     app.state.permissions = PermissionRepository(engine)
+    app.state.policies = policies
     app.state.signing = SigningService(
         backend,
         repository,
         idempotency_wait_seconds=settings.idempotency_wait_seconds,
         large_request_bytes=settings.large_request_bytes,
+        policies=policies,
     )
 
     app.add_exception_handler(ShardvaultError, shardvault_error_handler)

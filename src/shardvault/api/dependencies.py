@@ -8,6 +8,8 @@ pattern); each reads what :func:`~shardvault.api.app.create_app` put on ``app.st
   so no route of an authenticated router can forget it);
 * ``Backend``: the signing back end (``app.state.backend``);
 * ``Signing``: the signing flow (``app.state.signing``, a :class:`SigningService`);
+* ``Policies``: the approval policies and approvals (``app.state.policies``, a
+  :class:`PolicyStore`);
 * ``Settings``: the app's :class:`ApiSettings`.
 
 Also the path and query parameter types the routes share, and the error responses
@@ -22,6 +24,7 @@ from fastapi import Depends, Path, Query, Request
 from fastapi.params import Depends as DependsParam
 
 from shardvault.api.auth import Principal, current_principal
+from shardvault.api.policies import PolicyStore
 from shardvault.api.refresh_epoch import EpochGate
 from shardvault.api.repository import ApiRepository
 from shardvault.api.schemas import ErrorEnvelope
@@ -32,12 +35,14 @@ from shardvault.coordinator.backend import SigningBackend
 __all__ = [
     "AUTHENTICATED",
     "ERROR_RESPONSES",
+    "PENDING_APPROVAL",
     "Backend",
     "Caller",
     "Epochs",
     "KeyId",
     "Limit",
     "PageToken",
+    "Policies",
     "Repository",
     "Settings",
     "SignatureId",
@@ -62,6 +67,10 @@ async def _epochs(request: Request) -> EpochGate:
     return cast(EpochGate, request.app.state.epochs)
 
 
+async def _policies(request: Request) -> PolicyStore:
+    return cast(PolicyStore, request.app.state.policies)
+
+
 async def _settings(request: Request) -> ApiSettings:
     return cast(ApiSettings, request.app.state.settings)
 
@@ -71,6 +80,7 @@ Backend = Annotated[SigningBackend, Depends(_backend)]
 Signing = Annotated[SigningService, Depends(_signing)]
 Settings = Annotated[ApiSettings, Depends(_settings)]
 Epochs = Annotated[EpochGate, Depends(_epochs)]
+Policies = Annotated[PolicyStore, Depends(_policies)]
 Caller = Annotated[Principal, Depends(current_principal)]
 
 #: The dependency of every authenticated router (the bearer token, documented in the
@@ -87,3 +97,9 @@ PageToken = Annotated[str | None, Query(alias="paginationToken", max_length=256)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope} for status in (400, 401, 403, 404, 409, 500, 502, 503)
 }
+
+#: The 202 answer of a request a policy holds for approval (the TS SDK raises it as
+#: ``PolicyPendingError``, its body the object in the state it waits in).
+PENDING_APPROVAL = (
+    "a policy asks for approval first: the request waits, Pending, with its approvalId"
+)

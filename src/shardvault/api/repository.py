@@ -9,11 +9,11 @@ Read-modify-write operations lock the key row (``SELECT ... FOR UPDATE`` on
 PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite), so marking a key exported or archived
 and claiming a signature slot are serialised per key.
 
-Signature claims carry a lease (docs/security.md item 26): a new Pending row names
+Signature claims carry a lease (docs/security.md item 26): a new Executing row names
 this repository's ``owner`` (one per API process) and expires ``lease_seconds``
 later unless the signing renews it (before each payload it sends to the back end,
 and every third of the lease while the back end signs).
-A Pending row whose lease expired was left by a process that died mid-sign: the
+An Executing row whose lease expired was left by a process that died mid-sign: the
 next claim of its ``externalId`` (or :meth:`ApiRepository.resolve_expired_claims`,
 run when the API starts) marks it Failed ``Interrupted`` and releases the
 ``externalId``, so the retry signs afresh. The presignature the dead process took
@@ -41,12 +41,14 @@ from shardvault.db.ids import is_id, new_id
 from shardvault.db.models import (
     KEY_ACTIVE,
     KEY_ARCHIVED,
+    SIG_EXECUTING,
     SIG_FAILED,
     SIG_PENDING,
     SIG_SIGNED,
     ImportContextRow,
     KeyRow,
     Org,
+    PolicyApprovalRow,
     SignatureRow,
     WalletRow,
     utcnow,
@@ -59,6 +61,7 @@ __all__ = [
     "ApiRepository",
     "Claim",
     "check_key_id",
+    "check_signable",
     "check_signature_id",
     "check_wallet_id",
     "duplicate_key",
@@ -141,7 +144,9 @@ def _sign_after_export(s: Session, org_id: str) -> bool:
     return org is not None and org.sign_after_export
 
 
-def _check_signable(s: Session, key: KeyRow) -> None:
+def check_signable(s: Session, key: KeyRow) -> None:
+    """409 unless the key may sign (Active, and not exported unless the org setting
+    ``signAfterExport`` is on)."""
     if key.status != KEY_ACTIVE:
         raise ApiError(409, "KeyArchived", f"key {key.id} is archived and cannot sign")
     if key.exported and not _sign_after_export(s, key.org_id):
@@ -150,7 +155,7 @@ def _check_signable(s: Session, key: KeyRow) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """Result of :meth:`ApiRepository.claim_signature`: a new Pending row this request must
+    """Result of :meth:`ApiRepository.claim_signature`: a new Executing row this request must
     complete (``created``), or the row an earlier request with the same externalId made."""
 
     signature: SignatureRow
@@ -159,7 +164,7 @@ class Claim:
 
 
 def lease_expired(sig: SignatureRow, now: datetime | None = None) -> bool:
-    """A Pending row's lease ran out (a row without one predates leases)."""
+    """An Executing row's lease ran out (a row without one predates leases)."""
     return sig.lease_expires is None or sig.lease_expires <= (now or utcnow())
 
 
@@ -174,7 +179,7 @@ def _interrupt(sig: SignatureRow) -> None:
 class ApiRepository:
     """The API database's operations, over one engine (read and write sessions).
     ``owner`` names this process in the signature leases it takes (default: a fresh
-    random name); ``lease_seconds``: how long a claim stays Pending without renewal."""
+    random name); ``lease_seconds``: how long a claim stays Executing without renewal."""
 
     def __init__(
         self,
@@ -187,6 +192,9 @@ class ApiRepository:
             raise ValueError("lease_seconds must be positive")
         self._read = read_sessionmaker(engine)
         self._write = write_sessionmaker(engine)
+        #: The same session factories, for the policy store (api/policies/store.py).
+        self.read_sessions = self._read
+        self.write_sessions = self._write
         self.owner = owner or "api-" + secrets.token_hex(8)
         self.lease_seconds = lease_seconds
         self._lease = timedelta(seconds=lease_seconds)
@@ -407,12 +415,17 @@ class ApiRepository:
         request_body: dict[str, Any],
         external_id: str | None,
         wallet_id: str | None = None,
+        approval: PolicyApprovalRow | None = None,
     ) -> Claim:
-        """Insert a Pending signature row leased to this process, or return the row
+        """Insert an Executing signature row leased to this process, or return the row
         already holding this (key, externalId). The UNIQUE(key_id, external_id)
         constraint makes the claim atomic across threads, processes and API replicas.
-        A Pending row for the same request whose lease expired is resolved Failed
-        ``Interrupted`` and a new row claimed in the same transaction."""
+        An Executing row for the same request whose lease expired is resolved Failed
+        ``Interrupted`` and a new row claimed in the same transaction.
+
+        With an ``approval`` (a triggered policy asks for one), a new row is stored
+        Pending, without a lease, together with the approval (nothing is signed until
+        it is granted: api/policies/store.py)."""
         for _ in range(_CLAIM_ATTEMPTS):
             try:
                 with self._write.begin() as s:
@@ -425,7 +438,7 @@ class ApiRepository:
                             )
                         ).one_or_none()
                         if existing is not None and not (
-                            existing.status == SIG_PENDING
+                            existing.status == SIG_EXECUTING
                             and lease_expired(existing)
                             and existing.request_body == request_body
                             and existing.wallet_id == wallet_id
@@ -435,12 +448,12 @@ class ApiRepository:
                             # Its process died mid-sign: resolve it, take the id over.
                             _interrupt(existing)
                             s.flush()
-                    _check_signable(s, key)
+                    check_signable(s, key)
                     now = utcnow()
                     sig = SignatureRow(
                         id=new_id("sig"),
                         key_id=key_id,
-                        status=SIG_PENDING,
+                        status=SIG_EXECUTING,
                         request_body=request_body,
                         external_id=external_id,
                         date_requested=now,
@@ -448,6 +461,12 @@ class ApiRepository:
                         lease_owner=self.owner,
                         lease_expires=now + self._lease,
                     )
+                    if approval is not None:
+                        sig.status = SIG_PENDING
+                        sig.lease_owner = sig.lease_expires = None
+                        sig.approval_id = approval.id
+                        approval.entity_id = sig.id
+                        s.add(approval)
                     s.add(sig)
                     s.flush()
                     return Claim(sig, key, created=True)
@@ -494,7 +513,7 @@ class ApiRepository:
     ) -> SignatureRow:
         with self._write.begin() as s:
             sig = s.get_one(SignatureRow, signature_id, with_for_update=True)
-            if sig.status != SIG_PENDING or sig.lease_owner != self.owner:
+            if sig.status != SIG_EXECUTING or sig.lease_owner != self.owner:
                 raise ApiError(
                     409,
                     "SignatureInterrupted",
@@ -515,7 +534,7 @@ class ApiRepository:
         signers, so a retry with the same externalId may sign (once)."""
         with self._write.begin() as s:
             sig = s.get_one(SignatureRow, signature_id, with_for_update=True)
-            if sig.status != SIG_PENDING or sig.lease_owner != self.owner:
+            if sig.status != SIG_EXECUTING or sig.lease_owner != self.owner:
                 return sig  # already resolved (interrupted) by another process
             sig.lease_expires = None
             sig.status = SIG_FAILED
@@ -525,14 +544,14 @@ class ApiRepository:
         return sig
 
     def renew_lease(self, signature_id: str) -> bool:
-        """Extend this process's lease on a Pending row; False when the row is no
+        """Extend this process's lease on an Executing row; False when the row is no
         longer ours to sign (resolved as interrupted by another process)."""
         with self._write.begin() as s:
             result = s.execute(
                 update(SignatureRow)
                 .where(
                     SignatureRow.id == signature_id,
-                    SignatureRow.status == SIG_PENDING,
+                    SignatureRow.status == SIG_EXECUTING,
                     SignatureRow.lease_owner == self.owner,
                 )
                 .values(lease_expires=utcnow() + self._lease)
@@ -540,7 +559,7 @@ class ApiRepository:
             return bool(getattr(result, "rowcount", 0) == 1)
 
     def resolve_expired_claims(self) -> int:
-        """Mark every Pending row whose lease expired (or that has none) Failed
+        """Mark every Executing row whose lease expired (or that has none) Failed
         ``Interrupted`` and release its ``externalId``; returns how many. Run when the
         API starts: rows whose lease still runs may belong to a live replica."""
         now = utcnow()
@@ -548,7 +567,7 @@ class ApiRepository:
             rows = s.scalars(
                 select(SignatureRow)
                 .where(
-                    SignatureRow.status == SIG_PENDING,
+                    SignatureRow.status == SIG_EXECUTING,
                     or_(SignatureRow.lease_expires.is_(None), SignatureRow.lease_expires <= now),
                 )
                 .with_for_update()
@@ -591,7 +610,7 @@ class ApiRepository:
                     s.add(key)
                     s.flush()
                 else:
-                    _check_signable(s, self._key(s, wallet.org_id, wallet.key_id, lock=True))
+                    check_signable(s, self._key(s, wallet.org_id, wallet.key_id, lock=True))
                 s.add(wallet)
         except IntegrityError:
             if wallet.external_id is None:

@@ -314,7 +314,9 @@ class SignatureOut(_Response):
     key_id: str
     wallet_id: str | None = None
     network: str | None = None
-    status: Literal["Pending", "Signed", "Failed"]
+    status: Literal["Pending", "Executing", "Signed", "Failed", "Rejected"] = Field(
+        description="Pending: waiting for a policy approval; Executing: being signed"
+    )
     request_body: dict[str, Any]
     signature: SignatureValue | None = None
     signed_data: str | None = Field(
@@ -326,9 +328,15 @@ class SignatureOut(_Response):
     skipped_inputs: list[dict[str, Any]] | None = Field(
         default=None, description="PSBT inputs left unsigned: [{index, reason}]"
     )
-    reason: str | None = Field(default=None, description="why a Failed request failed")
+    reason: str | None = Field(
+        default=None, description="why a Failed request failed, or a Rejected one was"
+    )
     external_id: str | None = None
+    approval_id: str | None = Field(
+        default=None, description="the approval a triggered policy opened (/v2/policy-approvals)"
+    )
     date_requested: str
+    date_policy_resolved: str | None = None
     date_signed: str | None = None
 
 
@@ -419,4 +427,74 @@ class WalletOut(_Response):
 
 class WalletList(_Response):
     items: list[WalletOut]
+    next_page_token: str | None = None
+
+
+# -- policies (Dfns's policy engine: /v2/policies, /v2/policy-approvals) -------------
+class PolicyRequest(_Request):
+    """``POST /v2/policies`` and ``PUT /v2/policies/{policyId}``; ``rule``, ``action``
+    and ``filters`` are checked by api/policies/definitions.py."""
+
+    name: str = Field(min_length=1, max_length=255)
+    activity_kind: str = Field(min_length=1, max_length=64)
+    rule: dict[str, Any]
+    action: dict[str, Any]
+    filters: dict[str, Any] | None = None
+
+
+class ApprovalDecisionRequest(_Request):
+    value: Literal["Approved", "Denied"]
+    reason: str | None = Field(default=None, max_length=1024)
+
+
+class PolicyOut(_Response):
+    id: str
+    name: str
+    activity_kind: str
+    status: Literal["Active", "Archived"]
+    rule: dict[str, Any]
+    action: dict[str, Any]
+    filters: dict[str, Any] | None = None
+    date_created: str
+    date_updated: str
+    pending_change_request: dict[str, Any] | None = None
+
+
+class PolicyList(_Response):
+    items: list[PolicyOut]
+    next_page_token: str | None = None
+
+
+class ChangeRequestOut(_Response):
+    """A request a policy holds for approval (answered with 202): a policy change
+    (``kind: "Policy"``, Dfns's shape) or an export, import or wallet creation
+    (``kind``: its activity kind; ``Approved``: the initiator may now repeat it)."""
+
+    id: str
+    kind: str
+    operation_kind: Literal["Update", "Delete", "Export", "Import", "Create"]
+    status: Literal["Pending", "Approved", "Applied", "Failed", "Rejected"]
+    requester: dict[str, str]
+    entity_id: str | None = None
+    approval_id: str
+    date_created: str
+    date_resolved: str | None = None
+    body: dict[str, Any]
+
+
+class ApprovalOut(_Response):
+    id: str
+    initiator_id: str
+    activity: dict[str, Any]
+    status: Literal["Pending", "Approved", "Denied", "Expired"]
+    expiration_date: str | None = None
+    date_created: str
+    date_updated: str
+    date_resolved: str | None = None
+    policy_evaluations: list[dict[str, Any]]
+    decisions: list[dict[str, Any]]
+
+
+class ApprovalList(_Response):
+    items: list[ApprovalOut]
     next_page_token: str | None = None

@@ -16,7 +16,7 @@ class ApiSettings:
     ``externalId`` whose first request is still signing waits for it before answering
     409. ``large_request_bytes``: chain signature requests with a larger body are
     prepared (parsed, hashed) in a worker thread instead of on the event loop.
-    ``signing_lease_seconds``: how long a signature claim stays Pending without being
+    ``signing_lease_seconds``: how long a signature claim stays Executing without being
     renewed (it is renewed before each payload is signed); after that a retry of the
     same request takes it over (the process that held it is taken for dead).
     ``key_refresh_min_interval_seconds``: ``POST /keys/{keyId}/refresh`` by a non-admin
@@ -30,6 +30,8 @@ class ApiSettings:
     #: POST /keys/{keyId}/refresh by a non-admin within this many seconds of the last
     #: decided epoch starts none (the key as that epoch refreshed it is the answer).
     key_refresh_min_interval_seconds: float = 600.0
+    #: How often approvals past their autoRejectTimeout are expired in the background.
+    approval_sweep_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -40,5 +42,7 @@ class ApiSettings:
             raise ValueError("signing_lease_seconds must be positive")
         if self.key_refresh_min_interval_seconds < 0:
             raise ValueError("key_refresh_min_interval_seconds must not be negative")
+        if not self.approval_sweep_seconds > 0:
+            raise ValueError("approval_sweep_seconds must be positive")
         if self.large_request_bytes < 0:
             raise ValueError("large_request_bytes must not be negative")

@@ -20,7 +20,10 @@ from shardvault.api.schemas import (
 from shardvault.chains.networks import NETWORKS
 from shardvault.db.models import (
     KEY_ARCHIVED,
+    SIG_EXECUTING,
     SIG_FAILED,
+    SIG_PENDING,
+    SIG_REJECTED,
     SIG_SIGNED,
     KeyRow,
     SignatureRow,
@@ -28,6 +31,15 @@ from shardvault.db.models import (
 )
 
 __all__ = ["key_out", "networks_out", "signature_out", "wallet_out"]
+
+SignatureStatus = Literal["Pending", "Executing", "Signed", "Failed", "Rejected"]
+_SIGNATURE_STATUSES: dict[str, SignatureStatus] = {
+    SIG_PENDING: "Pending",
+    SIG_EXECUTING: "Executing",
+    SIG_SIGNED: "Signed",
+    SIG_FAILED: "Failed",
+    SIG_REJECTED: "Rejected",
+}
 
 #: Kinds whose ``signedData`` is base64 (Bitcoin conventions); others are 0x-hex.
 _BASE64_SIGNED_DATA = frozenset({"Psbt", "Bip322"})
@@ -64,13 +76,9 @@ def signature_out(sig: SignatureRow) -> SignatureOut:
     reason = None
     if sig.status == SIG_FAILED:
         reason = f"{sig.error_code}: {sig.error_message}" if sig.error_code else "failed"
-    status: Literal["Pending", "Signed", "Failed"] = (
-        "Signed"
-        if sig.status == SIG_SIGNED
-        else "Failed"
-        if sig.status == SIG_FAILED
-        else "Pending"
-    )
+    elif sig.status == SIG_REJECTED:
+        reason = f"{sig.error_code}: {sig.error_message}" if sig.error_code else "rejected"
+    status = _SIGNATURE_STATUSES.get(sig.status, "Executing")
     kind = sig.request_body.get("kind")
     signed_data = None
     if sig.status == SIG_SIGNED and sig.signed_data is not None:
@@ -93,7 +101,11 @@ def signature_out(sig: SignatureRow) -> SignatureOut:
         skipped_inputs=details.get("skippedInputs"),
         reason=reason,
         external_id=sig.request_body.get("externalId"),
+        approval_id=sig.approval_id,
         date_requested=iso_utc(sig.date_requested),
+        date_policy_resolved=iso_utc(sig.date_policy_resolved)
+        if sig.date_policy_resolved
+        else None,
         date_signed=iso_utc(sig.date_signed) if sig.date_signed else None,
     )
 

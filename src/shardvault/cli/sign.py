@@ -218,5 +218,11 @@ def sign(
                 typed_data=typed_data,
             )
     print_signature(sig, as_json)
-    if sig.status == "Failed":
+    if sig.status in ("Failed", "Rejected"):
         raise fail("SigningFailed", sig.reason or f"signature {sig.id} is {sig.status}")
+    if sig.status == "Pending":
+        raise fail(
+            "ApprovalPending",
+            f"signature {sig.id} waits for policy approval {sig.approval_id} "
+            "(/v2/policy-approvals); it is signed once approved",
+        )

@@ -32,11 +32,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "ApiToken",
     "Base",
+    "DecisionRow",
     "ImportContextRow",
     "KeyRow",
     "Org",
     "PermissionAssignmentRow",
     "PermissionRow",
+    "PolicyApprovalRow",
+    "PolicyRow",
     "ServiceAccount",
     "SignatureRow",
     "UTCDateTime",
@@ -55,10 +58,22 @@ NAMING_CONVENTION = {
 #: Key statuses (Dfns).
 KEY_ACTIVE = "Active"
 KEY_ARCHIVED = "Archived"
-#: Signature statuses. ``Pending`` is the claim taken before the signers are asked.
+#: Signature statuses (Dfns): ``Pending`` waits for a policy approval (0008);
+#: ``Executing`` is the claim taken before the signers are asked (it carries a lease);
+#: a denied or expired approval leaves the request ``Rejected``.
 SIG_PENDING = "Pending"
+SIG_EXECUTING = "Executing"
 SIG_SIGNED = "Signed"
 SIG_FAILED = "Failed"
+SIG_REJECTED = "Rejected"
+#: Policy statuses (Dfns).
+POLICY_ACTIVE = "Active"
+POLICY_ARCHIVED = "Archived"
+#: Approval statuses (Dfns).
+APPROVAL_PENDING = "Pending"
+APPROVAL_APPROVED = "Approved"
+APPROVAL_DENIED = "Denied"
+APPROVAL_EXPIRED = "Expired"
 #: Wallet statuses (Dfns).
 WALLET_ACTIVE = "Active"
 
@@ -193,10 +208,14 @@ class SignatureRow(Base):
     signed_data: Mapped[bytes | None] = mapped_column(LargeBinary)
     #: Extra result fields of chain kinds (``signedInputs``, ``skippedInputs``; 0002).
     result_details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    #: The claim's lease while Pending (0004): which API process signs the row, and
-    #: until when; a Pending row whose lease expired was left by a process that died.
+    #: The claim's lease while Executing (0004): which API process signs the row, and
+    #: until when; an Executing row whose lease expired was left by a process that died.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires: Mapped[datetime | None]
+    #: The approval a triggered policy opened for this request (0008), and when it was
+    #: resolved (approved, denied or expired).
+    approval_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    date_policy_resolved: Mapped[datetime | None]
 
 
 class WalletRow(Base):
@@ -273,3 +292,63 @@ class PermissionAssignmentRow(Base):
     is_immutable: Mapped[bool] = mapped_column(Boolean, default=False)
     date_created: Mapped[datetime]
     date_updated: Mapped[datetime]
+
+
+class PolicyRow(Base):
+    """An approval policy (``/v2/policies``, 0008): which activity it gates, the rule
+    that triggers it, the action then taken and the filters narrowing its scope, as
+    the API validated them (Dfns's camelCase shapes)."""
+
+    __tablename__ = "policies"
+    __table_args__ = (Index(None, "org_id", "activity_kind", "status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    name: Mapped[str] = mapped_column(String(255))
+    activity_kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=POLICY_ACTIVE)
+    rule: Mapped[dict[str, Any]]
+    action: Mapped[dict[str, Any]]
+    filters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    date_created: Mapped[datetime]
+    date_updated: Mapped[datetime]
+
+
+class PolicyApprovalRow(Base):
+    """An approval a triggered ``RequestApproval`` policy opened (0008). ``groups``: the
+    approval groups of every triggered policy, copied when it opened (a later policy
+    edit changes nothing here). The activity it holds back is a signature
+    or a change request (``change``: a policy update or archive)."""
+
+    __tablename__ = "policy_approvals"
+    __table_args__ = (Index(None, "org_id", "status", "id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"))
+    initiator_id: Mapped[str] = mapped_column(String(40))
+    activity_kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default=APPROVAL_PENDING)
+    #: What it holds back: the signature (``Wallets:Sign``) or the policy
+    #: (``Policies:Modify``) it is about.
+    entity_id: Mapped[str] = mapped_column(String(40), index=True)
+    change: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    groups: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    policy_evaluations: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    expiration_date: Mapped[datetime | None]
+    date_created: Mapped[datetime]
+    date_updated: Mapped[datetime]
+    date_resolved: Mapped[datetime | None]
+
+
+class DecisionRow(Base):
+    """One user's decision on an approval (0008); UNIQUE: a user decides once."""
+
+    __tablename__ = "policy_decisions"
+    __table_args__ = (UniqueConstraint("approval_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    approval_id: Mapped[str] = mapped_column(ForeignKey("policy_approvals.id"))
+    user_id: Mapped[str] = mapped_column(String(40))
+    value: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(1024))
+    date: Mapped[datetime]

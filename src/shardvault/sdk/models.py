@@ -164,7 +164,11 @@ class Signature(ApiModel):
     skipped_inputs: list[dict[str, Any]] | None = None
     reason: str | None = None
     external_id: str | None = None
+    #: Set when an approval policy applied: ``status`` is ``Pending`` until the
+    #: approval is granted (then ``Executing``, ``Signed``) or denied (``Rejected``).
+    approval_id: str | None = None
     date_requested: datetime
+    date_policy_resolved: datetime | None = None
     date_signed: datetime | None = None
 
 

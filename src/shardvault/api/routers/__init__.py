@@ -1,7 +1,8 @@
 """The API's routes, one router per resource: ``health`` (public), ``signers``,
 ``keys``, ``signatures`` (of a key), ``networks``, ``wallets``, ``permissions``,
-``org_settings`` and ``admin``. Each router declares what it needs as FastAPI
-dependencies (``api/dependencies.py``, ``api/permissions.py``)."""
+``org_settings``, ``policies`` and ``policy_approvals`` (Dfns's policy engine) and
+``admin``. Each router declares what it needs as FastAPI dependencies
+(``api/dependencies.py``, ``api/permissions.py``)."""
 
 from fastapi import APIRouter
 
@@ -12,6 +13,8 @@ from shardvault.api.routers import (
     networks,
     org_settings,
     permissions,
+    policies,
+    policy_approvals,
     signatures,
     signers,
     wallets,
@@ -29,5 +32,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     wallets.router,
     permissions.router,
     org_settings.router,
+    policies.router,
+    policy_approvals.router,
     admin.router,
 )

@@ -5,7 +5,7 @@ the shares), refresh (a group epoch) and export keys. Signatures of a key are
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
 import anyio
 from fastapi import APIRouter, Body
@@ -13,12 +13,14 @@ from fastapi import APIRouter, Body
 from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
+    PENDING_APPROVAL,
     Backend,
     Caller,
     Epochs,
     KeyId,
     Limit,
     PageToken,
+    Policies,
     Repository,
     Settings,
 )
@@ -35,9 +37,12 @@ from shardvault.api.key_lifecycle import (
 )
 from shardvault.api.paging import one_page, parse_page_token
 from shardvault.api.permissions import require_permission
+from shardvault.api.policies.definitions import KEYS_EXPORT, KEYS_IMPORT
+from shardvault.api.policies.gate import hold_for_approval
 from shardvault.api.refresh_epoch import REFRESHED_PROTOCOLS
 from shardvault.api.repository import check_key_id, in_thread, key_not_exportable
 from shardvault.api.schemas import (
+    ChangeRequestOut,
     CreateKeyRequest,
     EncryptedKeyShareOut,
     ExportKeyRequest,
@@ -125,10 +130,15 @@ async def create_import_context(caller: Caller, repository: Repository) -> Impor
     response_model=KeyOut,
     response_model_exclude_none=True,
     dependencies=[require_permission("Keys:Import")],
+    responses={202: {"model": ChangeRequestOut, "description": PENDING_APPROVAL}},
 )
 async def import_key(
-    body: ImportKeyRequest, caller: Caller, repository: Repository, backend: Backend
-) -> KeyOut:
+    body: ImportKeyRequest,
+    caller: Caller,
+    repository: Repository,
+    backend: Backend,
+    policies: Policies,
+) -> Any:
     protocol = canonical_protocol(body.protocol)
     scheme = PROTOCOLS.get((protocol, body.curve))
     if scheme is None:
@@ -154,6 +164,16 @@ async def import_key(
     if problem is not None:
         raise ApiError(400, "InvalidMinSigners", problem, details={"field": "minSigners"})
     import_id = b64url_decode(body.import_id, "importId", size=IMPORT_ID_SIZE)
+    held = await hold_for_approval(
+        policies,
+        caller,
+        KEYS_IMPORT,
+        body.model_dump(
+            by_alias=True, exclude_none=True, include={"name", "curve", "protocol", "min_signers"}
+        ),
+    )
+    if held is not None:
+        return held
     context = await in_thread(repository.take_import_context, caller.org_id, import_id)
     key_id = new_id("key")
     expected = (key_id, protocol, body.curve, body.min_signers)
@@ -312,6 +332,7 @@ async def refresh_key(
     response_model=ExportKeyResponse,
     response_model_exclude_none=True,
     dependencies=[require_permission("Keys:Export")],
+    responses={202: {"model": ChangeRequestOut, "description": PENDING_APPROVAL}},
 )
 async def export_key(
     key_id: KeyId,
@@ -319,12 +340,13 @@ async def export_key(
     caller: Caller,
     repository: Repository,
     backend: Backend,
-) -> ExportKeyResponse:
+    policies: Policies,
+) -> Any:
     """Export the key's shares, sealed to ``encryptionKey``. Four gates, in order:
     the ``Keys:Export`` permission (403 ``PermissionDenied``), the org setting
     ``keyExport`` (403 ``KeyExportDisabled``), the key's ``exportable`` flag (403
-    ``KeyNotExportable``), then any approval policy on ``Keys:Export``. The key stops
-    signing unless the org setting ``signAfterExport`` is on."""
+    ``KeyNotExportable``), then any approval policy on ``Keys:Export`` (202). The key
+    stops signing unless the org setting ``signAfterExport`` is on."""
     org = await in_thread(repository.org, caller.org_id)
     if org is None or not org.key_export_enabled:
         raise ApiError(
@@ -359,6 +381,15 @@ async def export_key(
             f"encryptionKey: {exc.message}",
             details={"field": "encryptionKey"},
         ) from None
+    held = await hold_for_approval(
+        policies,
+        caller,
+        KEYS_EXPORT,
+        {"keyId": key_id, **body.model_dump(by_alias=True, exclude_none=True)},
+        key_id=key_id,
+    )
+    if held is not None:
+        return held
     key, already_exported = await in_thread(repository.begin_export, caller.org_id, key_id)
     try:
         shares = await backend.export_key(key_record(key), encryption_key)

@@ -5,16 +5,19 @@ network (through the signing service)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
+    PENDING_APPROVAL,
     Backend,
     Caller,
     Limit,
     PageToken,
+    Policies,
     Repository,
     Settings,
     Signing,
@@ -24,8 +27,11 @@ from shardvault.api.errors import ApiError
 from shardvault.api.key_lifecycle import discard_key, generate_key, require_usable
 from shardvault.api.paging import one_page, parse_page_token
 from shardvault.api.permissions import Permissions, ensure_permission, require_permission
+from shardvault.api.policies.definitions import WALLETS_CREATE
+from shardvault.api.policies.gate import hold_for_approval
 from shardvault.api.repository import check_key_id, check_wallet_id, in_thread
 from shardvault.api.schemas import (
+    ChangeRequestOut,
     CreateWalletRequest,
     SignatureOut,
     SignatureRequest,
@@ -38,7 +44,7 @@ from shardvault.api.views import signature_out, wallet_out
 from shardvault.chains.networks import address_for, check_scheme, get_network
 from shardvault.coordinator.backend import KeyRecord
 from shardvault.db.ids import new_id
-from shardvault.db.models import WALLET_ACTIVE, KeyRow, WalletRow, utcnow
+from shardvault.db.models import SIG_PENDING, WALLET_ACTIVE, KeyRow, WalletRow, utcnow
 
 __all__ = ["router"]
 
@@ -91,6 +97,7 @@ def _existing_wallet(body: CreateWalletRequest, found: tuple[WalletRow, KeyRow])
     response_model=WalletOut,
     response_model_exclude_none=True,
     dependencies=[require_permission("Wallets:Create")],
+    responses={202: {"model": ChangeRequestOut, "description": PENDING_APPROVAL}},
 )
 async def create_wallet(
     body: CreateWalletRequest,
@@ -99,7 +106,8 @@ async def create_wallet(
     backend: Backend,
     settings: Settings,
     permissions: Permissions,
-) -> WalletOut:
+    policies: Policies,
+) -> Any:
     """A wallet on ``network``: a new key of the network's default scheme, a new key
     of ``signingKey {scheme, curve}``, or the existing key ``signingKey {id}``.
     Repeating an ``externalId`` returns the wallet it created when the request is
@@ -112,6 +120,11 @@ async def create_wallet(
         found = await in_thread(repository.wallet_by_external_id, caller.org_id, body.external_id)
         if found is not None:
             return _existing_wallet(body, found)
+    held = await hold_for_approval(
+        policies, caller, WALLETS_CREATE, body.model_dump(by_alias=True, exclude_none=True)
+    )
+    if held is not None:
+        return held
     spec = body.signing_key
     record: KeyRecord | None = None
     new_key: KeyRow | None = None
@@ -241,9 +254,15 @@ async def remove_wallet_tags(
     response_model_exclude_none=True,
     tags=["signatures"],
     dependencies=[require_permission("Keys:Signatures:Create")],
+    responses={202: {"model": SignatureOut, "description": PENDING_APPROVAL}},
 )
 async def create_wallet_signature(
-    wallet_id: WalletId, body: SignatureRequest, caller: Caller, request: Request, signing: Signing
+    wallet_id: WalletId,
+    body: SignatureRequest,
+    caller: Caller,
+    request: Request,
+    response: Response,
+    signing: Signing,
 ) -> SignatureOut:
     """Sign with the wallet's key; ``network`` is the wallet's (a different one
     in the body answers 400 ``NetworkMismatch``)."""
@@ -258,6 +277,14 @@ async def create_wallet_signature(
         )
     large = signing.is_large(request.headers.get("content-length"))
     signature = await signing.sign_request(
-        caller.org_id, key_id, body, network, wallet_id, large=large
+        caller.org_id,
+        key_id,
+        body,
+        network,
+        wallet_id,
+        user_id=caller.service_account_id,
+        large=large,
     )
+    if signature.status == SIG_PENDING:
+        response.status_code = 202  # a policy asks for approval (Dfns: PolicyPendingError)
     return signature_out(signature)

@@ -27,13 +27,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from datetime import datetime, timedelta
+from typing import Any, Generic, TypeVar
 
 import anyio
 import anyio.to_thread
 
 from shardvault.api.errors import ApiError, api_error_from
 from shardvault.api.key_lifecycle import key_record
+from shardvault.api.policies.definitions import SIGNING_KINDS, VELOCITY_RULES, WALLETS_SIGN
+from shardvault.api.policies.evaluation import Activity, evaluate
+from shardvault.api.policies.store import PolicyStore, new_approval
+from shardvault.api.policies.transfers import Transfer, transfer_of
 from shardvault.api.repository import ApiRepository, in_thread, lease_expired
 from shardvault.api.schemas import SignatureRequest
 from shardvault.api.signing.chains import is_chain_request, prepare_chain_job
@@ -42,7 +47,15 @@ from shardvault.api.signing.jobs import BackendSignature, SigningJob, SigningRes
 from shardvault.api.signing.plain import prepare_plain_job
 from shardvault.chains.networks import get_network
 from shardvault.coordinator.backend import SigningBackend
-from shardvault.db.models import SIG_PENDING, SIG_SIGNED, KeyRow, SignatureRow
+from shardvault.db.models import (
+    SIG_EXECUTING,
+    SIG_PENDING,
+    SIG_SIGNED,
+    KeyRow,
+    PolicyApprovalRow,
+    SignatureRow,
+    utcnow,
+)
 from shardvault.errors import ShardvaultError
 
 __all__ = ["FactCache", "SigningService"]
@@ -90,9 +103,12 @@ class SigningService:
         *,
         idempotency_wait_seconds: float,
         large_request_bytes: int,
+        policies: PolicyStore | None = None,
     ) -> None:
         self._backend = backend
         self._repository = repository
+        #: The org's approval policies (None: none are evaluated).
+        self._policies = policies
         self._idempotency_wait_seconds = idempotency_wait_seconds
         #: Chain payloads whose request body is larger than this many bytes are
         #: prepared (parsed, hashed) in a worker thread, so a large PSBT or EIP-712
@@ -157,20 +173,37 @@ class SigningService:
         network: str | None,
         wallet_id: str | None,
         *,
+        user_id: str,
         large: bool = False,
     ) -> SignatureRow:
         """Sign ``body`` with the org's key ``key_id`` (for ``wallet_id``, on
         ``network``), or answer the stored signature of an earlier request with the
-        same ``externalId``. ``large``: prepare chain payloads in a worker thread."""
+        same ``externalId``. ``user_id``: who asks (the approval's initiator when a
+        policy triggers). ``large``: prepare chain payloads in a worker thread.
+
+        The org's ``Wallets:Sign`` policies are evaluated first: a triggered Block
+        answers 403 ``PolicyBlocked`` and stores nothing; a triggered RequestApproval
+        stores the request Pending with its approval and returns it unsigned (the
+        route answers 202); it is signed when the approval is granted
+        (:meth:`execute_approved`)."""
         job = await self._prepare(org_id, key_id, body, network, large)
+        approval = await self._gate(org_id, key_id, wallet_id, job, network, user_id)
         normalized = job.normalized
         repository = self._repository
         deadline = anyio.current_time() + self._idempotency_wait_seconds
         while True:
             claim = await in_thread(
-                repository.claim_signature, org_id, key_id, normalized, body.external_id, wallet_id
+                repository.claim_signature,
+                org_id,
+                key_id,
+                normalized,
+                body.external_id,
+                wallet_id,
+                approval,
             )
             if claim.created:
+                if claim.signature.status == SIG_PENDING:
+                    return claim.signature  # waits for its approval
                 return await self._run(claim.signature, claim.key, job)
             # An earlier request holds this externalId.
             found: SignatureRow | None = claim.signature
@@ -184,7 +217,7 @@ class SigningService:
                     details={"signatureId": found.id},
                 )
             delay = 0.005
-            while found is not None and found.status == SIG_PENDING:
+            while found is not None and found.status == SIG_EXECUTING:
                 if lease_expired(found):
                     break  # its process died: the next claim resolves it, takes the id
                 if anyio.current_time() > deadline:
@@ -197,11 +230,93 @@ class SigningService:
                 await anyio.sleep(delay)
                 delay = min(delay * 2, 0.25)
                 found = await in_thread(repository.get_signature, found.id)
-            if found is not None and found.status == SIG_SIGNED:
+            if found is not None and found.status in (SIG_SIGNED, SIG_PENDING):
                 return found
             # The first attempt failed and released the externalId: claim it again.
             if anyio.current_time() > deadline:
                 raise ApiError(409, "SignatureInProgress", "externalId is contended; retry later")
+
+    async def _gate(
+        self,
+        org_id: str,
+        key_id: str,
+        wallet_id: str | None,
+        job: SigningJob,
+        network_name: str | None,
+        user_id: str,
+    ) -> PolicyApprovalRow | None:
+        """Evaluate the org's signing policies: 403 ``PolicyBlocked``, or the approval
+        to open, or None (sign now)."""
+        policies = self._policies
+        if policies is None:
+            return None
+        active = await in_thread(policies.active_policies, org_id, SIGNING_KINDS)
+        if not active:
+            return None
+        scheme, _curve, public_key = await self._key_facts.get((org_id, key_id))
+        network = get_network(network_name) if network_name is not None else None
+        tags: tuple[str, ...] | None = None
+        if wallet_id is not None and any("walletTags" in (p.filters or {}) for p in active):
+            wallet, _key = await in_thread(self._repository.get_wallet, org_id, wallet_id)
+            tags = tuple(wallet.tags)
+        now = utcnow()
+        recent: tuple[tuple[datetime, Transfer], ...] | None = None
+        velocity = [
+            p.rule["configuration"]["timeframe"] for p in active if p.rule["kind"] in VELOCITY_RULES
+        ]
+        if velocity:
+            rows = await in_thread(
+                policies.recent_signatures,
+                key_id,
+                wallet_id,
+                now - timedelta(minutes=max(velocity)),
+            )
+            recent = tuple(
+                (row.date_requested, self._transfer(row.request_body, scheme, public_key))
+                for row in rows
+            )
+        activity = Activity(
+            key_id=key_id,
+            wallet_id=wallet_id,
+            wallet_tags=tags,
+            transfer=transfer_of(job.normalized, network, scheme, public_key),
+            recent=recent,
+            now=now,
+        )
+        outcome = evaluate(active, activity)
+        if outcome.blocked_by:
+            raise ApiError(
+                403,
+                "PolicyBlocked",
+                f"policy {outcome.blocked_by[0]} blocks this signature request",
+                details={"policyIds": outcome.blocked_by, "evaluations": outcome.evaluations},
+            )
+        if not outcome.needs_approval:
+            return None
+        return new_approval(org_id, user_id, WALLETS_SIGN, outcome)
+
+    @staticmethod
+    def _transfer(request: dict[str, Any], scheme: str, public_key: bytes) -> Transfer:
+        name = request.get("network")
+        network = get_network(name) if isinstance(name, str) else None
+        return transfer_of(request, network, scheme, public_key)
+
+    async def execute_approved(self, sig: SignatureRow, key: KeyRow) -> SignatureRow:
+        """Sign a request whose approval was just granted (the decision moved it to
+        Executing, leased to this process): its job is prepared again from the stored
+        request, exactly as when it was asked."""
+        try:
+            body = SignatureRequest.model_validate(
+                {k: v for k, v in sig.request_body.items() if k != "network"}
+            )
+            network = sig.request_body.get("network")
+            job = await self._prepare(key.org_id, key.id, body, network, True)
+            if job.normalized != sig.request_body:
+                raise ApiError(500, "InternalError", "the stored request does not re-prepare")
+        except ApiError as exc:
+            await in_thread(self._repository.fail_signature, sig.id, exc.code, exc.message)
+            raise
+        return await self._run(sig, key, job)
 
     async def _sign_once(
         self, sig: SignatureRow, key: KeyRow, payload: bytes, root: bytes | None

@@ -1,0 +1,575 @@
+"""The policy engine's database operations (:class:`PolicyStore`): policies, approvals
+and decisions, over the API repository's engine (short transactions, run in worker
+threads by the routes).
+
+Exactly once: a decision locks its approval row (``SELECT ... FOR UPDATE`` on
+PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) and a user's decision is UNIQUE per
+approval; the decision that grants the approval moves its signature from Pending to
+Executing with a conditional ``UPDATE ... WHERE status = 'Pending'`` (leased to this
+process, as any claim), so however many decisions race, one process signs once. A
+policy change is applied inside the granting transaction itself.
+
+Expiry: an approval past its ``expirationDate`` is Expired (and its signature
+Rejected) by :meth:`PolicyStore.expire_due`, run before every approval read and
+decision (lazily) and by the app's background sweep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from shardvault.api.encoding import iso_utc
+from shardvault.api.errors import ApiError
+from shardvault.api.policies.definitions import (
+    POLICIES_MODIFY,
+    RETRIED_KINDS,
+    WALLETS_SIGN,
+    PolicyDefinition,
+)
+from shardvault.api.policies.evaluation import (
+    Outcome,
+    can_approve,
+    groups_satisfied,
+    participates,
+)
+from shardvault.api.repository import ApiRepository, check_signable
+from shardvault.db.ids import is_id, new_id
+from shardvault.db.models import (
+    APPROVAL_APPROVED,
+    APPROVAL_DENIED,
+    APPROVAL_EXPIRED,
+    APPROVAL_PENDING,
+    POLICY_ACTIVE,
+    POLICY_ARCHIVED,
+    SIG_EXECUTING,
+    SIG_FAILED,
+    SIG_PENDING,
+    SIG_REJECTED,
+    SIG_SIGNED,
+    DecisionRow,
+    KeyRow,
+    PolicyApprovalRow,
+    PolicyRow,
+    SignatureRow,
+    utcnow,
+)
+
+__all__ = [
+    "ApprovalView",
+    "Decided",
+    "PolicyStore",
+    "approval_not_found",
+    "policy_not_found",
+]
+
+
+def policy_not_found(policy_id: str) -> ApiError:
+    return ApiError(404, "PolicyNotFound", f"policy {policy_id} not found")
+
+
+def approval_not_found(approval_id: str) -> ApiError:
+    return ApiError(404, "ApprovalNotFound", f"approval {approval_id} not found")
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalView:
+    """An approval with what its answer shows: its decisions and the signature it
+    holds back (``Wallets:Sign``)."""
+
+    approval: PolicyApprovalRow
+    decisions: list[DecisionRow]
+    signature: SignatureRow | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decided:
+    """After a decision: the approval, and the signature this process must now sign
+    (the approval was granted and this decision moved it to Executing)."""
+
+    view: ApprovalView
+    execute: tuple[SignatureRow, KeyRow] | None
+
+
+def new_approval(
+    org_id: str, initiator_id: str, activity_kind: str, outcome: Outcome
+) -> PolicyApprovalRow:
+    """A Pending approval for the outcome's groups (``entity_id`` set by the caller)."""
+    now = utcnow()
+    return PolicyApprovalRow(
+        id=new_id("ap"),
+        org_id=org_id,
+        initiator_id=initiator_id,
+        activity_kind=activity_kind,
+        status=APPROVAL_PENDING,
+        entity_id="",
+        change=None,
+        groups=outcome.groups,
+        policy_evaluations=outcome.evaluations,
+        expiration_date=(
+            now + timedelta(minutes=outcome.timeout_minutes)
+            if outcome.timeout_minutes is not None
+            else None
+        ),
+        date_created=now,
+        date_updated=now,
+        date_resolved=None,
+    )
+
+
+class PolicyStore:
+    """Policies and approvals over the API repository's engine; signatures granted
+    here are leased to that repository's process (``owner``)."""
+
+    def __init__(self, repository: ApiRepository) -> None:
+        self._repository = repository
+        self._read = repository.read_sessions
+        self._write = repository.write_sessions
+
+    # -- policies ----------------------------------------------------------------
+    @staticmethod
+    def _policy(s: Session, org_id: str, policy_id: str, *, lock: bool = False) -> PolicyRow:
+        if not is_id(policy_id, "plc"):
+            raise policy_not_found(policy_id)
+        stmt = select(PolicyRow).where(PolicyRow.id == policy_id, PolicyRow.org_id == org_id)
+        if lock:
+            stmt = stmt.with_for_update()
+        policy = s.scalars(stmt).one_or_none()
+        if policy is None:
+            raise policy_not_found(policy_id)
+        return policy
+
+    def create_policy(self, org_id: str, definition: PolicyDefinition) -> PolicyRow:
+        now = utcnow()
+        policy = PolicyRow(
+            id=new_id("plc"),
+            org_id=org_id,
+            name=definition.name,
+            activity_kind=definition.activity_kind,
+            status=POLICY_ACTIVE,
+            rule=definition.rule,
+            action=definition.action,
+            filters=definition.filters,
+            date_created=now,
+            date_updated=now,
+        )
+        with self._write.begin() as s:
+            s.add(policy)
+        return policy
+
+    def get_policy(self, org_id: str, policy_id: str) -> tuple[PolicyRow, PolicyApprovalRow | None]:
+        """The policy and the approval of a change to it that is still pending."""
+        self.expire_due(org_id)
+        with self._read() as s:
+            policy = self._policy(s, org_id, policy_id)
+            pending = s.scalars(
+                select(PolicyApprovalRow).where(
+                    PolicyApprovalRow.entity_id == policy_id,
+                    PolicyApprovalRow.activity_kind == POLICIES_MODIFY,
+                    PolicyApprovalRow.status == APPROVAL_PENDING,
+                )
+            ).first()
+            return policy, pending
+
+    def list_policies(
+        self, org_id: str, status: str | None, before_id: str | None, limit: int
+    ) -> list[PolicyRow]:
+        stmt = select(PolicyRow).where(PolicyRow.org_id == org_id)
+        if status is not None:
+            stmt = stmt.where(PolicyRow.status == status)
+        if before_id is not None:
+            stmt = stmt.where(PolicyRow.id < before_id)
+        with self._read() as s:
+            return list(s.scalars(stmt.order_by(PolicyRow.id.desc()).limit(limit)))
+
+    def active_policies(self, org_id: str, kinds: Iterable[str]) -> list[PolicyRow]:
+        with self._read() as s:
+            return list(
+                s.scalars(
+                    select(PolicyRow).where(
+                        PolicyRow.org_id == org_id,
+                        PolicyRow.activity_kind.in_(list(kinds)),
+                        PolicyRow.status == POLICY_ACTIVE,
+                    )
+                )
+            )
+
+    def recent_signatures(
+        self, key_id: str, wallet_id: str | None, since: datetime
+    ) -> list[SignatureRow]:
+        """The wallet's (or, without one, the key's) requests since ``since`` that
+        still stand (Pending, Executing, Signed), for velocity rules."""
+        stmt = select(SignatureRow).where(
+            SignatureRow.key_id == key_id,
+            SignatureRow.date_requested >= since,
+            SignatureRow.status.in_([SIG_PENDING, SIG_EXECUTING, SIG_SIGNED]),
+        )
+        if wallet_id is not None:
+            stmt = stmt.where(SignatureRow.wallet_id == wallet_id)
+        with self._read() as s:
+            return list(s.scalars(stmt))
+
+    @staticmethod
+    def _apply(policy: PolicyRow, operation: str, body: dict[str, Any] | None) -> None:
+        if policy.status != POLICY_ACTIVE:
+            raise ApiError(
+                409, "PolicyArchived", f"policy {policy.id} is archived and cannot change"
+            )
+        if operation == "Delete":
+            policy.status = POLICY_ARCHIVED
+        else:
+            assert body is not None
+            policy.name = body["name"]
+            policy.activity_kind = body["activityKind"]
+            policy.rule = body["rule"]
+            policy.action = body["action"]
+            policy.filters = body.get("filters")
+        policy.date_updated = utcnow()
+
+    def change_policy(
+        self,
+        org_id: str,
+        policy_id: str,
+        operation: str,
+        body: dict[str, Any] | None,
+        approval: PolicyApprovalRow | None,
+        requester: dict[str, str],
+    ) -> tuple[PolicyRow, PolicyApprovalRow | None]:
+        """Update (``body``: the new definition, camelCase) or archive (``Delete``) the
+        policy now, or, with an ``approval``, store the change request it holds back."""
+        with self._write.begin() as s:
+            policy = self._policy(s, org_id, policy_id, lock=True)
+            if approval is None:
+                self._apply(policy, operation, body)
+                return policy, None
+            if policy.status != POLICY_ACTIVE:
+                raise ApiError(
+                    409, "PolicyArchived", f"policy {policy.id} is archived and cannot change"
+                )
+            approval.entity_id = policy_id
+            approval.change = {
+                "id": new_id("cr"),
+                "kind": "Policy",
+                "operationKind": operation,
+                "status": "Pending",
+                "requester": requester,
+                "entityId": policy_id,
+                "approvalId": approval.id,
+                "dateCreated": iso_utc(approval.date_created),
+                "body": body if body is not None else {},
+            }
+            s.add(approval)
+            return policy, approval
+
+    def hold_request(
+        self,
+        org_id: str,
+        approval: PolicyApprovalRow,
+        fingerprint: str,
+        change: dict[str, Any],
+    ) -> PolicyApprovalRow | None:
+        """For a request a policy holds (``Keys:Export``, ``Keys:Import``,
+        ``Wallets:Create``): None when an approval granted to this initiator for this
+        very request (``fingerprint``) is unused (it is used now: the request goes
+        through, once); else the Pending approval already open for it, or ``approval``,
+        stored now with ``change`` (what is asked)."""
+        with self._write.begin() as s:
+            rows = s.scalars(
+                select(PolicyApprovalRow)
+                .where(
+                    PolicyApprovalRow.org_id == org_id,
+                    PolicyApprovalRow.activity_kind == approval.activity_kind,
+                    PolicyApprovalRow.initiator_id == approval.initiator_id,
+                    PolicyApprovalRow.entity_id == fingerprint,
+                    PolicyApprovalRow.status.in_([APPROVAL_PENDING, APPROVAL_APPROVED]),
+                )
+                .order_by(PolicyApprovalRow.id)
+                .with_for_update()
+            ).all()
+            for row in rows:
+                if row.status == APPROVAL_APPROVED and (row.change or {}).get("status") == (
+                    "Approved"
+                ):
+                    used = dict(row.change or {})
+                    used["status"] = "Applied"
+                    used["dateResolved"] = iso_utc(utcnow())
+                    row.change = used
+                    row.date_updated = utcnow()
+                    return None
+            for row in rows:
+                if row.status == APPROVAL_PENDING:
+                    return row
+            approval.entity_id = fingerprint
+            approval.change = {
+                "id": new_id("cr"),
+                **change,
+                "status": "Pending",
+                "approvalId": approval.id,
+                "dateCreated": iso_utc(approval.date_created),
+            }
+            s.add(approval)
+            return approval
+
+    # -- approvals ---------------------------------------------------------------
+    def _view(self, s: Session, approval: PolicyApprovalRow) -> ApprovalView:
+        decisions = list(
+            s.scalars(
+                select(DecisionRow)
+                .where(DecisionRow.approval_id == approval.id)
+                .order_by(DecisionRow.id)
+            )
+        )
+        signature = (
+            s.get(SignatureRow, approval.entity_id)
+            if approval.activity_kind == WALLETS_SIGN
+            else None
+        )
+        return ApprovalView(approval, decisions, signature)
+
+    @staticmethod
+    def _approval(
+        s: Session, org_id: str, approval_id: str, *, lock: bool = False
+    ) -> PolicyApprovalRow:
+        if not is_id(approval_id, "ap"):
+            raise approval_not_found(approval_id)
+        stmt = select(PolicyApprovalRow).where(
+            PolicyApprovalRow.id == approval_id, PolicyApprovalRow.org_id == org_id
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        approval = s.scalars(stmt).one_or_none()
+        if approval is None:
+            raise approval_not_found(approval_id)
+        return approval
+
+    def get_approval(self, org_id: str, approval_id: str) -> ApprovalView:
+        self.expire_due(org_id)
+        with self._read() as s:
+            return self._view(s, self._approval(s, org_id, approval_id))
+
+    def list_approvals(
+        self,
+        org_id: str,
+        *,
+        status: str | None,
+        initiator_id: str | None,
+        approver_id: str | None,
+        before_id: str | None,
+        limit: int,
+    ) -> list[ApprovalView]:
+        """Newest first; ``approver_id``: approvals that user may decide on (a member
+        of one of its groups who is not the initiator, or who may approve their own)."""
+        self.expire_due(org_id)
+        stmt = select(PolicyApprovalRow).where(PolicyApprovalRow.org_id == org_id)
+        if status is not None:
+            stmt = stmt.where(PolicyApprovalRow.status == status)
+        if initiator_id is not None:
+            stmt = stmt.where(PolicyApprovalRow.initiator_id == initiator_id)
+        found: list[ApprovalView] = []
+        with self._read() as s:
+            while len(found) < limit:
+                page_stmt = stmt
+                if before_id is not None:
+                    page_stmt = page_stmt.where(PolicyApprovalRow.id < before_id)
+                rows = list(s.scalars(page_stmt.order_by(PolicyApprovalRow.id.desc()).limit(200)))
+                for row in rows:
+                    if approver_id is None or any(
+                        can_approve(g, approver_id, row.initiator_id) for g in row.groups
+                    ):
+                        found.append(self._view(s, row))
+                        if len(found) == limit:
+                            break
+                if len(rows) < 200:
+                    break
+                before_id = rows[-1].id
+        return found
+
+    def decide(
+        self, org_id: str, approval_id: str, user_id: str, value: str, reason: str | None
+    ) -> Decided:
+        """Record ``user_id``'s decision; 404 ``ApprovalNotFound``, 409
+        ``ApprovalResolved`` (no longer Pending), 409 ``AlreadyDecided``, 403
+        ``InitiatorCannotApprove``, 403 ``NotAnApprover``. A denial rejects the
+        activity at once; the approval that completes every group's quorum grants it."""
+        self.expire_due(org_id)
+        try:
+            return self._decide(org_id, approval_id, user_id, value, reason)
+        except IntegrityError:  # a concurrent decision by the same user won
+            raise _already_decided(approval_id) from None
+
+    def _decide(
+        self, org_id: str, approval_id: str, user_id: str, value: str, reason: str | None
+    ) -> Decided:
+        with self._write.begin() as s:
+            approval = self._approval(s, org_id, approval_id, lock=True)
+            if approval.status != APPROVAL_PENDING:
+                raise ApiError(
+                    409,
+                    "ApprovalResolved",
+                    f"approval {approval_id} is {approval.status}: it takes no more decisions",
+                    details={"status": approval.status},
+                )
+            decisions = list(
+                s.scalars(select(DecisionRow).where(DecisionRow.approval_id == approval.id))
+            )
+            if any(d.user_id == user_id for d in decisions):
+                raise _already_decided(approval_id)
+            groups = approval.groups
+            initiator = approval.initiator_id
+            if value == APPROVAL_APPROVED:
+                if user_id == initiator and not any(
+                    can_approve(g, user_id, initiator) for g in groups
+                ):
+                    raise ApiError(
+                        403,
+                        "InitiatorCannotApprove",
+                        "the initiator of an activity cannot approve it (they may deny it)",
+                        details={"approvalId": approval_id},
+                    )
+                if not any(can_approve(g, user_id, initiator) for g in groups):
+                    raise _not_an_approver(approval_id)
+            elif user_id != initiator and not any(participates(g, user_id) for g in groups):
+                raise _not_an_approver(approval_id)
+            now = utcnow()
+            s.add(
+                DecisionRow(
+                    approval_id=approval.id,
+                    user_id=user_id,
+                    value=value,
+                    reason=reason,
+                    date=now,
+                )
+            )
+            s.flush()
+            approval.date_updated = now
+            execute: tuple[SignatureRow, KeyRow] | None = None
+            if value == APPROVAL_DENIED:
+                self._resolve(s, approval, APPROVAL_DENIED, "PolicyDenied", reason or "denied")
+            elif groups_satisfied(
+                groups,
+                [d.user_id for d in decisions if d.value == APPROVAL_APPROVED] + [user_id],
+                initiator,
+            ):
+                execute = self._grant(s, approval)
+            s.flush()
+            return Decided(self._view(s, approval), execute)
+
+    def _grant(self, s: Session, approval: PolicyApprovalRow) -> tuple[SignatureRow, KeyRow] | None:
+        now = utcnow()
+        approval.status = APPROVAL_APPROVED
+        approval.date_resolved = now
+        if approval.activity_kind in RETRIED_KINDS:
+            # Granted: the initiator's repeat of the same request goes through, once.
+            change = dict(approval.change or {})
+            change["status"] = "Approved"
+            approval.change = change
+            return None
+        if approval.activity_kind == POLICIES_MODIFY:
+            change = dict(approval.change or {})
+            try:
+                policy = self._policy(s, approval.org_id, approval.entity_id, lock=True)
+                self._apply(policy, change["operationKind"], change.get("body") or None)
+                change["status"] = "Applied"
+            except ApiError:
+                change["status"] = "Failed"
+            change["dateResolved"] = iso_utc(now)
+            approval.change = change
+            return None
+        repository = self._repository
+        claimed = s.execute(
+            update(SignatureRow)
+            .where(SignatureRow.id == approval.entity_id, SignatureRow.status == SIG_PENDING)
+            .values(
+                status=SIG_EXECUTING,
+                lease_owner=repository.owner,
+                lease_expires=now + timedelta(seconds=repository.lease_seconds),
+                date_policy_resolved=now,
+            )
+        )
+        if getattr(claimed, "rowcount", 0) != 1:
+            return None  # pragma: no cover - the approval row lock makes this unreachable
+        sig = s.get_one(SignatureRow, approval.entity_id, populate_existing=True)
+        key = s.get_one(KeyRow, sig.key_id)
+        try:
+            check_signable(s, key)
+        except ApiError as exc:
+            sig.status = SIG_FAILED
+            sig.external_id = None
+            sig.error_code, sig.error_message = exc.code, exc.message
+            sig.lease_owner = sig.lease_expires = None
+            return None
+        return sig, key
+
+    @staticmethod
+    def _resolve(
+        s: Session, approval: PolicyApprovalRow, status: str, code: str, reason: str
+    ) -> None:
+        """Deny or expire: the activity is rejected, nothing runs."""
+        now = utcnow()
+        approval.status = status
+        approval.date_resolved = now
+        approval.date_updated = now
+        if approval.activity_kind != WALLETS_SIGN:
+            change = dict(approval.change or {})
+            change["status"] = "Rejected"
+            change["dateResolved"] = iso_utc(now)
+            approval.change = change
+            return
+        sig = s.get(SignatureRow, approval.entity_id, with_for_update=True)
+        if sig is not None and sig.status == SIG_PENDING:
+            sig.status = SIG_REJECTED
+            sig.external_id = None  # a new request may reuse it (and ask again)
+            sig.error_code = code
+            sig.error_message = reason[:1024]
+            sig.date_policy_resolved = now
+
+    def expire_due(self, org_id: str | None = None) -> int:
+        """Expire every Pending approval (of ``org_id``, or all) past its expiration
+        date; their activities are Rejected. Returns how many."""
+        now = utcnow()
+        stmt = select(PolicyApprovalRow.id).where(
+            PolicyApprovalRow.status == APPROVAL_PENDING,
+            PolicyApprovalRow.expiration_date.is_not(None),
+            PolicyApprovalRow.expiration_date <= now,
+        )
+        if org_id is not None:
+            stmt = stmt.where(PolicyApprovalRow.org_id == org_id)
+        with self._read() as s:
+            due = list(s.scalars(stmt))
+        if not due:
+            return 0
+        count = 0
+        with self._write.begin() as s:
+            for approval_id in due:
+                approval = s.get(PolicyApprovalRow, approval_id, with_for_update=True)
+                if approval is None or approval.status != APPROVAL_PENDING:
+                    continue
+                self._resolve(
+                    s, approval, APPROVAL_EXPIRED, "ApprovalExpired", "the approval timed out"
+                )
+                count += 1
+        return count
+
+
+def _already_decided(approval_id: str) -> ApiError:
+    return ApiError(
+        409,
+        "AlreadyDecided",
+        "this user already decided on this approval (a user decides once)",
+        details={"approvalId": approval_id},
+    )
+
+
+def _not_an_approver(approval_id: str) -> ApiError:
+    return ApiError(
+        403,
+        "NotAnApprover",
+        "this user is not an approver of any of the approval's groups",
+        details={"approvalId": approval_id},
+    )
