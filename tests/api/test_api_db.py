@@ -58,6 +58,8 @@ TABLES = {
     "keys",
     "signatures",
     "wallets",
+    "audit_log",
+    "audit_heads",
 }
 
 
@@ -114,7 +116,7 @@ def _check_migrated(url: str) -> None:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(ctx, Base.metadata) == []
-            assert ctx.get_current_revision() == "0004"
+            assert ctx.get_current_revision() == "0006"
     finally:
         engine.dispose()
 

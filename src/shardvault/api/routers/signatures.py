@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
+    Audit,
     Caller,
     KeyId,
     Limit,
@@ -33,12 +34,17 @@ router = APIRouter(
 
 @router.post("", response_model=SignatureOut, response_model_exclude_none=True)
 async def create_signature(
-    key_id: KeyId, body: SignatureRequest, caller: Caller, request: Request, signing: Signing
+    key_id: KeyId,
+    body: SignatureRequest,
+    caller: Caller,
+    request: Request,
+    signing: Signing,
+    audit: Audit,
 ) -> SignatureOut:
     check_key_id(key_id)
     large = signing.is_large(request.headers.get("content-length"))
     signature = await signing.sign_request(
-        caller.org_id, key_id, body, body.network, None, large=large
+        caller.org_id, key_id, body, body.network, None, audit=audit, large=large
     )
     return signature_out(signature)
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
+    Audit,
     Backend,
     Caller,
     Limit,
@@ -92,6 +93,7 @@ async def create_wallet(
     repository: Repository,
     backend: Backend,
     settings: Settings,
+    audit: Audit,
 ) -> WalletOut:
     """A wallet on ``network``: a new key of the network's default scheme, a new key
     of ``signingKey {scheme, curve}``, or the existing key ``signingKey {id}``.
@@ -135,7 +137,7 @@ async def create_wallet(
             external_id=body.external_id,
             date_created=utcnow(),
         )
-        inserted = await in_thread(repository.insert_wallet, wallet, new_key)
+        inserted = await in_thread(repository.insert_wallet, wallet, new_key, audit=audit)
     except BaseException:
         if record is not None:
             await discard_key(backend, record)
@@ -170,31 +172,47 @@ async def get_wallet(wallet_id: WalletId, caller: Caller, repository: Repository
 
 @router.put("/{walletId}", response_model=WalletOut, response_model_exclude_none=True)
 async def update_wallet(
-    wallet_id: WalletId, body: UpdateWalletRequest, caller: Caller, repository: Repository
+    wallet_id: WalletId,
+    body: UpdateWalletRequest,
+    caller: Caller,
+    repository: Repository,
+    audit: Audit,
 ) -> WalletOut:
     check_wallet_id(wallet_id)
-    found = await in_thread(repository.update_wallet, caller.org_id, wallet_id, name=body.name)
+    found = await in_thread(
+        repository.update_wallet, caller.org_id, wallet_id, name=body.name, audit=audit
+    )
     return wallet_out(*found)
 
 
 @router.put("/{walletId}/tags", response_model=WalletOut, response_model_exclude_none=True)
 async def add_wallet_tags(
-    wallet_id: WalletId, body: WalletTagsRequest, caller: Caller, repository: Repository
+    wallet_id: WalletId,
+    body: WalletTagsRequest,
+    caller: Caller,
+    repository: Repository,
+    audit: Audit,
 ) -> WalletOut:
     """Add tags (already present ones are kept once)."""
     check_wallet_id(wallet_id)
-    found = await in_thread(repository.update_wallet, caller.org_id, wallet_id, add_tags=body.tags)
+    found = await in_thread(
+        repository.update_wallet, caller.org_id, wallet_id, add_tags=body.tags, audit=audit
+    )
     return wallet_out(*found)
 
 
 @router.delete("/{walletId}/tags", response_model=WalletOut, response_model_exclude_none=True)
 async def remove_wallet_tags(
-    wallet_id: WalletId, body: WalletTagsRequest, caller: Caller, repository: Repository
+    wallet_id: WalletId,
+    body: WalletTagsRequest,
+    caller: Caller,
+    repository: Repository,
+    audit: Audit,
 ) -> WalletOut:
     """Remove tags (absent ones are ignored)."""
     check_wallet_id(wallet_id)
     found = await in_thread(
-        repository.update_wallet, caller.org_id, wallet_id, remove_tags=body.tags
+        repository.update_wallet, caller.org_id, wallet_id, remove_tags=body.tags, audit=audit
     )
     return wallet_out(*found)
 
@@ -206,7 +224,12 @@ async def remove_wallet_tags(
     tags=["signatures"],
 )
 async def create_wallet_signature(
-    wallet_id: WalletId, body: SignatureRequest, caller: Caller, request: Request, signing: Signing
+    wallet_id: WalletId,
+    body: SignatureRequest,
+    caller: Caller,
+    request: Request,
+    signing: Signing,
+    audit: Audit,
 ) -> SignatureOut:
     """Sign with the wallet's key; ``network`` is the wallet's (a different one
     in the body answers 400 ``NetworkMismatch``)."""
@@ -221,6 +244,6 @@ async def create_wallet_signature(
         )
     large = signing.is_large(request.headers.get("content-length"))
     signature = await signing.sign_request(
-        caller.org_id, key_id, body, network, wallet_id, large=large
+        caller.org_id, key_id, body, network, wallet_id, audit=audit, large=large
     )
     return signature_out(signature)

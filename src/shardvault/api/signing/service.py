@@ -32,6 +32,7 @@ from typing import Generic, TypeVar
 import anyio
 import anyio.to_thread
 
+from shardvault.api.audit import AuditContext
 from shardvault.api.errors import ApiError, api_error_from
 from shardvault.api.key_lifecycle import key_record
 from shardvault.api.repository import ApiRepository, in_thread, lease_expired
@@ -157,21 +158,29 @@ class SigningService:
         network: str | None,
         wallet_id: str | None,
         *,
+        audit: AuditContext,
         large: bool = False,
     ) -> SignatureRow:
         """Sign ``body`` with the org's key ``key_id`` (for ``wallet_id``, on
         ``network``), or answer the stored signature of an earlier request with the
-        same ``externalId``. ``large``: prepare chain payloads in a worker thread."""
+        same ``externalId``. ``large``: prepare chain payloads in a worker thread.
+        The claim, and the signature or failure, are audited under ``audit``."""
         job = await self._prepare(org_id, key_id, body, network, large)
         normalized = job.normalized
         repository = self._repository
         deadline = anyio.current_time() + self._idempotency_wait_seconds
         while True:
             claim = await in_thread(
-                repository.claim_signature, org_id, key_id, normalized, body.external_id, wallet_id
+                repository.claim_signature,
+                org_id,
+                key_id,
+                normalized,
+                body.external_id,
+                wallet_id,
+                audit=audit,
             )
             if claim.created:
-                return await self._run(claim.signature, claim.key, job)
+                return await self._run(claim.signature, claim.key, job, audit)
             # An earlier request holds this externalId.
             found: SignatureRow | None = claim.signature
             if found is not None and (
@@ -249,7 +258,9 @@ class SigningService:
             except Exception:  # a database hiccup: try again next period
                 logger.warning("could not renew the lease of signature %s", signature_id)
 
-    async def _run(self, sig: SignatureRow, key: KeyRow, job: SigningJob) -> SignatureRow:
+    async def _run(
+        self, sig: SignatureRow, key: KeyRow, job: SigningJob, audit: AuditContext
+    ) -> SignatureRow:
         """Sign the claimed row's payloads and store the result, or the failure."""
         repository = self._repository
         result: SigningResult
@@ -260,15 +271,28 @@ class SigningService:
             ]
             result = job.finish(signatures)
         except ShardvaultError as exc:
+            error = api_error_from(exc, signatureId=sig.id)
             with anyio.CancelScope(shield=True):
-                await in_thread(repository.fail_signature, sig.id, exc.code, exc.message)
-            raise api_error_from(exc, signatureId=sig.id) from exc
+                await in_thread(
+                    repository.fail_signature,
+                    sig.id,
+                    exc.code,
+                    exc.message,
+                    audit=audit,
+                    status=error.status,
+                )
+            raise error from exc
         except ApiError:
             raise  # the row is no longer this process's (resolved as interrupted)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await in_thread(
-                    repository.fail_signature, sig.id, "InternalError", "internal error"
+                    repository.fail_signature,
+                    sig.id,
+                    "InternalError",
+                    "internal error",
+                    audit=audit,
+                    status=500,
                 )
             raise
         return await in_thread(
@@ -280,4 +304,5 @@ class SigningService:
             result.recid,
             signed_data=result.signed_data,
             result_details=result.details,
+            audit=audit,
         )
