@@ -168,7 +168,8 @@ def create_app(
     # middleware must stay outside every middleware that refuses requests.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, lookup=lookup)
-    app.add_middleware(AuditMiddleware, record=record_audit, routes=lambda: app.router.routes)
+    routes = [route for router in ROUTERS for route in router.routes]
+    app.add_middleware(AuditMiddleware, record=record_audit, routes=lambda: routes)
     app.add_middleware(CatchAllMiddleware)
 
     for router in ROUTERS:

@@ -1,0 +1,300 @@
+"""The audit log over REST (docs/governance-audit.md): every state change leaves a
+row with who, what, the request's hash and the result, in the change's own
+transaction; refused (401/403) and failed writes are recorded; ``GET /audit`` pages
+and filters the org's rows; the chain of each org verifies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from apihelpers import Api, error_of
+from test_api_import_export import export_body
+
+import shardvault.api.repository as repository_module
+from shardvault.api import set_key_export
+from shardvault.api.audit import NO_ORG
+from shardvault.api.audit_chain import verify_chains
+from shardvault.crypto import hpke
+from shardvault.db import make_engine, read_sessionmaker
+from shardvault.db.models import AuditRow
+from shardvault.errors import SignersUnavailable
+
+
+def audit_rows(api: Api, **params: Any) -> list[dict[str, Any]]:
+    """Every audit row of the org, oldest first (through GET /audit, page by page)."""
+    items: list[dict[str, Any]] = []
+    query: dict[str, Any] = {"limit": 7, **params}
+    while True:
+        r = api.get("/audit", params=query)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        items.extend(page["items"])
+        if "nextPageToken" not in page:
+            return list(reversed(items))
+        query["paginationToken"] = page["nextPageToken"]
+
+
+def db_rows(api: Api, org_id: str) -> list[AuditRow]:
+    engine = make_engine(api.database_url)
+    try:
+        with read_sessionmaker(engine)() as s:
+            return list(s.query(AuditRow).filter(AuditRow.org_id == org_id).order_by(AuditRow.seq))
+    finally:
+        engine.dispose()
+
+
+def verify_org(api: Api) -> None:
+    engine = make_engine(api.database_url)
+    try:
+        with read_sessionmaker(engine)() as s:
+            report = verify_chains(s, org_id=api.org_id)
+    finally:
+        engine.dispose()
+    assert report.ok, [str(p) for p in report.problems]
+
+
+def expected_hash(method: str, path: str, body: Any) -> str:
+    canonical = b"" if body is None else json.dumps(body, sort_keys=True, separators=(",", ":"))
+    if isinstance(canonical, str):
+        canonical = canonical.encode()
+    return hashlib.sha256(f"{method}\n{path}\n".encode() + canonical).hexdigest()
+
+
+def steps(rows: list[dict[str, Any]]) -> list[tuple[str, str, str | None]]:
+    return [(r["action"], r["result"], r.get("targetId")) for r in rows]
+
+
+@pytest.fixture
+def fresh(api: Api) -> Iterator[Api]:
+    """``api`` after its org's creation rows (the operator's)."""
+    before = audit_rows(api)
+    assert steps(before) == [
+        ("Orgs:Create", "Success", api.org_id),
+        ("Auth:ServiceAccounts:Create", "Success", before[1]["targetId"]),
+        ("Auth:Tokens:Create", "Success", before[2]["targetId"]),
+    ]
+    assert {r["actor"]["kind"] for r in before} == {"Operator"}
+    yield api
+    verify_org(api)
+
+
+def test_key_lifecycle_is_audited_with_who_what_and_request_hash(fresh: Api) -> None:
+    api = fresh
+    start = len(audit_rows(api))
+    key = api.create_key()
+    path = f"/keys/{key['id']}"
+    assert api.put(path, {"name": "treasury"}).status_code == 200
+    body = {"kind": "Message", "message": "0x0102", "externalId": "audit-1"}
+    sig = api.post(f"{path}/signatures", body).json()
+    assert api.post(f"{path}/signatures", body).json() == sig  # a replay changes nothing
+    assert api.delete(path).status_code == 200
+    rows = audit_rows(api)[start:]
+    assert steps(rows) == [
+        ("Keys:Create", "Success", key["id"]),
+        ("Keys:Update", "Success", key["id"]),
+        ("Keys:Signatures:Create", "Pending", sig["id"]),
+        ("Keys:Signatures:Create", "Success", sig["id"]),
+        ("Keys:Delete", "Pending", key["id"]),
+        ("Keys:Delete", "Success", key["id"]),
+    ]
+    caller = rows[0]["actor"]
+    assert caller["kind"] == "User" and caller["userId"].startswith("sa-")
+    assert caller["tokenId"].startswith("to-") and "credentialId" not in caller
+    assert all(r["actor"] == caller for r in rows)
+    assert all(r["orgId"] == api.org_id for r in rows)
+    rename = rows[1]
+    assert (rename["method"], rename["path"], rename["status"]) == ("PUT", path, 200)
+    assert rename["requestHash"] == expected_hash("PUT", path, {"name": "treasury"})
+    assert rename["details"] == {"name": "treasury"}
+    assert rows[0]["requestHash"] == expected_hash(
+        "POST", "/keys", {"scheme": "EdDSA", "curve": "ed25519"}
+    )
+    assert rows[4]["requestHash"] == expected_hash("DELETE", path, None)
+    assert rows[3]["details"]["externalId"] == "audit-1"
+    seqs = [r["seq"] for r in rows]
+    assert seqs == list(range(seqs[0], seqs[0] + len(rows)))
+    assert all(b["prevHash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
+    assert api.get(f"/audit/{rename['id']}").json() == rename
+
+
+def test_wallets_import_and_export_are_audited(fresh: Api) -> None:
+    api = fresh
+    start = len(audit_rows(api))
+    wallet = api.post("/wallets", {"network": "Ethereum", "externalId": "w1"}).json()
+    wpath = f"/wallets/{wallet['id']}"
+    assert api.put(wpath, {"name": "ops"}).status_code == 200
+    assert api.put(f"{wpath}/tags", {"tags": ["a", "b"]}).status_code == 200
+    r = api.client.request("DELETE", f"{wpath}/tags", json={"tags": ["a"]}, headers=api.auth)
+    assert r.status_code == 200
+    sig = api.post(f"{wpath}/signatures", {"kind": "Eip191", "message": "0x01"}).json()
+    api.import_context()
+    key = api.create_key()
+    set_key_export(api.database_url, True, org_id=api.org_id)
+    exported = api.post(f"/keys/{key['id']}/export", export_body(hpke.HpkeKeyPair.generate()))
+    assert exported.status_code == 200, exported.text
+    rows = audit_rows(api)[start:]
+    key_of_wallet = wallet["signingKey"]["id"]
+    assert steps(rows)[:6] == [
+        ("Keys:Create", "Success", key_of_wallet),
+        ("Wallets:Create", "Success", wallet["id"]),
+        ("Wallets:Update", "Success", wallet["id"]),
+        ("Wallets:Tags:Add", "Success", wallet["id"]),
+        ("Wallets:Tags:Remove", "Success", wallet["id"]),
+        ("Wallets:Signatures:Create", "Pending", sig["id"]),
+    ]
+    assert rows[1]["details"] == {"keyId": key_of_wallet, "network": "Ethereum", "externalId": "w1"}
+    assert rows[4]["details"] == {"tags": ["a"]}
+    assert rows[6]["action"] == "Wallets:Signatures:Create" and rows[6]["result"] == "Success"
+    assert rows[6]["details"]["walletId"] == wallet["id"]
+    assert (rows[7]["action"], rows[7]["result"]) == ("Keys:ImportContext:Create", "Success")
+    assert steps(rows)[8:] == [
+        ("Keys:Create", "Success", key["id"]),
+        ("Orgs:Settings:Update", "Success", api.org_id),
+        ("Keys:Export", "Pending", key["id"]),
+        ("Keys:Export", "Success", key["id"]),
+    ]
+    assert rows[9]["actor"]["kind"] == "Operator"
+    assert rows[9]["details"] == {"keyExport": True, "previous": {"keyExport": False}}
+    assert sorted(rows[11]["details"]["signers"]) == sorted(api.vault.signer_ids)
+
+
+def test_refusals_are_audited_without_the_token(api: Api) -> None:
+    unknown = "sv_" + secrets.token_urlsafe(32)
+    r = api.client.get("/keys", headers={"Authorization": f"Bearer {unknown}"})
+    assert r.status_code == 401
+    r = api.client.post("/keys", json={"scheme": "EdDSA"})
+    assert r.status_code == 401
+    prefix = hashlib.sha256(unknown.encode()).hexdigest()[:16]
+    anonymous = db_rows(api, NO_ORG)
+    mine = [row for row in anonymous if row.token_hash_prefix == prefix]
+    assert len(mine) == 1
+    row = mine[0]
+    assert (row.actor, row.action, row.result, row.status, row.error_code) == (
+        "Unknown",
+        "Keys:Read",
+        "Refused",
+        401,
+        "Unauthorized",
+    )
+    assert row.user_id is None and row.token_id is None and row.method == "GET"
+    for value in (row.path, row.details, row.request_hash, row.target_id):
+        assert unknown not in json.dumps(value)
+    assert row.request_hash == expected_hash("GET", "/keys", None)
+    no_token = anonymous[-1]
+    assert (no_token.action, no_token.token_hash_prefix, no_token.method) == (
+        "Keys:Create",
+        None,
+        "POST",
+    )
+    assert no_token.request_hash is None  # the body of a refused caller is never read
+
+    # 403 inside the org: export while the org setting is off
+    key = api.create_key()
+    r = api.post(f"/keys/{key['id']}/export", export_body(hpke.HpkeKeyPair.generate()))
+    assert error_of(r)["code"] == "KeyExportDisabled"
+    refused = audit_rows(api, result="Refused")
+    assert steps(refused) == [("Keys:Export", "Refused", key["id"])]
+    assert refused[0]["status"] == 403 and refused[0]["errorCode"] == "KeyExportDisabled"
+    assert refused[0]["actor"]["kind"] == "User"
+    assert refused[0]["requestHash"] == expected_hash(
+        "POST", f"/keys/{key['id']}/export", json.loads(r.request.content)
+    )
+    verify_org(api)
+
+
+def test_failed_writes_are_audited_once(api: Api) -> None:
+    api.vault.fail["generate_key"] = SignersUnavailable("signers are down", signers=("s1",))
+    r = api.post("/keys", {"scheme": "EdDSA", "curve": "ed25519"})
+    assert r.status_code == 503
+    del api.vault.fail["generate_key"]
+    key = api.create_key()
+    api.vault.fail["sign"] = SignersUnavailable("signers are down", signers=("s1",))
+    r = api.post(f"/keys/{key['id']}/signatures", {"kind": "Message", "message": "0x01"})
+    assert r.status_code == 503
+    sig_id = error_of(r)["details"]["signatureId"]
+    r = api.post(f"/keys/{key['id']}/signatures", {"kind": "Nonsense"})
+    assert r.status_code == 400
+    assert api.get("/keys/key-01m89z0nex9nwt7vng6hqqgcp5").status_code == 404  # reads: none
+    rows = audit_rows(api)[3:]
+    assert steps(rows) == [
+        ("Keys:Create", "Failure", None),
+        ("Keys:Create", "Success", key["id"]),
+        ("Keys:Signatures:Create", "Pending", sig_id),
+        ("Keys:Signatures:Create", "Failure", sig_id),
+        ("Keys:Signatures:Create", "Failure", key["id"]),
+    ]
+    assert (rows[0]["status"], rows[0]["errorCode"]) == (503, "SignersUnavailable")
+    assert (rows[3]["status"], rows[3]["errorCode"]) == (503, "SignersUnavailable")
+    assert (rows[4]["status"], rows[4]["errorCode"]) == (400, "InvalidRequest")
+    verify_org(api)
+
+
+def test_a_failed_audit_write_fails_the_request_and_keeps_nothing(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = api.create_key("Schnorr", "secp256k1")
+    real = repository_module.append
+
+    def broken(session: Any, context: Any, **kw: Any) -> Any:
+        if kw.get("result", "Success") in ("Success", "Pending"):
+            raise RuntimeError("audit storage is full")
+        return real(session, context, **kw)
+
+    monkeypatch.setattr(repository_module, "append", broken)
+    r = api.put(f"/keys/{key['id']}", {"name": "lost"})
+    assert r.status_code == 500 and error_of(r)["code"] == "InternalError"
+    api.vault.calls.clear()
+    created = api.post("/keys", {"scheme": "EdDSA", "curve": "ed25519"})
+    assert created.status_code == 500
+    r = api.post(f"/keys/{key['id']}/signatures", {"kind": "Hash", "hash": "0x" + "11" * 32})
+    assert r.status_code == 500
+    assert api.vault.calls.get("sign", 0) == 0  # nothing signed without its claim's row
+    monkeypatch.setattr(repository_module, "append", real)
+    assert "name" not in api.get(f"/keys/{key['id']}").json()
+    assert [k["id"] for k in api.get("/keys").json()["items"]] == [key["id"]]
+    assert api.vault.calls.get("delete_key", 0) == 1  # the unstored key's shares discarded
+    assert api.get(f"/keys/{key['id']}/signatures").json()["items"] == []
+    failures = audit_rows(api, result="Failure")
+    assert steps(failures) == [
+        ("Keys:Update", "Failure", key["id"]),
+        ("Keys:Create", "Failure", None),
+        ("Keys:Signatures:Create", "Failure", key["id"]),
+    ]
+    assert {r["status"] for r in failures} == {500}
+    verify_org(api)
+
+
+def test_list_filters_pages_and_org_scope(api: Api) -> None:
+    keys = [api.create_key() for _ in range(3)]
+    api.put(f"/keys/{keys[1]['id']}", {"name": "x"})
+    created = audit_rows(api, action="Keys:Create")
+    assert [r["targetId"] for r in created] == [k["id"] for k in keys]
+    about = audit_rows(api, targetId=keys[1]["id"])
+    assert steps(about) == [
+        ("Keys:Create", "Success", keys[1]["id"]),
+        ("Keys:Update", "Success", keys[1]["id"]),
+    ]
+    user = created[0]["actor"]["userId"]
+    assert len(audit_rows(api, userId=user)) == 4
+    assert audit_rows(api, userId="sa-01m89z0nex9nwt7vng6hqqgcp5") == []
+    everything = audit_rows(api)
+    middle = everything[4]["date"]
+    assert audit_rows(api, dateFrom=middle) == [r for r in everything if r["date"] >= middle]
+    assert audit_rows(api, dateTo=middle) == [r for r in everything if r["date"] < middle]
+    page = api.get("/audit", params={"limit": 2}).json()
+    assert [r["seq"] for r in page["items"]] == [everything[-1]["seq"], everything[-2]["seq"]]
+    for bad in ({"paginationToken": "bm9wZQ"}, {"dateFrom": "yesterday"}, {"result": "Ok"}):
+        r = api.get("/audit", params=bad)
+        assert r.status_code == 400, bad
+    # another org sees none of these rows, and cannot read one by id
+    _other, headers = api.other_org()
+    theirs = api.client.get("/audit", headers=headers, params={"limit": 100}).json()["items"]
+    assert {r["orgId"] for r in theirs} == {_other}
+    r = api.client.get(f"/audit/{everything[-1]['id']}", headers=headers)
+    assert error_of(r)["code"] == "AuditEntryNotFound"
+    assert api.get("/audit/nonsense").status_code == 404
