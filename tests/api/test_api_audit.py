@@ -6,6 +6,7 @@ and filters the org's rows; the chain of each org verifies."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import secrets
 from collections.abc import Iterator
@@ -118,7 +119,7 @@ def test_key_lifecycle_is_audited_with_who_what_and_request_hash(fresh: Api) -> 
     assert rows[3]["details"]["externalId"] == "audit-1"
     seqs = [r["seq"] for r in rows]
     assert seqs == list(range(seqs[0], seqs[0] + len(rows)))
-    assert all(b["prevHash"] == a["hash"] for a, b in zip(rows, rows[1:], strict=False))
+    assert all(b["prevHash"] == a["hash"] for a, b in itertools.pairwise(rows))
     assert api.get(f"/audit/{rename['id']}").json() == rename
 
 
