@@ -299,3 +299,28 @@ def test_list_filters_pages_and_org_scope(api: Api) -> None:
     r = api.client.get(f"/audit/{everything[-1]['id']}", headers=headers)
     assert error_of(r)["code"] == "AuditEntryNotFound"
     assert api.get("/audit/nonsense").status_code == 404
+
+
+def test_refresh_epochs_are_audited_in_every_org_they_change(api: Api) -> None:
+    mine = api.create_key("ECDSA", "secp256k1")
+    other_org, other = api.other_org()
+    r = api.client.post("/keys", json={"scheme": "ECDSA", "curve": "secp256k1"}, headers=other)
+    assert r.status_code == 200
+    epoch = api.post("/admin/refresh", {}).json()["epoch"]
+    row = audit_rows(api)[-1]
+    assert (row["action"], row["result"], row["actor"]["kind"]) == (
+        "Admin:Refresh",
+        "Success",
+        "User",
+    )
+    assert row["details"] == {"epoch": epoch, "keysRefreshed": 1}
+    theirs = api.client.get("/audit", headers=other, params={"limit": 1}).json()["items"][0]
+    assert (theirs["action"], theirs["actor"]["kind"]) == ("Keys:Refresh", "System")
+    assert theirs["details"] == {"epoch": epoch, "keysRefreshed": 1}
+    assert theirs["orgId"] == other_org
+    refreshed = api.post(f"/keys/{mine['id']}/refresh", {})
+    assert refreshed.status_code == 200, refreshed.text
+    row = audit_rows(api)[-1]
+    assert (row["action"], row["targetId"]) == ("Keys:Refresh", mine["id"])
+    assert row["details"]["epoch"] == epoch + 1
+    verify_org(api)

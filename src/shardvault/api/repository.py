@@ -465,10 +465,11 @@ class ApiRepository:
                     if audit is not None
                     else AuditContext.system(org_id, "Keys:Refresh")
                 )
+                own = audit is not None and org_id == audit.org_id
                 append(
                     s,
                     context,
-                    action=context.action or "Keys:Refresh",
+                    action=(context.action if own else None) or "Keys:Refresh",
                     details={"epoch": epoch, "keysRefreshed": per_org[org_id]},
                 )
         return sum(per_org.values())
