@@ -208,11 +208,24 @@ def _lock_head(session: Session, org_id: str) -> AuditHead:
     return session.scalars(stmt.execution_options(populate_existing=True)).one()
 
 
-def _mark_final_on_commit(session: Session, context: AuditContext) -> None:
-    def committed(_session: Session) -> None:
+_FINAL_KEY = "shardvault.audit.final"
+
+
+@event.listens_for(Session, "after_commit")
+def _mark_final(session: Session) -> None:
+    """Once a transaction that appended final rows commits, their requests' contexts
+    know (one listener for every session: a dictionary lookup per commit)."""
+    for context in session.info.pop(_FINAL_KEY, ()):
         context.final = True
 
-    event.listen(session, "after_commit", committed, once=True)
+
+@event.listens_for(Session, "after_rollback")
+def _forget_final(session: Session) -> None:
+    session.info.pop(_FINAL_KEY, None)
+
+
+def _mark_final_on_commit(session: Session, context: AuditContext) -> None:
+    session.info.setdefault(_FINAL_KEY, []).append(context)
 
 
 def append(
