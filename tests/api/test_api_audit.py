@@ -20,6 +20,7 @@ import shardvault.api.repository as repository_module
 from shardvault.api import set_key_export
 from shardvault.api.audit import NO_ORG
 from shardvault.api.audit_chain import verify_chains
+from shardvault.api.audit_middleware import AuditMiddleware
 from shardvault.crypto import hpke
 from shardvault.db import make_engine, read_sessionmaker
 from shardvault.db.models import AuditRow
@@ -324,3 +325,27 @@ def test_refresh_epochs_are_audited_in_every_org_they_change(api: Api) -> None:
     assert (row["action"], row["targetId"]) == ("Keys:Refresh", mine["id"])
     assert row["details"]["epoch"] == epoch + 1
     verify_org(api)
+
+
+def test_unknown_callers_are_rate_limited_and_counted(api: Api) -> None:
+    """A flood of bad tokens cannot fill the disk: beyond the per-process budget the
+    rows are counted, and the next row written says how many were left out."""
+    middleware = api.app.middleware_stack
+    while not isinstance(middleware, AuditMiddleware):
+        middleware = middleware.app  # type: ignore[attr-defined]
+    budget = middleware._unknown
+    budget.tokens, budget.rate = 3.0, 0.0
+    try:
+        for _ in range(8):
+            assert (
+                api.client.get("/wallets", headers={"Authorization": "Bearer x"}).status_code == 401
+            )
+        rows = [r for r in db_rows(api, NO_ORG) if r.action == "Wallets:Read"]
+        assert budget.dropped == 5
+        budget.tokens = 1.0
+        api.client.get("/wallets")
+        last = db_rows(api, NO_ORG)[-1]
+        assert last.details == {"unrecorded": 5} and budget.dropped == 0
+        assert len([r for r in db_rows(api, NO_ORG) if r.action == "Wallets:Read"]) == len(rows) + 1
+    finally:
+        budget.rate, budget.tokens, budget.dropped = 10.0, 50.0, 0
