@@ -20,14 +20,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
-from sqlalchemy import event, select
+from sqlalchemy import Connection, Table, bindparam, event, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from shardvault.api.audit_chain import GENESIS_HASH, row_hash
+from shardvault.api.audit_chain import GENESIS_HASH, values_hash
 from shardvault.db.ids import new_id
 from shardvault.db.models import AuditHead, AuditRow, utcnow
 
@@ -190,22 +190,36 @@ class AuditContext:
         return replace(self, actor=actor)
 
 
-def _lock_head(session: Session, org_id: str) -> AuditHead:
-    stmt = select(AuditHead).where(AuditHead.org_id == org_id).with_for_update()
-    head = session.scalars(stmt).one_or_none()
-    if head is not None:
-        return head
-    # The chain's first row: create its head; a concurrent first append wins or waits.
-    dialect = session.get_bind().dialect.name
-    values = {"org_id": org_id, "seq": 0, "hash": GENESIS_HASH}
-    if dialect == "postgresql":
-        session.execute(postgresql.insert(AuditHead).values(values).on_conflict_do_nothing())
-    elif dialect == "sqlite":
-        session.execute(sqlite.insert(AuditHead).values(values).on_conflict_do_nothing())
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        session.add(AuditHead(**values))
-        session.flush()
-    return session.scalars(stmt.execution_options(populate_existing=True)).one()
+_HEADS = cast(Table, AuditHead.__table__)
+_ROWS = cast(Table, AuditRow.__table__)
+
+
+#: Prepared once: executing them with parameters skips building statements per row.
+_SELECT_HEAD = (
+    select(_HEADS.c.seq, _HEADS.c.hash)
+    .where(_HEADS.c.org_id == bindparam("chain"))
+    .with_for_update()
+)
+_INSERT_ROW = insert(_ROWS)
+_UPDATE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.org_id == bindparam("chain"))
+    .values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
+def _lock_head(connection: Connection, org_id: str) -> tuple[int, str]:
+    """The chain's head ``(seq, hash)``, locked until the transaction ends."""
+    head = connection.execute(_SELECT_HEAD, {"chain": org_id}).one_or_none()
+    if head is None:
+        # The chain's first row: create its head; a concurrent first append wins or waits.
+        values = {"org_id": org_id, "seq": 0, "hash": GENESIS_HASH}
+        if connection.dialect.name == "postgresql":
+            connection.execute(postgresql.insert(_HEADS).values(values).on_conflict_do_nothing())
+        else:
+            connection.execute(sqlite.insert(_HEADS).values(values).on_conflict_do_nothing())
+        head = connection.execute(_SELECT_HEAD, {"chain": org_id}).one()
+    return int(head.seq), str(head.hash)
 
 
 _FINAL_KEY = "shardvault.audit.final"
@@ -238,44 +252,48 @@ def append(
     status: int | None = None,
     error_code: str | None = None,
     details: dict[str, Any] | None = None,
-) -> AuditRow:
+) -> str:
     """Append a row to ``context.org_id``'s chain in ``session`` (the transaction of
     the change it records; call it last in that transaction). ``action`` and
-    ``target_id`` default to the context's; a ``Success`` row's ``status`` to 200."""
+    ``target_id`` default to the context's; a ``Success`` row's ``status`` to 200.
+    Written with Core statements on the session's connection (no ORM objects: the
+    cheapest path on every signature); returns the row's id."""
     name = action or context.action
     if name is None:
         raise ValueError("an audit row needs an action")
     if status is None and result == SUCCESS:
         status = 200
-    head = _lock_head(session, context.org_id)
+    connection = session.connection()
+    seq, prev_hash = _lock_head(connection, context.org_id)
     target = target_id if target_id is not None else context.target_id
-    row = AuditRow(
-        id=new_id("au"),
-        org_id=context.org_id,
-        seq=head.seq + 1,
-        date=utcnow(),
-        actor=context.actor,
-        user_id=context.user_id,
-        token_id=context.token_id,
-        credential_id=context.credential_id,
-        token_hash_prefix=context.token_hash_prefix,
-        action=name[:_MAX_CODE],
-        target_id=None if target is None else target[:_MAX_TARGET],
-        method=context.method,
-        path=context.path,
-        request_hash=context.request_hash,
-        result=result,
-        status=status,
-        error_code=None if error_code is None else error_code[:_MAX_CODE],
-        details=details,
-        prev_hash=head.hash,
-        hash="",
+    row_id = new_id("au")
+    values: dict[str, Any] = {
+        "id": row_id,
+        "org_id": context.org_id,
+        "seq": seq + 1,
+        "date": utcnow(),
+        "actor": context.actor,
+        "user_id": context.user_id,
+        "token_id": context.token_id,
+        "credential_id": context.credential_id,
+        "token_hash_prefix": context.token_hash_prefix,
+        "action": name[:_MAX_CODE],
+        "target_id": None if target is None else target[:_MAX_TARGET],
+        "method": context.method,
+        "path": context.path,
+        "request_hash": context.request_hash,
+        "result": result,
+        "status": status,
+        "error_code": None if error_code is None else error_code[:_MAX_CODE],
+        "details": details,
+        "prev_hash": prev_hash,
+    }
+    values["hash"] = values_hash(values)
+    connection.execute(_INSERT_ROW, values)
+    connection.execute(
+        _UPDATE_HEAD,
+        {"chain": context.org_id, "new_seq": values["seq"], "new_hash": values["hash"]},
     )
-    row.hash = row_hash(row)
-    session.add(row)
-    head.seq = row.seq
-    head.hash = row.hash
-    session.flush()
     if result in _FINAL:
         _mark_final_on_commit(session, context)
-    return row
+    return row_id

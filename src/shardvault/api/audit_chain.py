@@ -31,6 +31,7 @@ __all__ = [
     "canonical_json",
     "row_fields",
     "row_hash",
+    "values_hash",
     "verify_chains",
 ]
 
@@ -47,34 +48,49 @@ def canonical_json(value: Any) -> bytes:
     ).encode("ascii")
 
 
+_COLUMNS = (
+    ("id", "id"),
+    ("orgId", "org_id"),
+    ("seq", "seq"),
+    ("actor", "actor"),
+    ("userId", "user_id"),
+    ("tokenId", "token_id"),
+    ("credentialId", "credential_id"),
+    ("tokenHashPrefix", "token_hash_prefix"),
+    ("action", "action"),
+    ("targetId", "target_id"),
+    ("method", "method"),
+    ("path", "path"),
+    ("requestHash", "request_hash"),
+    ("result", "result"),
+    ("status", "status"),
+    ("errorCode", "error_code"),
+    ("details", "details"),
+    ("prevHash", "prev_hash"),
+)
+
+
+def values_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """What a row's hash covers, from its column values (every column but ``hash``),
+    camelCase, with the date in the API's ISO form."""
+    fields: dict[str, Any] = {"v": _VERSION, "date": iso_utc(values["date"])}
+    for name, column in _COLUMNS:
+        fields[name] = values[column]
+    return fields
+
+
 def row_fields(row: AuditRow) -> dict[str, Any]:
-    """What a row's hash covers: every column but ``hash`` (camelCase)."""
-    return {
-        "v": _VERSION,
-        "id": row.id,
-        "orgId": row.org_id,
-        "seq": row.seq,
-        "date": iso_utc(row.date),
-        "actor": row.actor,
-        "userId": row.user_id,
-        "tokenId": row.token_id,
-        "credentialId": row.credential_id,
-        "tokenHashPrefix": row.token_hash_prefix,
-        "action": row.action,
-        "targetId": row.target_id,
-        "method": row.method,
-        "path": row.path,
-        "requestHash": row.request_hash,
-        "result": row.result,
-        "status": row.status,
-        "errorCode": row.error_code,
-        "details": row.details,
-        "prevHash": row.prev_hash,
-    }
+    """What a stored row's hash covers."""
+    return values_fields({column: getattr(row, column) for _n, column in (*_COLUMNS, ("", "date"))})
+
+
+def values_hash(values: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the domain tag and the canonical encoding of the values."""
+    return hashlib.sha256(_DOMAIN + canonical_json(values_fields(values))).hexdigest()
 
 
 def row_hash(row: AuditRow) -> str:
-    """SHA-256 (hex) of the domain tag and the row's canonical encoding."""
+    """SHA-256 (hex) of the domain tag and the stored row's canonical encoding."""
     return hashlib.sha256(_DOMAIN + canonical_json(row_fields(row))).hexdigest()
 
 
