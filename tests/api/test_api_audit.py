@@ -349,3 +349,43 @@ def test_unknown_callers_are_rate_limited_and_counted(api: Api) -> None:
         assert len([r for r in db_rows(api, NO_ORG) if r.action == "Wallets:Read"]) == len(rows) + 1
     finally:
         budget.rate, budget.tokens, budget.dropped = 10.0, 50.0, 0
+
+
+def client_side_hash(item: dict[str, Any]) -> str:
+    """A row's hash as docs/governance-audit.md defines it, from GET /audit alone."""
+    actor = item["actor"]
+    fields = {
+        "v": 1,
+        "id": item["id"],
+        "orgId": item["orgId"],
+        "seq": item["seq"],
+        "date": item["date"],
+        "actor": actor["kind"],
+        "userId": actor.get("userId"),
+        "tokenId": actor.get("tokenId"),
+        "credentialId": actor.get("credentialId"),
+        "tokenHashPrefix": actor.get("tokenHashPrefix"),
+        "action": item["action"],
+        "targetId": item.get("targetId"),
+        "method": item.get("method"),
+        "path": item.get("path"),
+        "requestHash": item.get("requestHash"),
+        "result": item["result"],
+        "status": item.get("status"),
+        "errorCode": item.get("errorCode"),
+        "details": item.get("details"),
+        "prevHash": item["prevHash"],
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(b"shardvault/audit/v1\x00" + canonical.encode()).hexdigest()
+
+
+def test_a_client_recomputes_its_orgs_chain_from_the_api(api: Api) -> None:
+    key = api.create_key()
+    api.put(f"/keys/{key['id']}", {"name": "ünïcode ✓"})
+    api.post(f"/keys/{key['id']}/signatures", {"kind": "Message", "message": "0x01"})
+    rows = audit_rows(api)
+    assert rows[0]["seq"] == 1 and rows[0]["prevHash"] == "0" * 64
+    for before, row in itertools.pairwise([None, *rows]):
+        assert row["prevHash"] == (before["hash"] if before else "0" * 64)
+        assert client_side_hash(row) == row["hash"], row
