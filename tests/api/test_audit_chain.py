@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +28,9 @@ from test_api_db import pg_url  # noqa: F401 (a fixture)
 from shardvault.api import create_app, create_org, ensure_admin
 from shardvault.api.audit import ACTOR_USER, AuditContext, append
 from shardvault.api.audit_chain import VerifyReport, row_hash, verify_chains
+from shardvault.api.repository import ApiRepository
 from shardvault.db import make_engine, read_sessionmaker, upgrade_database, write_sessionmaker
-from shardvault.db.models import AuditHead, AuditRow
+from shardvault.db.models import AuditHead, AuditRow, KeyRow, utcnow
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -329,3 +332,72 @@ async def test_postgres_two_api_processes_audit_concurrently(
     report = verify(pg_url)
     assert report.ok, [str(p) for p in report.problems]
     assert report.heads[creds["orgId"]][0] == 3 + 16
+
+
+def test_migration_gives_existing_orgs_an_empty_chain(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'api.sqlite3'}"
+    upgrade_database(url, "0004")
+    sql(url, "INSERT INTO orgs (id, name, date_created) VALUES ('or-old', 'o', '2026-01-01')")
+    upgrade_database(url)
+    engine = make_engine(url)
+    try:
+        with read_sessionmaker(engine)() as s:
+            head = s.get_one(AuditHead, "or-old")
+    finally:
+        engine.dispose()
+    assert (head.seq, head.hash) == (0, "0" * 64)
+    assert verify(url).ok
+    append_rows(url, "or-old", 2)
+    report = verify(url)
+    assert report.ok and report.heads["or-old"][0] == 2
+    sql(url, "DELETE FROM audit_heads WHERE org_id = 'or-old'")
+    sql(url, "DELETE FROM audit_log WHERE org_id = 'or-old'")
+    assert "no audit chain" in only_problem(url).message
+
+
+def test_interrupted_claims_are_resolved_by_the_vault_on_the_record(tmp_path: Path) -> None:
+    """A claim whose process died is resolved Failed ``Interrupted`` at the next
+    start, with a ``System`` row in the key's org."""
+    url = f"sqlite:///{tmp_path / 'api.sqlite3'}"
+    upgrade_database(url)
+    org_id, _token = create_org(url, "o")
+    engine = make_engine(url)
+    try:
+        with write_sessionmaker(engine).begin() as s:
+            s.add(
+                KeyRow(
+                    id="key-1", org_id=org_id, scheme="EdDSA", curve="ed25519",
+                    protocol="FROST", public_key="00" * 32, status="Active", imported=False,
+                    exported=False, date_created=utcnow(), shares_erased=False, min_signers=2,
+                    signer_ids=["a", "b"], verifying_shares={},
+                )
+            )  # fmt: skip
+        dead = ApiRepository(engine, lease_seconds=0.001)
+        claim = dead.claim_signature(
+            org_id,
+            "key-1",
+            {"kind": "Message"},
+            "x",
+            audit=replace(user(org_id), action="Keys:Signatures:Create"),
+        )
+        time.sleep(0.01)
+        assert ApiRepository(engine).resolve_expired_claims() == 1
+        with read_sessionmaker(engine)() as s:
+            rows = list(
+                s.scalars(select(AuditRow).where(AuditRow.org_id == org_id).order_by(AuditRow.seq))
+            )
+    finally:
+        engine.dispose()
+    claimed, resolved = rows[-2], rows[-1]
+    assert (claimed.result, claimed.target_id, claimed.actor) == (
+        "Pending",
+        claim.signature.id,
+        "User",
+    )
+    assert (resolved.actor, resolved.result, resolved.error_code, resolved.target_id) == (
+        "System",
+        "Failure",
+        "Interrupted",
+        claim.signature.id,
+    )
+    assert verify(url).ok
