@@ -4,7 +4,8 @@
 answer: a 401 or 403 (any method, any path) is recorded as ``Refused``, and any other
 error answer to a write route (:func:`~shardvault.api.audit.action_for`) as
 ``Failure``, unless the request already committed a final row of its own (a failed
-signature records its failure with the signature row). The answer is held until its
+signature records its failure with the signature row); 429 answers (rate limits)
+are not recorded. The answer is held until its
 row is written; if the write fails the client gets a 500 instead.
 
 The actor is the authenticated caller, else ``Unknown`` in the pseudo-org chain
@@ -52,6 +53,7 @@ RecordAudit = Callable[
 ]
 
 _REFUSALS = frozenset({401, 403})
+_TOO_MANY_REQUESTS = 429
 _MAX_ERROR_BODY = 64 * 1024
 _UNKNOWN_RATE = 10.0  # rows per second
 _UNKNOWN_BURST = 50.0
@@ -182,8 +184,8 @@ class AuditMiddleware:
     def _wants(self, scope: Scope, status: int) -> bool:
         if status in _REFUSALS:
             return True
-        if status < 400:
-            return False
+        if status < 400 or status == _TOO_MANY_REQUESTS:
+            return False  # a rate-limited request changed nothing; a row each would undo the limit
         context = self._context(scope)
         if context is not None and context.final:
             return False  # the request's own failure row is in
