@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, cast
 from urllib.parse import quote
 
@@ -185,9 +185,6 @@ class AuditContext:
         if org_id == self.org_id:
             return self
         return AuditContext.system(org_id, self.action)
-
-    def as_actor(self, actor: str) -> AuditContext:
-        return replace(self, actor=actor)
 
 
 _HEADS = cast(Table, AuditHead.__table__)
