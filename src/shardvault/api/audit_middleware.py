@@ -142,13 +142,15 @@ class AuditMiddleware:
         held: list[Message] = []
         status = 0
         holding = False
+        answered = False  # a response started going out, or its row was written
 
         async def audited_send(message: Message) -> None:
-            nonlocal status, holding
+            nonlocal status, holding, answered
             if message["type"] == "http.response.start":
                 status = int(message["status"])
                 holding = self._wants(scope, status)
                 if not holding:
+                    answered = True
                     await send(message)
                 else:
                     held.append(message)
@@ -156,7 +158,7 @@ class AuditMiddleware:
             if holding and message["type"] == "http.response.body":
                 held.append(message)
                 if not message.get("more_body", False):
-                    holding = False
+                    holding, answered = False, True
                     body = b"".join(m.get("body", b"") for m in held[1:])
                     raw = b"".join(chunks) if complete else None
                     if await self._write(scope, status, _error_code(body[:_MAX_ERROR_BODY]), raw):
@@ -172,7 +174,7 @@ class AuditMiddleware:
         try:
             await self.app(scope, tee, audited_send)
         except Exception:
-            if status == 0 and self._wants(scope, 500):
+            if not answered and self._wants(scope, 500):
                 raw = b"".join(chunks) if complete else None
                 await self._write(scope, 500, "InternalError", raw)
             raise
