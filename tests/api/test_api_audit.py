@@ -10,10 +10,14 @@ import itertools
 import json
 import secrets
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from apihelpers import Api, error_of
+from clihelpers import invoke, route_cli_to
+from sqlalchemy import text
 from test_api_import_export import export_body
 
 import shardvault.api.repository as repository_module
@@ -389,3 +393,48 @@ def test_a_client_recomputes_its_orgs_chain_from_the_api(api: Api) -> None:
     for before, row in itertools.pairwise([None, *rows]):
         assert row["prevHash"] == (before["hash"] if before else "0" * 64)
         assert client_side_hash(row) == row["hash"], row
+
+
+def test_cli_verifies_the_org_chain_through_the_api(
+    api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = api.create_key()
+    api.put(f"/keys/{key['id']}", {"name": "n"})
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        r = api.client.request(
+            request.method, request.url.path, params=request.url.params, headers=api.auth
+        )
+        return httpx.Response(r.status_code, content=r.content, headers=r.headers)
+
+    route_cli_to(monkeypatch, forward)
+    ok = invoke("audit", "verify", "--remote")
+    assert ok.exit_code == 0, ok.output
+    assert "audit log intact: 5 rows in 1 chains" in ok.output
+    checkpoint = tmp_path / "cp.json"
+    assert (
+        invoke("audit", "verify", "--remote", "--save-checkpoint", str(checkpoint)).exit_code == 0
+    )
+    rows = db_rows(api, api.org_id)
+    engine = make_engine(api.database_url)
+    try:
+        with engine.begin() as c:
+            c.execute(
+                text("UPDATE audit_log SET target_id = 'key-other' WHERE id = :i"),
+                {"i": rows[3].id},
+            )
+    finally:
+        engine.dispose()
+    bad = invoke("audit", "verify", "--remote")
+    assert bad.exit_code == 1
+    assert f"chain {api.org_id}, row 4 ({rows[3].id}): hash does not match" in bad.output
+    with engine.begin() as c:
+        c.execute(
+            text("UPDATE audit_log SET target_id = :k WHERE id = :i"),
+            {"i": rows[3].id, "k": key["id"]},
+        )
+        c.execute(text("DELETE FROM audit_log WHERE id = :i"), {"i": rows[4].id})
+    engine.dispose()
+    assert invoke("audit", "verify", "--remote").exit_code == 0  # a cut tail: the limit
+    cut = invoke("audit", "verify", "--remote", "--checkpoint", str(checkpoint))
+    assert cut.exit_code == 1 and "row 5: missing or different from the checkpoint" in cut.output

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +34,7 @@ __all__ = [
     "row_hash",
     "values_hash",
     "verify_chains",
+    "verify_items",
 ]
 
 #: ``prevHash`` of the first row of every chain.
@@ -235,4 +237,62 @@ def verify_chains(
         problem = _verify_one(session, chain, heads.get(chain), expected.get(chain), report)
         if problem is not None:
             report.problems.append(problem)
+    return report
+
+
+def _item_values(item: Mapping[str, Any]) -> dict[str, Any]:
+    """An API row (``GET /audit`` item, camelCase, ``None`` fields left out) as the
+    column values its hash covers."""
+    actor = item.get("actor") or {}
+    return {
+        "id": item.get("id"),
+        "org_id": item.get("orgId"),
+        "seq": item.get("seq"),
+        "date": datetime.fromisoformat(str(item.get("date", "")).replace("Z", "+00:00")),
+        "actor": actor.get("kind"),
+        "user_id": actor.get("userId"),
+        "token_id": actor.get("tokenId"),
+        "credential_id": actor.get("credentialId"),
+        "token_hash_prefix": actor.get("tokenHashPrefix"),
+        "action": item.get("action"),
+        "target_id": item.get("targetId"),
+        "method": item.get("method"),
+        "path": item.get("path"),
+        "request_hash": item.get("requestHash"),
+        "result": item.get("result"),
+        "status": item.get("status"),
+        "error_code": item.get("errorCode"),
+        "details": item.get("details"),
+        "prev_hash": item.get("prevHash"),
+    }
+
+
+def verify_items(org_id: str, items: Sequence[Mapping[str, Any]]) -> VerifyReport:
+    """Verify one org's chain from its ``GET /audit`` items, oldest first (no database
+    access: what a client can check; a deleted tail needs a checkpoint here)."""
+    report = VerifyReport()
+    prev = GENESIS_HASH
+    last = (0, GENESIS_HASH)
+    for expected_seq, item in enumerate(items, start=1):
+        report.rows += 1
+        seq, row_id = item.get("seq"), item.get("id")
+        where = (org_id, seq if isinstance(seq, int) else None, str(row_id))
+        problem: str | None = None
+        if seq != expected_seq:
+            problem = f"expected row {expected_seq} here (a row was deleted or reordered)"
+        elif item.get("prevHash") != prev:
+            problem = "prevHash does not match the hash of the row before"
+        else:
+            try:
+                digest = values_hash(_item_values(item))
+            except (ValueError, TypeError):
+                digest = ""
+            if digest != item.get("hash"):
+                problem = "hash does not match the row's content (edited)"
+        if problem is not None:
+            report.problems.append(ChainProblem(*where, problem))
+            return report
+        prev = str(item["hash"])
+        last = (expected_seq, prev)
+    report.heads[org_id] = last
     return report

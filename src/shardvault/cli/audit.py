@@ -2,25 +2,33 @@
 database (docs/governance-audit.md) and name the first bad row of each broken chain
 (exit status 1). ``--checkpoint`` compares with heads saved by an earlier run
 (``--save-checkpoint``; keep that file away from the database, e.g. on another
-machine): a tail deleted together with its head row then shows too."""
+machine): a tail deleted together with its head row then shows too. ``--remote``
+checks the caller's org chain through ``GET /audit`` instead, without database
+access."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from shardvault.cli import common
 from shardvault.cli.common import (
     DEFAULT_DATA_DIR,
+    BaseUrlOpt,
     DataDirOpt,
     JsonOpt,
+    TokenOpt,
     cli_errors,
     echo_json,
     err,
     out,
 )
+
+if TYPE_CHECKING:
+    from shardvault.api.audit_chain import VerifyReport
 
 __all__ = ["audit_app"]
 
@@ -66,6 +74,56 @@ def _write_checkpoint(path: Path, heads: dict[str, tuple[int, str]]) -> None:
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
+def _verify_database(
+    url: str, org_id: str | None, expected: dict[str, tuple[int, str]] | None
+) -> VerifyReport:
+    from shardvault.api.audit_chain import verify_chains
+    from shardvault.db.engine import make_engine, read_sessionmaker
+
+    engine = make_engine(url)
+    try:
+        with read_sessionmaker(engine)() as session:
+            return verify_chains(session, org_id=org_id, checkpoint=expected)
+    finally:
+        engine.dispose()
+
+
+def _verify_remote(
+    data_dir: Path,
+    base_url: str | None,
+    token: str | None,
+    expected: dict[str, tuple[int, str]] | None,
+) -> VerifyReport:
+    """The caller's org chain, every page of GET /audit, oldest first."""
+    from shardvault.api.audit_chain import ChainProblem, verify_items
+
+    items: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 100}
+    with common.connect(data_dir, base_url, token) as client:
+        while True:
+            page = client.request("GET", "/audit", params=params)
+            items.extend(page["items"])
+            if not page.get("nextPageToken"):
+                break
+            params["paginationToken"] = page["nextPageToken"]
+    items.reverse()
+    org_id = str(items[0]["orgId"]) if items else "?"
+    report = verify_items(org_id, items)
+    saved = (expected or {}).get(org_id)
+    if report.ok and saved is not None:
+        seen = {int(i["seq"]): str(i["hash"]) for i in items}
+        if seen.get(saved[0]) != saved[1]:
+            report.problems.append(
+                ChainProblem(
+                    org_id,
+                    saved[0],
+                    None,
+                    "missing or different from the checkpoint (deleted or rewritten)",
+                )
+            )
+    return report
+
+
 @audit_app.command("verify")
 @cli_errors
 def audit_verify(
@@ -93,21 +151,25 @@ def audit_verify(
         Path | None,
         typer.Option("--save-checkpoint", help="After a clean run, write every chain's head here."),
     ] = None,
+    remote: Annotated[
+        bool,
+        typer.Option(
+            "--remote",
+            help="Verify your org's chain through GET /audit of the running vault "
+            "(credentials.json, or --base-url and --token) instead of its database.",
+        ),
+    ] = False,
+    base_url: BaseUrlOpt = None,
+    token: TokenOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Recompute the audit log's hash chains; exit 1 naming the first bad row of each
     chain that was edited, reordered, cut short or deleted."""
-    from shardvault.api.audit_chain import verify_chains
-    from shardvault.db.engine import make_engine, read_sessionmaker
-
-    url = _database_url(data_dir, database_url)
     expected = _read_checkpoint(checkpoint) if checkpoint is not None else None
-    engine = make_engine(url)
-    try:
-        with read_sessionmaker(engine)() as session:
-            report = verify_chains(session, org_id=org_id, checkpoint=expected)
-    finally:
-        engine.dispose()
+    if remote:
+        report = _verify_remote(data_dir, base_url, token, expected)
+    else:
+        report = _verify_database(_database_url(data_dir, database_url), org_id, expected)
     if as_json:
         data: dict[str, Any] = {
             "ok": report.ok,
