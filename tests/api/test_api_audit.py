@@ -438,3 +438,15 @@ def test_cli_verifies_the_org_chain_through_the_api(
     assert invoke("audit", "verify", "--remote").exit_code == 0  # a cut tail: the limit
     cut = invoke("audit", "verify", "--remote", "--checkpoint", str(checkpoint))
     assert cut.exit_code == 1 and "row 5: missing or different from the checkpoint" in cut.output
+
+
+def test_routes_missing_from_the_action_table_are_still_audited() -> None:
+    """A write route another part adds later is recorded under ``METHOD /route``
+    until it gets its Dfns name; reads and unknown paths are not writes."""
+    from shardvault.api.audit import action_for
+
+    assert action_for("POST", "/keys") == ("Keys:Create", True)
+    assert action_for("post", "/v2/policies") == ("POST /v2/policies", True)
+    assert action_for("GET", "/keys/{keyId}") == ("Keys:Read", False)
+    assert action_for("GET", "/v2/policies") == ("GET /v2/policies", False)
+    assert action_for("POST", None) == ("POST ?", False)

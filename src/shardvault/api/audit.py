@@ -103,17 +103,21 @@ _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 def action_for(method: str, route_path: str | None) -> tuple[str, bool]:
     """The action a request performs and whether it is a write the log must record
-    when it fails (a known write route). Unknown routes: ``"METHOD path"``."""
+    when it fails (any method but GET/HEAD/OPTIONS on an existing route). A route
+    missing from the tables is named ``"METHOD /route/{param}"``: routes added later
+    are audited too, and get their Dfns name by an entry in ``_WRITE_ACTIONS``."""
     method = method.upper()
-    if route_path is not None:
-        known = _WRITE_ACTIONS.get((method, route_path))
-        if known is not None:
-            return known, True
-        if method in _READ_METHODS:
-            for prefix, action in _READ_ACTIONS:
-                if route_path.startswith(prefix):
-                    return action, False
-    return f"{method} {route_path or '?'}"[:_MAX_CODE], False
+    if route_path is None:
+        return f"{method} ?", False
+    known = _WRITE_ACTIONS.get((method, route_path))
+    if known is not None:
+        return known, True
+    if method in _READ_METHODS:
+        for prefix, action in _READ_ACTIONS:
+            if route_path.startswith(prefix):
+                return action, False
+        return f"{method} {route_path}"[:_MAX_CODE], False
+    return f"{method} {route_path}"[:_MAX_CODE], True
 
 
 def safe_path(path: str) -> str:

@@ -53,7 +53,7 @@ RecordAudit = Callable[
 ]
 
 _REFUSALS = frozenset({401, 403})
-_TOO_MANY_REQUESTS = 429
+_NOT_RECORDED = frozenset({405, 429})
 _MAX_ERROR_BODY = 64 * 1024
 _UNKNOWN_RATE = 10.0  # rows per second
 _UNKNOWN_BURST = 50.0
@@ -186,8 +186,9 @@ class AuditMiddleware:
     def _wants(self, scope: Scope, status: int) -> bool:
         if status in _REFUSALS:
             return True
-        if status < 400 or status == _TOO_MANY_REQUESTS:
-            return False  # a rate-limited request changed nothing; a row each would undo the limit
+        if status < 400 or status in _NOT_RECORDED:
+            # 429: a row each would undo the rate limit; 405: no such operation
+            return False
         context = self._context(scope)
         if context is not None and context.final:
             return False  # the request's own failure row is in
