@@ -39,6 +39,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from nacl.signing import SigningKey
 
+from shardvault.api.audit import AuditContext
 from shardvault.api.auth import issue_token
 from shardvault.api.bootstrap import create_org
 from shardvault.api.permission_repository import PermissionRepository
@@ -636,7 +637,7 @@ def create_service_account(
                 )
             )
             s.flush()
-            token = issue_token(s, org_id, account_id)
+            token = issue_token(s, org_id, account_id, audit=AuditContext.operator(org_id))
         if operations:
             PermissionRepository(engine).grant(org_id, account_id, operations, f"{name}-role")
     finally:

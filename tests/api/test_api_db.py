@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shardvault.api import create_app, ensure_admin, set_key_export
+from shardvault.api.audit import AuditContext
 from shardvault.api.auth import issue_token
 from shardvault.crypto import hpke
 from shardvault.db import (
@@ -62,6 +63,8 @@ TABLES = {
     "wallets",
     "permissions",
     "permission_assignments",
+    "audit_log",
+    "audit_heads",
 }
 
 
@@ -366,7 +369,9 @@ async def test_postgres_concurrent_approvals_sign_once(pg_url: str, tmp_path: Pa
                 )  # fmt: skip
                 s.add(account)
                 s.flush()
-                token = issue_token(s, creds["orgId"], account.id)
+                token = issue_token(
+                    s, creds["orgId"], account.id, audit=AuditContext.operator(creds["orgId"])
+                )
                 approvers.append((account.id, {"Authorization": f"Bearer {token}"}))
     finally:
         engine.dispose()

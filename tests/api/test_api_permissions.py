@@ -100,6 +100,8 @@ CASES = [
         "Policies:Approvals:Approve",
         {"value": "Denied", "reason": "matrix"},
     ),
+    Case("GET", "/audit", "Auth:Logs:Read"),
+    Case("GET", "/audit/{auditId}", "Auth:Logs:Read"),
     Case("GET", "/org/settings", "Orgs:Settings:Read"),
     Case("PUT", "/org/settings", "Orgs:Settings:Update", {"signAfterExport": False}),
 ]
@@ -169,7 +171,10 @@ def _fixtures(api: Api) -> dict[str, str]:
     assert r5.status_code == 200, r5.text
     r6 = api.post(f"/keys/{held['id']}/signatures", _MESSAGE)
     assert r6.status_code == 202, r6.text
+    audit = api.get("/audit", params={"limit": 1})
+    assert audit.status_code == 200, audit.text
     return {
+        "auditId": audit.json()["items"][0]["id"],
         "policyId": r5.json()["id"],
         "approvalId": r6.json()["approvalId"],
         "keyId": key["id"],

@@ -21,6 +21,7 @@ from sqlalchemy import update
 from wallethelpers import create_wallet
 
 from shardvault.api import set_key_export
+from shardvault.api.audit import AuditContext
 from shardvault.api.auth import issue_token
 from shardvault.crypto import hpke
 from shardvault.db import make_engine
@@ -66,7 +67,7 @@ def add_user(api: Api, name: str = "approver") -> User:
                 )
             )
             s.flush()
-            token = issue_token(s, api.org_id, account_id)
+            token = issue_token(s, api.org_id, account_id, audit=AuditContext.operator(api.org_id))
     finally:
         engine.dispose()
     return User(api, account_id, token)

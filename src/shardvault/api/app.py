@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
@@ -21,6 +22,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shardvault import __version__
+from shardvault.api.audit import AuditContext
+from shardvault.api.audit_middleware import AuditMiddleware
 from shardvault.api.auth import AuthMiddleware, Principal
 from shardvault.api.errors import (
     BodyLimitMiddleware,
@@ -173,9 +176,32 @@ def create_app(
     async def lookup(token: str) -> Principal | None:
         return await in_thread(repository.principal, token)
 
-    # Added innermost first: CatchAll(Auth(BodyLimit(app))).
+    async def record_audit(
+        context: AuditContext,
+        action: str,
+        target_id: str | None,
+        result: str,
+        status: int,
+        error_code: str | None,
+        details: dict[str, Any] | None,
+    ) -> None:
+        await in_thread(
+            repository.record,
+            context,
+            action=action,
+            target_id=target_id,
+            result=result,
+            status=status,
+            error_code=error_code,
+            details=details,
+        )
+
+    # Added innermost first: CatchAll(Audit(Auth(BodyLimit(app)))). The audit
+    # middleware must stay outside every middleware that refuses requests.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(AuthMiddleware, lookup=lookup)
+    routes = [route for router in ROUTERS for route in router.routes]
+    app.add_middleware(AuditMiddleware, record=record_audit, routes=lambda: routes)
     app.add_middleware(CatchAllMiddleware)
 
     for router in ROUTERS:

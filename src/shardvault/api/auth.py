@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shardvault.api.audit import AuditContext, append
 from shardvault.api.errors import ApiError, error_response
 from shardvault.db.ids import new_id
 from shardvault.db.models import ApiToken, ServiceAccount, utcnow
@@ -35,6 +36,7 @@ __all__ = [
     "issue_token",
     "lookup_principal",
     "new_token",
+    "principal_of_scope",
     "token_digest",
 ]
 
@@ -69,17 +71,29 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
-def issue_token(session: Session, org_id: str, service_account_id: str) -> str:
-    """Add a new token for the service account to ``session``; returns the token."""
+def issue_token(
+    session: Session, org_id: str, service_account_id: str, *, audit: AuditContext
+) -> str:
+    """Add a new token for the service account to ``session`` (audited
+    ``Auth:Tokens:Create`` in the same transaction); returns the token."""
     token = new_token()
+    token_id = new_id("to")
     session.add(
         ApiToken(
-            id=new_id("to"),
+            id=token_id,
             service_account_id=service_account_id,
             org_id=org_id,
             token_sha256=token_digest(token),
             date_created=utcnow(),
         )
+    )
+    session.flush()
+    append(
+        session,
+        audit.in_org(org_id),
+        action="Auth:Tokens:Create",
+        target_id=token_id,
+        details={"serviceAccountId": service_account_id},
     )
     return token
 
@@ -136,6 +150,12 @@ class AuthMiddleware:
             return
         scope[_SCOPE_KEY] = principal
         await self.app(scope, receive, send)
+
+
+def principal_of_scope(scope: Scope) -> Principal | None:
+    """The principal :class:`AuthMiddleware` put on the request's scope, if any."""
+    principal = scope.get(_SCOPE_KEY)
+    return principal if isinstance(principal, Principal) else None
 
 
 _bearer = HTTPBearer(auto_error=False, bearerFormat="sv_ token")

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from shardvault.api.audit import AuditContext, append
 from shardvault.api.auth import is_well_formed_token, issue_token, token_digest
 from shardvault.db.engine import make_engine, read_sessionmaker, upgrade_database
 from shardvault.db.engine import write_sessionmaker as _write_sessionmaker
@@ -71,7 +72,7 @@ def create_org(database_url: str, name: str, *, admin_name: str = _ADMIN_NAME) -
         with _write_sessionmaker(engine).begin() as s:
             org_id = _new_org(s, name)
             account_id = _new_admin(s, org_id, admin_name)
-            token = issue_token(s, org_id, account_id)
+            token = issue_token(s, org_id, account_id, audit=AuditContext.operator(org_id))
     finally:
         engine.dispose()
     return org_id, token
@@ -81,6 +82,13 @@ def _new_org(session: Any, name: str) -> str:
     org_id = new_id("or")
     session.add(Org(id=org_id, name=name, key_export_enabled=False, date_created=utcnow()))
     session.flush()
+    append(
+        session,
+        AuditContext.operator(org_id),
+        action="Orgs:Create",
+        target_id=org_id,
+        details={"name": name},
+    )
     return org_id
 
 
@@ -97,6 +105,13 @@ def _new_admin(session: Any, org_id: str, name: str) -> str:
         )
     )
     session.flush()
+    append(
+        session,
+        AuditContext.operator(org_id),
+        action="Auth:ServiceAccounts:Create",
+        target_id=account_id,
+        details={"name": name, "isAdmin": True},
+    )
     return account_id
 
 
@@ -161,7 +176,7 @@ def ensure_admin(
                     .limit(1)
                 ).first()
                 account_id = account.id if account else _new_admin(s, org_id, _ADMIN_NAME)
-            token = issue_token(s, org_id, account_id)
+            token = issue_token(s, org_id, account_id, audit=AuditContext.operator(org_id))
         written: dict[str, Any] = {"baseUrl": base_url, "token": token, "orgId": org_id}
         if roster is not None:
             written["roster"] = dict(roster)
@@ -172,11 +187,18 @@ def ensure_admin(
         engine.dispose()
 
 
-def set_key_export(database_url: str, enabled: bool, org_id: str | None = None) -> str:
-    """Turn the org setting ``keyExport`` on or off; returns the org id.
+def set_key_export(
+    database_url: str,
+    enabled: bool,
+    org_id: str | None = None,
+    *,
+    audit: AuditContext | None = None,
+) -> str:
+    """Turn the org setting ``keyExport`` on or off; returns the org id. Audited
+    ``Orgs:Settings:Update`` (by ``audit``'s caller; default: the operator).
 
     Without ``org_id`` the database must hold exactly one org (the embedded case)."""
-    return set_org_settings(database_url, org_id, key_export=enabled)
+    return set_org_settings(database_url, org_id, key_export=enabled, audit=audit)
 
 
 def set_org_settings(
@@ -185,10 +207,12 @@ def set_org_settings(
     *,
     key_export: bool | None = None,
     sign_after_export: bool | None = None,
+    audit: AuditContext | None = None,
 ) -> str:
     """Change the org settings ``keyExport`` / ``signAfterExport`` given (``None``:
-    unchanged) in the database directly; returns the org id. Without ``org_id`` the
-    database must hold exactly one org (the embedded case)."""
+    unchanged) in the database directly; returns the org id. Audited
+    ``Orgs:Settings:Update`` (by ``audit``'s caller; default: the operator). Without
+    ``org_id`` the database must hold exactly one org (the embedded case)."""
     upgrade_database(database_url)
     engine = make_engine(database_url)
     try:
@@ -204,11 +228,23 @@ def set_org_settings(
                 if len(orgs) > 1:
                     raise InvalidParameters("several orgs exist: name the org")
                 org = orgs[0]
+            was = {"keyExport": org.key_export_enabled, "signAfterExport": org.sign_after_export}
+            changed: dict[str, bool] = {}
             if key_export is not None:
-                org.key_export_enabled = key_export
+                org.key_export_enabled = changed["keyExport"] = key_export
             if sign_after_export is not None:
-                org.sign_after_export = sign_after_export
+                org.sign_after_export = changed["signAfterExport"] = sign_after_export
+            previous = {name: was[name] for name in changed}
             result = org.id
+            s.flush()
+            context = AuditContext.operator(org.id) if audit is None else audit.in_org(org.id)
+            append(
+                s,
+                context,
+                action="Orgs:Settings:Update",
+                target_id=org.id,
+                details={**changed, "previous": previous},
+            )
     finally:
         engine.dispose()
     logger.info(

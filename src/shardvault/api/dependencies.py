@@ -10,7 +10,10 @@ pattern); each reads what :func:`~shardvault.api.app.create_app` put on ``app.st
 * ``Signing``: the signing flow (``app.state.signing``, a :class:`SigningService`);
 * ``Policies``: the approval policies and approvals (``app.state.policies``, a
   :class:`PolicyStore`);
-* ``Settings``: the app's :class:`ApiSettings`.
+* ``Settings``: the app's :class:`ApiSettings`;
+* ``Audit``: the request's :class:`AuditContext` (who asks: user, token, credential
+  of a verified user action; the action and target the route names; the request's
+  hash), which every state-changing repository operation takes.
 
 Also the path and query parameter types the routes share, and the error responses
 every authenticated route documents.
@@ -23,6 +26,7 @@ from typing import Annotated, Any, cast
 from fastapi import Depends, Path, Query, Request
 from fastapi.params import Depends as DependsParam
 
+from shardvault.api.audit import ACTOR_USER, AuditContext, action_for, request_hash, safe_path
 from shardvault.api.auth import Principal, current_principal
 from shardvault.api.policies import PolicyStore
 from shardvault.api.refresh_epoch import EpochGate
@@ -36,6 +40,7 @@ __all__ = [
     "AUTHENTICATED",
     "ERROR_RESPONSES",
     "PENDING_APPROVAL",
+    "Audit",
     "Backend",
     "Caller",
     "Epochs",
@@ -75,7 +80,36 @@ async def _settings(request: Request) -> ApiSettings:
     return cast(ApiSettings, request.app.state.settings)
 
 
+async def audit_context(
+    request: Request, caller: Annotated[Principal, Depends(current_principal)]
+) -> AuditContext:
+    """The request's audit context (also left on ``request.state.audit`` for the
+    audit middleware). The credential is the verified user action's
+    (``request.state.user_action``), when one was verified before this runs."""
+    body = await request.body()
+    route = request.scope.get("route")
+    action, _write = action_for(request.method, getattr(route, "path", None))
+    params = list(request.path_params.values())
+    user_action = getattr(request.state, "user_action", None)
+    path = safe_path(request.scope["path"])
+    context = AuditContext(
+        org_id=caller.org_id,
+        actor=ACTOR_USER,
+        user_id=getattr(caller, "user_id", None) or caller.service_account_id,
+        token_id=caller.token_id,
+        credential_id=getattr(user_action, "credential_id", None),
+        action=action,
+        target_id=str(params[-1]) if params else None,
+        method=request.method,
+        path=path,
+        request_hash=request_hash(request.method, path, body),
+    )
+    request.state.audit = context
+    return context
+
+
 Repository = Annotated[ApiRepository, Depends(_repository)]
+Audit = Annotated[AuditContext, Depends(audit_context)]
 Backend = Annotated[SigningBackend, Depends(_backend)]
 Signing = Annotated[SigningService, Depends(_signing)]
 Settings = Annotated[ApiSettings, Depends(_settings)]

@@ -11,6 +11,7 @@ import logging
 
 import anyio
 
+from shardvault.api.audit import AuditContext
 from shardvault.api.errors import ApiError
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.coordinator.backend import KeyRecord, SigningBackend
@@ -97,15 +98,18 @@ def row_from_record(
     )
 
 
-async def erase_shares(backend: SigningBackend, repository: ApiRepository, key: KeyRow) -> KeyRow:
+async def erase_shares(
+    backend: SigningBackend, repository: ApiRepository, key: KeyRow, audit: AuditContext
+) -> KeyRow:
     """Erase an Archived key's shares on the signers (a signer that no longer holds
-    them counts as done) and record that they are erased. Any other failure is
-    raised and the key stays Archived with ``shares_erased`` false, to be retried."""
+    them counts as done) and record that they are erased (audited ``Keys:Delete``
+    Success). Any other failure is raised and the key stays Archived with
+    ``shares_erased`` false, to be retried."""
     try:
         await backend.delete_key(key_record(key))
     except NotFound:
         pass  # the signers no longer hold it
-    return await in_thread(repository.mark_shares_erased, key.org_id, key.id)
+    return await in_thread(repository.mark_shares_erased, key.org_id, key.id, audit=audit)
 
 
 async def discard_key(backend: SigningBackend, record: KeyRecord) -> None:

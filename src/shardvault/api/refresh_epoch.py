@@ -10,6 +10,11 @@ now (the coordinator's epoch log keeps them). An epoch decided but not yet commi
 on every signer (state ``committing``) counts: its shares are the keys' from the
 decision on, so :func:`run_refresh_epoch` stores them too, and the coordinator
 finishes the commit on the late signers in the background.
+
+Audit: the verifying shares an epoch stores are audited ``Keys:Refresh`` in each org
+whose keys changed (by the caller who started the epoch in its own org, by the vault
+elsewhere and for the schedule and start-up); the erasures finished before an epoch
+``Keys:Delete`` by the vault.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import asyncio
 import logging
 from datetime import UTC, datetime
 
+from shardvault.api.audit import AuditContext
 from shardvault.api.errors import ApiError
 from shardvault.api.key_lifecycle import erase_shares, key_record, refreshed_record_is_consistent
 from shardvault.api.repository import ApiRepository, in_thread
@@ -55,7 +61,11 @@ def epoch_out(result: EpochResult) -> EpochOut:
 
 
 async def run_refresh_epoch(
-    backend: SigningBackend, repository: ApiRepository, *, fresh_primes: bool = False
+    backend: SigningBackend,
+    repository: ApiRepository,
+    *,
+    fresh_primes: bool = False,
+    audit: AuditContext | None = None,
 ) -> EpochResult:
     """One epoch over every refreshable key; stores the new verifying shares. DELETEs
     the signers have not carried out yet are finished first: the signers would
@@ -67,7 +77,7 @@ async def run_refresh_epoch(
         key_record(r) for r in rows if r.protocol in REFRESHED_PROTOCOLS and r.min_signers >= 2
     ]
     result = await backend.run_epoch(records, fresh_primes=fresh_primes)
-    await _store(repository, result, records)
+    await _store(repository, result, records, audit)
     return result
 
 
@@ -78,7 +88,7 @@ async def finish_deletes(backend: SigningBackend, repository: ApiRepository) -> 
     finished = []
     for row in await in_thread(repository.unfinished_deletes):
         try:
-            await erase_shares(backend, repository, row)
+            await erase_shares(backend, repository, row, AuditContext.system(row.org_id))
         except ShardvaultError as exc:
             logger.warning("key %s: its erasure is still unfinished (%s)", row.id, exc.code)
             continue
@@ -109,10 +119,15 @@ class EpochGate:
         return task if task is not None and not task.done() else None
 
     async def run(
-        self, backend: SigningBackend, repository: ApiRepository, *, fresh_primes: bool = False
+        self,
+        backend: SigningBackend,
+        repository: ApiRepository,
+        *,
+        fresh_primes: bool = False,
+        audit: AuditContext | None = None,
     ) -> EpochResult:
         task = asyncio.ensure_future(
-            run_refresh_epoch(backend, repository, fresh_primes=fresh_primes)
+            run_refresh_epoch(backend, repository, fresh_primes=fresh_primes, audit=audit)
         )
         if self._current() is None:
             self._running = task
@@ -125,6 +140,7 @@ class EpochGate:
         *,
         min_interval: float,
         admin: bool,
+        audit: AuditContext | None = None,
     ) -> EpochResult | None:
         """The running epoch's result, or a new epoch's; None when a non-admin asked
         within ``min_interval`` seconds of the last decided epoch (nothing ran)."""
@@ -136,7 +152,7 @@ class EpochGate:
                 return None
         if running is not None:
             return await asyncio.shield(running)
-        return await self.run(backend, repository)
+        return await self.run(backend, repository, audit=audit)
 
 
 async def _seconds_since_last_epoch(backend: SigningBackend) -> float | None:
@@ -149,7 +165,12 @@ async def _seconds_since_last_epoch(backend: SigningBackend) -> float | None:
     return None
 
 
-async def _store(repository: ApiRepository, result: EpochResult, records: list[KeyRecord]) -> None:
+async def _store(
+    repository: ApiRepository,
+    result: EpochResult,
+    records: list[KeyRecord],
+    audit: AuditContext | None,
+) -> None:
     bad = []
     shares: dict[str, dict[str, str]] = {}
     for record in records:
@@ -170,7 +191,7 @@ async def _store(repository: ApiRepository, result: EpochResult, records: list[K
             bad.append(record.key_id)
             continue
         shares[record.key_id] = {s: v.hex() for s, v in new.items()}
-    await in_thread(repository.apply_epoch_shares, shares)
+    await in_thread(repository.apply_epoch_shares, shares, epoch=result.epoch, audit=audit)
     if bad:
         logger.error("epoch %d returned inconsistent shares for %s", result.epoch, bad)
         raise ApiError(
@@ -198,7 +219,9 @@ async def apply_missed_epoch(backend: SigningBackend, repository: ApiRepository)
             shares = {
                 k: {s: v.hex() for s, v in v_.items()} for k, v_ in result.verifying_shares.items()
             }
-            return await in_thread(repository.apply_epoch_shares, shares)
+            return await in_thread(
+                repository.apply_epoch_shares, shares, epoch=result.epoch, audit=None
+            )
     return 0
 
 

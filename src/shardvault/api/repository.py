@@ -18,6 +18,10 @@ next claim of its ``externalId`` (or :meth:`ApiRepository.resolve_expired_claims
 run when the API starts) marks it Failed ``Interrupted`` and releases the
 ``externalId``, so the retry signs afresh. The presignature the dead process took
 was consumed durably by the signers, so the retry's signature uses a new one.
+
+Audit: every operation that changes state takes an :class:`AuditContext` (who asks,
+through which request) and appends its audit row(s) last in its own transaction
+(:func:`shardvault.api.audit.append`), so a change is never kept without its row.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from sqlalchemy import Engine, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shardvault.api.audit import FAILURE, PENDING, AuditContext, append
 from shardvault.api.auth import Principal, lookup_principal
 from shardvault.api.errors import ApiError
 from shardvault.db.engine import read_sessionmaker, write_sessionmaker
@@ -45,6 +50,7 @@ from shardvault.db.models import (
     SIG_FAILED,
     SIG_PENDING,
     SIG_SIGNED,
+    AuditRow,
     ImportContextRow,
     KeyRow,
     Org,
@@ -59,6 +65,7 @@ __all__ = [
     "DEFAULT_LEASE_SECONDS",
     "INTERRUPTED",
     "ApiRepository",
+    "AuditFilter",
     "Claim",
     "check_key_id",
     "check_signable",
@@ -154,6 +161,18 @@ def check_signable(s: Session, key: KeyRow) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """What ``GET /audit`` asks for (every field optional; all must match)."""
+
+    user_id: str | None = None
+    action: str | None = None
+    target_id: str | None = None
+    result: str | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """Result of :meth:`ApiRepository.claim_signature`: a new Executing row this request must
     complete (``created``), or the row an earlier request with the same externalId made."""
@@ -166,6 +185,35 @@ class Claim:
 def lease_expired(sig: SignatureRow, now: datetime | None = None) -> bool:
     """An Executing row's lease ran out (a row without one predates leases)."""
     return sig.lease_expires is None or sig.lease_expires <= (now or utcnow())
+
+
+def _key_details(key: KeyRow) -> dict[str, Any]:
+    return {"scheme": key.scheme, "curve": key.curve, "protocol": key.protocol}
+
+
+def _signature_details(sig: SignatureRow) -> dict[str, Any]:
+    details: dict[str, Any] = {"keyId": sig.key_id, "status": sig.status}
+    kind = sig.request_body.get("kind") if isinstance(sig.request_body, dict) else None
+    if isinstance(kind, str):
+        details["kind"] = kind
+    if sig.wallet_id is not None:
+        details["walletId"] = sig.wallet_id
+    if sig.external_id is not None:
+        details["externalId"] = sig.external_id
+    return details
+
+
+def _audit_interrupted(s: Session, org_id: str, sig: SignatureRow) -> None:
+    """The vault resolved a claim whose process died (its lease expired)."""
+    append(
+        s,
+        AuditContext.system(org_id),
+        action="Keys:Signatures:Create",
+        target_id=sig.id,
+        result=FAILURE,
+        error_code=INTERRUPTED,
+        details=_signature_details(sig),
+    )
 
 
 def _interrupt(sig: SignatureRow) -> None:
@@ -218,9 +266,11 @@ class ApiRepository:
             raise key_not_found(key_id)
         return key
 
-    def insert_key(self, key: KeyRow) -> KeyRow:
+    def insert_key(self, key: KeyRow, *, audit: AuditContext) -> KeyRow:
         with self._write.begin() as s:
             s.add(key)
+            s.flush()
+            append(s, audit, action="Keys:Create", target_id=key.id, details=_key_details(key))
         return key
 
     def get_key(self, org_id: str, key_id: str) -> KeyRow:
@@ -235,17 +285,18 @@ class ApiRepository:
         with self._read() as s:
             return list(s.scalars(stmt.order_by(KeyRow.id.desc()).limit(limit)))
 
-    def rename_key(self, org_id: str, key_id: str, name: str) -> KeyRow:
-        with self._write.begin() as s:
-            key = self._key(s, org_id, key_id, lock=True)
-            key.name = name
-        return key
-
     def update_key(
-        self, org_id: str, key_id: str, *, name: str | None, exportable: bool | None
+        self,
+        org_id: str,
+        key_id: str,
+        *,
+        name: str | None,
+        exportable: bool | None,
+        audit: AuditContext,
     ) -> KeyRow:
         """Rename the key and/or switch ``exportable`` off; switching it back on is
-        409 ``KeyNotExportable`` (the flag only ever goes from true to false)."""
+        409 ``KeyNotExportable`` (the flag only ever goes from true to false).
+        Audited ``Keys:Update``."""
         with self._write.begin() as s:
             key = self._key(s, org_id, key_id, lock=True)
             if exportable is True and not key.exportable:
@@ -255,28 +306,75 @@ class ApiRepository:
                     f"key {key_id} was made non-exportable; that cannot be undone",
                     details={"field": "exportable"},
                 )
+            changed: dict[str, Any] = {}
             if name is not None:
-                key.name = name
+                key.name = changed["name"] = name
             if exportable is False:
-                key.exportable = False
+                key.exportable = changed["exportable"] = False
+            s.flush()
+            append(s, audit, action="Keys:Update", target_id=key_id, details=changed)
         return key
 
-    def archive_key(self, org_id: str, key_id: str) -> KeyRow:
-        """Status Archived (signing refused from now on); shares are erased next."""
+    def archive_key(self, org_id: str, key_id: str, *, audit: AuditContext) -> KeyRow:
+        """Status Archived (signing refused from now on); shares are erased next
+        (audited ``Keys:Delete`` Pending, then Success when the shares are erased)."""
         with self._write.begin() as s:
             key = self._key(s, org_id, key_id, lock=True)
             if key.status != KEY_ARCHIVED:
                 key.status = KEY_ARCHIVED
                 key.date_archived = utcnow()
+                s.flush()
+                append(
+                    s,
+                    audit,
+                    action="Keys:Delete",
+                    target_id=key_id,
+                    result=PENDING,
+                    details={"step": "archived"},
+                )
         return key
 
-    def mark_shares_erased(self, org_id: str, key_id: str) -> KeyRow:
+    def mark_shares_erased(self, org_id: str, key_id: str, *, audit: AuditContext) -> KeyRow:
         with self._write.begin() as s:
             key = self._key(s, org_id, key_id, lock=True)
-            key.shares_erased = True
+            if not key.shares_erased:
+                key.shares_erased = True
+                s.flush()
+                append(
+                    s,
+                    audit.in_org(org_id),
+                    action="Keys:Delete",
+                    target_id=key_id,
+                    details={"step": "sharesErased"},
+                )
         return key
 
-    def insert_imported_key(self, key: KeyRow) -> KeyRow:
+    def record(
+        self,
+        audit: AuditContext,
+        *,
+        action: str | None = None,
+        target_id: str | None = None,
+        result: str = FAILURE,
+        status: int | None = None,
+        error_code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """An audit row in a transaction of its own: for outcomes that change nothing
+        else (a refused or failed request, an export delivered)."""
+        with self._write.begin() as s:
+            append(
+                s,
+                audit,
+                action=action,
+                target_id=target_id,
+                result=result,
+                status=status,
+                error_code=error_code,
+                details=details,
+            )
+
+    def insert_imported_key(self, key: KeyRow, *, audit: AuditContext) -> KeyRow:
         """Insert an imported key unless a live key of any org has its public key (409
         ``DuplicateKey``, naming nothing but the conflict); checked in the inserting
         transaction (SQLite: BEGIN IMMEDIATE serialises writers)."""
@@ -291,6 +389,8 @@ class ApiRepository:
             if dup is not None:
                 raise duplicate_key()
             s.add(key)
+            s.flush()
+            append(s, audit, action="Keys:Import", target_id=key.id, details=_key_details(key))
         return key
 
     def live_key_ids(self) -> set[str]:
@@ -299,7 +399,9 @@ class ApiRepository:
             return set(s.scalars(select(KeyRow.id).where(KeyRow.shares_erased == false())))
 
     # -- import contexts ---------------------------------------------------------
-    def issue_import_context(self, org_id: str) -> tuple[ImportContext, ImportContextRow]:
+    def issue_import_context(
+        self, org_id: str, *, audit: AuditContext
+    ) -> tuple[ImportContext, ImportContextRow]:
         """A fresh one-time import context for ``org_id`` (random id, issued now)."""
         issued = utcnow().replace(microsecond=0)
         context = ImportContext.issue(issued.timestamp())
@@ -312,9 +414,13 @@ class ApiRepository:
         )
         with self._write.begin() as s:
             s.add(row)
+            s.flush()
+            append(s, audit, action="Keys:ImportContext:Create", target_id=row.id)
         return context, row
 
-    def take_import_context(self, org_id: str, import_id: bytes) -> ImportContext:
+    def take_import_context(
+        self, org_id: str, import_id: bytes, *, audit: AuditContext
+    ) -> ImportContext:
         """Mark the context used and return it: 404 ``ImportContextNotFound`` (unknown,
         or issued to another org), 400 ``ImportContextExpired``, 409
         ``ImportContextUsed``. Taken before the signers are asked, so a failed import
@@ -348,6 +454,15 @@ class ApiRepository:
                     details={"field": "importId"},
                 )
             row.used_at = utcnow()
+            s.flush()
+            append(
+                s,
+                audit,
+                action="Keys:Import",
+                target_id=None,
+                result=PENDING,
+                details={"importId": row.id},
+            )
             return ImportContext(import_id, int(row.issued_at.timestamp()))
 
     def refreshable_keys(self) -> list[KeyRow]:
@@ -372,22 +487,44 @@ class ApiRepository:
             ).all()
             return list(rows)
 
-    def apply_epoch_shares(self, shares: dict[str, dict[str, str]]) -> int:
+    def apply_epoch_shares(
+        self, shares: dict[str, dict[str, str]], *, epoch: int, audit: AuditContext | None
+    ) -> int:
         """Store the verifying shares a refresh epoch gave each key (key id -> signer
-        id -> hex); returns how many rows changed (idempotent)."""
-        changed = 0
+        id -> hex); returns how many rows changed (idempotent). Audited ``Keys:Refresh``
+        in each org whose keys changed (by ``audit``'s caller in its own org, by the
+        vault in the others; ``None``: the vault's own schedule or start-up), and in
+        the caller's org even when none of its keys changed."""
+        per_org: dict[str, int] = {}
         with self._write.begin() as s:
             for key_id, verifying in shares.items():
                 key = s.get(KeyRow, key_id, with_for_update=True)
                 if key is None or key.verifying_shares == verifying:
                     continue
                 key.verifying_shares = dict(verifying)
-                changed += 1
-        return changed
+                per_org[key.org_id] = per_org.get(key.org_id, 0) + 1
+            if audit is not None:
+                per_org.setdefault(audit.org_id, 0)
+            s.flush()
+            for org_id in sorted(per_org):
+                context = (
+                    audit.in_org(org_id)
+                    if audit is not None
+                    else AuditContext.system(org_id, "Keys:Refresh")
+                )
+                own = audit is not None and org_id == audit.org_id
+                append(
+                    s,
+                    context,
+                    action=(context.action if own else None) or "Keys:Refresh",
+                    details={"epoch": epoch, "keysRefreshed": per_org[org_id]},
+                )
+        return sum(per_org.values())
 
-    def begin_export(self, org_id: str, key_id: str) -> tuple[KeyRow, bool]:
+    def begin_export(self, org_id: str, key_id: str, *, audit: AuditContext) -> tuple[KeyRow, bool]:
         """Mark the key exported *before* the shares leave (fail closed: it stops
-        signing now). Returns the key and whether it was already exported."""
+        signing now; audited ``Keys:Export`` Pending). Returns the key and whether it
+        was already exported."""
         with self._write.begin() as s:
             key = self._key(s, org_id, key_id, lock=True)
             if key.status != KEY_ACTIVE:
@@ -398,14 +535,36 @@ class ApiRepository:
             if not already:
                 key.exported = True
                 key.date_exported = utcnow()
+            s.flush()
+            append(
+                s,
+                audit,
+                action="Keys:Export",
+                target_id=key_id,
+                result=PENDING,
+                details={"alreadyExported": already},
+            )
         return key, already
 
-    def undo_export(self, org_id: str, key_id: str) -> None:
+    def undo_export(
+        self, org_id: str, key_id: str, *, audit: AuditContext, error_code: str, status: int
+    ) -> None:
         """The export failed before any share was returned: the key signs again."""
         with self._write.begin() as s:
             key = self._key(s, org_id, key_id, lock=True)
             key.exported = False
             key.date_exported = None
+            s.flush()
+            append(
+                s,
+                audit,
+                action="Keys:Export",
+                target_id=key_id,
+                result=FAILURE,
+                status=status,
+                error_code=error_code,
+                details={"exportUndone": True},
+            )
 
     # -- signatures --------------------------------------------------------------
     def claim_signature(
@@ -416,6 +575,8 @@ class ApiRepository:
         external_id: str | None,
         wallet_id: str | None = None,
         approval: PolicyApprovalRow | None = None,
+        *,
+        audit: AuditContext,
     ) -> Claim:
         """Insert an Executing signature row leased to this process, or return the row
         already holding this (key, externalId). The UNIQUE(key_id, external_id)
@@ -448,6 +609,7 @@ class ApiRepository:
                             # Its process died mid-sign: resolve it, take the id over.
                             _interrupt(existing)
                             s.flush()
+                            _audit_interrupted(s, org_id, existing)
                     check_signable(s, key)
                     now = utcnow()
                     sig = SignatureRow(
@@ -469,6 +631,13 @@ class ApiRepository:
                         s.add(approval)
                     s.add(sig)
                     s.flush()
+                    append(
+                        s,
+                        audit,
+                        target_id=sig.id,
+                        result=PENDING,
+                        details=_signature_details(sig),
+                    )
                     return Claim(sig, key, created=True)
             except IntegrityError:
                 continue  # a concurrent request took the externalId first: read it
@@ -510,6 +679,7 @@ class ApiRepository:
         *,
         signed_data: bytes | None = None,
         result_details: dict[str, Any] | None = None,
+        audit: AuditContext,
     ) -> SignatureRow:
         with self._write.begin() as s:
             sig = s.get_one(SignatureRow, signature_id, with_for_update=True)
@@ -527,20 +697,41 @@ class ApiRepository:
             sig.signed_data = signed_data
             sig.result_details = result_details
             sig.date_signed = utcnow()
+            s.flush()
+            append(s, audit, target_id=sig.id, details=_signature_details(sig))
         return sig
 
-    def fail_signature(self, signature_id: str, code: str, message: str) -> SignatureRow:
+    def fail_signature(
+        self,
+        signature_id: str,
+        code: str,
+        message: str,
+        *,
+        audit: AuditContext,
+        status: int | None = None,
+    ) -> SignatureRow:
         """Record the failure and release the externalId: no signature left the
         signers, so a retry with the same externalId may sign (once)."""
         with self._write.begin() as s:
             sig = s.get_one(SignatureRow, signature_id, with_for_update=True)
             if sig.status != SIG_EXECUTING or sig.lease_owner != self.owner:
                 return sig  # already resolved (interrupted) by another process
+            details = {**_signature_details(sig), "status": SIG_FAILED}
             sig.lease_expires = None
             sig.status = SIG_FAILED
             sig.external_id = None
             sig.error_code = code[:64]
             sig.error_message = message[:1024]
+            s.flush()
+            append(
+                s,
+                audit,
+                target_id=sig.id,
+                result=FAILURE,
+                status=status,
+                error_code=code,
+                details=details,
+            )
         return sig
 
     def renew_lease(self, signature_id: str) -> bool:
@@ -574,6 +765,10 @@ class ApiRepository:
             ).all()
             for sig in rows:
                 _interrupt(sig)
+            s.flush()
+            for sig in rows:
+                key = s.get_one(KeyRow, sig.key_id)
+                _audit_interrupted(s, key.org_id, sig)
         return len(rows)
 
     # -- wallets -----------------------------------------------------------------
@@ -600,7 +795,9 @@ class ApiRepository:
                 return None
             return wallet, self._key(s, org_id, wallet.key_id)
 
-    def insert_wallet(self, wallet: WalletRow, key: KeyRow | None = None) -> bool:
+    def insert_wallet(
+        self, wallet: WalletRow, key: KeyRow | None = None, *, audit: AuditContext
+    ) -> bool:
         """Insert the wallet (and, for a freshly generated key, the key in the same
         transaction). False when another wallet of the org already holds its
         externalId (nothing is stored then)."""
@@ -612,6 +809,19 @@ class ApiRepository:
                 else:
                     check_signable(s, self._key(s, wallet.org_id, wallet.key_id, lock=True))
                 s.add(wallet)
+                s.flush()
+                if key is not None:
+                    append(
+                        s,
+                        audit,
+                        action="Keys:Create",
+                        target_id=key.id,
+                        details={**_key_details(key), "walletId": wallet.id},
+                    )
+                details: dict[str, Any] = {"keyId": wallet.key_id, "network": wallet.network}
+                if wallet.external_id is not None:
+                    details["externalId"] = wallet.external_id
+                append(s, audit, action="Wallets:Create", target_id=wallet.id, details=details)
         except IntegrityError:
             if wallet.external_id is None:
                 raise
@@ -646,7 +856,10 @@ class ApiRepository:
         name: str | None = None,
         add_tags: list[str] | None = None,
         remove_tags: list[str] | None = None,
+        audit: AuditContext,
     ) -> tuple[WalletRow, KeyRow]:
+        """Rename (``Wallets:Update``), add tags (``Wallets:Tags:Add``) or remove tags
+        (``Wallets:Tags:Remove``), audited under that action."""
         with self._write.begin() as s:
             wallet = self._wallet(s, org_id, wallet_id, lock=True)
             if name is not None:
@@ -658,4 +871,46 @@ class ApiRepository:
             if remove_tags:
                 tags = [t for t in tags if t not in remove_tags]
             wallet.tags = tags
-            return wallet, self._key(s, org_id, wallet.key_id)
+            key = self._key(s, org_id, wallet.key_id)
+            s.flush()
+            details: dict[str, Any]
+            if add_tags is not None:
+                action, details = "Wallets:Tags:Add", {"tags": list(add_tags)}
+            elif remove_tags is not None:
+                action, details = "Wallets:Tags:Remove", {"tags": list(remove_tags)}
+            else:
+                action, details = "Wallets:Update", {"name": name}
+            append(s, audit, action=action, target_id=wallet_id, details=details)
+            return wallet, key
+
+    # -- audit log ---------------------------------------------------------------
+    def list_audit(
+        self, org_id: str, where: AuditFilter, before_seq: int | None, limit: int
+    ) -> list[AuditRow]:
+        """The org's audit rows, newest first, ``limit`` after the cursor."""
+        stmt = select(AuditRow).where(AuditRow.org_id == org_id)
+        if before_seq is not None:
+            stmt = stmt.where(AuditRow.seq < before_seq)
+        if where.user_id is not None:
+            stmt = stmt.where(AuditRow.user_id == where.user_id)
+        if where.action is not None:
+            stmt = stmt.where(AuditRow.action == where.action)
+        if where.target_id is not None:
+            stmt = stmt.where(AuditRow.target_id == where.target_id)
+        if where.result is not None:
+            stmt = stmt.where(AuditRow.result == where.result)
+        if where.date_from is not None:
+            stmt = stmt.where(AuditRow.date >= where.date_from)
+        if where.date_to is not None:
+            stmt = stmt.where(AuditRow.date < where.date_to)
+        with self._read() as s:
+            return list(s.scalars(stmt.order_by(AuditRow.seq.desc()).limit(limit)))
+
+    def get_audit(self, org_id: str, audit_id: str) -> AuditRow:
+        with self._read() as s:
+            row = s.scalars(
+                select(AuditRow).where(AuditRow.id == audit_id, AuditRow.org_id == org_id)
+            ).one_or_none()
+        if row is None:
+            raise ApiError(404, "AuditEntryNotFound", f"audit entry {audit_id} not found")
+        return row

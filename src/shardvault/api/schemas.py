@@ -14,6 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "AuditActorOut",
+    "AuditEntryOut",
+    "AuditList",
     "ClusterOut",
     "CreateKeyRequest",
     "CreateWalletRequest",
@@ -497,4 +500,41 @@ class ApprovalOut(_Response):
 
 class ApprovalList(_Response):
     items: list[ApprovalOut]
+    next_page_token: str | None = None
+
+
+class AuditActorOut(_Response):
+    kind: Literal["User", "System", "Operator", "Unknown"]
+    user_id: str | None = None
+    token_id: str | None = None
+    credential_id: str | None = None
+    token_hash_prefix: str | None = Field(
+        default=None, description="first 16 hex digits of SHA-256 of an unrecognised token"
+    )
+
+
+class AuditEntryOut(_Response):
+    """One audit row (docs/governance-audit.md); ``hash`` and ``prevHash`` let a
+    client re-check the chain of its org."""
+
+    id: str
+    org_id: str
+    seq: int
+    date: str
+    actor: AuditActorOut
+    action: str
+    target_id: str | None = None
+    method: str | None = None
+    path: str | None = None
+    request_hash: str | None = None
+    result: Literal["Success", "Failure", "Refused", "Pending"]
+    status: int | None = None
+    error_code: str | None = None
+    details: dict[str, Any] | None = None
+    prev_hash: str
+    hash: str
+
+
+class AuditList(_Response):
+    items: list[AuditEntryOut]
     next_page_token: str | None = None

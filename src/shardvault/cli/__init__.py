@@ -12,12 +12,22 @@ Private keys are read from a file or standard input, never from the command line
 Modules: ``common`` (the Typer app, shared options, the client seam, output and
 errors), one per command group (``keys``, ``signatures``, ``signers``,
 ``wallets`` with ``networks``, ``sign``, ``transfer`` for import-key/export-key,
-``admin``, ``local`` for up/demo/version); this module puts them on the app.
+``admin``, ``audit``, ``local`` for up/demo/version); this module puts them on the app.
 """
 
 from __future__ import annotations
 
-from shardvault.cli import admin, keys, local, sign, signatures, signers, transfer, wallets
+from shardvault.cli import (
+    admin,
+    audit,
+    keys,
+    local,
+    sign,
+    signatures,
+    signers,
+    transfer,
+    wallets,
+)
 from shardvault.cli.common import app
 
 __all__ = ["app"]
@@ -34,3 +44,4 @@ app.add_typer(wallets.wallets_app, name="wallets")
 app.add_typer(signatures.signatures_app, name="signatures")
 app.add_typer(signers.signers_app, name="signers")
 app.add_typer(admin.admin_app, name="admin")
+app.add_typer(audit.audit_app, name="audit")

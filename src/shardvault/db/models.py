@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Dialect,
@@ -31,6 +32,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "ApiToken",
+    "AuditHead",
+    "AuditRow",
     "Base",
     "DecisionRow",
     "ImportContextRow",
@@ -352,3 +355,58 @@ class DecisionRow(Base):
     value: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(1024))
     date: Mapped[datetime]
+
+
+class AuditRow(Base):
+    """One row of the append-only, hash-chained audit log (0006; docs/governance-audit.md).
+
+    Each org has its own chain (``org_id``; requests whose org is unknown, e.g. an
+    unknown bearer token, go to the pseudo-org chain ``"-"``): ``seq`` counts 1, 2, 3,
+    ... and ``hash`` is SHA-256 over the canonical encoding of the row, which includes
+    ``prev_hash``, the hash of row ``seq - 1`` (64 zeros for the first row)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        UniqueConstraint("org_id", "seq"),
+        Index(None, "org_id", "target_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    #: The chain: an org id, or "-" (no FK: that pseudo-org is not an org).
+    org_id: Mapped[str] = mapped_column(String(40))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    date: Mapped[datetime]
+    #: "User" (an API caller), "System" (the vault itself), "Operator" (the CLI on the
+    #: database), "Unknown" (a caller whose bearer token was not recognised).
+    actor: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    token_id: Mapped[str | None] = mapped_column(String(64))
+    credential_id: Mapped[str | None] = mapped_column(String(255))
+    #: First 16 hex digits of SHA-256 of an unrecognised bearer token (never the token).
+    token_hash_prefix: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[str | None] = mapped_column(String(255))
+    method: Mapped[str | None] = mapped_column(String(16))
+    path: Mapped[str | None] = mapped_column(String(1024))
+    #: SHA-256 (hex) of the method, path and canonical JSON body of the request.
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    #: "Success", "Failure", "Refused" (401/403) or "Pending" (a step of a longer action).
+    result: Mapped[str] = mapped_column(String(16))
+    status: Mapped[int | None] = mapped_column(Integer)
+    error_code: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The last row of each audit chain (0006): appends lock it (``SELECT ... FOR
+    UPDATE``), so appends to one chain are serialised across API processes; and
+    ``shardvault audit verify`` compares it with the chain's last row (a deleted
+    tail shows)."""
+
+    __tablename__ = "audit_heads"
+
+    org_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,13 +1,14 @@
 """The API's routes, one router per resource: ``health`` (public), ``signers``,
 ``keys``, ``signatures`` (of a key), ``networks``, ``wallets``, ``permissions``,
-``org_settings``, ``policies`` and ``policy_approvals`` (Dfns's policy engine) and
-``admin``. Each router declares what it needs as FastAPI dependencies
+``org_settings``, ``policies`` and ``policy_approvals`` (Dfns's policy engine),
+``audit`` and ``admin``. Each router declares what it needs as FastAPI dependencies
 (``api/dependencies.py``, ``api/permissions.py``)."""
 
 from fastapi import APIRouter
 
 from shardvault.api.routers import (
     admin,
+    audit,
     health,
     keys,
     networks,
@@ -35,4 +36,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     policies.router,
     policy_approvals.router,
     admin.router,
+    audit.router,
 )

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body
 from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
+    Audit,
     Backend,
     Caller,
     Epochs,
@@ -39,6 +40,7 @@ async def refresh_epoch(
     repository: Repository,
     backend: Backend,
     epochs: Epochs,
+    audit: Audit,
     body: Annotated[RefreshEpochRequest | None, Body()] = None,
 ) -> EpochOut:
     """Run a refresh epoch of the signer group: every signer gets new Paillier primes
@@ -47,7 +49,7 @@ async def refresh_epoch(
     an epoch (409 ``RefreshInProgress`` while another runs)."""
     _require_admin(caller)
     fresh = body.fresh_primes if body is not None else False
-    return epoch_out(await epochs.run(backend, repository, fresh_primes=fresh))
+    return epoch_out(await epochs.run(backend, repository, fresh_primes=fresh, audit=audit))
 
 
 @router.get("/refresh", response_model=EpochList, response_model_exclude_none=True)

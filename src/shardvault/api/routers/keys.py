@@ -10,10 +10,12 @@ from typing import Annotated, Any
 import anyio
 from fastapi import APIRouter, Body
 
+from shardvault.api.audit import SUCCESS
 from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
     PENDING_APPROVAL,
+    Audit,
     Backend,
     Caller,
     Epochs,
@@ -25,7 +27,7 @@ from shardvault.api.dependencies import (
     Settings,
 )
 from shardvault.api.encoding import b64url_decode, b64url_encode, iso_utc
-from shardvault.api.errors import ApiError
+from shardvault.api.errors import ApiError, api_error_from
 from shardvault.api.key_lifecycle import (
     discard_key,
     erase_shares,
@@ -58,7 +60,7 @@ from shardvault.api.views import key_out
 from shardvault.crypto import hpke
 from shardvault.db.ids import new_id
 from shardvault.db.models import KEY_ACTIVE, KEY_ARCHIVED
-from shardvault.errors import InvalidEncoding, InvalidImport
+from shardvault.errors import InvalidEncoding, InvalidImport, ShardvaultError
 from shardvault.protocols.key_import import IMPORT_ID_SIZE
 from shardvault.protocols.key_transfer import min_signers_problem
 from shardvault.protocols.registry import PROTOCOLS, canonical_protocol
@@ -86,6 +88,7 @@ async def create_key(
     repository: Repository,
     backend: Backend,
     settings: Settings,
+    audit: Audit,
 ) -> KeyOut:
     record, row = await generate_key(
         backend,
@@ -97,7 +100,7 @@ async def create_key(
     )
     row.exportable = body.exportable
     try:
-        await in_thread(repository.insert_key, row)
+        await in_thread(repository.insert_key, row, audit=audit)
     except BaseException:
         await discard_key(backend, record)
         raise
@@ -113,11 +116,13 @@ _CONFLICT_IMPORT_CODES = frozenset({"ImportContextUsed", "DuplicateKey"})
     response_model=ImportContextOut,
     dependencies=[require_permission("Keys:Import")],
 )
-async def create_import_context(caller: Caller, repository: Repository) -> ImportContextOut:
+async def create_import_context(
+    caller: Caller, repository: Repository, audit: Audit
+) -> ImportContextOut:
     """A one-time import context: seal the import's shares under it (it is bound into
     every share's AAD) and send its ``importId`` with ``POST /keys/import``, from this
     org, before ``expiresAt``. Ours, not Dfns'."""
-    context, row = await in_thread(repository.issue_import_context, caller.org_id)
+    context, row = await in_thread(repository.issue_import_context, caller.org_id, audit=audit)
     return ImportContextOut(
         import_id=b64url_encode(context.import_id),
         issued_at=iso_utc(row.issued_at),
@@ -138,6 +143,7 @@ async def import_key(
     repository: Repository,
     backend: Backend,
     policies: Policies,
+    audit: Audit,
 ) -> Any:
     protocol = canonical_protocol(body.protocol)
     scheme = PROTOCOLS.get((protocol, body.curve))
@@ -174,7 +180,7 @@ async def import_key(
     )
     if held is not None:
         return held
-    context = await in_thread(repository.take_import_context, caller.org_id, import_id)
+    context = await in_thread(repository.take_import_context, caller.org_id, import_id, audit=audit)
     key_id = new_id("key")
     expected = (key_id, protocol, body.curve, body.min_signers)
     try:
@@ -197,7 +203,7 @@ async def import_key(
             imported=True,
             exportable=body.exportable,
         )
-        await in_thread(repository.insert_imported_key, row)
+        await in_thread(repository.insert_imported_key, row, audit=audit)
     except BaseException:
         await discard_key(backend, record)
         raise
@@ -238,13 +244,18 @@ async def get_key(key_id: KeyId, caller: Caller, repository: Repository) -> KeyO
     dependencies=[require_permission("Keys:Update")],
 )
 async def update_key(
-    key_id: KeyId, body: UpdateKeyRequest, caller: Caller, repository: Repository
+    key_id: KeyId, body: UpdateKeyRequest, caller: Caller, repository: Repository, audit: Audit
 ) -> KeyOut:
     """Rename the key (Dfns) and/or switch its ``exportable`` flag off (ours; 409
     ``KeyNotExportable`` to switch it back on)."""
     check_key_id(key_id)
     key = await in_thread(
-        repository.update_key, caller.org_id, key_id, name=body.name, exportable=body.exportable
+        repository.update_key,
+        caller.org_id,
+        key_id,
+        name=body.name,
+        exportable=body.exportable,
+        audit=audit,
     )
     return key_out(key)
 
@@ -256,7 +267,7 @@ async def update_key(
     dependencies=[require_permission("Keys:Delete")],
 )
 async def delete_key(
-    key_id: KeyId, caller: Caller, repository: Repository, backend: Backend
+    key_id: KeyId, caller: Caller, repository: Repository, backend: Backend, audit: Audit
 ) -> KeyOut:
     check_key_id(key_id)
     key = await in_thread(repository.get_key, caller.org_id, key_id)
@@ -264,8 +275,8 @@ async def delete_key(
         return key_out(key)
     # Archive first (signing is refused from now on), then erase the shares; if the
     # signers fail, the key stays Archived and a repeated DELETE retries.
-    key = await in_thread(repository.archive_key, caller.org_id, key_id)
-    key = await erase_shares(backend, repository, key)
+    key = await in_thread(repository.archive_key, caller.org_id, key_id, audit=audit)
+    key = await erase_shares(backend, repository, key, audit)
     logger.info("key %s archived, shares erased", key_id)
     return key_out(key)
 
@@ -283,6 +294,7 @@ async def refresh_key(
     backend: Backend,
     epochs: Epochs,
     settings: Settings,
+    audit: Audit,
     _body: Annotated[RefreshKeyRequest | None, Body()] = None,
 ) -> KeyOut:
     """Proactive refresh: runs a refresh EPOCH of the whole signer group (new
@@ -318,6 +330,7 @@ async def refresh_key(
         repository,
         min_interval=settings.key_refresh_min_interval_seconds,
         admin=caller.is_admin,
+        audit=audit,
     )
     key = await in_thread(repository.get_key, caller.org_id, key_id)
     if result is None:
@@ -341,6 +354,7 @@ async def export_key(
     repository: Repository,
     backend: Backend,
     policies: Policies,
+    audit: Audit,
 ) -> Any:
     """Export the key's shares, sealed to ``encryptionKey``. Four gates, in order:
     the ``Keys:Export`` permission (403 ``PermissionDenied``), the org setting
@@ -390,14 +404,32 @@ async def export_key(
     )
     if held is not None:
         return held
-    key, already_exported = await in_thread(repository.begin_export, caller.org_id, key_id)
+    key, already_exported = await in_thread(
+        repository.begin_export, caller.org_id, key_id, audit=audit
+    )
     try:
         shares = await backend.export_key(key_record(key), encryption_key)
-    except BaseException:
+    except BaseException as exc:
         if not already_exported:
+            error = api_error_from(exc) if isinstance(exc, ShardvaultError) else None
             with anyio.CancelScope(shield=True):
-                await in_thread(repository.undo_export, caller.org_id, key_id)
+                await in_thread(
+                    repository.undo_export,
+                    caller.org_id,
+                    key_id,
+                    audit=audit,
+                    error_code=error.code if error is not None else "InternalError",
+                    status=error.status if error is not None else 500,
+                )
         raise
+    # The shares leave only once their delivery is in the log.
+    await in_thread(
+        repository.record,
+        audit,
+        target_id=key_id,
+        result=SUCCESS,
+        details={"signers": [s.signer_id for s in shares]},
+    )
     logger.info("key %s exported (%d shares)", key_id, len(shares))
     return ExportKeyResponse(
         public_key=key.public_key,

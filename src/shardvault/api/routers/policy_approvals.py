@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Query
 from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
+    Audit,
     Caller,
     Limit,
     PageToken,
@@ -96,6 +97,7 @@ async def create_decision(
     caller: Caller,
     policies: Policies,
     signing: Signing,
+    audit: Audit,
 ) -> Any:
     decided = await in_thread(
         policies.decide,
@@ -109,7 +111,7 @@ async def create_decision(
     if decided.execute is not None:
         sig, key = decided.execute
         try:
-            await signing.execute_approved(sig, key)
+            await signing.execute_approved(sig, key, audit.in_org(key.org_id))
         except ApiError as exc:  # stored on the signature (Failed); the decision stands
             logger.warning("approved signature %s failed: %s", sig.id, exc.code)
         view = await in_thread(policies.get_approval, caller.org_id, approval_id)

@@ -9,6 +9,7 @@ from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
     PENDING_APPROVAL,
+    Audit,
     Caller,
     KeyId,
     Limit,
@@ -49,6 +50,7 @@ async def create_signature(
     request: Request,
     response: Response,
     signing: Signing,
+    audit: Audit,
 ) -> SignatureOut:
     check_key_id(key_id)
     large = signing.is_large(request.headers.get("content-length"))
@@ -59,6 +61,7 @@ async def create_signature(
         body.network,
         None,
         user_id=caller.service_account_id,
+        audit=audit,
         large=large,
     )
     if signature.status == SIG_PENDING:

@@ -13,6 +13,7 @@ from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
     PENDING_APPROVAL,
+    Audit,
     Backend,
     Caller,
     Limit,
@@ -107,6 +108,7 @@ async def create_wallet(
     settings: Settings,
     permissions: Permissions,
     policies: Policies,
+    audit: Audit,
 ) -> Any:
     """A wallet on ``network``: a new key of the network's default scheme, a new key
     of ``signingKey {scheme, curve}``, or the existing key ``signingKey {id}``.
@@ -159,7 +161,7 @@ async def create_wallet(
             external_id=body.external_id,
             date_created=utcnow(),
         )
-        inserted = await in_thread(repository.insert_wallet, wallet, new_key)
+        inserted = await in_thread(repository.insert_wallet, wallet, new_key, audit=audit)
     except BaseException:
         if record is not None:
             await discard_key(backend, record)
@@ -209,10 +211,16 @@ async def get_wallet(wallet_id: WalletId, caller: Caller, repository: Repository
     dependencies=[require_permission("Wallets:Update")],
 )
 async def update_wallet(
-    wallet_id: WalletId, body: UpdateWalletRequest, caller: Caller, repository: Repository
+    wallet_id: WalletId,
+    body: UpdateWalletRequest,
+    caller: Caller,
+    repository: Repository,
+    audit: Audit,
 ) -> WalletOut:
     check_wallet_id(wallet_id)
-    found = await in_thread(repository.update_wallet, caller.org_id, wallet_id, name=body.name)
+    found = await in_thread(
+        repository.update_wallet, caller.org_id, wallet_id, name=body.name, audit=audit
+    )
     return wallet_out(*found)
 
 
@@ -223,11 +231,17 @@ async def update_wallet(
     dependencies=[require_permission("Wallets:Tags:Add")],
 )
 async def add_wallet_tags(
-    wallet_id: WalletId, body: WalletTagsRequest, caller: Caller, repository: Repository
+    wallet_id: WalletId,
+    body: WalletTagsRequest,
+    caller: Caller,
+    repository: Repository,
+    audit: Audit,
 ) -> WalletOut:
     """Add tags (already present ones are kept once)."""
     check_wallet_id(wallet_id)
-    found = await in_thread(repository.update_wallet, caller.org_id, wallet_id, add_tags=body.tags)
+    found = await in_thread(
+        repository.update_wallet, caller.org_id, wallet_id, add_tags=body.tags, audit=audit
+    )
     return wallet_out(*found)
 
 
@@ -238,12 +252,16 @@ async def add_wallet_tags(
     dependencies=[require_permission("Wallets:Tags:Remove")],
 )
 async def remove_wallet_tags(
-    wallet_id: WalletId, body: WalletTagsRequest, caller: Caller, repository: Repository
+    wallet_id: WalletId,
+    body: WalletTagsRequest,
+    caller: Caller,
+    repository: Repository,
+    audit: Audit,
 ) -> WalletOut:
     """Remove tags (absent ones are ignored)."""
     check_wallet_id(wallet_id)
     found = await in_thread(
-        repository.update_wallet, caller.org_id, wallet_id, remove_tags=body.tags
+        repository.update_wallet, caller.org_id, wallet_id, remove_tags=body.tags, audit=audit
     )
     return wallet_out(*found)
 
@@ -263,6 +281,7 @@ async def create_wallet_signature(
     request: Request,
     response: Response,
     signing: Signing,
+    audit: Audit,
 ) -> SignatureOut:
     """Sign with the wallet's key; ``network`` is the wallet's (a different one
     in the body answers 400 ``NetworkMismatch``)."""
@@ -283,6 +302,7 @@ async def create_wallet_signature(
         network,
         wallet_id,
         user_id=caller.service_account_id,
+        audit=audit,
         large=large,
     )
     if signature.status == SIG_PENDING:

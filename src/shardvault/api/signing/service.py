@@ -33,6 +33,7 @@ from typing import Any, Generic, TypeVar
 import anyio
 import anyio.to_thread
 
+from shardvault.api.audit import AuditContext
 from shardvault.api.errors import ApiError, api_error_from
 from shardvault.api.key_lifecycle import key_record
 from shardvault.api.policies.definitions import SIGNING_KINDS, VELOCITY_RULES, WALLETS_SIGN
@@ -174,12 +175,14 @@ class SigningService:
         wallet_id: str | None,
         *,
         user_id: str,
+        audit: AuditContext,
         large: bool = False,
     ) -> SignatureRow:
         """Sign ``body`` with the org's key ``key_id`` (for ``wallet_id``, on
         ``network``), or answer the stored signature of an earlier request with the
         same ``externalId``. ``user_id``: who asks (the approval's initiator when a
-        policy triggers). ``large``: prepare chain payloads in a worker thread.
+        policy triggers). ``large``: prepare chain payloads in a worker thread. The
+        claim, and the signature or failure, are audited under ``audit``.
 
         The org's ``Wallets:Sign`` policies are evaluated first: a triggered Block
         answers 403 ``PolicyBlocked`` and stores nothing; a triggered RequestApproval
@@ -200,11 +203,12 @@ class SigningService:
                 body.external_id,
                 wallet_id,
                 approval,
+                audit=audit,
             )
             if claim.created:
                 if claim.signature.status == SIG_PENDING:
                     return claim.signature  # waits for its approval
-                return await self._run(claim.signature, claim.key, job)
+                return await self._run(claim.signature, claim.key, job, audit)
             # An earlier request holds this externalId.
             found: SignatureRow | None = claim.signature
             if found is not None and (
@@ -301,10 +305,13 @@ class SigningService:
         network = get_network(name) if isinstance(name, str) else None
         return transfer_of(request, network, scheme, public_key)
 
-    async def execute_approved(self, sig: SignatureRow, key: KeyRow) -> SignatureRow:
+    async def execute_approved(
+        self, sig: SignatureRow, key: KeyRow, audit: AuditContext
+    ) -> SignatureRow:
         """Sign a request whose approval was just granted (the decision moved it to
         Executing, leased to this process): its job is prepared again from the stored
-        request, exactly as when it was asked."""
+        request, exactly as when it was asked. Audited under ``audit`` (the decision
+        that granted it)."""
         try:
             body = SignatureRequest.model_validate(
                 {k: v for k, v in sig.request_body.items() if k != "network"}
@@ -314,9 +321,11 @@ class SigningService:
             if job.normalized != sig.request_body:
                 raise ApiError(500, "InternalError", "the stored request does not re-prepare")
         except ApiError as exc:
-            await in_thread(self._repository.fail_signature, sig.id, exc.code, exc.message)
+            await in_thread(
+                self._repository.fail_signature, sig.id, exc.code, exc.message, audit=audit
+            )
             raise
-        return await self._run(sig, key, job)
+        return await self._run(sig, key, job, audit)
 
     async def _sign_once(
         self, sig: SignatureRow, key: KeyRow, payload: bytes, root: bytes | None
@@ -364,7 +373,9 @@ class SigningService:
             except Exception:  # a database hiccup: try again next period
                 logger.warning("could not renew the lease of signature %s", signature_id)
 
-    async def _run(self, sig: SignatureRow, key: KeyRow, job: SigningJob) -> SignatureRow:
+    async def _run(
+        self, sig: SignatureRow, key: KeyRow, job: SigningJob, audit: AuditContext
+    ) -> SignatureRow:
         """Sign the claimed row's payloads and store the result, or the failure."""
         repository = self._repository
         result: SigningResult
@@ -375,15 +386,28 @@ class SigningService:
             ]
             result = job.finish(signatures)
         except ShardvaultError as exc:
+            error = api_error_from(exc, signatureId=sig.id)
             with anyio.CancelScope(shield=True):
-                await in_thread(repository.fail_signature, sig.id, exc.code, exc.message)
-            raise api_error_from(exc, signatureId=sig.id) from exc
+                await in_thread(
+                    repository.fail_signature,
+                    sig.id,
+                    exc.code,
+                    exc.message,
+                    audit=audit,
+                    status=error.status,
+                )
+            raise error from exc
         except ApiError:
             raise  # the row is no longer this process's (resolved as interrupted)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await in_thread(
-                    repository.fail_signature, sig.id, "InternalError", "internal error"
+                    repository.fail_signature,
+                    sig.id,
+                    "InternalError",
+                    "internal error",
+                    audit=audit,
+                    status=500,
                 )
             raise
         return await in_thread(
@@ -395,4 +419,5 @@ class SigningService:
             result.recid,
             signed_data=result.signed_data,
             result_details=result.details,
+            audit=audit,
         )
