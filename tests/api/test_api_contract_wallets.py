@@ -205,7 +205,7 @@ def test_sign_psbt_taproot_bip86(any_api: ContractApi) -> None:
     r = any_api.post(f"/wallets/{w['id']}/signatures", {"kind": "Psbt", "psbt": psbt.to_string()})
     assert r.status_code == 200, r.text
     assert r.json()["signedInputs"] == [0]
-    signed = PSBT.from_string(r.json()["signedData"])
+    signed = PSBT.from_string(r.json()["signedData"].removeprefix("0x"))
     pin = signed.inputs[0]
     sig = getattr(pin, "taproot_key_sig", None) or pin.unknown[b"\x13"]
     assert len(sig) == 64  # SIGHASH_DEFAULT: no sighash byte

@@ -114,7 +114,7 @@ def _check_migrated(url: str) -> None:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(ctx, Base.metadata) == []
-            assert ctx.get_current_revision() == "0004"
+            assert ctx.get_current_revision() == "0009"
     finally:
         engine.dispose()
 

@@ -215,7 +215,7 @@ def test_taproot_wallet_signs_a_psbt(client: Client) -> None:
     sig = client.wallets.sign_psbt(wallet.id, psbt.serialize())
     assert sig.signed_inputs == [0] and sig.skipped_inputs == []
     assert sig.signed_data is not None
-    signed = PSBT.from_string(sig.signed_data)
+    signed = PSBT.from_string(sig.signed_data.removeprefix("0x"))
     pin = signed.inputs[0]
     schnorr = getattr(pin, "taproot_key_sig", None) or pin.unknown[b"\x13"]
     digest = signed.tx.sighash_taproot(0, [spk], [10_000], sighash=0)

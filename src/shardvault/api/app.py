@@ -28,6 +28,8 @@ from shardvault.api.errors import (
     shardvault_error_handler,
     validation_exception_handler,
 )
+from shardvault.api.openapi import install_openapi
+from shardvault.api.rate_limit import RateLimitMiddleware, TokenBuckets
 from shardvault.api.refresh_epoch import EpochGate, apply_missed_epoch, refresh_on_schedule
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.routers import ROUTERS
@@ -54,6 +56,8 @@ def create_app(
     signing_lease_seconds: float = 120.0,
     refresh_every_seconds: float | None = None,
     key_refresh_min_interval_seconds: float = 600.0,
+    rate_limit_per_second: float = 0.0,
+    rate_limit_burst: int = 0,
 ) -> FastAPI:
     """The shardvault REST API.
 
@@ -72,6 +76,8 @@ def create_app(
     answers the key as that epoch refreshed it and starts none. At start, the
     verifying shares of an epoch the signers committed (or the coordinator decided)
     but this API did not store are stored (``apply_missed_epoch``).
+    ``rate_limit_per_second`` / ``rate_limit_burst``: per-token rate limit of this
+    process (0: none; api/rate_limit.py).
     """
     settings = ApiSettings(
         max_body_bytes=max_body_bytes,
@@ -80,6 +86,8 @@ def create_app(
         large_request_bytes=large_request_bytes,
         signing_lease_seconds=signing_lease_seconds,
         key_refresh_min_interval_seconds=key_refresh_min_interval_seconds,
+        rate_limit_per_second=rate_limit_per_second,
+        rate_limit_burst=rate_limit_burst,
     )
     epochs = EpochGate()
     if migrate:
@@ -141,11 +149,19 @@ def create_app(
     async def lookup(token: str) -> Principal | None:
         return await in_thread(repository.principal, token)
 
-    # Added innermost first: CatchAll(Auth(BodyLimit(app))).
+    # Added innermost first: CatchAll(Auth(RateLimit(BodyLimit(app)))).
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_second > 0:
+        app.add_middleware(
+            RateLimitMiddleware,
+            buckets=TokenBuckets(
+                settings.rate_limit_per_second, settings.effective_rate_limit_burst
+            ),
+        )
     app.add_middleware(AuthMiddleware, lookup=lookup)
     app.add_middleware(CatchAllMiddleware)
 
     for router in ROUTERS:
         app.include_router(router)
+    install_openapi(app)
     return app

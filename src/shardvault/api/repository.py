@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -368,6 +368,9 @@ class ApiRepository:
         request_body: dict[str, Any],
         external_id: str | None,
         wallet_id: str | None = None,
+        *,
+        requester_user_id: str | None = None,
+        requester_token_id: str | None = None,
     ) -> Claim:
         """Insert a Pending signature row leased to this process, or return the row
         already holding this (key, externalId). The UNIQUE(key_id, external_id)
@@ -408,6 +411,8 @@ class ApiRepository:
                         wallet_id=wallet_id,
                         lease_owner=self.owner,
                         lease_expires=now + self._lease,
+                        requester_user_id=requester_user_id,
+                        requester_token_id=requester_token_id,
                     )
                     s.add(sig)
                     s.flush()
@@ -560,6 +565,17 @@ class ApiRepository:
             return False
         return True
 
+    def key_wallets(self, org_id: str, key_id: str) -> list[WalletRow]:
+        """The wallets of the org's key (oldest first)."""
+        with self._read() as s:
+            return list(
+                s.scalars(
+                    select(WalletRow)
+                    .where(WalletRow.org_id == org_id, WalletRow.key_id == key_id)
+                    .order_by(WalletRow.id)
+                )
+            )
+
     def get_wallet(self, org_id: str, wallet_id: str) -> tuple[WalletRow, KeyRow]:
         with self._read() as s:
             wallet = self._wallet(s, org_id, wallet_id)
@@ -588,16 +604,36 @@ class ApiRepository:
         name: str | None = None,
         add_tags: list[str] | None = None,
         remove_tags: list[str] | None = None,
+        fields: Mapping[str, str | None] | None = None,
     ) -> tuple[WalletRow, KeyRow]:
-        with self._write.begin() as s:
-            wallet = self._wallet(s, org_id, wallet_id, lock=True)
-            if name is not None:
-                wallet.name = name
-            tags = list(wallet.tags)
-            for tag in add_tags or []:
-                if tag not in tags:
-                    tags.append(tag)
-            if remove_tags:
-                tags = [t for t in tags if t not in remove_tags]
-            wallet.tags = tags
-            return wallet, self._key(s, org_id, wallet.key_id)
+        """Rename, tag or untag a wallet; ``fields`` sets ``name`` and ``externalId``
+        (``None`` clears one). An ``externalId`` another wallet of the org holds is
+        409 ``ExternalIdConflict``."""
+        try:
+            with self._write.begin() as s:
+                wallet = self._wallet(s, org_id, wallet_id, lock=True)
+                if name is not None:
+                    wallet.name = name
+                for field, value in (fields or {}).items():
+                    if field == "name":
+                        wallet.name = value
+                    elif field == "externalId":
+                        wallet.external_id = value
+                    else:  # pragma: no cover - the route passes only these
+                        raise ValueError(f"unknown wallet field {field}")
+                tags = list(wallet.tags)
+                for tag in add_tags or []:
+                    if tag not in tags:
+                        tags.append(tag)
+                if remove_tags:
+                    tags = [t for t in tags if t not in remove_tags]
+                wallet.tags = tags
+                s.flush()
+                return wallet, self._key(s, org_id, wallet.key_id)
+        except IntegrityError:
+            raise ApiError(
+                409,
+                "ExternalIdConflict",
+                "externalId is already another wallet's",
+                details={"field": "externalId"},
+            ) from None

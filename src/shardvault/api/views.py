@@ -4,15 +4,18 @@ network table, in the response models of ``schemas.py``."""
 from __future__ import annotations
 
 import base64
-from typing import Literal
 
 from shardvault.api.encoding import hex0x, iso_utc
 from shardvault.api.schemas import (
+    KeyDetailOut,
     KeyOut,
+    KeyWalletOut,
     NetworkList,
     NetworkOut,
+    RequesterOut,
     SchemeCurveOut,
     SignatureOut,
+    SignatureStatus,
     SignatureValue,
     WalletOut,
     WalletSigningKeyOut,
@@ -27,10 +30,28 @@ from shardvault.db.models import (
     WalletRow,
 )
 
-__all__ = ["key_out", "networks_out", "signature_out", "wallet_out"]
+__all__ = ["key_detail_out", "key_out", "networks_out", "signature_out", "wallet_out"]
 
-#: Kinds whose ``signedData`` is base64 (Bitcoin conventions); others are 0x-hex.
-_BASE64_SIGNED_DATA = frozenset({"Psbt", "Bip322"})
+#: Kinds whose ``signedData`` is base64 (the BIP 322 simple signature's own encoding);
+#: others, the PSBT included (as Dfns returns it), are 0x-hex.
+_BASE64_SIGNED_DATA = frozenset({"Bip322"})
+
+#: The API status of each stored one; H5's policies add the others of Dfns's set.
+_STATUSES: dict[str, SignatureStatus] = {
+    "Pending": "Pending",
+    "Executing": "Executing",
+    "Signed": "Signed",
+    "Failed": "Failed",
+    "Rejected": "Rejected",
+}
+
+
+def key_detail_out(key: KeyRow, wallets: list[WalletRow]) -> KeyDetailOut:
+    """``GET /keys/{keyId}``: the key with its wallets ``[{id, network}]``."""
+    return KeyDetailOut(
+        **key_out(key).model_dump(),
+        wallets=[KeyWalletOut(id=w.id, network=w.network) for w in wallets],
+    )
 
 
 def key_out(key: KeyRow) -> KeyOut:
@@ -63,13 +84,7 @@ def signature_out(sig: SignatureRow) -> SignatureOut:
     reason = None
     if sig.status == SIG_FAILED:
         reason = f"{sig.error_code}: {sig.error_message}" if sig.error_code else "failed"
-    status: Literal["Pending", "Signed", "Failed"] = (
-        "Signed"
-        if sig.status == SIG_SIGNED
-        else "Failed"
-        if sig.status == SIG_FAILED
-        else "Pending"
-    )
+    status = _STATUSES.get(sig.status, "Failed")
     kind = sig.request_body.get("kind")
     signed_data = None
     if sig.status == SIG_SIGNED and sig.signed_data is not None:
@@ -79,12 +94,21 @@ def signature_out(sig: SignatureRow) -> SignatureOut:
             else hex0x(sig.signed_data)
         )
     details = sig.result_details or {}
+    requester = None
+    if sig.requester_user_id is not None:
+        requester = RequesterOut(user_id=sig.requester_user_id, token_id=sig.requester_token_id)
+    # Without approval policies every request is resolved when it is made; a row that
+    # records its own resolution (policies) says when.
+    resolved = getattr(sig, "date_policy_resolved", None) or sig.date_requested
+    approval_id = getattr(sig, "approval_id", None)
     return SignatureOut(
         id=sig.id,
         key_id=sig.key_id,
         wallet_id=sig.wallet_id,
         network=sig.request_body.get("network"),
+        requester=requester,
         status=status,
+        approval_id=str(approval_id) if approval_id else None,
         request_body=dict(sig.request_body),
         signature=value,
         signed_data=signed_data,
@@ -93,6 +117,7 @@ def signature_out(sig: SignatureRow) -> SignatureOut:
         reason=reason,
         external_id=sig.request_body.get("externalId"),
         date_requested=iso_utc(sig.date_requested),
+        date_policy_resolved=iso_utc(resolved) if status != "Pending" else None,
         date_signed=iso_utc(sig.date_signed) if sig.date_signed else None,
     )
 

@@ -189,6 +189,10 @@ class SignatureRow(Base):
     #: until when; a Pending row whose lease expired was left by a process that died.
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_expires: Mapped[datetime | None]
+    #: Who asked (0009): the Dfns user id (a service account's id) and the API token;
+    #: NULL on rows stored before.
+    requester_user_id: Mapped[str | None] = mapped_column(String(40))
+    requester_token_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class WalletRow(Base):

@@ -147,7 +147,7 @@ class Signature(ApiModel):
     """A signature request and, once ``status == "Signed"``, its result.
 
     Chain kinds add ``signed_data`` (0x-hex signed transaction for EVM and Solana,
-    base64 PSBT, base64 BIP 322 simple signature) and, for PSBTs, ``signed_inputs``
+    0x-hex PSBT, base64 BIP 322 simple signature) and, for PSBTs, ``signed_inputs``
     and ``skipped_inputs`` (``[{index, reason}]``)."""
 
     id: str

@@ -149,7 +149,7 @@ class WalletsApi:
         self, wallet_id: str, psbt: bytes | str, *, external_id: str | None = None
     ) -> Signature:
         """Sign every input of the PSBT the wallet's key can spend; the result is
-        ``signature.signed_data`` (base64)."""
+        ``signature.signed_data`` (0x-hex, as Dfns returns it)."""
         return self.sign(wallet_id, psbt=psbt, external_id=external_id)
 
     def sign_typed_data(

@@ -8,7 +8,7 @@ import logging
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Depends
 
 from shardvault.api.dependencies import (
     AUTHENTICATED,
@@ -43,12 +43,14 @@ from shardvault.api.schemas import (
     ExportKeyResponse,
     ImportContextOut,
     ImportKeyRequest,
+    KeyDetailOut,
     KeyList,
     KeyOut,
     RefreshKeyRequest,
     UpdateKeyRequest,
 )
-from shardvault.api.views import key_out
+from shardvault.api.unsupported import known_query, refuse_unsupported
+from shardvault.api.views import key_detail_out, key_out
 from shardvault.crypto import hpke
 from shardvault.db.ids import new_id
 from shardvault.db.models import KEY_ACTIVE, KEY_ARCHIVED
@@ -76,6 +78,7 @@ async def create_key(
     backend: Backend,
     settings: Settings,
 ) -> KeyOut:
+    refuse_unsupported(body.unsupported())
     record, row = await generate_key(
         backend,
         caller.org_id,
@@ -113,6 +116,7 @@ async def create_import_context(caller: Caller, repository: Repository) -> Impor
 async def import_key(
     body: ImportKeyRequest, caller: Caller, repository: Repository, backend: Backend
 ) -> KeyOut:
+    refuse_unsupported(body.unsupported())
     protocol = canonical_protocol(body.protocol)
     scheme = PROTOCOLS.get((protocol, body.curve))
     if scheme is None:
@@ -168,7 +172,12 @@ async def import_key(
     return key_out(row)
 
 
-@router.get("", response_model=KeyList, response_model_exclude_none=True)
+@router.get(
+    "",
+    response_model=KeyList,
+    response_model_exclude_none=True,
+    dependencies=[Depends(known_query("limit", "paginationToken"))],
+)
 async def list_keys(
     caller: Caller, repository: Repository, limit: Limit = 50, pagination_token: PageToken = None
 ) -> KeyList:
@@ -178,10 +187,12 @@ async def list_keys(
     return KeyList(items=[key_out(k) for k in page], next_page_token=next_token)
 
 
-@router.get("/{keyId}", response_model=KeyOut, response_model_exclude_none=True)
-async def get_key(key_id: KeyId, caller: Caller, repository: Repository) -> KeyOut:
+@router.get("/{keyId}", response_model=KeyDetailOut, response_model_exclude_none=True)
+async def get_key(key_id: KeyId, caller: Caller, repository: Repository) -> KeyDetailOut:
+    """The key and its wallets (``wallets: [{id, network}]``, as Dfns answers)."""
     check_key_id(key_id)
-    return key_out(await in_thread(repository.get_key, caller.org_id, key_id))
+    key = await in_thread(repository.get_key, caller.org_id, key_id)
+    return key_detail_out(key, await in_thread(repository.key_wallets, caller.org_id, key_id))
 
 
 @router.put("/{keyId}", response_model=KeyOut, response_model_exclude_none=True)

@@ -3,7 +3,7 @@ and read its signatures."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from shardvault.api.dependencies import (
     AUTHENTICATED,
@@ -19,6 +19,8 @@ from shardvault.api.dependencies import (
 from shardvault.api.paging import one_page, parse_page_token
 from shardvault.api.repository import check_key_id, check_signature_id, in_thread
 from shardvault.api.schemas import SignatureList, SignatureOut, SignatureRequest
+from shardvault.api.signing import Requester
+from shardvault.api.unsupported import known_query
 from shardvault.api.views import signature_out
 
 __all__ = ["router"]
@@ -38,12 +40,17 @@ async def create_signature(
     check_key_id(key_id)
     large = signing.is_large(request.headers.get("content-length"))
     signature = await signing.sign_request(
-        caller.org_id, key_id, body, body.network, None, large=large
+        caller.org_id, key_id, body, body.network, None, large=large, requester=Requester.of(caller)
     )
     return signature_out(signature)
 
 
-@router.get("", response_model=SignatureList, response_model_exclude_none=True)
+@router.get(
+    "",
+    response_model=SignatureList,
+    response_model_exclude_none=True,
+    dependencies=[Depends(known_query("limit", "paginationToken"))],
+)
 async def list_signatures(
     key_id: KeyId,
     caller: Caller,

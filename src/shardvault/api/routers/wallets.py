@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
+from pydantic.alias_generators import to_camel
 
 from shardvault.api.dependencies import (
     AUTHENTICATED,
@@ -33,6 +34,8 @@ from shardvault.api.schemas import (
     WalletOut,
     WalletTagsRequest,
 )
+from shardvault.api.signing import Requester
+from shardvault.api.unsupported import known_query, refuse_unsupported
 from shardvault.api.views import signature_out, wallet_out
 from shardvault.chains.networks import address_for, check_scheme, get_network
 from shardvault.coordinator.backend import KeyRecord
@@ -97,6 +100,7 @@ async def create_wallet(
     of ``signingKey {scheme, curve}``, or the existing key ``signingKey {id}``.
     Repeating an ``externalId`` returns the wallet it created when the request is
     the same, else 409 ``ExternalIdConflict``."""
+    refuse_unsupported(body.unsupported())
     network = get_network(body.network)
     if body.external_id is not None:
         found = await in_thread(repository.wallet_by_external_id, caller.org_id, body.external_id)
@@ -152,7 +156,12 @@ async def create_wallet(
     return wallet_out(wallet, key)
 
 
-@router.get("", response_model=WalletList, response_model_exclude_none=True)
+@router.get(
+    "",
+    response_model=WalletList,
+    response_model_exclude_none=True,
+    dependencies=[Depends(known_query("limit", "paginationToken"))],
+)
 async def list_wallets(
     caller: Caller, repository: Repository, limit: Limit = 50, pagination_token: PageToken = None
 ) -> WalletList:
@@ -172,8 +181,11 @@ async def get_wallet(wallet_id: WalletId, caller: Caller, repository: Repository
 async def update_wallet(
     wallet_id: WalletId, body: UpdateWalletRequest, caller: Caller, repository: Repository
 ) -> WalletOut:
+    """Dfns ``{name?, externalId?}``: a field left out is kept, ``null`` clears it; an
+    ``externalId`` another wallet holds is 409 ``ExternalIdConflict``."""
     check_wallet_id(wallet_id)
-    found = await in_thread(repository.update_wallet, caller.org_id, wallet_id, name=body.name)
+    fields = {to_camel(f): getattr(body, f) for f in body.model_fields_set}
+    found = await in_thread(repository.update_wallet, caller.org_id, wallet_id, fields=fields)
     return wallet_out(*found)
 
 
@@ -221,6 +233,6 @@ async def create_wallet_signature(
         )
     large = signing.is_large(request.headers.get("content-length"))
     signature = await signing.sign_request(
-        caller.org_id, key_id, body, network, wallet_id, large=large
+        caller.org_id, key_id, body, network, wallet_id, large=large, requester=Requester.of(caller)
     )
     return signature_out(signature)
