@@ -255,15 +255,6 @@ def test_owner_filters_are_refused(api: Api, path: str, param: str) -> None:
     assert err["code"] == "UnsupportedFeature" and err["details"]["field"] == param
 
 
-def test_unknown_list_parameters_are_refused(api: Api) -> None:
-    key = api.create_key()
-    for path in ("/keys", "/wallets", f"/keys/{key['id']}/signatures"):
-        r = api.get(path, params={"paginationtoken": "x"})
-        assert r.status_code == 400, path
-        err = error_of(r)
-        assert err["code"] == "InvalidRequest" and err["details"]["field"] == "paginationtoken"
-
-
 def _all_pages(api: Api, path: str) -> list[str]:
     ids: list[str] = []
     token: str | None = None
@@ -291,14 +282,44 @@ def test_pagination_token_on_every_list(api: Api) -> None:
         .json()["id"]
         for i in range(5)
     ]  # fmt: skip
+    wallet_path = f"/wallets/{wallets[0]}/signatures"
+    wallet_sigs = [
+        api.post(wallet_path, {"kind": "Message", "message": _h(bytes([i]))}).json()["id"]
+        for i in range(3)
+    ]
     all_keys = {k["id"] for k in api.get("/keys").json()["items"]}
     assert len(all_keys) == 5
-    assert sorted(_all_pages(api, "/keys")) == sorted(all_keys)
-    assert sorted(_all_pages(api, "/wallets")) == sorted(wallets)
-    assert sorted(_all_pages(api, f"/keys/{keys[0]}/signatures")) == sorted(sigs)
-    for path in ("/keys", "/wallets", f"/keys/{keys[0]}/signatures"):
+    lists = {
+        "/keys": sorted(all_keys),
+        "/wallets": sorted(wallets),
+        f"/keys/{keys[0]}/signatures": sorted(sigs),
+        f"/wallets/{wallets[0]}/signatures": sorted(wallet_sigs),
+    }
+    for path, expected in lists.items():
+        assert sorted(_all_pages(api, path)) == expected, path
         r = api.get(path, params={"paginationToken": "bm9wZQ"})
         assert r.status_code == 400 and error_of(r)["code"] == "InvalidPaginationToken"
+        r = api.get(path, params={"paginationtoken": "x"})
+        assert r.status_code == 400, path
+        err = error_of(r)
+        assert err["code"] == "InvalidRequest" and err["details"]["field"] == "paginationtoken"
+
+
+def test_wallet_signatures_read_back(api: Api) -> None:
+    w = create_wallet(api, "Solana")
+    other = create_wallet(api, "Solana", signingKey={"id": w["signingKey"]["id"]})
+    sig = api.post(f"/wallets/{w['id']}/signatures", {"kind": "Message", "message": "0x01"})
+    out = sig.json()
+    assert api.get(f"/wallets/{w['id']}/signatures/{out['id']}").json() == out
+    r = api.get(f"/wallets/{other['id']}/signatures/{out['id']}")
+    assert r.status_code == 404
+    assert api.get(f"/wallets/{other['id']}/signatures").json()["items"] == []
+    # the key's list holds it too; a signature through the key holds no wallet
+    api.post(f"/keys/{w['signingKey']['id']}/signatures", {"kind": "Message", "message": "0x02"})
+    assert len(api.get(f"/keys/{w['signingKey']['id']}/signatures").json()["items"]) == 2
+    assert len(api.get(f"/wallets/{w['id']}/signatures").json()["items"]) == 1
+    r = api.get("/wallets/wa-nope/signatures")
+    assert r.status_code == 404
 
 
 # -- responses ------------------------------------------------------------------------------

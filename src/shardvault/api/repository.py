@@ -447,6 +447,29 @@ class ApiRepository:
             self._key(s, org_id, key_id)
             return list(s.scalars(stmt.order_by(SignatureRow.id.desc()).limit(limit)))
 
+    def list_wallet_signatures(
+        self, org_id: str, wallet_id: str, before_id: str | None, limit: int
+    ) -> list[SignatureRow]:
+        """Newest first, the signatures requested through the org's wallet."""
+        stmt = select(SignatureRow).where(SignatureRow.wallet_id == wallet_id)
+        if before_id is not None:
+            stmt = stmt.where(SignatureRow.id < before_id)
+        with self._read() as s:
+            self._wallet(s, org_id, wallet_id)
+            return list(s.scalars(stmt.order_by(SignatureRow.id.desc()).limit(limit)))
+
+    def get_wallet_signature(self, org_id: str, wallet_id: str, signature_id: str) -> SignatureRow:
+        with self._read() as s:
+            self._wallet(s, org_id, wallet_id)
+            sig = s.scalars(
+                select(SignatureRow).where(
+                    SignatureRow.id == signature_id, SignatureRow.wallet_id == wallet_id
+                )
+            ).one_or_none()
+        if sig is None:
+            raise signature_not_found(signature_id)
+        return sig
+
     def finish_signature(
         self,
         signature_id: str,

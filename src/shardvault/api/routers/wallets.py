@@ -18,15 +18,22 @@ from shardvault.api.dependencies import (
     PageToken,
     Repository,
     Settings,
+    SignatureId,
     Signing,
     WalletId,
 )
 from shardvault.api.errors import ApiError
 from shardvault.api.key_lifecycle import discard_key, generate_key, require_usable
 from shardvault.api.paging import one_page, parse_page_token
-from shardvault.api.repository import check_key_id, check_wallet_id, in_thread
+from shardvault.api.repository import (
+    check_key_id,
+    check_signature_id,
+    check_wallet_id,
+    in_thread,
+)
 from shardvault.api.schemas import (
     CreateWalletRequest,
+    SignatureList,
     SignatureOut,
     SignatureRequest,
     UpdateWalletRequest,
@@ -236,3 +243,44 @@ async def create_wallet_signature(
         caller.org_id, key_id, body, network, wallet_id, large=large, requester=Requester.of(caller)
     )
     return signature_out(signature)
+
+
+@router.get(
+    "/{walletId}/signatures",
+    response_model=SignatureList,
+    response_model_exclude_none=True,
+    tags=["signatures"],
+    dependencies=[Depends(known_query("limit", "paginationToken"))],
+)
+async def list_wallet_signatures(
+    wallet_id: WalletId,
+    caller: Caller,
+    repository: Repository,
+    limit: Limit = 50,
+    pagination_token: PageToken = None,
+) -> SignatureList:
+    """The signatures requested through the wallet, newest first (Dfns's wallet
+    signatures list)."""
+    check_wallet_id(wallet_id)
+    before = parse_page_token(pagination_token, "sig")
+    rows = await in_thread(
+        repository.list_wallet_signatures, caller.org_id, wallet_id, before, limit + 1
+    )
+    page, next_token = one_page(rows, limit, lambda sig: sig.id)
+    return SignatureList(items=[signature_out(sig) for sig in page], next_page_token=next_token)
+
+
+@router.get(
+    "/{walletId}/signatures/{signatureId}",
+    response_model=SignatureOut,
+    response_model_exclude_none=True,
+    tags=["signatures"],
+)
+async def get_wallet_signature(
+    wallet_id: WalletId, signature_id: SignatureId, caller: Caller, repository: Repository
+) -> SignatureOut:
+    check_wallet_id(wallet_id)
+    check_signature_id(signature_id)
+    return signature_out(
+        await in_thread(repository.get_wallet_signature, caller.org_id, wallet_id, signature_id)
+    )
