@@ -21,7 +21,7 @@ import anyio
 import coincurve
 import httpx
 import pytest
-from apihelpers import BASE_URL, Api, AsyncApi, FakeVault, error_of
+from apihelpers import BASE_URL, Api, AsyncApi, FakeVault, error_of, verify_ecdsa_signature
 from embit import script as escript
 from embit.ec import PublicKey as EPublicKey
 from embit.psbt import PSBT
@@ -143,6 +143,10 @@ def test_psbt_signed_data_is_0x_hex(api: Api) -> None:
     sig = signed.inputs[0].partial_sigs[pub]
     digest = signed.tx.sighash_segwit(0, escript.p2pkh(pub), values[0], sighash=1)
     assert coincurve.PublicKey(pub.sec()).verify(sig[:-1], digest, hasher=None)
+    # Dfns's per-input signatures list: the same signature, DER-encoded
+    (value,) = r.json()["signatures"]
+    verify_ecdsa_signature(pub.sec(), digest, value)
+    assert bytes.fromhex(value["encoded"][2:]) == sig[:-1]
 
 
 @pytest.mark.parametrize(
@@ -303,6 +307,9 @@ def test_pagination_token_on_every_list(api: Api) -> None:
         assert r.status_code == 400, path
         err = error_of(r)
         assert err["code"] == "InvalidRequest" and err["details"]["field"] == "paginationtoken"
+        # the Python SDK's TypedDicts spell it pagination_token: named, not ignored
+        r = api.get(path, params={"pagination_token": "x"})
+        assert r.status_code == 400 and "paginationToken" in error_of(r)["message"]
 
 
 def test_wallet_signatures_read_back(api: Api) -> None:

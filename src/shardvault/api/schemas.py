@@ -421,6 +421,9 @@ class SignatureOut(_Response):
     )
     request_body: dict[str, Any]
     signature: SignatureValue | None = None
+    signatures: list[SignatureValue] | None = Field(
+        default=None, description="PSBT: the signature of each input signed, in order"
+    )
     signed_data: str | None = Field(
         default=None,
         description="the signed payload: 0x-hex transaction (EVM, Solana) or PSBT, "

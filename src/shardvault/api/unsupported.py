@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request
+from pydantic.alias_generators import to_camel
 
 from shardvault.api.errors import ApiError
 from shardvault.api.schemas import UnsupportedFeature
@@ -54,10 +55,12 @@ def known_query(*names: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
                 raise unsupported_error(
                     UnsupportedFeature(name, "owner filters (delegation to end users)")
                 )
+            camel = to_camel(name)
+            hint = f" (did you mean {camel!r}?)" if camel != name and camel in allowed else ""
             raise ApiError(
                 400,
                 "InvalidRequest",
-                f"unknown query parameter {name!r}",
+                f"unknown query parameter {name!r}{hint}",
                 details={"field": name, "allowed": sorted(allowed)},
             )
 

@@ -112,6 +112,9 @@ def signature_out(sig: SignatureRow) -> SignatureOut:
         request_body=dict(sig.request_body),
         signature=value,
         signed_data=signed_data,
+        signatures=[SignatureValue(**v) for v in details["signatures"]]
+        if sig.status == SIG_SIGNED and details.get("signatures")
+        else None,
         signed_inputs=details.get("signedInputs"),
         skipped_inputs=details.get("skippedInputs"),
         reason=reason,

@@ -159,13 +159,29 @@ def _psbt_job(job: SigningJob, raw: bytes, scheme: str, public_key: bytes) -> No
         else:
             compact = [sig.raw for sig in sigs]
         result = plan.complete(compact)
+        # Dfns answers a PSBT's signatures as ``signatures: [{r, s, recid, encoded}]``
+        # (ECDSA encoded as DER), one per input signed.
+        each = [der_result(sig) if scheme == "ECDSA" else raw_result(sig) for sig in sigs]
+        values = [
+            {
+                "r": hex0x(v.r or b""),
+                "s": hex0x(v.s or b""),
+                **({"recid": v.recid} if v.recid is not None else {}),
+                "encoded": hex0x(v.encoded or b""),
+            }
+            for v in each
+        ]
         return SigningResult(
             r=None,
             s=None,
             recid=None,
             encoded=None,
             signed_data=result.psbt,
-            details={"signedInputs": list(result.signed), "skippedInputs": skipped},
+            details={
+                "signedInputs": list(result.signed),
+                "skippedInputs": skipped,
+                "signatures": values,
+            },
         )
 
     job.payloads = [(item.digest, root) for item in plan.items]
