@@ -102,8 +102,17 @@ def test_uppercase_hex_is_accepted_and_normalised(any_api: ContractApi) -> None:
     }
 
 
+def test_hash_on_eddsa_signs_the_32_bytes(any_api: ContractApi) -> None:
+    """Dfns: every scheme signs a Hash; an EdDSA key signs the digest as its message."""
+    ed = any_api.create_key("EdDSA", "ed25519")
+    digest = os.urandom(32)
+    r = any_api.post(f"/keys/{ed['id']}/signatures", {"kind": "Hash", "hash": _h(digest)})
+    assert r.status_code == 200, r.text
+    signature = bytes.fromhex(r.json()["signature"]["encoded"][2:])
+    VerifyKey(bytes.fromhex(ed["publicKey"])).verify(digest, signature)
+
+
 def test_message_on_schnorr_is_400(any_api: ContractApi) -> None:
-    # (Hash on EdDSA keys signs, as on Dfns: test_api_conformance.py)
     btc = any_api.create_key("Schnorr", "secp256k1")
     r = any_api.post(f"/keys/{btc['id']}/signatures", {"kind": "Message", "message": "0x00"})
     assert r.status_code == 400
