@@ -503,6 +503,7 @@ async def test_50_parallel_same_external_id_sign_once(async_api: AsyncApi) -> No
     r = await async_api.client.post(path, json=other, headers=async_api.auth)
     assert r.status_code == 409 and error_of(r)["code"] == "ExternalIdConflict"
     assert error_of(r)["details"]["signatureId"] == outs[0]["id"]
+    assert error_of(r)["details"]["duplicate"] == {"id": outs[0]["id"], "externalId": "once"}
     assert async_api.vault.calls["sign"] == 1
     listing = await async_api.client.get(path, headers=async_api.auth)
     assert [s["id"] for s in listing.json()["items"]] == [outs[0]["id"]]
@@ -527,6 +528,8 @@ async def test_parallel_wallets_with_one_external_id_make_one_wallet(
         "/wallets", json={**body, "name": "other"}, headers=async_api.auth
     )
     assert r.status_code == 409 and error_of(r)["code"] == "ExternalIdConflict"
+    wallet_id = answers[0].json()["id"]
+    assert error_of(r)["details"]["duplicate"] == {"id": wallet_id, "externalId": "w-once"}
     listing = await async_api.client.get("/wallets", headers=async_api.auth)
     assert len(listing.json()["items"]) == 1
     # the keys of the wallets that lost the race were discarded

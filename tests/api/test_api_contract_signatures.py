@@ -152,7 +152,10 @@ def test_external_id_reused_for_another_request_is_409(any_api: ContractApi) -> 
     assert r.status_code == 409
     err = error_of(r)
     assert err["code"] == "ExternalIdConflict"
-    assert err["details"] == {"signatureId": first["id"]}
+    assert err["details"] == {
+        "signatureId": first["id"],
+        "duplicate": {"id": first["id"], "externalId": "x"},
+    }
     assert any_api.backend.calls["sign"] == 1
 
 

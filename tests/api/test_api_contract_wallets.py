@@ -120,7 +120,10 @@ def test_external_id_is_idempotent_per_org(any_api: ContractApi) -> None:
         assert r.status_code == 409, change
         err = error_of(r)
         assert err["code"] == "ExternalIdConflict"
-        assert err["details"] == {"walletId": first["id"]}
+        assert err["details"] == {
+            "walletId": first["id"],
+            "duplicate": {"id": first["id"], "externalId": "user-1"},
+        }
     r = any_api.post(
         "/wallets", {**body, "signingKey": {"scheme": "ECDSA", "curve": "secp256k1"}}
     )  # the same as the default: matches

@@ -90,7 +90,10 @@ def _existing_wallet(body: CreateWalletRequest, found: tuple[WalletRow, KeyRow])
             409,
             "ExternalIdConflict",
             "externalId was already used for a different wallet",
-            details={"walletId": wallet.id},
+            details={
+                "walletId": wallet.id,
+                "duplicate": {"id": wallet.id, "externalId": wallet.external_id},
+            },
         )
     return wallet_out(wallet, key)
 

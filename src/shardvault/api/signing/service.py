@@ -240,7 +240,11 @@ class SigningService:
                     409,
                     "ExternalIdConflict",
                     "externalId was already used for a different request on this key",
-                    details={"signatureId": found.id},
+                    # ``duplicate``: Dfns's name for the entity holding the externalId
+                    details={
+                        "signatureId": found.id,
+                        "duplicate": {"id": found.id, "externalId": body.external_id},
+                    },
                 )
             delay = 0.005
             while found is not None and found.status == SIG_PENDING:
