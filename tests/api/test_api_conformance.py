@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ import anyio
 import coincurve
 import httpx
 import pytest
+from apibackends import ContractApi
 from apihelpers import BASE_URL, Api, AsyncApi, FakeVault, error_of, verify_ecdsa_signature
 from embit import script as escript
 from embit.ec import PublicKey as EPublicKey
@@ -546,3 +548,32 @@ def test_b64_psbt_input_still_signs(api: Api) -> None:
     r = api.post(f"/wallets/{w['id']}/signatures", {"kind": "Psbt", "psbt": b64})
     assert r.status_code == 200, r.text
     assert r.json()["signedData"].startswith("0x70736274ff")
+
+
+def test_parallel_external_ids_over_both_back_ends(any_api: ContractApi) -> None:
+    """The same two races over the real signers too (threads through the test
+    client): 50 distinct externalIds sign 50 times, 50 copies of one sign once."""
+    key = any_api.create_key("EdDSA", "ed25519")
+    verify = VerifyKey(bytes.fromhex(key["publicKey"]))
+    path = f"/keys/{key['id']}/signatures"
+    messages = [os.urandom(16) for _ in range(50)]
+
+    def distinct(i: int) -> httpx.Response:
+        body = {"kind": "Message", "message": _h(messages[i]), "externalId": f"d-{i}"}
+        return any_api.post(path, body)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(distinct, range(50)))
+    assert all(r.status_code == 200 for r in answers), [r.text for r in answers][:3]
+    for i, r in enumerate(answers):
+        verify.verify(messages[i], _sig_bytes(r.json()))
+    assert len({r.json()["id"] for r in answers}) == 50
+    assert any_api.backend.calls["sign"] == 50
+
+    once = {"kind": "Message", "message": _h(messages[0] + b"!"), "externalId": "same"}
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        copies = list(pool.map(lambda _i: any_api.post(path, once), range(50)))
+    assert all(r.status_code == 200 for r in copies), [r.text for r in copies][:3]
+    assert len({r.json()["id"] for r in copies}) == 1
+    verify.verify(messages[0] + b"!", _sig_bytes(copies[0].json()))
+    assert any_api.backend.calls["sign"] == 51
