@@ -314,6 +314,17 @@ def test_pagination_token_on_every_list(api: Api) -> None:
         assert r.status_code == 400 and "paginationToken" in error_of(r)["message"]
 
 
+def test_single_page_lists_refuse_paging(api: Api) -> None:
+    """``GET /networks`` and ``GET /admin/refresh`` answer every item at once: a
+    paginationToken there is refused, not ignored."""
+    for path in ("/networks", "/admin/refresh"):
+        assert api.get(path).status_code == 200
+        for param in ("paginationToken", "limit", "owner"):
+            r = api.get(path, params={param: "1"})
+            assert r.status_code == 400, (path, param)
+            assert error_of(r)["details"]["field"] == param
+
+
 def test_wallet_signatures_read_back(api: Api) -> None:
     w = create_wallet(api, "Solana")
     other = create_wallet(api, "Solana", signingKey={"id": w["signingKey"]["id"]})

@@ -24,6 +24,7 @@ __all__ = ["OWNER_FILTERS", "known_query", "refuse_unsupported", "unsupported_er
 #: and ``ownerUsername``: the wallets list's deprecated spellings). Nothing is ever
 #: delegated here, so the filter is refused rather than answered with an empty list.
 OWNER_FILTERS = frozenset({"owner", "ownerId", "ownerUsername"})
+_PAGING = frozenset({"limit", "paginationToken"})
 
 
 def unsupported_error(found: UnsupportedFeature) -> ApiError:
@@ -54,6 +55,13 @@ def known_query(*names: str) -> Callable[[Request], Coroutine[Any, Any, None]]:
             if name in OWNER_FILTERS:
                 raise unsupported_error(
                     UnsupportedFeature(name, "owner filters (delegation to end users)")
+                )
+            if name in _PAGING:
+                raise ApiError(
+                    400,
+                    "InvalidRequest",
+                    f"this list answers every item at once; it takes no {name}",
+                    details={"field": name, "allowed": sorted(allowed)},
                 )
             camel = to_camel(name)
             hint = f" (did you mean {camel!r}?)" if camel != name and camel in allowed else ""
