@@ -78,3 +78,27 @@ def test_refresh_every_durations() -> None:
     for bad in ("", "h", "10", "30s", "-1h", "1.5h", "1w"):
         with pytest.raises(typer.BadParameter):
             parse_duration(bad)
+
+
+def test_up_passes_the_rate_limit_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from shardvault.cli import app
+    from shardvault.server import up
+
+    seen: dict[str, Any] = {}
+
+    async def fake_run_up(**kw: Any) -> None:
+        seen.update(kw)
+
+    monkeypatch.setattr(up, "run_up", fake_run_up)
+    args = ["up", "--data-dir", str(tmp_path / "d"), "--rate-limit", "5", "--rate-limit-burst", "7"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (seen["rate_limit_per_second"], seen["rate_limit_burst"]) == (5.0, 7)
+    result = CliRunner().invoke(app, ["up", "--data-dir", str(tmp_path / "d")])
+    assert (seen["rate_limit_per_second"], seen["rate_limit_burst"]) == (0.0, 0)
+    result = CliRunner().invoke(
+        app, ["up", "--data-dir", str(tmp_path / "d"), "--rate-limit", "-1"]
+    )
+    assert result.exit_code != 0

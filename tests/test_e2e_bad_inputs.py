@@ -235,7 +235,7 @@ def test_malformed_json_hex_and_oversized_bodies(http: httpx.Client) -> None:
     for body, code in (
         ({"kind": "Message", "message": "0xzz"}, "InvalidEncoding"),
         ({"kind": "Message", "message": "abcd"}, "InvalidEncoding"),
-        ({"kind": "Hash", "hash": "0x" + "00" * 32}, "InvalidSignatureKind"),
+        ({"kind": "Hash", "hash": "0x" + "00" * 31}, "InvalidEncoding"),
         ({"kind": "Message"}, "InvalidRequest"),
     ):
         r = http.post(sig_path, json=body)

@@ -659,10 +659,12 @@ class AsyncApi:
 
 
 def error_of(response: httpx.Response) -> dict[str, Any]:
-    """The envelope's ``error`` object (asserts the envelope shape)."""
+    """The envelope's ``error`` object without its ``status`` (asserts the envelope
+    shape, and that ``status`` is the response's HTTP status)."""
     body = response.json()
     assert set(body) == {"error"}, body
-    err = body["error"]
+    err = dict(body["error"])
     assert isinstance(err["code"], str) and isinstance(err["message"], str)
+    assert err.pop("status") == response.status_code, body
     assert set(err) <= {"code", "message", "details"}
-    return dict(err)
+    return err

@@ -102,12 +102,18 @@ def test_uppercase_hex_is_accepted_and_normalised(any_api: ContractApi) -> None:
     }
 
 
-def test_hash_on_eddsa_and_message_on_schnorr_are_400(any_api: ContractApi) -> None:
+def test_hash_on_eddsa_signs_the_32_bytes(any_api: ContractApi) -> None:
+    """Dfns: every scheme signs a Hash; an EdDSA key signs the digest as its message."""
     ed = any_api.create_key("EdDSA", "ed25519")
+    digest = os.urandom(32)
+    r = any_api.post(f"/keys/{ed['id']}/signatures", {"kind": "Hash", "hash": _h(digest)})
+    assert r.status_code == 200, r.text
+    signature = bytes.fromhex(r.json()["signature"]["encoded"][2:])
+    VerifyKey(bytes.fromhex(ed["publicKey"])).verify(digest, signature)
+
+
+def test_message_on_schnorr_is_400(any_api: ContractApi) -> None:
     btc = any_api.create_key("Schnorr", "secp256k1")
-    r = any_api.post(f"/keys/{ed['id']}/signatures", {"kind": "Hash", "hash": _h(bytes(32))})
-    assert r.status_code == 400
-    assert error_of(r)["code"] == "InvalidSignatureKind"
     r = any_api.post(f"/keys/{btc['id']}/signatures", {"kind": "Message", "message": "0x00"})
     assert r.status_code == 400
     assert error_of(r)["code"] == "InvalidSignatureKind"
@@ -146,7 +152,10 @@ def test_external_id_reused_for_another_request_is_409(any_api: ContractApi) -> 
     assert r.status_code == 409
     err = error_of(r)
     assert err["code"] == "ExternalIdConflict"
-    assert err["details"] == {"signatureId": first["id"]}
+    assert err["details"] == {
+        "signatureId": first["id"],
+        "duplicate": {"id": first["id"], "externalId": "x"},
+    }
     assert any_api.backend.calls["sign"] == 1
 
 

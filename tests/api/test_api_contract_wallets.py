@@ -120,7 +120,10 @@ def test_external_id_is_idempotent_per_org(any_api: ContractApi) -> None:
         assert r.status_code == 409, change
         err = error_of(r)
         assert err["code"] == "ExternalIdConflict"
-        assert err["details"] == {"walletId": first["id"]}
+        assert err["details"] == {
+            "walletId": first["id"],
+            "duplicate": {"id": first["id"], "externalId": "user-1"},
+        }
     r = any_api.post(
         "/wallets", {**body, "signingKey": {"scheme": "ECDSA", "curve": "secp256k1"}}
     )  # the same as the default: matches
@@ -205,7 +208,7 @@ def test_sign_psbt_taproot_bip86(any_api: ContractApi) -> None:
     r = any_api.post(f"/wallets/{w['id']}/signatures", {"kind": "Psbt", "psbt": psbt.to_string()})
     assert r.status_code == 200, r.text
     assert r.json()["signedInputs"] == [0]
-    signed = PSBT.from_string(r.json()["signedData"])
+    signed = PSBT.from_string(r.json()["signedData"].removeprefix("0x"))
     pin = signed.inputs[0]
     sig = getattr(pin, "taproot_key_sig", None) or pin.unknown[b"\x13"]
     assert len(sig) == 64  # SIGHASH_DEFAULT: no sighash byte

@@ -88,7 +88,7 @@ def test_create_list_get_update_sign_eddsa(client: Client) -> None:
     key = client.keys.create(scheme="EdDSA", curve="ed25519", name="e2e-eddsa")
     assert key.id.startswith("key-") and key.status == "Active" and key.protocol == "FROST"
     assert key.min_signers == 2 and len(key.signers) == 3 and not key.imported
-    assert client.keys.get(key.id) == key
+    assert client.keys.get(key.id) == key.model_copy(update={"wallets": []})
     assert key.id in {k.id for k in client.keys.iter_all(page_size=1)}
     assert client.keys.update(key.id, name="renamed").name == "renamed"
 
@@ -100,8 +100,13 @@ def test_create_list_get_update_sign_eddsa(client: Client) -> None:
     assert client.keys.get_signature(key.id, sig.id) == sig
     assert sig.id in {s.id for s in client.keys.list_signatures(key.id)}
 
+    # Dfns: an EdDSA key signs a Hash too (its 32 bytes as the message)
+    digest = os.urandom(32)
+    hashed = client.keys.sign(key.id, hash=digest)
+    assert hashed.signature is not None
+    VerifyKey(key.public_key_bytes).verify(digest, hashed.signature.encoded_bytes)
     with pytest.raises(ShardvaultApiError) as info:
-        client.keys.sign(key.id, hash=os.urandom(32))
+        client.keys.sign(key.id, hash=os.urandom(31))
     assert info.value.status_code == 400
 
 

@@ -149,7 +149,7 @@ def test_bitcoin_p2wpkh_wallet_signs_a_psbt(client: Client) -> None:
     psbt.inputs[0].witness_utxo = TransactionOutput(100_000, spk)
     result = client.wallets.sign_psbt(wallet.id, psbt.to_string())
     assert result.signed_inputs == [0] and result.signed_data is not None
-    signed = PSBT.from_string(result.signed_data)
+    signed = PSBT.from_string(result.signed_data.removeprefix("0x"))
     sig = signed.inputs[0].partial_sigs[pub]
     digest = signed.tx.sighash_segwit(0, escript.p2pkh(pub), 100_000, sighash=1)
     assert coincurve.PublicKey(pub.sec()).verify(sig[:-1], digest, hasher=None)

@@ -27,7 +27,7 @@ from solders.pubkey import Pubkey
 from solders.system_program import TransferParams, transfer
 from solders.transaction import Transaction as SolTx
 
-from shardvault.sdk import Client, InvalidArgument, ShardvaultApiError, Wallet
+from shardvault.sdk import Client, InvalidArgument, KeyWallet, ShardvaultApiError, Wallet
 from shardvault.server import BackgroundVault
 
 BASE = "http://vault.test"
@@ -77,6 +77,9 @@ def test_wallet_requests() -> None:
     client.wallets.create("Bitcoin", scheme="Schnorr", curve="secp256k1")
     client.wallets.get("wa-1")
     client.wallets.update("wa-1", name="x")
+    client.wallets.update("wa-1", external_id="e2")
+    client.wallets.update("wa-1", name=None, external_id=None)
+    client.wallets.create("Bitcoin", scheme="Schnorr")
     client.wallets.add_tags("wa-1", ["b"])
     client.wallets.remove_tags("wa-1", ["a"])
     got = [(r.method, r.url.path, body_of(r) if r.content else None) for r in seen]
@@ -88,13 +91,16 @@ def test_wallet_requests() -> None:
                               "signingKey": {"scheme": "Schnorr", "curve": "secp256k1"}}),
         ("GET", "/wallets/wa-1", None),
         ("PUT", "/wallets/wa-1", {"name": "x"}),
+        ("PUT", "/wallets/wa-1", {"externalId": "e2"}),
+        ("PUT", "/wallets/wa-1", {"name": None, "externalId": None}),
+        ("POST", "/wallets", {"network": "Bitcoin", "signingKey": {"scheme": "Schnorr"}}),
         ("PUT", "/wallets/wa-1/tags", {"tags": ["b"]}),
         ("DELETE", "/wallets/wa-1/tags", {"tags": ["a"]}),
     ]  # fmt: skip
     with pytest.raises(InvalidArgument):
         client.wallets.create("Ethereum", signing_key_id="key-1", scheme="ECDSA")
     with pytest.raises(InvalidArgument):
-        client.wallets.create("Ethereum", scheme="ECDSA")
+        client.wallets.create("Ethereum", curve="secp256k1")
     with pytest.raises(InvalidArgument):
         client.wallets.add_tags("wa-1", "notalist")  # type: ignore[arg-type]
 
@@ -201,6 +207,11 @@ def test_imported_solana_keypair_wallet_signs_transactions(client: Client) -> No
     assert client.wallets.add_tags(wallet.id, ["u"]).tags == ["t", "u"]
     assert client.wallets.remove_tags(wallet.id, ["t"]).tags == ["u"]
     assert client.wallets.update(wallet.id, name="renamed").name == "renamed"
+    updated = client.wallets.update(wallet.id, external_id="sol-1")
+    assert (updated.name, updated.external_id) == ("renamed", "sol-1")
+    assert client.keys.get(key.id).wallets == [KeyWallet(id=wallet.id, network="Solana")]
+    assert sig.requester is not None and sig.requester.token_id
+    assert sig.date_policy_resolved == sig.date_requested
     assert wallet.id in {w.id for w in client.wallets.iter_all()}
     assert {n.network for n in client.networks.list()} >= {"Solana", "Bitcoin", "Ethereum"}
 
@@ -215,7 +226,7 @@ def test_taproot_wallet_signs_a_psbt(client: Client) -> None:
     sig = client.wallets.sign_psbt(wallet.id, psbt.serialize())
     assert sig.signed_inputs == [0] and sig.skipped_inputs == []
     assert sig.signed_data is not None
-    signed = PSBT.from_string(sig.signed_data)
+    signed = PSBT.from_string(sig.signed_data.removeprefix("0x"))
     pin = signed.inputs[0]
     schnorr = getattr(pin, "taproot_key_sig", None) or pin.unknown[b"\x13"]
     digest = signed.tx.sighash_taproot(0, [spk], [10_000], sighash=0)

@@ -32,8 +32,10 @@ from shardvault.api.errors import (
     shardvault_error_handler,
     validation_exception_handler,
 )
+from shardvault.api.openapi import install_openapi
 from shardvault.api.permission_repository import PermissionRepository
 from shardvault.api.policies import PolicyStore
+from shardvault.api.rate_limit import RateLimitMiddleware, TokenBuckets
 from shardvault.api.refresh_epoch import EpochGate, apply_missed_epoch, refresh_on_schedule
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.routers import ROUTERS
@@ -75,6 +77,8 @@ def create_app(
     refresh_every_seconds: float | None = None,
     key_refresh_min_interval_seconds: float = 600.0,
     approval_sweep_seconds: float = 30.0,
+    rate_limit_per_second: float = 0.0,
+    rate_limit_burst: int = 0,
 ) -> FastAPI:
     """The shardvault REST API.
 
@@ -95,6 +99,8 @@ def create_app(
     but this API did not store are stored (``apply_missed_epoch``).
     ``approval_sweep_seconds``: how often approvals past their ``autoRejectTimeout``
     are expired in the background (reads expire them too).
+    ``rate_limit_per_second`` / ``rate_limit_burst``: per-token rate limit of this
+    process (0: none; api/rate_limit.py).
     """
     settings = ApiSettings(
         max_body_bytes=max_body_bytes,
@@ -104,6 +110,8 @@ def create_app(
         signing_lease_seconds=signing_lease_seconds,
         key_refresh_min_interval_seconds=key_refresh_min_interval_seconds,
         approval_sweep_seconds=approval_sweep_seconds,
+        rate_limit_per_second=rate_limit_per_second,
+        rate_limit_burst=rate_limit_burst,
     )
     epochs = EpochGate()
     if migrate:
@@ -199,6 +207,13 @@ def create_app(
     # Added innermost first: CatchAll(Audit(Auth(BodyLimit(app)))). The audit
     # middleware must stay outside every middleware that refuses requests.
     app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_second > 0:
+        app.add_middleware(
+            RateLimitMiddleware,
+            buckets=TokenBuckets(
+                settings.rate_limit_per_second, settings.effective_rate_limit_burst
+            ),
+        )
     app.add_middleware(AuthMiddleware, lookup=lookup)
     routes = [route for router in ROUTERS for route in router.routes]
     app.add_middleware(AuditMiddleware, record=record_audit, routes=lambda: routes)
@@ -206,4 +221,5 @@ def create_app(
 
     for router in ROUTERS:
         app.include_router(router)
+    install_openapi(app)
     return app

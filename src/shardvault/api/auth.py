@@ -28,6 +28,7 @@ from shardvault.db.ids import new_id
 from shardvault.db.models import ApiToken, ServiceAccount, utcnow
 
 __all__ = [
+    "PRINCIPAL_SCOPE_KEY",
     "PUBLIC_PATHS",
     "AuthMiddleware",
     "Principal",
@@ -43,6 +44,9 @@ __all__ = [
 TOKEN_PREFIX = "sv_"  # noqa: S105 (a prefix, not a secret)
 _TOKEN_RE = re.compile(r"sv_[A-Za-z0-9_-]{43}")
 _SCOPE_KEY = "shardvault.principal"
+#: Where :class:`AuthMiddleware` puts the caller in the ASGI scope (for inner
+#: middleware such as the rate limiter).
+PRINCIPAL_SCOPE_KEY = _SCOPE_KEY
 PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 _UNAUTHORIZED_MESSAGE = "missing or invalid bearer token"
 

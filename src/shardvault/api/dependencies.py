@@ -129,7 +129,7 @@ PageToken = Annotated[str | None, Query(alias="paginationToken", max_length=256)
 
 #: The error envelope, documented for every status an authenticated route can answer.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorEnvelope} for status in (400, 401, 403, 404, 409, 500, 502, 503)
+    status: {"model": ErrorEnvelope} for status in (400, 401, 403, 404, 409, 429, 500, 502, 503)
 }
 
 #: The 202 answer of a request a policy holds for approval (the TS SDK raises it as

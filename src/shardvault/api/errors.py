@@ -1,4 +1,5 @@
-"""The error envelope ``{"error": {"code", "message", "details"?}}`` for every
+"""The error envelope ``{"error": {"code", "message", "status", "details"?}}`` (``status``:
+the HTTP status, as in Dfns's error objects) for every
 failure the API can produce, including FastAPI's own validation errors, unknown
 routes, wrong methods, oversized and malformed bodies and unexpected exceptions,
 and the HTTP status of each typed error (:func:`http_status`): the error types in
@@ -63,6 +64,7 @@ _HTTP_CODES: Mapping[int, str] = {
     406: "NotAcceptable",
     413: "BodyTooLarge",
     415: "UnsupportedMediaType",
+    429: "TooManyRequests",
 }
 
 
@@ -119,7 +121,7 @@ def error_response(
     details: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    error: dict[str, Any] = {"code": code, "message": message}
+    error: dict[str, Any] = {"code": code, "message": message, "status": status}
     if details:
         error["details"] = dict(details)
     return JSONResponse({"error": error}, status_code=status, headers=dict(headers or {}))

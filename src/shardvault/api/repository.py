@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
@@ -577,6 +577,8 @@ class ApiRepository:
         approval: PolicyApprovalRow | None = None,
         *,
         audit: AuditContext,
+        requester_user_id: str | None = None,
+        requester_token_id: str | None = None,
     ) -> Claim:
         """Insert an Executing signature row leased to this process, or return the row
         already holding this (key, externalId). The UNIQUE(key_id, external_id)
@@ -622,6 +624,8 @@ class ApiRepository:
                         wallet_id=wallet_id,
                         lease_owner=self.owner,
                         lease_expires=now + self._lease,
+                        requester_user_id=requester_user_id,
+                        requester_token_id=requester_token_id,
                     )
                     if approval is not None:
                         sig.status = SIG_PENDING
@@ -668,6 +672,29 @@ class ApiRepository:
         with self._read() as s:
             self._key(s, org_id, key_id)
             return list(s.scalars(stmt.order_by(SignatureRow.id.desc()).limit(limit)))
+
+    def list_wallet_signatures(
+        self, org_id: str, wallet_id: str, before_id: str | None, limit: int
+    ) -> list[SignatureRow]:
+        """Newest first, the signatures requested through the org's wallet."""
+        stmt = select(SignatureRow).where(SignatureRow.wallet_id == wallet_id)
+        if before_id is not None:
+            stmt = stmt.where(SignatureRow.id < before_id)
+        with self._read() as s:
+            self._wallet(s, org_id, wallet_id)
+            return list(s.scalars(stmt.order_by(SignatureRow.id.desc()).limit(limit)))
+
+    def get_wallet_signature(self, org_id: str, wallet_id: str, signature_id: str) -> SignatureRow:
+        with self._read() as s:
+            self._wallet(s, org_id, wallet_id)
+            sig = s.scalars(
+                select(SignatureRow).where(
+                    SignatureRow.id == signature_id, SignatureRow.wallet_id == wallet_id
+                )
+            ).one_or_none()
+        if sig is None:
+            raise signature_not_found(signature_id)
+        return sig
 
     def finish_signature(
         self,
@@ -828,6 +855,17 @@ class ApiRepository:
             return False
         return True
 
+    def key_wallets(self, org_id: str, key_id: str) -> list[WalletRow]:
+        """The wallets of the org's key (oldest first)."""
+        with self._read() as s:
+            return list(
+                s.scalars(
+                    select(WalletRow)
+                    .where(WalletRow.org_id == org_id, WalletRow.key_id == key_id)
+                    .order_by(WalletRow.id)
+                )
+            )
+
     def get_wallet(self, org_id: str, wallet_id: str) -> tuple[WalletRow, KeyRow]:
         with self._read() as s:
             wallet = self._wallet(s, org_id, wallet_id)
@@ -856,32 +894,50 @@ class ApiRepository:
         name: str | None = None,
         add_tags: list[str] | None = None,
         remove_tags: list[str] | None = None,
+        fields: Mapping[str, str | None] | None = None,
         audit: AuditContext,
     ) -> tuple[WalletRow, KeyRow]:
         """Rename (``Wallets:Update``), add tags (``Wallets:Tags:Add``) or remove tags
-        (``Wallets:Tags:Remove``), audited under that action."""
-        with self._write.begin() as s:
-            wallet = self._wallet(s, org_id, wallet_id, lock=True)
-            if name is not None:
-                wallet.name = name
-            tags = list(wallet.tags)
-            for tag in add_tags or []:
-                if tag not in tags:
-                    tags.append(tag)
-            if remove_tags:
-                tags = [t for t in tags if t not in remove_tags]
-            wallet.tags = tags
-            key = self._key(s, org_id, wallet.key_id)
-            s.flush()
-            details: dict[str, Any]
-            if add_tags is not None:
-                action, details = "Wallets:Tags:Add", {"tags": list(add_tags)}
-            elif remove_tags is not None:
-                action, details = "Wallets:Tags:Remove", {"tags": list(remove_tags)}
-            else:
-                action, details = "Wallets:Update", {"name": name}
-            append(s, audit, action=action, target_id=wallet_id, details=details)
-            return wallet, key
+        (``Wallets:Tags:Remove``), audited under that action; ``fields`` sets ``name``
+        and ``externalId`` (``None`` clears one; ``Wallets:Update``). An ``externalId``
+        another wallet of the org holds is 409 ``ExternalIdConflict``."""
+        try:
+            with self._write.begin() as s:
+                wallet = self._wallet(s, org_id, wallet_id, lock=True)
+                if name is not None:
+                    wallet.name = name
+                for field, value in (fields or {}).items():
+                    if field == "name":
+                        wallet.name = value
+                    elif field == "externalId":
+                        wallet.external_id = value
+                    else:  # pragma: no cover - the route passes only these
+                        raise ValueError(f"unknown wallet field {field}")
+                tags = list(wallet.tags)
+                for tag in add_tags or []:
+                    if tag not in tags:
+                        tags.append(tag)
+                if remove_tags:
+                    tags = [t for t in tags if t not in remove_tags]
+                wallet.tags = tags
+                key = self._key(s, org_id, wallet.key_id)
+                s.flush()
+                details: dict[str, Any]
+                if add_tags is not None:
+                    action, details = "Wallets:Tags:Add", {"tags": list(add_tags)}
+                elif remove_tags is not None:
+                    action, details = "Wallets:Tags:Remove", {"tags": list(remove_tags)}
+                else:
+                    action, details = "Wallets:Update", {"name": name, **dict(fields or {})}
+                append(s, audit, action=action, target_id=wallet_id, details=details)
+                return wallet, key
+        except IntegrityError:
+            raise ApiError(
+                409,
+                "ExternalIdConflict",
+                "externalId is already another wallet's",
+                details={"field": "externalId"},
+            ) from None
 
     # -- audit log ---------------------------------------------------------------
     def list_audit(

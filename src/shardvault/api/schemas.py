@@ -8,12 +8,13 @@ which answer ``InvalidEncoding`` naming the field.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 __all__ = [
+    "DEFAULT_CURVES",
     "AuditActorOut",
     "AuditEntryOut",
     "AuditList",
@@ -28,18 +29,23 @@ __all__ = [
     "HealthOut",
     "ImportContextOut",
     "ImportKeyRequest",
+    "KeyDetailOut",
     "KeyList",
     "KeyOut",
+    "KeyWalletOut",
     "NetworkList",
     "NetworkOut",
     "RefreshKeyRequest",
+    "RequesterOut",
     "SignatureList",
     "SignatureOut",
     "SignatureRequest",
+    "SignatureStatus",
     "SignatureValue",
     "SignerOut",
     "SignersOut",
     "SupportedScheme",
+    "UnsupportedFeature",
     "UpdateKeyRequest",
     "UpdateWalletRequest",
     "WalletList",
@@ -76,12 +82,59 @@ class _Response(BaseModel):
 
 
 # -- requests ---------------------------------------------------------------------
-class CreateKeyRequest(_Request):
+#: The curve a scheme's key gets when a request names only the scheme (Dfns's
+#: defaults: ECDSA and Schnorr over secp256k1, EdDSA over ed25519).
+DEFAULT_CURVES: dict[str, str] = {"ECDSA": "secp256k1", "EdDSA": "ed25519", "Schnorr": "secp256k1"}
+
+
+class UnsupportedFeature(NamedTuple):
+    """A Dfns request field naming a feature shardvault does not have."""
+
+    field: str
+    feature: str
+
+
+class _DfnsKeyOptions(_Request):
+    """Dfns key-creation options that shardvault accepts in the body and refuses with
+    400 ``UnsupportedFeature`` (naming the feature) when they ask for something it
+    does not do, instead of a generic unknown-field error."""
+
+    master_key: bool | None = None
+    derive_from: dict[str, Any] | None = None
+    store_id: str | None = Field(default=None, max_length=255)
+
+    def unsupported(self) -> UnsupportedFeature | None:
+        if self.master_key:
+            return UnsupportedFeature("masterKey", "HD master keys")
+        if self.derive_from is not None:
+            return UnsupportedFeature("deriveFrom", "HD key derivation")
+        if self.store_id is not None:
+            return UnsupportedFeature("storeId", "key stores")
+        return None
+
+
+class _DfnsDelegation(_Request):
+    """``delegateTo`` (refused: no end-user delegation) and ``delayDelegation``
+    (accepted: every key stays with the org until delegated, which is never)."""
+
+    delegate_to: str | None = Field(default=None, max_length=255)
+    delay_delegation: bool | None = None
+
+    def unsupported_delegation(self) -> UnsupportedFeature | None:
+        if self.delegate_to is not None:
+            return UnsupportedFeature("delegateTo", "delegation to end users")
+        return None
+
+
+class CreateKeyRequest(_DfnsKeyOptions, _DfnsDelegation):
     scheme: str = _short()
     curve: str = _short()
     name: str | None = _name()
     #: Whether the key may ever be exported (ours; default true, can be switched off).
     exportable: bool = True
+
+    def unsupported(self) -> UnsupportedFeature | None:
+        return super().unsupported() or self.unsupported_delegation()
 
 
 class UpdateKeyRequest(_Request):
@@ -113,6 +166,12 @@ class ImportKeyRequest(_Request):
     import_id: str = Field(min_length=1, max_length=64)
     #: Whether the key may ever be exported (ours; default true, can be switched off).
     exportable: bool = True
+    master_key: bool | None = None
+
+    def unsupported(self) -> UnsupportedFeature | None:
+        if self.master_key:
+            return UnsupportedFeature("masterKey", "HD master keys")
+        return None
 
 
 class ImportContextOut(_Response):
@@ -157,6 +216,12 @@ _KIND_FIELDS: dict[str, tuple[set[str], set[str]]] = {
     "Psbt": ({"psbt"}, set()),
     "Bip322": ({"message"}, set()),
 }
+#: Dfns's ``blockchainKind`` values (the TS SDK's GenerateSignatureBody).
+BlockchainKind = Literal[
+    "Algorand", "Aptos", "Bitcoin", "BitcoinCash", "Canton", "Cardano", "Concordium", "Cosmos",
+    "Evm", "Hedera", "Icp", "Iota", "Kaspa", "Near", "Polymesh", "Solana", "Starknet",
+    "Stellar", "Substrate", "Sui", "Tezos", "Ton", "Tron", "Xrpl",
+]  # fmt: skip
 _PAYLOAD_FIELDS = ("hash", "message", "taproot_merkle_root", "transaction", "psbt", "types",
                    "domain", "primary_type")  # fmt: skip
 
@@ -173,6 +238,9 @@ class SignatureRequest(_Request):
 
     kind: SignatureKind
     network: str | None = Field(default=None, min_length=1, max_length=64)
+    #: Dfns: the chain family whose conventions apply when no ``network`` is named
+    #: (``Evm``, ``Bitcoin``, ``Solana``); with a network it must be the network's.
+    blockchain_kind: BlockchainKind | None = None
     hash: str | None = Field(default=None, max_length=1024)
     message: str | dict[str, Any] | None = None
     taproot_merkle_root: str | None = Field(default=None, max_length=1024)
@@ -203,8 +271,9 @@ class SignatureRequest(_Request):
         return self
 
 
-class WalletSigningKeyRequest(_Request):
-    """``{id}`` of an existing key, or ``{scheme, curve}`` of a new one."""
+class WalletSigningKeyRequest(_DfnsKeyOptions):
+    """``{id}`` of an existing key, or ``{scheme, curve?}`` of a new one (without a
+    curve: the scheme's default, :data:`DEFAULT_CURVES`)."""
 
     id: str | None = Field(default=None, min_length=1, max_length=64)
     scheme: str | None = Field(default=None, min_length=1, max_length=64)
@@ -214,9 +283,17 @@ class WalletSigningKeyRequest(_Request):
     def _id_or_scheme(self) -> WalletSigningKeyRequest:
         if self.id is not None:
             if self.scheme is not None or self.curve is not None:
-                raise ValueError("give either id or scheme and curve")
-        elif self.scheme is None or self.curve is None:
-            raise ValueError("give either id or both scheme and curve")
+                raise ValueError("give either id or scheme (and curve)")
+        elif self.scheme is None:
+            if self.curve is not None:
+                raise ValueError("curve needs a scheme")
+            if self.derive_from is None and self.store_id is None and not self.master_key:
+                raise ValueError("give either id or scheme (and curve)")
+        elif self.curve is None:
+            curve = DEFAULT_CURVES.get(self.scheme)
+            if curve is None:
+                raise ValueError(f"scheme {self.scheme} has no default curve; give curve")
+            self.curve = curve
         return self
 
 
@@ -224,16 +301,27 @@ def _tags() -> Any:
     return Field(default=None, max_length=50)
 
 
-class CreateWalletRequest(_Request):
+class CreateWalletRequest(_DfnsDelegation):
     network: str = _short()
     signing_key: WalletSigningKeyRequest | None = None
     name: str | None = _name()
     external_id: str | None = Field(default=None, min_length=1, max_length=255)
     tags: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = _tags()
 
+    def unsupported(self) -> UnsupportedFeature | None:
+        found = self.unsupported_delegation()
+        if found is None and self.signing_key is not None:
+            found = self.signing_key.unsupported()
+            if found is not None:
+                found = UnsupportedFeature(f"signingKey.{found.field}", found.feature)
+        return found
+
 
 class UpdateWalletRequest(_Request):
-    name: str = Field(min_length=1, max_length=255)
+    """Dfns ``{name?, externalId?}``: a field left out is kept, ``null`` clears it."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    external_id: str | None = Field(default=None, min_length=1, max_length=255)
 
 
 class WalletTagsRequest(_Request):
@@ -300,6 +388,19 @@ class KeyOut(_Response):
     signers: list[str]
 
 
+class KeyWalletOut(_Response):
+    """One wallet of a key in ``GET /keys/{keyId}``: ``{id, network}``."""
+
+    id: str
+    network: str
+
+
+class KeyDetailOut(KeyOut):
+    """``GET /keys/{keyId}``: the key and its wallets (Dfns ``GetKeyResponse``)."""
+
+    wallets: list[KeyWalletOut]
+
+
 class KeyList(_Response):
     items: list[KeyOut]
     next_page_token: str | None = None
@@ -312,19 +413,41 @@ class SignatureValue(_Response):
     encoded: str
 
 
+class RequesterOut(_Response):
+    """Who asked for a signature: the Dfns user id (a service account's id) and the
+    API token used."""
+
+    user_id: str
+    token_id: str | None = None
+
+
+#: Dfns's signature statuses (``Pending``: waiting for a policy approval;
+#: ``Executing``: being signed).
+SignatureStatus = Literal["Pending", "Executing", "Signed", "Failed", "Rejected"]
+
+
 class SignatureOut(_Response):
     id: str
     key_id: str
     wallet_id: str | None = None
     network: str | None = None
-    status: Literal["Pending", "Executing", "Signed", "Failed", "Rejected"] = Field(
-        description="Pending: waiting for a policy approval; Executing: being signed"
+    requester: RequesterOut | None = Field(
+        default=None, description="absent only on signatures stored before it was recorded"
+    )
+    status: SignatureStatus
+    approval_id: str | None = Field(
+        default=None,
+        description="the approval a triggered policy opened (/v2/policy-approvals); "
+        "a Pending request waits for it",
     )
     request_body: dict[str, Any]
     signature: SignatureValue | None = None
+    signatures: list[SignatureValue] | None = Field(
+        default=None, description="PSBT: the signature of each input signed, in order"
+    )
     signed_data: str | None = Field(
         default=None,
-        description="the signed payload: 0x-hex transaction (EVM, Solana), base64 PSBT, "
+        description="the signed payload: 0x-hex transaction (EVM, Solana) or PSBT, "
         "base64 BIP 322 simple signature",
     )
     signed_inputs: list[int] | None = Field(default=None, description="PSBT inputs signed")
@@ -335,9 +458,6 @@ class SignatureOut(_Response):
         default=None, description="why a Failed request failed, or a Rejected one was"
     )
     external_id: str | None = None
-    approval_id: str | None = Field(
-        default=None, description="the approval a triggered policy opened (/v2/policy-approvals)"
-    )
     date_requested: str
     date_policy_resolved: str | None = None
     date_signed: str | None = None
@@ -384,6 +504,7 @@ class SignersOut(_Response):
 class ErrorBody(_Response):
     code: str
     message: str
+    status: int = Field(description="the HTTP status (as Dfns's error objects carry it)")
     details: dict[str, Any] | None = None
 
 

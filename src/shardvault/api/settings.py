@@ -3,6 +3,7 @@ keyword arguments), checked when the app is built."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = ["ApiSettings"]
@@ -20,7 +21,11 @@ class ApiSettings:
     renewed (it is renewed before each payload is signed); after that a retry of the
     same request takes it over (the process that held it is taken for dead).
     ``key_refresh_min_interval_seconds``: ``POST /keys/{keyId}/refresh`` by a non-admin
-    starts no epoch within that long after the last one (api/refresh_epoch.py)."""
+    starts no epoch within that long after the last one (api/refresh_epoch.py).
+    ``rate_limit_per_second``: each API token may make this many requests a second on
+    average (0: no limit, the default), ``rate_limit_burst`` at once (0: one second's
+    worth, at least 1); beyond that 429 ``RateLimited`` with ``Retry-After``. The limit
+    is per API process (api/rate_limit.py)."""
 
     max_body_bytes: int = 1_048_576
     default_min_signers: int = 2
@@ -32,6 +37,13 @@ class ApiSettings:
     key_refresh_min_interval_seconds: float = 600.0
     #: How often approvals past their autoRejectTimeout are expired in the background.
     approval_sweep_seconds: float = 30.0
+    rate_limit_per_second: float = 0.0
+    rate_limit_burst: int = 0
+
+    @property
+    def effective_rate_limit_burst(self) -> int:
+        """The bucket size: ``rate_limit_burst``, or one second's worth (at least 1)."""
+        return self.rate_limit_burst or max(1, math.ceil(self.rate_limit_per_second))
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -46,3 +58,7 @@ class ApiSettings:
             raise ValueError("approval_sweep_seconds must be positive")
         if self.large_request_bytes < 0:
             raise ValueError("large_request_bytes must not be negative")
+        if not (self.rate_limit_per_second >= 0 and math.isfinite(self.rate_limit_per_second)):
+            raise ValueError("rate_limit_per_second must be a non-negative number")
+        if self.rate_limit_burst < 0:
+            raise ValueError("rate_limit_burst must not be negative")

@@ -4,15 +4,18 @@ network table, in the response models of ``schemas.py``."""
 from __future__ import annotations
 
 import base64
-from typing import Literal
 
 from shardvault.api.encoding import hex0x, iso_utc
 from shardvault.api.schemas import (
+    KeyDetailOut,
     KeyOut,
+    KeyWalletOut,
     NetworkList,
     NetworkOut,
+    RequesterOut,
     SchemeCurveOut,
     SignatureOut,
+    SignatureStatus,
     SignatureValue,
     WalletOut,
     WalletSigningKeyOut,
@@ -30,9 +33,8 @@ from shardvault.db.models import (
     WalletRow,
 )
 
-__all__ = ["key_out", "networks_out", "signature_out", "wallet_out"]
+__all__ = ["key_detail_out", "key_out", "networks_out", "signature_out", "wallet_out"]
 
-SignatureStatus = Literal["Pending", "Executing", "Signed", "Failed", "Rejected"]
 _SIGNATURE_STATUSES: dict[str, SignatureStatus] = {
     SIG_PENDING: "Pending",
     SIG_EXECUTING: "Executing",
@@ -41,8 +43,17 @@ _SIGNATURE_STATUSES: dict[str, SignatureStatus] = {
     SIG_REJECTED: "Rejected",
 }
 
-#: Kinds whose ``signedData`` is base64 (Bitcoin conventions); others are 0x-hex.
-_BASE64_SIGNED_DATA = frozenset({"Psbt", "Bip322"})
+#: Kinds whose ``signedData`` is base64 (the BIP 322 simple signature's own encoding);
+#: others, the PSBT included (as Dfns returns it), are 0x-hex.
+_BASE64_SIGNED_DATA = frozenset({"Bip322"})
+
+
+def key_detail_out(key: KeyRow, wallets: list[WalletRow]) -> KeyDetailOut:
+    """``GET /keys/{keyId}``: the key with its wallets ``[{id, network}]``."""
+    return KeyDetailOut(
+        **key_out(key).model_dump(),
+        wallets=[KeyWalletOut(id=w.id, network=w.network) for w in wallets],
+    )
 
 
 def key_out(key: KeyRow) -> KeyOut:
@@ -88,24 +99,32 @@ def signature_out(sig: SignatureRow) -> SignatureOut:
             else hex0x(sig.signed_data)
         )
     details = sig.result_details or {}
+    requester = None
+    if sig.requester_user_id is not None:
+        requester = RequesterOut(user_id=sig.requester_user_id, token_id=sig.requester_token_id)
+    # Without approval policies every request is resolved when it is made; a row that
+    # records its own resolution (policies) says when.
+    resolved = sig.date_policy_resolved or sig.date_requested
     return SignatureOut(
         id=sig.id,
         key_id=sig.key_id,
         wallet_id=sig.wallet_id,
         network=sig.request_body.get("network"),
+        requester=requester,
         status=status,
+        approval_id=sig.approval_id,
         request_body=dict(sig.request_body),
         signature=value,
         signed_data=signed_data,
+        signatures=[SignatureValue(**v) for v in details["signatures"]]
+        if sig.status == SIG_SIGNED and details.get("signatures")
+        else None,
         signed_inputs=details.get("signedInputs"),
         skipped_inputs=details.get("skippedInputs"),
         reason=reason,
         external_id=sig.request_body.get("externalId"),
-        approval_id=sig.approval_id,
         date_requested=iso_utc(sig.date_requested),
-        date_policy_resolved=iso_utc(sig.date_policy_resolved)
-        if sig.date_policy_resolved
-        else None,
+        date_policy_resolved=iso_utc(resolved) if status != "Pending" else None,
         date_signed=iso_utc(sig.date_signed) if sig.date_signed else None,
     )
 

@@ -61,6 +61,7 @@ __all__ = [
     "Authorization",
     "EvmTransaction",
     "parse_unsigned_transaction",
+    "transaction_chain_id",
 ]
 
 TX_LEGACY = 0x00
@@ -450,3 +451,23 @@ def parse_unsigned_transaction(raw: bytes, expected_chain_id: int) -> EvmTransac
     if tx_type == TX_LEGACY:
         return _parse_legacy(decoded, expected_chain_id)
     return _parse_typed(tx_type, decoded, expected_chain_id)
+
+
+def transaction_chain_id(raw: bytes) -> int | None:
+    """The chain id an unsigned transaction names (typed: its ``chainId``; legacy
+    EIP-155: its ``v``), or ``None`` for a pre-EIP-155 legacy transaction, which names
+    none. Malformed input raises ``InvalidTransaction``; the full checks are
+    :func:`parse_unsigned_transaction`'s."""
+    data = bytes(raw)
+    if not data:
+        raise _bad_tx("empty transaction")
+    body = data if data[0] >= 0xC0 else data[1:]
+    try:
+        decoded = rlp.decode(body)
+    except InvalidEncoding as exc:
+        raise _bad_tx(f"transaction is not canonical RLP: {exc.message}") from exc
+    if not isinstance(decoded, list) or not decoded:
+        raise _bad_tx("transaction payload must be a non-empty RLP list")
+    if data[0] >= 0xC0:
+        return _uint(decoded[6], "v (chainId)") if len(decoded) == 9 else None
+    return _uint(decoded[0], "chainId")

@@ -25,6 +25,7 @@ __all__ = [
     "SchemeCurve",
     "address_for",
     "check_scheme",
+    "evm_network_by_chain_id",
     "get_network",
 ]
 
@@ -98,6 +99,14 @@ def get_network(name: str) -> Network:
     if network is None:
         raise InvalidParameters(f"unknown network {name!r}", code="UnknownNetwork")
     return network
+
+
+def evm_network_by_chain_id(chain_id: int) -> Network | None:
+    """The EVM network of ``chain_id``, if shardvault knows it."""
+    for network in NETWORKS.values():
+        if network.family == "EVM" and network.chain_id == chain_id:
+            return network
+    return None
 
 
 def check_scheme(network: Network, scheme: str, curve: str) -> None:

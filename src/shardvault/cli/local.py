@@ -105,6 +105,20 @@ def up(
             "schedule, e.g. 24h or 30m."
         ),
     ] = None,
+    rate_limit: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="Requests per second each API token may make on average (0: no limit); "
+            "beyond that 429 with Retry-After.",
+        ),
+    ] = 0.0,
+    rate_limit_burst: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Requests a token may make at once (0: one second's worth of --rate-limit)."
+        ),
+    ] = 0,
 ) -> None:
     """Run the embedded vault: the REST API and SIGNERS signer nodes in one process.
 
@@ -140,6 +154,8 @@ def up(
                 ecdsa=ecdsa,
                 presig_pool=presig_pool,
                 refresh_every_seconds=every,
+                rate_limit_per_second=rate_limit,
+                rate_limit_burst=rate_limit_burst,
             )
         )
     except KeyboardInterrupt:

@@ -219,6 +219,10 @@ class SignatureRow(Base):
     #: resolved (approved, denied or expired).
     approval_id: Mapped[str | None] = mapped_column(String(40), index=True)
     date_policy_resolved: Mapped[datetime | None]
+    #: Who asked (0009): the Dfns user id (a service account's id) and the API token;
+    #: NULL on rows stored before.
+    requester_user_id: Mapped[str | None] = mapped_column(String(40))
+    requester_token_id: Mapped[str | None] = mapped_column(String(40))
 
 
 class WalletRow(Base):

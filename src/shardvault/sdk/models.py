@@ -22,10 +22,12 @@ __all__ = [
     "ExportedKey",
     "Key",
     "KeyPage",
+    "KeyWallet",
     "Network",
     "SchemeCurve",
     "Signature",
     "SignaturePage",
+    "SignatureRequester",
     "SignatureValue",
     "SignerInfo",
     "Wallet",
@@ -80,6 +82,20 @@ class Cluster(ApiModel):
     roster_fingerprint: str | None = None
 
 
+class KeyWallet(ApiModel):
+    """A wallet of a key, as ``GET /keys/{keyId}`` lists it."""
+
+    id: str
+    network: str
+
+
+class SignatureRequester(ApiModel):
+    """Who asked for a signature: the user (service account) id and the token id."""
+
+    user_id: str
+    token_id: str | None = None
+
+
 class Key(ApiModel):
     """A threshold key. ``public_key`` is plain hex: 32-byte Ed25519 or 33-byte
     compressed secp256k1."""
@@ -100,6 +116,8 @@ class Key(ApiModel):
     protocol: str
     min_signers: int
     signers: list[str] = Field(default_factory=list)
+    #: ``GET /keys/{keyId}`` only: the key's wallets.
+    wallets: list[KeyWallet] | None = None
 
     @property
     def public_key_bytes(self) -> bytes:
@@ -149,24 +167,27 @@ class Signature(ApiModel):
     """A signature request and, once ``status == "Signed"``, its result.
 
     Chain kinds add ``signed_data`` (0x-hex signed transaction for EVM and Solana,
-    base64 PSBT, base64 BIP 322 simple signature) and, for PSBTs, ``signed_inputs``
+    0x-hex PSBT, base64 BIP 322 simple signature) and, for PSBTs, ``signed_inputs``
     and ``skipped_inputs`` (``[{index, reason}]``)."""
 
     id: str
     key_id: str
     wallet_id: str | None = None
     network: str | None = None
+    requester: SignatureRequester | None = None
     status: str
+    #: Set when an approval policy applied: ``status`` is ``Pending`` until the
+    #: approval is granted (then ``Executing``, ``Signed``) or denied (``Rejected``).
+    approval_id: str | None = None
     request_body: dict[str, Any] = Field(default_factory=dict)
     signature: SignatureValue | None = None
+    #: PSBT: one signature per input signed.
+    signatures: list[SignatureValue] | None = None
     signed_data: str | None = None
     signed_inputs: list[int] | None = None
     skipped_inputs: list[dict[str, Any]] | None = None
     reason: str | None = None
     external_id: str | None = None
-    #: Set when an approval policy applied: ``status`` is ``Pending`` until the
-    #: approval is granted (then ``Executing``, ``Signed``) or denied (``Rejected``).
-    approval_id: str | None = None
     date_requested: datetime
     date_policy_resolved: datetime | None = None
     date_signed: datetime | None = None

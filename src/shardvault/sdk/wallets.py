@@ -15,6 +15,13 @@ from shardvault.sdk.signature_requests import signature_body
 __all__ = ["NetworksApi", "WalletsApi"]
 
 
+class _Unset:
+    """The default of a field left out of an update (``None`` clears it)."""
+
+
+_UNSET = _Unset()
+
+
 class NetworksApi:
     """``GET /networks``."""
 
@@ -52,7 +59,8 @@ class WalletsApi:
         tags: builtins.list[str] | None = None,
     ) -> Wallet:
         """A wallet on ``network``. Its key: the existing ``signing_key_id``, else a new
-        key of ``scheme``/``curve``, else a new key of the network's default scheme.
+        key of ``scheme``/``curve`` (``curve`` left out: the scheme's default), else a
+        new key of the network's default scheme.
         Repeating an ``external_id`` returns the wallet it created (409 if the request
         differs)."""
         body: dict[str, Any] = {"network": network}
@@ -61,9 +69,10 @@ class WalletsApi:
                 raise InvalidArgument("pass signing_key_id or scheme and curve, not both")
             body["signingKey"] = {"id": signing_key_id}
         elif scheme is not None or curve is not None:
-            if scheme is None or curve is None:
-                raise InvalidArgument("pass both scheme and curve")
-            body["signingKey"] = {"scheme": scheme, "curve": curve}
+            if scheme is None:
+                raise InvalidArgument("curve needs a scheme")
+            # without a curve, the server takes the scheme's default (Dfns's)
+            body["signingKey"] = {"scheme": scheme, **({"curve": curve} if curve else {})}
         if name is not None:
             body["name"] = name
         if external_id is not None:
@@ -86,9 +95,22 @@ class WalletsApi:
         """Every wallet, following ``nextPageToken`` across pages."""
         return follow_pages("/wallets", lambda t: self.list(limit=page_size, pagination_token=t))
 
-    def update(self, wallet_id: str, *, name: str) -> Wallet:
+    def update(
+        self,
+        wallet_id: str,
+        *,
+        name: str | _Unset | None = _UNSET,
+        external_id: str | _Unset | None = _UNSET,
+    ) -> Wallet:
+        """Set the wallet's ``name`` and/or ``external_id`` (``None`` clears one; one left
+        out is kept)."""
+        body: dict[str, Any] = {}
+        if not isinstance(name, _Unset):
+            body["name"] = name
+        if not isinstance(external_id, _Unset):
+            body["externalId"] = external_id
         data = self._client.request(
-            "PUT", f"/wallets/{segment(wallet_id, 'wallet_id')}", json_body={"name": name}
+            "PUT", f"/wallets/{segment(wallet_id, 'wallet_id')}", json_body=body
         )
         return parse(Wallet, data, "wallet")
 
@@ -149,7 +171,7 @@ class WalletsApi:
         self, wallet_id: str, psbt: bytes | str, *, external_id: str | None = None
     ) -> Signature:
         """Sign every input of the PSBT the wallet's key can spend; the result is
-        ``signature.signed_data`` (base64)."""
+        ``signature.signed_data`` (0x-hex, as Dfns returns it)."""
         return self.sign(wallet_id, psbt=psbt, external_id=external_id)
 
     def sign_typed_data(

@@ -117,6 +117,8 @@ async def serve_embedded(
     log_level: str = "warning",
     server_factory: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
     refresh_every_seconds: float | None = None,
+    rate_limit_per_second: float = 0.0,
+    rate_limit_burst: int = 0,
     **vault_options: Any,
 ) -> AsyncIterator[RunningVault]:
     """Start the signers, write the admin credentials, then serve the API on ``sock``;
@@ -133,6 +135,8 @@ async def serve_embedded(
             database_url,
             default_min_signers=threshold,
             refresh_every_seconds=refresh_every_seconds,
+            rate_limit_per_second=rate_limit_per_second,
+            rate_limit_burst=rate_limit_burst,
         )
         await reconcile_imports_at_start(vault, database_url)
         base_url = base_url_for(sock)

@@ -159,6 +159,8 @@ async def run_up(
     ecdsa: bool = True,
     presig_pool: int = 8,
     refresh_every_seconds: float | None = None,
+    rate_limit_per_second: float = 0.0,
+    rate_limit_burst: int = 0,
 ) -> None:
     """Serve the embedded vault on ``host:port`` until SIGINT/SIGTERM, reporting to
     ``console``. The KEK comes from ``SHARDVAULT_KEK``, else ``kek_file``, else the
@@ -180,6 +182,8 @@ async def run_up(
             ecdsa_primes="generate" if ecdsa else "off",
             presig_pool_target=presig_pool,
             refresh_every_seconds=refresh_every_seconds,
+            rate_limit_per_second=rate_limit_per_second,
+            rate_limit_burst=rate_limit_burst,
         ) as running:
             del kek
             base_url = running.base_url

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Depends
 
 from shardvault.api.dependencies import (
     AUTHENTICATED,
@@ -21,6 +21,7 @@ from shardvault.api.dependencies import (
 from shardvault.api.errors import ApiError
 from shardvault.api.refresh_epoch import epoch_out
 from shardvault.api.schemas import EpochList, EpochOut, RefreshEpochRequest
+from shardvault.api.unsupported import known_query
 
 __all__ = ["router"]
 
@@ -52,7 +53,12 @@ async def refresh_epoch(
     return epoch_out(await epochs.run(backend, repository, fresh_primes=fresh, audit=audit))
 
 
-@router.get("/refresh", response_model=EpochList, response_model_exclude_none=True)
+@router.get(
+    "/refresh",
+    response_model=EpochList,
+    response_model_exclude_none=True,
+    dependencies=[Depends(known_query())],
+)
 async def list_epochs(caller: Caller, backend: Backend) -> EpochList:
     """Recent refresh epochs, newest first."""
     _require_admin(caller)

@@ -8,7 +8,7 @@ import logging
 from typing import Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Depends
 
 from shardvault.api.audit import SUCCESS
 from shardvault.api.dependencies import (
@@ -51,12 +51,14 @@ from shardvault.api.schemas import (
     ExportKeyResponse,
     ImportContextOut,
     ImportKeyRequest,
+    KeyDetailOut,
     KeyList,
     KeyOut,
     RefreshKeyRequest,
     UpdateKeyRequest,
 )
-from shardvault.api.views import key_out
+from shardvault.api.unsupported import known_query, refuse_unsupported
+from shardvault.api.views import key_detail_out, key_out
 from shardvault.crypto import hpke
 from shardvault.db.ids import new_id
 from shardvault.db.models import KEY_ACTIVE, KEY_ARCHIVED
@@ -90,6 +92,7 @@ async def create_key(
     settings: Settings,
     audit: Audit,
 ) -> KeyOut:
+    refuse_unsupported(body.unsupported())
     record, row = await generate_key(
         backend,
         caller.org_id,
@@ -145,6 +148,7 @@ async def import_key(
     policies: Policies,
     audit: Audit,
 ) -> Any:
+    refuse_unsupported(body.unsupported())
     protocol = canonical_protocol(body.protocol)
     scheme = PROTOCOLS.get((protocol, body.curve))
     if scheme is None:
@@ -215,7 +219,10 @@ async def import_key(
     "",
     response_model=KeyList,
     response_model_exclude_none=True,
-    dependencies=[require_permission("Keys:Read")],
+    dependencies=[
+        require_permission("Keys:Read"),
+        Depends(known_query("limit", "paginationToken")),
+    ],
 )
 async def list_keys(
     caller: Caller, repository: Repository, limit: Limit = 50, pagination_token: PageToken = None
@@ -228,13 +235,15 @@ async def list_keys(
 
 @router.get(
     "/{keyId}",
-    response_model=KeyOut,
+    response_model=KeyDetailOut,
     response_model_exclude_none=True,
     dependencies=[require_permission("Keys:Read")],
 )
-async def get_key(key_id: KeyId, caller: Caller, repository: Repository) -> KeyOut:
+async def get_key(key_id: KeyId, caller: Caller, repository: Repository) -> KeyDetailOut:
+    """The key and its wallets (``wallets: [{id, network}]``, as Dfns answers)."""
     check_key_id(key_id)
-    return key_out(await in_thread(repository.get_key, caller.org_id, key_id))
+    key = await in_thread(repository.get_key, caller.org_id, key_id)
+    return key_detail_out(key, await in_thread(repository.key_wallets, caller.org_id, key_id))
 
 
 @router.put(

@@ -3,7 +3,7 @@ and read its signatures."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from shardvault.api.dependencies import (
     AUTHENTICATED,
@@ -23,6 +23,8 @@ from shardvault.api.paging import one_page, parse_page_token
 from shardvault.api.permissions import require_permission
 from shardvault.api.repository import check_key_id, check_signature_id, in_thread
 from shardvault.api.schemas import SignatureList, SignatureOut, SignatureRequest
+from shardvault.api.signing import Requester
+from shardvault.api.unsupported import known_query
 from shardvault.api.views import signature_out
 from shardvault.db.models import SIG_PENDING
 
@@ -63,6 +65,7 @@ async def create_signature(
         user_id=caller.service_account_id,
         audit=audit,
         large=large,
+        requester=Requester.of(caller),
     )
     if signature.status == SIG_PENDING:
         response.status_code = 202  # a policy asks for approval (Dfns: PolicyPendingError)
@@ -73,7 +76,10 @@ async def create_signature(
     "",
     response_model=SignatureList,
     response_model_exclude_none=True,
-    dependencies=[require_permission("Keys:Signatures:Read")],
+    dependencies=[
+        require_permission("Keys:Signatures:Read"),
+        Depends(known_query("limit", "paginationToken")),
+    ],
 )
 async def list_signatures(
     key_id: KeyId,

@@ -7,7 +7,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic.alias_generators import to_camel
 
 from shardvault.api.dependencies import (
     AUTHENTICATED,
@@ -21,6 +22,7 @@ from shardvault.api.dependencies import (
     Policies,
     Repository,
     Settings,
+    SignatureId,
     Signing,
     WalletId,
 )
@@ -30,10 +32,16 @@ from shardvault.api.paging import one_page, parse_page_token
 from shardvault.api.permissions import Permissions, ensure_permission, require_permission
 from shardvault.api.policies.definitions import WALLETS_CREATE
 from shardvault.api.policies.gate import hold_for_approval
-from shardvault.api.repository import check_key_id, check_wallet_id, in_thread
+from shardvault.api.repository import (
+    check_key_id,
+    check_signature_id,
+    check_wallet_id,
+    in_thread,
+)
 from shardvault.api.schemas import (
     ChangeRequestOut,
     CreateWalletRequest,
+    SignatureList,
     SignatureOut,
     SignatureRequest,
     UpdateWalletRequest,
@@ -41,6 +49,8 @@ from shardvault.api.schemas import (
     WalletOut,
     WalletTagsRequest,
 )
+from shardvault.api.signing import Requester
+from shardvault.api.unsupported import known_query, refuse_unsupported
 from shardvault.api.views import signature_out, wallet_out
 from shardvault.chains.networks import address_for, check_scheme, get_network
 from shardvault.coordinator.backend import KeyRecord
@@ -88,7 +98,10 @@ def _existing_wallet(body: CreateWalletRequest, found: tuple[WalletRow, KeyRow])
             409,
             "ExternalIdConflict",
             "externalId was already used for a different wallet",
-            details={"walletId": wallet.id},
+            details={
+                "walletId": wallet.id,
+                "duplicate": {"id": wallet.id, "externalId": wallet.external_id},
+            },
         )
     return wallet_out(wallet, key)
 
@@ -115,6 +128,7 @@ async def create_wallet(
     Repeating an ``externalId`` returns the wallet it created when the request is
     the same, else 409 ``ExternalIdConflict``. An existing key also needs the
     ``Keys:Reuse`` operation (Dfns)."""
+    refuse_unsupported(body.unsupported())
     network = get_network(body.network)
     if body.signing_key is not None and body.signing_key.id is not None:
         await ensure_permission(permissions, caller, "Keys:Reuse")
@@ -182,7 +196,10 @@ async def create_wallet(
     "",
     response_model=WalletList,
     response_model_exclude_none=True,
-    dependencies=[require_permission("Wallets:Read")],
+    dependencies=[
+        require_permission("Wallets:Read"),
+        Depends(known_query("limit", "paginationToken")),
+    ],
 )
 async def list_wallets(
     caller: Caller, repository: Repository, limit: Limit = 50, pagination_token: PageToken = None
@@ -217,9 +234,12 @@ async def update_wallet(
     repository: Repository,
     audit: Audit,
 ) -> WalletOut:
+    """Dfns ``{name?, externalId?}``: a field left out is kept, ``null`` clears it; an
+    ``externalId`` another wallet holds is 409 ``ExternalIdConflict``."""
     check_wallet_id(wallet_id)
+    fields = {to_camel(f): getattr(body, f) for f in body.model_fields_set}
     found = await in_thread(
-        repository.update_wallet, caller.org_id, wallet_id, name=body.name, audit=audit
+        repository.update_wallet, caller.org_id, wallet_id, fields=fields, audit=audit
     )
     return wallet_out(*found)
 
@@ -304,7 +324,53 @@ async def create_wallet_signature(
         user_id=caller.service_account_id,
         audit=audit,
         large=large,
+        requester=Requester.of(caller),
     )
     if signature.status == SIG_PENDING:
         response.status_code = 202  # a policy asks for approval (Dfns: PolicyPendingError)
     return signature_out(signature)
+
+
+@router.get(
+    "/{walletId}/signatures",
+    response_model=SignatureList,
+    response_model_exclude_none=True,
+    tags=["signatures"],
+    dependencies=[
+        require_permission("Keys:Signatures:Read"),
+        Depends(known_query("limit", "paginationToken")),
+    ],
+)
+async def list_wallet_signatures(
+    wallet_id: WalletId,
+    caller: Caller,
+    repository: Repository,
+    limit: Limit = 50,
+    pagination_token: PageToken = None,
+) -> SignatureList:
+    """The signatures requested through the wallet, newest first (Dfns's wallet
+    signatures list)."""
+    check_wallet_id(wallet_id)
+    before = parse_page_token(pagination_token, "sig")
+    rows = await in_thread(
+        repository.list_wallet_signatures, caller.org_id, wallet_id, before, limit + 1
+    )
+    page, next_token = one_page(rows, limit, lambda sig: sig.id)
+    return SignatureList(items=[signature_out(sig) for sig in page], next_page_token=next_token)
+
+
+@router.get(
+    "/{walletId}/signatures/{signatureId}",
+    response_model=SignatureOut,
+    response_model_exclude_none=True,
+    tags=["signatures"],
+    dependencies=[require_permission("Keys:Signatures:Read")],
+)
+async def get_wallet_signature(
+    wallet_id: WalletId, signature_id: SignatureId, caller: Caller, repository: Repository
+) -> SignatureOut:
+    check_wallet_id(wallet_id)
+    check_signature_id(signature_id)
+    return signature_out(
+        await in_thread(repository.get_wallet_signature, caller.org_id, wallet_id, signature_id)
+    )

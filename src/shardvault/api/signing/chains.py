@@ -32,7 +32,12 @@ from shardvault.api.signing.jobs import (
     raw_result,
 )
 from shardvault.chains import bitcoin, eip712, evm, evm_tx, psbt_signing, solana, solana_offchain
-from shardvault.chains.networks import Network, address_for, get_network
+from shardvault.chains.networks import (
+    Network,
+    address_for,
+    evm_network_by_chain_id,
+    get_network,
+)
 from shardvault.errors import ShardvaultError
 
 __all__ = [
@@ -52,12 +57,12 @@ MAX_PSBT_SIGNATURES = 256
 CHAIN_KINDS = frozenset({"Transaction", "Eip191", "Eip712", "Psbt", "Bip322"})
 
 
-def is_chain_request(kind: str, network: Network | None) -> bool:
-    """Whether a request of ``kind`` on ``network`` is prepared here (a ``Message`` on a
-    Solana network is a Solana off-chain message)."""
-    return kind in CHAIN_KINDS or (
-        kind == "Message" and network is not None and network.family == "Solana"
-    )
+def is_chain_request(kind: str, family: str | None) -> bool:
+    """Whether a request of ``kind`` for a chain ``family`` (the network's, or the
+    ``blockchainKind``'s) is prepared here: a ``Message`` on Solana is a Solana
+    off-chain message, on EVM an EIP-191 message (Dfns: "Eip191 ... also available as
+    Message")."""
+    return kind in CHAIN_KINDS or (kind == "Message" and family in ("Solana", "EVM"))
 
 
 def _kind_error(scheme: str, kind: str, network: Network | None, why: str) -> ApiError:
@@ -91,11 +96,14 @@ def _require(
     *,
     schemes: tuple[str, ...],
     families: tuple[str, ...],
+    family: str | None = None,
 ) -> None:
     if scheme not in schemes:
         raise _kind_error(scheme, kind, network, f"{scheme} keys cannot sign kind {kind}")
     if network is not None and network.family not in families:
         raise _kind_error(scheme, kind, network, f"kind {kind} does not exist on {network.name}")
+    if network is None and family is not None and family not in families:
+        raise _kind_error(scheme, kind, network, f"kind {kind} does not exist on {family}")
 
 
 _B64_RE = re.compile(r"[A-Za-z0-9+/]*={0,2}")
@@ -151,13 +159,29 @@ def _psbt_job(job: SigningJob, raw: bytes, scheme: str, public_key: bytes) -> No
         else:
             compact = [sig.raw for sig in sigs]
         result = plan.complete(compact)
+        # Dfns answers a PSBT's signatures as ``signatures: [{r, s, recid, encoded}]``
+        # (ECDSA encoded as DER), one per input signed.
+        each = [der_result(sig) if scheme == "ECDSA" else raw_result(sig) for sig in sigs]
+        values = [
+            {
+                "r": hex0x(v.r or b""),
+                "s": hex0x(v.s or b""),
+                **({"recid": v.recid} if v.recid is not None else {}),
+                "encoded": hex0x(v.encoded or b""),
+            }
+            for v in each
+        ]
         return SigningResult(
             r=None,
             s=None,
             recid=None,
             encoded=None,
             signed_data=result.psbt,
-            details={"signedInputs": list(result.signed), "skippedInputs": skipped},
+            details={
+                "signedInputs": list(result.signed),
+                "skippedInputs": skipped,
+                "signatures": values,
+            },
         )
 
     job.payloads = [(item.digest, root) for item in plan.items]
@@ -169,12 +193,42 @@ def _chain_error(exc: ShardvaultError, field_name: str) -> ApiError:
     return ApiError(400, exc.code, exc.message, details={"field": field_name})
 
 
+def _evm_network_of(raw: bytes) -> Network:
+    """The network an unsigned EVM transaction names (its chain id), for a request
+    that gives ``blockchainKind: Evm`` without a network."""
+    try:
+        chain_id = evm_tx.transaction_chain_id(raw)
+    except ShardvaultError as exc:
+        raise _chain_error(exc, "transaction") from None
+    network = evm_network_by_chain_id(chain_id) if chain_id is not None else None
+    if network is None:
+        raise ApiError(
+            400,
+            "NetworkRequired",
+            "the transaction names no chain id shardvault knows; name the network"
+            if chain_id is None
+            else f"chain id {chain_id} is not a network shardvault knows",
+            details={"field": "network", **({"chainId": chain_id} if chain_id else {})},
+        )
+    return network
+
+
 def prepare_chain_job(
-    scheme: str, curve: str, public_key: bytes, body: SignatureRequest, network_name: str | None
+    scheme: str,
+    curve: str,
+    public_key: bytes,
+    body: SignatureRequest,
+    network_name: str | None,
+    family: str | None = None,
 ) -> SigningJob:
-    """Validate a chain-kind request for a key; raises :class:`ApiError` (400)."""
+    """Validate a chain-kind request for a key; raises :class:`ApiError` (400).
+    ``family``: the chain family of the request's ``blockchainKind`` when it names no
+    network."""
     kind = body.kind
     network = get_network(network_name) if network_name is not None else None
+    if network is None and kind == "Transaction" and family == "EVM":
+        assert isinstance(body.transaction, str)
+        network = _evm_network_of(parse_hex0x(body.transaction, "transaction"))
     if network is not None and not network.allows(scheme, curve):
         raise ApiError(
             400,
@@ -183,16 +237,21 @@ def prepare_chain_job(
             details={"network": network.name, "scheme": scheme},
         )
     normalized: dict[str, Any] = {"kind": kind}
-    if network is not None:
+    if network is not None and network_name is not None:
         normalized["network"] = network.name
+    if body.blockchain_kind is not None:
+        normalized["blockchainKind"] = body.blockchain_kind
+    fam = network.family if network is not None else family
     job = SigningJob(normalized)
 
     if kind == "Transaction":
         assert body.transaction is not None
-        net = _require_network(kind, network, ("EVM", "Solana"))
         raw = parse_hex0x(body.transaction, "transaction")
         normalized["transaction"] = hex0x(raw)
-        if net.family == "EVM":
+        if network is None and fam != "Solana":
+            _require_network(kind, network, ("EVM", "Solana"))
+        if network is not None and network.family == "EVM":
+            net = network
             _require(scheme, kind, net, schemes=("ECDSA",), families=("EVM",))
             assert net.chain_id is not None
             try:
@@ -205,8 +264,8 @@ def prepare_chain_job(
                 return evm_result(sig, tx.assemble(r, s, recid))
 
             job.single(tx.signing_hash(), finish_evm)
-        elif net.family == "Solana":
-            _require(scheme, kind, net, schemes=("EdDSA",), families=("Solana",))
+        elif fam == "Solana":
+            _require(scheme, kind, network, schemes=("EdDSA",), families=("Solana",), family=fam)
             try:
                 payload = solana.prepare(raw)
             except ShardvaultError as exc:
@@ -225,19 +284,23 @@ def prepare_chain_job(
 
             job.single(payload.message, finish_solana)
         else:
+            assert network is not None
             raise _kind_error(
-                scheme, kind, net, f"kind Transaction does not exist on {net.name}; use Psbt"
+                scheme,
+                kind,
+                network,
+                f"kind Transaction does not exist on {network.name}; use Psbt",
             )
-    elif kind == "Eip191":
-        _require(scheme, kind, network, schemes=("ECDSA",), families=("EVM",))
+    elif kind == "Eip191" or (kind == "Message" and fam == "EVM"):
+        # Dfns: on EVM networks, Message is Eip191 (personal_sign).
+        _require(scheme, kind, network, schemes=("ECDSA",), families=("EVM",), family=fam)
         assert isinstance(body.message, str)
         message = parse_hex0x(body.message, "message")
         normalized["message"] = hex0x(message)
         job.single(evm.eip191_hash(message), evm_result)
     elif kind == "Message":
-        # Only reached for Solana networks: a Solana off-chain message.
-        net = _require_network(kind, network, ("Solana",))
-        _require(scheme, kind, net, schemes=("EdDSA",), families=("Solana",))
+        # Only reached for Solana (network or blockchainKind): a Solana off-chain message.
+        _require(scheme, kind, network, schemes=("EdDSA",), families=("Solana",), family=fam)
         assert isinstance(body.message, str)
         message = parse_hex0x(body.message, "message")
         normalized["message"] = hex0x(message)
@@ -247,7 +310,7 @@ def prepare_chain_job(
             raise _chain_error(exc, "message") from None
         job.single(offchain, raw_result)
     elif kind == "Eip712":
-        _require(scheme, kind, network, schemes=("ECDSA",), families=("EVM",))
+        _require(scheme, kind, network, schemes=("ECDSA",), families=("EVM",), family=fam)
         document = {
             "types": body.types,
             "domain": body.domain,
@@ -273,12 +336,17 @@ def prepare_chain_job(
         normalized.update(document)
         job.single(typed.digest, evm_result)
     elif kind == "Psbt":
-        _require(scheme, kind, network, schemes=("ECDSA", "Schnorr"), families=("Bitcoin",))
+        _require(
+            scheme, kind, network, schemes=("ECDSA", "Schnorr"), families=("Bitcoin",), family=fam
+        )
         assert body.psbt is not None
         raw = parse_psbt(body.psbt)
         normalized["psbt"] = base64.b64encode(raw).decode("ascii")
         _psbt_job(job, raw, scheme, public_key)
     elif kind == "Bip322":
+        _require(
+            scheme, kind, network, schemes=("ECDSA", "Schnorr"), families=("Bitcoin",), family=fam
+        )
         net = _require_network(kind, network, ("Bitcoin",))
         _require(scheme, kind, net, schemes=("ECDSA", "Schnorr"), families=("Bitcoin",))
         assert isinstance(body.message, str)

@@ -1,6 +1,6 @@
-"""The plain signature kinds: ``Hash`` (ECDSA and Schnorr keys, a 32-byte digest,
-for Schnorr with an optional Taproot merkle root) and ``Message`` (EdDSA keys, any
-bytes). Chain-specific kinds are ``chains.py``'s.
+"""The plain signature kinds: ``Hash`` (every key, a 32-byte digest, for Schnorr with
+an optional Taproot merkle root; an EdDSA key signs the 32 bytes as its message) and
+``Message`` (EdDSA keys, any bytes). Chain-specific kinds are ``chains.py``'s.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from shardvault.chains.networks import Network, check_scheme
 
 __all__ = ["prepare_plain_job"]
 
-#: Which signature kind each scheme takes.
-_KINDS = {"EdDSA": "Message", "Schnorr": "Hash", "ECDSA": "Hash"}
+#: Which plain signature kinds each scheme takes (Dfns: every scheme signs a Hash;
+#: EdDSA also a Message, its bytes as they are).
+_KINDS = {"EdDSA": ("Message", "Hash"), "Schnorr": ("Hash",), "ECDSA": ("Hash",)}
 
 
 def prepare_plain_job(
@@ -26,17 +27,19 @@ def prepare_plain_job(
     (on ``network``, if named); raises :class:`ApiError` (400)."""
     if network is not None:
         check_scheme(network, scheme, curve)
-    wanted = _KINDS.get(scheme)
-    if body.kind != wanted:
+    wanted = _KINDS.get(scheme, ())
+    if body.kind not in wanted:
         raise ApiError(
             400,
             "InvalidSignatureKind",
-            f"{scheme} keys sign kind {wanted}, not {body.kind}",
+            f"{scheme} keys sign kind {' or '.join(wanted)}, not {body.kind}",
             details={"scheme": scheme, "kind": body.kind},
         )
     normalized: dict[str, Any] = {"kind": body.kind}
     if network is not None:
         normalized["network"] = network.name
+    if body.blockchain_kind is not None:
+        normalized["blockchainKind"] = body.blockchain_kind
     root: bytes | None = None
     if body.kind == "Hash":
         assert body.hash is not None

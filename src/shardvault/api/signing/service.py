@@ -28,12 +28,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import anyio
 import anyio.to_thread
 
 from shardvault.api.audit import AuditContext
+from shardvault.api.auth import Principal
 from shardvault.api.errors import ApiError, api_error_from
 from shardvault.api.key_lifecycle import key_record
 from shardvault.api.policies.definitions import SIGNING_KINDS, VELOCITY_RULES, WALLETS_SIGN
@@ -46,7 +47,7 @@ from shardvault.api.signing.chains import is_chain_request, prepare_chain_job
 from shardvault.api.signing.checks import checked_signature
 from shardvault.api.signing.jobs import BackendSignature, SigningJob, SigningResult
 from shardvault.api.signing.plain import prepare_plain_job
-from shardvault.chains.networks import get_network
+from shardvault.chains.networks import Network, get_network
 from shardvault.coordinator.backend import SigningBackend
 from shardvault.db.models import (
     SIG_EXECUTING,
@@ -59,17 +60,65 @@ from shardvault.db.models import (
 )
 from shardvault.errors import ShardvaultError
 
-__all__ = ["FactCache", "SigningService"]
+__all__ = ["FactCache", "Requester", "SigningService"]
 
 logger = logging.getLogger("shardvault.api")
 
 K = TypeVar("K")
 T = TypeVar("T")
 
+
+class Requester(NamedTuple):
+    """Who asks for a signature: the Dfns user id and the API token's id."""
+
+    user_id: str
+    token_id: str | None
+
+    @classmethod
+    def of(cls, caller: Principal) -> Requester:
+        """The caller's Dfns user id (``Principal.user_id`` where it exists, else the
+        service account's id, which is the same thing for service accounts) and token."""
+        user_id = getattr(caller, "user_id", None) or caller.service_account_id
+        return cls(str(user_id), caller.token_id)
+
+
 #: A key's (scheme, curve, public key).
 KeyFacts = tuple[str, str, bytes]
 #: A wallet's (key id, network).
 WalletFacts = tuple[str, str]
+
+
+#: The chain family of each Dfns ``blockchainKind`` shardvault signs for.
+BLOCKCHAIN_FAMILIES = {"Evm": "EVM", "Bitcoin": "Bitcoin", "Solana": "Solana"}
+
+
+def request_family(body: SignatureRequest, network: Network | None) -> str | None:
+    """The chain family whose conventions a request follows: its network's, else its
+    ``blockchainKind``'s. A ``blockchainKind`` other than the network's is 400
+    ``BlockchainKindMismatch``; one shardvault does not sign for is 400
+    ``UnsupportedFeature`` (except on a ``Hash``, which is the same on every chain)."""
+    kind = body.blockchain_kind
+    if kind is None:
+        return network.family if network is not None else None
+    family = BLOCKCHAIN_FAMILIES.get(kind)
+    if family is None:
+        if body.kind == "Hash":
+            return network.family if network is not None else None
+        raise ApiError(
+            400,
+            "UnsupportedFeature",
+            f"blockchainKind: {kind} signatures are not supported by shardvault "
+            f"(supported: {', '.join(BLOCKCHAIN_FAMILIES)})",
+            details={"field": "blockchainKind", "feature": f"{kind} signatures"},
+        )
+    if network is not None and network.family != family:
+        raise ApiError(
+            400,
+            "BlockchainKindMismatch",
+            f"blockchainKind {kind} is not the family of network {network.name}",
+            details={"field": "blockchainKind", "network": network.name},
+        )
+    return family
 
 
 class FactCache(Generic[K, T]):
@@ -158,13 +207,14 @@ class SigningService:
         # refuses archived, exported or unknown keys).
         scheme, curve, public_key = await self._key_facts.get((org_id, key_id))
         network = get_network(network_name) if network_name is not None else None
-        if not is_chain_request(body.kind, network):
+        family = request_family(body, network)
+        if not is_chain_request(body.kind, family):
             return prepare_plain_job(scheme, curve, body, network)
         if large:
             return await anyio.to_thread.run_sync(
-                prepare_chain_job, scheme, curve, public_key, body, network_name
+                prepare_chain_job, scheme, curve, public_key, body, network_name, family
             )
-        return prepare_chain_job(scheme, curve, public_key, body, network_name)
+        return prepare_chain_job(scheme, curve, public_key, body, network_name, family)
 
     async def sign_request(
         self,
@@ -177,12 +227,14 @@ class SigningService:
         user_id: str,
         audit: AuditContext,
         large: bool = False,
+        requester: Requester | None = None,
     ) -> SignatureRow:
         """Sign ``body`` with the org's key ``key_id`` (for ``wallet_id``, on
         ``network``), or answer the stored signature of an earlier request with the
         same ``externalId``. ``user_id``: who asks (the approval's initiator when a
         policy triggers). ``large``: prepare chain payloads in a worker thread. The
         claim, and the signature or failure, are audited under ``audit``.
+        ``requester``: who asks (stored on a new signature row).
 
         The org's ``Wallets:Sign`` policies are evaluated first: a triggered Block
         answers 403 ``PolicyBlocked`` and stores nothing; a triggered RequestApproval
@@ -204,6 +256,8 @@ class SigningService:
                 wallet_id,
                 approval,
                 audit=audit,
+                requester_user_id=requester.user_id if requester else None,
+                requester_token_id=requester.token_id if requester else None,
             )
             if claim.created:
                 if claim.signature.status == SIG_PENDING:
@@ -218,7 +272,11 @@ class SigningService:
                     409,
                     "ExternalIdConflict",
                     "externalId was already used for a different request on this key",
-                    details={"signatureId": found.id},
+                    # ``duplicate``: Dfns's name for the entity holding the externalId
+                    details={
+                        "signatureId": found.id,
+                        "duplicate": {"id": found.id, "externalId": body.external_id},
+                    },
                 )
             delay = 0.005
             while found is not None and found.status == SIG_EXECUTING:
