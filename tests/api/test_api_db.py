@@ -53,6 +53,10 @@ PG_URL = os.environ.get(
 TABLES = {
     "alembic_version",
     "orgs",
+    "credentials",
+    "user_action_challenges",
+    "user_action_tokens",
+    "server_keys",
     "service_accounts",
     "api_tokens",
     "keys",
@@ -114,7 +118,7 @@ def _check_migrated(url: str) -> None:
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True})
             assert compare_metadata(ctx, Base.metadata) == []
-            assert ctx.get_current_revision() == "0004"
+            assert ctx.get_current_revision() == "0005"
     finally:
         engine.dispose()
 
