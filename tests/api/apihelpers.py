@@ -38,6 +38,7 @@ from coincurve.ecdsa import cdata_to_der, der_to_cdata
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from nacl.signing import SigningKey
+from signinghelpers import register_admin
 
 from shardvault.api.bootstrap import create_org
 from shardvault.coordinator.backend import EcdsaStatus, EpochResult, ExportedShare, KeyRecord
@@ -600,8 +601,9 @@ class Api:
 
     def other_org(self) -> tuple[str, dict[str, str]]:
         """A second org: its id and its admin's auth headers."""
-        org_id, token = create_org(self.database_url, "other")
-        return org_id, {"Authorization": f"Bearer {token}"}
+        admin = create_org(self.database_url, "other")
+        register_admin(admin)
+        return admin.org_id, {"Authorization": f"Bearer {admin.token}"}
 
 
 def _iso_now(offset: float = 0.0) -> str:

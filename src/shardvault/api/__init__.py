@@ -6,6 +6,19 @@
 """
 
 from shardvault.api.app import create_app
-from shardvault.api.bootstrap import create_org, ensure_admin, set_key_export
+from shardvault.api.bootstrap import (
+    OrgAdmin,
+    create_org,
+    create_service_account,
+    ensure_admin,
+    set_key_export,
+)
 
-__all__ = ["create_app", "create_org", "ensure_admin", "set_key_export"]
+__all__ = [
+    "OrgAdmin",
+    "create_app",
+    "create_org",
+    "create_service_account",
+    "ensure_admin",
+    "set_key_export",
+]

@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -28,11 +28,13 @@ from shardvault.api.errors import (
     shardvault_error_handler,
     validation_exception_handler,
 )
+from shardvault.api.identity import IdentityRepository
 from shardvault.api.refresh_epoch import EpochGate, apply_missed_epoch, refresh_on_schedule
 from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.routers import ROUTERS
 from shardvault.api.settings import ApiSettings
 from shardvault.api.signing import SigningService
+from shardvault.api.user_actions import enforce_user_action
 from shardvault.coordinator.backend import SigningBackend
 from shardvault.db.engine import make_engine, upgrade_database
 from shardvault.errors import ShardvaultError
@@ -54,6 +56,9 @@ def create_app(
     signing_lease_seconds: float = 120.0,
     refresh_every_seconds: float | None = None,
     key_refresh_min_interval_seconds: float = 600.0,
+    allowed_origins: Sequence[str] = ("http://localhost",),
+    user_action_challenge_seconds: float = 300.0,
+    user_action_token_seconds: float = 300.0,
 ) -> FastAPI:
     """The shardvault REST API.
 
@@ -72,6 +77,9 @@ def create_app(
     answers the key as that epoch refreshed it and starts none. At start, the
     verifying shares of an epoch the signers committed (or the coordinator decided)
     but this API did not store are stored (``apply_missed_epoch``).
+    Every state-changing request needs a signed user action (api/user_actions.py);
+    ``allowed_origins`` are the origins its ``clientData`` may name (``shardvault up``
+    adds its base URL), the two lifetimes those of challenges and their tokens.
     """
     settings = ApiSettings(
         max_body_bytes=max_body_bytes,
@@ -80,6 +88,9 @@ def create_app(
         large_request_bytes=large_request_bytes,
         signing_lease_seconds=signing_lease_seconds,
         key_refresh_min_interval_seconds=key_refresh_min_interval_seconds,
+        allowed_origins=tuple(dict.fromkeys(allowed_origins)),
+        user_action_challenge_seconds=user_action_challenge_seconds,
+        user_action_token_seconds=user_action_token_seconds,
     )
     epochs = EpochGate()
     if migrate:
@@ -121,12 +132,18 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(enforce_user_action)],
     )
     # What the routers' dependencies read (api/dependencies.py).
     app.state.settings = settings
     app.state.repository = repository
     app.state.backend = backend
     app.state.epochs = epochs
+    app.state.identity = IdentityRepository(
+        engine,
+        challenge_seconds=settings.user_action_challenge_seconds,
+        token_seconds=settings.user_action_token_seconds,
+    )
     app.state.signing = SigningService(
         backend,
         repository,

@@ -20,7 +20,9 @@ class ApiSettings:
     renewed (it is renewed before each payload is signed); after that a retry of the
     same request takes it over (the process that held it is taken for dead).
     ``key_refresh_min_interval_seconds``: ``POST /keys/{keyId}/refresh`` by a non-admin
-    starts no epoch within that long after the last one (api/refresh_epoch.py)."""
+    starts no epoch within that long after the last one (api/refresh_epoch.py).
+    ``allowed_origins``, ``user_action_challenge_seconds``, ``user_action_token_seconds``:
+    signed user actions (api/user_actions.py)."""
 
     max_body_bytes: int = 1_048_576
     default_min_signers: int = 2
@@ -30,6 +32,11 @@ class ApiSettings:
     #: POST /keys/{keyId}/refresh by a non-admin within this many seconds of the last
     #: decided epoch starts none (the key as that epoch refreshed it is the answer).
     key_refresh_min_interval_seconds: float = 600.0
+    #: Origins a user action's ``clientData.origin`` may name (when it names one).
+    allowed_origins: tuple[str, ...] = ("http://localhost",)
+    #: Lifetime of a user-action challenge, and of the token it yields.
+    user_action_challenge_seconds: float = 300.0
+    user_action_token_seconds: float = 300.0
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
@@ -40,5 +47,7 @@ class ApiSettings:
             raise ValueError("signing_lease_seconds must be positive")
         if self.key_refresh_min_interval_seconds < 0:
             raise ValueError("key_refresh_min_interval_seconds must not be negative")
+        if not (self.user_action_challenge_seconds > 0 and self.user_action_token_seconds > 0):
+            raise ValueError("user action lifetimes must be positive")
         if self.large_request_bytes < 0:
             raise ValueError("large_request_bytes must not be negative")

@@ -128,14 +128,15 @@ async def serve_embedded(
     vault = EmbeddedVault(data_dir, signers=signers, threshold=threshold, kek=kek, **vault_options)
     await vault.start()
     try:
+        base_url = base_url_for(sock)
         app = create_app(
             vault,
             database_url,
             default_min_signers=threshold,
             refresh_every_seconds=refresh_every_seconds,
+            allowed_origins=(base_url, "http://localhost"),
         )
         await reconcile_imports_at_start(vault, database_url)
-        base_url = base_url_for(sock)
         # Before the API answers anything: a script that waits for GET /health and
         # then reads credentials.json must find it (written atomically, 0600).
         roster = vault.roster

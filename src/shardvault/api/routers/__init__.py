@@ -1,10 +1,20 @@
 """The API's routes, one router per resource: ``health`` (public), ``signers``,
-``keys``, ``signatures`` (of a key), ``networks``, ``wallets`` and ``admin``. Each router
-declares what it needs as FastAPI dependencies (``api/dependencies.py``)."""
+``keys``, ``signatures`` (of a key), ``networks``, ``wallets``, ``admin`` and ``auth``
+(user actions, service accounts, credentials). Each router declares what it needs
+as FastAPI dependencies (``api/dependencies.py``)."""
 
 from fastapi import APIRouter
 
-from shardvault.api.routers import admin, health, keys, networks, signatures, signers, wallets
+from shardvault.api.routers import (
+    admin,
+    auth,
+    health,
+    keys,
+    networks,
+    signatures,
+    signers,
+    wallets,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -17,4 +27,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     networks.router,
     wallets.router,
     admin.router,
+    auth.router,
 )
