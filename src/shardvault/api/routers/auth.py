@@ -211,14 +211,18 @@ def _account_out(found: Account, token: str | None = None) -> ServiceAccountOut:
     )
 
 
-@router.get("/service-accounts", response_model=ServiceAccountList)
+@router.get(
+    "/service-accounts", response_model=ServiceAccountList, response_model_exclude_none=True
+)
 async def list_service_accounts(request: Request, caller: Caller) -> ServiceAccountList:
     _require_admin(caller)
     found = await in_thread(_identity(request).list_service_accounts, caller.org_id)
     return ServiceAccountList(items=[_account_out(a) for a in found])
 
 
-@router.post("/service-accounts", response_model=ServiceAccountOut)
+@router.post(
+    "/service-accounts", response_model=ServiceAccountOut, response_model_exclude_none=True
+)
 async def create_service_account(
     request: Request, caller: Caller, body: CreateServiceAccountRequest
 ) -> ServiceAccountOut:
@@ -244,7 +248,11 @@ async def create_service_account(
     return _account_out(found, token)
 
 
-@router.get("/service-accounts/{serviceAccountId}", response_model=ServiceAccountOut)
+@router.get(
+    "/service-accounts/{serviceAccountId}",
+    response_model=ServiceAccountOut,
+    response_model_exclude_none=True,
+)
 async def get_service_account(
     request: Request, caller: Caller, service_account_id: Annotated[str, _path()]
 ) -> ServiceAccountOut:
@@ -255,7 +263,11 @@ async def get_service_account(
     return _account_out(found)
 
 
-@router.put("/service-accounts/{serviceAccountId}", response_model=ServiceAccountOut)
+@router.put(
+    "/service-accounts/{serviceAccountId}",
+    response_model=ServiceAccountOut,
+    response_model_exclude_none=True,
+)
 async def update_service_account(
     request: Request,
     caller: Caller,
@@ -289,14 +301,22 @@ async def _set_state(
     return _account_out(found)
 
 
-@router.put("/service-accounts/{serviceAccountId}/activate", response_model=ServiceAccountOut)
+@router.put(
+    "/service-accounts/{serviceAccountId}/activate",
+    response_model=ServiceAccountOut,
+    response_model_exclude_none=True,
+)
 async def activate_service_account(
     request: Request, caller: Caller, service_account_id: Annotated[str, _path()]
 ) -> ServiceAccountOut:
     return await _set_state(request, caller, service_account_id, active=True)
 
 
-@router.put("/service-accounts/{serviceAccountId}/deactivate", response_model=ServiceAccountOut)
+@router.put(
+    "/service-accounts/{serviceAccountId}/deactivate",
+    response_model=ServiceAccountOut,
+    response_model_exclude_none=True,
+)
 async def deactivate_service_account(
     request: Request,
     caller: Caller,
@@ -306,7 +326,11 @@ async def deactivate_service_account(
     return await _set_state(request, caller, service_account_id, active=False)
 
 
-@router.delete("/service-accounts/{serviceAccountId}", response_model=ServiceAccountOut)
+@router.delete(
+    "/service-accounts/{serviceAccountId}",
+    response_model=ServiceAccountOut,
+    response_model_exclude_none=True,
+)
 async def archive_service_account(
     request: Request, caller: Caller, service_account_id: Annotated[str, _path()]
 ) -> ServiceAccountOut:
