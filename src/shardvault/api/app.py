@@ -97,6 +97,11 @@ def create_app(
         upgrade_database(database_url)
     engine = make_engine(database_url)
     repository = ApiRepository(engine, lease_seconds=settings.signing_lease_seconds)
+    identity = IdentityRepository(
+        engine,
+        challenge_seconds=settings.user_action_challenge_seconds,
+        token_seconds=settings.user_action_token_seconds,
+    )
     interrupted = repository.resolve_expired_claims()
     if interrupted:
         logger.warning("%d signature(s) left Pending by a stopped process: Failed", interrupted)
@@ -123,6 +128,7 @@ def create_app(
                 schedule.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await schedule
+            identity.close()
             engine.dispose()
 
     app = FastAPI(
@@ -139,11 +145,7 @@ def create_app(
     app.state.repository = repository
     app.state.backend = backend
     app.state.epochs = epochs
-    app.state.identity = IdentityRepository(
-        engine,
-        challenge_seconds=settings.user_action_challenge_seconds,
-        token_seconds=settings.user_action_token_seconds,
-    )
+    app.state.identity = identity
     app.state.signing = SigningService(
         backend,
         repository,

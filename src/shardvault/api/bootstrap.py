@@ -150,9 +150,11 @@ def create_service_account(
     try:
         with read_sessionmaker(engine)() as s:
             org_id = _the_org(s, org_id).id
-        found, token = IdentityRepository(engine).create_service_account(
-            org_id, name, public_key_pem
-        )
+        identity = IdentityRepository(engine)
+        try:
+            found, token = identity.create_service_account(org_id, name, public_key_pem)
+        finally:
+            identity.close()
     finally:
         engine.dispose()
     return {

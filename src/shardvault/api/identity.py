@@ -13,13 +13,14 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Table, event, select, text, update
 from sqlalchemy.orm import Session
 
 from shardvault.api.auth import DEFAULT_TOKEN_DAYS, issue_token_row
 from shardvault.crypto.credentials import CredentialError, parse_public_key
-from shardvault.db.engine import read_sessionmaker, write_sessionmaker
+from shardvault.db.engine import make_engine, read_sessionmaker, write_sessionmaker
 from shardvault.db.ids import is_id, new_id
 from shardvault.db.models import (
     ApiToken,
@@ -92,6 +93,28 @@ def _refuse(code: str, message: str) -> UserActionError:
     return UserActionError(message, code=code)
 
 
+def _consume_engine(engine: Engine) -> Engine:
+    """The engine that takes user-action tokens: its commits are not flushed to disk
+    on their own (SQLite ``synchronous = NORMAL`` in WAL mode; PostgreSQL
+    ``synchronous_commit = off`` per transaction). The log is sequential, so the
+    taking is durable with the next flushed commit of anyone, which for a request
+    that changes anything is its own. A power cut between the two can only revive
+    a token whose request changed nothing (docs/governance.md)."""
+    url = engine.url.render_as_string(hide_password=False)
+    consume = make_engine(url, pool_size=4) if engine.dialect.name != "sqlite" else make_engine(url)
+    if consume.dialect.name == "sqlite":
+
+        def _normal(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("PRAGMA synchronous = NORMAL")
+            finally:
+                cursor.close()
+
+        event.listen(consume, "connect", _normal)
+    return consume
+
+
 class IdentityRepository:
     """Service accounts, credentials, user-action challenges and tokens."""
 
@@ -104,8 +127,13 @@ class IdentityRepository:
     ) -> None:
         self._read = read_sessionmaker(engine)
         self._write = write_sessionmaker(engine)
+        self._consume_engine = _consume_engine(engine)
+        self._consume = write_sessionmaker(self._consume_engine)
         self.challenge_lifetime = timedelta(seconds=challenge_seconds)
         self.token_lifetime = timedelta(seconds=token_seconds)
+
+    def close(self) -> None:
+        self._consume_engine.dispose()
 
     # -- user actions --------------------------------------------------------------
     def init_challenge(
@@ -224,48 +252,72 @@ class IdentityRepository:
     def consume(
         self, org_id: str, user_id: str, token: str, method: str, path: str, payload_sha256: str
     ) -> VerifiedUserAction:
-        """Take a user-action token for this request: one indexed lookup, the
-        comparisons, and a conditional update (single use)."""
+        """Take a user-action token for this request. The accepting path is one
+        statement: an ``UPDATE ... RETURNING`` of the token's row (found by its digest,
+        a unique index) that matches every condition and is unused; only a refusal
+        reads the row again to name its reason."""
         if not token.startswith(USER_ACTION_TOKEN_PREFIX) or len(token) > _MAX_TOKEN:
             raise _refuse("UnknownUserAction", "unknown user action token")
-        with self._write.begin() as s:
+        digest = _digest(token)
+        t = cast(Table, UserActionTokenRow.__table__)
+        now = utcnow()
+        with self._consume.begin() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                s.execute(text("SET LOCAL synchronous_commit TO OFF"))
+            taken = s.execute(
+                update(t)
+                .where(
+                    t.c.token_sha256 == digest,
+                    t.c.used_at.is_(None),
+                    t.c.org_id == org_id,
+                    t.c.user_id == user_id,
+                    t.c.method == method.upper(),
+                    t.c.path == path,
+                    t.c.payload_sha256 == payload_sha256,
+                    t.c.expires_at > now,
+                    t.c.credential_id.in_(
+                        select(CredentialRow.id).where(CredentialRow.is_active.is_(True))
+                    ),
+                )
+                .values(used_at=now)
+                .returning(t.c.credential_id, t.c.challenge_id)
+            ).one_or_none()
+            if taken is not None:
+                return VerifiedUserAction(
+                    user_id, taken[0], taken[1], method.upper(), path, payload_sha256
+                )
+        raise self._refusal(org_id, user_id, digest, method, path, payload_sha256)
+
+    def _refusal(
+        self, org_id: str, user_id: str, digest: str, method: str, path: str, payload: str
+    ) -> UserActionError:
+        """Why a token was not taken (read after the fact)."""
+        with self._read() as s:
             row = s.execute(
                 select(UserActionTokenRow, CredentialRow.is_active)
                 .join(CredentialRow, UserActionTokenRow.credential_id == CredentialRow.id)
-                .where(UserActionTokenRow.token_sha256 == _digest(token))
+                .where(UserActionTokenRow.token_sha256 == digest)
             ).one_or_none()
-            if row is None or row[0].org_id != org_id:
-                raise _refuse("UnknownUserAction", "unknown user action token")
-            ua, credential_active = row
-            if ua.used_at is not None:
-                raise _refuse("UserActionReplayed", "the user action token was already used")
-            if ua.expires_at <= _now():
-                raise _refuse("UserActionExpired", "the user action token has expired")
-            if ua.user_id != user_id:
-                raise _refuse(
-                    "UserActionOfAnotherUser", "the user action was signed by another user"
-                )
-            if ua.method != method.upper() or ua.path != path:
-                raise _refuse(
-                    "UserActionWrongRequest",
-                    f"the user action was signed for {ua.method} {ua.path}",
-                )
-            if not secrets.compare_digest(ua.payload_sha256, payload_sha256):
-                raise _refuse(
-                    "UserActionPayloadMismatch", "the request body is not the signed payload"
-                )
-            if not credential_active:
-                raise _refuse("CredentialInactive", "the credential is deactivated")
-            taken = s.execute(
-                update(UserActionTokenRow)
-                .where(UserActionTokenRow.id == ua.id, UserActionTokenRow.used_at.is_(None))
-                .values(used_at=utcnow())
+        if row is None or row[0].org_id != org_id:
+            return _refuse("UnknownUserAction", "unknown user action token")
+        ua, credential_active = row
+        if ua.used_at is not None:
+            return _refuse("UserActionReplayed", "the user action token was already used")
+        if ua.expires_at <= _now():
+            return _refuse("UserActionExpired", "the user action token has expired")
+        if ua.user_id != user_id:
+            return _refuse("UserActionOfAnotherUser", "the user action was signed by another user")
+        if ua.method != method.upper() or ua.path != path:
+            return _refuse(
+                "UserActionWrongRequest", f"the user action was signed for {ua.method} {ua.path}"
             )
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
-                raise _refuse("UserActionReplayed", "the user action token was already used")
-            return VerifiedUserAction(
-                ua.user_id, ua.credential_id, ua.challenge_id, ua.method, ua.path, ua.payload_sha256
+        if ua.payload_sha256 != payload:
+            return _refuse(
+                "UserActionPayloadMismatch", "the request body is not the signed payload"
             )
+        if not credential_active:
+            return _refuse("CredentialInactive", "the credential is deactivated")
+        return _refuse("UserActionReplayed", "the user action token was already used")
 
     # -- credentials ---------------------------------------------------------------
     @staticmethod
