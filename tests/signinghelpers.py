@@ -17,7 +17,7 @@ Tests of the flow itself use unregistered tokens, or a header of their own, or
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
@@ -112,6 +112,42 @@ def _register_bootstrap() -> None:
         module.ensure_admin = ensure_admin  # type: ignore[attr-defined]
 
 
+def sign_and_send(
+    send: Callable[[httpx.Request], httpx.Response], request: httpx.Request
+) -> httpx.Response:
+    """Sign ``request`` (if it needs it, see the module doc) through ``send``, then send it."""
+    signer = _needs_signing(request)
+    payload = _payload(request) if signer is not None else None
+    if signer is not None and payload is not None:
+        init = send(
+            _step(
+                request,
+                "/auth/action/init",
+                signer.init_body(request.method, request.url.path, payload),
+            )
+        )
+        init.read()
+        if init.status_code == 200:
+            done = send(_step(request, "/auth/action", _assertion(signer, init.json())))
+            done.read()
+            if done.status_code == 200:
+                request.headers[USER_ACTION_HEADER] = done.json()["userAction"]
+    return send(request)
+
+
+class SigningTransport(httpx.BaseTransport):
+    """An ``httpx.HTTPTransport`` (to a live server) that signs as :func:`install` does."""
+
+    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+        self.inner = inner or httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return sign_and_send(self.inner.handle_request, request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
 def install() -> None:
     """Wrap the test transports and the bootstrap functions (idempotent)."""
     if getattr(_TestClientTransport, "_signing_installed", False):
@@ -121,27 +157,7 @@ def install() -> None:
     async_handle = httpx.ASGITransport.handle_async_request
 
     def handle_request(self: Any, request: httpx.Request) -> httpx.Response:
-        signer = _needs_signing(request)
-        payload = _payload(request) if signer is not None else None
-        if signer is not None and payload is not None:
-            init = sync_handle(
-                self,
-                _step(
-                    request,
-                    "/auth/action/init",
-                    signer.init_body(request.method, request.url.path, payload),
-                ),
-            )
-            init.read()
-            if init.status_code == 200:
-                challenge = init.json()
-                done = sync_handle(
-                    self, _step(request, "/auth/action", _assertion(signer, challenge))
-                )
-                done.read()
-                if done.status_code == 200:
-                    request.headers[USER_ACTION_HEADER] = done.json()["userAction"]
-        return sync_handle(self, request)
+        return sign_and_send(lambda r: sync_handle(self, r), request)
 
     async def handle_async_request(self: Any, request: httpx.Request) -> httpx.Response:
         signer = _needs_signing(request)

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from apihelpers import FakeVault
-from fastapi.testclient import TestClient
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shardvault.api import create_app, create_org, ensure_admin, set_key_export
