@@ -178,3 +178,42 @@ def test_set_key_export(fresh_url: str, tmp_path: Path) -> None:
     assert enabled == {creds["orgId"]: False, other: True}
     with pytest.raises(NotFound):
         set_key_export(fresh_url, True, org_id="or-01m89z0nex9nwt7vng6hqqgcp5")
+
+
+def test_a_file_from_before_credentials_gets_one_and_keeps_its_token(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    """A pre-0005 vault: an ``sv_`` token in a file without a credential. The token
+    keeps working; the next start adds a credential for its account."""
+    from shardvault.api.auth import new_token, token_digest
+    from shardvault.db import write_sessionmaker
+    from shardvault.db.ids import new_id
+    from shardvault.db.models import utcnow
+
+    path = ensure_admin(fresh_url, tmp_path / "data", "http://a")
+    first = json.loads(path.read_text())
+    legacy = new_token()
+    engine = make_engine(fresh_url)
+    with write_sessionmaker(engine).begin() as s:
+        s.add(
+            ApiToken(
+                id=new_id("to"), service_account_id=first["userId"], org_id=first["orgId"],
+                token_sha256=token_digest(legacy), date_created=utcnow(),
+            )
+        )  # fmt: skip
+    engine.dispose()
+    path.write_text(json.dumps({"baseUrl": "http://a", "token": legacy, "orgId": first["orgId"]}))
+    ensure_admin(fresh_url, tmp_path / "data", "http://a")
+    after = json.loads(path.read_text())
+    assert after["token"] == legacy and after["userId"] == first["userId"]
+    assert after["credentialId"] != first["credentialId"]
+    assert "PRIVATE KEY" in after["privateKey"]
+    with TestClient(create_app(FakeVault(), fresh_url)) as client:
+        r = client.get("/keys", headers={"Authorization": f"Bearer {legacy}"})
+        assert r.status_code == 200
+        r = client.post(
+            "/keys",
+            json={"scheme": "EdDSA", "curve": "ed25519"},
+            headers={"Authorization": f"Bearer {legacy}"},
+        )
+        assert r.status_code == 200, r.text  # signed with the new credential

@@ -9,19 +9,24 @@ transparent signing (tests/signinghelpers.py) leaves them alone.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
-from apihelpers import Api, error_of
+from apihelpers import BASE_URL, Api, FakeVault, error_of
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from fastapi import Request
+from fastapi.testclient import TestClient
 from signinghelpers import NO_SIGN_HEADER, signer_for
 from sqlalchemy import update
 
+from shardvault.api import create_app, ensure_admin
 from shardvault.db import make_engine, write_sessionmaker
 from shardvault.db.models import UserActionChallengeRow, UserActionTokenRow
 
@@ -404,3 +409,29 @@ def _deactivate(client: WireClient) -> None:
         token,
     )
     assert r.status_code == 200, r.text
+
+
+def test_routes_added_later_are_covered_and_see_the_action(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A route another part adds after create_app is enforced too, and reads the
+    verified action from request.state.user_action."""
+    creds = json.loads(ensure_admin(database_url, tmp_path / "d", BASE_URL).read_text())
+    app = create_app(FakeVault(), database_url)
+    seen: list[Any] = []
+
+    async def probe(request: Request) -> dict[str, str]:
+        seen.append(getattr(request.state, "user_action", None))
+        return {"ok": "yes"}
+
+    app.add_api_route("/probe/{x}", probe, methods=["POST"])
+    auth = {"Authorization": f"Bearer {creds['token']}"}
+    with TestClient(app) as client:
+        r = client.post("/probe/1", json={"b": [1, 2]}, headers={**auth, NO_SIGN_HEADER: "1"})
+        assert r.status_code == 401 and error_of(r)["code"] == "UserActionRequired"
+        assert client.post("/probe/1", json={"b": [1, 2]}, headers=auth).status_code == 200
+    (action,) = seen
+    assert action.user_id == creds["userId"] and action.credential_id == creds["credentialId"]
+    assert (action.method, action.path) == ("POST", "/probe/1")
+    assert action.challenge_identifier.startswith("ch-")
+    assert action.payload_sha256 == hashlib.sha256(b'{"b":[1,2]}').hexdigest()
