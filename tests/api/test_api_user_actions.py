@@ -389,12 +389,14 @@ def test_signing_flow_needs_a_bearer_token(api: Api) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------
-def _expire(api: Api, table: Any) -> None:
+def _expire(api: Api, table: Any, hours: float = 0.0) -> None:
+    """Every row of ``table`` (of every org) expired ``hours`` (and a second) ago."""
     from datetime import UTC, datetime, timedelta
 
     engine = make_engine(api.database_url)
+    when = datetime.now(UTC) - timedelta(hours=hours, seconds=1)
     with write_sessionmaker(engine).begin() as s:
-        s.execute(update(table).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+        s.execute(update(table).values(expires_at=when))
     engine.dispose()
 
 
@@ -435,3 +437,14 @@ def test_routes_added_later_are_covered_and_see_the_action(
     assert (action.method, action.path) == ("POST", "/probe/1")
     assert action.challenge_identifier.startswith("ch-")
     assert action.payload_sha256 == hashlib.sha256(b'{"b":[1,2]}').hexdigest()
+
+
+def test_expired_rows_are_purged(admin: WireClient, api: Api) -> None:
+    token = admin.user_action("POST", "/keys", BODY)
+    admin.init("POST", "/keys", BODY)  # a challenge without a token
+    identity = api.app.state.identity
+    assert identity.purge_expired() == 0  # nothing expired yet
+    _expire(api, UserActionTokenRow, hours=2)
+    _expire(api, UserActionChallengeRow, hours=2)
+    assert identity.purge_expired() >= 3
+    assert _code(admin.send("POST", "/keys", BODY, token)) == "UnknownUserAction"

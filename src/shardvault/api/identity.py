@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, event, select, text, update
+from sqlalchemy import CursorResult, Engine, Table, delete, event, select, text, update
 from sqlalchemy.orm import Session
 
 from shardvault.api.auth import DEFAULT_TOKEN_DAYS, issue_token_row
@@ -52,6 +52,8 @@ __all__ = [
 #: User-action tokens: ``ua_`` + 43 urlsafe characters (32 random bytes).
 USER_ACTION_TOKEN_PREFIX = "ua_"  # noqa: S105 (a prefix, not a secret)
 _MAX_TOKEN = 128
+#: ``init_challenge`` purges expired rows once in this many calls (on average).
+_PURGE_ONE_IN = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +187,28 @@ class IdentityRepository:
                     expires_at=datetime.fromtimestamp(commitment.expires_at, UTC),
                 )
             )
+        if secrets.randbelow(_PURGE_ONE_IN) == 0:
+            self.purge_expired()
         return IssuedChallenge(challenge, challenge_id, credentials)
+
+    def purge_expired(self, grace: timedelta = timedelta(hours=1)) -> int:
+        """Delete challenges and user-action tokens expired more than ``grace`` ago
+        (an expired token is refused anyway; once deleted, as unknown). Run now and
+        then by ``init_challenge``; returns the number of rows deleted."""
+        cutoff = utcnow() - grace
+        tokens = cast(Table, UserActionTokenRow.__table__)
+        challenges = cast(Table, UserActionChallengeRow.__table__)
+        with self._unflushed() as s:
+            first = s.execute(delete(tokens).where(tokens.c.expires_at < cutoff))
+            second = s.execute(
+                delete(challenges).where(
+                    challenges.c.expires_at < cutoff,
+                    ~challenges.c.id.in_(select(tokens.c.challenge_id)),
+                )
+            )
+        return int(cast(CursorResult[Any], first).rowcount) + int(
+            cast(CursorResult[Any], second).rowcount
+        )
 
     def sign_challenge(
         self,
