@@ -164,8 +164,11 @@ class Client:
         *,
         json_body: Any = None,
         params: Mapping[str, Any] | None = None,
+        user_action: str | None = None,
     ) -> Any:
         """Send one request; return the decoded JSON (``None`` for an empty body).
+        ``user_action``: a user-action token obtained beforehand
+        (:meth:`sign_user_action`) instead of signing now.
 
         Raises :class:`ShardvaultApiError` for a non-2xx answer and
         :class:`ApiConnectionError` when the server cannot be reached.
@@ -177,14 +180,10 @@ class Client:
         if content is not None:
             headers["Content-Type"] = "application/json"
         try:
-            if self.signer is not None and method not in SAFE_METHODS:
-                url_path = self._http.build_request(method, path).url.path
-                try:
-                    headers[USER_ACTION_HEADER] = self.signer.sign_request(
-                        self._http, method, url_path, content or ""
-                    )
-                except httpx.HTTPStatusError as exc:
-                    raise error_from_response(exc.response) from None
+            if user_action is not None:
+                headers[USER_ACTION_HEADER] = user_action
+            elif self.signer is not None and method not in SAFE_METHODS:
+                headers[USER_ACTION_HEADER] = self._sign(method, path, content or "")
             response = self._http.request(
                 method,
                 path,
@@ -208,6 +207,32 @@ class Client:
             return response.json()
         except (ValueError, UnicodeDecodeError):
             raise InvalidResponse(f"{method} {path}: the answer is not JSON") from None
+
+    def _sign(self, method: str, path: str, content: str) -> str:
+        assert self.signer is not None
+        url_path = self._http.build_request(method, path).url.path
+        try:
+            return self.signer.sign_request(self._http, method, url_path, content)
+        except httpx.HTTPStatusError as exc:
+            raise error_from_response(exc.response) from None
+
+    def sign_user_action(self, method: str, path: str, json_body: Any = None) -> str:
+        """A user-action token for ``method path`` with ``json_body``, to pass later as
+        ``request(..., user_action=...)`` (once, within its lifetime)."""
+        if self.signer is None:
+            raise InvalidArgument("this client has no credential to sign with (signer)")
+        try:
+            return self._sign(
+                method.upper(), path, body_text(json_body) if json_body is not None else ""
+            )
+        except httpx.TimeoutException:
+            raise ApiConnectionError(
+                f"{method} {path}: no answer from {self.base_url} in time", code="Timeout"
+            ) from None
+        except httpx.TransportError as exc:
+            raise ApiConnectionError(
+                f"cannot reach {self.base_url} ({type(exc).__name__}: {exc})"
+            ) from None
 
     def health(self) -> Any:
         """``GET /health`` (the decoded JSON)."""
