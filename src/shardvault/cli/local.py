@@ -105,6 +105,15 @@ def up(
             "schedule, e.g. 24h or 30m."
         ),
     ] = None,
+    allowed_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-origin",
+            metavar="URL",
+            help="An origin a signed user action's clientData may name (repeatable); "
+            "the vault's own base URL and http://localhost always may.",
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded vault: the REST API and SIGNERS signer nodes in one process.
 
@@ -140,6 +149,7 @@ def up(
                 ecdsa=ecdsa,
                 presig_pool=presig_pool,
                 refresh_every_seconds=every,
+                allowed_origins=tuple(allowed_origin or ()),
             )
         )
     except KeyboardInterrupt:

@@ -117,12 +117,15 @@ async def serve_embedded(
     log_level: str = "warning",
     server_factory: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
     refresh_every_seconds: float | None = None,
+    allowed_origins: tuple[str, ...] = (),
     **vault_options: Any,
 ) -> AsyncIterator[RunningVault]:
     """Start the signers, write the admin credentials, then serve the API on ``sock``;
     stop them all when the block ends (or when the server exits on its own).
     ``database_url`` defaults to ``default_database_url(data_dir)``; ``vault_options``
-    go to ``EmbeddedVault`` (``ecdsa_primes``, ``presig_pool_target``)."""
+    go to ``EmbeddedVault`` (``ecdsa_primes``, ``presig_pool_target``).
+    ``allowed_origins``: origins a user action's ``clientData`` may name besides the
+    base URL and ``http://localhost``."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     database_url = database_url or default_database_url(data_dir)
     vault = EmbeddedVault(data_dir, signers=signers, threshold=threshold, kek=kek, **vault_options)
@@ -134,7 +137,7 @@ async def serve_embedded(
             database_url,
             default_min_signers=threshold,
             refresh_every_seconds=refresh_every_seconds,
-            allowed_origins=(base_url, "http://localhost"),
+            allowed_origins=(base_url, "http://localhost", *allowed_origins),
         )
         await reconcile_imports_at_start(vault, database_url)
         # Before the API answers anything: a script that waits for GET /health and

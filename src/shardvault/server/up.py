@@ -159,6 +159,7 @@ async def run_up(
     ecdsa: bool = True,
     presig_pool: int = 8,
     refresh_every_seconds: float | None = None,
+    allowed_origins: tuple[str, ...] = (),
 ) -> None:
     """Serve the embedded vault on ``host:port`` until SIGINT/SIGTERM, reporting to
     ``console``. The KEK comes from ``SHARDVAULT_KEK``, else ``kek_file``, else the
@@ -180,6 +181,7 @@ async def run_up(
             ecdsa_primes="generate" if ecdsa else "off",
             presig_pool_target=presig_pool,
             refresh_every_seconds=refresh_every_seconds,
+            allowed_origins=allowed_origins,
         ) as running:
             del kek
             base_url = running.base_url
