@@ -104,6 +104,8 @@ def _consume_engine(engine: Engine) -> Engine:
     taking is durable with the next flushed commit of anyone, which for a request
     that changes anything is its own. A power cut between the two can only revive
     a token whose request changed nothing (docs/governance.md)."""
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return engine  # an in-memory database exists once: share its engine
     url = engine.url.render_as_string(hide_password=False)
     consume = make_engine(url, pool_size=4) if engine.dialect.name != "sqlite" else make_engine(url)
     if consume.dialect.name == "sqlite":
@@ -129,6 +131,7 @@ class IdentityRepository:
         challenge_seconds: float = 300.0,
         token_seconds: float = 300.0,
     ) -> None:
+        self._engine = engine
         self._read = read_sessionmaker(engine)
         self._write = write_sessionmaker(engine)
         self._consume_engine = _consume_engine(engine)
@@ -137,7 +140,8 @@ class IdentityRepository:
         self.token_lifetime = timedelta(seconds=token_seconds)
 
     def close(self) -> None:
-        self._consume_engine.dispose()
+        if self._consume_engine is not self._engine:
+            self._consume_engine.dispose()
 
     @contextmanager
     def _unflushed(self) -> Iterator[Session]:
