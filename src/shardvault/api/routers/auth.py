@@ -51,6 +51,7 @@ from shardvault.api.identity import Account, IdentityRepository
 from shardvault.api.repository import in_thread
 from shardvault.api.user_actions import parse_payload, request_payload_sha256
 from shardvault.db.models import CredentialRow
+from shardvault.errors import Forbidden
 
 __all__ = ["router"]
 
@@ -69,7 +70,7 @@ def _identity(request: Request) -> IdentityRepository:
 
 def _require_admin(caller: Caller) -> None:
     if not caller.is_admin:
-        raise ApiError(403, "Forbidden", "this operation needs an admin token")
+        raise Forbidden("this operation needs an admin token")
 
 
 # -- user actions -----------------------------------------------------------------
@@ -346,6 +347,6 @@ async def revoke_token(
     """Revoke an API token (admin: any of the org; otherwise only one's own)."""
     identity = _identity(request)
     if not caller.is_admin and token_id != caller.token_id:
-        raise ApiError(403, "Forbidden", "only an admin token revokes another token")
+        raise Forbidden("only an admin token revokes another token")
     await in_thread(identity.revoke_token, caller.org_id, token_id)
     return MessageOut(message="revoked")
