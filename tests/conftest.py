@@ -14,6 +14,11 @@ from hypothesis import HealthCheck, settings
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from scalarhelpers import Recorder, record_c_calls
+from signinghelpers import install as install_user_action_signing
+
+# Requests of tests through TestClient / ASGITransport with a registered token are
+# signed as user actions (tests/signinghelpers.py).
+install_user_action_signing()
 
 settings.register_profile("default", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile("default")

@@ -18,12 +18,15 @@ from typing import Any
 import httpx
 import pytest
 from clihelpers import flat, invoke
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from nacl.signing import SigningKey
 
 from shardvault.cli import app
 from shardvault.cli.transfer import open_exclusive
 from shardvault.crypto.keyformats import ed25519_scalar_from_seed
-from shardvault.sdk import Client
+from shardvault.sdk import Client, ShardvaultApiError
+from shardvault.sdk.user_actions import UserActionSigner
 from shardvault.server.serving import default_database_url
 from shardvault.server.up import redact_url
 
@@ -427,6 +430,35 @@ def test_live_up_import_sign_export_restart(tmp_path: Path) -> None:
         assert "cli-imported" in invoke("keys", "get", key["id"], *d).output
         assert invoke("signers", "list", *d).output.count("valid") == 3
         assert invoke("signatures", "list", key["id"], "--json", *d).exit_code == 0
+
+        # a service account made by the CLI acts with its own credential (P-256)
+        p256 = ec.generate_private_key(ec.SECP256R1())
+        pem_file = tmp_path / "svc.pem"
+        pem_file.write_bytes(
+            p256.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+        result = invoke(
+            "admin", "create-service-account", "--name", "ci", "--public-key-file",
+            str(pem_file), *d,
+        )  # fmt: skip
+        assert result.exit_code == 0, result.output
+        account = json.loads(result.output)
+        assert set(account) == {"userId", "credentialId", "token"}
+        private_pem = p256.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode()
+        signer = UserActionSigner(account["credentialId"], private_pem)
+        body = {"scheme": "EdDSA", "curve": "ed25519", "name": "by-ci"}
+        with Client(up.base_url, token=account["token"], signer=signer) as client:
+            assert client.request("POST", "/keys", json_body=body)["name"] == "by-ci"
+        with Client(up.base_url, token=account["token"]) as client:  # unsigned
+            with pytest.raises(ShardvaultApiError) as refused:
+                client.request("POST", "/keys", json_body=body)
+        assert refused.value.code == "UserActionRequired"
 
         result = invoke("keys", "get", "key-nope", *d)
         assert result.exit_code == 1 and re.match(r"error \w*NotFound: ", result.output)

@@ -53,17 +53,25 @@ def test_credentials_exist_before_health_answers(
         probe = asyncio.create_task(first_health())
         try:
             async with serve_embedded(
-                data_dir=tmp_path, kek=os.urandom(32), sock=sock, ecdsa_primes="off"
+                data_dir=tmp_path,
+                kek=os.urandom(32),
+                sock=sock,
+                ecdsa_primes="off",
+                allowed_origins=("https://app.example",),
             ) as running:
                 data = await asyncio.wait_for(probe, 60)
                 assert data["baseUrl"] == running.base_url == url
+                # user actions may name the vault's own origin, localhost and the extra one
+                settings = running.server.config.app.state.settings
+                assert settings.allowed_origins == (url, "http://localhost", "https://app.example")
                 return data
         finally:
             probe.cancel()
             sock.close()
 
     data = asyncio.run(scenario())
-    assert data["token"] and data["orgId"]
+    assert data["token"] and data["orgId"] and data["userId"] and data["credentialId"]
+    assert data["privateKey"].startswith("-----BEGIN PRIVATE KEY-----")
     assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from nacl.signing import SigningKey
+from signinghelpers import SigningTransport, register_credentials
 
 from shardvault.crypto.keyformats import ed25519_scalar_from_seed
 from shardvault.protocols import key_import
@@ -37,8 +38,14 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackgroundVault]:
 
 @pytest.fixture(scope="module")
 def http(live: BackgroundVault) -> Iterator[httpx.Client]:
-    token = json.loads(live.credentials.read_text())["token"]
-    with httpx.Client(base_url=live.base_url, headers={"Authorization": f"Bearer {token}"}) as c:
+    creds = json.loads(live.credentials.read_text())
+    register_credentials(creds)
+    token = creds["token"]
+    with httpx.Client(
+        base_url=live.base_url,
+        headers={"Authorization": f"Bearer {token}"},
+        transport=SigningTransport(),
+    ) as c:
         yield c
 
 

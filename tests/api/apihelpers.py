@@ -34,14 +34,17 @@ from typing import Any
 
 import coincurve
 import httpx
+import signinghelpers
 from coincurve.ecdsa import cdata_to_der, der_to_cdata
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from nacl.signing import SigningKey
+from signinghelpers import register_admin
 
 from shardvault.api.audit import AuditContext
 from shardvault.api.auth import issue_token
-from shardvault.api.bootstrap import create_org
+from shardvault.api.bootstrap import create_org, new_credential_key
+from shardvault.api.identity import IdentityRepository
 from shardvault.api.permission_repository import PermissionRepository
 from shardvault.coordinator.backend import EcdsaStatus, EpochResult, ExportedShare, KeyRecord
 from shardvault.crypto import hpke
@@ -606,8 +609,9 @@ class Api:
 
     def other_org(self) -> tuple[str, dict[str, str]]:
         """A second org: its id and its admin's auth headers."""
-        org_id, token = create_org(self.database_url, "other")
-        return org_id, {"Authorization": f"Bearer {token}"}
+        admin = create_org(self.database_url, "other")
+        register_admin(admin)
+        return admin.org_id, {"Authorization": f"Bearer {admin.token}"}
 
     def account(self, *operations: str) -> tuple[str, dict[str, str]]:
         """A non-admin service account of this org holding ``operations``: its id and
@@ -616,10 +620,23 @@ class Api:
         return account_id, {"Authorization": f"Bearer {token}"}
 
 
+def signed_token(s: Any, org_id: str, account_id: str, name: str = "test credential") -> str:
+    """In session ``s``: an Ed25519 credential and a token for the account, registered
+    with tests/signinghelpers.py (the token's writes are signed user actions)."""
+    private, public = new_credential_key()
+    credential = IdentityRepository.add_credential(s, org_id, account_id, public, name)
+    token = issue_token(
+        s, org_id, account_id, credential_id=credential.id, audit=AuditContext.operator(org_id)
+    )
+    signinghelpers.register(token, credential.id, private)
+    return token
+
+
 def create_service_account(
     database_url: str, org_id: str, operations: Collection[str] = (), *, name: str = "robot"
 ) -> tuple[str, str]:
-    """A non-admin service account in the org, with a token and (when ``operations``
+    """A non-admin service account in the org, with an Ed25519 credential (registered
+    with tests/signinghelpers.py, so its writes are signed), a token and (when ``operations``
     is not empty) a permission listing them assigned to it, written to the database
     directly; returns ``(account_id, token)``."""
     engine = make_engine(database_url)
@@ -637,7 +654,7 @@ def create_service_account(
                 )
             )
             s.flush()
-            token = issue_token(s, org_id, account_id, audit=AuditContext.operator(org_id))
+            token = signed_token(s, org_id, account_id, name)
         if operations:
             PermissionRepository(engine).grant(org_id, account_id, operations, f"{name}-role")
     finally:

@@ -21,6 +21,7 @@ from apibackends import (
 from apihelpers import BASE_URL, Api, AsyncApi, FakeVault
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from signinghelpers import register_admin, register_credentials
 
 from shardvault.api import create_app, create_org, ensure_admin
 from shardvault.db import upgrade_database
@@ -50,9 +51,10 @@ def vault() -> FakeVault:
 
 def _build(vault: FakeVault, database_url: str, tmp_path: Path, **kw: Any) -> tuple[FastAPI, Any]:
     data_dir = tmp_path / "data"
-    creds = ensure_admin(database_url, data_dir, BASE_URL)
+    creds = json.loads(ensure_admin(database_url, data_dir, BASE_URL).read_text())
+    register_credentials(creds)
     app = create_app(vault, database_url, **kw)
-    return app, json.loads(creds.read_text())
+    return app, creds
 
 
 @pytest.fixture(scope="session")
@@ -73,8 +75,9 @@ def api(shared_app: tuple[str, FakeVault, FastAPI, TestClient], tmp_path: Path) 
     """A fresh org and admin token on the shared app, with the back end reset."""
     url, vault, app, client = shared_app
     vault.reset()
-    org_id, token = create_org(url, "test")
-    return Api(client, app, vault, url, tmp_path, token, org_id)
+    admin = create_org(url, "test")
+    register_admin(admin)
+    return Api(client, app, vault, url, tmp_path, admin.token, admin.org_id)
 
 
 @pytest.fixture
@@ -129,5 +132,8 @@ def any_api(
     online, nothing recorded)."""
     url, backend, app, client = contract_app
     backend.reset()
-    org_id, token = create_org(url, "test")
-    return ContractApi(client, app, backend.recorder.inner, url, tmp_path, token, org_id, backend)
+    admin = create_org(url, "test")
+    register_admin(admin)
+    return ContractApi(
+        client, app, backend.recorder.inner, url, tmp_path, admin.token, admin.org_id, backend
+    )

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import sqlalchemy
 from apihelpers import Api, AsyncApi, error_of
+from signinghelpers import signer_for
 
 from shardvault.api.refresh_epoch import apply_missed_epoch
 from shardvault.api.repository import ApiRepository
@@ -162,9 +163,16 @@ async def test_key_refreshes_during_an_epoch_join_it(
             running -= 1
 
     monkeypatch.setattr(vault, "run_epoch", slow_epoch)
-    replies = await asyncio.gather(
-        *(client.post(f"/keys/{key['id']}/refresh", headers=async_api.auth) for _ in range(3))
-    )
+    # signed beforehand, so the three requests arrive together
+    path = f"/keys/{key['id']}/refresh"
+    signer = signer_for(async_api.auth["Authorization"].removeprefix("Bearer "))
+    signed = [
+        {**async_api.auth, "X-DFNS-USERACTION": await signer.sign_request_async(
+            client, "POST", path, "", headers=async_api.auth
+        )}
+        for _ in range(3)
+    ]  # fmt: skip
+    replies = await asyncio.gather(*(client.post(path, headers=h) for h in signed))
     assert [x.status_code for x in replies] == [200, 200, 200], [x.text for x in replies]
     assert vault.calls["run_epoch"] == 1
     assert len({json.dumps(x.json(), sort_keys=True) for x in replies}) == 1

@@ -110,7 +110,9 @@ def test_key_lifecycle_is_audited_with_who_what_and_request_hash(fresh: Api) -> 
     ]
     caller = rows[0]["actor"]
     assert caller["kind"] == "User" and caller["userId"].startswith("sa-")
-    assert caller["tokenId"].startswith("to-") and "credentialId" not in caller
+    assert caller["tokenId"].startswith("to-")
+    # the credential that signed the user action of each write (api/user_actions.py)
+    assert caller["credentialId"].startswith("cr-")
     assert all(r["actor"] == caller for r in rows)
     assert all(r["orgId"] == api.org_id for r in rows)
     rename = rows[1]

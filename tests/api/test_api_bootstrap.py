@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -12,14 +13,18 @@ from pathlib import Path
 
 import pytest
 from apihelpers import FakeVault
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from shardvault.api import create_app, create_org, ensure_admin, set_key_export, set_org_settings
 from shardvault.db import ApiToken, Org, ServiceAccount, make_engine, read_sessionmaker
+from shardvault.db.models import CredentialRow
 from shardvault.errors import InvalidParameters, NotFound
 
-TOKEN = re.compile(r"sv_[A-Za-z0-9_-]{43}")
+#: A JWT (header.claims.signature, base64url).
+TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{86}")
 
 
 def _mode(path: Path) -> int:
@@ -61,13 +66,37 @@ def test_first_run_writes_0600_credentials(
     assert path == data / "credentials.json"
     assert _mode(path) == 0o600
     creds = json.loads(path.read_text())
-    assert set(creds) == {"baseUrl", "token", "orgId"}
+    assert set(creds) == {"baseUrl", "token", "orgId", "userId", "credentialId", "privateKey"}
     assert creds["baseUrl"] == "http://127.0.0.1:8080"
     assert TOKEN.fullmatch(creds["token"])
     orgs, accounts, tokens = _rows(fresh_url)
     assert [o.id for o in orgs] == [creds["orgId"]]
     assert orgs[0].key_export_enabled is False
     assert len(accounts) == 1 and accounts[0].is_admin
+    assert creds["userId"] == accounts[0].id
+    # the credential: a fresh Ed25519 key (PKCS#8), its public half registered
+    key = serialization.load_pem_private_key(creds["privateKey"].encode(), password=None)
+    assert isinstance(key, Ed25519PrivateKey)
+    engine = make_engine(fresh_url)
+    with read_sessionmaker(engine)() as s:
+        cred = s.get(CredentialRow, creds["credentialId"])
+    engine.dispose()
+    assert cred is not None and cred.is_active and cred.user_id == creds["userId"]
+    assert (
+        cred.public_key
+        == key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    # the JWT's claims (the TS SDK reads the org from the custom claim)
+    claims = json.loads(base64.urlsafe_b64decode(creds["token"].split(".")[1] + "=="))
+    assert claims["https://custom/app_metadata"] == {
+        "orgId": creds["orgId"],
+        "userId": creds["userId"],
+        "tokenId": tokens[0].id,
+    }
+    assert claims["sub"] == creds["userId"] and claims["jti"] == tokens[0].id
+    assert claims["exp"] > claims["iat"]
     # only the SHA-256 of the token is stored
     assert [t.token_sha256 for t in tokens] == [hashlib.sha256(creds["token"].encode()).hexdigest()]
     assert creds["token"] not in Path(fresh_url.removeprefix("sqlite:///")).read_bytes().decode(
@@ -141,7 +170,7 @@ def test_set_key_export(fresh_url: str, tmp_path: Path) -> None:
     assert set_key_export(fresh_url, False) == creds["orgId"]
     assert _rows(fresh_url)[0][0].key_export_enabled is False
 
-    other, _token = create_org(fresh_url, "second")
+    other = create_org(fresh_url, "second").org_id
     with pytest.raises(InvalidParameters):
         set_key_export(fresh_url, True)  # ambiguous
     assert set_key_export(fresh_url, True, org_id=other) == other
@@ -167,3 +196,42 @@ def test_set_org_settings_changes_only_what_is_given(fresh_url: str, tmp_path: P
     assert settings() == (False, True)
     set_org_settings(fresh_url, key_export=True, sign_after_export=False)
     assert settings() == (True, False)
+
+
+def test_a_file_from_before_credentials_gets_one_and_keeps_its_token(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    """A pre-0005 vault: an ``sv_`` token in a file without a credential. The token
+    keeps working; the next start adds a credential for its account."""
+    from shardvault.api.auth import new_token, token_digest
+    from shardvault.db import write_sessionmaker
+    from shardvault.db.ids import new_id
+    from shardvault.db.models import utcnow
+
+    path = ensure_admin(fresh_url, tmp_path / "data", "http://a")
+    first = json.loads(path.read_text())
+    legacy = new_token()
+    engine = make_engine(fresh_url)
+    with write_sessionmaker(engine).begin() as s:
+        s.add(
+            ApiToken(
+                id=new_id("to"), service_account_id=first["userId"], org_id=first["orgId"],
+                token_sha256=token_digest(legacy), date_created=utcnow(),
+            )
+        )  # fmt: skip
+    engine.dispose()
+    path.write_text(json.dumps({"baseUrl": "http://a", "token": legacy, "orgId": first["orgId"]}))
+    ensure_admin(fresh_url, tmp_path / "data", "http://a")
+    after = json.loads(path.read_text())
+    assert after["token"] == legacy and after["userId"] == first["userId"]
+    assert after["credentialId"] != first["credentialId"]
+    assert "PRIVATE KEY" in after["privateKey"]
+    with TestClient(create_app(FakeVault(), fresh_url)) as client:
+        r = client.get("/keys", headers={"Authorization": f"Bearer {legacy}"})
+        assert r.status_code == 200
+        r = client.post(
+            "/keys",
+            json={"scheme": "EdDSA", "curve": "ed25519"},
+            headers={"Authorization": f"Bearer {legacy}"},
+        )
+        assert r.status_code == 200, r.text  # signed with the new credential

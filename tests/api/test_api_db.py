@@ -23,15 +23,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from apihelpers import BASE_URL, FakeVault, error_of
+from apihelpers import BASE_URL, FakeVault, error_of, signed_token
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shardvault.api import create_app, ensure_admin, set_key_export
-from shardvault.api.audit import AuditContext
-from shardvault.api.auth import issue_token
 from shardvault.crypto import hpke
 from shardvault.db import (
     Base,
@@ -56,6 +54,10 @@ PG_URL = os.environ.get(
 TABLES = {
     "alembic_version",
     "orgs",
+    "credentials",
+    "user_action_challenges",
+    "user_action_tokens",
+    "server_keys",
     "service_accounts",
     "api_tokens",
     "keys",
@@ -369,9 +371,7 @@ async def test_postgres_concurrent_approvals_sign_once(pg_url: str, tmp_path: Pa
                 )  # fmt: skip
                 s.add(account)
                 s.flush()
-                token = issue_token(
-                    s, creds["orgId"], account.id, audit=AuditContext.operator(creds["orgId"])
-                )
+                token = signed_token(s, creds["orgId"], account.id)
                 approvers.append((account.id, {"Authorization": f"Bearer {token}"}))
     finally:
         engine.dispose()

@@ -12,6 +12,7 @@ import pytest
 from apihelpers import Api, create_service_account, error_of
 from fastapi.routing import APIRoute
 
+from shardvault.api.bootstrap import new_credential_key
 from shardvault.api.operations import OPERATIONS
 from shardvault.api.permissions import RequiredPermission
 from shardvault.crypto import hpke
@@ -37,6 +38,12 @@ class Case:
 #: Routes every authenticated caller may use, and admin-only routes.
 OPEN_ROUTES = {("GET", "/health"), ("GET", "/networks")}
 ADMIN_ROUTES = {("POST", "/admin/refresh"), ("GET", "/admin/refresh")}
+#: The user-action flow itself and revoking one's own token (an admin revokes any).
+SELF_ROUTES = {
+    ("POST", "/auth/action/init"),
+    ("POST", "/auth/action"),
+    ("DELETE", "/auth/tokens/{tokenId}"),
+}
 
 _MESSAGE = {"kind": "Message", "message": "0x68656c6c6f"}
 
@@ -104,6 +111,47 @@ CASES = [
     ),
     Case("GET", "/audit", "Auth:Logs:Read"),
     Case("GET", "/audit/{auditId}", "Auth:Logs:Read"),
+    Case("GET", "/auth/credentials", "Auth:Creds:Read"),
+    Case("POST", "/auth/credentials", "Auth:Creds:Create", "credential"),
+    # an id that is none of the caller's credentials: past the permission, then 404
+    Case(
+        "PUT",
+        "/auth/credentials/activate",
+        "Auth:Creds:Update",
+        {"credentialUuid": "{credentialId}"},
+        ok=(404,),
+    ),
+    Case(
+        "PUT",
+        "/auth/credentials/deactivate",
+        "Auth:Creds:Update",
+        {"credentialUuid": "{credentialId}"},
+        ok=(404,),
+    ),
+    Case("GET", "/auth/service-accounts", "Auth:ServiceAccounts:Read"),
+    Case("POST", "/auth/service-accounts", "Auth:ServiceAccounts:Create", "service-account"),
+    Case("GET", "/auth/service-accounts/{serviceAccountId}", "Auth:ServiceAccounts:Read"),
+    Case(
+        "PUT",
+        "/auth/service-accounts/{serviceAccountId}",
+        "Auth:ServiceAccounts:Update",
+        {"name": "renamed"},
+    ),
+    Case(
+        "PUT",
+        "/auth/service-accounts/{serviceAccountId}/activate",
+        "Auth:ServiceAccounts:Activate",
+        None,
+    ),
+    Case(
+        "PUT",
+        "/auth/service-accounts/{serviceAccountId}/deactivate",
+        "Auth:ServiceAccounts:Deactivate",
+        {},
+    ),
+    Case(
+        "DELETE", "/auth/service-accounts/{serviceAccountId}", "Auth:ServiceAccounts:Delete", None
+    ),
     Case("GET", "/org/settings", "Orgs:Settings:Read"),
     Case("PUT", "/org/settings", "Orgs:Settings:Update", {"signAfterExport": False}),
 ]
@@ -145,7 +193,7 @@ def test_every_route_checks_one_operation_or_is_listed(api: Api) -> None:
     routes = _authenticated_routes(api)
     cases = {(c.method, c.path): c.operation for c in CASES}
     for where, ops in routes.items():
-        if where in OPEN_ROUTES or where in ADMIN_ROUTES:
+        if where in OPEN_ROUTES or where in ADMIN_ROUTES or where in SELF_ROUTES:
             assert ops == [], where
             continue
         assert ops == [cases.get(where)], where
@@ -176,7 +224,10 @@ def _fixtures(api: Api) -> dict[str, str]:
     assert r6.status_code == 202, r6.text
     audit = api.get("/audit", params={"limit": 1})
     assert audit.status_code == 200, audit.text
+    victim, _ = api.account()
     return {
+        "serviceAccountId": victim,
+        "credentialId": api.app.state.repository.principal(api.token).token_id,
         "auditId": audit.json()["items"][0]["id"],
         "policyId": r5.json()["id"],
         "approvalId": r6.json()["approvalId"],
@@ -187,6 +238,10 @@ def _fixtures(api: Api) -> dict[str, str]:
         "assignmentId": r4.json()["id"],
         "identityId": other_identity,
     }
+
+
+def _public_pem() -> str:
+    return new_credential_key()[1]
 
 
 def _policy(key_id: str) -> dict[str, Any]:
@@ -219,6 +274,10 @@ def _send(
     api: Api, case: Case, headers: dict[str, str], fixtures: dict[str, str]
 ) -> httpx.Response:
     body = case.body
+    if body == "credential":
+        body = {"credentialKind": "Key", "credentialName": "c", "publicKey": _public_pem()}
+    if body == "service-account":
+        body = {"name": "made", "publicKey": _public_pem()}
     if body == "policy":
         body = _policy(fixtures["keyId"])
     if body == "export":

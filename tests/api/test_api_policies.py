@@ -14,15 +14,13 @@ from typing import Any
 
 import anyio
 import rlp
-from apihelpers import Api, b64u, error_of
+from apihelpers import Api, b64u, error_of, signed_token
 from eth_account import Account
 from eth_utils import to_bytes, to_checksum_address
 from sqlalchemy import update
 from wallethelpers import create_wallet
 
 from shardvault.api import set_key_export
-from shardvault.api.audit import AuditContext
-from shardvault.api.auth import issue_token
 from shardvault.crypto import hpke
 from shardvault.db import make_engine
 from shardvault.db.engine import write_sessionmaker
@@ -67,7 +65,7 @@ def add_user(api: Api, name: str = "approver") -> User:
                 )
             )
             s.flush()
-            token = issue_token(s, api.org_id, account_id, audit=AuditContext.operator(api.org_id))
+            token = signed_token(s, api.org_id, account_id)
     finally:
         engine.dispose()
     return User(api, account_id, token)

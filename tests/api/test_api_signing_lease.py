@@ -26,6 +26,7 @@ import httpx
 import pytest
 from apibackends import fixture_prime_pairs
 from apihelpers import BASE_URL, FakeVault, error_of
+from signinghelpers import signer_for
 
 from shardvault.api import create_app, ensure_admin
 from shardvault.api.repository import ApiRepository
@@ -95,8 +96,17 @@ class Api:
         )
         self.auth = {"Authorization": f"Bearer {token}"}
 
-    async def post(self, path: str, body: Any) -> httpx.Response:
-        return await self.http.post(path, json=body, headers=self.auth)
+    async def post(self, path: str, body: Any, user_action: str | None = None) -> httpx.Response:
+        extra = {} if user_action is None else {"X-DFNS-USERACTION": user_action}
+        return await self.http.post(path, json=body, headers={**self.auth, **extra})
+
+    async def sign(self, path: str, body: Any) -> str:
+        """A user-action token for ``POST path body``, obtained now (so a later request
+        within a short lease needs no extra round trips)."""
+        token = self.auth["Authorization"].removeprefix("Bearer ")
+        return await signer_for(token).sign_request_async(
+            self.http, "POST", path, json.dumps(body), headers=self.auth
+        )
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -120,12 +130,13 @@ async def test_retry_after_a_crash_waits_for_the_lease_then_signs(
     body = {"kind": "Message", "message": "0x0102", "externalId": "crashy"}
     produced: list[bytes] = []
     crash_after_signing(first.app, vault, produced)
+    within_lease = await first.sign(path, body)
     assert (await first.post(path, body)).status_code == 500
     await first.close()
     stuck = only_pending_row(database_url)
     vault.sign = type(vault).sign.__get__(vault)  # the next process signs normally
     second = Api(vault, database_url, token, **options)  # a restart within the lease
-    r = await second.post(path, body)
+    r = await second.post(path, body, within_lease)
     assert r.status_code == 409 and error_of(r)["code"] == "SignatureInProgress"
     assert row(database_url, stuck).status == SIG_EXECUTING
     await anyio.sleep(0.6)  # the lease expires; the same process takes the retry

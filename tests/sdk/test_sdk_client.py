@@ -615,3 +615,93 @@ def test_exportable_is_sent_and_read() -> None:
         ("PUT", {"name": "n"}),
     ]
     assert Key.model_validate(key_json()).exportable is True  # an older server
+
+
+def test_client_signs_state_changing_requests_as_user_actions() -> None:
+    """With a signer, a write is init + action + the request carrying the token; the
+    signed payload is the exact body sent; reads are not signed."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    from shardvault.sdk.user_actions import UserActionSigner
+
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/auth/action/init":
+            return httpx.Response(200, json={"challenge": "chal", "challengeIdentifier": "ch-1"})
+        if request.url.path == "/auth/action":
+            return httpx.Response(200, json={"userAction": "ua_token"})
+        return httpx.Response(200, json={"ok": True})
+
+    signer = UserActionSigner("cr-1", pem)
+    with Client(
+        "http://vault.test", token="t", transport=httpx.MockTransport(handle), signer=signer
+    ) as client:
+        client.request("POST", "/keys", json_body={"scheme": "EdDSA", "name": "é"})
+        client.request("GET", "/keys")
+    init, action, write, read = seen
+    payload = json.loads(init.content)
+    assert payload["userActionHttpMethod"] == "POST"
+    assert payload["userActionHttpPath"] == "/keys"
+    assert payload["userActionPayload"] == write.content.decode()
+    assertion = json.loads(action.content)["firstFactor"]["credentialAssertion"]
+    assert assertion["credId"] == "cr-1"
+    client_data = base64.urlsafe_b64decode(assertion["clientData"] + "==")
+    assert json.loads(client_data) == {"type": "key.get", "challenge": "chal"}
+    key.public_key().verify(base64.urlsafe_b64decode(assertion["signature"] + "=="), client_data)
+    assert write.headers["X-DFNS-USERACTION"] == "ua_token"
+    assert "X-DFNS-USERACTION" not in read.headers
+    assert "cr-1" in repr(signer) and "PRIVATE" not in repr(signer)
+
+
+def test_user_action_signed_beforehand() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ec import SECP256K1, generate_private_key
+    from cryptography.hazmat.primitives.serialization import (
+        Encoding,
+        NoEncryption,
+        PrivateFormat,
+    )
+
+    from shardvault.sdk.user_actions import UserActionSigner
+
+    key = generate_private_key(SECP256K1())
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.url.path == "/auth/action/init":
+            return httpx.Response(200, json={"challenge": "c", "challengeIdentifier": "ch-1"})
+        if request.url.path == "/auth/action":
+            return httpx.Response(200, json={"userAction": "ua_early"})
+        return httpx.Response(200, json={})
+
+    body = {"kind": "Hash", "hash": "00" * 32}
+    with Client(
+        "http://vault.test",
+        token="t",
+        transport=httpx.MockTransport(handle),
+        signer=UserActionSigner("cr-2", pem),
+    ) as client:
+        token = client.sign_user_action("post", "/keys/k/signatures", body)
+        assert token == "ua_early" and len(seen) == 2
+        assert json.loads(seen[0].content)["userActionPayload"] == json.dumps(
+            body, separators=(",", ":")
+        )
+        client.request("POST", "/keys/k/signatures", json_body=body, user_action=token)
+    assert len(seen) == 3 and seen[2].headers["X-DFNS-USERACTION"] == "ua_early"
+    with (
+        Client("http://vault.test", token="t") as unsigned,
+        pytest.raises(InvalidArgument),
+    ):
+        unsigned.sign_user_action("POST", "/keys")

@@ -7,11 +7,20 @@
 """
 
 from shardvault.api.app import create_app
-from shardvault.api.bootstrap import create_org, ensure_admin, set_key_export, set_org_settings
+from shardvault.api.bootstrap import (
+    OrgAdmin,
+    create_org,
+    create_service_account,
+    ensure_admin,
+    set_key_export,
+    set_org_settings,
+)
 
 __all__ = [
+    "OrgAdmin",
     "create_app",
     "create_org",
+    "create_service_account",
     "ensure_admin",
     "set_key_export",
     "set_org_settings",

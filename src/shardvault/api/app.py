@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -32,6 +32,7 @@ from shardvault.api.errors import (
     shardvault_error_handler,
     validation_exception_handler,
 )
+from shardvault.api.identity import IdentityRepository
 from shardvault.api.openapi import install_openapi
 from shardvault.api.permission_repository import PermissionRepository
 from shardvault.api.policies import PolicyStore
@@ -41,6 +42,7 @@ from shardvault.api.repository import ApiRepository, in_thread
 from shardvault.api.routers import ROUTERS
 from shardvault.api.settings import ApiSettings
 from shardvault.api.signing import SigningService
+from shardvault.api.user_actions import enforce_user_action
 from shardvault.coordinator.backend import SigningBackend
 from shardvault.db.engine import make_engine, upgrade_database
 from shardvault.errors import ShardvaultError
@@ -79,6 +81,9 @@ def create_app(
     approval_sweep_seconds: float = 30.0,
     rate_limit_per_second: float = 0.0,
     rate_limit_burst: int = 0,
+    allowed_origins: Sequence[str] = ("http://localhost",),
+    user_action_challenge_seconds: float = 300.0,
+    user_action_token_seconds: float = 300.0,
 ) -> FastAPI:
     """The shardvault REST API.
 
@@ -101,6 +106,9 @@ def create_app(
     are expired in the background (reads expire them too).
     ``rate_limit_per_second`` / ``rate_limit_burst``: per-token rate limit of this
     process (0: none; api/rate_limit.py).
+    Every state-changing request needs a signed user action (api/user_actions.py);
+    ``allowed_origins`` are the origins its ``clientData`` may name (``shardvault up``
+    adds its base URL), the two lifetimes those of challenges and their tokens.
     """
     settings = ApiSettings(
         max_body_bytes=max_body_bytes,
@@ -112,6 +120,9 @@ def create_app(
         approval_sweep_seconds=approval_sweep_seconds,
         rate_limit_per_second=rate_limit_per_second,
         rate_limit_burst=rate_limit_burst,
+        allowed_origins=tuple(dict.fromkeys(allowed_origins)),
+        user_action_challenge_seconds=user_action_challenge_seconds,
+        user_action_token_seconds=user_action_token_seconds,
     )
     epochs = EpochGate()
     if migrate:
@@ -119,6 +130,11 @@ def create_app(
     engine = make_engine(database_url)
     repository = ApiRepository(engine, lease_seconds=settings.signing_lease_seconds)
     policies = PolicyStore(repository)
+    identity = IdentityRepository(
+        engine,
+        challenge_seconds=settings.user_action_challenge_seconds,
+        token_seconds=settings.user_action_token_seconds,
+    )
     interrupted = repository.resolve_expired_claims()
     if interrupted:
         logger.warning("%d signature(s) left Executing by a stopped process: Failed", interrupted)
@@ -152,6 +168,7 @@ def create_app(
                 schedule.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await schedule
+            identity.close()
             engine.dispose()
 
     app = FastAPI(
@@ -161,6 +178,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(enforce_user_action)],
     )
     # What the routers' dependencies read (api/dependencies.py).
     app.state.settings = settings
@@ -169,6 +187,7 @@ def create_app(
     app.state.epochs = epochs
     app.state.permissions = PermissionRepository(engine)
     app.state.policies = policies
+    app.state.identity = identity
     app.state.signing = SigningService(
         backend,
         repository,

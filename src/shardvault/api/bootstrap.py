@@ -1,10 +1,14 @@
 """First-run setup and admin settings.
 
-``ensure_admin`` gives a fresh vault an org, an admin service account and a token,
-written to ``<data-dir>/credentials.json`` (``{"baseUrl", "token", "orgId"}`` and
-the cluster's signed ``roster``, which the SDK pins; mode 0600); later runs keep
-the existing token. ``set_key_export`` is behind
-``shardvault admin enable-export``.
+``ensure_admin`` gives a fresh vault an org, an admin service account with a fresh
+Ed25519 credential, and a token, written to ``<data-dir>/credentials.json``
+(``{"baseUrl", "orgId", "userId", "credentialId", "token", "privateKey"}``, the
+private key a PKCS#8 PEM string, and the cluster's signed ``roster``, which the SDK
+pins; mode 0600); later runs keep the existing token and credential.
+``create_org`` does the same for a new org without a file (tests, tooling) and
+returns an :class:`OrgAdmin`. ``create_service_account`` is behind ``shardvault
+admin create-service-account``; ``set_key_export`` behind ``shardvault admin
+enable-export``.
 """
 
 from __future__ import annotations
@@ -14,20 +18,34 @@ import json
 import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from shardvault.api.audit import AuditContext, append
-from shardvault.api.auth import is_well_formed_token, issue_token, token_digest
+from shardvault.api.auth import issue_token, token_is_live
+from shardvault.api.identity import IdentityRepository
 from shardvault.db.engine import make_engine, read_sessionmaker, upgrade_database
 from shardvault.db.engine import write_sessionmaker as _write_sessionmaker
 from shardvault.db.ids import new_id
-from shardvault.db.models import ApiToken, Org, ServiceAccount, utcnow
+from shardvault.db.models import CredentialRow, Org, ServiceAccount, utcnow
 from shardvault.errors import InvalidParameters, NotFound
 
-__all__ = ["CREDENTIALS_FILE", "create_org", "ensure_admin", "set_key_export", "set_org_settings"]
+__all__ = [
+    "CREDENTIALS_FILE",
+    "OrgAdmin",
+    "create_org",
+    "create_service_account",
+    "ensure_admin",
+    "new_credential_key",
+    "set_key_export",
+    "set_org_settings",
+]
 
 logger = logging.getLogger("shardvault.api")
 
@@ -62,20 +80,110 @@ def _read_credentials(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def create_org(database_url: str, name: str, *, admin_name: str = _ADMIN_NAME) -> tuple[str, str]:
-    """Create an org with an admin service account; returns ``(org_id, token)``.
+@dataclass(frozen=True)
+class OrgAdmin:
+    """An org's admin service account: what a client needs to act as it."""
 
-    The token is shown only here (the database keeps its SHA-256)."""
+    org_id: str
+    user_id: str
+    credential_id: str
+    token: str
+    #: PKCS#8 PEM of the credential's Ed25519 private key.
+    private_key: str = field(repr=False)
+
+    def credentials(self, base_url: str) -> dict[str, Any]:
+        """The ``credentials.json`` fields."""
+        return {
+            "baseUrl": base_url,
+            "orgId": self.org_id,
+            "userId": self.user_id,
+            "credentialId": self.credential_id,
+            "token": self.token,
+            "privateKey": self.private_key,
+        }
+
+
+def new_credential_key() -> tuple[str, str]:
+    """A fresh Ed25519 credential key: (PKCS#8 private PEM, SPKI public PEM)."""
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode("ascii")
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
+    return private, public
+
+
+def _new_credential(session: Session, org_id: str, account_id: str) -> tuple[str, str]:
+    """A fresh Ed25519 credential for the account: (credential id, private PEM)."""
+    private, public = new_credential_key()
+    row = IdentityRepository.add_credential(session, org_id, account_id, public, "admin credential")
+    return row.id, private
+
+
+def create_org(database_url: str, name: str, *, admin_name: str = _ADMIN_NAME) -> OrgAdmin:
+    """Create an org with an admin service account, its Ed25519 credential and a
+    token. The token and private key are shown only here (the database keeps the
+    token's SHA-256 and the public key)."""
     upgrade_database(database_url)
     engine = make_engine(database_url)
     try:
         with _write_sessionmaker(engine).begin() as s:
             org_id = _new_org(s, name)
             account_id = _new_admin(s, org_id, admin_name)
-            token = issue_token(s, org_id, account_id, audit=AuditContext.operator(org_id))
+            credential_id, private = _new_credential(s, org_id, account_id)
+            token = issue_token(
+                s,
+                org_id,
+                account_id,
+                credential_id=credential_id,
+                audit=AuditContext.operator(org_id),
+            )
     finally:
         engine.dispose()
-    return org_id, token
+    return OrgAdmin(org_id, account_id, credential_id, token, private)
+
+
+def create_service_account(
+    database_url: str, name: str, public_key_pem: str, org_id: str | None = None
+) -> dict[str, str]:
+    """A new (non-admin) service account with the given public key as its credential;
+    returns ``{"userId", "credentialId", "token"}``. Without ``org_id`` the database
+    must hold exactly one org."""
+    upgrade_database(database_url)
+    engine = make_engine(database_url)
+    try:
+        with read_sessionmaker(engine)() as s:
+            org_id = _the_org(s, org_id).id
+        identity = IdentityRepository(engine)
+        try:
+            found, token = identity.create_service_account(org_id, name, public_key_pem)
+        finally:
+            identity.close()
+    finally:
+        engine.dispose()
+    return {
+        "userId": found.account.id,
+        "credentialId": found.credentials[0].id,
+        "token": token,
+    }
+
+
+def _the_org(s: Session, org_id: str | None) -> Org:
+    if org_id is not None:
+        org = s.get(Org, org_id)
+        if org is None:
+            raise NotFound(f"org {org_id} not found")
+        return org
+    orgs = list(s.scalars(select(Org).limit(2)))
+    if not orgs:
+        raise NotFound("no org yet: start the vault once first")
+    if len(orgs) > 1:
+        raise InvalidParameters("several orgs exist: name the org")
+    return orgs[0]
 
 
 def _new_org(session: Any, name: str) -> str:
@@ -121,16 +229,20 @@ def ensure_admin(
     base_url: str,
     roster: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Make sure ``<data_dir>/credentials.json`` holds a working admin token (and
-    ``roster``, the cluster roster's JSON, when given: the SDK pins the signers'
-    identity keys from it).
+    """Make sure ``<data_dir>/credentials.json`` holds a working admin token and
+    credential (and ``roster``, the cluster roster's JSON, when given: the SDK pins
+    the signers' identity keys from it).
 
-    * First run: migrate, create an org, an admin service account and a token, and
-      write ``{"baseUrl", "token", "orgId"}`` with mode 0600.
-    * Later runs: if the file's token is live in the database, keep it (rewriting the
-      file only to update ``baseUrl``/``orgId`` or fix its mode).
+    * First run: migrate, create an org, an admin service account, an Ed25519
+      credential and a token, and write ``{"baseUrl", "orgId", "userId",
+      "credentialId", "token", "privateKey"}`` with mode 0600.
+    * Later runs: if the file's token is live in the database and its credential
+      active, keep them (rewriting the file only to update ``baseUrl``/``orgId`` or
+      fix its mode). A live token without a credential (a file from before
+      credentials existed) gets a fresh credential for its account.
     * File missing or its token unknown (e.g. a new database): issue a new admin
-      token, for the existing org if there is one (keys stay reachable), else a new org.
+      token and credential, for the existing org if there is one (keys stay
+      reachable), else a new org.
 
     Returns the credentials file's path.
     """
@@ -142,22 +254,33 @@ def ensure_admin(
     engine = make_engine(database_url)
     try:
         token = existing.get("token") if existing else None
-        if isinstance(token, str) and is_well_formed_token(token):
-            with read_sessionmaker(engine)() as s:
-                row = s.scalars(
-                    select(ApiToken).where(
-                        ApiToken.token_sha256 == token_digest(token),
-                        ApiToken.date_revoked.is_(None),
-                    )
-                ).one_or_none()
-            if row is not None:
-                assert existing is not None
-                wanted = {**existing, "baseUrl": base_url, "token": token, "orgId": row.org_id}
-                if roster is not None:
-                    wanted["roster"] = dict(roster)
-                if wanted != existing or (path.stat().st_mode & 0o777) != 0o600:
-                    _write_private_json(path, wanted)
-                return path
+        if existing is not None and isinstance(token, str):
+            with _write_sessionmaker(engine).begin() as s:
+                row = token_is_live(s, token)
+                if row is not None:
+                    wanted = {
+                        **existing,
+                        "baseUrl": base_url,
+                        "token": token,
+                        "orgId": row.org_id,
+                        "userId": row.service_account_id,
+                    }
+                    cred_id = existing.get("credentialId")
+                    cred = s.get(CredentialRow, cred_id) if isinstance(cred_id, str) else None
+                    if (
+                        cred is None
+                        or not cred.is_active
+                        or cred.user_id != row.service_account_id
+                        or not isinstance(existing.get("privateKey"), str)
+                    ):
+                        cred_id, private = _new_credential(s, row.org_id, row.service_account_id)
+                        wanted["credentialId"] = cred_id
+                        wanted["privateKey"] = private
+                    if roster is not None:
+                        wanted["roster"] = dict(roster)
+                    if wanted != existing or (path.stat().st_mode & 0o777) != 0o600:
+                        _write_private_json(path, wanted)
+                    return path
         with _write_sessionmaker(engine).begin() as s:
             org = s.scalars(select(Org).order_by(Org.date_created, Org.id).limit(1)).first()
             if org is None:
@@ -176,8 +299,16 @@ def ensure_admin(
                     .limit(1)
                 ).first()
                 account_id = account.id if account else _new_admin(s, org_id, _ADMIN_NAME)
-            token = issue_token(s, org_id, account_id, audit=AuditContext.operator(org_id))
-        written: dict[str, Any] = {"baseUrl": base_url, "token": token, "orgId": org_id}
+            credential_id, private = _new_credential(s, org_id, account_id)
+            token = issue_token(
+                s,
+                org_id,
+                account_id,
+                credential_id=credential_id,
+                audit=AuditContext.operator(org_id),
+            )
+        admin = OrgAdmin(org_id, account_id, credential_id, token, private)
+        written: dict[str, Any] = admin.credentials(base_url)
         if roster is not None:
             written["roster"] = dict(roster)
         _write_private_json(path, written)
@@ -217,17 +348,7 @@ def set_org_settings(
     engine = make_engine(database_url)
     try:
         with _write_sessionmaker(engine).begin() as s:
-            if org_id is not None:
-                org = s.get(Org, org_id)
-                if org is None:
-                    raise NotFound(f"org {org_id} not found")
-            else:
-                orgs = list(s.scalars(select(Org).limit(2)))
-                if not orgs:
-                    raise NotFound("no org yet: start the vault once first")
-                if len(orgs) > 1:
-                    raise InvalidParameters("several orgs exist: name the org")
-                org = orgs[0]
+            org = _the_org(s, org_id)
             was = {"keyExport": org.key_export_enabled, "signAfterExport": org.sign_after_export}
             changed: dict[str, bool] = {}
             if key_export is not None:

@@ -249,32 +249,43 @@ class BodyLimitMiddleware:
     """Rejects request bodies larger than ``max_body_bytes`` with 400 ``BodyTooLarge``
     before anything parses them: on the declared Content-Length, and by counting the
     bytes actually received (chunked or lying clients). The body is buffered (it is
-    at most ``max_body_bytes``) and replayed to the application."""
+    at most ``max_body_bytes``) and replayed to the application.
+
+    ``POST /auth/action/init`` carries another request's body as a JSON string
+    (``userActionPayload``, where quotes and backslashes double): its limit is
+    twice ``max_body_bytes`` plus 4 KiB, so every request the limit admits can be
+    signed."""
+
+    #: Paths whose bodies quote another request's body.
+    QUOTING_PATHS = frozenset({"/auth/action/init"})
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
 
-    def _too_large(self) -> JSONResponse:
+    def _too_large(self, limit: int) -> JSONResponse:
         return error_response(
             400,
             "BodyTooLarge",
-            f"request body exceeds {self.max_body_bytes} bytes",
-            {"maxBytes": self.max_body_bytes},
+            f"request body exceeds {limit} bytes",
+            {"maxBytes": limit},
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_body_bytes
+        if scope.get("path") in self.QUOTING_PATHS:
+            limit = 2 * limit + 4096
         declared = Headers(scope=scope).get("content-length")
         if declared is not None:
             if not declared.isdigit():
                 response = error_response(400, "InvalidRequest", "invalid Content-Length")
                 await response(scope, receive, send)
                 return
-            if int(declared) > self.max_body_bytes:
-                await self._too_large()(scope, receive, send)
+            if int(declared) > limit:
+                await self._too_large(limit)(scope, receive, send)
                 return
         chunks: list[bytes] = []
         total = 0
@@ -284,8 +295,8 @@ class BodyLimitMiddleware:
                 return
             chunk = message.get("body", b"")
             total += len(chunk)
-            if total > self.max_body_bytes:
-                await self._too_large()(scope, receive, send)
+            if total > limit:
+                await self._too_large(limit)(scope, receive, send)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):

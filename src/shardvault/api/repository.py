@@ -39,7 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from shardvault.api.audit import FAILURE, PENDING, AuditContext, append
-from shardvault.api.auth import Principal, lookup_principal
+from shardvault.api.auth import Principal, TokenKeys, lookup_principal
 from shardvault.api.errors import ApiError
 from shardvault.db.engine import read_sessionmaker, write_sessionmaker
 from shardvault.db.ids import is_id, new_id
@@ -238,18 +238,20 @@ class ApiRepository:
     ) -> None:
         if not lease_seconds > 0:
             raise ValueError("lease_seconds must be positive")
+        self.engine = engine
         self._read = read_sessionmaker(engine)
         self._write = write_sessionmaker(engine)
         #: The same session factories, for the policy store (api/policies/store.py).
         self.read_sessions = self._read
         self.write_sessions = self._write
+        self._token_keys = TokenKeys()
         self.owner = owner or "api-" + secrets.token_hex(8)
         self.lease_seconds = lease_seconds
         self._lease = timedelta(seconds=lease_seconds)
 
     # -- auth and orgs -----------------------------------------------------------
     def principal(self, token: str) -> Principal | None:
-        return lookup_principal(self._read, token)
+        return lookup_principal(self._read, token, self._token_keys)
 
     def org(self, org_id: str) -> Org | None:
         with self._read() as s:

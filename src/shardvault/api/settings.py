@@ -25,7 +25,9 @@ class ApiSettings:
     ``rate_limit_per_second``: each API token may make this many requests a second on
     average (0: no limit, the default), ``rate_limit_burst`` at once (0: one second's
     worth, at least 1); beyond that 429 ``RateLimited`` with ``Retry-After``. The limit
-    is per API process (api/rate_limit.py)."""
+    is per API process (api/rate_limit.py).
+    ``allowed_origins``, ``user_action_challenge_seconds``, ``user_action_token_seconds``:
+    signed user actions (api/user_actions.py)."""
 
     max_body_bytes: int = 1_048_576
     default_min_signers: int = 2
@@ -39,6 +41,12 @@ class ApiSettings:
     approval_sweep_seconds: float = 30.0
     rate_limit_per_second: float = 0.0
     rate_limit_burst: int = 0
+
+    #: Origins a user action's ``clientData.origin`` may name (when it names one).
+    allowed_origins: tuple[str, ...] = ("http://localhost",)
+    #: Lifetime of a user-action challenge, and of the token it yields.
+    user_action_challenge_seconds: float = 300.0
+    user_action_token_seconds: float = 300.0
 
     @property
     def effective_rate_limit_burst(self) -> int:
@@ -56,6 +64,8 @@ class ApiSettings:
             raise ValueError("key_refresh_min_interval_seconds must not be negative")
         if not self.approval_sweep_seconds > 0:
             raise ValueError("approval_sweep_seconds must be positive")
+        if not (self.user_action_challenge_seconds > 0 and self.user_action_token_seconds > 0):
+            raise ValueError("user action lifetimes must be positive")
         if self.large_request_bytes < 0:
             raise ValueError("large_request_bytes must not be negative")
         if not (self.rate_limit_per_second >= 0 and math.isfinite(self.rate_limit_per_second)):

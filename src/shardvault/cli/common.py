@@ -122,16 +122,21 @@ WideOpt = Annotated[
 
 def connect(data_dir: Path, base_url: str | None, token: str | None) -> Client:
     """A :class:`shardvault.sdk.Client` from the options, else the credentials file
-    (whose cluster roster it then pins, as ``Client.from_credentials_file`` does).
+    (whose cluster roster it then pins, as ``Client.from_credentials_file`` does,
+    and whose credential, ``credentialId`` and ``privateKey``, signs the user action
+    of every state-changing request).
 
     Every command gets its client here, as ``common.connect(...)``: the one seam
     tests replace (tests/clihelpers.py ``route_cli_to``)."""
     from shardvault.sdk import Client, CredentialsError
     from shardvault.sdk._signers import roster_from_credentials
+    from shardvault.sdk.user_actions import UserActionSigner
 
     roster = None
+    signer = None
+    path = data_dir / CREDENTIALS_FILE
+    data = None
     if base_url is None or token is None:
-        path = data_dir / CREDENTIALS_FILE
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -148,7 +153,19 @@ def connect(data_dir: Path, base_url: str | None, token: str | None) -> Client:
         if not isinstance(base_url, str) or not isinstance(token, str) or not token:
             raise CredentialsError(f"{path} must have string fields baseUrl and token")
         roster = roster_from_credentials(data, path)
-    return Client(base_url, token=token, roster=roster)
+    else:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, UnicodeDecodeError):
+            data = None
+    if isinstance(data, dict):
+        cred_id, private_key = data.get("credentialId"), data.get("privateKey")
+        if isinstance(cred_id, str) and isinstance(private_key, str):
+            try:
+                signer = UserActionSigner(cred_id, private_key)
+            except (ValueError, TypeError):
+                raise CredentialsError(f"{path}: privateKey is not a usable PEM key") from None
+    return Client(base_url, token=token, roster=roster, signer=signer)
 
 
 # -- errors -------------------------------------------------------------------------------

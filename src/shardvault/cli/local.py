@@ -119,6 +119,15 @@ def up(
             min=0, help="Requests a token may make at once (0: one second's worth of --rate-limit)."
         ),
     ] = 0,
+    allowed_origin: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--allowed-origin",
+            metavar="URL",
+            help="An origin a signed user action's clientData may name (repeatable); "
+            "the vault's own base URL and http://localhost always may.",
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded vault: the REST API and SIGNERS signer nodes in one process.
 
@@ -156,6 +165,7 @@ def up(
                 refresh_every_seconds=every,
                 rate_limit_per_second=rate_limit,
                 rate_limit_burst=rate_limit_burst,
+                allowed_origins=tuple(allowed_origin or ()),
             )
         )
     except KeyboardInterrupt:

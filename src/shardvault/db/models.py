@@ -1,6 +1,8 @@
-"""The API's tables (SQLAlchemy 2, typed). Public metadata only: no secret ever
-lands here (API tokens are stored as SHA-256 digests, key shares live in the
-signers' own stores).
+"""The API's tables (SQLAlchemy 2, typed). Public metadata only: no key share or
+token ever lands here (API and user-action tokens are stored as SHA-256 digests,
+key shares live in the signers' own stores). One exception: ``server_keys`` holds
+the API's JWT signing key, shared by the API processes of one database; a token
+is live only while its digest row is, so reading that key forges no token.
 
 Schema changes go through Alembic (``shardvault/db/migrations``); a test checks
 that the migrations produce exactly this metadata.
@@ -23,6 +25,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Text,
     TypeDecorator,
     UniqueConstraint,
     false,
@@ -35,6 +38,7 @@ __all__ = [
     "AuditHead",
     "AuditRow",
     "Base",
+    "CredentialRow",
     "DecisionRow",
     "ImportContextRow",
     "KeyRow",
@@ -43,9 +47,12 @@ __all__ = [
     "PermissionRow",
     "PolicyApprovalRow",
     "PolicyRow",
+    "ServerKeyRow",
     "ServiceAccount",
     "SignatureRow",
     "UTCDateTime",
+    "UserActionChallengeRow",
+    "UserActionTokenRow",
     "WalletRow",
     "utcnow",
 ]
@@ -137,10 +144,15 @@ class ServiceAccount(Base):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     date_created: Mapped[datetime]
+    #: Dfns ``externalId`` (0005).
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    #: Set by ``DELETE /auth/service-accounts/{id}`` (archived: inactive for good; 0005).
+    date_archived: Mapped[datetime | None]
 
 
 class ApiToken(Base):
-    """A bearer token; only its SHA-256 digest (hex) is kept."""
+    """A bearer token; only its SHA-256 digest (hex) is kept. Tokens issued since
+    0005 are JWTs (api/tokens.py) with an expiry."""
 
     __tablename__ = "api_tokens"
 
@@ -150,6 +162,88 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     date_created: Mapped[datetime]
     date_revoked: Mapped[datetime | None]
+    #: 0005: the JWT's ``exp`` (None: a pre-0005 ``sv_`` token, no expiry).
+    expires_at: Mapped[datetime | None]
+    #: 0005: ``ServiceAccount`` or ``Pat``; the credential it was created with, its name.
+    kind: Mapped[str] = mapped_column(
+        String(16), default="ServiceAccount", server_default="ServiceAccount"
+    )
+    credential_id: Mapped[str | None] = mapped_column(String(40))
+    name: Mapped[str | None] = mapped_column(String(255))
+
+
+class CredentialRow(Base):
+    """A credential (0005): a public key of a user (a service account) that signs its
+    user actions. ``id`` (``cr-...``) is both Dfns's ``credentialUuid`` and the
+    ``credId`` clients put in their assertions."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("service_accounts.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="Key")
+    #: Canonical PEM (SubjectPublicKeyInfo).
+    public_key: Mapped[str] = mapped_column(Text)
+    #: crypto/credentials.py ``Algorithm``.
+    algorithm: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(255))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    date_created: Mapped[datetime]
+    date_deactivated: Mapped[datetime | None]
+
+
+class UserActionChallengeRow(Base):
+    """A challenge of ``POST /auth/action/init`` (0005): the commitment's fields
+    (protocols/user_action.py); taken once by ``POST /auth/action``."""
+
+    __tablename__ = "user_action_challenges"
+
+    #: The ``challengeIdentifier``.
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("service_accounts.id"))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(1024))
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    #: base64url of the 32-byte nonce.
+    nonce: Mapped[str] = mapped_column(String(64))
+    challenge: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class UserActionTokenRow(Base):
+    """A user-action token (0005), stored as its SHA-256: single use, bound to the
+    user, method, path and payload hash of its challenge."""
+
+    __tablename__ = "user_action_tokens"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("orgs.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("service_accounts.id"))
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"))
+    challenge_id: Mapped[str] = mapped_column(ForeignKey("user_action_challenges.id"))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(1024))
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    date_created: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class ServerKeyRow(Base):
+    """The API's JWT signing key (0005), shared by every API process on the database.
+    PKCS#8 PEM of an Ed25519 key (see docs/governance.md on why it lives here)."""
+
+    __tablename__ = "server_keys"
+
+    #: The JWT ``kid``.
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16), unique=True)
+    private_key: Mapped[str] = mapped_column(Text)
+    date_created: Mapped[datetime]
 
 
 class KeyRow(Base):

@@ -1,7 +1,11 @@
 """The synchronous Python client of the shardvault REST API.
 
-``Client(base_url, token=...)`` or ``Client.from_credentials_file(path)``; use it as a
-context manager or call :meth:`Client.close`. Resources: ``client.signers``,
+``Client(base_url, token=..., signer=...)`` or ``Client.from_credentials_file(path)``;
+use it as a context manager or call :meth:`Client.close`. With a ``signer`` (a
+:class:`UserActionSigner`, from the file's ``credentialId`` and ``privateKey``),
+every state-changing request is signed as a user action first (three round trips:
+``POST /auth/action/init``, ``POST /auth/action``, the request with its
+``X-DFNS-USERACTION`` header). Resources: ``client.signers``,
 ``client.keys``, ``client.wallets`` and ``client.networks`` (``_signers``, ``keys``,
 ``wallets``). Every non-2xx answer raises :class:`ShardvaultApiError`.
 
@@ -34,6 +38,12 @@ from shardvault.sdk.errors import (
 )
 from shardvault.sdk.keys import KeysApi
 from shardvault.sdk.signature_requests import SIGNATURE_KINDS, signature_body
+from shardvault.sdk.user_actions import (
+    SAFE_METHODS,
+    USER_ACTION_HEADER,
+    UserActionSigner,
+    body_text,
+)
 from shardvault.sdk.wallets import NetworksApi, WalletsApi
 from shardvault.transport.roster import Roster
 
@@ -43,6 +53,7 @@ __all__ = [
     "KeysApi",
     "NetworksApi",
     "SignersApi",
+    "UserActionSigner",
     "WalletsApi",
     "error_from_response",
     "signature_body",
@@ -69,12 +80,15 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         pinned_identity_keys: Mapping[str, bytes] | None = None,
         roster: Roster | None = None,
+        signer: UserActionSigner | None = None,
     ) -> None:
         if not isinstance(base_url, str) or not base_url.startswith(("http://", "https://")):
             raise InvalidArgument("base_url must be an http:// or https:// URL")
         if not isinstance(token, str) or not token or any(c in token for c in "\r\n"):
             raise InvalidArgument("token must be a non-empty single-line string")
         self.base_url = base_url.rstrip("/")
+        #: Signs the user action of every state-changing request (None: not signed).
+        self.signer = signer
         if roster is not None:
             try:
                 roster.verify()
@@ -128,6 +142,17 @@ class Client:
         if not isinstance(base_url, str) or not isinstance(token, str) or not token:
             raise CredentialsError(f"{path} must have string fields baseUrl and token")
         kwargs.setdefault("roster", roster_from_credentials(data, path))
+        if "signer" not in kwargs:
+            cred_id, private_key = data.get("credentialId"), data.get("privateKey")
+            if cred_id is not None or private_key is not None:
+                if not isinstance(cred_id, str) or not isinstance(private_key, str):
+                    raise CredentialsError(f"{path}: credentialId and privateKey must be strings")
+                try:
+                    kwargs["signer"] = UserActionSigner(cred_id, private_key)
+                except (ValueError, TypeError):
+                    raise CredentialsError(
+                        f"{path}: privateKey is not a supported PEM private key"
+                    ) from None
         return cls(base_url, token=token, **kwargs)
 
     # -- plumbing --------------------------------------------------------------
@@ -139,18 +164,31 @@ class Client:
         *,
         json_body: Any = None,
         params: Mapping[str, Any] | None = None,
+        user_action: str | None = None,
     ) -> Any:
         """Send one request; return the decoded JSON (``None`` for an empty body).
+        ``user_action``: a user-action token obtained beforehand
+        (:meth:`sign_user_action`) instead of signing now.
 
         Raises :class:`ShardvaultApiError` for a non-2xx answer and
         :class:`ApiConnectionError` when the server cannot be reached.
         """
         query = {k: v for k, v in (params or {}).items() if v is not None}
+        method = method.upper()
+        content = body_text(json_body) if json_body is not None else None
+        headers: dict[str, str] = {}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
         try:
+            if user_action is not None:
+                headers[USER_ACTION_HEADER] = user_action
+            elif self.signer is not None and method not in SAFE_METHODS:
+                headers[USER_ACTION_HEADER] = self._sign(method, path, content or "")
             response = self._http.request(
                 method,
                 path,
-                json=json_body,
+                content=content.encode("utf-8") if content is not None else None,
+                headers=headers,
                 params=query or None,
             )
         except httpx.TimeoutException:
@@ -169,6 +207,32 @@ class Client:
             return response.json()
         except (ValueError, UnicodeDecodeError):
             raise InvalidResponse(f"{method} {path}: the answer is not JSON") from None
+
+    def _sign(self, method: str, path: str, content: str) -> str:
+        assert self.signer is not None
+        url_path = self._http.build_request(method, path).url.path
+        try:
+            return self.signer.sign_request(self._http, method, url_path, content)
+        except httpx.HTTPStatusError as exc:
+            raise error_from_response(exc.response) from None
+
+    def sign_user_action(self, method: str, path: str, json_body: Any = None) -> str:
+        """A user-action token for ``method path`` with ``json_body``, to pass later as
+        ``request(..., user_action=...)`` (once, within its lifetime)."""
+        if self.signer is None:
+            raise InvalidArgument("this client has no credential to sign with (signer)")
+        try:
+            return self._sign(
+                method.upper(), path, body_text(json_body) if json_body is not None else ""
+            )
+        except httpx.TimeoutException:
+            raise ApiConnectionError(
+                f"{method} {path}: no answer from {self.base_url} in time", code="Timeout"
+            ) from None
+        except httpx.TransportError as exc:
+            raise ApiConnectionError(
+                f"cannot reach {self.base_url} ({type(exc).__name__}: {exc})"
+            ) from None
 
     def health(self) -> Any:
         """``GET /health`` (the decoded JSON)."""

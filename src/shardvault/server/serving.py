@@ -119,17 +119,21 @@ async def serve_embedded(
     refresh_every_seconds: float | None = None,
     rate_limit_per_second: float = 0.0,
     rate_limit_burst: int = 0,
+    allowed_origins: tuple[str, ...] = (),
     **vault_options: Any,
 ) -> AsyncIterator[RunningVault]:
     """Start the signers, write the admin credentials, then serve the API on ``sock``;
     stop them all when the block ends (or when the server exits on its own).
     ``database_url`` defaults to ``default_database_url(data_dir)``; ``vault_options``
-    go to ``EmbeddedVault`` (``ecdsa_primes``, ``presig_pool_target``)."""
+    go to ``EmbeddedVault`` (``ecdsa_primes``, ``presig_pool_target``).
+    ``allowed_origins``: origins a user action's ``clientData`` may name besides the
+    base URL and ``http://localhost``."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     database_url = database_url or default_database_url(data_dir)
     vault = EmbeddedVault(data_dir, signers=signers, threshold=threshold, kek=kek, **vault_options)
     await vault.start()
     try:
+        base_url = base_url_for(sock)
         app = create_app(
             vault,
             database_url,
@@ -137,9 +141,9 @@ async def serve_embedded(
             refresh_every_seconds=refresh_every_seconds,
             rate_limit_per_second=rate_limit_per_second,
             rate_limit_burst=rate_limit_burst,
+            allowed_origins=(base_url, "http://localhost", *allowed_origins),
         )
         await reconcile_imports_at_start(vault, database_url)
-        base_url = base_url_for(sock)
         # Before the API answers anything: a script that waits for GET /health and
         # then reads credentials.json must find it (written atomically, 0600).
         roster = vault.roster

@@ -161,6 +161,7 @@ async def run_up(
     refresh_every_seconds: float | None = None,
     rate_limit_per_second: float = 0.0,
     rate_limit_burst: int = 0,
+    allowed_origins: tuple[str, ...] = (),
 ) -> None:
     """Serve the embedded vault on ``host:port`` until SIGINT/SIGTERM, reporting to
     ``console``. The KEK comes from ``SHARDVAULT_KEK``, else ``kek_file``, else the
@@ -184,6 +185,7 @@ async def run_up(
             refresh_every_seconds=refresh_every_seconds,
             rate_limit_per_second=rate_limit_per_second,
             rate_limit_burst=rate_limit_burst,
+            allowed_origins=allowed_origins,
         ) as running:
             del kek
             base_url = running.base_url

@@ -1,14 +1,16 @@
 """The API's routes, one router per resource: ``health`` (public), ``signers``,
 ``keys``, ``signatures`` (of a key), ``networks``, ``wallets``, ``permissions``,
 ``org_settings``, ``policies`` and ``policy_approvals`` (Dfns's policy engine),
-``audit`` and ``admin``. Each router declares what it needs as FastAPI dependencies
-(``api/dependencies.py``, ``api/permissions.py``)."""
+``audit``, ``admin`` and ``auth`` (user actions, service accounts, credentials).
+Each router declares what it needs as FastAPI dependencies (``api/dependencies.py``,
+``api/permissions.py``)."""
 
 from fastapi import APIRouter
 
 from shardvault.api.routers import (
     admin,
     audit,
+    auth,
     health,
     keys,
     networks,
@@ -37,4 +39,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     policy_approvals.router,
     admin.router,
     audit.router,
+    auth.router,
 )
