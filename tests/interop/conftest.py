@@ -69,6 +69,6 @@ def admin(creds: Credentials) -> Iterator[DfnsClient]:
 
 @pytest.fixture(scope="session")
 def ts_sdk() -> tuple[str, Path]:
-    """(node executable, directory with run.mjs and the pinned SDKs in node_modules)."""
+    """(node executable, the directory where the pinned SDKs are installed)."""
     node, npm = require_node()
     return node, install_ts_sdk(npm)

@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -29,8 +30,8 @@ from nacl.signing import VerifyKey
 
 #: The committed Node project that pins the TS SDKs (package.json, package-lock.json).
 TS_DIR = Path(__file__).resolve().parent / "ts"
-#: What the fixture copies next to node_modules (run.mjs resolves its imports there).
-TS_FILES = ("package.json", "package-lock.json", ".npmrc", "run.mjs")
+#: What ``npm ci`` needs of it.
+TS_PROJECT_FILES = ("package.json", "package-lock.json", ".npmrc")
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
@@ -159,23 +160,34 @@ def ts_cache_dir() -> Path:
 
 
 def install_ts_sdk(npm: str) -> Path:
-    """``npm ci`` of tests/interop/ts into :func:`ts_cache_dir` (once: a stamp file marks
-    a finished install); the committed files are copied in on every call, so the
-    directory always runs this checkout's ``run.mjs``. Returns the directory."""
+    """``npm ci`` of tests/interop/ts (package.json, package-lock.json, .npmrc) into
+    :func:`ts_cache_dir`, once: it installs into a fresh sibling directory and renames
+    it into place, so concurrent sessions never see half an install. Returns the
+    directory (run.mjs loads the SDKs from it: ``SHARDVAULT_NODE_PROJECT``)."""
     where = ts_cache_dir()
-    where.mkdir(parents=True, exist_ok=True)
-    for name in TS_FILES:
-        shutil.copyfile(TS_DIR / name, where / name)
-    stamp = where / "node_modules" / ".shardvault-installed"
-    if not stamp.exists():
+    if (where / "node_modules" / "@dfns" / "sdk-keysigner" / "package.json").exists():
+        return where
+    where.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=where.name + ".", dir=where.parent))
+    try:
+        for name in TS_PROJECT_FILES:
+            shutil.copyfile(TS_DIR / name, staging / name)
         done = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts"],
-            cwd=where,
+            cwd=staging,
             capture_output=True,
             text=True,
             timeout=600,
             check=False,
         )
         assert done.returncode == 0, f"npm ci failed:\n{done.stdout}\n{done.stderr}"
-        stamp.write_text("ok\n")
+        if where.exists():  # an older or unfinished install
+            shutil.rmtree(where, ignore_errors=True)
+        try:
+            staging.rename(where)
+        except OSError:  # another session renamed its install first
+            if not (where / "node_modules").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return where

@@ -18,7 +18,7 @@ from typing import Any
 from dfns_sdk import DfnsClient
 from eth_account import Account
 from eth_account.messages import encode_defunct
-from interophelpers import Credentials, check_ed25519, check_secp256k1, unhex
+from interophelpers import TS_DIR, Credentials, check_ed25519, check_secp256k1, unhex
 
 
 def _run_ts(node: str, where: Path, creds: Credentials) -> dict[str, Any]:
@@ -30,9 +30,10 @@ def _run_ts(node: str, where: Path, creds: Credentials) -> dict[str, Any]:
         "SHARDVAULT_TOKEN": creds.token,
         "SHARDVAULT_CREDENTIAL_ID": creds.credential_id,
         "SHARDVAULT_PRIVATE_KEY": creds.private_key,
+        "SHARDVAULT_NODE_PROJECT": str(where),
     }
     done = subprocess.run(
-        [node, "run.mjs"],
+        [node, str(TS_DIR / "run.mjs")],
         cwd=where,
         env=env,
         capture_output=True,

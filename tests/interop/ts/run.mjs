@@ -4,17 +4,21 @@
 // credential's PKCS#8 PEM private key, all from the environment:
 //   SHARDVAULT_BASE_URL, SHARDVAULT_ORG_ID, SHARDVAULT_TOKEN,
 //   SHARDVAULT_CREDENTIAL_ID, SHARDVAULT_PRIVATE_KEY
+// and loads the SDKs from SHARDVAULT_NODE_PROJECT (a directory where this folder's
+// package-lock.json was installed with `npm ci`; default: this folder).
 // Lists keys, creates an EdDSA and an ECDSA key, signs a hash with each, creates an
 // EthereumSepolia wallet and signs an EIP-191 message with it. Prints one JSON
 // object with every answer on stdout (tests/interop/test_interop_dfns_ts.py checks
 // the signatures); on an error prints {error: {...}} and exits 1.
 import { randomBytes } from 'node:crypto'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
-import sdk from '@dfns/sdk'
-import keysigner from '@dfns/sdk-keysigner'
-
-const { DfnsApiClient, DfnsError } = sdk
-const { AsymmetricKeySigner } = keysigner
+const project = process.env.SHARDVAULT_NODE_PROJECT || fileURLToPath(new URL('.', import.meta.url))
+const require = createRequire(join(project, 'package.json'))
+const { DfnsApiClient, DfnsError } = require('@dfns/sdk')
+const { AsymmetricKeySigner } = require('@dfns/sdk-keysigner')
 
 function env(name) {
   const value = process.env[name]
