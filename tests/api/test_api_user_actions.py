@@ -270,6 +270,27 @@ def test_duplicate_json_keys_are_refused(admin: WireClient, api: Api) -> None:
     assert r.status_code == 400 and error_of(r)["code"] == "DuplicateJsonKey"
 
 
+@pytest.mark.parametrize("payload", ['{"n":1e999}', '{"s":"\\ud800"}'], ids=["inf", "surrogate"])
+def test_payloads_json_parses_but_cannot_canonicalise_are_400(
+    admin: WireClient, api: Api, payload: str
+) -> None:
+    """A number that parses to infinity, a lone surrogate: 400 at init and on the
+    request itself (with a user-action header), never a 500."""
+    r = api.client.post(
+        "/auth/action/init",
+        json={
+            "userActionPayload": payload,
+            "userActionHttpMethod": "POST",
+            "userActionHttpPath": "/keys",
+            "userActionServerKind": "Api",
+        },
+        headers=admin.auth,
+    )
+    assert r.status_code == 400 and error_of(r)["code"] == "InvalidUserActionPayload", r.text
+    r = admin.send("POST", "/keys", payload, "not-a-token")
+    assert r.status_code == 400 and error_of(r)["code"] == "MalformedJson", r.text
+
+
 # -- refusals of the request -----------------------------------------------------------
 BODY = '{"scheme":"EdDSA","curve":"ed25519"}'
 

@@ -64,12 +64,14 @@ def request_payload_sha256(value: Any) -> str:
 async def enforce_user_action(request: Request) -> None:
     """The app-wide dependency (see the module doc)."""
     body = await request.body()
-    parsed: Any = None
+    digest = request_payload_sha256(None)
     malformed = False
     if body:
         try:
-            parsed = parse_payload(body)
-        except (ValueError, UnicodeDecodeError):
+            # parsed and canonicalised at once: a number JSON parses to infinity
+            # (1e999) or a lone surrogate fails here as malformed, not later
+            digest = request_payload_sha256(parse_payload(body))
+        except ValueError:  # UnicodeError included
             malformed = True
     method = request.method.upper()
     path = request.url.path
@@ -94,6 +96,6 @@ async def enforce_user_action(request: Request) -> None:
         token.strip(),
         method,
         path,
-        request_payload_sha256(parsed),
+        digest,
     )
     request.state.user_action = verified

@@ -77,8 +77,8 @@ async def init_user_action(
 ) -> ActionChallengeOut:
     """A challenge committing to one request (method, path, payload) of the caller."""
     try:
-        payload = parse_payload(body.user_action_payload)
-    except ValueError:
+        digest = request_payload_sha256(parse_payload(body.user_action_payload))
+    except ValueError:  # malformed, non-finite numbers, lone surrogates
         raise ApiError(
             400, "InvalidUserActionPayload", "userActionPayload must be empty or JSON"
         ) from None
@@ -88,7 +88,7 @@ async def init_user_action(
         caller.user_id,
         body.user_action_http_method,
         body.user_action_http_path,
-        request_payload_sha256(payload),
+        digest,
     )
     return ActionChallengeOut(
         challenge=issued.challenge,
