@@ -176,3 +176,32 @@ def _set_expiry(api: Api, token_id: str, when: datetime) -> None:
     with write_sessionmaker(engine).begin() as s:
         s.execute(update(ApiToken).where(ApiToken.id == token_id).values(expires_at=when))
     engine.dispose()
+
+
+def test_unknown_kids_reload_the_jwt_keys_at_most_every_few_seconds(api: Api) -> None:
+    """Review finding 8: tokens with made-up kids do not re-read the keys each time."""
+    from shardvault.api import auth as auth_module
+    from shardvault.api.auth import TokenKeys
+
+    reads = []
+    real = auth_module.server_public_keys
+
+    def counting(session: object) -> object:
+        reads.append(1)
+        return real(session)  # type: ignore[arg-type]
+
+    now = [100.0]
+    keys = TokenKeys(reload_seconds=5.0, clock=lambda: now[0])
+    factory = api.app.state.repository._read
+    auth_module.server_public_keys = counting  # type: ignore[assignment]
+    try:
+        with factory() as s:
+            assert keys.get(s, "sk-unknown-1") is None
+            assert keys.get(s, "sk-unknown-2") is None
+            assert keys.get(s, "sk-unknown-3") is None
+            assert len(reads) == 1
+            now[0] += 5.0
+            assert keys.get(s, "sk-unknown-4") is None
+            assert len(reads) == 2
+    finally:
+        auth_module.server_public_keys = real

@@ -226,15 +226,26 @@ def issue_token_row(
 
 
 class TokenKeys:
-    """The JWT public keys by kid, read once from the database (and again for an
-    unknown kid)."""
+    """The JWT public keys by kid, read once from the database, and again for an
+    unknown kid at most every ``reload_seconds`` (a stream of tokens with made-up kids
+    does not make every request re-read and re-parse the keys)."""
 
-    def __init__(self) -> None:
+    def __init__(self, reload_seconds: float = 5.0, clock: Callable[[], float] = time.monotonic):
         self._keys: dict[str, Ed25519PublicKey] = {}
+        self._loaded_at: float | None = None
+        self._reload_seconds = reload_seconds
+        self._clock = clock
 
     def get(self, session: Session, kid: str) -> Ed25519PublicKey | None:
-        if kid not in self._keys:
+        now = self._clock()
+        stale = (
+            not self._keys
+            or self._loaded_at is None
+            or now - self._loaded_at >= self._reload_seconds
+        )
+        if kid not in self._keys and stale:
             self._keys = server_public_keys(session)
+            self._loaded_at = now
         return self._keys.get(kid)
 
 
