@@ -275,3 +275,42 @@ def test_a_failed_audit_write_keeps_no_permission_and_no_policy(
     ]
     assert {r["status"] for r in failures} == {500}
     verify_org(api)
+
+
+def test_a_request_held_by_the_policy_gate_is_audited_until_used(api: Api) -> None:
+    alice = add_user(api, "alice")
+    create_policy(api, {**approval_policy([alice.id], 1), "activityKind": "Wallets:Create"})
+    start = len(audit_rows(api))
+    body = {"network": "Ethereum", "name": "treasury"}
+    held = api.post("/wallets", body)
+    assert held.status_code == 202, held.text
+    change = held.json()
+    assert api.post("/wallets", body).json()["id"] == change["id"]  # the same: no row
+    assert alice.decide(change["approvalId"], "Approved").status_code == 200
+    created = api.post("/wallets", body)
+    assert created.status_code == 200, created.text
+    wallet = created.json()
+    rows = audit_rows(api)[start:]
+    assert steps(rows) == [
+        ("Wallets:Create", "Pending", None),
+        ("Policies:Approvals:Create", "Pending", change["approvalId"]),
+        ("Policies:Approvals:Approve", "Success", change["approvalId"]),
+        ("Policies:Approvals:Resolve", "Success", change["approvalId"]),
+        ("Wallets:Create", "Pending", None),
+        ("Keys:Create", "Success", wallet["signingKey"]["id"]),
+        ("Wallets:Create", "Success", wallet["id"]),
+    ]
+    assert rows[0]["details"] == {
+        "approvalId": change["approvalId"],
+        "changeRequestId": change["id"],
+    }
+    assert rows[1]["details"]["activityKind"] == "Wallets:Create"
+    assert rows[3]["details"]["changeStatus"] == "Approved"
+    assert rows[4]["details"] == {
+        "approvalId": change["approvalId"],
+        "changeRequestId": change["id"],
+        "changeStatus": "Applied",
+    }
+    assert rows[4]["actor"] == rows[0]["actor"] != rows[2]["actor"]
+    verify_org(api)
+    cli_verifies(api)

@@ -321,7 +321,9 @@ class PolicyStore:
         very request (``fingerprint``) is unused (it is used now: the request goes
         through, once); else the Pending approval already open for it, or ``approval``,
         stored now with ``change`` (what is asked), audited as the request's action,
-        Pending, with the approval opened."""
+        Pending, with the approval opened. Using a granted approval is audited as the
+        request's action, Pending (``changeStatus`` Applied): the request's own rows
+        follow."""
         with self._write.begin() as s:
             rows = s.scalars(
                 select(PolicyApprovalRow)
@@ -344,6 +346,19 @@ class PolicyStore:
                     used["dateResolved"] = iso_utc(utcnow())
                     row.change = used
                     row.date_updated = utcnow()
+                    s.flush()
+                    append(
+                        s,
+                        audit,
+                        action=row.activity_kind,
+                        target_id=used.get("entityId"),
+                        result=PENDING,
+                        details={
+                            "approvalId": row.id,
+                            "changeRequestId": used.get("id"),
+                            "changeStatus": "Applied",
+                        },
+                    )
                     return None
             for row in rows:
                 if row.status == APPROVAL_PENDING:
