@@ -73,7 +73,7 @@ def append_rows(url: str, org_id: str, n: int) -> None:
 def chain(url: str) -> Iterator[tuple[str, str]]:
     """A database with one org whose chain has 8 rows (3 from its creation)."""
     upgrade_database(url)
-    org_id, _token = create_org(url, "audited")
+    org_id = create_org(url, "audited").org_id
     append_rows(url, org_id, 5)
     yield url, org_id
 
@@ -291,7 +291,7 @@ def test_concurrent_appends_keep_one_chain(url: str) -> None:
     """Several engines append to one org's chain and to a chain created by the race
     itself (no head yet): every row lands, numbered without gaps, chain intact."""
     upgrade_database(url)
-    org_id, _token = create_org(url, "busy")
+    org_id = create_org(url, "busy").org_id
     fresh_chain = "or-raced-into-existence"
     _append_concurrently(url, [fresh_chain, org_id], threads=6, each=20)
     report = verify(url)
@@ -360,7 +360,7 @@ def test_interrupted_claims_are_resolved_by_the_vault_on_the_record(tmp_path: Pa
     start, with a ``System`` row in the key's org."""
     url = f"sqlite:///{tmp_path / 'api.sqlite3'}"
     upgrade_database(url)
-    org_id, _token = create_org(url, "o")
+    org_id = create_org(url, "o").org_id
     engine = make_engine(url)
     try:
         with write_sessionmaker(engine).begin() as s:

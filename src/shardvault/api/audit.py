@@ -100,6 +100,18 @@ _WRITE_ACTIONS: dict[tuple[str, str], str] = {
     ("PUT", "/v2/policies/{policyId}"): "Policies:Update",
     ("DELETE", "/v2/policies/{policyId}"): "Policies:Archive",
     ("POST", "/v2/policy-approvals/{approvalId}/decisions"): "Policies:Approvals:Approve",
+    ("POST", "/auth/credentials"): "Auth:Creds:Create",
+    ("PUT", "/auth/credentials/activate"): "Auth:Creds:Update",
+    ("PUT", "/auth/credentials/deactivate"): "Auth:Creds:Update",
+    ("POST", "/auth/service-accounts"): "Auth:ServiceAccounts:Create",
+    ("PUT", "/auth/service-accounts/{serviceAccountId}"): "Auth:ServiceAccounts:Update",
+    ("PUT", "/auth/service-accounts/{serviceAccountId}/activate"): "Auth:ServiceAccounts:Activate",
+    (
+        "PUT",
+        "/auth/service-accounts/{serviceAccountId}/deactivate",
+    ): "Auth:ServiceAccounts:Deactivate",
+    ("DELETE", "/auth/service-accounts/{serviceAccountId}"): "Auth:ServiceAccounts:Delete",
+    ("DELETE", "/auth/tokens/{tokenId}"): "Auth:Tokens:Revoke",
 }
 #: Read actions by route prefix (longest first).
 _READ_ACTIONS: tuple[tuple[str, str], ...] = (

@@ -160,7 +160,9 @@ def create_service_account(
             org_id = _the_org(s, org_id).id
         identity = IdentityRepository(engine)
         try:
-            found, token = identity.create_service_account(org_id, name, public_key_pem)
+            found, token = identity.create_service_account(
+                org_id, name, public_key_pem, audit=AuditContext.operator(org_id)
+            )
         finally:
             identity.close()
     finally:

@@ -2,7 +2,12 @@
 their credentials and tokens, and the user-action challenges and tokens
 (protocols/user_action.py has the construction, docs/governance.md the flow).
 
-Short synchronous transactions, run in worker threads by the routes. Every refusal
+Short synchronous transactions, run in worker threads by the routes. Every change
+of a service account, credential or token takes an
+:class:`~shardvault.api.audit.AuditContext` and appends its audit row
+(``Auth:ServiceAccounts:*``, ``Auth:Creds:*``, ``Auth:Tokens:*``) in its
+transaction; the user-action bookkeeping (challenges, user-action tokens) is not
+audited: it changes nothing of the org. Every refusal
 is a typed error: :class:`~shardvault.protocols.user_action.UserActionError` (401)
 with the code that names the reason, ``NotFound`` (404) or ``InvalidParameters``.
 """
@@ -20,6 +25,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Engine, Table, delete, event, select, text, update
 from sqlalchemy.orm import Session
 
+from shardvault.api.audit import AuditContext, append
 from shardvault.api.auth import DEFAULT_TOKEN_DAYS, issue_token_row
 from shardvault.crypto.credentials import CredentialError, parse_public_key
 from shardvault.db.engine import make_engine, read_sessionmaker, write_sessionmaker
@@ -388,10 +394,13 @@ class IdentityRepository:
         return row
 
     def create_credential(
-        self, org_id: str, user_id: str, public_key_pem: str, name: str
+        self, org_id: str, user_id: str, public_key_pem: str, name: str, *, audit: AuditContext
     ) -> CredentialRow:
+        """A new Key credential of ``user_id``, audited ``Auth:Creds:Create``."""
         with self._write.begin() as s:
-            return self.add_credential(s, org_id, user_id, public_key_pem, name)
+            row = self.add_credential(s, org_id, user_id, public_key_pem, name)
+            _append_credential(s, audit, row)
+            return row
 
     def list_credentials(self, org_id: str, user_id: str) -> list[CredentialRow]:
         with self._read() as s:
@@ -404,14 +413,24 @@ class IdentityRepository:
             )
 
     def set_credential_active(
-        self, org_id: str, user_id: str, credential_id: str, active: bool
+        self, org_id: str, user_id: str, credential_id: str, active: bool, *, audit: AuditContext
     ) -> CredentialRow:
+        """Activate or deactivate a credential of ``user_id``, audited ``Auth:Creds:Update``."""
         with self._write.begin() as s:
             row = s.get(CredentialRow, credential_id) if is_id(credential_id, "cr") else None
             if row is None or row.org_id != org_id or row.user_id != user_id:
                 raise NotFound(f"credential {credential_id} not found", code="CredentialNotFound")
+            previous = row.is_active
             row.is_active = active
             row.date_deactivated = None if active else utcnow()
+            s.flush()
+            append(
+                s,
+                audit,
+                action="Auth:Creds:Update",
+                target_id=row.id,
+                details={"userId": user_id, "isActive": active, "previous": {"isActive": previous}},
+            )
             return row
 
     # -- service accounts ----------------------------------------------------------
@@ -424,9 +443,11 @@ class IdentityRepository:
         external_id: str | None = None,
         days_valid: int = DEFAULT_TOKEN_DAYS,
         is_admin: bool = False,
+        audit: AuditContext,
     ) -> tuple[Account, str]:
         """A new service account with its credential and first token; returns the
-        account and the token (shown once)."""
+        account and the token (shown once). Audited ``Auth:ServiceAccounts:Create``,
+        ``Auth:Creds:Create`` and ``Auth:Tokens:Create`` in the one transaction."""
         with self._write.begin() as s:
             account = ServiceAccount(
                 id=new_id("sa"),
@@ -440,8 +461,22 @@ class IdentityRepository:
             s.add(account)
             s.flush()
             cred = self.add_credential(s, org_id, account.id, public_key_pem, name)
+            append(
+                s,
+                audit,
+                action="Auth:ServiceAccounts:Create",
+                target_id=account.id,
+                details={"name": name, "externalId": external_id, "isAdmin": is_admin},
+            )
+            _append_credential(s, audit, cred)
             token, row = issue_token_row(
-                s, org_id, account.id, days_valid=days_valid, credential_id=cred.id, name=name
+                s,
+                org_id,
+                account.id,
+                audit=audit,
+                days_valid=days_valid,
+                credential_id=cred.id,
+                name=name,
             )
             s.flush()
             return Account(account, [cred], [row]), token
@@ -483,15 +518,35 @@ class IdentityRepository:
             return [self._account(s, org_id, i) for i in ids]
 
     def update_service_account(
-        self, org_id: str, account_id: str, name: str | None, external_id: str | None
+        self,
+        org_id: str,
+        account_id: str,
+        name: str | None,
+        external_id: str | None,
+        *,
+        audit: AuditContext,
     ) -> Account:
+        """Rename or set the external id, audited ``Auth:ServiceAccounts:Update`` with
+        the fields changed and their previous values."""
         with self._write.begin() as s:
             found = self._account(s, org_id, account_id)
             self._check_not_archived(found.account)
+            changed: dict[str, str] = {}
+            previous: dict[str, str | None] = {}
             if name is not None:
-                found.account.name = name
+                previous["name"] = found.account.name
+                found.account.name = changed["name"] = name
             if external_id is not None:
-                found.account.external_id = external_id
+                previous["externalId"] = found.account.external_id
+                found.account.external_id = changed["externalId"] = external_id
+            s.flush()
+            append(
+                s,
+                audit,
+                action="Auth:ServiceAccounts:Update",
+                target_id=account_id,
+                details={**changed, "previous": previous},
+            )
             return found
 
     @staticmethod
@@ -500,25 +555,64 @@ class IdentityRepository:
             raise Conflict("the service account is archived", code="ServiceAccountArchived")
 
     def set_service_account_state(
-        self, org_id: str, account_id: str, *, active: bool, archive: bool = False
+        self,
+        org_id: str,
+        account_id: str,
+        *,
+        active: bool,
+        archive: bool = False,
+        audit: AuditContext,
     ) -> Account:
-        """Activate, deactivate or archive (inactive for good; its tokens revoked)."""
+        """Activate, deactivate or archive (inactive for good; its tokens revoked),
+        audited ``Auth:ServiceAccounts:Activate``, ``...:Deactivate`` or ``...:Delete``
+        (the archive, naming the tokens it revoked)."""
         with self._write.begin() as s:
             found = self._account(s, org_id, account_id)
             self._check_not_archived(found.account)
+            previous = found.account.is_active
             found.account.is_active = active
+            details: dict[str, Any] = {"isActive": active, "previous": {"isActive": previous}}
             if archive:
+                action = "Auth:ServiceAccounts:Delete"
                 found.account.date_archived = utcnow()
+                revoked = []
                 for tok in found.tokens:
                     if tok.date_revoked is None:
                         tok.date_revoked = utcnow()
+                        revoked.append(tok.id)
+                details["revokedTokenIds"] = revoked
+            else:
+                action = f"Auth:ServiceAccounts:{'Activate' if active else 'Deactivate'}"
+            s.flush()
+            append(s, audit, action=action, target_id=account_id, details=details)
             return found
 
-    def revoke_token(self, org_id: str, token_id: str) -> ApiToken:
+    def revoke_token(self, org_id: str, token_id: str, *, audit: AuditContext) -> ApiToken:
+        """Revoke an API token, audited ``Auth:Tokens:Revoke`` (also when it was
+        revoked already: ``alreadyRevoked``)."""
         with self._write.begin() as s:
             row = s.get(ApiToken, token_id) if is_id(token_id, "to") else None
             if row is None or row.org_id != org_id:
                 raise NotFound(f"token {token_id} not found", code="TokenNotFound")
-            if row.date_revoked is None:
+            already = row.date_revoked is not None
+            if not already:
                 row.date_revoked = utcnow()
+            s.flush()
+            append(
+                s,
+                audit,
+                action="Auth:Tokens:Revoke",
+                target_id=token_id,
+                details={"serviceAccountId": row.service_account_id, "alreadyRevoked": already},
+            )
             return row
+
+
+def _append_credential(s: Session, audit: AuditContext, row: CredentialRow) -> None:
+    append(
+        s,
+        audit,
+        action="Auth:Creds:Create",
+        target_id=row.id,
+        details={"userId": row.user_id, "kind": row.kind, "name": row.name},
+    )

@@ -2,7 +2,9 @@
 permissions (Dfns "roles"), their assignments to identities, the operations an
 identity holds, and the org settings ``keyExport`` / ``signAfterExport``. Short
 synchronous transactions, run in worker threads by the routes, like
-:class:`~shardvault.api.repository.ApiRepository`'s."""
+:class:`~shardvault.api.repository.ApiRepository`'s. Every change takes an
+:class:`~shardvault.api.audit.AuditContext` and appends its audit row in the
+transaction of the change (docs/governance-audit.md)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shardvault.api.audit import AuditContext, append
 from shardvault.api.errors import ApiError
 from shardvault.db.engine import read_sessionmaker, write_sessionmaker
 from shardvault.db.ids import is_id, new_id
@@ -99,7 +102,10 @@ class PermissionRepository:
             raise permission_not_found(permission_id)
         return row
 
-    def create_permission(self, org_id: str, name: str, operations: list[str]) -> PermissionRow:
+    def create_permission(
+        self, org_id: str, name: str, operations: list[str], *, audit: AuditContext
+    ) -> PermissionRow:
+        """A new permission, audited ``Permissions:Create``."""
         now = utcnow()
         row = PermissionRow(
             id=new_id("pm"),
@@ -113,6 +119,14 @@ class PermissionRepository:
         )
         with self._write.begin() as s:
             s.add(row)
+            s.flush()
+            append(
+                s,
+                audit,
+                action="Permissions:Create",
+                target_id=row.id,
+                details={"name": name, "operations": list(operations)},
+            )
         return row
 
     def get_permission(self, org_id: str, permission_id: str) -> PermissionRow:
@@ -137,7 +151,11 @@ class PermissionRepository:
         name: str | None = None,
         operations: list[str] | None = None,
         is_archived: bool | None = None,
+        audit: AuditContext,
     ) -> PermissionRow:
+        """Rename, change the operations (``Permissions:Update``) or archive/restore
+        (``Permissions:Delete``) a permission, audited under that action with the
+        fields changed and their previous values."""
         with self._write.begin() as s:
             row = self._permission(s, org_id, permission_id, lock=True)
             if row.is_immutable:
@@ -149,13 +167,27 @@ class PermissionRepository:
                 )
             if row.is_archived and is_archived is None:
                 raise _archived(permission_id)
+            changed: dict[str, object] = {}
+            previous: dict[str, object] = {}
             if name is not None:
-                row.name = name
+                previous["name"] = row.name
+                row.name = changed["name"] = name
             if operations is not None:
+                previous["operations"] = list(row.operations)
                 row.operations = operations
+                changed["operations"] = list(operations)
             if is_archived is not None:
-                row.is_archived = is_archived
+                previous["isArchived"] = row.is_archived
+                row.is_archived = changed["isArchived"] = is_archived
             row.date_updated = utcnow()
+            s.flush()
+            append(
+                s,
+                audit,
+                action="Permissions:Delete" if is_archived is not None else "Permissions:Update",
+                target_id=permission_id,
+                details={**changed, "previous": previous},
+            )
         return row
 
     # -- assignments -------------------------------------------------------------
@@ -163,9 +195,12 @@ class PermissionRepository:
         account = s.get(ServiceAccount, identity_id)
         return account is not None and account.org_id == org_id
 
-    def assign(self, org_id: str, permission_id: str, identity_id: str) -> PermissionAssignmentRow:
+    def assign(
+        self, org_id: str, permission_id: str, identity_id: str, *, audit: AuditContext
+    ) -> PermissionAssignmentRow:
         """Assign the permission to a service account of the org (404 for another
-        identity, 409 when already assigned or the permission is archived)."""
+        identity, 409 when already assigned or the permission is archived), audited
+        ``Permissions:Assign`` (target: the permission)."""
         now = utcnow()
         try:
             with self._write.begin() as s:
@@ -189,6 +224,14 @@ class PermissionRepository:
                     date_updated=now,
                 )
                 s.add(row)
+                s.flush()
+                append(
+                    s,
+                    audit,
+                    action="Permissions:Assign",
+                    target_id=permission_id,
+                    details={"assignmentId": row.id, "identityId": identity_id},
+                )
         except IntegrityError:
             raise ApiError(
                 409,
@@ -211,7 +254,10 @@ class PermissionRepository:
             self._permission(s, org_id, permission_id)
             return list(s.scalars(stmt.order_by(PermissionAssignmentRow.id.desc()).limit(limit)))
 
-    def revoke(self, org_id: str, permission_id: str, assignment_id: str) -> None:
+    def revoke(
+        self, org_id: str, permission_id: str, assignment_id: str, *, audit: AuditContext
+    ) -> None:
+        """Delete an assignment, audited ``Permissions:Revoke`` (target: the permission)."""
         with self._write.begin() as s:
             self._permission(s, org_id, permission_id)
             row = s.scalars(
@@ -232,13 +278,30 @@ class PermissionRepository:
                     f"assignment {assignment_id} is managed by the system",
                     details={"assignmentId": assignment_id},
                 )
+            identity_id = row.identity_id
             s.delete(row)
+            s.flush()
+            append(
+                s,
+                audit,
+                action="Permissions:Revoke",
+                target_id=permission_id,
+                details={"assignmentId": assignment_id, "identityId": identity_id},
+            )
 
     def grant(
-        self, org_id: str, identity_id: str, operations: Iterable[str], name: str
+        self,
+        org_id: str,
+        identity_id: str,
+        operations: Iterable[str],
+        name: str,
+        *,
+        audit: AuditContext | None = None,
     ) -> PermissionRow:
         """Create a permission and assign it to ``identity_id`` in one transaction
-        (``shardvault admin create-service-account --permissions``, tests)."""
+        (tests, the CLI), audited ``Permissions:Create`` and ``Permissions:Assign``
+        (by ``audit``'s caller; default: the operator)."""
+        context = AuditContext.operator(org_id) if audit is None else audit.in_org(org_id)
         now = utcnow()
         row = PermissionRow(
             id=new_id("pm"),
@@ -250,19 +313,33 @@ class PermissionRepository:
             date_created=now,
             date_updated=now,
         )
+        assignment = PermissionAssignmentRow(
+            id=new_id("as"),
+            org_id=org_id,
+            permission_id=row.id,
+            identity_id=identity_id,
+            is_immutable=False,
+            date_created=now,
+            date_updated=now,
+        )
         with self._write.begin() as s:
             s.add(row)
             s.flush()
-            s.add(
-                PermissionAssignmentRow(
-                    id=new_id("as"),
-                    org_id=org_id,
-                    permission_id=row.id,
-                    identity_id=identity_id,
-                    is_immutable=False,
-                    date_created=now,
-                    date_updated=now,
-                )
+            s.add(assignment)
+            s.flush()
+            append(
+                s,
+                context,
+                action="Permissions:Create",
+                target_id=row.id,
+                details={"name": name, "operations": list(row.operations)},
+            )
+            append(
+                s,
+                context,
+                action="Permissions:Assign",
+                target_id=row.id,
+                details={"assignmentId": assignment.id, "identityId": identity_id},
             )
         return row
 
@@ -275,16 +352,34 @@ class PermissionRepository:
             return org
 
     def update_org_settings(
-        self, org_id: str, *, key_export: bool | None, sign_after_export: bool | None
+        self,
+        org_id: str,
+        *,
+        key_export: bool | None,
+        sign_after_export: bool | None,
+        audit: AuditContext,
     ) -> Org:
+        """Change the settings given, audited ``Orgs:Settings:Update`` with the
+        fields changed and their previous values (as ``bootstrap.set_org_settings``)."""
         with self._write.begin() as s:
             org = s.scalars(select(Org).where(Org.id == org_id).with_for_update()).one_or_none()
             if org is None:
                 raise ApiError(404, "OrgNotFound", f"org {org_id} not found")
+            was = {"keyExport": org.key_export_enabled, "signAfterExport": org.sign_after_export}
+            changed: dict[str, bool] = {}
             if key_export is not None:
-                org.key_export_enabled = key_export
+                org.key_export_enabled = changed["keyExport"] = key_export
             if sign_after_export is not None:
-                org.sign_after_export = sign_after_export
+                org.sign_after_export = changed["signAfterExport"] = sign_after_export
+            previous = {name: was[name] for name in changed}
+            s.flush()
+            append(
+                s,
+                audit,
+                action="Orgs:Settings:Update",
+                target_id=org_id,
+                details={**changed, "previous": previous},
+            )
         return org
 
 

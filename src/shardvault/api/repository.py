@@ -38,6 +38,7 @@ from sqlalchemy import Engine, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shardvault.api.approval_audit import append_opened
 from shardvault.api.audit import FAILURE, PENDING, AuditContext, append
 from shardvault.api.auth import Principal, TokenKeys, lookup_principal
 from shardvault.api.errors import ApiError
@@ -590,7 +591,8 @@ class ApiRepository:
 
         With an ``approval`` (a triggered policy asks for one), a new row is stored
         Pending, without a lease, together with the approval (nothing is signed until
-        it is granted: api/policies/store.py)."""
+        it is granted: api/policies/store.py), audited with the signature's Pending
+        row: the approval opened (api/approval_audit.py)."""
         for _ in range(_CLAIM_ATTEMPTS):
             try:
                 with self._write.begin() as s:
@@ -644,6 +646,8 @@ class ApiRepository:
                         result=PENDING,
                         details=_signature_details(sig),
                     )
+                    if approval is not None:
+                        append_opened(s, audit, approval)
                     return Claim(sig, key, created=True)
             except IntegrityError:
                 continue  # a concurrent request took the externalId first: read it

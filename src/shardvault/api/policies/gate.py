@@ -20,6 +20,7 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from shardvault.api.audit import AuditContext
 from shardvault.api.auth import Principal
 from shardvault.api.errors import ApiError
 from shardvault.api.policies.evaluation import Activity, evaluate
@@ -39,6 +40,7 @@ async def hold_for_approval(
     body: dict[str, Any],
     *,
     key_id: str | None = None,
+    audit: AuditContext,
 ) -> JSONResponse | None:
     """None: go ahead (no policy triggered, or a granted approval for this very
     request is used now). Else the 202 answer; 403 ``PolicyBlocked`` for a Block."""
@@ -66,7 +68,9 @@ async def hold_for_approval(
     if key_id is not None:
         change["entityId"] = key_id
     approval = new_approval(caller.org_id, caller.service_account_id, kind, outcome)
-    held = await in_thread(policies.hold_request, caller.org_id, approval, fingerprint, change)
+    held = await in_thread(
+        policies.hold_request, caller.org_id, approval, fingerprint, change, audit=audit
+    )
     if held is None:
         return None
     return JSONResponse(status_code=202, content=change_request_out(held))

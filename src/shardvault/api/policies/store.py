@@ -12,11 +12,16 @@ policy change is applied inside the granting transaction itself.
 Expiry: an approval past its ``expirationDate`` is Expired (and its signature
 Rejected) by :meth:`PolicyStore.expire_due`, run before every approval read and
 decision (lazily) and by the app's background sweep.
+
+Audit (docs/governance-audit.md): every change here appends its rows in its own
+transaction, after the transaction's row locks: policies created, updated and
+archived, a change held for approval (Pending) with the approval opened, each
+decision, and the resolution (granted, denied, or expired by the vault).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +30,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from shardvault.api.approval_audit import append_opened, append_resolved
+from shardvault.api.audit import FAILURE, PENDING, AuditContext, append
 from shardvault.api.encoding import iso_utc
 from shardvault.api.errors import ApiError
 from shardvault.api.policies.definitions import (
@@ -145,7 +152,10 @@ class PolicyStore:
             raise policy_not_found(policy_id)
         return policy
 
-    def create_policy(self, org_id: str, definition: PolicyDefinition) -> PolicyRow:
+    def create_policy(
+        self, org_id: str, definition: PolicyDefinition, *, audit: AuditContext
+    ) -> PolicyRow:
+        """A new Active policy, audited ``Policies:Create``."""
         now = utcnow()
         policy = PolicyRow(
             id=new_id("plc"),
@@ -161,6 +171,14 @@ class PolicyStore:
         )
         with self._write.begin() as s:
             s.add(policy)
+            s.flush()
+            append(
+                s,
+                audit,
+                action="Policies:Create",
+                target_id=policy.id,
+                details=_definition_details(policy),
+            )
         return policy
 
     def get_policy(self, org_id: str, policy_id: str) -> tuple[PolicyRow, PolicyApprovalRow | None]:
@@ -240,13 +258,20 @@ class PolicyStore:
         body: dict[str, Any] | None,
         approval: PolicyApprovalRow | None,
         requester: dict[str, str],
+        *,
+        audit: AuditContext,
     ) -> tuple[PolicyRow, PolicyApprovalRow | None]:
         """Update (``body``: the new definition, camelCase) or archive (``Delete``) the
-        policy now, or, with an ``approval``, store the change request it holds back."""
+        policy now, audited ``Policies:Update`` / ``Policies:Archive``; or, with an
+        ``approval``, store the change request it holds back, audited as that action,
+        Pending, with the approval opened."""
         with self._write.begin() as s:
             policy = self._policy(s, org_id, policy_id, lock=True)
             if approval is None:
+                previous = _definition_details(policy)
                 self._apply(policy, operation, body)
+                s.flush()
+                _append_applied(s, audit, policy, operation, previous)
                 return policy, None
             if policy.status != POLICY_ACTIVE:
                 raise ApiError(
@@ -265,6 +290,21 @@ class PolicyStore:
                 "body": body if body is not None else {},
             }
             s.add(approval)
+            s.flush()
+            append(
+                s,
+                audit,
+                action=_POLICY_ACTIONS[operation],
+                target_id=policy_id,
+                result=PENDING,
+                details={
+                    "approvalId": approval.id,
+                    "changeRequestId": approval.change["id"],
+                    "operationKind": operation,
+                    **({} if body is None else {"body": body}),
+                },
+            )
+            append_opened(s, audit, approval)
             return policy, approval
 
     def hold_request(
@@ -273,12 +313,17 @@ class PolicyStore:
         approval: PolicyApprovalRow,
         fingerprint: str,
         change: dict[str, Any],
+        *,
+        audit: AuditContext,
     ) -> PolicyApprovalRow | None:
         """For a request a policy holds (``Keys:Export``, ``Keys:Import``,
         ``Wallets:Create``): None when an approval granted to this initiator for this
         very request (``fingerprint``) is unused (it is used now: the request goes
         through, once); else the Pending approval already open for it, or ``approval``,
-        stored now with ``change`` (what is asked)."""
+        stored now with ``change`` (what is asked), audited as the request's action,
+        Pending, with the approval opened. Using a granted approval is audited as the
+        request's action, Pending (``changeStatus`` Applied): the request's own rows
+        follow."""
         with self._write.begin() as s:
             rows = s.scalars(
                 select(PolicyApprovalRow)
@@ -301,6 +346,19 @@ class PolicyStore:
                     used["dateResolved"] = iso_utc(utcnow())
                     row.change = used
                     row.date_updated = utcnow()
+                    s.flush()
+                    append(
+                        s,
+                        audit,
+                        action=row.activity_kind,
+                        target_id=used.get("entityId"),
+                        result=PENDING,
+                        details={
+                            "approvalId": row.id,
+                            "changeRequestId": used.get("id"),
+                            "changeStatus": "Applied",
+                        },
+                    )
                     return None
             for row in rows:
                 if row.status == APPROVAL_PENDING:
@@ -314,6 +372,16 @@ class PolicyStore:
                 "dateCreated": iso_utc(approval.date_created),
             }
             s.add(approval)
+            s.flush()
+            append(
+                s,
+                audit,
+                action=approval.activity_kind,
+                target_id=change.get("entityId"),
+                result=PENDING,
+                details={"approvalId": approval.id, "changeRequestId": approval.change["id"]},
+            )
+            append_opened(s, audit, approval)
             return approval
 
     # -- approvals ---------------------------------------------------------------
@@ -391,20 +459,35 @@ class PolicyStore:
         return found
 
     def decide(
-        self, org_id: str, approval_id: str, user_id: str, value: str, reason: str | None
+        self,
+        org_id: str,
+        approval_id: str,
+        user_id: str,
+        value: str,
+        reason: str | None,
+        *,
+        audit: AuditContext,
     ) -> Decided:
         """Record ``user_id``'s decision; 404 ``ApprovalNotFound``, 409
         ``ApprovalResolved`` (no longer Pending), 409 ``AlreadyDecided``, 403
         ``InitiatorCannotApprove``, 403 ``NotAnApprover``. A denial rejects the
-        activity at once; the approval that completes every group's quorum grants it."""
+        activity at once; the approval that completes every group's quorum grants it.
+        Audited ``Policies:Approvals:Approve`` (``value``: Approved or Denied), then
+        the resolution it brings (and a policy change it applies)."""
         self.expire_due(org_id)
         try:
-            return self._decide(org_id, approval_id, user_id, value, reason)
+            return self._decide(org_id, approval_id, user_id, value, reason, audit)
         except IntegrityError:  # a concurrent decision by the same user won
             raise _already_decided(approval_id) from None
 
     def _decide(
-        self, org_id: str, approval_id: str, user_id: str, value: str, reason: str | None
+        self,
+        org_id: str,
+        approval_id: str,
+        user_id: str,
+        value: str,
+        reason: str | None,
+        audit: AuditContext,
     ) -> Decided:
         with self._write.begin() as s:
             approval = self._approval(s, org_id, approval_id, lock=True)
@@ -449,18 +532,41 @@ class PolicyStore:
             s.flush()
             approval.date_updated = now
             execute: tuple[SignatureRow, KeyRow] | None = None
+            # Appended last, after every row lock this transaction takes.
+            rows: list[Callable[[], object]] = [
+                lambda: append(
+                    s,
+                    audit,
+                    action="Policies:Approvals:Approve",
+                    target_id=approval_id,
+                    details={"value": value, "reason": reason},
+                )
+            ]
             if value == APPROVAL_DENIED:
-                self._resolve(s, approval, APPROVAL_DENIED, "PolicyDenied", reason or "denied")
+                extra = self._resolve(
+                    s, approval, APPROVAL_DENIED, "PolicyDenied", reason or "denied"
+                )
+                rows.append(lambda: append_resolved(s, audit, approval, **extra))
             elif groups_satisfied(
                 groups,
                 [d.user_id for d in decisions if d.value == APPROVAL_APPROVED] + [user_id],
                 initiator,
             ):
-                execute = self._grant(s, approval)
+                execute = self._grant(s, approval, audit, rows)
             s.flush()
+            for row in rows:
+                row()
             return Decided(self._view(s, approval), execute)
 
-    def _grant(self, s: Session, approval: PolicyApprovalRow) -> tuple[SignatureRow, KeyRow] | None:
+    def _grant(
+        self,
+        s: Session,
+        approval: PolicyApprovalRow,
+        audit: AuditContext,
+        rows: list[Callable[[], object]],
+    ) -> tuple[SignatureRow, KeyRow] | None:
+        """Grant the approval; adds its audit rows (the resolution, a policy change it
+        applies) to ``rows``."""
         now = utcnow()
         approval.status = APPROVAL_APPROVED
         approval.date_resolved = now
@@ -469,17 +575,35 @@ class PolicyStore:
             change = dict(approval.change or {})
             change["status"] = "Approved"
             approval.change = change
+            rows.append(lambda: append_resolved(s, audit, approval))
             return None
         if approval.activity_kind == POLICIES_MODIFY:
             change = dict(approval.change or {})
+            operation = change["operationKind"]
             try:
                 policy = self._policy(s, approval.org_id, approval.entity_id, lock=True)
-                self._apply(policy, change["operationKind"], change.get("body") or None)
+                previous = _definition_details(policy)
+                self._apply(policy, operation, change.get("body") or None)
                 change["status"] = "Applied"
-            except ApiError:
+                rows.append(lambda: _append_applied(s, audit, policy, operation, previous))
+            except ApiError as exc:
                 change["status"] = "Failed"
+                failure = exc
+                rows.append(
+                    lambda: append(
+                        s,
+                        audit.in_org(approval.org_id),
+                        action=_POLICY_ACTIONS[operation],
+                        target_id=approval.entity_id,
+                        result=FAILURE,
+                        status=failure.status,
+                        error_code=failure.code,
+                        details={"approvalId": approval.id},
+                    )
+                )
             change["dateResolved"] = iso_utc(now)
             approval.change = change
+            rows.append(lambda: append_resolved(s, audit, approval))
             return None
         repository = self._repository
         claimed = s.execute(
@@ -503,14 +627,18 @@ class PolicyStore:
             sig.external_id = None
             sig.error_code, sig.error_message = exc.code, exc.message
             sig.lease_owner = sig.lease_expires = None
+            failed = {"signatureStatus": SIG_FAILED, "signatureErrorCode": exc.code}
+            rows.append(lambda: append_resolved(s, audit, approval, **failed))
             return None
+        rows.append(lambda: append_resolved(s, audit, approval, signatureStatus=SIG_EXECUTING))
         return sig, key
 
     @staticmethod
     def _resolve(
         s: Session, approval: PolicyApprovalRow, status: str, code: str, reason: str
-    ) -> None:
-        """Deny or expire: the activity is rejected, nothing runs."""
+    ) -> dict[str, Any]:
+        """Deny or expire: the activity is rejected, nothing runs. Returns what the
+        resolution's audit row adds (the signature's new status)."""
         now = utcnow()
         approval.status = status
         approval.date_resolved = now
@@ -520,7 +648,7 @@ class PolicyStore:
             change["status"] = "Rejected"
             change["dateResolved"] = iso_utc(now)
             approval.change = change
-            return
+            return {}
         sig = s.get(SignatureRow, approval.entity_id, with_for_update=True)
         if sig is not None and sig.status == SIG_PENDING:
             sig.status = SIG_REJECTED
@@ -528,10 +656,14 @@ class PolicyStore:
             sig.error_code = code
             sig.error_message = reason[:1024]
             sig.date_policy_resolved = now
+            return {"signatureStatus": SIG_REJECTED}
+        return {}
 
     def expire_due(self, org_id: str | None = None) -> int:
         """Expire every Pending approval (of ``org_id``, or all) past its expiration
-        date; their activities are Rejected. Returns how many."""
+        date; their activities are Rejected, each audited ``Policies:Approvals:Resolve``
+        by the vault (:meth:`AuditContext.system`), whoever's request ran it. Returns
+        how many."""
         now = utcnow()
         stmt = select(PolicyApprovalRow.id).where(
             PolicyApprovalRow.status == APPROVAL_PENDING,
@@ -544,17 +676,56 @@ class PolicyStore:
             due = list(s.scalars(stmt))
         if not due:
             return 0
-        count = 0
+        expired: list[tuple[PolicyApprovalRow, dict[str, Any]]] = []
         with self._write.begin() as s:
             for approval_id in due:
                 approval = s.get(PolicyApprovalRow, approval_id, with_for_update=True)
                 if approval is None or approval.status != APPROVAL_PENDING:
                     continue
-                self._resolve(
+                extra = self._resolve(
                     s, approval, APPROVAL_EXPIRED, "ApprovalExpired", "the approval timed out"
                 )
-                count += 1
-        return count
+                expired.append((approval, extra))
+            s.flush()
+            # Appended last, after every row lock (chains in a stable order).
+            for approval, extra in sorted(expired, key=lambda e: (e[0].org_id, e[0].id)):
+                append_resolved(s, AuditContext.system(approval.org_id), approval, **extra)
+        return len(expired)
+
+
+#: The action of each policy change (``operationKind``).
+_POLICY_ACTIONS = {"Update": "Policies:Update", "Delete": "Policies:Archive"}
+
+
+def _definition_details(policy: PolicyRow) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "activityKind": policy.activity_kind,
+        "status": policy.status,
+        "rule": policy.rule,
+        "action": policy.action,
+        "filters": policy.filters,
+    }
+
+
+def _append_applied(
+    s: Session,
+    audit: AuditContext,
+    policy: PolicyRow,
+    operation: str,
+    previous: dict[str, Any],
+) -> None:
+    """The row of a policy change applied: the fields changed, and their previous
+    values."""
+    now = _definition_details(policy)
+    changed = {name: value for name, value in now.items() if value != previous[name]}
+    append(
+        s,
+        audit.in_org(policy.org_id),
+        action=_POLICY_ACTIONS[operation],
+        target_id=policy.id,
+        details={**changed, "previous": {name: previous[name] for name in changed}},
+    )
 
 
 def _already_decided(approval_id: str) -> ApiError:

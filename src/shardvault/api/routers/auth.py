@@ -22,6 +22,7 @@ from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Body, Path, Request
 
+from shardvault.api.audit import AuditContext
 from shardvault.api.auth import DEFAULT_TOKEN_DAYS
 from shardvault.api.auth_schemas import (
     AccessTokenOut,
@@ -44,7 +45,7 @@ from shardvault.api.auth_schemas import (
     UpdateServiceAccountRequest,
     UserInfoOut,
 )
-from shardvault.api.dependencies import AUTHENTICATED, ERROR_RESPONSES, Caller, Settings
+from shardvault.api.dependencies import AUTHENTICATED, ERROR_RESPONSES, Audit, Caller, Settings
 from shardvault.api.encoding import iso_utc
 from shardvault.api.errors import ApiError
 from shardvault.api.identity import Account, IdentityRepository
@@ -148,7 +149,7 @@ async def list_credentials(request: Request, caller: Caller) -> CredentialList:
     dependencies=[require_permission("Auth:Creds:Create")],
 )
 async def create_credential(
-    request: Request, caller: Caller, body: CreateKeyCredentialRequest
+    request: Request, caller: Caller, body: CreateKeyCredentialRequest, audit: Audit
 ) -> CredentialOut:
     """A new Key credential of the caller (a signed user action by an existing one)."""
     row = await in_thread(
@@ -157,13 +158,18 @@ async def create_credential(
         caller.user_id,
         body.public_key,
         body.credential_name,
+        audit=audit,
     )
     return _credential_out(row)
 
 
-async def _set_credential(request: Request, caller: Caller, uuid: str, active: bool) -> MessageOut:
+async def _set_credential(
+    request: Request, caller: Caller, audit: AuditContext, uuid: str, active: bool
+) -> MessageOut:
     await in_thread(
-        _identity(request).set_credential_active, caller.org_id, caller.user_id, uuid, active
+        lambda: _identity(request).set_credential_active(
+            caller.org_id, caller.user_id, uuid, active, audit=audit
+        )
     )
     return MessageOut(message="activated" if active else "deactivated")
 
@@ -174,9 +180,9 @@ async def _set_credential(request: Request, caller: Caller, uuid: str, active: b
     dependencies=[require_permission("Auth:Creds:Update")],
 )
 async def activate_credential(
-    request: Request, caller: Caller, body: CredentialIdRequest
+    request: Request, caller: Caller, body: CredentialIdRequest, audit: Audit
 ) -> MessageOut:
-    return await _set_credential(request, caller, body.credential_uuid, True)
+    return await _set_credential(request, caller, audit, body.credential_uuid, True)
 
 
 @router.put(
@@ -185,9 +191,9 @@ async def activate_credential(
     dependencies=[require_permission("Auth:Creds:Update")],
 )
 async def deactivate_credential(
-    request: Request, caller: Caller, body: CredentialIdRequest
+    request: Request, caller: Caller, body: CredentialIdRequest, audit: Audit
 ) -> MessageOut:
-    return await _set_credential(request, caller, body.credential_uuid, False)
+    return await _set_credential(request, caller, audit, body.credential_uuid, False)
 
 
 # -- service accounts -------------------------------------------------------------
@@ -243,7 +249,11 @@ async def list_service_accounts(request: Request, caller: Caller) -> ServiceAcco
     dependencies=[require_permission("Auth:ServiceAccounts:Create")],
 )
 async def create_service_account(
-    request: Request, caller: Caller, body: CreateServiceAccountRequest, permissions: Permissions
+    request: Request,
+    caller: Caller,
+    body: CreateServiceAccountRequest,
+    permissions: Permissions,
+    audit: Audit,
 ) -> ServiceAccountOut:
     """A new (non-admin) service account with its Key credential (``publicKey``) and
     an access token, returned once in ``accessTokens[0].accessToken``. With
@@ -260,10 +270,15 @@ async def create_service_account(
             body.public_key,
             external_id=body.external_id,
             days_valid=body.days_valid or DEFAULT_TOKEN_DAYS,
+            audit=audit,
         )
     )
     if body.permission_id is not None:
-        await in_thread(permissions.assign, caller.org_id, body.permission_id, found.account.id)
+        await in_thread(
+            lambda: permissions.assign(
+                caller.org_id, body.permission_id or "", found.account.id, audit=audit
+            )
+        )
     return _account_out(found, token)
 
 
@@ -293,19 +308,24 @@ async def update_service_account(
     caller: Caller,
     service_account_id: Annotated[str, _path()],
     body: UpdateServiceAccountRequest,
+    audit: Audit,
 ) -> ServiceAccountOut:
     found = await in_thread(
-        _identity(request).update_service_account,
-        caller.org_id,
-        service_account_id,
-        body.name,
-        body.external_id,
+        lambda: _identity(request).update_service_account(
+            caller.org_id, service_account_id, body.name, body.external_id, audit=audit
+        )
     )
     return _account_out(found)
 
 
 async def _set_state(
-    request: Request, caller: Caller, account_id: str, *, active: bool, archive: bool = False
+    request: Request,
+    caller: Caller,
+    audit: AuditContext,
+    account_id: str,
+    *,
+    active: bool,
+    archive: bool = False,
 ) -> ServiceAccountOut:
     if account_id == caller.service_account_id and not active:
         raise ApiError(
@@ -313,7 +333,7 @@ async def _set_state(
         )
     found = await in_thread(
         lambda: _identity(request).set_service_account_state(
-            caller.org_id, account_id, active=active, archive=archive
+            caller.org_id, account_id, active=active, archive=archive, audit=audit
         )
     )
     return _account_out(found)
@@ -326,9 +346,9 @@ async def _set_state(
     dependencies=[require_permission("Auth:ServiceAccounts:Activate")],
 )
 async def activate_service_account(
-    request: Request, caller: Caller, service_account_id: Annotated[str, _path()]
+    request: Request, caller: Caller, service_account_id: Annotated[str, _path()], audit: Audit
 ) -> ServiceAccountOut:
-    return await _set_state(request, caller, service_account_id, active=True)
+    return await _set_state(request, caller, audit, service_account_id, active=True)
 
 
 @router.put(
@@ -340,10 +360,11 @@ async def activate_service_account(
 async def deactivate_service_account(
     request: Request,
     caller: Caller,
+    audit: Audit,
     service_account_id: Annotated[str, _path()],
     body: Annotated[DeactivateServiceAccountRequest | None, Body()] = None,
 ) -> ServiceAccountOut:
-    return await _set_state(request, caller, service_account_id, active=False)
+    return await _set_state(request, caller, audit, service_account_id, active=False)
 
 
 @router.delete(
@@ -353,20 +374,20 @@ async def deactivate_service_account(
     dependencies=[require_permission("Auth:ServiceAccounts:Delete")],
 )
 async def archive_service_account(
-    request: Request, caller: Caller, service_account_id: Annotated[str, _path()]
+    request: Request, caller: Caller, service_account_id: Annotated[str, _path()], audit: Audit
 ) -> ServiceAccountOut:
     """Archive: inactive for good, every token revoked."""
-    return await _set_state(request, caller, service_account_id, active=False, archive=True)
+    return await _set_state(request, caller, audit, service_account_id, active=False, archive=True)
 
 
 # -- tokens -----------------------------------------------------------------------
 @router.delete("/tokens/{tokenId}", response_model=MessageOut)
 async def revoke_token(
-    request: Request, caller: Caller, token_id: Annotated[str, _path("tokenId")]
+    request: Request, caller: Caller, token_id: Annotated[str, _path("tokenId")], audit: Audit
 ) -> MessageOut:
     """Revoke an API token (admin: any of the org; otherwise only one's own)."""
     identity = _identity(request)
     if not caller.is_admin and token_id != caller.token_id:
         raise Forbidden("only an admin token revokes another token")
-    await in_thread(identity.revoke_token, caller.org_id, token_id)
+    await in_thread(lambda: identity.revoke_token(caller.org_id, token_id, audit=audit))
     return MessageOut(message="revoked")

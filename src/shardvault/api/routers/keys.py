@@ -181,6 +181,7 @@ async def import_key(
         body.model_dump(
             by_alias=True, exclude_none=True, include={"name", "curve", "protocol", "min_signers"}
         ),
+        audit=audit,
     )
     if held is not None:
         return held
@@ -410,6 +411,7 @@ async def export_key(
         KEYS_EXPORT,
         {"keyId": key_id, **body.model_dump(by_alias=True, exclude_none=True)},
         key_id=key_id,
+        audit=audit,
     )
     if held is not None:
         return held

@@ -11,7 +11,7 @@ import logging
 
 from fastapi import APIRouter
 
-from shardvault.api.dependencies import AUTHENTICATED, ERROR_RESPONSES, Caller
+from shardvault.api.dependencies import AUTHENTICATED, ERROR_RESPONSES, Audit, Caller
 from shardvault.api.permission_schemas import OrgSettingsOut, UpdateOrgSettingsRequest
 from shardvault.api.permissions import Permissions, require_permission
 from shardvault.api.repository import in_thread
@@ -43,7 +43,7 @@ async def get_org_settings(caller: Caller, permissions: Permissions) -> OrgSetti
     "", response_model=OrgSettingsOut, dependencies=[require_permission("Orgs:Settings:Update")]
 )
 async def update_org_settings(
-    body: UpdateOrgSettingsRequest, caller: Caller, permissions: Permissions
+    body: UpdateOrgSettingsRequest, caller: Caller, permissions: Permissions, audit: Audit
 ) -> OrgSettingsOut:
     """Change the settings given (the others stay)."""
     org = await in_thread(
@@ -51,6 +51,7 @@ async def update_org_settings(
         caller.org_id,
         key_export=body.key_export,
         sign_after_export=body.sign_after_export,
+        audit=audit,
     )
     logger.info(
         "org %s settings: keyExport=%s signAfterExport=%s",

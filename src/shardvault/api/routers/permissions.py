@@ -9,7 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from shardvault.api.dependencies import AUTHENTICATED, ERROR_RESPONSES, Caller, Limit, PageToken
+from shardvault.api.dependencies import (
+    AUTHENTICATED,
+    ERROR_RESPONSES,
+    Audit,
+    Caller,
+    Limit,
+    PageToken,
+)
 from shardvault.api.encoding import iso_utc
 from shardvault.api.errors import ApiError
 from shardvault.api.operations import OPERATIONS
@@ -91,10 +98,12 @@ def _known_operations(operations: list[str]) -> list[str]:
     dependencies=[require_permission("Permissions:Create")],
 )
 async def create_permission(
-    body: CreatePermissionRequest, caller: Caller, permissions: Permissions
+    body: CreatePermissionRequest, caller: Caller, permissions: Permissions, audit: Audit
 ) -> PermissionOut:
     operations = _known_operations(body.operations)
-    row = await in_thread(permissions.create_permission, caller.org_id, body.name, operations)
+    row = await in_thread(
+        permissions.create_permission, caller.org_id, body.name, operations, audit=audit
+    )
     logger.info("permission %s created", row.id)
     return permission_out(row)
 
@@ -141,6 +150,7 @@ async def update_permission(
     body: UpdatePermissionRequest,
     caller: Caller,
     permissions: Permissions,
+    audit: Audit,
 ) -> PermissionOut:
     check_permission_id(permission_id)
     operations = None if body.operations is None else _known_operations(body.operations)
@@ -150,6 +160,7 @@ async def update_permission(
         permission_id,
         name=body.name,
         operations=operations,
+        audit=audit,
     )
     return permission_out(row)
 
@@ -164,12 +175,17 @@ async def archive_permission(
     body: ArchivePermissionRequest,
     caller: Caller,
     permissions: Permissions,
+    audit: Audit,
 ) -> PermissionOut:
     """Archive (``isArchived: true``) or restore a permission; an archived one grants
     nothing and cannot be assigned. Dfns deprecated this for ``DELETE``."""
     check_permission_id(permission_id)
     row = await in_thread(
-        permissions.update_permission, caller.org_id, permission_id, is_archived=body.is_archived
+        permissions.update_permission,
+        caller.org_id,
+        permission_id,
+        is_archived=body.is_archived,
+        audit=audit,
     )
     return permission_out(row)
 
@@ -184,10 +200,13 @@ async def delete_permission(
     permission_id: PermissionId,
     caller: Caller,
     permissions: Permissions,
+    audit: Audit,
 ) -> Response:
     """Delete a permission: it is archived (kept for the record, grants nothing)."""
     check_permission_id(permission_id)
-    await in_thread(permissions.update_permission, caller.org_id, permission_id, is_archived=True)
+    await in_thread(
+        permissions.update_permission, caller.org_id, permission_id, is_archived=True, audit=audit
+    )
     return Response(status_code=204)
 
 
@@ -201,9 +220,12 @@ async def assign_permission(
     body: CreateAssignmentRequest,
     caller: Caller,
     permissions: Permissions,
+    audit: Audit,
 ) -> AssignmentOut:
     check_permission_id(permission_id)
-    row = await in_thread(permissions.assign, caller.org_id, permission_id, body.identity_id)
+    row = await in_thread(
+        permissions.assign, caller.org_id, permission_id, body.identity_id, audit=audit
+    )
     logger.info("permission %s assigned to %s", permission_id, body.identity_id)
     return assignment_out(row)
 
@@ -241,10 +263,11 @@ async def revoke_permission(
     assignment_id: AssignmentId,
     caller: Caller,
     permissions: Permissions,
+    audit: Audit,
 ) -> Response:
     check_permission_id(permission_id)
     if not is_id(assignment_id, "as"):
         raise assignment_not_found(assignment_id)
-    await in_thread(permissions.revoke, caller.org_id, permission_id, assignment_id)
+    await in_thread(permissions.revoke, caller.org_id, permission_id, assignment_id, audit=audit)
     logger.info("assignment %s of permission %s revoked", assignment_id, permission_id)
     return Response(status_code=204)

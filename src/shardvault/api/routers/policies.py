@@ -9,9 +9,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
+from shardvault.api.audit import AuditContext
 from shardvault.api.dependencies import (
     AUTHENTICATED,
     ERROR_RESPONSES,
+    Audit,
     Caller,
     Limit,
     PageToken,
@@ -51,9 +53,13 @@ def _definition(body: PolicyRequest) -> Any:
     response_model_exclude_none=True,
     dependencies=[require_permission("Policies:Create")],
 )
-async def create_policy(body: PolicyRequest, caller: Caller, policies: Policies) -> Any:
+async def create_policy(
+    body: PolicyRequest, caller: Caller, policies: Policies, audit: Audit
+) -> Any:
     definition = _definition(body)
-    return policy_out(await in_thread(policies.create_policy, caller.org_id, definition))
+    return policy_out(
+        await in_thread(policies.create_policy, caller.org_id, definition, audit=audit)
+    )
 
 
 @router.get(
@@ -100,6 +106,7 @@ async def _change(
     policy_id: str,
     operation: str,
     body: dict[str, Any] | None,
+    audit: AuditContext,
 ) -> Any:
     """Apply the change now, or hold it for a triggered Policies:Modify policy (202)."""
     await in_thread(policies.get_policy, caller.org_id, policy_id)  # 404 first
@@ -112,7 +119,14 @@ async def _change(
     )
     requester = {"userId": caller.service_account_id, "tokenId": caller.token_id}
     policy, held = await in_thread(
-        policies.change_policy, caller.org_id, policy_id, operation, body, approval, requester
+        policies.change_policy,
+        caller.org_id,
+        policy_id,
+        operation,
+        body,
+        approval,
+        requester,
+        audit=audit,
     )
     if held is not None:
         response.status_code = 202
@@ -133,6 +147,7 @@ async def update_policy(
     caller: Caller,
     response: Response,
     policies: Policies,
+    audit: Audit,
 ) -> Any:
     definition = _definition(body)
     new_body: dict[str, Any] = {
@@ -143,7 +158,7 @@ async def update_policy(
     }
     if definition.filters is not None:
         new_body["filters"] = definition.filters
-    return await _change(policies, caller, response, policy_id, "Update", new_body)
+    return await _change(policies, caller, response, policy_id, "Update", new_body, audit)
 
 
 @router.delete(
@@ -158,5 +173,6 @@ async def archive_policy(
     caller: Caller,
     response: Response,
     policies: Policies,
+    audit: Audit,
 ) -> Any:
-    return await _change(policies, caller, response, policy_id, "Delete", None)
+    return await _change(policies, caller, response, policy_id, "Delete", None, audit)

@@ -106,6 +106,7 @@ async def create_decision(
         caller.service_account_id,
         body.value,
         body.reason,
+        audit=audit,
     )
     view: ApprovalView = decided.view
     if decided.execute is not None:

@@ -137,7 +137,11 @@ async def create_wallet(
         if found is not None:
             return _existing_wallet(body, found)
     held = await hold_for_approval(
-        policies, caller, WALLETS_CREATE, body.model_dump(by_alias=True, exclude_none=True)
+        policies,
+        caller,
+        WALLETS_CREATE,
+        body.model_dump(by_alias=True, exclude_none=True),
+        audit=audit,
     )
     if held is not None:
         return held
