@@ -5,7 +5,10 @@
   with calldata (a contract call: it may move tokens) or without ``to`` (a contract
   creation) has no amount or recipient that can be trusted: unknown.
 * Bitcoin ``Psbt``: the outputs that do not pay back to this key's own address
-  (satoshis, 8 decimals) and their addresses.
+  (satoshis, 8 decimals) and their addresses. An input whose sighash type is not
+  ``SIGHASH_ALL`` (or, Taproot, ``SIGHASH_DEFAULT``) signs a transaction whose
+  outputs the requester may still change (``NONE``, ``SINGLE``, ``ANYONECANPAY``):
+  unknown.
 * Solana ``Transaction``: System Program transfers (lamports, 9 decimals) from the
   key to other accounts and their addresses; a transaction with any other instruction
   (Compute Budget aside) or with address-table lookups is unknown.
@@ -24,6 +27,7 @@ from typing import Any
 
 from shardvault.api.encoding import parse_hex0x
 from shardvault.chains import btc_address, evm, evm_tx, solana
+from shardvault.chains.btc_tx import SIGHASH_ALL, SIGHASH_DEFAULT
 from shardvault.chains.networks import Network
 from shardvault.chains.psbt import Psbt
 from shardvault.errors import ShardvaultError
@@ -83,6 +87,11 @@ def _evm(raw: bytes, network: Network, currency: str, decimals: int) -> Transfer
 
 def _psbt(raw: bytes, network: Network | None, scheme: str, public_key: bytes) -> Transfer:
     psbt = Psbt.parse(raw)
+    committing = {SIGHASH_ALL, SIGHASH_DEFAULT} if scheme == "Schnorr" else {SIGHASH_ALL}
+    if any(
+        pin.sighash_type is not None and pin.sighash_type not in committing for pin in psbt.inputs
+    ):
+        return Transfer("BTC", None, None)  # the signatures would not commit to the outputs
     own = (
         btc_address.script_pubkey_p2tr(public_key)
         if scheme == "Schnorr"

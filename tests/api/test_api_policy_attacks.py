@@ -1,0 +1,83 @@
+"""The attacks of the security review on approval policies, as tests: each one got
+past a policy before its fix. Transactions are built by independent libraries
+(embit for PSBTs, rlp/eth-account for EVM, solders for Solana)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any
+
+import coincurve
+from apihelpers import Api, error_of
+from embit import script as escript
+from embit.ec import PublicKey as EPublicKey
+from embit.psbt import PSBT
+from embit.transaction import Transaction as ETx
+from embit.transaction import TransactionInput, TransactionOutput
+from wallethelpers import create_wallet
+
+from shardvault.api.policies.transfers import transfer_of
+from shardvault.chains.networks import get_network
+
+
+def create_policy(api: Api, body: dict[str, Any]) -> Any:
+    r = api.post("/v2/policies", body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def block_above(api: Api, limit: str, currency: str) -> Any:
+    return create_policy(
+        api,
+        {"name": f"max {limit} {currency}", "activityKind": "Wallets:Sign",
+         "rule": {"kind": "TransactionAmountLimit",
+                  "configuration": {"limit": limit, "currency": currency}},
+         "action": {"kind": "Block"}},
+    )  # fmt: skip
+
+
+# -- 1: a PSBT input signed with SIGHASH_NONE / SINGLE / ANYONECANPAY commits to no (or
+# not all) outputs: the requester can swap them after signing ---------------------------------
+def _self_paying_psbt(pub: bytes, sighash: int | None) -> str:
+    own = escript.p2wpkh(EPublicKey.parse(pub))
+    tx = ETx(
+        vin=[TransactionInput(os.urandom(32), 0)],
+        vout=[TransactionOutput(99_999_000, own)],  # all back to the wallet, fee 1000 sat
+    )
+    psbt = PSBT(tx)
+    psbt.inputs[0].witness_utxo = TransactionOutput(100_000_000, own)
+    if sighash is not None:
+        psbt.inputs[0].sighash_type = sighash
+    return base64.b64encode(psbt.serialize()).decode()
+
+
+def test_psbt_sighash_other_than_all_fails_closed(api: Api) -> None:
+    wallet = create_wallet(api, "Bitcoin")
+    pub = bytes.fromhex(wallet["signingKey"]["publicKey"])
+    block_above(api, "0.001", "BTC")
+    path = f"/wallets/{wallet['id']}/signatures"
+    assert api.post(path, {"kind": "Psbt", "psbt": _self_paying_psbt(pub, None)}).status_code == 200
+    assert api.post(path, {"kind": "Psbt", "psbt": _self_paying_psbt(pub, 0x01)}).status_code == 200
+    for sighash in (0x02, 0x03, 0x81, 0x82, 0x83):
+        r = api.post(path, {"kind": "Psbt", "psbt": _self_paying_psbt(pub, sighash)})
+        assert r.status_code == 403, (hex(sighash), r.text)
+        assert error_of(r)["code"] == "PolicyBlocked"
+        reason = error_of(r)["details"]["evaluations"][0]["reason"]
+        assert "cannot be read" in reason
+
+
+def test_psbt_sighash_unknown_for_whitelists_and_taproot() -> None:
+    pub = coincurve.PrivateKey().public_key.format(compressed=True)
+    btc = get_network("Bitcoin")
+
+    def moved(sighash: int | None, scheme: str) -> Any:
+        request = {"kind": "Psbt", "psbt": _self_paying_psbt(pub, sighash)}
+        return transfer_of(request, btc, scheme, pub)
+
+    assert moved(0x01, "ECDSA").recipients == ()
+    none = moved(0x02, "ECDSA")
+    assert none.amount is None and none.recipients is None  # whitelists fail closed too
+    assert moved(0x00, "Schnorr").recipients is not None  # SIGHASH_DEFAULT commits to all
+    assert moved(0x00, "ECDSA").recipients is None
+    assert moved(0x81, "Schnorr").recipients is None
