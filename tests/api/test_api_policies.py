@@ -448,14 +448,12 @@ def test_filters_by_key_id_and_wallet(api: Api) -> None:
     )  # fmt: skip
     assert sign_tx(api, tagged, 1).status_code == 403
     assert sign_tx(api, plain, 1).status_code == 200
-    # a walletId or walletTags filter never matches the key route (no wallet)
-    assert (
-        api.post(
-            f"/keys/{tagged['signingKey']['id']}/signatures",
-            {"kind": "Hash", "hash": "0x" + "22" * 32},
-        ).status_code
-        == 200
-    )
+    # the key route signs for every wallet of its key: a wallet filter applies when any
+    # of them matches
+    hashed = {"kind": "Hash", "hash": "0x" + "22" * 32}
+    assert api.post(f"/keys/{tagged['signingKey']['id']}/signatures", hashed).status_code == 403
+    assert api.post(f"/keys/{plain['signingKey']['id']}/signatures", hashed).status_code == 200
+    assert api.post(f"/keys/{free['id']}/signatures", hashed).status_code == 200  # no wallet
 
 
 # -- Policies:Modify -------------------------------------------------------------------------

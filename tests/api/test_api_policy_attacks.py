@@ -9,12 +9,14 @@ import os
 from typing import Any
 
 import coincurve
+import rlp
 from apihelpers import Api, error_of
 from embit import script as escript
 from embit.ec import PublicKey as EPublicKey
 from embit.psbt import PSBT
 from embit.transaction import Transaction as ETx
 from embit.transaction import TransactionInput, TransactionOutput
+from eth_utils import to_bytes, to_checksum_address
 from wallethelpers import create_wallet
 
 from shardvault.api.policies.transfers import transfer_of
@@ -81,3 +83,80 @@ def test_psbt_sighash_unknown_for_whitelists_and_taproot() -> None:
     assert moved(0x00, "Schnorr").recipients is not None  # SIGHASH_DEFAULT commits to all
     assert moved(0x00, "ECDSA").recipients is None
     assert moved(0x81, "Schnorr").recipients is None
+
+
+# -- 2: the key route signs the same chain transactions as the wallet route: a wallet filter
+# applies to it when any wallet of the key matches, and wallet velocity counts it ----------------
+TO = to_checksum_address("0x" + "5a" * 20)
+
+
+def evm_tx(value: int, gas_price: int = 0, to: str = TO) -> str:
+    return "0x" + rlp.encode([0, gas_price, 21000, to_bytes(hexstr=to), value, b"", 1, 0, 0]).hex()
+
+
+def on_wallet(api: Api, wallet: Any, tx: str) -> Any:
+    return api.post(
+        f"/wallets/{wallet['id']}/signatures", {"kind": "Transaction", "transaction": tx}
+    )
+
+
+def on_key(api: Api, wallet: Any, tx: str) -> Any:
+    return api.post(
+        f"/keys/{wallet['signingKey']['id']}/signatures",
+        {"kind": "Transaction", "network": "Ethereum", "transaction": tx},
+    )
+
+
+def test_wallet_tag_filter_applies_on_the_key_route(api: Api) -> None:
+    tagged = create_wallet(api, "Ethereum", tags=["treasury"])
+    plain = create_wallet(api, "Ethereum")
+    create_policy(
+        api,
+        {"name": "treasury", "activityKind": "Wallets:Sign", "rule": {"kind": "AlwaysTrigger"},
+         "action": {"kind": "Block"}, "filters": {"walletTags": {"hasAny": ["treasury"]}}},
+    )  # fmt: skip
+    tx = evm_tx(10**21)
+    assert on_wallet(api, tagged, tx).status_code == 403
+    blocked = on_key(api, tagged, tx)
+    assert blocked.status_code == 403 and error_of(blocked)["code"] == "PolicyBlocked"
+    # a key with a second, untagged wallet: still one tagged wallet of the key
+    polygon = create_wallet(api, "Polygon", signingKey={"id": tagged["signingKey"]["id"]})
+    assert polygon["signingKey"]["id"] == tagged["signingKey"]["id"]
+    assert on_key(api, tagged, tx).status_code == 403
+    assert on_key(api, plain, tx).status_code == 200
+    assert on_wallet(api, plain, tx).status_code == 200
+
+
+def test_wallet_id_filter_applies_on_the_key_route(api: Api) -> None:
+    governed = create_wallet(api, "Ethereum")
+    free = create_wallet(api, "Ethereum")
+    create_policy(
+        api,
+        {"name": "max 1 ETH", "activityKind": "Keys:Signatures",
+         "rule": {"kind": "TransactionAmountLimit",
+                  "configuration": {"limit": "1", "currency": "ETH"}},
+         "action": {"kind": "Block"}, "filters": {"walletId": {"in": [governed["id"]]}}},
+    )  # fmt: skip
+    assert on_wallet(api, governed, evm_tx(10**21)).status_code == 403
+    assert on_key(api, governed, evm_tx(10**21)).status_code == 403
+    assert on_key(api, governed, evm_tx(10**18)).status_code == 200
+    assert on_key(api, free, evm_tx(10**21)).status_code == 200
+
+
+def test_wallet_velocity_counts_the_key_route(api: Api) -> None:
+    wallet = create_wallet(api, "Ethereum")
+    create_policy(
+        api,
+        {"name": "at most 2 an hour", "activityKind": "Wallets:Sign",
+         "rule": {"kind": "TransactionCountVelocity",
+                  "configuration": {"limit": 2, "timeframe": 60}},
+         "action": {"kind": "Block"}, "filters": {"walletId": {"in": [wallet["id"]]}}},
+    )  # fmt: skip
+    assert on_key(api, wallet, evm_tx(1)).status_code == 200
+    assert on_wallet(api, wallet, evm_tx(2)).status_code == 200
+    third = on_key(api, wallet, evm_tx(3))
+    assert third.status_code == 403
+    reason = error_of(third)["details"]["evaluations"][0]["reason"]
+    assert reason == "number of requests (3) in 60 min is above limit (2)"
+    fourth = on_wallet(api, wallet, evm_tx(4))
+    assert fourth.status_code == 403  # the key-route request counts for the wallet
