@@ -10,13 +10,14 @@ from typing import Any
 
 import coincurve
 import rlp
-from apihelpers import Api, error_of
+from apihelpers import Api, b64u, error_of
 from embit import script as escript
 from embit.ec import PublicKey as EPublicKey
 from embit.psbt import PSBT
 from embit.transaction import Transaction as ETx
 from embit.transaction import TransactionInput, TransactionOutput
 from eth_utils import to_bytes, to_checksum_address
+from test_api_policies import add_user, approval_policy
 from wallethelpers import create_wallet
 
 from shardvault.api.policies.transfers import transfer_of
@@ -160,3 +161,24 @@ def test_wallet_velocity_counts_the_key_route(api: Api) -> None:
     assert reason == "number of requests (3) in 60 min is above limit (2)"
     fourth = on_wallet(api, wallet, evm_tx(4))
     assert fourth.status_code == 403  # the key-route request counts for the wallet
+
+
+# -- 5: an approved import binds the key's exportability ------------------------------------------
+def test_an_approved_import_binds_exportable(api: Api) -> None:
+    alice = add_user(api, "alice")
+    create_policy(api, {**approval_policy([alice.id], 1), "activityKind": "Keys:Import"})
+    shares = [
+        {"signerId": s["signerId"], "encryptedKeyShare": b64u(os.urandom(48))}
+        for s in api.get("/signers").json()["clusters"][0]["signers"]
+    ]
+    body = {"protocol": "FROST", "curve": "ed25519", "minSigners": 2, "encryptedKeyShares": shares}
+    held = api.post("/keys/import", api.with_context({**body, "exportable": False}))
+    assert held.status_code == 202 and held.json()["body"]["exportable"] is False
+    assert alice.decide(held.json()["approvalId"], "Approved").status_code == 200
+    # approved as not exportable: an exportable import is another request, asked again
+    again = api.post("/keys/import", api.with_context({**body, "exportable": True}))
+    assert again.status_code == 202 and again.json()["approvalId"] != held.json()["approvalId"]
+    assert api.vault.calls.get("import_key", 0) == 0
+    # the approved request itself goes through (to the back end, which refuses these shares)
+    api.post("/keys/import", api.with_context({**body, "exportable": False}))
+    assert api.vault.calls.get("import_key", 0) == 1
