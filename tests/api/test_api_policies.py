@@ -100,6 +100,10 @@ def create_policy(api: Api, body: dict[str, Any]) -> Any:
     return r.json()
 
 
+#: The most :func:`evm_tx` pays for gas (21000 gas at 20 gwei): counted in its amount.
+FEE = 21000 * 20 * 10**9
+
+
 def evm_tx(value: int, to: str = TO, chain_id: int = 1, data: bytes = b"") -> str:
     raw = rlp.encode([0, 20 * 10**9, 21000, to_bytes(hexstr=to), value, data, chain_id, 0, 0])
     return "0x" + raw.hex()
@@ -384,9 +388,9 @@ def test_amount_limit_below_and_above_on_an_evm_transaction(api: Api) -> None:
     wallet = eth_wallet(api)
     below = sign_tx(api, wallet, 4 * 10**17)  # 0.4 ETH
     assert below.status_code == 200 and below.json()["status"] == "Signed"
-    exact = sign_tx(api, wallet, 5 * 10**17)  # 0.5 ETH: not above the limit
+    exact = sign_tx(api, wallet, 5 * 10**17 - FEE)  # 0.5 ETH with gas: not above the limit
     assert exact.status_code == 200
-    above = sign_tx(api, wallet, 5 * 10**17 + 1)
+    above = sign_tx(api, wallet, 5 * 10**17 - FEE + 1)
     assert above.status_code == 202
     approval = api.get(f"/v2/policy-approvals/{above.json()['approvalId']}").json()
     assert (
@@ -448,14 +452,12 @@ def test_filters_by_key_id_and_wallet(api: Api) -> None:
     )  # fmt: skip
     assert sign_tx(api, tagged, 1).status_code == 403
     assert sign_tx(api, plain, 1).status_code == 200
-    # a walletId or walletTags filter never matches the key route (no wallet)
-    assert (
-        api.post(
-            f"/keys/{tagged['signingKey']['id']}/signatures",
-            {"kind": "Hash", "hash": "0x" + "22" * 32},
-        ).status_code
-        == 200
-    )
+    # the key route signs for every wallet of its key: a wallet filter applies when any
+    # of them matches
+    hashed = {"kind": "Hash", "hash": "0x" + "22" * 32}
+    assert api.post(f"/keys/{tagged['signingKey']['id']}/signatures", hashed).status_code == 403
+    assert api.post(f"/keys/{plain['signingKey']['id']}/signatures", hashed).status_code == 200
+    assert api.post(f"/keys/{free['id']}/signatures", hashed).status_code == 200  # no wallet
 
 
 # -- Policies:Modify -------------------------------------------------------------------------
@@ -680,11 +682,11 @@ def test_velocity_rules_count_the_wallets_recent_requests(api: Api) -> None:
                   "configuration": {"limit": 1, "currency": "ETH", "timeframe": 60}},
          "action": {"kind": "Block"}, "filters": {"walletId": {"in": [other["id"]]}}},
     )  # fmt: skip
-    assert sign_tx(api, other, 6 * 10**17).status_code == 200
-    assert sign_tx(api, other, 4 * 10**17).status_code == 200  # exactly 1 ETH in total
+    assert sign_tx(api, other, 6 * 10**17 - FEE).status_code == 200
+    assert sign_tx(api, other, 4 * 10**17 - FEE).status_code == 200  # 1 ETH in all, with gas
     over = sign_tx(api, other, 1)
     assert over.status_code == 403
     assert (
-        "cumulative amount 1.000000000000000001 ETH in 60 min is above limit 1"
+        "cumulative amount 1.000420000000000001 ETH in 60 min is above limit 1"
         in (error_of(over)["details"]["evaluations"][0]["reason"])
     )

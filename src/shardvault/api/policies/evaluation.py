@@ -37,17 +37,21 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Activity:
-    """The facts a policy looks at: the key, wallet (and its tags) and what the
-    request moves (signatures), or the policy being changed (``Policies:Modify``)."""
+    """The facts a policy looks at: the key, the wallets the request comes from (and
+    their tags) and what the request moves (signatures), or the policy being changed
+    (``Policies:Modify``).
+
+    ``wallets``: ``(walletId, tags)`` of the wallet route's wallet; on the key route,
+    of every wallet of the key (it signs the same chain transactions): a ``walletId``
+    or ``walletTags`` filter applies when any of them matches."""
 
     key_id: str | None = None
-    wallet_id: str | None = None
-    wallet_tags: tuple[str, ...] | None = None
+    wallets: tuple[tuple[str, tuple[str, ...]], ...] = ()
     policy_id: str | None = None
     transfer: Transfer | None = None
-    #: The wallet's (key route: the key's) earlier requests still standing (Pending,
-    #: Executing, Signed) as ``(dateRequested, transfer)``, for velocity rules; None:
-    #: not read.
+    #: The wallet's earlier requests (with the key's key-route ones; key route: all the
+    #: key's) still standing (Pending, Executing, Signed) as ``(dateRequested,
+    #: transfer)``, for velocity rules; None: not read.
     recent: tuple[tuple[datetime, Transfer], ...] | None = None
     now: datetime | None = None
 
@@ -69,19 +73,21 @@ def _applies(filters: dict[str, Any] | None, activity: Activity) -> bool:
     for name, condition in (filters or {}).items():
         if name == "keyId" and activity.key_id not in condition["in"]:
             return False
-        if name == "walletId" and activity.wallet_id not in condition["in"]:
+        if name == "walletId" and not any(w in condition["in"] for w, _ in activity.wallets):
             return False
         if name == "policyId" and activity.policy_id not in condition["in"]:
             return False
-        if name == "walletTags":
-            tags = set(activity.wallet_tags or ())
-            if activity.wallet_tags is None:
-                return False
-            if "hasAll" in condition and not set(condition["hasAll"]) <= tags:
-                return False
-            if "hasAny" in condition and not set(condition["hasAny"]) & tags:
-                return False
+        if name == "walletTags" and not any(
+            _tags_match(condition, set(tags)) for _, tags in activity.wallets
+        ):
+            return False
     return True
+
+
+def _tags_match(condition: dict[str, Any], tags: set[str]) -> bool:
+    if "hasAll" in condition and not set(condition["hasAll"]) <= tags:
+        return False
+    return not ("hasAny" in condition and not set(condition["hasAny"]) & tags)
 
 
 def _amount_rule(config: dict[str, Any], transfer: Transfer | None) -> tuple[bool, str]:

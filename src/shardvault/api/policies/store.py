@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -221,15 +221,18 @@ class PolicyStore:
     def recent_signatures(
         self, key_id: str, wallet_id: str | None, since: datetime
     ) -> list[SignatureRow]:
-        """The wallet's (or, without one, the key's) requests since ``since`` that
-        still stand (Pending, Executing, Signed), for velocity rules."""
+        """The wallet's requests and the key's through the key route (which signs for
+        every wallet of the key), or without a wallet all the key's requests, since
+        ``since`` that still stand (Pending, Executing, Signed), for velocity rules."""
         stmt = select(SignatureRow).where(
             SignatureRow.key_id == key_id,
             SignatureRow.date_requested >= since,
             SignatureRow.status.in_([SIG_PENDING, SIG_EXECUTING, SIG_SIGNED]),
         )
         if wallet_id is not None:
-            stmt = stmt.where(SignatureRow.wallet_id == wallet_id)
+            stmt = stmt.where(
+                or_(SignatureRow.wallet_id == wallet_id, SignatureRow.wallet_id.is_(None))
+            )
         with self._read() as s:
             return list(s.scalars(stmt))
 

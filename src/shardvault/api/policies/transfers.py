@@ -1,14 +1,25 @@
 """What a signature request moves, read from the transaction itself (for the
-``TransactionAmountLimit`` and ``TransactionRecipientWhitelist`` rules).
+``TransactionAmountLimit`` and ``TransactionRecipientWhitelist`` rules). Fees count
+in the amount: they leave the key as surely as a payment.
 
-* EVM ``Transaction``: the native value (wei, 18 decimals) and ``to``. A transaction
-  with calldata (a contract call: it may move tokens) or without ``to`` (a contract
-  creation) has no amount or recipient that can be trusted: unknown.
-* Bitcoin ``Psbt``: the outputs that do not pay back to this key's own address
-  (satoshis, 8 decimals) and their addresses.
+* EVM ``Transaction``: the native value plus the most it may pay for gas (``gas *
+  gasPrice``, EIP-1559/7702: ``gas * maxFeePerGas``; wei, 18 decimals) and ``to``. A
+  transaction with calldata (a contract call: it may move tokens) or without ``to``
+  (a contract creation) has no amount or recipient that can be trusted: unknown.
+* Bitcoin ``Psbt``: the outputs that do not pay back to this key's own address plus
+  the fee (inputs minus outputs; satoshis, 8 decimals) and their addresses; an input
+  without its amount (no ``witness_utxo`` / ``non_witness_utxo``) makes the amount
+  unknown, as do outputs above the inputs. An input whose sighash type is not
+  ``SIGHASH_ALL`` (or, Taproot, ``SIGHASH_DEFAULT``) signs a transaction whose
+  outputs the requester may still change (``NONE``, ``SINGLE``, ``ANYONECANPAY``):
+  unknown.
 * Solana ``Transaction``: System Program transfers (lamports, 9 decimals) from the
-  key to other accounts and their addresses; a transaction with any other instruction
-  (Compute Budget aside) or with address-table lookups is unknown.
+  key to other accounts and their addresses, plus, when the key pays the fees (first
+  account), the base fee (5000 lamports a signature) and the priority fee
+  (``SetComputeUnitPrice`` micro-lamports x ``SetComputeUnitLimit`` units, by default
+  200,000 an instruction up to 1,400,000, rounded up). A transaction with any other
+  instruction (another Compute Budget instruction, or one given twice, included) or
+  with address-table lookups is unknown.
 
 Every other request (``Hash``, ``Message``, ``Eip191``, ``Eip712``, ``Bip322``)
 moves something the vault cannot see: unknown. Rules fail closed on unknowns (as
@@ -24,6 +35,7 @@ from typing import Any
 
 from shardvault.api.encoding import parse_hex0x
 from shardvault.chains import btc_address, evm, evm_tx, solana
+from shardvault.chains.btc_tx import SIGHASH_ALL, SIGHASH_DEFAULT
 from shardvault.chains.networks import Network
 from shardvault.chains.psbt import Psbt
 from shardvault.errors import ShardvaultError
@@ -52,6 +64,11 @@ NATIVE_ASSETS: dict[str, tuple[str, int]] = {
 _SYSTEM_PROGRAM = bytes(32)
 _COMPUTE_BUDGET = solana.decode_address("ComputeBudget111111111111111111111111111111")
 _SYSTEM_TRANSFER = (2).to_bytes(4, "little")
+_LAMPORTS_PER_SIGNATURE = 5000
+_SET_COMPUTE_UNIT_LIMIT = 2
+_SET_COMPUTE_UNIT_PRICE = 3
+_DEFAULT_UNITS_PER_INSTRUCTION = 200_000
+_MAX_COMPUTE_UNITS = 1_400_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,16 +95,31 @@ def _evm(raw: bytes, network: Network, currency: str, decimals: int) -> Transfer
     tx = evm_tx.parse_unsigned_transaction(raw, network.chain_id)
     if tx.data or tx.to is None:
         return Transfer(currency, None, None)
-    return Transfer(currency, _scaled(tx.value, decimals), (evm.checksum_encode(tx.to),))
+    gas_price = tx.gas_price if tx.gas_price is not None else tx.max_fee_per_gas
+    if gas_price is None:  # pragma: no cover - every parsed type has one
+        return Transfer(currency, None, None)
+    amount = tx.value + tx.gas_limit * gas_price
+    return Transfer(currency, _scaled(amount, decimals), (evm.checksum_encode(tx.to),))
 
 
 def _psbt(raw: bytes, network: Network | None, scheme: str, public_key: bytes) -> Transfer:
     psbt = Psbt.parse(raw)
+    committing = {SIGHASH_ALL, SIGHASH_DEFAULT} if scheme == "Schnorr" else {SIGHASH_ALL}
+    if any(
+        pin.sighash_type is not None and pin.sighash_type not in committing for pin in psbt.inputs
+    ):
+        return Transfer("BTC", None, None)  # the signatures would not commit to the outputs
     own = (
         btc_address.script_pubkey_p2tr(public_key)
         if scheme == "Schnorr"
         else btc_address.script_pubkey_p2wpkh(public_key)
     )
+    spent = [psbt.spent_output(i) for i in range(len(psbt.inputs))]
+    fee: int | None = None
+    if all(utxo is not None for utxo in spent):
+        fee = sum(utxo.amount for utxo in spent if utxo is not None) - sum(
+            out.amount for out in psbt.unsigned_tx.outputs
+        )
     total = 0
     recipients: list[str] | None = []
     for out in psbt.unsigned_tx.outputs:
@@ -104,7 +136,8 @@ def _psbt(raw: bytes, network: Network | None, scheme: str, public_key: bytes) -
                 )
             except ShardvaultError:
                 recipients = None  # not a segwit output: its address is not comparable
-    return Transfer("BTC", _scaled(total, 8), tuple(recipients) if recipients is not None else None)
+    amount = _scaled(total + fee, 8) if fee is not None and fee >= 0 else None
+    return Transfer("BTC", amount, tuple(recipients) if recipients is not None else None)
 
 
 def _solana(raw: bytes, public_key: bytes) -> Transfer:
@@ -115,9 +148,14 @@ def _solana(raw: bytes, public_key: bytes) -> Transfer:
     keys = message.account_keys
     total = 0
     recipients: list[str] = []
+    budget: dict[int, int] = {}
     for ins in message.instructions:
         program = keys[ins.program_id_index]
         if program == _COMPUTE_BUDGET:
+            setting = _compute_budget(ins.data)
+            if setting is None or setting[0] in budget:
+                return Transfer("SOL", None, None, case_sensitive=True)
+            budget[setting[0]] = setting[1]
             continue
         data = ins.data
         if not (
@@ -134,7 +172,26 @@ def _solana(raw: bytes, public_key: bytes) -> Transfer:
             continue
         total += int.from_bytes(data[4:12], "little")
         recipients.append(solana.address_from_public_key(dest))
+    if keys[0] == public_key:  # the fee payer
+        total += _LAMPORTS_PER_SIGNATURE * message.num_required_signatures
+        others = len(message.instructions) - len(budget)
+        units = budget.get(
+            _SET_COMPUTE_UNIT_LIMIT,
+            min(_DEFAULT_UNITS_PER_INSTRUCTION * others, _MAX_COMPUTE_UNITS),
+        )
+        micro_lamports = budget.get(_SET_COMPUTE_UNIT_PRICE, 0) * units
+        total += -(-micro_lamports // 1_000_000)  # rounded up
     return Transfer("SOL", _scaled(total, 9), tuple(recipients), case_sensitive=True)
+
+
+def _compute_budget(data: bytes) -> tuple[int, int] | None:
+    """A ``SetComputeUnitLimit`` (u32) or ``SetComputeUnitPrice`` (u64, micro-lamports)
+    instruction as ``(discriminator, value)``; None for any other."""
+    if len(data) == 5 and data[0] == _SET_COMPUTE_UNIT_LIMIT:
+        return data[0], int.from_bytes(data[1:], "little")
+    if len(data) == 9 and data[0] == _SET_COMPUTE_UNIT_PRICE:
+        return data[0], int.from_bytes(data[1:], "little")
+    return None
 
 
 def transfer_of(

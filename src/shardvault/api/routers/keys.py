@@ -179,7 +179,9 @@ async def import_key(
         caller,
         KEYS_IMPORT,
         body.model_dump(
-            by_alias=True, exclude_none=True, include={"name", "curve", "protocol", "min_signers"}
+            by_alias=True,
+            exclude_none=True,
+            include={"name", "curve", "protocol", "min_signers", "exportable"},
         ),
         audit=audit,
     )

@@ -317,10 +317,14 @@ class SigningService:
             return None
         scheme, _curve, public_key = await self._key_facts.get((org_id, key_id))
         network = get_network(network_name) if network_name is not None else None
-        tags: tuple[str, ...] | None = None
-        if wallet_id is not None and any("walletTags" in (p.filters or {}) for p in active):
-            wallet, _key = await in_thread(self._repository.get_wallet, org_id, wallet_id)
-            tags = tuple(wallet.tags)
+        wallets: tuple[tuple[str, tuple[str, ...]], ...] = ()
+        if any({"walletId", "walletTags"} & set(p.filters or {}) for p in active):
+            if wallet_id is not None:
+                wallet, _key = await in_thread(self._repository.get_wallet, org_id, wallet_id)
+                of_request = [wallet]
+            else:  # the key route signs for every wallet of the key
+                of_request = await in_thread(self._repository.key_wallets, org_id, key_id)
+            wallets = tuple((w.id, tuple(w.tags)) for w in of_request)
         now = utcnow()
         recent: tuple[tuple[datetime, Transfer], ...] | None = None
         velocity = [
@@ -339,8 +343,7 @@ class SigningService:
             )
         activity = Activity(
             key_id=key_id,
-            wallet_id=wallet_id,
-            wallet_tags=tags,
+            wallets=wallets,
             transfer=transfer_of(job.normalized, network, scheme, public_key),
             recent=recent,
             now=now,
