@@ -435,7 +435,7 @@ def test_rate_limited_token_gets_429_with_retry_after(
     vault: FakeVault, database_url: str, tmp_path: Path
 ) -> None:
     creds = json.loads(ensure_admin(database_url, tmp_path / "d", BASE_URL).read_text())
-    _org, other_token = create_org(database_url, "other")
+    other_token = create_org(database_url, "other").token
     app = create_app(vault, database_url, rate_limit_per_second=0.01, rate_limit_burst=2)
     auth = {"Authorization": f"Bearer {creds['token']}"}
     with TestClient(app, raise_server_exceptions=False) as c:
