@@ -441,7 +441,7 @@ def test_live_up_import_sign_export_restart(tmp_path: Path) -> None:
         )
         result = invoke(
             "admin", "create-service-account", "--name", "ci", "--public-key-file",
-            str(pem_file), *d,
+            str(pem_file), "--permissions", "Keys:Create, Keys:Read", *d,
         )  # fmt: skip
         assert result.exit_code == 0, result.output
         account = json.loads(result.output)

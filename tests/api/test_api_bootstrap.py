@@ -235,3 +235,36 @@ def test_a_file_from_before_credentials_gets_one_and_keeps_its_token(
             headers={"Authorization": f"Bearer {legacy}"},
         )
         assert r.status_code == 200, r.text  # signed with the new credential
+
+
+def test_create_service_account_grants_the_permissions_given(
+    fresh_url: str, tmp_path: Path
+) -> None:
+    """``shardvault admin create-service-account --permissions``: the account holds
+    those operations; an unknown one is refused before anything is made."""
+    from shardvault.api import create_service_account
+    from shardvault.api.bootstrap import new_credential_key
+    from shardvault.api.permission_repository import PermissionRepository
+
+    ensure_admin(fresh_url, tmp_path / "data", "http://a")
+    made = create_service_account(
+        fresh_url, "ci", new_credential_key()[1], permissions=["Keys:Read", "Keys:Create"]
+    )
+    bare = create_service_account(fresh_url, "bare", new_credential_key()[1])
+    engine = make_engine(fresh_url)
+    try:
+        org_id = _rows(fresh_url)[0][0].id
+        held = PermissionRepository(engine).held_operations(org_id, made["userId"])
+        assert {"Keys:Read", "Keys:Create"} <= held and "Keys:Delete" not in held
+        assert PermissionRepository(engine).held_operations(org_id, bare["userId"]) == set()
+        with read_sessionmaker(engine)() as s:
+            before = len(list(s.scalars(select(ServiceAccount))))
+        with pytest.raises(InvalidParameters) as refused:
+            create_service_account(
+                fresh_url, "typo", new_credential_key()[1], permissions=["Keys:Creat"]
+            )
+        assert refused.value.code == "UnknownOperation"
+        with read_sessionmaker(engine)() as s:
+            assert len(list(s.scalars(select(ServiceAccount)))) == before
+    finally:
+        engine.dispose()

@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session
 from shardvault.api.audit import AuditContext, append
 from shardvault.api.auth import issue_token, token_is_live
 from shardvault.api.identity import IdentityRepository
+from shardvault.api.operations import OPERATIONS
+from shardvault.api.permission_repository import PermissionRepository
 from shardvault.db.engine import make_engine, read_sessionmaker, upgrade_database
 from shardvault.db.engine import write_sessionmaker as _write_sessionmaker
 from shardvault.db.ids import new_id
@@ -148,11 +150,22 @@ def create_org(database_url: str, name: str, *, admin_name: str = _ADMIN_NAME) -
 
 
 def create_service_account(
-    database_url: str, name: str, public_key_pem: str, org_id: str | None = None
+    database_url: str,
+    name: str,
+    public_key_pem: str,
+    org_id: str | None = None,
+    permissions: Sequence[str] = (),
 ) -> dict[str, str]:
-    """A new (non-admin) service account with the given public key as its credential;
-    returns ``{"userId", "credentialId", "token"}``. Without ``org_id`` the database
-    must hold exactly one org."""
+    """A new (non-admin) service account with the given public key as its credential
+    and, when ``permissions`` names Dfns operations, a permission granting them
+    assigned to it; returns ``{"userId", "credentialId", "token"}``. Without
+    ``org_id`` the database must hold exactly one org. An unknown operation is
+    refused (``UnknownOperation``) before anything is made."""
+    unknown = [op for op in permissions if op not in OPERATIONS]
+    if unknown:
+        raise InvalidParameters(
+            f"unknown operation(s): {', '.join(unknown[:10])}", code="UnknownOperation"
+        )
     upgrade_database(database_url)
     engine = make_engine(database_url)
     try:
@@ -165,6 +178,14 @@ def create_service_account(
             )
         finally:
             identity.close()
+        if permissions:
+            PermissionRepository(engine).grant(
+                org_id,
+                found.account.id,
+                list(dict.fromkeys(permissions)),
+                f"{name} (created with the account)",
+                audit=AuditContext.operator(org_id),
+            )
     finally:
         engine.dispose()
     return {

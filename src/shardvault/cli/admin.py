@@ -99,11 +99,21 @@ def admin_create_service_account(
     org_id: Annotated[
         str | None, typer.Option(help="Org of the account (default: the vault's only org).")
     ] = None,
+    permissions: Annotated[
+        str | None,
+        typer.Option(
+            "--permissions",
+            metavar="OPS",
+            help="Comma-separated Dfns operations to grant it, e.g. "
+            "Keys:Create,Keys:Read,Keys:Signatures:Create (default: none).",
+        ),
+    ] = None,
     data_dir: DataDirOpt = DEFAULT_DATA_DIR,
     database_url: DatabaseUrlOpt = None,
 ) -> None:
-    """Create a (non-admin) service account whose credential is the given public key;
-    prints {userId, credentialId, token} as JSON (the token is shown only once).
+    """Create a (non-admin) service account whose credential is the given public key,
+    with a permission granting --permissions; prints {userId, credentialId, token} as
+    JSON (the token is shown only once).
 
     Works on the vault's database directly, so it needs access to the data dir.
     """
@@ -116,7 +126,8 @@ def admin_create_service_account(
     database_url = _database_url(data_dir, database_url)
     from shardvault.api.bootstrap import create_service_account
 
-    echo_json(create_service_account(database_url, name, pem, org_id))
+    ops = [op.strip() for op in (permissions or "").split(",") if op.strip()]
+    echo_json(create_service_account(database_url, name, pem, org_id, ops))
 
 
 @admin_app.command("refresh")
