@@ -1,18 +1,34 @@
 """Pagination of the list routes: newest first, ``limit`` rows per page, and an
-opaque ``paginationToken`` (base64url of the last id of the page) for the next one."""
+opaque ``paginationToken`` (base64url of the last id of the page) for the next one.
+The repositories build each page's query with :func:`newest_first`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar, TypeVarTuple
+
+from sqlalchemy import Select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from shardvault.api.encoding import b64url_decode, b64url_encode
 from shardvault.api.errors import ApiError
 from shardvault.db.ids import is_id
 
-__all__ = ["one_page", "parse_page_token"]
+__all__ = ["newest_first", "one_page", "parse_page_token"]
 
 R = TypeVar("R")
+Ts = TypeVarTuple("Ts")
+
+
+def newest_first(
+    stmt: Select[*Ts], key: InstrumentedAttribute[Any], after: Any, limit: int
+) -> Select[*Ts]:
+    """``stmt`` as one page: rows whose ``key`` (a time-ordered id, or a sequence
+    number) is below the cursor ``after`` (none: from the newest), newest first, at
+    most ``limit``."""
+    if after is not None:
+        stmt = stmt.where(key < after)
+    return stmt.order_by(key.desc()).limit(limit)
 
 
 def _page_token(last_id: str) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from shardvault.api.audit import AuditContext, append
 from shardvault.api.errors import ApiError
+from shardvault.api.paging import newest_first
 from shardvault.db.engine import read_sessionmaker, write_sessionmaker
 from shardvault.db.ids import is_id, new_id
 from shardvault.db.models import (
@@ -138,10 +139,8 @@ class PermissionRepository:
     ) -> list[PermissionRow]:
         """Newest first (ids are time-ordered), ``limit`` rows after the cursor."""
         stmt = select(PermissionRow).where(PermissionRow.org_id == org_id)
-        if before_id is not None:
-            stmt = stmt.where(PermissionRow.id < before_id)
         with self._read() as s:
-            return list(s.scalars(stmt.order_by(PermissionRow.id.desc()).limit(limit)))
+            return list(s.scalars(newest_first(stmt, PermissionRow.id, before_id, limit)))
 
     def update_permission(
         self,
@@ -248,11 +247,10 @@ class PermissionRepository:
             PermissionAssignmentRow.org_id == org_id,
             PermissionAssignmentRow.permission_id == permission_id,
         )
-        if before_id is not None:
-            stmt = stmt.where(PermissionAssignmentRow.id < before_id)
+        page = newest_first(stmt, PermissionAssignmentRow.id, before_id, limit)
         with self._read() as s:
             self._permission(s, org_id, permission_id)
-            return list(s.scalars(stmt.order_by(PermissionAssignmentRow.id.desc()).limit(limit)))
+            return list(s.scalars(page))
 
     def revoke(
         self, org_id: str, permission_id: str, assignment_id: str, *, audit: AuditContext

@@ -42,6 +42,7 @@ from shardvault.api.approval_audit import append_opened
 from shardvault.api.audit import FAILURE, PENDING, AuditContext, append
 from shardvault.api.auth import Principal, TokenKeys, lookup_principal
 from shardvault.api.errors import ApiError
+from shardvault.api.paging import newest_first
 from shardvault.db.engine import read_sessionmaker, write_sessionmaker
 from shardvault.db.ids import is_id, new_id
 from shardvault.db.models import (
@@ -283,10 +284,8 @@ class ApiRepository:
     def list_keys(self, org_id: str, before_id: str | None, limit: int) -> list[KeyRow]:
         """Newest first (ids are time-ordered), ``limit`` rows after the cursor."""
         stmt = select(KeyRow).where(KeyRow.org_id == org_id)
-        if before_id is not None:
-            stmt = stmt.where(KeyRow.id < before_id)
         with self._read() as s:
-            return list(s.scalars(stmt.order_by(KeyRow.id.desc()).limit(limit)))
+            return list(s.scalars(newest_first(stmt, KeyRow.id, before_id, limit)))
 
     def update_key(
         self,
@@ -673,22 +672,18 @@ class ApiRepository:
         self, org_id: str, key_id: str, before_id: str | None, limit: int
     ) -> list[SignatureRow]:
         stmt = select(SignatureRow).where(SignatureRow.key_id == key_id)
-        if before_id is not None:
-            stmt = stmt.where(SignatureRow.id < before_id)
         with self._read() as s:
             self._key(s, org_id, key_id)
-            return list(s.scalars(stmt.order_by(SignatureRow.id.desc()).limit(limit)))
+            return list(s.scalars(newest_first(stmt, SignatureRow.id, before_id, limit)))
 
     def list_wallet_signatures(
         self, org_id: str, wallet_id: str, before_id: str | None, limit: int
     ) -> list[SignatureRow]:
         """Newest first, the signatures requested through the org's wallet."""
         stmt = select(SignatureRow).where(SignatureRow.wallet_id == wallet_id)
-        if before_id is not None:
-            stmt = stmt.where(SignatureRow.id < before_id)
         with self._read() as s:
             self._wallet(s, org_id, wallet_id)
-            return list(s.scalars(stmt.order_by(SignatureRow.id.desc()).limit(limit)))
+            return list(s.scalars(newest_first(stmt, SignatureRow.id, before_id, limit)))
 
     def get_wallet_signature(self, org_id: str, wallet_id: str, signature_id: str) -> SignatureRow:
         with self._read() as s:
@@ -886,10 +881,8 @@ class ApiRepository:
             .join(KeyRow, KeyRow.id == WalletRow.key_id)
             .where(WalletRow.org_id == org_id)
         )
-        if before_id is not None:
-            stmt = stmt.where(WalletRow.id < before_id)
         with self._read() as s:
-            rows = s.execute(stmt.order_by(WalletRow.id.desc()).limit(limit)).all()
+            rows = s.execute(newest_first(stmt, WalletRow.id, before_id, limit)).all()
             return [(w, k) for w, k in rows]
 
     def update_wallet(
@@ -951,8 +944,6 @@ class ApiRepository:
     ) -> list[AuditRow]:
         """The org's audit rows, newest first, ``limit`` after the cursor."""
         stmt = select(AuditRow).where(AuditRow.org_id == org_id)
-        if before_seq is not None:
-            stmt = stmt.where(AuditRow.seq < before_seq)
         if where.user_id is not None:
             stmt = stmt.where(AuditRow.user_id == where.user_id)
         if where.action is not None:
@@ -966,7 +957,7 @@ class ApiRepository:
         if where.date_to is not None:
             stmt = stmt.where(AuditRow.date < where.date_to)
         with self._read() as s:
-            return list(s.scalars(stmt.order_by(AuditRow.seq.desc()).limit(limit)))
+            return list(s.scalars(newest_first(stmt, AuditRow.seq, before_seq, limit)))
 
     def get_audit(self, org_id: str, audit_id: str) -> AuditRow:
         with self._read() as s:

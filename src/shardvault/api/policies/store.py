@@ -34,6 +34,7 @@ from shardvault.api.approval_audit import append_opened, append_resolved
 from shardvault.api.audit import FAILURE, PENDING, AuditContext, append
 from shardvault.api.encoding import iso_utc
 from shardvault.api.errors import ApiError
+from shardvault.api.paging import newest_first
 from shardvault.api.policies.definitions import (
     POLICIES_MODIFY,
     RETRIED_KINDS,
@@ -201,10 +202,8 @@ class PolicyStore:
         stmt = select(PolicyRow).where(PolicyRow.org_id == org_id)
         if status is not None:
             stmt = stmt.where(PolicyRow.status == status)
-        if before_id is not None:
-            stmt = stmt.where(PolicyRow.id < before_id)
         with self._read() as s:
-            return list(s.scalars(stmt.order_by(PolicyRow.id.desc()).limit(limit)))
+            return list(s.scalars(newest_first(stmt, PolicyRow.id, before_id, limit)))
 
     def active_policies(self, org_id: str, kinds: Iterable[str]) -> list[PolicyRow]:
         with self._read() as s:
@@ -445,10 +444,7 @@ class PolicyStore:
         found: list[ApprovalView] = []
         with self._read() as s:
             while len(found) < limit:
-                page_stmt = stmt
-                if before_id is not None:
-                    page_stmt = page_stmt.where(PolicyApprovalRow.id < before_id)
-                rows = list(s.scalars(page_stmt.order_by(PolicyApprovalRow.id.desc()).limit(200)))
+                rows = list(s.scalars(newest_first(stmt, PolicyApprovalRow.id, before_id, 200)))
                 for row in rows:
                     if approver_id is None or any(
                         can_approve(g, approver_id, row.initiator_id) for g in row.groups
