@@ -6,7 +6,8 @@ granted, the initiator repeats the same request: it goes through, once (the
 approval is then used up; a later repeat asks again).
 
 "The same request" is a SHA-256 over the activity kind and what the approvers were
-shown (``body`` of the change request): for an export the key, the recipient's
+shown (``body`` of the change request), in the canonical JSON of user actions
+(protocols/user_action.py): for an export the key, the recipient's
 ``encryptionKey`` and ``supportedSchemes``; for an import the protocol, curve, name
 and exportability (not the one-time ``importId`` nor the sealed shares, which a
 retry after a long approval must renew); for a wallet the whole request.
@@ -15,7 +16,6 @@ retry after a long approval must renew); for a wallet the whole request.
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -27,6 +27,7 @@ from shardvault.api.policies.evaluation import Activity, evaluate
 from shardvault.api.policies.store import PolicyStore, new_approval
 from shardvault.api.policies.views import change_request_out
 from shardvault.api.repository import in_thread
+from shardvault.protocols.user_action import canonical_json
 
 __all__ = ["hold_for_approval"]
 
@@ -57,8 +58,7 @@ async def hold_for_approval(
         )
     if not outcome.needs_approval:
         return None
-    canonical = json.dumps([kind, body], sort_keys=True, separators=(",", ":"))
-    fingerprint = hashlib.sha256(canonical.encode()).hexdigest()[:40]
+    fingerprint = hashlib.sha256(canonical_json([kind, body])).hexdigest()[:40]
     change: dict[str, Any] = {
         "kind": kind,
         "operationKind": _OPERATIONS[kind],
