@@ -241,7 +241,7 @@ class AuditMiddleware:
             return AuditContext(
                 org_id=principal.org_id,
                 actor=ACTOR_USER,
-                user_id=getattr(principal, "user_id", None) or principal.service_account_id,
+                user_id=principal.user_id,
                 token_id=principal.token_id,
                 credential_id=getattr(user_action, "credential_id", None),
                 method=method,

@@ -95,7 +95,7 @@ async def audit_context(
     context = AuditContext(
         org_id=caller.org_id,
         actor=ACTOR_USER,
-        user_id=getattr(caller, "user_id", None) or caller.service_account_id,
+        user_id=caller.user_id,
         token_id=caller.token_id,
         credential_id=getattr(user_action, "credential_id", None),
         action=action,

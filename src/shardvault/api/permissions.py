@@ -30,7 +30,6 @@ __all__ = [
     "PermissionDenied",
     "Permissions",
     "RequiredPermission",
-    "caller_identity",
     "ensure_permission",
     "require_permission",
 ]
@@ -57,13 +56,6 @@ async def _permissions(request: Request) -> PermissionRepository:
 Permissions = Annotated[PermissionRepository, Depends(_permissions)]
 
 
-def caller_identity(caller: Principal) -> str:
-    """The Dfns user id permissions are assigned to: the service account's id (a
-    user's id once users exist; then ``caller.user_id``, the same value for service
-    accounts)."""
-    return caller.service_account_id
-
-
 async def ensure_permission(
     permissions: PermissionRepository, caller: Principal, operation: str
 ) -> None:
@@ -71,7 +63,7 @@ async def ensure_permission(
     checks that depend on the request, such as ``Keys:Reuse``)."""
     if caller.is_admin:
         return
-    held = await in_thread(permissions.held_operations, caller.org_id, caller_identity(caller))
+    held = await in_thread(permissions.held_operations, caller.org_id, caller.user_id)
     if held.isdisjoint(granted_by(operation)):
         raise PermissionDenied(operation)
 

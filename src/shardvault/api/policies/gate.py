@@ -62,12 +62,12 @@ async def hold_for_approval(
     change: dict[str, Any] = {
         "kind": kind,
         "operationKind": _OPERATIONS[kind],
-        "requester": {"userId": caller.service_account_id, "tokenId": caller.token_id},
+        "requester": {"userId": caller.user_id, "tokenId": caller.token_id},
         "body": body,
     }
     if key_id is not None:
         change["entityId"] = key_id
-    approval = new_approval(caller.org_id, caller.service_account_id, kind, outcome)
+    approval = new_approval(caller.org_id, caller.user_id, kind, outcome)
     held = await in_thread(
         policies.hold_request, caller.org_id, approval, fingerprint, change, audit=audit
     )

@@ -113,11 +113,11 @@ async def _change(
     active = await in_thread(policies.active_policies, caller.org_id, [POLICIES_MODIFY])
     outcome = evaluate(active, Activity(policy_id=policy_id))
     approval = (
-        new_approval(caller.org_id, caller.service_account_id, POLICIES_MODIFY, outcome)
+        new_approval(caller.org_id, caller.user_id, POLICIES_MODIFY, outcome)
         if outcome.needs_approval
         else None
     )
-    requester = {"userId": caller.service_account_id, "tokenId": caller.token_id}
+    requester = {"userId": caller.user_id, "tokenId": caller.token_id}
     policy, held = await in_thread(
         policies.change_policy,
         caller.org_id,

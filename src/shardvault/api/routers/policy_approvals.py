@@ -103,7 +103,7 @@ async def create_decision(
         policies.decide,
         caller.org_id,
         approval_id,
-        caller.service_account_id,
+        caller.user_id,
         body.value,
         body.reason,
         audit=audit,

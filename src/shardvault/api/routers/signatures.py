@@ -62,7 +62,6 @@ async def create_signature(
         body,
         body.network,
         None,
-        user_id=caller.service_account_id,
         audit=audit,
         large=large,
         requester=Requester.of(caller),

@@ -325,7 +325,6 @@ async def create_wallet_signature(
         body,
         network,
         wallet_id,
-        user_id=caller.service_account_id,
         audit=audit,
         large=large,
         requester=Requester.of(caller),

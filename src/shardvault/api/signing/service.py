@@ -76,10 +76,8 @@ class Requester(NamedTuple):
 
     @classmethod
     def of(cls, caller: Principal) -> Requester:
-        """The caller's Dfns user id (``Principal.user_id`` where it exists, else the
-        service account's id, which is the same thing for service accounts) and token."""
-        user_id = getattr(caller, "user_id", None) or caller.service_account_id
-        return cls(str(user_id), caller.token_id)
+        """The caller's Dfns user id and token."""
+        return cls(caller.user_id, caller.token_id)
 
 
 #: A key's (scheme, curve, public key).
@@ -224,17 +222,16 @@ class SigningService:
         network: str | None,
         wallet_id: str | None,
         *,
-        user_id: str,
+        requester: Requester,
         audit: AuditContext,
         large: bool = False,
-        requester: Requester | None = None,
     ) -> SignatureRow:
         """Sign ``body`` with the org's key ``key_id`` (for ``wallet_id``, on
         ``network``), or answer the stored signature of an earlier request with the
-        same ``externalId``. ``user_id``: who asks (the approval's initiator when a
-        policy triggers). ``large``: prepare chain payloads in a worker thread. The
-        claim, and the signature or failure, are audited under ``audit``.
-        ``requester``: who asks (stored on a new signature row).
+        same ``externalId``. ``requester``: who asks (stored on a new signature row;
+        its user is the approval's initiator when a policy triggers). ``large``:
+        prepare chain payloads in a worker thread. The claim, and the signature or
+        failure, are audited under ``audit``.
 
         The org's ``Wallets:Sign`` policies are evaluated first: a triggered Block
         answers 403 ``PolicyBlocked`` and stores nothing; a triggered RequestApproval
@@ -242,7 +239,7 @@ class SigningService:
         route answers 202); it is signed when the approval is granted
         (:meth:`execute_approved`)."""
         job = await self._prepare(org_id, key_id, body, network, large)
-        approval = await self._gate(org_id, key_id, wallet_id, job, network, user_id)
+        approval = await self._gate(org_id, key_id, wallet_id, job, network, requester.user_id)
         normalized = job.normalized
         repository = self._repository
         deadline = anyio.current_time() + self._idempotency_wait_seconds
@@ -256,8 +253,8 @@ class SigningService:
                 wallet_id,
                 approval,
                 audit=audit,
-                requester_user_id=requester.user_id if requester else None,
-                requester_token_id=requester.token_id if requester else None,
+                requester_user_id=requester.user_id,
+                requester_token_id=requester.token_id,
             )
             if claim.created:
                 if claim.signature.status == SIG_PENDING:
